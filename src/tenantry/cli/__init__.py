@@ -1,0 +1,1 @@
+"""Command-line entrypoint (Typer). Commands parse arguments, call services, render with Rich."""

@@ -1,0 +1,101 @@
+"""`tenantry demo`: seed three tenants, run sample flows, print a readable summary."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tenantry.config import get_settings
+from tenantry.db.engine import open_database
+from tenantry.demo.scenario import DemoSummary, run_demo
+from tenantry.models.enums import BookingStatus, LeadStatus
+
+
+def _eur(cents: int) -> str:
+    return f"{cents / 100:,.2f} €"
+
+
+def render(summary: DemoSummary, console: Console) -> None:
+    stats = summary.load
+    if stats.tenants:
+        console.print(f"Seeded {stats.tenants} tenants: {stats.total_rows:,} rows in "
+                      f"{stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s, COPY)")
+    else:
+        console.print("Demo tenants already present: database reused, nothing seeded again.")
+
+    t = Table(title="Tenants")
+    for col in ("tenant", "vertical", "locations", "customers", "leads", "bookings", "collected"):
+        t.add_column(col, justify="left" if col in ("tenant", "vertical") else "right")
+    for f in summary.tenants:
+        t.add_row(f.name, f.vertical, str(f.locations), f"{f.customers:,}",
+                  f"{sum(f.leads_by_status.values()):,}", f"{sum(f.bookings_by_status.values()):,}",
+                  _eur(f.collected_cents))
+    console.print(t)
+
+    t = Table(title="Leads by status")
+    t.add_column("tenant")
+    for s in LeadStatus:
+        t.add_column(s.value, justify="right")
+    for f in summary.tenants:
+        t.add_row(f.name, *(f"{f.leads_by_status.get(s.value, 0):,}" for s in LeadStatus))
+    console.print(t)
+
+    t = Table(title="Bookings by state")
+    t.add_column("tenant")
+    for s in BookingStatus:
+        t.add_column(s.value, justify="right")
+    for f in summary.tenants:
+        t.add_row(f.name, *(f"{f.bookings_by_status.get(s.value, 0):,}" for s in BookingStatus))
+    console.print(t)
+
+    t = Table(title="Lead dashboard (seed 002) through tenantry_app under RLS")
+    for col in ("tenant", "today's leads", "converted", "avg qualified score", "open", "conversion"):
+        t.add_column(col, justify="left" if col == "tenant" else "right")
+    for f in summary.tenants:
+        d = f.dashboard
+        t.add_row(f.name, str(d.today_leads), f"{d.converted_leads:,}",
+                  f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
+                  f"{d.open_leads:,}", f"{d.conversion_rate:.0%}" if d.conversion_rate else "-")
+    if summary.scoped_dashboard:
+        name, d = summary.scoped_dashboard
+        t.add_row(f"  manager scoped to {name}", str(d.today_leads), f"{d.converted_leads:,}",
+                  f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
+                  f"{d.open_leads:,}", f"{d.conversion_rate:.0%}" if d.conversion_rate else "-")
+    console.print(t)
+
+    t = Table(title="Booking KPIs per location (last 30 days)")
+    for col in ("tenant", "location", "bookings", "fulfilled", "cancelled", "no-show rate",
+                "booked", "collected"):
+        t.add_column(col, justify="left" if col in ("tenant", "location") else "right")
+    for f in summary.tenants:
+        for k in f.kpis:
+            t.add_row(f.name, k.location_name, str(k.bookings), str(k.fulfilled),
+                      str(k.cancelled), f"{k.no_show_rate:.0%}", _eur(k.booked_cents),
+                      _eur(k.collected_cents))
+    console.print(t)
+
+    t = Table(title="Sample flows (services, as the tenant owner)")
+    t.add_column("flow")
+    t.add_column("result")
+    t.add_column("this run")
+    for fl in summary.flows:
+        t.add_row(fl.name, fl.outcome, "ran" if fl.fresh else "already done")
+    console.print(t)
+
+    t = Table(title="Row level security: tenants visible to tenantry_app")
+    t.add_column("transaction bound to")
+    t.add_column("tenants visible in crm.leads", justify="right")
+    for who, n in summary.isolation.items():
+        t.add_row(who, str(n))
+    console.print(t)
+
+
+def demo() -> None:
+    """Seed three demo tenants (idempotent), run sample flows and print a summary."""
+    settings = get_settings()
+    db = open_database(settings, migrate=True)
+    try:
+        summary = run_demo(db, db.target.libpq(db.target.owner_url))
+    finally:
+        db.dispose()
+    render(summary, Console())

@@ -1,0 +1,58 @@
+"""The `tenantry` command.
+
+Errors end as one line on stderr and a non-zero exit: 1 for a tenantry error, 2 for bad usage.
+No command prints personal data.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tenantry.cli import db as db_cmd
+from tenantry.cli import demo as demo_cmd
+from tenantry.cli import seed as seed_cmd
+from tenantry.errors import TenantryError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tenantry",
+    help="GDPR-native multi-tenant data platform on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_cmd.app, name="db")
+app.command("seed")(seed_cmd.seed)
+app.command("demo")(demo_cmd.demo)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"tenantry: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return _fail("aborted", 1)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message(), file=sys.stderr)
+            return 2
+        return _fail(" ".join(exc.format_message().split()), exc.exit_code)
+    except TenantryError as exc:
+        return _fail(exc.message, 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    return result if isinstance(result, int) else 0
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Configuration: every setting tenantry reads, from `TENANTRY_*` environment variables.
+
+This module owns the names and defaults of settings and nothing else; it opens no connection
+and creates no directory. Call `get_settings()` to read the environment at call time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Runtime settings, read from the environment with the prefix `TENANTRY_`."""
+
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".tenantry"),
+        description="Folder for the embedded database, the lake and local keys.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Administrative URL of an external PostgreSQL (>= 15). Unset: the embedded one. "
+            "Migrations run through it as `tenantry_owner`."
+        ),
+    )
+    app_database_url: SecretStr | None = Field(
+        default=None,
+        description="URL the application uses (role `tenantry_app`); derived when unset.",
+    )
+    app_password: SecretStr | None = Field(
+        default=None,
+        description="Password set for `tenantry_app` on an external server.",
+    )
+    database_name: str = Field(default="tenantry", description="Database name (embedded).")
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pg"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the current environment."""
+    return Settings()

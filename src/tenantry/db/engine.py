@@ -1,0 +1,108 @@
+"""Engine factory and the `Database` handle that the rest of the system receives.
+
+`open_database()` makes the server reachable (embedded or external), optionally migrates it, and
+builds two engines: one as `tenantry_app` for tenant work under row level security, one as
+`tenantry_owner` for platform work (migrations, tenant creation, bulk loads).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tenantry.clock import Clock, SystemClock
+from tenantry.config import Settings, get_settings
+from tenantry.db.provider import DatabaseTarget, ensure_database
+from tenantry.db.uow import UnitOfWork
+from tenantry.ids import IdGenerator, uuid7
+
+__all__ = ["Database", "make_engine", "open_database"]
+
+
+def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> Engine:
+    """A pooled psycopg 3 engine with the configured statement timeout."""
+    engine = create_engine(
+        url,
+        pool_size=pool_size or settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        pool_reset_on_return="rollback",
+    )
+    timeout = int(settings.statement_timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET statement_timeout = {timeout}")
+        dbapi_conn.commit()
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The configured database: its URLs, both engines and unit-of-work factories."""
+
+    target: DatabaseTarget
+    app_engine: Engine
+    owner_engine: Engine
+    clock: Clock = field(default_factory=SystemClock)
+    ids: IdGenerator = uuid7
+    _app_sessions: sessionmaker[Session] = field(init=False)
+    _owner_sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._app_sessions = sessionmaker(self.app_engine, expire_on_commit=False)
+        self._owner_sessions = sessionmaker(self.owner_engine, expire_on_commit=False)
+
+    def tenant_uow(self, tenant_id: uuid.UUID, *, actor: str | None = None) -> UnitOfWork:
+        """A unit of work as `tenantry_app`, bound to one tenant (RLS enforces the rest)."""
+        return UnitOfWork(
+            self._app_sessions, tenant_id=tenant_id, actor=actor, clock=self.clock, ids=self.ids
+        )
+
+    def unbound_uow(self) -> UnitOfWork:
+        """A unit of work as `tenantry_app` with no tenant bound: sees no tenant rows."""
+        return UnitOfWork(
+            self._app_sessions, tenant_id=None, actor=None, clock=self.clock, ids=self.ids
+        )
+
+    def platform_uow(self, *, actor: str = "platform") -> UnitOfWork:
+        """A unit of work as `tenantry_owner` for platform operations across tenants."""
+        return UnitOfWork(
+            self._owner_sessions, tenant_id=None, actor=actor, clock=self.clock, ids=self.ids
+        )
+
+    def dispose(self) -> None:
+        self.app_engine.dispose()
+        self.owner_engine.dispose()
+
+
+def open_database(
+    settings: Settings | None = None,
+    *,
+    target: DatabaseTarget | None = None,
+    migrate: bool = False,
+    clock: Clock | None = None,
+    ids: Callable[[], uuid.UUID] | None = None,
+) -> Database:
+    """Reach the configured database (starting the embedded one if needed) and wrap it."""
+    settings = settings or get_settings()
+    target = target or ensure_database(settings)
+    if migrate:
+        from tenantry.db.migrate import upgrade
+
+        upgrade(target)
+    return Database(
+        target=target,
+        app_engine=make_engine(target.app_url, settings),
+        owner_engine=make_engine(target.owner_url, settings, pool_size=2),
+        clock=clock or SystemClock(),
+        ids=ids or uuid7,
+    )

@@ -1,0 +1,54 @@
+"""Alembic environment: runs migrations on the connection `tenantry.db.migrate` hands over,
+or, when invoked through the `alembic` command, on the configured database as the owner."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from tenantry.models import SCHEMAS, Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    if type_ == "schema":
+        return name in SCHEMAS
+    return True
+
+
+def _configure(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        include_schemas=True,
+        include_name=_include_name,
+        compare_type=True,
+        compare_server_default=False,
+        transaction_per_migration=True,
+    )
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    from tenantry.config import get_settings
+    from tenantry.db.provider import ensure_database
+
+    target = ensure_database(get_settings())
+    engine = create_engine(target.owner_url)
+    with engine.connect() as conn:
+        _configure(conn)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `tenantry db upgrade`")
+run_migrations_online()

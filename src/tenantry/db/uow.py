@@ -1,0 +1,117 @@
+"""The unit of work: one transaction, one commit point, the tenant bound for its whole life.
+
+Entering opens a session; every transaction it begins first runs
+`set_config('tenantry.tenant_id', <tenant>, true)`, the function form of `SET LOCAL`, so the
+binding ends with the transaction and a pooled connection can never carry a tenant into the
+next one. Leaving without `commit()` rolls back. Driver errors raised inside the block come out
+as tenantry errors. Repositories and services never commit; only the caller of `commit()` does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from tenantry.clock import Clock
+from tenantry.db.errors import translate_db_error
+from tenantry.errors import TenantNotBoundError
+from tenantry.ids import IdGenerator
+
+if TYPE_CHECKING:
+    from tenantry.repositories import Repositories
+
+__all__ = ["UnitOfWork"]
+
+_BIND_SQL = text(
+    "SELECT set_config('tenantry.tenant_id', :tenant, true), set_config('tenantry.actor', :actor, true)"
+)
+
+
+class UnitOfWork:
+    """A transaction bound to (at most) one tenant, with the repositories that work inside it."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        tenant_id: uuid.UUID | None,
+        actor: str | None,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._factory = session_factory
+        self.tenant_id = tenant_id
+        self.actor = actor
+        self.clock = clock
+        self.ids = ids
+        self._session: Session | None = None
+        self._repos: Repositories | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._session
+
+    @property
+    def repos(self) -> Repositories:
+        if self._repos is None:
+            from tenantry.repositories import Repositories
+
+            self._repos = Repositories(self)
+        return self._repos
+
+    def require_tenant(self) -> uuid.UUID:
+        if self.tenant_id is None:
+            raise TenantNotBoundError()
+        return self.tenant_id
+
+    def _bind(self, _session: Session, _tx: SessionTransaction, connection: Any) -> None:
+        connection.execute(
+            _BIND_SQL,
+            {"tenant": str(self.tenant_id) if self.tenant_id else "", "actor": self.actor or ""},
+        )
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._factory()
+        event.listen(self._session, "after_begin", self._bind)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() ends the open transaction with a rollback (uncommitted work is discarded)
+        # and detaches loaded objects without expiring them, so results stay readable.
+        try:
+            self.session.close()
+        finally:
+            self._session = None
+            self._repos = None
+        if isinstance(exc, DBAPIError):
+            raise translate_db_error(exc) from exc
+
+    def flush(self) -> None:
+        """Send pending changes now, so constraint violations surface here."""
+        try:
+            self.session.flush()
+        except DBAPIError as exc:
+            raise translate_db_error(exc) from exc
+
+    def commit(self) -> None:
+        """The single commit point."""
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            self.session.rollback()
+            raise translate_db_error(exc) from exc
+
+    def rollback(self) -> None:
+        self.session.rollback()

@@ -1,0 +1,247 @@
+"""Demo scenario: seed three tenants, run sample flows as real principals, collect a summary.
+
+Idempotent: the tenants are seeded once (fixed slugs and seed), and each flow first looks for
+the lead it creates, so a second run changes nothing and reports the same state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from tenantry.db.engine import Database
+from tenantry.models import Customer, Lead, Location, Service, Tenant, Vehicle
+from tenantry.models.enums import (
+    BookingKind,
+    BookingStatus,
+    LeadStatus,
+    MembershipRole,
+    PaymentKind,
+    PaymentMethod,
+)
+from tenantry.repositories.dashboard import BookingKpis, LeadDashboard
+from tenantry.seed.generator import TenantSpec
+from tenantry.seed.loader import LoadStats, load
+from tenantry.services import bookings, dashboard, leads
+from tenantry.services.bookings import ItemLine
+from tenantry.services.principal import Principal
+
+__all__ = ["DEMO_TENANTS", "DemoSummary", "run_demo"]
+
+DEMO_SEED = 2026
+DEMO_TENANTS = (
+    TenantSpec(0, "restaurant", "Trattoria Sole", "demo-trattoria-sole", locations=4),
+    TenantSpec(1, "workshop", "Schrauber & Söhne Kfz", "demo-schrauber-soehne", locations=3),
+    TenantSpec(2, "caterer", "Hibachi Heroes Catering", "demo-hibachi-heroes", locations=1),
+)
+
+
+@dataclass
+class FlowResult:
+    name: str
+    outcome: str
+    fresh: bool
+
+
+@dataclass
+class TenantFigures:
+    name: str
+    vertical: str
+    locations: int
+    customers: int
+    leads_by_status: dict[str, int]
+    bookings_by_status: dict[str, int]
+    collected_cents: int
+    dashboard: LeadDashboard
+    kpis: list[BookingKpis]
+
+
+@dataclass
+class DemoSummary:
+    load: LoadStats
+    flows: list[FlowResult] = field(default_factory=list)
+    tenants: list[TenantFigures] = field(default_factory=list)
+    isolation: dict[str, int] = field(default_factory=dict)
+    scoped_dashboard: tuple[str, LeadDashboard] | None = None
+
+
+def _tenant(db: Database, slug: str) -> Tenant:
+    with db.platform_uow() as uow:
+        tenant = uow.repos.tenants.by_slug(slug)
+        assert tenant is not None, slug
+        return tenant
+
+
+def _existing_flow_lead(uow: object, email: str) -> Lead | None:
+    session = uow.session  # type: ignore[attr-defined]
+    return session.scalars(sa.select(Lead).where(Lead.email == email)).first()
+
+
+def _first(uow: object, model: type, *where: object) -> object:
+    session = uow.session  # type: ignore[attr-defined]
+    return session.scalars(sa.select(model).where(*where).order_by(model.id).limit(1)).one()  # type: ignore[attr-defined]
+
+
+def flow_lead_to_catering(db: Database) -> FlowResult:
+    """Caterer: web quote -> contacted -> qualified -> converted -> event with deposit and balance."""
+    tenant = _tenant(db, "demo-hibachi-heroes")
+    owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
+    email = "flow.catering@example.com"
+    with db.tenant_uow(tenant.id, actor="demo") as uow:
+        if (lead := _existing_flow_lead(uow, email)) is not None:
+            return FlowResult("lead -> catering event", f"lead {lead.status.value}", False)
+        location = _first(uow, Location)
+        service = _first(uow, Service, Service.name == "Hibachi-Menü pro Person")
+        lead = leads.capture_lead(
+            uow, owner, location_id=location.id, source="web_quote", first_name="Demo",  # type: ignore[attr-defined]
+            last_name="Example", email=email, interest="Geburtstag, 40 Gäste", score=55,
+        )
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.QUALIFIED)
+        leads.rescore_lead(uow, owner, lead.id, 82, reason="budget confirmed", model_version="demo")
+        lead, customer = leads.convert_lead(uow, owner, lead.id)
+        booking = bookings.create_booking(
+            uow, owner, location_id=location.id, customer_id=customer.id,  # type: ignore[attr-defined]
+            kind=BookingKind.CATERING_EVENT, starts_at=uow.clock.now() + timedelta(days=21),
+            guest_count=40, items=[ItemLine(quantity=40, service_id=service.id)],  # type: ignore[attr-defined]
+            deposit_cents=66_000, lead_id=lead.id,
+        )
+        bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
+        bookings.record_payment(uow, owner, booking.id, kind=PaymentKind.DEPOSIT,
+                                method=PaymentMethod.STRIPE, amount_cents=66_000)
+        balance = booking.total_cents - 66_000
+        bookings.record_payment(uow, owner, booking.id, kind=PaymentKind.BALANCE,
+                                method=PaymentMethod.ZELLE, amount_cents=balance)
+        bookings.transition_booking(uow, owner, booking.id, BookingStatus.FULFILLED)
+        bookings.transition_booking(uow, owner, booking.id, BookingStatus.REVIEWED)
+        uow.commit()
+        return FlowResult(
+            "lead -> catering event",
+            f"booking {booking.status.value}, {booking.total_cents / 100:,.2f} EUR in 2 payments",
+            True,
+        )
+
+
+def flow_tuv_reminder(db: Database) -> FlowResult:
+    """Workshop: a customer whose TÜV is due soon books the inspection (HU/AU)."""
+    tenant = _tenant(db, "demo-schrauber-soehne")
+    owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
+    email = "flow.tuev@example.com"
+    with db.tenant_uow(tenant.id, actor="demo") as uow:
+        if (lead := _existing_flow_lead(uow, email)) is not None:
+            return FlowResult("TÜV due -> appointment", f"lead {lead.status.value}", False)
+        today = uow.clock.now().date()
+        vehicle = uow.session.scalars(
+            sa.select(Vehicle)
+            .where(Vehicle.tuv_due_on.between(today, today + timedelta(days=60)))
+            .order_by(Vehicle.tuv_due_on, Vehicle.id).limit(1)
+        ).one()
+        customer = uow.repos.customers.get(vehicle.customer_id)
+        service = _first(uow, Service, Service.name == "HU/AU (TÜV)")
+        lead = leads.capture_lead(
+            uow, owner, location_id=customer.home_location_id, source="phone",  # type: ignore[arg-type]
+            email=email, interest="HU/AU", score=70,
+        )
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.QUALIFIED)
+        leads.convert_lead(uow, owner, lead.id, customer_id=customer.id)
+        booking = bookings.create_booking(
+            uow, owner, location_id=customer.home_location_id,  # type: ignore[arg-type]
+            customer_id=customer.id, vehicle_id=vehicle.id, kind=BookingKind.APPOINTMENT,
+            starts_at=uow.clock.now() + timedelta(days=3),
+            items=[ItemLine(quantity=1, service_id=service.id)],  # type: ignore[attr-defined]
+        )
+        bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
+        uow.commit()
+        days = (vehicle.tuv_due_on - today).days  # type: ignore[operator]
+        return FlowResult(
+            "TÜV due -> appointment", f"TÜV due in {days} days, appointment confirmed", True
+        )
+
+
+def flow_lost_lead(db: Database) -> FlowResult:
+    """Restaurant: an Instagram lead for a group dinner is contacted and lost with a reason."""
+    tenant = _tenant(db, "demo-trattoria-sole")
+    owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
+    email = "flow.instagram@example.com"
+    with db.tenant_uow(tenant.id, actor="demo") as uow:
+        if (lead := _existing_flow_lead(uow, email)) is not None:
+            return FlowResult("instagram lead -> lost", f"lead {lead.status.value}", False)
+        location = _first(uow, Location)
+        lead = leads.capture_lead(
+            uow, owner, location_id=location.id, source="instagram", email=email,  # type: ignore[attr-defined]
+            interest="Gruppenessen 12 Personen", score=40,
+        )
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
+        leads.advance_lead(uow, owner, lead.id, LeadStatus.LOST, reason="Termin passt nicht")
+        uow.commit()
+        return FlowResult("instagram lead -> lost", "lead lost (reason recorded)", True)
+
+
+def _figures(db: Database, tenant: Tenant) -> TenantFigures:
+    owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
+    with db.tenant_uow(tenant.id, actor="demo") as uow:
+        s = uow.session
+
+        def by_status(table: str) -> dict[str, int]:
+            rows = s.execute(sa.text(f"SELECT status, count(*) FROM {table} GROUP BY status"))
+            return {r[0]: r[1] for r in rows}
+
+        collected = s.scalar(sa.text(
+            "SELECT coalesce(sum(CASE WHEN kind = 'refund' THEN -amount_cents ELSE amount_cents END), 0)"
+            " FROM commerce.payments WHERE status = 'succeeded'"
+        ))
+        return TenantFigures(
+            name=tenant.display_name,
+            vertical=tenant.vertical.value,
+            locations=uow.repos.locations.count(),
+            customers=uow.repos.customers.count(Customer.deleted_at.is_(None)),
+            leads_by_status=by_status("crm.leads"),
+            bookings_by_status=by_status("commerce.bookings"),
+            collected_cents=int(collected or 0),
+            dashboard=dashboard.lead_dashboard(uow, owner),
+            kpis=dashboard.booking_kpis(uow, owner),
+        )
+
+
+def _isolation(db: Database, tenants: list[Tenant]) -> dict[str, int]:
+    """What the application role sees: per tenant its own leads only, unbound nothing."""
+    seen: dict[str, int] = {}
+    with db.unbound_uow() as uow:
+        seen["no tenant bound"] = int(uow.session.scalar(sa.text("SELECT count(*) FROM crm.leads")) or 0)
+    for tenant in tenants:
+        with db.tenant_uow(tenant.id) as uow:
+            seen[tenant.display_name] = int(
+                uow.session.scalar(sa.text("SELECT count(DISTINCT tenant_id) FROM crm.leads")) or 0
+            )
+    return seen
+
+
+def _scoped(db: Database, tenant: Tenant) -> tuple[str, LeadDashboard]:
+    """A manager scoped to one location sees only that location's leads."""
+    with db.tenant_uow(tenant.id) as uow:
+        location = uow.session.scalars(
+            sa.select(Location).order_by(Location.slug.desc()).limit(1)
+        ).one()
+        manager = Principal(tenant_id=tenant.id, role=MembershipRole.MANAGER,
+                            location_ids=frozenset({location.id}))
+        return location.name, dashboard.lead_dashboard(uow, manager)
+
+
+def run_demo(db: Database, owner_conninfo: str, *, progress: object = None) -> DemoSummary:
+    stats = load(owner_conninfo, list(DEMO_TENANTS), scale="small", seed=DEMO_SEED,
+                 progress=progress)  # type: ignore[arg-type]
+    summary = DemoSummary(load=stats)
+    summary.flows = [flow_lead_to_catering(db), flow_tuv_reminder(db), flow_lost_lead(db)]
+    tenants = [_tenant(db, t.slug) for t in DEMO_TENANTS]
+    summary.tenants = [_figures(db, t) for t in tenants]
+    summary.isolation = _isolation(db, tenants)
+    summary.scoped_dashboard = _scoped(db, tenants[0])
+    return summary
+
+
+def tenant_ids(db: Database) -> list[uuid.UUID]:
+    return [_tenant(db, t.slug).id for t in DEMO_TENANTS]

@@ -1,0 +1,85 @@
+"""The booking lifecycle and the money rules that drive it.
+
+    inquiry -> confirmed -> deposit_paid -> paid -> fulfilled -> reviewed
+    confirmed -> paid                     (paid in full at once, or no deposit asked)
+    inquiry | confirmed | deposit_paid | paid -> cancelled
+    confirmed | deposit_paid | paid -> no_show
+
+Payments move a booking forward: once the succeeded payments reach the deposit it becomes
+`deposit_paid`, once they reach the total it becomes `paid`. Refunds reduce what was paid.
+Overpayment is refused: money beyond the balance is an error, not a silent credit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenantry.domain.statemachine import StateMachine
+from tenantry.errors import IllegalTransitionError, ValidationError
+from tenantry.models.enums import BookingStatus, PaymentKind
+
+__all__ = ["BOOKING_LIFECYCLE", "PAYABLE_STATES", "Ledger", "status_after_payment"]
+
+_B = BookingStatus
+
+BOOKING_LIFECYCLE: StateMachine[BookingStatus] = StateMachine(
+    "booking",
+    {
+        _B.INQUIRY: frozenset({_B.CONFIRMED, _B.CANCELLED}),
+        _B.CONFIRMED: frozenset({_B.DEPOSIT_PAID, _B.PAID, _B.CANCELLED, _B.NO_SHOW}),
+        _B.DEPOSIT_PAID: frozenset({_B.PAID, _B.CANCELLED, _B.NO_SHOW}),
+        _B.PAID: frozenset({_B.FULFILLED, _B.CANCELLED, _B.NO_SHOW}),
+        _B.FULFILLED: frozenset({_B.REVIEWED}),
+        _B.REVIEWED: frozenset(),
+        _B.CANCELLED: frozenset(),
+        _B.NO_SHOW: frozenset(),
+    },
+)
+
+PAYABLE_STATES = frozenset({_B.CONFIRMED, _B.DEPOSIT_PAID, _B.PAID})
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What a booking costs and what has been paid for it, in cents."""
+
+    total_cents: int
+    deposit_cents: int
+    paid_cents: int
+
+    @property
+    def balance_cents(self) -> int:
+        return self.total_cents - self.paid_cents
+
+    def apply(self, kind: PaymentKind, amount_cents: int) -> Ledger:
+        """The ledger after a succeeded payment of `kind` (tips do not count toward the total)."""
+        if amount_cents <= 0:
+            raise ValidationError("payment amount must be positive")
+        if kind is PaymentKind.TIP:
+            return self
+        if kind is PaymentKind.REFUND:
+            if amount_cents > self.paid_cents:
+                raise ValidationError("refund exceeds the amount paid")
+            return Ledger(self.total_cents, self.deposit_cents, self.paid_cents - amount_cents)
+        if amount_cents > self.balance_cents:
+            raise ValidationError("payment exceeds the open balance")
+        if kind is PaymentKind.DEPOSIT and self.paid_cents + amount_cents > self.deposit_cents:
+            raise ValidationError("deposit payment exceeds the agreed deposit")
+        return Ledger(self.total_cents, self.deposit_cents, self.paid_cents + amount_cents)
+
+
+def status_after_payment(status: BookingStatus, ledger: Ledger, kind: PaymentKind) -> BookingStatus:
+    """The booking status once a payment has been applied to `ledger`."""
+    if status not in PAYABLE_STATES:
+        raise IllegalTransitionError(f"booking: cannot take payments in state {status.value}")
+    if kind is PaymentKind.TIP or kind is PaymentKind.REFUND:
+        return status
+    if ledger.paid_cents >= ledger.total_cents:
+        return BOOKING_LIFECYCLE.check(status, _B.PAID) if status is not _B.PAID else status
+    if (
+        status is _B.CONFIRMED
+        and ledger.deposit_cents > 0
+        and ledger.paid_cents >= ledger.deposit_cents
+    ):
+        return BOOKING_LIFECYCLE.check(status, _B.DEPOSIT_PAID)
+    return status

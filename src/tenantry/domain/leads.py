@@ -1,0 +1,32 @@
+"""The lead pipeline: new -> contacted -> qualified -> converted, and lost from any open state.
+
+Converted and lost are terminal. Conversion needs a customer (created or linked by the service);
+losing a lead needs a reason.
+"""
+
+from __future__ import annotations
+
+from tenantry.domain.statemachine import StateMachine
+from tenantry.models.enums import LeadStatus
+
+__all__ = ["LEAD_PIPELINE", "OPEN_LEAD_STATES", "clamp_score"]
+
+_S = LeadStatus
+
+LEAD_PIPELINE: StateMachine[LeadStatus] = StateMachine(
+    "lead",
+    {
+        _S.NEW: frozenset({_S.CONTACTED, _S.LOST}),
+        _S.CONTACTED: frozenset({_S.QUALIFIED, _S.LOST}),
+        _S.QUALIFIED: frozenset({_S.CONVERTED, _S.LOST}),
+        _S.CONVERTED: frozenset(),
+        _S.LOST: frozenset(),
+    },
+)
+
+OPEN_LEAD_STATES = frozenset({_S.NEW, _S.CONTACTED, _S.QUALIFIED})
+
+
+def clamp_score(score: int) -> int:
+    """Scores live in 0..100."""
+    return max(0, min(100, score))

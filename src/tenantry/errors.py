@@ -1,0 +1,67 @@
+"""The tenantry error tree.
+
+Every error the system raises on purpose derives from `TenantryError`. Domain and service code
+raise these; the database adapter translates driver errors into them; entrypoints (CLI, API)
+map them to exit codes and problem documents in one place each. An error's docstring is its
+default message. Messages never contain personal data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DatabaseUnavailableError",
+    "IllegalTransitionError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ReferenceError_",
+    "TenantNotBoundError",
+    "TenantryError",
+    "ValidationError",
+]
+
+
+class TenantryError(Exception):
+    """Something went wrong in tenantry."""
+
+    def __init__(self, message: str | None = None, **context: object) -> None:
+        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        self.context = context
+        super().__init__(self.message)
+
+
+class ConfigurationError(TenantryError):
+    """The configuration is invalid or incomplete."""
+
+
+class DatabaseUnavailableError(TenantryError):
+    """The database cannot be reached."""
+
+
+class ValidationError(TenantryError):
+    """The input is invalid."""
+
+
+class NotFoundError(TenantryError):
+    """The requested record does not exist in this tenant."""
+
+
+class ConflictError(TenantryError):
+    """The record conflicts with an existing one."""
+
+
+class ReferenceError_(ValidationError):  # noqa: N801 - avoid shadowing the builtin
+    """A referenced record does not exist in this tenant."""
+
+
+class IllegalTransitionError(ConflictError):
+    """This state transition is not allowed."""
+
+
+class PermissionDeniedError(TenantryError):
+    """The principal may not do this."""
+
+
+class TenantNotBoundError(PermissionDeniedError):
+    """No tenant is bound to this unit of work."""

@@ -1,0 +1,74 @@
+"""The canonical data model: SQLAlchemy 2 typed mappings, one module per PostgreSQL schema.
+
+Importing this package registers every table on `Base.metadata` (migrations and the catalog
+rely on that). Models do no I/O.
+"""
+
+from tenantry.models.base import SCHEMAS, Base
+from tenantry.models.channel import Connection
+from tenantry.models.commerce import (
+    Booking,
+    BookingItem,
+    Invoice,
+    Payment,
+    PaymentNotification,
+    Service,
+)
+from tenantry.models.crm import Customer, Lead, LeadInteraction, LeadScoreHistory, Vehicle
+from tenantry.models.engage import Campaign, EmailEvent, Message, Review, Thread
+from tenantry.models.identity import (
+    IdentityLink,
+    Location,
+    Membership,
+    MembershipLocation,
+    Tenant,
+    User,
+)
+from tenantry.models.insight import (
+    AnalyticsSnapshot,
+    Benchmark,
+    Evidence,
+    Recommendation,
+    RecommendationEvidence,
+    VisibilityCheck,
+)
+
+__all__ = [
+    "SCHEMAS",
+    "AnalyticsSnapshot",
+    "Base",
+    "Benchmark",
+    "Booking",
+    "BookingItem",
+    "Campaign",
+    "Connection",
+    "Customer",
+    "EmailEvent",
+    "Evidence",
+    "IdentityLink",
+    "Invoice",
+    "Lead",
+    "LeadInteraction",
+    "LeadScoreHistory",
+    "Location",
+    "Membership",
+    "MembershipLocation",
+    "Message",
+    "Payment",
+    "PaymentNotification",
+    "Recommendation",
+    "RecommendationEvidence",
+    "Review",
+    "Service",
+    "Tenant",
+    "Thread",
+    "User",
+    "Vehicle",
+    "VisibilityCheck",
+    "tenant_tables",
+]
+
+
+def tenant_tables() -> list[str]:
+    """Qualified names of every table with a `tenant_id` column."""
+    return sorted(t.fullname for t in Base.metadata.tables.values() if "tenant_id" in t.c)

@@ -1,0 +1,223 @@
+"""Schema `crm`: the tenant's end customers, their vehicles, and the lead pipeline.
+
+Personal data columns carry `info={"pii": ...}`; the privacy kernel encrypts them. Indexes lead
+with `tenant_id` and serve the queries the seeds name: the lead pipeline and dashboard, hot
+prospects, customer lookup, and TÜV (periodic vehicle inspection) due dates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenantry.models.base import (
+    Base,
+    SoftDeleteMixin,
+    TenantOwned,
+    pii,
+    str_enum,
+    tenant_fk,
+    tenant_root_fk,
+)
+from tenantry.models.enums import (
+    Channel,
+    Direction,
+    FuelType,
+    LeadSource,
+    LeadStatus,
+    Persona,
+)
+
+__all__ = ["Customer", "Lead", "LeadInteraction", "LeadScoreHistory", "Vehicle"]
+
+SCHEMA = {"schema": "crm"}
+_OPEN_LEAD = "status IN ('new', 'contacted', 'qualified') AND deleted_at IS NULL"
+
+
+class Customer(TenantOwned, SoftDeleteMixin, Base):
+    """An end customer of the tenant (a diner, a car owner, a catering client)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        tenant_root_fk(),
+        tenant_fk("home_location_id", "identity.locations"),
+        sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_iso2"),
+        sa.Index("ix_customers_tenant_email", "tenant_id", "email"),
+        sa.Index("ix_customers_tenant_phone", "tenant_id", "phone"),
+        sa.Index("ix_customers_tenant_last_name", "tenant_id", "last_name"),
+        sa.Index("ix_customers_tenant_home_location", "tenant_id", "home_location_id"),
+        SCHEMA,
+    )
+
+    home_location_id: Mapped[uuid.UUID | None]
+    first_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
+    last_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
+    company_name: Mapped[str | None] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320), info=pii("email"))
+    phone: Mapped[str | None] = mapped_column(sa.String(40), info=pii("phone"))
+    street: Mapped[str | None] = mapped_column(sa.String(200), info=pii("address"))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(20), info=pii("address"))
+    city: Mapped[str | None] = mapped_column(sa.String(100), info=pii("address"))
+    country: Mapped[str] = mapped_column(sa.String(2), server_default="DE")
+    language: Mapped[str] = mapped_column(sa.String(10), server_default="de")
+    preferred_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, "channel"))
+    source: Mapped[LeadSource | None] = mapped_column(str_enum(LeadSource, "lead_source"))
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(sa.String(60)), server_default="{}")
+    first_seen_at: Mapped[datetime | None]
+
+
+class Vehicle(TenantOwned, SoftDeleteMixin, Base):
+    """A customer's vehicle (workshop vertical)."""
+
+    __tablename__ = "vehicles"
+    __table_args__ = (
+        tenant_fk("customer_id", "crm.customers"),
+        sa.CheckConstraint(
+            "model_year IS NULL OR model_year BETWEEN 1900 AND 2100", name="model_year_range"
+        ),
+        sa.CheckConstraint("mileage_km IS NULL OR mileage_km >= 0", name="mileage_non_negative"),
+        sa.CheckConstraint("vin IS NULL OR length(vin) = 17", name="vin_length"),
+        sa.Index("ix_vehicles_tenant_customer", "tenant_id", "customer_id"),
+        sa.Index(
+            "ix_vehicles_tenant_tuv_due",
+            "tenant_id",
+            "tuv_due_on",
+            postgresql_where=sa.text("tuv_due_on IS NOT NULL AND is_active AND deleted_at IS NULL"),
+        ),
+        sa.Index("ix_vehicles_tenant_plate", "tenant_id", "license_plate"),
+        SCHEMA,
+    )
+
+    customer_id: Mapped[uuid.UUID]
+    make: Mapped[str] = mapped_column(sa.String(60))
+    model: Mapped[str] = mapped_column(sa.String(60))
+    model_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    fuel_type: Mapped[FuelType | None] = mapped_column(str_enum(FuelType, "fuel_type"))
+    license_plate: Mapped[str | None] = mapped_column(sa.String(20), info=pii("identifier"))
+    vin: Mapped[str | None] = mapped_column(sa.String(17), info=pii("identifier"))
+    mileage_km: Mapped[int | None] = mapped_column(sa.Integer)
+    tuv_due_on: Mapped[date | None] = mapped_column(sa.Date)
+    last_service_on: Mapped[date | None] = mapped_column(sa.Date)
+    is_active: Mapped[bool] = mapped_column(server_default=sa.true())
+
+
+class Lead(TenantOwned, SoftDeleteMixin, Base):
+    """A prospective customer moving through new -> contacted -> qualified -> converted | lost."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        tenant_fk("location_id", "identity.locations"),
+        tenant_fk("customer_id", "crm.customers"),
+        sa.CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
+        sa.CheckConstraint(
+            "estimated_value_cents IS NULL OR estimated_value_cents >= 0", name="value_non_negative"
+        ),
+        sa.CheckConstraint(
+            "status <> 'converted' OR customer_id IS NOT NULL", name="converted_has_customer"
+        ),
+        sa.CheckConstraint("status <> 'lost' OR lost_reason IS NOT NULL", name="lost_has_reason"),
+        # Lead dashboard (seed 002): today's leads, converted, average qualified score.
+        sa.Index(
+            "ix_leads_tenant_status_created",
+            "tenant_id",
+            "status",
+            "created_at",
+            postgresql_include=["score"],
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        sa.Index("ix_leads_tenant_created", "tenant_id", "created_at"),
+        sa.Index("ix_leads_tenant_location_status", "tenant_id", "location_id", "status"),
+        # Hot prospects (seed 002): open leads with a high score, newest first.
+        sa.Index(
+            "ix_leads_tenant_hot_prospects",
+            "tenant_id",
+            sa.text("score DESC"),
+            sa.text("created_at DESC"),
+            postgresql_where=sa.text(f"{_OPEN_LEAD} AND score >= 70"),
+        ),
+        sa.Index("ix_leads_tenant_source", "tenant_id", "source"),
+        sa.Index(
+            "ix_leads_tenant_email", "tenant_id", "email",
+            postgresql_where=sa.text("email IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_leads_tenant_customer", "tenant_id", "customer_id",
+            postgresql_where=sa.text("customer_id IS NOT NULL"),
+        ),
+        SCHEMA,
+    )
+
+    location_id: Mapped[uuid.UUID]
+    customer_id: Mapped[uuid.UUID | None]
+    source: Mapped[LeadSource] = mapped_column(str_enum(LeadSource, "lead_source"))
+    status: Mapped[LeadStatus] = mapped_column(
+        str_enum(LeadStatus, "lead_status"), server_default=LeadStatus.NEW.value
+    )
+    score: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    persona: Mapped[Persona | None] = mapped_column(str_enum(Persona, "persona"))
+    first_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
+    last_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
+    email: Mapped[str | None] = mapped_column(sa.String(320), info=pii("email"))
+    phone: Mapped[str | None] = mapped_column(sa.String(40), info=pii("phone"))
+    message: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    interest: Mapped[str | None] = mapped_column(sa.String(120))
+    estimated_value_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    utm_source: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_medium: Mapped[str | None] = mapped_column(sa.String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(sa.String(100))
+    lost_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    contacted_at: Mapped[datetime | None]
+    qualified_at: Mapped[datetime | None]
+    converted_at: Mapped[datetime | None]
+    lost_at: Mapped[datetime | None]
+
+
+class LeadScoreHistory(TenantOwned, Base):
+    """Each change of a lead's score, with the reason and the model that produced it."""
+
+    __tablename__ = "lead_score_history"
+    __table_args__ = (
+        tenant_fk("lead_id", "crm.leads", ondelete="CASCADE"),
+        sa.CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
+        sa.CheckConstraint(
+            "previous_score IS NULL OR previous_score BETWEEN 0 AND 100",
+            name="previous_score_range",
+        ),
+        sa.Index("ix_lead_score_history_tenant_lead_scored", "tenant_id", "lead_id", "scored_at"),
+        SCHEMA,
+    )
+
+    lead_id: Mapped[uuid.UUID]
+    score: Mapped[int] = mapped_column(sa.SmallInteger)
+    previous_score: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    model_version: Mapped[str | None] = mapped_column(sa.String(50))
+    scored_at: Mapped[datetime]
+
+
+class LeadInteraction(TenantOwned, Base):
+    """A touchpoint with a lead: call, email, message, meeting, note."""
+
+    __tablename__ = "lead_interactions"
+    __table_args__ = (
+        tenant_fk("lead_id", "crm.leads", ondelete="CASCADE"),
+        sa.Index(
+            "ix_lead_interactions_tenant_lead_occurred", "tenant_id", "lead_id", "occurred_at"
+        ),
+        SCHEMA,
+    )
+
+    lead_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("identity.users.id", ondelete="SET NULL")
+    )
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
+    summary: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    outcome: Mapped[str | None] = mapped_column(sa.String(60))
+    occurred_at: Mapped[datetime]

@@ -1,0 +1,59 @@
+"""Repositories of the `commerce` schema: bookings (with items) and payments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from tenantry.models import Booking, BookingItem, Payment
+from tenantry.models.enums import PaymentKind, PaymentStatus
+from tenantry.repositories.base import TenantRepository
+
+if TYPE_CHECKING:
+    from tenantry.db.uow import UnitOfWork
+
+__all__ = ["BookingRepository", "PaymentRepository"]
+
+
+class BookingRepository(TenantRepository[Booking]):
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__(uow, Booking)
+
+    def add_item(self, item: BookingItem) -> BookingItem:
+        item.tenant_id = self.tenant_id
+        item.id = self.uow.ids()
+        self.session.add(item)
+        return item
+
+    def items(self, booking_id: uuid.UUID) -> list[BookingItem]:
+        stmt = sa.select(BookingItem).where(
+            BookingItem.tenant_id == self.tenant_id, BookingItem.booking_id == booking_id
+        )
+        return list(self.session.scalars(stmt.order_by(BookingItem.id)))
+
+
+class PaymentRepository(TenantRepository[Payment]):
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__(uow, Payment)
+
+    def for_booking(self, booking_id: uuid.UUID) -> list[Payment]:
+        stmt = sa.select(Payment).where(
+            Payment.tenant_id == self.tenant_id, Payment.booking_id == booking_id
+        )
+        return list(self.session.scalars(stmt.order_by(Payment.id)))
+
+    def paid_cents(self, booking_id: uuid.UUID) -> int:
+        """Succeeded payments toward the booking total, net of refunds (tips excluded)."""
+        signed = sa.case(
+            (Payment.kind == PaymentKind.REFUND, -Payment.amount_cents),
+            (Payment.kind == PaymentKind.TIP, 0),
+            else_=Payment.amount_cents,
+        )
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(signed), 0)).where(
+            Payment.tenant_id == self.tenant_id,
+            Payment.booking_id == booking_id,
+            Payment.status == PaymentStatus.SUCCEEDED,
+        )
+        return int(self.session.scalar(stmt) or 0)

@@ -1,0 +1,197 @@
+"""Booking use cases: create with items, move through the lifecycle, take payments."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.domain.bookings import BOOKING_LIFECYCLE, Ledger, status_after_payment
+from tenantry.errors import ValidationError
+from tenantry.models import Booking, BookingItem, Payment
+from tenantry.models.enums import (
+    BookingKind,
+    BookingStatus,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+)
+from tenantry.services.principal import Action, Principal
+
+__all__ = ["ItemLine", "create_booking", "get_booking", "record_payment", "transition_booking"]
+
+# Transitions driven by payments are not set by hand.
+_MANUAL_TARGETS = frozenset(
+    {
+        BookingStatus.CONFIRMED,
+        BookingStatus.FULFILLED,
+        BookingStatus.REVIEWED,
+        BookingStatus.CANCELLED,
+        BookingStatus.NO_SHOW,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    """A booking line: a catalog service (price from the catalog) or a free line."""
+
+    quantity: int
+    service_id: uuid.UUID | None = None
+    description: str | None = None
+    unit_price_cents: int | None = None
+
+
+def get_booking(uow: UnitOfWork, principal: Principal, booking_id: uuid.UUID) -> Booking:
+    principal.require(Action.READ)
+    booking = uow.repos.bookings.get(booking_id)
+    principal.require_location(booking.location_id, "booking")
+    return booking
+
+
+def create_booking(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    location_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    kind: BookingKind,
+    starts_at: datetime,
+    items: list[ItemLine],
+    ends_at: datetime | None = None,
+    guest_count: int | None = None,
+    deposit_cents: int = 0,
+    lead_id: uuid.UUID | None = None,
+    vehicle_id: uuid.UUID | None = None,
+    currency: str = "EUR",
+) -> Booking:
+    """Create an inquiry; the total is the sum of its lines."""
+    principal.require(Action.WRITE_BOOKINGS)
+    principal.require_location(location_id, "location")
+    if not items:
+        raise ValidationError("a booking needs at least one item")
+    if starts_at.tzinfo is None:
+        raise ValidationError("starts_at must carry a timezone")
+    lines: list[BookingItem] = []
+    for line in items:
+        if line.quantity <= 0:
+            raise ValidationError("item quantity must be positive")
+        if line.service_id is not None:
+            service = uow.repos.services.get(line.service_id)
+            if service.currency != currency:
+                raise ValidationError("service currency differs from the booking currency")
+            price, description = service.price_cents, line.description or service.name
+        else:
+            if line.unit_price_cents is None or not line.description:
+                raise ValidationError("a free item needs a description and a unit price")
+            price, description = line.unit_price_cents, line.description
+        if price < 0:
+            raise ValidationError("unit price must not be negative")
+        lines.append(
+            BookingItem(
+                service_id=line.service_id,
+                description=description,
+                quantity=line.quantity,
+                unit_price_cents=price,
+            )
+        )
+    total = sum(item.quantity * item.unit_price_cents for item in lines)
+    if not 0 <= deposit_cents <= total:
+        raise ValidationError("deposit must be between 0 and the booking total")
+    now = uow.clock.now()
+    booking = uow.repos.bookings.add(
+        Booking(
+            location_id=location_id,
+            customer_id=customer_id,
+            lead_id=lead_id,
+            vehicle_id=vehicle_id,
+            kind=kind,
+            status=BookingStatus.INQUIRY,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            guest_count=guest_count,
+            total_cents=total,
+            deposit_cents=deposit_cents,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.flush()
+    for item in lines:
+        item.booking_id = booking.id
+        uow.repos.bookings.add_item(item)
+    uow.flush()
+    return booking
+
+
+def transition_booking(
+    uow: UnitOfWork,
+    principal: Principal,
+    booking_id: uuid.UUID,
+    target: BookingStatus,
+    *,
+    reason: str | None = None,
+) -> Booking:
+    """Confirm, fulfil, mark reviewed, cancel or record a no-show."""
+    principal.require(Action.WRITE_BOOKINGS)
+    if target not in _MANUAL_TARGETS:
+        raise ValidationError(f"{target.value} is reached by recording payments")
+    booking = uow.repos.bookings.get(booking_id, for_update=True)
+    principal.require_location(booking.location_id, "booking")
+    BOOKING_LIFECYCLE.check(booking.status, target)
+    now = uow.clock.now()
+    if target is BookingStatus.CONFIRMED:
+        booking.confirmed_at = now
+    elif target is BookingStatus.FULFILLED:
+        booking.fulfilled_at = now
+    elif target is BookingStatus.CANCELLED:
+        booking.cancelled_at = now
+        booking.cancellation_reason = reason
+    booking.status = target
+    uow.flush()
+    return booking
+
+
+def record_payment(
+    uow: UnitOfWork,
+    principal: Principal,
+    booking_id: uuid.UUID,
+    *,
+    kind: PaymentKind,
+    method: PaymentMethod,
+    amount_cents: int,
+    provider: str | None = None,
+    provider_ref: str | None = None,
+    payer_name: str | None = None,
+) -> tuple[Payment, Booking]:
+    """Record a succeeded payment and move the booking to deposit_paid or paid."""
+    principal.require(Action.WRITE_PAYMENTS)
+    booking = uow.repos.bookings.get(booking_id, for_update=True)
+    principal.require_location(booking.location_id, "booking")
+    ledger = Ledger(
+        booking.total_cents, booking.deposit_cents, uow.repos.payments.paid_cents(booking.id)
+    )
+    after = ledger.apply(kind, amount_cents)
+    booking.status = status_after_payment(booking.status, after, kind)
+    now = uow.clock.now()
+    payment = uow.repos.payments.add(
+        Payment(
+            booking_id=booking.id,
+            customer_id=booking.customer_id,
+            kind=kind,
+            method=method,
+            status=PaymentStatus.SUCCEEDED,
+            amount_cents=amount_cents,
+            currency=booking.currency,
+            provider=provider,
+            provider_ref=provider_ref,
+            payer_name=payer_name,
+            paid_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.flush()
+    return payment, booking

@@ -1,0 +1,169 @@
+"""Lead use cases: capture, move through the pipeline, rescore, convert into a customer."""
+
+from __future__ import annotations
+
+import uuid
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.domain.leads import LEAD_PIPELINE, clamp_score
+from tenantry.errors import ValidationError
+from tenantry.models import Customer, Lead, LeadScoreHistory
+from tenantry.models.enums import LeadSource, LeadStatus, Persona
+from tenantry.services.principal import Action, Principal
+
+__all__ = ["advance_lead", "capture_lead", "convert_lead", "get_lead", "rescore_lead"]
+
+
+def get_lead(uow: UnitOfWork, principal: Principal, lead_id: uuid.UUID) -> Lead:
+    principal.require(Action.READ)
+    lead = uow.repos.leads.get(lead_id)
+    principal.require_location(lead.location_id, "lead")
+    return lead
+
+
+def capture_lead(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    location_id: uuid.UUID,
+    source: LeadSource | str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    message: str | None = None,
+    interest: str | None = None,
+    persona: Persona | str | None = None,
+    score: int = 0,
+    estimated_value_cents: int | None = None,
+) -> Lead:
+    """Record a new lead at a location the principal may see."""
+    principal.require(Action.WRITE_CRM)
+    principal.require_location(location_id, "location")
+    if email is None and phone is None:
+        raise ValidationError("a lead needs an email or a phone number")
+    if not 0 <= score <= 100:
+        raise ValidationError("score must be between 0 and 100")
+    try:
+        source = LeadSource(source)
+        persona = Persona(persona) if persona is not None else None
+    except ValueError as exc:
+        raise ValidationError(f"invalid value: {exc}") from exc
+    now = uow.clock.now()
+    lead = uow.repos.leads.add(
+        Lead(
+            location_id=location_id,
+            source=source,
+            status=LeadStatus.NEW,
+            score=score,
+            persona=persona,
+            first_name=first_name,
+            last_name=last_name,
+            email=email.strip().lower() if email else None,
+            phone=phone,
+            message=message,
+            interest=interest,
+            estimated_value_cents=estimated_value_cents,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.flush()
+    return lead
+
+
+def advance_lead(
+    uow: UnitOfWork,
+    principal: Principal,
+    lead_id: uuid.UUID,
+    target: LeadStatus,
+    *,
+    reason: str | None = None,
+) -> Lead:
+    """Move a lead to `contacted`, `qualified` or `lost` (conversion has its own use case)."""
+    principal.require(Action.WRITE_CRM)
+    if target is LeadStatus.CONVERTED:
+        raise ValidationError("use convert_lead to convert a lead")
+    lead = uow.repos.leads.get(lead_id, for_update=True)
+    principal.require_location(lead.location_id, "lead")
+    LEAD_PIPELINE.check(lead.status, target)
+    now = uow.clock.now()
+    if target is LeadStatus.LOST:
+        if not reason:
+            raise ValidationError("losing a lead needs a reason")
+        lead.lost_reason = reason
+        lead.lost_at = now
+    elif target is LeadStatus.CONTACTED:
+        lead.contacted_at = now
+    elif target is LeadStatus.QUALIFIED:
+        lead.qualified_at = now
+    lead.status = target
+    uow.flush()
+    return lead
+
+
+def rescore_lead(
+    uow: UnitOfWork,
+    principal: Principal,
+    lead_id: uuid.UUID,
+    score: int,
+    *,
+    reason: str,
+    model_version: str | None = None,
+) -> Lead:
+    """Set a new score and append it to the lead's score history."""
+    principal.require(Action.WRITE_CRM)
+    lead = uow.repos.leads.get(lead_id, for_update=True)
+    principal.require_location(lead.location_id, "lead")
+    new = clamp_score(score)
+    uow.repos.leads.add_score(
+        LeadScoreHistory(
+            lead_id=lead.id,
+            score=new,
+            previous_score=lead.score,
+            reason=reason,
+            model_version=model_version,
+            scored_at=uow.clock.now(),
+        )
+    )
+    lead.score = new
+    uow.flush()
+    return lead
+
+
+def convert_lead(
+    uow: UnitOfWork,
+    principal: Principal,
+    lead_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID | None = None,
+) -> tuple[Lead, Customer]:
+    """Convert a qualified lead: link the given customer, an existing one with the same
+    e-mail, or create one from the lead's contact data."""
+    principal.require(Action.WRITE_CRM)
+    lead = uow.repos.leads.get(lead_id, for_update=True)
+    principal.require_location(lead.location_id, "lead")
+    LEAD_PIPELINE.check(lead.status, LeadStatus.CONVERTED)
+    now = uow.clock.now()
+    if customer_id is not None:
+        customer = uow.repos.customers.get(customer_id)
+    else:
+        existing = uow.repos.customers.by_email(lead.email) if lead.email else None
+        customer = existing or uow.repos.customers.add(
+            Customer(
+                home_location_id=lead.location_id,
+                first_name=lead.first_name,
+                last_name=lead.last_name,
+                email=lead.email,
+                phone=lead.phone,
+                source=lead.source,
+                first_seen_at=lead.created_at,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    lead.customer_id = customer.id
+    lead.status = LeadStatus.CONVERTED
+    lead.converted_at = now
+    uow.flush()
+    return lead, customer

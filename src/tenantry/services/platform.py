@@ -1,0 +1,94 @@
+"""Platform use cases that span tenants: creating tenants and users, granting memberships.
+
+They run in a platform unit of work (as `tenantry_owner`); tenant-bound units of work cannot
+create tenants or users by design.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ConflictError, ValidationError
+from tenantry.models import Membership, MembershipLocation, Tenant, User
+from tenantry.models.enums import LegalForm, MembershipRole, Plan, TenantStatus, Vertical
+from tenantry.services.principal import Principal
+
+__all__ = ["create_tenant", "grant_membership", "principal_for"]
+
+
+def create_tenant(
+    uow: UnitOfWork,
+    *,
+    slug: str,
+    legal_name: str,
+    vertical: Vertical,
+    legal_form: LegalForm = LegalForm.GMBH,
+    display_name: str | None = None,
+    country: str = "DE",
+    vat_id: str | None = None,
+    plan: Plan = Plan.STARTER,
+    tenant_id: uuid.UUID | None = None,
+) -> Tenant:
+    """Register a new business account."""
+    if uow.repos.tenants.by_slug(slug) is not None:
+        raise ConflictError("a tenant with this slug already exists", slug=slug)
+    tenant = Tenant(
+        id=tenant_id or uow.ids(),
+        slug=slug,
+        legal_name=legal_name,
+        display_name=display_name or legal_name,
+        legal_form=legal_form,
+        vertical=vertical,
+        country=country,
+        vat_id=vat_id,
+        plan=plan,
+        status=TenantStatus.ACTIVE,
+    )
+    uow.repos.tenants.add(tenant)
+    uow.flush()
+    return tenant
+
+
+def grant_membership(
+    uow: UnitOfWork,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    role: MembershipRole,
+    display_name: str | None = None,
+    location_ids: Iterable[uuid.UUID] | None = None,
+) -> Membership:
+    """Create the user if new and make them a member of the tenant with a role and scope."""
+    if "@" not in email:
+        raise ValidationError("email must be an e-mail address")
+    session = uow.session
+    user = session.query(User).filter(User.email == email.lower()).one_or_none()
+    if user is None:
+        user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
+        session.add(user)
+    membership = Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role=role)
+    session.add(membership)
+    uow.flush()
+    for location_id in sorted(set(location_ids or ())):
+        session.add(
+            MembershipLocation(
+                tenant_id=tenant_id, membership_id=membership.id, location_id=location_id
+            )
+        )
+    uow.flush()
+    return membership
+
+
+def principal_for(uow: UnitOfWork, user_id: uuid.UUID) -> Principal:
+    """The principal of a user in the unit of work's tenant (from membership and scope)."""
+    membership = uow.repos.memberships.for_user(user_id)
+    if membership is None:
+        raise ValidationError("user is not a member of this tenant")
+    return Principal(
+        tenant_id=uow.require_tenant(),
+        role=membership.role,
+        user_id=user_id,
+        location_ids=uow.repos.memberships.location_scope(membership.id),
+    )

@@ -1,0 +1,127 @@
+"""Shared fixtures: one real PostgreSQL per test session, one migrated database in it.
+
+The embedded server (pgserver) starts in a temporary folder unless `TENANTRY_DATABASE_URL`
+names an external server, whose user must be allowed to create databases. Tests isolate
+themselves by creating their own tenants, so they can share one database and commit for real.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tenantry.clock import FixedClock
+from tenantry.config import Settings
+from tenantry.db.engine import Database, open_database
+from tenantry.db.migrate import upgrade
+from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database, stop_embedded
+from tenantry.models.enums import LegalForm, MembershipRole, Vertical
+from tenantry.models import Location
+from tenantry.services.principal import Principal
+from tenantry.services.platform import create_tenant
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    if os.environ.get("TENANTRY_DATABASE_URL"):
+        yield Settings()
+        return
+    home = tmp_path_factory.mktemp("home")
+    s = Settings(home=home)
+    yield s
+    stop_embedded(s)
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> DatabaseTarget:
+    return ensure_database(settings)
+
+
+def create_database(server: DatabaseTarget, name: str) -> DatabaseTarget:
+    admin = server.libpq(server.admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO tenantry_app").format(sql.Identifier(name))
+        )
+    return server.with_database(name)
+
+
+def drop_database(server: DatabaseTarget, name: str) -> None:
+    with psycopg.connect(server.libpq(server.admin_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def target(server: DatabaseTarget) -> Iterator[DatabaseTarget]:
+    name = f"tenantry_test_{os.getpid()}"
+    t = create_database(server, name)
+    upgrade(t)
+    yield t
+    drop_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def db(target: DatabaseTarget, settings: Settings) -> Iterator[Database]:
+    database = open_database(settings, target=target)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    from datetime import UTC, datetime
+
+    return FixedClock(datetime(2026, 3, 14, 10, 30, tzinfo=UTC))
+
+
+@dataclass
+class TenantFixture:
+    id: uuid.UUID
+    slug: str
+    locations: list[uuid.UUID]
+
+    def principal(
+        self, role: MembershipRole = MembershipRole.OWNER, locations: list[uuid.UUID] | None = None
+    ) -> Principal:
+        scope = frozenset(locations) if locations is not None else None
+        return Principal(tenant_id=self.id, role=role, location_ids=scope)
+
+
+def make_tenant(db: Database, *, vertical: Vertical = Vertical.RESTAURANT, locations: int = 2) -> TenantFixture:
+    slug = f"t-{uuid.uuid4().hex[:12]}"
+    with db.platform_uow() as uow:
+        tenant = create_tenant(
+            uow, slug=slug, legal_name=f"Test {slug} GmbH", vertical=vertical, legal_form=LegalForm.GMBH
+        )
+        ids = []
+        for i in range(locations):
+            loc = Location(
+                tenant_id=tenant.id, id=uow.ids(), name=f"Location {i}", slug=f"loc-{i}",
+                vertical=vertical, city="Berlin",
+            )
+            uow.session.add(loc)
+            ids.append(loc.id)
+        uow.commit()
+        return TenantFixture(id=tenant.id, slug=slug, locations=ids)
+
+
+@pytest.fixture
+def tenant(db: Database) -> TenantFixture:
+    return make_tenant(db)
+
+
+@pytest.fixture
+def other_tenant(db: Database) -> TenantFixture:
+    return make_tenant(db)

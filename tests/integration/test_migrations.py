@@ -1,0 +1,79 @@
+"""Migrations: one linear chain, up and down and up again, and no drift from the models."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from tenantry.db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
+from tenantry.db.provider import DatabaseTarget
+from tenantry.models import SCHEMAS, Base
+from tests.conftest import create_database, drop_database
+
+
+@pytest.fixture
+def empty_db(server: DatabaseTarget):
+    name = f"tenantry_migrations_{os.getpid()}"
+    target = create_database(server, name)
+    yield target
+    drop_database(server, name)
+
+
+def _diff(target: DatabaseTarget) -> list[object]:
+    engine = create_engine(target.owner_url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(
+                conn,
+                opts={
+                    "include_schemas": True,
+                    "include_name": lambda name, type_, _p: name in SCHEMAS if type_ == "schema" else True,
+                    "compare_type": True,
+                },
+            )
+            return list(compare_metadata(ctx, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def _tables(target: DatabaseTarget) -> set[str]:
+    engine = create_engine(target.owner_url)
+    try:
+        insp = inspect(engine)
+        return {f"{s}.{t}" for s in SCHEMAS if s in insp.get_schema_names() for t in insp.get_table_names(schema=s)}
+    finally:
+        engine.dispose()
+
+
+def test_migration_chain_has_exactly_one_head() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    revisions = list(script.walk_revisions())
+    assert all(len(r._all_down_revisions) <= 1 for r in revisions), "merge revisions are not allowed"
+
+
+def test_upgrade_downgrade_upgrade_round_trip(empty_db: DatabaseTarget) -> None:
+    upgrade(empty_db)
+    assert current_revision(empty_db) == head_revision()
+    assert _tables(empty_db) == {t.fullname for t in Base.metadata.tables.values()}
+
+    downgrade(empty_db, "base")
+    assert current_revision(empty_db) is None
+    assert _tables(empty_db) == set()
+
+    upgrade(empty_db)
+    assert current_revision(empty_db) == head_revision()
+
+
+def test_migrated_schema_matches_the_models(target: DatabaseTarget) -> None:
+    assert _diff(target) == []
+
+
+def test_upgrade_is_idempotent(target: DatabaseTarget) -> None:
+    upgrade(target)
+    assert current_revision(target) == head_revision()
