@@ -21,10 +21,10 @@ from tenantry.config import Settings
 from tenantry.db.engine import Database, open_database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database, stop_embedded
-from tenantry.models.enums import LegalForm, MembershipRole, Vertical
 from tenantry.models import Location
-from tenantry.services.principal import Principal
+from tenantry.models.enums import LegalForm, MembershipRole, Vertical
 from tenantry.services.platform import create_tenant
+from tenantry.services.principal import Principal
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,9 @@ def server(settings: Settings) -> DatabaseTarget:
 def create_database(server: DatabaseTarget, name: str) -> DatabaseTarget:
     admin = server.libpq(server.admin_url)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
                 sql.Identifier(name), sql.Identifier(OWNER_ROLE)
@@ -60,7 +62,9 @@ def create_database(server: DatabaseTarget, name: str) -> DatabaseTarget:
 
 def drop_database(server: DatabaseTarget, name: str) -> None:
     with psycopg.connect(server.libpq(server.admin_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -99,17 +103,27 @@ class TenantFixture:
         return Principal(tenant_id=self.id, role=role, location_ids=scope)
 
 
-def make_tenant(db: Database, *, vertical: Vertical = Vertical.RESTAURANT, locations: int = 2) -> TenantFixture:
+def make_tenant(
+    db: Database, *, vertical: Vertical = Vertical.RESTAURANT, locations: int = 2
+) -> TenantFixture:
     slug = f"t-{uuid.uuid4().hex[:12]}"
     with db.platform_uow() as uow:
         tenant = create_tenant(
-            uow, slug=slug, legal_name=f"Test {slug} GmbH", vertical=vertical, legal_form=LegalForm.GMBH
+            uow,
+            slug=slug,
+            legal_name=f"Test {slug} GmbH",
+            vertical=vertical,
+            legal_form=LegalForm.GMBH,
         )
         ids = []
         for i in range(locations):
             loc = Location(
-                tenant_id=tenant.id, id=uow.ids(), name=f"Location {i}", slug=f"loc-{i}",
-                vertical=vertical, city="Berlin",
+                tenant_id=tenant.id,
+                id=uow.ids(),
+                name=f"Location {i}",
+                slug=f"loc-{i}",
+                vertical=vertical,
+                city="Berlin",
             )
             uow.session.add(loc)
             ids.append(loc.id)

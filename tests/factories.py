@@ -48,72 +48,226 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
     t = tenant_id
     with db.platform_uow() as uow:
         s = uow.session
-        loc = Location(tenant_id=t, id=ids(), name="Main", slug=f"main-{ids().hex[:8]}", vertical="restaurant")
+        loc = Location(
+            tenant_id=t, id=ids(), name="Main", slug=f"main-{ids().hex[:8]}", vertical="restaurant"
+        )
         user = User(id=ids(), email=f"staff-{ids().hex}@example.com")
         s.add_all([loc, user])
         s.flush()
         member = Membership(tenant_id=t, id=ids(), user_id=user.id, role="manager")
-        cust = Customer(tenant_id=t, id=ids(), home_location_id=loc.id, first_name="Erika",
-                        last_name="Example", email=f"erika-{ids().hex[:6]}@example.org")
+        cust = Customer(
+            tenant_id=t,
+            id=ids(),
+            home_location_id=loc.id,
+            first_name="Erika",
+            last_name="Example",
+            email=f"erika-{ids().hex[:6]}@example.org",
+        )
         s.add_all([member, cust])
         s.flush()
-        veh = Vehicle(tenant_id=t, id=ids(), customer_id=cust.id, make="Volkswagen", model="Golf",
-                      tuv_due_on=date(2026, 5, 1))
-        lead = Lead(tenant_id=t, id=ids(), location_id=loc.id, source="web_quote",
-                    email="lead@example.com", score=50)
-        svc = Service(tenant_id=t, id=ids(), location_id=loc.id, kind="menu_item", name="Menu",
-                      price_cents=1500)
-        link = IdentityLink(tenant_id=t, id=ids(), location_id=loc.id, source="gbp",
-                            external_id=f"ChIJ{ids().hex}", first_seen_at=T0, last_seen_at=T0)
+        veh = Vehicle(
+            tenant_id=t,
+            id=ids(),
+            customer_id=cust.id,
+            make="Volkswagen",
+            model="Golf",
+            tuv_due_on=date(2026, 5, 1),
+        )
+        lead = Lead(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            source="web_quote",
+            email="lead@example.com",
+            score=50,
+        )
+        svc = Service(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            kind="menu_item",
+            name="Menu",
+            price_cents=1500,
+        )
+        link = IdentityLink(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            source="gbp",
+            external_id=f"ChIJ{ids().hex}",
+            first_seen_at=T0,
+            last_seen_at=T0,
+        )
         scope = MembershipLocation(tenant_id=t, membership_id=member.id, location_id=loc.id)
         s.add_all([veh, lead, svc, link, scope])
         s.flush()
-        booking = Booking(tenant_id=t, id=ids(), location_id=loc.id, customer_id=cust.id,
-                          kind="reservation", starts_at=T0 + timedelta(days=2), total_cents=3000)
-        score = LeadScoreHistory(tenant_id=t, id=ids(), lead_id=lead.id, score=60, reason="test",
-                                 scored_at=T0)
-        inter = LeadInteraction(tenant_id=t, id=ids(), lead_id=lead.id, channel="email",
-                                direction="outbound", occurred_at=T0)
-        thread = Thread(tenant_id=t, id=ids(), location_id=loc.id, customer_id=cust.id, channel="sms")
+        booking = Booking(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            customer_id=cust.id,
+            kind="reservation",
+            starts_at=T0 + timedelta(days=2),
+            total_cents=3000,
+        )
+        score = LeadScoreHistory(
+            tenant_id=t, id=ids(), lead_id=lead.id, score=60, reason="test", scored_at=T0
+        )
+        inter = LeadInteraction(
+            tenant_id=t,
+            id=ids(),
+            lead_id=lead.id,
+            channel="email",
+            direction="outbound",
+            occurred_at=T0,
+        )
+        thread = Thread(
+            tenant_id=t, id=ids(), location_id=loc.id, customer_id=cust.id, channel="sms"
+        )
         campaign = Campaign(tenant_id=t, id=ids(), name="Spring", channel="email")
-        conn = Connection(tenant_id=t, id=ids(), location_id=loc.id, provider="instagram",
-                          access_token="token-not-real")
-        check = VisibilityCheck(tenant_id=t, id=ids(), location_id=loc.id, requested_at=T0,
-                                overall_score=70)
+        conn = Connection(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            provider="instagram",
+            access_token="token-not-real",
+        )
+        check = VisibilityCheck(
+            tenant_id=t, id=ids(), location_id=loc.id, requested_at=T0, overall_score=70
+        )
         s.add_all([booking, score, inter, thread, campaign, conn, check])
         s.flush()
-        item = BookingItem(tenant_id=t, id=ids(), booking_id=booking.id, service_id=svc.id,
-                           description="Menu", quantity=2, unit_price_cents=1500)
-        pay = Payment(tenant_id=t, id=ids(), booking_id=booking.id, kind="full", method="card",
-                      status="succeeded", amount_cents=3000, paid_at=T0)
-        inv = Invoice(tenant_id=t, id=ids(), booking_id=booking.id, customer_id=cust.id,
-                      number=f"R-{ids().hex[:8]}", issued_on=date(2026, 3, 1), net_cents=2521,
-                      tax_cents=479, gross_cents=3000)
-        msg = Message(tenant_id=t, id=ids(), thread_id=thread.id, channel="sms",
-                      direction="inbound", author_kind="customer", body="Hallo", sent_at=T0)
-        review = Review(tenant_id=t, id=ids(), location_id=loc.id, booking_id=booking.id,
-                        platform="google", rating=5, published_at=T0)
-        event = EmailEvent(tenant_id=t, id=ids(), campaign_id=campaign.id, customer_id=cust.id,
-                           event_type="delivered", recipient="erika@example.org", occurred_at=T0)
-        evidence = Evidence(tenant_id=t, id=ids(), location_id=loc.id,
-                            visibility_check_id=check.id, claim="Has 4.6 stars", source="gbp",
-                            retrieved_at=T0, confidence=Decimal("0.9"),
-                            content_hash=hashlib.sha256(b"claim").hexdigest())
-        rec = Recommendation(tenant_id=t, id=ids(), location_id=loc.id, title="Add photos",
-                             body="More photos", category="gbp")
+        item = BookingItem(
+            tenant_id=t,
+            id=ids(),
+            booking_id=booking.id,
+            service_id=svc.id,
+            description="Menu",
+            quantity=2,
+            unit_price_cents=1500,
+        )
+        pay = Payment(
+            tenant_id=t,
+            id=ids(),
+            booking_id=booking.id,
+            kind="full",
+            method="card",
+            status="succeeded",
+            amount_cents=3000,
+            paid_at=T0,
+        )
+        inv = Invoice(
+            tenant_id=t,
+            id=ids(),
+            booking_id=booking.id,
+            customer_id=cust.id,
+            number=f"R-{ids().hex[:8]}",
+            issued_on=date(2026, 3, 1),
+            net_cents=2521,
+            tax_cents=479,
+            gross_cents=3000,
+        )
+        msg = Message(
+            tenant_id=t,
+            id=ids(),
+            thread_id=thread.id,
+            channel="sms",
+            direction="inbound",
+            author_kind="customer",
+            body="Hallo",
+            sent_at=T0,
+        )
+        review = Review(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            booking_id=booking.id,
+            platform="google",
+            rating=5,
+            published_at=T0,
+        )
+        event = EmailEvent(
+            tenant_id=t,
+            id=ids(),
+            campaign_id=campaign.id,
+            customer_id=cust.id,
+            event_type="delivered",
+            recipient="erika@example.org",
+            occurred_at=T0,
+        )
+        evidence = Evidence(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            visibility_check_id=check.id,
+            claim="Has 4.6 stars",
+            source="gbp",
+            retrieved_at=T0,
+            confidence=Decimal("0.9"),
+            content_hash=hashlib.sha256(b"claim").hexdigest(),
+        )
+        rec = Recommendation(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            title="Add photos",
+            body="More photos",
+            category="gbp",
+        )
         s.add_all([item, pay, inv, msg, review, event, evidence, rec])
         s.flush()
-        note = PaymentNotification(tenant_id=t, id=ids(), provider="zelle",
-                                   transaction_id=f"tx-{ids().hex[:8]}", amount_cents=3000,
-                                   received_at=T0, matched_booking_id=booking.id,
-                                   matched_payment_id=pay.id, match_status="matched")
-        rec_ev = RecommendationEvidence(tenant_id=t, recommendation_id=rec.id, evidence_id=evidence.id)
-        snap = AnalyticsSnapshot(tenant_id=t, id=ids(), location_id=loc.id, evidence_id=evidence.id,
-                                 source="gbp", metric="views", value=Decimal(120),
-                                 captured_on=date(2026, 3, 1))
+        note = PaymentNotification(
+            tenant_id=t,
+            id=ids(),
+            provider="zelle",
+            transaction_id=f"tx-{ids().hex[:8]}",
+            amount_cents=3000,
+            received_at=T0,
+            matched_booking_id=booking.id,
+            matched_payment_id=pay.id,
+            match_status="matched",
+        )
+        rec_ev = RecommendationEvidence(
+            tenant_id=t, recommendation_id=rec.id, evidence_id=evidence.id
+        )
+        snap = AnalyticsSnapshot(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            evidence_id=evidence.id,
+            source="gbp",
+            metric="views",
+            value=Decimal(120),
+            captured_on=date(2026, 3, 1),
+        )
         s.add_all([note, rec_ev, snap])
         uow.commit()
-        rows = [loc, member, cust, veh, lead, svc, link, scope, booking, score, inter, thread,
-                campaign, conn, check, item, pay, inv, msg, review, event, evidence, rec, note,
-                rec_ev, snap]
+        rows = [
+            loc,
+            member,
+            cust,
+            veh,
+            lead,
+            svc,
+            link,
+            scope,
+            booking,
+            score,
+            inter,
+            thread,
+            campaign,
+            conn,
+            check,
+            item,
+            pay,
+            inv,
+            msg,
+            review,
+            event,
+            evidence,
+            rec,
+            note,
+            rec_ev,
+            snap,
+        ]
         return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]

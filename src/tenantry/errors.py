@@ -15,7 +15,7 @@ __all__ = [
     "IllegalTransitionError",
     "NotFoundError",
     "PermissionDeniedError",
-    "ReferenceError_",
+    "ReferenceNotFoundError",
     "TenantNotBoundError",
     "TenantryError",
     "ValidationError",
@@ -51,7 +51,7 @@ class ConflictError(TenantryError):
     """The record conflicts with an existing one."""
 
 
-class ReferenceError_(ValidationError):  # noqa: N801 - avoid shadowing the builtin
+class ReferenceNotFoundError(ValidationError):
     """A referenced record does not exist in this tenant."""
 
 

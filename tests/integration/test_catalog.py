@@ -26,51 +26,78 @@ def owner(target: DatabaseTarget):
 
 
 def test_every_table_with_tenant_id_is_known_to_the_models(owner) -> None:
-    rows = owner.execute(text(
-        "SELECT table_schema || '.' || table_name FROM information_schema.columns"
-        " WHERE column_name = 'tenant_id' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
-    )).scalars().all()
+    rows = (
+        owner.execute(
+            text(
+                "SELECT table_schema || '.' || table_name FROM information_schema.columns"
+                " WHERE column_name = 'tenant_id' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert sorted(rows) == TENANT_TABLES
 
 
 @pytest.mark.parametrize("table", [*TENANT_TABLES, "identity.tenants", "identity.users"])
 def test_row_level_security_is_enabled_and_forced(owner, table: str) -> None:
     row = owner.execute(
-        text("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+        text(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = CAST(:t AS regclass)"
+        ),
         {"t": table},
     ).one()
     assert row.relrowsecurity and row.relforcerowsecurity
-    policies = owner.execute(
-        text("SELECT qual FROM pg_policies WHERE schemaname || '.' || tablename = :t"), {"t": table}
-    ).scalars().all()
+    policies = (
+        owner.execute(
+            text("SELECT qual FROM pg_policies WHERE schemaname || '.' || tablename = :t"),
+            {"t": table},
+        )
+        .scalars()
+        .all()
+    )
     assert policies, f"{table} has no policy"
     assert all("tenantry.tenant_id" in (q or "") for q in policies)
 
 
 def test_application_role_owns_nothing_and_cannot_bypass_rls(owner) -> None:
-    role = owner.execute(text(
-        "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'tenantry_app'"
-    )).one()
+    role = owner.execute(
+        text(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'tenantry_app'"
+        )
+    ).one()
     assert not any(role)
-    owned = owner.execute(text(
-        "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'tenantry_app'"
-    )).scalar()
-    owned_schemas = owner.execute(text(
-        "SELECT count(*) FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolname = 'tenantry_app'"
-    )).scalar()
+    owned = owner.execute(
+        text(
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'tenantry_app'"
+        )
+    ).scalar()
+    owned_schemas = owner.execute(
+        text(
+            "SELECT count(*) FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolname = 'tenantry_app'"
+        )
+    ).scalar()
     assert owned == 0 and owned_schemas == 0
-    member_of = owner.execute(text(
-        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'tenantry_app'"
-    )).scalar()
+    member_of = owner.execute(
+        text(
+            "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'tenantry_app'"
+        )
+    ).scalar()
     assert member_of == 0
 
 
 def test_every_table_is_owned_by_the_owner_role(owner) -> None:
-    owners = owner.execute(text(
-        "SELECT DISTINCT r.rolname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " JOIN pg_roles r ON r.oid = c.relowner"
-        " WHERE n.nspname IN ('identity','crm','commerce','engage','channel','insight')"
-    )).scalars().all()
+    owners = (
+        owner.execute(
+            text(
+                "SELECT DISTINCT r.rolname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_roles r ON r.oid = c.relowner"
+                " WHERE n.nspname IN ('identity','crm','commerce','engage','channel','insight')"
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert owners == ["tenantry_owner"]
 
 
@@ -82,7 +109,9 @@ def test_primary_key_and_indexes_lead_with_tenant_id(table: str) -> None:
         if index.name in CROSS_TENANT_INDEXES:
             continue
         first = index.expressions[0]
-        assert getattr(first, "name", None) == "tenant_id", f"{index.name} does not lead with tenant_id"
+        assert getattr(first, "name", None) == "tenant_id", (
+            f"{index.name} does not lead with tenant_id"
+        )
     for constraint in t.constraints:
         cols = getattr(constraint, "columns", None)
         if constraint.__class__.__name__ == "UniqueConstraint":
@@ -103,9 +132,9 @@ def test_tenant_id_is_anchored_to_the_tenants_table(table: str) -> None:
             cols = [c.name for c in fk.columns]
             if cols == ["tenant_id"] and fk.referred_table.fullname == "identity.tenants":
                 return True
-            if cols[0] == "tenant_id" and len(cols) == 2 and not t.c[cols[1]].nullable:
-                if anchored(fk.referred_table.fullname):
-                    return True
+            parent_required = len(cols) == 2 and not t.c[cols[1]].nullable
+            if cols[0] == "tenant_id" and parent_required and anchored(fk.referred_table.fullname):
+                return True
         return False
 
     assert anchored(table)
@@ -117,4 +146,4 @@ def test_references_to_tenant_rows_are_composite(table: str) -> None:
     t = Base.metadata.tables[table]
     for fk in t.foreign_key_constraints:
         if "tenant_id" in fk.referred_table.c and fk.referred_table.fullname != "identity.tenants":
-            assert [c.name for c in fk.columns][0] == "tenant_id", fk.name
+            assert next(c.name for c in fk.columns) == "tenant_id", fk.name

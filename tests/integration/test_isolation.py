@@ -20,7 +20,9 @@ TENANT_TABLES = tenant_tables()
 
 
 @pytest.fixture(scope="module")
-def two_tenants(db: Database) -> tuple[TenantFixture, TenantFixture, dict[str, Base], dict[str, Base]]:
+def two_tenants(
+    db: Database,
+) -> tuple[TenantFixture, TenantFixture, dict[str, Base], dict[str, Base]]:
     a, b = make_tenant(db), make_tenant(db)
     return a, b, populate_every_table(db, a.id), populate_every_table(db, b.id)
 
@@ -47,14 +49,18 @@ def test_select_of_other_tenant_rows_returns_nothing(db: Database, two_tenants, 
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES)
-def test_update_and_delete_of_other_tenant_rows_affect_nothing(db: Database, two_tenants, table: str) -> None:
+def test_update_and_delete_of_other_tenant_rows_affect_nothing(
+    db: Database, two_tenants, table: str
+) -> None:
     a, b, _ra, _rb = two_tenants
     with db.tenant_uow(a.id) as uow:
         updated = uow.session.execute(
             text(f"UPDATE {table} SET updated_at = now() WHERE tenant_id = :t"), {"t": b.id}
         )
         assert updated.rowcount == 0  # type: ignore[attr-defined]
-        deleted = uow.session.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": b.id})
+        deleted = uow.session.execute(
+            text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": b.id}
+        )
         assert deleted.rowcount == 0  # type: ignore[attr-defined]
         uow.commit()
     with db.platform_uow() as uow:
@@ -83,7 +89,9 @@ def test_insert_with_other_tenant_id_is_rejected(db: Database, two_tenants, tabl
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES)
-def test_moving_a_row_into_another_tenant_is_rejected(db: Database, two_tenants, table: str) -> None:
+def test_moving_a_row_into_another_tenant_is_rejected(
+    db: Database, two_tenants, table: str
+) -> None:
     a, b, _ra, _rb = two_tenants
     with pytest.raises(TenantryError), db.tenant_uow(a.id) as uow:
         uow.session.execute(text(f"UPDATE {table} SET tenant_id = :b"), {"b": b.id})
@@ -96,7 +104,7 @@ def test_without_a_bound_tenant_nothing_is_visible(db: Database, two_tenants, ta
 
 
 def test_without_a_bound_tenant_writes_are_rejected(db: Database, two_tenants) -> None:
-    a, _b, rows_a, _rb = two_tenants
+    _a, _b, rows_a, _rb = two_tenants
     values = _row_values(rows_a["crm.leads"]) | {"id": db.ids()}
     with pytest.raises(PermissionDeniedError), db.unbound_uow() as uow:
         uow.session.add(type(rows_a["crm.leads"])(**values))
@@ -104,21 +112,25 @@ def test_without_a_bound_tenant_writes_are_rejected(db: Database, two_tenants) -
 
 
 def test_tenant_sees_only_its_own_tenant_row_and_member_users(db: Database, two_tenants) -> None:
-    a, b, _ra, _rb = two_tenants
+    a, _b, _ra, _rb = two_tenants
     with db.tenant_uow(a.id) as uow:
         tenants = uow.session.execute(text("SELECT id FROM identity.tenants")).scalars().all()
         assert tenants == [a.id]
         users = uow.session.execute(text("SELECT id FROM identity.users")).scalars().all()
-        members = uow.session.execute(text("SELECT user_id FROM identity.memberships")).scalars().all()
+        members = (
+            uow.session.execute(text("SELECT user_id FROM identity.memberships")).scalars().all()
+        )
         assert sorted(users) == sorted(members) and users
 
 
 def test_application_role_cannot_create_tenants_or_users(db: Database, two_tenants) -> None:
     a, _b, _ra, _rb = two_tenants
     with pytest.raises(PermissionDeniedError), db.tenant_uow(a.id) as uow:
-        uow.session.execute(text(
-            "INSERT INTO identity.users (id, email) VALUES (gen_random_uuid(), 'x@example.com')"
-        ))
+        uow.session.execute(
+            text(
+                "INSERT INTO identity.users (id, email) VALUES (gen_random_uuid(), 'x@example.com')"
+            )
+        )
 
 
 @pytest.fixture
@@ -131,13 +143,15 @@ def single_connection_db(db: Database) -> Database:
 
 
 def _pid_and_tenant(uow: UnitOfWork) -> tuple[int, str | None]:
-    row = uow.session.execute(text(
-        "SELECT pg_backend_pid(), current_setting('tenantry.tenant_id', true)"
-    )).one()
+    row = uow.session.execute(
+        text("SELECT pg_backend_pid(), current_setting('tenantry.tenant_id', true)")
+    ).one()
     return row[0], row[1]
 
 
-def test_pooled_connection_carries_no_tenant_after_commit(single_connection_db: Database, two_tenants) -> None:
+def test_pooled_connection_carries_no_tenant_after_commit(
+    single_connection_db: Database, two_tenants
+) -> None:
     a, _b, _ra, _rb = two_tenants
     with single_connection_db.tenant_uow(a.id) as uow:
         pid_a, bound = _pid_and_tenant(uow)
@@ -150,7 +164,9 @@ def test_pooled_connection_carries_no_tenant_after_commit(single_connection_db: 
         assert _count(uow, "crm.leads") == 0
 
 
-def test_pooled_connection_carries_no_tenant_after_abort(single_connection_db: Database, two_tenants) -> None:
+def test_pooled_connection_carries_no_tenant_after_abort(
+    single_connection_db: Database, two_tenants
+) -> None:
     a, _b, _ra, _rb = two_tenants
     with pytest.raises(TenantryError), single_connection_db.tenant_uow(a.id) as uow:
         pid_a, _ = _pid_and_tenant(uow)

@@ -32,7 +32,9 @@ def _diff(target: DatabaseTarget) -> list[object]:
                 conn,
                 opts={
                     "include_schemas": True,
-                    "include_name": lambda name, type_, _p: name in SCHEMAS if type_ == "schema" else True,
+                    "include_name": lambda name, type_, _p: (
+                        name in SCHEMAS if type_ == "schema" else True
+                    ),
                     "compare_type": True,
                 },
             )
@@ -45,7 +47,12 @@ def _tables(target: DatabaseTarget) -> set[str]:
     engine = create_engine(target.owner_url)
     try:
         insp = inspect(engine)
-        return {f"{s}.{t}" for s in SCHEMAS if s in insp.get_schema_names() for t in insp.get_table_names(schema=s)}
+        return {
+            f"{s}.{t}"
+            for s in SCHEMAS
+            if s in insp.get_schema_names()
+            for t in insp.get_table_names(schema=s)
+        }
     finally:
         engine.dispose()
 
@@ -54,7 +61,9 @@ def test_migration_chain_has_exactly_one_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
-    assert all(len(r._all_down_revisions) <= 1 for r in revisions), "merge revisions are not allowed"
+    assert all(len(r._all_down_revisions) <= 1 for r in revisions), (
+        "merge revisions are not allowed"
+    )
 
 
 def test_upgrade_downgrade_upgrade_round_trip(empty_db: DatabaseTarget) -> None:

@@ -18,8 +18,10 @@ def _eur(cents: int) -> str:
 def render(summary: DemoSummary, console: Console) -> None:
     stats = summary.load
     if stats.tenants:
-        console.print(f"Seeded {stats.tenants} tenants: {stats.total_rows:,} rows in "
-                      f"{stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s, COPY)")
+        console.print(
+            f"Seeded {stats.tenants} tenants: {stats.total_rows:,} rows in "
+            f"{stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s, COPY)"
+        )
     else:
         console.print("Demo tenants already present: database reused, nothing seeded again.")
 
@@ -27,51 +29,89 @@ def render(summary: DemoSummary, console: Console) -> None:
     for col in ("tenant", "vertical", "locations", "customers", "leads", "bookings", "collected"):
         t.add_column(col, justify="left" if col in ("tenant", "vertical") else "right")
     for f in summary.tenants:
-        t.add_row(f.name, f.vertical, str(f.locations), f"{f.customers:,}",
-                  f"{sum(f.leads_by_status.values()):,}", f"{sum(f.bookings_by_status.values()):,}",
-                  _eur(f.collected_cents))
+        t.add_row(
+            f.name,
+            f.vertical,
+            str(f.locations),
+            f"{f.customers:,}",
+            f"{sum(f.leads_by_status.values()):,}",
+            f"{sum(f.bookings_by_status.values()):,}",
+            _eur(f.collected_cents),
+        )
     console.print(t)
 
     t = Table(title="Leads by status")
     t.add_column("tenant")
-    for s in LeadStatus:
-        t.add_column(s.value, justify="right")
+    for ls in LeadStatus:
+        t.add_column(ls.value, justify="right")
     for f in summary.tenants:
-        t.add_row(f.name, *(f"{f.leads_by_status.get(s.value, 0):,}" for s in LeadStatus))
+        t.add_row(f.name, *(f"{f.leads_by_status.get(ls.value, 0):,}" for ls in LeadStatus))
     console.print(t)
 
     t = Table(title="Bookings by state")
     t.add_column("tenant")
-    for s in BookingStatus:
-        t.add_column(s.value, justify="right")
+    for bs in BookingStatus:
+        t.add_column(bs.value, justify="right")
     for f in summary.tenants:
-        t.add_row(f.name, *(f"{f.bookings_by_status.get(s.value, 0):,}" for s in BookingStatus))
+        t.add_row(f.name, *(f"{f.bookings_by_status.get(bs.value, 0):,}" for bs in BookingStatus))
     console.print(t)
 
     t = Table(title="Lead dashboard (seed 002) through tenantry_app under RLS")
-    for col in ("tenant", "today's leads", "converted", "avg qualified score", "open", "conversion"):
+    for col in (
+        "tenant",
+        "today's leads",
+        "converted",
+        "avg qualified score",
+        "open",
+        "conversion",
+    ):
         t.add_column(col, justify="left" if col == "tenant" else "right")
     for f in summary.tenants:
         d = f.dashboard
-        t.add_row(f.name, str(d.today_leads), f"{d.converted_leads:,}",
-                  f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
-                  f"{d.open_leads:,}", f"{d.conversion_rate:.0%}" if d.conversion_rate else "-")
+        t.add_row(
+            f.name,
+            str(d.today_leads),
+            f"{d.converted_leads:,}",
+            f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
+            f"{d.open_leads:,}",
+            f"{d.conversion_rate:.0%}" if d.conversion_rate else "-",
+        )
     if summary.scoped_dashboard:
         name, d = summary.scoped_dashboard
-        t.add_row(f"  manager scoped to {name}", str(d.today_leads), f"{d.converted_leads:,}",
-                  f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
-                  f"{d.open_leads:,}", f"{d.conversion_rate:.0%}" if d.conversion_rate else "-")
+        t.add_row(
+            f"  manager scoped to {name}",
+            str(d.today_leads),
+            f"{d.converted_leads:,}",
+            f"{d.avg_qualified_score:.1f}" if d.avg_qualified_score is not None else "-",
+            f"{d.open_leads:,}",
+            f"{d.conversion_rate:.0%}" if d.conversion_rate else "-",
+        )
     console.print(t)
 
-    t = Table(title="Booking KPIs per location (last 30 days)")
-    for col in ("tenant", "location", "bookings", "fulfilled", "cancelled", "no-show rate",
-                "booked", "collected"):
+    t = Table(title="Booking KPIs per location (bookings from 30 days ago to 30 days ahead)")
+    for col in (
+        "tenant",
+        "location",
+        "bookings",
+        "fulfilled",
+        "cancelled",
+        "no-show rate",
+        "booked",
+        "collected",
+    ):
         t.add_column(col, justify="left" if col in ("tenant", "location") else "right")
     for f in summary.tenants:
         for k in f.kpis:
-            t.add_row(f.name, k.location_name, str(k.bookings), str(k.fulfilled),
-                      str(k.cancelled), f"{k.no_show_rate:.0%}", _eur(k.booked_cents),
-                      _eur(k.collected_cents))
+            t.add_row(
+                f.name,
+                k.location_name,
+                str(k.bookings),
+                str(k.fulfilled),
+                str(k.cancelled),
+                f"{k.no_show_rate:.0%}",
+                _eur(k.booked_cents),
+                _eur(k.collected_cents),
+            )
     console.print(t)
 
     t = Table(title="Sample flows (services, as the tenant owner)")
@@ -98,4 +138,7 @@ def demo() -> None:
         summary = run_demo(db, db.target.libpq(db.target.owner_url))
     finally:
         db.dispose()
-    render(summary, Console())
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # readable tables when piped or captured
+    render(summary, console)

@@ -46,8 +46,13 @@ def seed(
     upgrade(target)
     console = Console(stderr=True)
     with Progress(
-        TextColumn("[bold]seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("tenants"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]seeding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tenants"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task("seed", total=tenants)
 
@@ -55,8 +60,13 @@ def seed(
             bar.update(task, completed=done, total=total)
 
         stats = load(
-            target.libpq(target.owner_url), derive_tenants(tenants, seed_value), scale=scale,
-            seed=seed_value, anchor_s=anchor_s, progress=progress, workers=workers,
+            target.libpq(target.owner_url),
+            derive_tenants(tenants, seed_value),
+            scale=scale,
+            seed=seed_value,
+            anchor_s=anchor_s,
+            progress=progress,
+            workers=workers,
         )
     console.print(
         f"loaded {stats.tenants} tenants ({stats.skipped_tenants} already present), "

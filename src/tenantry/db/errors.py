@@ -15,7 +15,7 @@ from tenantry.errors import (
     ConflictError,
     DatabaseUnavailableError,
     PermissionDeniedError,
-    ReferenceError_,
+    ReferenceNotFoundError,
     TenantryError,
     ValidationError,
 )
@@ -43,7 +43,7 @@ def translate_db_error(exc: DBAPIError) -> TenantryError:
     if sqlstate == "23505":
         return ConflictError(f"a record with the same key already exists ({constraint})", **ctx)
     if sqlstate == "23503":
-        return ReferenceError_(
+        return ReferenceNotFoundError(
             f"referenced record does not exist in this tenant ({constraint})", **ctx
         )
     if sqlstate == "23514":

@@ -77,7 +77,9 @@ def _embedded_server(pgdata: Path) -> str:
 
         # cleanup_mode=None keeps the server running after this process exits, so the URL
         # printed by `tenantry db url` stays usable; `tenantry db stop` ends it.
-        server = pgserver.get_server(pgdata.resolve(), cleanup_mode=None)
+        server = pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata.resolve(), cleanup_mode=None
+        )
     return str(server.get_uri())
 
 
@@ -86,7 +88,7 @@ def stop_embedded(settings: Settings) -> bool:
     pid_file = settings.pgdata / "postmaster.pid"
     if not pid_file.exists():
         return False
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     # pgserver runs the server as the system user `pgserver` when started by root.
     user = "pgserver" if os.geteuid() == 0 else None
@@ -174,8 +176,11 @@ def _tune_embedded(admin_libpq: str) -> None:
             ).fetchone()
             wanted = {"4GB": "4096MB", "15min": "900s"}.get(value, value)
             if current is None or current[0] != wanted:
-                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                    sql.Identifier(name), sql.Literal(value)))
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
                 changed = True
         if changed:
             conn.execute("SELECT pg_reload_conf()")

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["UnitOfWork"]
 
 _BIND_SQL = text(
-    "SELECT set_config('tenantry.tenant_id', :tenant, true), set_config('tenantry.actor', :actor, true)"
+    "SELECT set_config('tenantry.tenant_id', :tenant, true),"
+    " set_config('tenantry.actor', :actor, true)"
 )
 
 

@@ -7,12 +7,15 @@ the lead it creates, so a second run changes nothing and reports the same state.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
+from tenantry.db.uow import UnitOfWork
 from tenantry.models import Customer, Lead, Location, Service, Tenant, Vehicle
 from tenantry.models.enums import (
     BookingKind,
@@ -30,6 +33,8 @@ from tenantry.services.bookings import ItemLine
 from tenantry.services.principal import Principal
 
 __all__ = ["DEMO_TENANTS", "DemoSummary", "run_demo"]
+
+M = TypeVar("M", Location, Service)
 
 DEMO_SEED = 2026
 DEMO_TENANTS = (
@@ -75,18 +80,17 @@ def _tenant(db: Database, slug: str) -> Tenant:
         return tenant
 
 
-def _existing_flow_lead(uow: object, email: str) -> Lead | None:
-    session = uow.session  # type: ignore[attr-defined]
-    return session.scalars(sa.select(Lead).where(Lead.email == email)).first()
+def _existing_flow_lead(uow: UnitOfWork, email: str) -> Lead | None:
+    return uow.session.scalars(sa.select(Lead).where(Lead.email == email)).first()
 
 
-def _first(uow: object, model: type, *where: object) -> object:
-    session = uow.session  # type: ignore[attr-defined]
-    return session.scalars(sa.select(model).where(*where).order_by(model.id).limit(1)).one()  # type: ignore[attr-defined]
+def _first(uow: UnitOfWork, model: type[M], *where: sa.ColumnElement[bool]) -> M:
+    stmt = sa.select(model).where(*where).order_by(model.id).limit(1)
+    return uow.session.scalars(stmt).one()
 
 
 def flow_lead_to_catering(db: Database) -> FlowResult:
-    """Caterer: web quote -> contacted -> qualified -> converted -> event with deposit and balance."""
+    """Caterer: web quote -> qualified -> converted -> event paid by deposit and balance."""
     tenant = _tenant(db, "demo-hibachi-heroes")
     owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
     email = "flow.catering@example.com"
@@ -96,25 +100,50 @@ def flow_lead_to_catering(db: Database) -> FlowResult:
         location = _first(uow, Location)
         service = _first(uow, Service, Service.name == "Hibachi-Menü pro Person")
         lead = leads.capture_lead(
-            uow, owner, location_id=location.id, source="web_quote", first_name="Demo",  # type: ignore[attr-defined]
-            last_name="Example", email=email, interest="Geburtstag, 40 Gäste", score=55,
+            uow,
+            owner,
+            location_id=location.id,
+            source="web_quote",
+            first_name="Demo",
+            last_name="Example",
+            email=email,
+            interest="Geburtstag, 40 Gäste",
+            score=55,
         )
         leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
         leads.advance_lead(uow, owner, lead.id, LeadStatus.QUALIFIED)
         leads.rescore_lead(uow, owner, lead.id, 82, reason="budget confirmed", model_version="demo")
         lead, customer = leads.convert_lead(uow, owner, lead.id)
         booking = bookings.create_booking(
-            uow, owner, location_id=location.id, customer_id=customer.id,  # type: ignore[attr-defined]
-            kind=BookingKind.CATERING_EVENT, starts_at=uow.clock.now() + timedelta(days=21),
-            guest_count=40, items=[ItemLine(quantity=40, service_id=service.id)],  # type: ignore[attr-defined]
-            deposit_cents=66_000, lead_id=lead.id,
+            uow,
+            owner,
+            location_id=location.id,
+            customer_id=customer.id,
+            kind=BookingKind.CATERING_EVENT,
+            starts_at=uow.clock.now() + timedelta(days=21),
+            guest_count=40,
+            items=[ItemLine(quantity=40, service_id=service.id)],
+            deposit_cents=66_000,
+            lead_id=lead.id,
         )
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
-        bookings.record_payment(uow, owner, booking.id, kind=PaymentKind.DEPOSIT,
-                                method=PaymentMethod.STRIPE, amount_cents=66_000)
+        bookings.record_payment(
+            uow,
+            owner,
+            booking.id,
+            kind=PaymentKind.DEPOSIT,
+            method=PaymentMethod.STRIPE,
+            amount_cents=66_000,
+        )
         balance = booking.total_cents - 66_000
-        bookings.record_payment(uow, owner, booking.id, kind=PaymentKind.BALANCE,
-                                method=PaymentMethod.ZELLE, amount_cents=balance)
+        bookings.record_payment(
+            uow,
+            owner,
+            booking.id,
+            kind=PaymentKind.BALANCE,
+            method=PaymentMethod.ZELLE,
+            amount_cents=balance,
+        )
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.FULFILLED)
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.REVIEWED)
         uow.commit()
@@ -137,26 +166,38 @@ def flow_tuv_reminder(db: Database) -> FlowResult:
         vehicle = uow.session.scalars(
             sa.select(Vehicle)
             .where(Vehicle.tuv_due_on.between(today, today + timedelta(days=60)))
-            .order_by(Vehicle.tuv_due_on, Vehicle.id).limit(1)
+            .order_by(Vehicle.tuv_due_on, Vehicle.id)
+            .limit(1)
         ).one()
         customer = uow.repos.customers.get(vehicle.customer_id)
         service = _first(uow, Service, Service.name == "HU/AU (TÜV)")
+        assert customer.home_location_id is not None
         lead = leads.capture_lead(
-            uow, owner, location_id=customer.home_location_id, source="phone",  # type: ignore[arg-type]
-            email=email, interest="HU/AU", score=70,
+            uow,
+            owner,
+            location_id=customer.home_location_id,
+            source="phone",
+            email=email,
+            interest="HU/AU",
+            score=70,
         )
         leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
         leads.advance_lead(uow, owner, lead.id, LeadStatus.QUALIFIED)
         leads.convert_lead(uow, owner, lead.id, customer_id=customer.id)
         booking = bookings.create_booking(
-            uow, owner, location_id=customer.home_location_id,  # type: ignore[arg-type]
-            customer_id=customer.id, vehicle_id=vehicle.id, kind=BookingKind.APPOINTMENT,
+            uow,
+            owner,
+            location_id=customer.home_location_id,
+            customer_id=customer.id,
+            vehicle_id=vehicle.id,
+            kind=BookingKind.APPOINTMENT,
             starts_at=uow.clock.now() + timedelta(days=3),
-            items=[ItemLine(quantity=1, service_id=service.id)],  # type: ignore[attr-defined]
+            items=[ItemLine(quantity=1, service_id=service.id)],
         )
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
         uow.commit()
-        days = (vehicle.tuv_due_on - today).days  # type: ignore[operator]
+        assert vehicle.tuv_due_on is not None
+        days = (vehicle.tuv_due_on - today).days
         return FlowResult(
             "TÜV due -> appointment", f"TÜV due in {days} days, appointment confirmed", True
         )
@@ -172,8 +213,13 @@ def flow_lost_lead(db: Database) -> FlowResult:
             return FlowResult("instagram lead -> lost", f"lead {lead.status.value}", False)
         location = _first(uow, Location)
         lead = leads.capture_lead(
-            uow, owner, location_id=location.id, source="instagram", email=email,  # type: ignore[attr-defined]
-            interest="Gruppenessen 12 Personen", score=40,
+            uow,
+            owner,
+            location_id=location.id,
+            source="instagram",
+            email=email,
+            interest="Gruppenessen 12 Personen",
+            score=40,
         )
         leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
         leads.advance_lead(uow, owner, lead.id, LeadStatus.LOST, reason="Termin passt nicht")
@@ -190,10 +236,12 @@ def _figures(db: Database, tenant: Tenant) -> TenantFigures:
             rows = s.execute(sa.text(f"SELECT status, count(*) FROM {table} GROUP BY status"))
             return {r[0]: r[1] for r in rows}
 
-        collected = s.scalar(sa.text(
-            "SELECT coalesce(sum(CASE WHEN kind = 'refund' THEN -amount_cents ELSE amount_cents END), 0)"
-            " FROM commerce.payments WHERE status = 'succeeded'"
-        ))
+        collected = s.scalar(
+            sa.text(
+                "SELECT coalesce(sum(CASE WHEN kind = 'refund' THEN -amount_cents"
+                " ELSE amount_cents END), 0) FROM commerce.payments WHERE status = 'succeeded'"
+            )
+        )
         return TenantFigures(
             name=tenant.display_name,
             vertical=tenant.vertical.value,
@@ -211,7 +259,9 @@ def _isolation(db: Database, tenants: list[Tenant]) -> dict[str, int]:
     """What the application role sees: per tenant its own leads only, unbound nothing."""
     seen: dict[str, int] = {}
     with db.unbound_uow() as uow:
-        seen["no tenant bound"] = int(uow.session.scalar(sa.text("SELECT count(*) FROM crm.leads")) or 0)
+        seen["no tenant bound"] = int(
+            uow.session.scalar(sa.text("SELECT count(*) FROM crm.leads")) or 0
+        )
     for tenant in tenants:
         with db.tenant_uow(tenant.id) as uow:
             seen[tenant.display_name] = int(
@@ -226,14 +276,18 @@ def _scoped(db: Database, tenant: Tenant) -> tuple[str, LeadDashboard]:
         location = uow.session.scalars(
             sa.select(Location).order_by(Location.slug.desc()).limit(1)
         ).one()
-        manager = Principal(tenant_id=tenant.id, role=MembershipRole.MANAGER,
-                            location_ids=frozenset({location.id}))
+        manager = Principal(
+            tenant_id=tenant.id, role=MembershipRole.MANAGER, location_ids=frozenset({location.id})
+        )
         return location.name, dashboard.lead_dashboard(uow, manager)
 
 
-def run_demo(db: Database, owner_conninfo: str, *, progress: object = None) -> DemoSummary:
-    stats = load(owner_conninfo, list(DEMO_TENANTS), scale="small", seed=DEMO_SEED,
-                 progress=progress)  # type: ignore[arg-type]
+def run_demo(
+    db: Database, owner_conninfo: str, *, progress: Callable[[int, int], None] | None = None
+) -> DemoSummary:
+    stats = load(
+        owner_conninfo, list(DEMO_TENANTS), scale="medium", seed=DEMO_SEED, progress=progress
+    )
     summary = DemoSummary(load=stats)
     summary.flows = [flow_lead_to_catering(db), flow_tuv_reminder(db), flow_lost_lead(db)]
     tenants = [_tenant(db, t.slug) for t in DEMO_TENANTS]

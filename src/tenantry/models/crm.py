@@ -142,11 +142,15 @@ class Lead(TenantOwned, SoftDeleteMixin, Base):
         ),
         sa.Index("ix_leads_tenant_source", "tenant_id", "source"),
         sa.Index(
-            "ix_leads_tenant_email", "tenant_id", "email",
+            "ix_leads_tenant_email",
+            "tenant_id",
+            "email",
             postgresql_where=sa.text("email IS NOT NULL"),
         ),
         sa.Index(
-            "ix_leads_tenant_customer", "tenant_id", "customer_id",
+            "ix_leads_tenant_customer",
+            "tenant_id",
+            "customer_id",
             postgresql_where=sa.text("customer_id IS NOT NULL"),
         ),
         SCHEMA,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tenantry.models import Service, Vehicle
 from tenantry.repositories.base import TenantRepository
 from tenantry.repositories.commerce import BookingRepository, PaymentRepository
 from tenantry.repositories.crm import CustomerRepository, LeadRepository
@@ -18,7 +19,6 @@ from tenantry.repositories.identity import (
     MembershipRepository,
     TenantRepositoryRoot,
 )
-from tenantry.models import Service, Vehicle
 
 if TYPE_CHECKING:
     from tenantry.db.uow import UnitOfWork

@@ -52,7 +52,7 @@ class TenantRepository(Generic[M]):
             stmt = stmt.with_for_update()
         obj = self.session.scalars(stmt).one_or_none()
         if obj is None or (not include_deleted and getattr(obj, "deleted_at", None) is not None):
-            raise NotFoundError(f"{self.model.__tablename__[:-1]} not found", id=str(id_))
+            raise NotFoundError(f"{self.model.__name__.lower()} not found", id=str(id_))
         return obj
 
     def list(

@@ -517,9 +517,9 @@ class _Chunk:
             if status == "converted":
                 customer, loc = rng.choice(customers)
                 converted.append((lid, customer, loc))
-            step = lambda k: _ts(at + k * DAY * rng.uniform(0.1, 3))  # noqa: E731
-            contacted = step(1) if status != "new" else None
-            qualified = step(2) if status in ("qualified", "converted") else None
+            gap = DAY * rng.uniform(0.1, 3)
+            contacted = _ts(at + gap) if status != "new" else None
+            qualified = _ts(at + 2 * gap) if status in ("qualified", "converted") else None
             self.emit(
                 "crm.leads",
                 tid,
@@ -539,8 +539,8 @@ class _Chunk:
                 rng.choice(LOST_REASONS) if status == "lost" else None,
                 contacted,
                 qualified,
-                step(4) if status == "converted" else None,
-                step(3) if status == "lost" else None,
+                _ts(at + 4 * gap) if status == "converted" else None,
+                _ts(at + 3 * gap) if status == "lost" else None,
                 _ts(at),
                 _ts(at),
             )

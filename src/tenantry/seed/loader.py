@@ -45,11 +45,12 @@ def derive_tenants(count: int, seed: int) -> list[TenantSpec]:
     import random
 
     rng = random.Random(seed)
-    names, weights = zip(*VERTICAL_MIX_NAMES, strict=True)
+    names = [name for name, _ in VERTICAL_MIX_NAMES]
+    weights = [weight for _, weight in VERTICAL_MIX_NAMES]
+    label = {"restaurant": "Restaurant", "workshop": "Autowerkstatt", "caterer": "Catering"}
     out = []
     for i in range(count):
         vertical = rng.choices(names, weights)[0]
-        label = {"restaurant": "Restaurant", "workshop": "Autowerkstatt", "caterer": "Catering"}
         out.append(
             TenantSpec(i, vertical, f"{label[vertical]} {i + 1:05d}", f"s{seed}-t{i + 1:05d}")
         )

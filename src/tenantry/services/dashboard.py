@@ -25,9 +25,13 @@ def lead_dashboard(uow: UnitOfWork, principal: Principal) -> LeadDashboard:
     return uow.repos.dashboard.lead_dashboard(since, principal.scope())
 
 
-def booking_kpis(uow: UnitOfWork, principal: Principal, *, days: int = 30) -> list[BookingKpis]:
-    """Bookings, fulfilment, no-shows, booked and collected money per location, last `days`."""
+def booking_kpis(
+    uow: UnitOfWork, principal: Principal, *, days_back: int = 30, days_ahead: int = 30
+) -> list[BookingKpis]:
+    """Bookings, fulfilment, no-shows, booked and collected money per location, for bookings
+    starting between `days_back` days ago and `days_ahead` days from today."""
     principal.require(Action.READ)
     tenant = uow.repos.tenants.current()
-    end = start_of_day(uow.clock.now(), tenant.timezone) + timedelta(days=1)
-    return uow.repos.dashboard.booking_kpis(end - timedelta(days=days), end, principal.scope())
+    today = start_of_day(uow.clock.now(), tenant.timezone)
+    start, end = today - timedelta(days=days_back), today + timedelta(days=days_ahead + 1)
+    return uow.repos.dashboard.booking_kpis(start, end, principal.scope())
