@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -19,7 +19,15 @@ from psycopg import sql
 from tenantry.seed.generator import COLUMNS, SCALES, ChunkSpec, Scale, TenantSpec, generate_chunk
 from tenantry.seed.pools import VERTICAL_MIX_NAMES, build_pools
 
-__all__ = ["LoadStats", "copy_chunk", "derive_tenants", "iter_chunks", "load", "vacuum_analyze"]
+__all__ = [
+    "LoadStats",
+    "copy_chunk",
+    "derive_tenants",
+    "generate_encoded",
+    "iter_chunks",
+    "load",
+    "vacuum_analyze",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -66,7 +74,12 @@ def iter_chunks(
         yield ChunkSpec(seed, scale, anchor_s, pools, tuple(tenants[start : start + size]))
 
 
-def copy_chunk(conn: psycopg.Connection, data: dict[str, str]) -> dict[str, int]:
+def generate_encoded(spec: ChunkSpec) -> dict[str, bytes]:
+    """`generate_chunk`, encoded in the worker so the loading process only streams bytes."""
+    return {table: text.encode() for table, text in generate_chunk(spec).items()}
+
+
+def copy_chunk(conn: psycopg.Connection, data: Mapping[str, str | bytes]) -> dict[str, int]:
     """COPY one chunk's tables in dependency order; returns rows per table."""
     counts: dict[str, int] = {}
     with conn.cursor() as cur:
@@ -82,7 +95,7 @@ def copy_chunk(conn: psycopg.Connection, data: dict[str, str]) -> dict[str, int]
             )
             with cur.copy(stmt) as copy:
                 copy.write(text)
-            counts[table] = text.count("\n")
+            counts[table] = text.count(b"\n") if isinstance(text, bytes) else text.count("\n")
     return counts
 
 
@@ -130,7 +143,7 @@ def load(
             progress(0, len(todo))
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(processes=max(1, workers)) as pool:
-            for spec, data in zip(chunks, pool.imap(generate_chunk, chunks), strict=True):
+            for spec, data in zip(chunks, pool.imap(generate_encoded, chunks), strict=True):
                 with conn.transaction():
                     for table, n in copy_chunk(conn, data).items():
                         stats.rows[table] = stats.rows.get(table, 0) + n

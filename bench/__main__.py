@@ -1,0 +1,50 @@
+"""Run every benchmark, write one JSON per benchmark, print a table.
+
+Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (1000),
+BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import dashboard, seed_rate
+from bench.common import Result, server
+
+BENCHMARKS = {"seed_copy_rate": seed_rate.run, "dashboard_p95": dashboard.run}
+
+
+def main() -> int:
+    only = {n for n in os.environ.get("BENCH_ONLY", "").split(",") if n}
+    console = Console()
+    target = server()
+    results: list[Result] = []
+    for name, fn in BENCHMARKS.items():
+        if only and name not in only:
+            continue
+        console.print(f"[bold]running {name}[/] ...")
+        result = fn(target)
+        path = result.write()
+        console.print(f"  wrote {path}")
+        results.append(result)
+    table = Table(title="tenantry benchmarks")
+    for col in ("benchmark", "value", "baseline", "ratio", "target"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.value:,} {r.unit}",
+            f"{r.baseline_value:,} {r.unit}",
+            f"{r.ratio:.3f}",
+            r.target,
+        )
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

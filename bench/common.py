@@ -1,0 +1,82 @@
+"""Shared benchmark plumbing: the benchmark server, result files, statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tenantry.config import Settings
+from tenantry.db.migrate import upgrade
+from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Result:
+    name: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    ratio: float
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def write(self) -> Path:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{self.name}.json"
+        payload = asdict(self) | {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}
+        }
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        return path
+
+
+def settings() -> Settings:
+    """Benchmarks use their own home so they never touch the demo's data."""
+    if os.environ.get("TENANTRY_DATABASE_URL"):
+        return Settings()
+    return Settings(home=Path(os.environ.get("TENANTRY_BENCH_HOME", ".tenantry-bench")))
+
+
+def server() -> DatabaseTarget:
+    return ensure_database(settings())
+
+
+def database(server: DatabaseTarget, name: str, *, fresh: bool) -> DatabaseTarget:
+    with psycopg.connect(server.libpq(server.admin_url), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and fresh:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not exists or fresh:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+                )
+            )
+            conn.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO tenantry_app").format(sql.Identifier(name))
+            )
+    target = server.with_database(name)
+    upgrade(target)
+    return target
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
