@@ -347,3 +347,39 @@ def test_repositories_list_with_a_stable_cursor(db: Database, tenant: TenantFixt
         ids = [lead.id for lead in [*first, *rest]]
         assert ids == sorted(ids) and len(set(ids)) == 5
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 5
+
+
+def test_membership_with_location_scope_yields_a_scoped_principal(
+    db: Database, tenant: TenantFixture
+) -> None:
+    from tenantry.services.platform import grant_membership, principal_for
+
+    with db.platform_uow() as uow:
+        membership = grant_membership(
+            uow,
+            tenant_id=tenant.id,
+            email="Station.Manager@Example.com",
+            role=MembershipRole.MANAGER,
+            location_ids=[tenant.locations[1]],
+        )
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        principal = principal_for(uow, membership.user_id)
+        emails = uow.session.scalars(sa.text("SELECT email FROM identity.users")).all()
+    assert principal.role is MembershipRole.MANAGER
+    assert principal.location_ids == frozenset({tenant.locations[1]})
+    assert emails == ["station.manager@example.com"]
+
+
+def test_a_user_is_not_a_member_of_other_tenants(
+    db: Database, tenant: TenantFixture, other_tenant: TenantFixture
+) -> None:
+    from tenantry.services.platform import grant_membership, principal_for
+
+    with db.platform_uow() as uow:
+        membership = grant_membership(
+            uow, tenant_id=tenant.id, email="only-a@example.com", role=MembershipRole.STAFF
+        )
+        uow.commit()
+    with pytest.raises(ValidationError), db.tenant_uow(other_tenant.id) as uow:
+        principal_for(uow, membership.user_id)

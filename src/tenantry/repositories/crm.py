@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -38,7 +39,7 @@ class LeadRepository(TenantRepository[Lead]):
         self.session.add(entry)
         return entry
 
-    def score_history(self, lead_id: object) -> list[LeadScoreHistory]:
+    def score_history(self, lead_id: uuid.UUID) -> list[LeadScoreHistory]:
         stmt = (
             sa.select(LeadScoreHistory)
             .where(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import sqlalchemy as sa
+
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import Membership, MembershipLocation, Tenant, User
@@ -64,7 +66,7 @@ def grant_membership(
     if "@" not in email:
         raise ValidationError("email must be an e-mail address")
     session = uow.session
-    user = session.query(User).filter(User.email == email.lower()).one_or_none()
+    user = session.scalars(sa.select(User).where(User.email == email.lower())).one_or_none()
     if user is None:
         user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
         session.add(user)
