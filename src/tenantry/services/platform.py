@@ -70,6 +70,7 @@ def grant_membership(
     if user is None:
         user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
         session.add(user)
+        uow.flush()  # no ORM relationship orders these inserts: the user must exist first
     membership = Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role=role)
     session.add(membership)
     uow.flush()
