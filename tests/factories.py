@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from tenantry.db.engine import Database
 from tenantry.models import (
     AnalyticsSnapshot,
@@ -15,6 +17,7 @@ from tenantry.models import (
     Campaign,
     Connection,
     Customer,
+    DoiToken,
     EmailEvent,
     Evidence,
     IdentityLink,
@@ -30,16 +33,28 @@ from tenantry.models import (
     PaymentNotification,
     Recommendation,
     RecommendationEvidence,
+    RetentionPolicy,
     Review,
     Service,
+    SubjectKey,
+    TenantKey,
     Thread,
     User,
     Vehicle,
     VisibilityCheck,
 )
 from tenantry.models.base import Base
+from tenantry.models.enums import ConsentPurpose, HoldScope
+from tenantry.privacy.consent import Notice, record_consent
+from tenantry.privacy.doi import start_opt_in
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.master import LocalMasterKey
+from tenantry.privacy.retention import place_hold
+from tenantry.privacy.subjects import resolve_subject
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+TEST_MASTER = LocalMasterKey(bytes(range(32)), "test")
+NOTICE = Notice("2026-01", "We send our newsletter once a month. You can withdraw at any time.")
 
 
 def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
@@ -270,4 +285,44 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             rec_ev,
             snap,
         ]
-        return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
+    rows += _privacy_rows(db, t, cust.email or "")
+    return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
+
+
+def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:
+    """Rows of the privacy schema, made through the privacy kernel's own code paths."""
+    with db.platform_uow(tenant_id=t) as uow:
+        ring = KeyRing(uow, TEST_MASTER)
+        subject = resolve_subject(uow, ring, email=email, phone="+49 30 1234567")
+        consent = record_consent(
+            uow, subject.id, ConsentPurpose.ANALYTICS, "granted", source="web_form", notice=NOTICE
+        )
+        pending = start_opt_in(
+            uow,
+            ring,
+            email="optin@example.org",
+            purpose=ConsentPurpose.MARKETING_EMAIL,
+            notice=NOTICE,
+        )
+        hold = place_hold(
+            uow,
+            scope=HoldScope.DATASET,
+            dataset="commerce.invoices",
+            reason="tax audit",
+            placed_by="test",
+        )
+        policy = RetentionPolicy(
+            tenant_id=t,
+            dataset="engage.email_events",
+            period_months=12,
+            action="delete",
+            reason="shorter than the default",
+        )
+        uow.session.add(policy)
+        uow.commit()
+        s = uow.session
+        tenant_key = s.scalars(select(TenantKey).where(TenantKey.tenant_id == t)).first()
+        subject_key = s.scalars(select(SubjectKey).where(SubjectKey.tenant_id == t)).first()
+        token = s.get(DoiToken, (t, pending.token_id))
+        assert tenant_key and subject_key and token
+        return [subject, consent, hold, policy, tenant_key, subject_key, token]

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte master key; unset: $TENANTRY_HOME/master.key.",
+    )
+    kms_provider: str | None = Field(
+        default=None,
+        description="'package.module:Factory' of a KMS master-key provider plug-in.",
+    )
 
     @property
     def pgdata(self) -> Path:

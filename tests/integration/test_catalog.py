@@ -29,8 +29,11 @@ def test_every_table_with_tenant_id_is_known_to_the_models(owner) -> None:
     rows = (
         owner.execute(
             text(
-                "SELECT table_schema || '.' || table_name FROM information_schema.columns"
-                " WHERE column_name = 'tenant_id' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+                "SELECT n.nspname || '.' || c.relname FROM pg_attribute a"
+                " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE a.attname = 'tenant_id' AND NOT a.attisdropped"
+                " AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             )
         )
         .scalars()

@@ -17,6 +17,8 @@ from tests.conftest import TenantFixture, make_tenant
 from tests.factories import populate_every_table
 
 TENANT_TABLES = tenant_tables()
+# Tables the application may only append to (no UPDATE or DELETE grant).
+APPEND_ONLY = {"privacy.consent_journal"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_select_of_other_tenant_rows_returns_nothing(db: Database, two_tenants, 
         assert _count(uow, table) == _count(uow, table, a.id)
 
 
-@pytest.mark.parametrize("table", TENANT_TABLES)
+@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t not in APPEND_ONLY])
 def test_update_and_delete_of_other_tenant_rows_affect_nothing(
     db: Database, two_tenants, table: str
 ) -> None:
@@ -65,6 +67,18 @@ def test_update_and_delete_of_other_tenant_rows_affect_nothing(
         uow.commit()
     with db.platform_uow() as uow:
         assert _count(uow, table, b.id) >= 1
+
+
+@pytest.mark.parametrize("table", sorted(APPEND_ONLY))
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET tenant_id = tenant_id", "DELETE FROM {t}"])
+def test_append_only_tables_refuse_update_and_delete_by_the_application(
+    db: Database, two_tenants, table: str, statement: str
+) -> None:
+    a, _b, _ra, _rb = two_tenants
+    with pytest.raises(PermissionDeniedError), db.tenant_uow(a.id) as uow:
+        uow.session.execute(text(statement.format(t=table)))
+    with db.tenant_uow(a.id) as uow:
+        assert _count(uow, table) >= 1
 
 
 def _row_values(row: Base) -> dict[str, object]:

@@ -12,6 +12,7 @@ import typer
 
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
+from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.errors import TenantryError
 
@@ -25,6 +26,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(privacy_cmd.privacy_app, name="privacy")
+app.add_typer(privacy_cmd.keys_app, name="keys")
+app.add_typer(privacy_cmd.retention_app, name="retention")
+app.add_typer(privacy_cmd.consent_app, name="consent")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 

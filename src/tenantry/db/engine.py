@@ -73,10 +73,16 @@ class Database:
             self._app_sessions, tenant_id=None, actor=None, clock=self.clock, ids=self.ids
         )
 
-    def platform_uow(self, *, actor: str = "platform") -> UnitOfWork:
-        """A unit of work as `tenantry_owner` for platform operations across tenants."""
+    def platform_uow(
+        self, *, actor: str = "platform", tenant_id: uuid.UUID | None = None
+    ) -> UnitOfWork:
+        """A unit of work as `tenantry_owner` for platform operations.
+
+        The owner bypasses RLS; `tenant_id` (optional) only names the tenant being worked on,
+        for repositories and the audit trail. Queries must still filter by tenant.
+        """
         return UnitOfWork(
-            self._owner_sessions, tenant_id=None, actor=actor, clock=self.clock, ids=self.ids
+            self._owner_sessions, tenant_id=tenant_id, actor=actor, clock=self.clock, ids=self.ids
         )
 
     def dispose(self) -> None:

@@ -14,14 +14,20 @@ __all__ = [
     "CampaignStatus",
     "Channel",
     "ConnectionProvider",
+    "ConsentDecision",
+    "ConsentPurpose",
     "Direction",
     "EmailEventType",
     "EvidenceSource",
     "ExternalSource",
     "FuelType",
+    "HoldScope",
     "InvoiceStatus",
+    "KeyPurpose",
+    "KeyStatus",
     "LeadSource",
     "LeadStatus",
+    "LegalBasis",
     "LegalForm",
     "MatchStatus",
     "MembershipRole",
@@ -32,9 +38,12 @@ __all__ = [
     "Persona",
     "Plan",
     "RecommendationStatus",
+    "RetentionAction",
+    "RetentionStart",
     "ReviewPlatform",
     "ServiceKind",
     "SnapshotSource",
+    "SubjectKind",
     "SyncStatus",
     "TenantStatus",
     "ThreadStatus",
@@ -330,3 +339,61 @@ class SnapshotSource(StrEnum):
     INSTAGRAM = "instagram"
     WEBSITE = "website"
     INTERNAL = "internal"
+
+
+class ConsentPurpose(StrEnum):
+    """Purposes that need the subject's consent before processing (seed 001)."""
+
+    MARKETING_EMAIL = "marketing_email"
+    MARKETING_SMS = "marketing_sms"
+    ANALYTICS = "analytics"
+    VC_REPORT = "vc_report"
+    PERSONALISATION = "personalisation"
+
+
+class LegalBasis(StrEnum):
+    """GDPR Art. 6(1) (a) to (f)."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+class ConsentDecision(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+
+
+class SubjectKind(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
+class KeyPurpose(StrEnum):
+    WRAPPING = "wrapping"
+    INDEXING = "indexing"
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class RetentionStart(StrEnum):
+    RECORD_DATE = "record_date"
+    END_OF_CALENDAR_YEAR = "end_of_calendar_year"
+
+
+class RetentionAction(StrEnum):
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+
+
+class HoldScope(StrEnum):
+    DATASET = "dataset"
+    ROW = "row"
+    CUSTOMER = "customer"

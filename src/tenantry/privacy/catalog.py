@@ -1,0 +1,328 @@
+"""The processing register (GDPR Art. 30): every column of every table, classified.
+
+Each table declares its purpose, legal basis (Art. 6(1)), the kind of data subject and the
+retention rule that applies. Each column gets a data category: from its personal-data marking
+(`info={"pii": ...}`), an explicit `info={"category": ...}`, or the naming conventions below.
+A column that matches none is *unclassified*; a test fails on any, so a new column cannot slip
+in unclassified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+
+from tenantry.models import Base
+
+__all__ = ["TABLES", "ColumnEntry", "TableEntry", "register", "unclassified"]
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    purpose: str
+    legal_basis: str
+    subjects: str
+    retention: str
+
+
+_CONTRACT, _LEGIT, _LEGAL, _CONSENT = (
+    "contract (Art. 6(1)(b))",
+    "legitimate interests (Art. 6(1)(f))",
+    "legal obligation (Art. 6(1)(c))",
+    "consent (Art. 6(1)(a))",
+)
+_LIFETIME = "lifetime of the account"
+_NONE = "none (no personal data)"
+
+TABLES: dict[str, TableEntry] = {
+    "identity.tenants": TableEntry(
+        "customer account of the SaaS", _CONTRACT, "business contacts (DPO)", _LIFETIME
+    ),
+    "identity.locations": TableEntry("business locations of a tenant", _CONTRACT, _NONE, _LIFETIME),
+    "identity.users": TableEntry("login and access control", _CONTRACT, "tenant staff", _LIFETIME),
+    "identity.memberships": TableEntry("access control", _CONTRACT, "tenant staff", _LIFETIME),
+    "identity.membership_locations": TableEntry(
+        "access control", _CONTRACT, "tenant staff", _LIFETIME
+    ),
+    "identity.identity_links": TableEntry(
+        "identity resolution across channels", _CONTRACT, "tenant staff", "24 months (seed 001)"
+    ),
+    "crm.customers": TableEntry(
+        "customer relationship",
+        _CONTRACT,
+        "end customers",
+        "crm.customers: anonymised after 36 months inactive",
+    ),
+    "crm.vehicles": TableEntry(
+        "workshop service and inspection reminders", _CONTRACT, "end customers", "with the customer"
+    ),
+    "crm.leads": TableEntry(
+        "lead management",
+        _LEGIT,
+        "prospective customers",
+        "crm.leads: anonymised after 36 months inactive",
+    ),
+    "crm.lead_score_history": TableEntry(
+        "lead scoring", _LEGIT, "prospective customers", "with the lead"
+    ),
+    "crm.lead_interactions": TableEntry(
+        "lead management", _LEGIT, "prospective customers", "with the lead"
+    ),
+    "commerce.services": TableEntry("service catalog", _CONTRACT, _NONE, _LIFETIME),
+    "commerce.bookings": TableEntry(
+        "performing the booked service", _CONTRACT, "end customers", "with the customer"
+    ),
+    "commerce.booking_items": TableEntry(
+        "performing the booked service", _CONTRACT, _NONE, "with the booking"
+    ),
+    "commerce.payments": TableEntry(
+        "accounting vouchers",
+        _LEGAL,
+        "end customers, payers",
+        "commerce.payments: 8 years from year end",
+    ),
+    "commerce.invoices": TableEntry(
+        "accounting vouchers", _LEGAL, "end customers", "commerce.invoices: 8 years from year end"
+    ),
+    "commerce.payment_notifications": TableEntry(
+        "matching incoming payments", _LEGIT, "payers", "with the payment"
+    ),
+    "engage.threads": TableEntry(
+        "customer communication", _CONTRACT, "end customers, prospects", "with the messages"
+    ),
+    "engage.messages": TableEntry(
+        "business letters",
+        _LEGAL,
+        "end customers, prospects",
+        "engage.messages: 6 years from year end",
+    ),
+    "engage.reviews": TableEntry(
+        "reputation management", _LEGIT, "reviewers", "24 months (seed 001)"
+    ),
+    "engage.campaigns": TableEntry("marketing campaigns", _CONSENT, _NONE, _LIFETIME),
+    "engage.email_events": TableEntry(
+        "e-mail deliverability", _LEGIT, "recipients", "engage.email_events: 18 months"
+    ),
+    "channel.connections": TableEntry(
+        "platform integrations (GBP, Meta)",
+        _CONTRACT,
+        "tenant staff (OAuth tokens)",
+        "until disconnected",
+    ),
+    "insight.visibility_checks": TableEntry(
+        "visibility check", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.evidence": TableEntry(
+        "evidence behind AI statements", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.recommendations": TableEntry(
+        "recommendations", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.recommendation_evidence": TableEntry(
+        "recommendations", _CONTRACT, _NONE, "with the recommendation"
+    ),
+    "insight.analytics_snapshots": TableEntry(
+        "trend analysis", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.benchmarks": TableEntry(
+        "industry benchmarks", _LEGIT, _NONE, "indefinite (aggregates)"
+    ),
+    "privacy.tenant_keys": TableEntry("encryption keys", _LEGAL, _NONE, _LIFETIME),
+    "privacy.subjects": TableEntry(
+        "data subject registry", _LEGAL, "all data subjects", "until erasure"
+    ),
+    "privacy.subject_keys": TableEntry(
+        "crypto-shredding keys", _LEGAL, "all data subjects", "destroyed on erasure"
+    ),
+    "privacy.consent_journal": TableEntry(
+        "proof of consent",
+        _LEGAL,
+        "all data subjects",
+        "privacy.consent_journal: 3 years after supersession",
+    ),
+    "privacy.doi_tokens": TableEntry(
+        "double opt-in", _CONSENT, "subscribers", "privacy.doi_tokens: 7 days unconfirmed"
+    ),
+    "privacy.retention_defaults": TableEntry("retention rules", _LEGAL, _NONE, "indefinite"),
+    "privacy.retention_policies": TableEntry("retention rules", _LEGAL, _NONE, _LIFETIME),
+    "privacy.legal_holds": TableEntry("legal holds", _LEGAL, _NONE, "until released + 10 years"),
+}
+
+_PII_CATEGORY = {
+    "name": "identification data (name)",
+    "email": "contact data (e-mail)",
+    "phone": "contact data (phone)",
+    "address": "contact data (address)",
+    "identifier": "identification data (vehicle plate, VIN)",
+    "free_text": "free text that may contain personal data",
+    "secret": "credentials (OAuth tokens)",
+}
+_TECHNICAL = {
+    "id",
+    "tenant_id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "version",
+    "status",
+    "kind",
+    "source",
+    "purpose",
+    "is_active",
+    "slug",
+}
+
+
+_BUSINESS = "business data"
+_BUSINESS_CONTACT = "business contact data (of a company, not a person)"
+_CONTENT = "generated content (no personal data)"
+_CONFIG = "configuration"
+_COLUMNS: dict[str, str] = {
+    **{
+        f"identity.locations.{c}": _BUSINESS_CONTACT
+        for c in (
+            "name",
+            "street",
+            "house_number",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "phone",
+            "email",
+            "website",
+        )
+    },
+    **{
+        f"identity.locations.{c}": _BUSINESS
+        for c in ("categories", "cuisine", "opening_hours", "timezone")
+    },
+    **{
+        f"identity.tenants.{c}": _BUSINESS_CONTACT
+        for c in ("legal_name", "display_name", "country", "commercial_register")
+    },
+    "identity.tenants.locale": _CONFIG,
+    "identity.tenants.timezone": _CONFIG,
+    "identity.users.locale": _CONFIG,
+    "identity.identity_links.attributes": "external account metadata (no personal data)",
+    "channel.connections.display_name": _BUSINESS_CONTACT,
+    "channel.connections.scopes": _CONFIG,
+    "channel.connections.last_error": "technical (error message)",
+    "crm.customers.company_name": _BUSINESS_CONTACT,
+    "crm.customers.country": _BUSINESS,
+    "crm.customers.language": _CONFIG,
+    "crm.customers.tags": _BUSINESS,
+    "crm.vehicles.make": _BUSINESS,
+    "crm.vehicles.model": _BUSINESS,
+    **{
+        f"crm.leads.{c}": _BUSINESS
+        for c in ("interest", "utm_source", "utm_medium", "utm_campaign", "lost_reason")
+    },
+    "crm.lead_interactions.outcome": _BUSINESS,
+    "crm.lead_score_history.reason": _BUSINESS,
+    "crm.lead_score_history.model_version": _CONFIG,
+    "commerce.booking_items.description": _BUSINESS,
+    "commerce.bookings.cancellation_reason": _BUSINESS,
+    "commerce.invoices.number": _BUSINESS,
+    "commerce.payment_notifications.provider": _BUSINESS,
+    "commerce.payments.provider": _BUSINESS,
+    "commerce.payments.provider_ref": "reference (payment provider id)",
+    **{f"commerce.services.{c}": _BUSINESS for c in ("name", "description", "category")},
+    **{
+        f"engage.campaigns.{c}": _BUSINESS
+        for c in ("name", "channel", "subject_variant", "copy_variant")
+    },
+    "engage.reviews.response_body": "business reply (written by the tenant)",
+    "insight.analytics_snapshots.metric": _BUSINESS,
+    "insight.benchmarks.region": _BUSINESS,
+    "insight.benchmarks.metric": _BUSINESS,
+    **{f"insight.evidence.{c}": _CONTENT for c in ("claim", "source_url", "excerpt")},
+    "insight.evidence.model_version": _CONFIG,
+    **{
+        f"insight.recommendations.{c}": _CONTENT
+        for c in ("title", "body", "category", "expected_impact")
+    },
+    "insight.visibility_checks.results": _CONTENT,
+    "privacy.consent_journal.notice_version": _CONFIG,
+    "privacy.doi_tokens.notice_version": _CONFIG,
+    **{f"privacy.legal_holds.{c}": _CONFIG for c in ("dataset", "reason", "placed_by")},
+    "privacy.retention_defaults.dataset": _CONFIG,
+    "privacy.retention_defaults.reference": _CONFIG,
+    "privacy.retention_policies.dataset": _CONFIG,
+    "privacy.retention_policies.reason": _CONFIG,
+}
+
+
+@dataclass(frozen=True)
+class ColumnEntry:
+    table: str
+    column: str
+    category: str
+    personal: bool
+    purpose: str
+    legal_basis: str
+    subjects: str
+    retention: str
+
+
+def _category(column: sa.Column[object]) -> str | None:
+    if "pii" in column.info:
+        return _PII_CATEGORY.get(column.info["pii"])
+    if "category" in column.info:
+        return str(column.info["category"])
+    explicit = _COLUMNS.get(f"{column.table.fullname}.{column.name}")
+    if explicit:
+        return explicit
+    name = column.name
+    if name in _TECHNICAL:
+        return "technical (keys, state, timestamps)"
+    if name.endswith("_id") or name.endswith("_ids"):
+        return "reference (pseudonymous identifier)"
+    if name.endswith("_bidx") or name in {"pseudonym", "token_hash", "notice_hash", "content_hash"}:
+        return "keyed hash (blind index or pseudonym)"
+    if name.endswith("_at") or name.endswith("_on") or name.startswith("period_"):
+        return "event time"
+    if name.endswith("_cents") or name in {"currency", "vat_rate_bp", "quantity"}:
+        return "financial data"
+    if name in {"wrapped_key", "master_key_id"}:
+        return "key material (wrapped)"
+    if isinstance(
+        column.type,
+        (sa.Enum, sa.Boolean, sa.Numeric, sa.Integer, sa.Float, sa.SmallInteger, sa.BigInteger),
+    ):
+        return "business data (codes, flags, figures)"
+    return None
+
+
+def register() -> list[ColumnEntry]:
+    """The record of processing activities, one entry per column."""
+    entries = []
+    for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
+        info = TABLES.get(table.fullname)
+        for column in table.c:
+            category = _category(column)
+            entries.append(
+                ColumnEntry(
+                    table=table.fullname,
+                    column=column.name,
+                    category=category or "UNCLASSIFIED",
+                    personal="pii" in column.info,
+                    purpose=info.purpose if info else "UNCLASSIFIED",
+                    legal_basis=info.legal_basis if info else "UNCLASSIFIED",
+                    subjects=info.subjects if info else "UNCLASSIFIED",
+                    retention=info.retention if info else "UNCLASSIFIED",
+                )
+            )
+    return entries
+
+
+def unclassified() -> list[str]:
+    """Tables without a register entry and columns without a category."""
+    missing = [t for t in sorted(Base.metadata.tables) if t not in TABLES]
+    missing += [f"{e.table}.{e.column}" for e in register() if e.category == "UNCLASSIFIED"]
+    return missing
+
+
+def as_dicts() -> list[dict[str, object]]:
+    return [asdict(e) for e in register()]

@@ -1,0 +1,288 @@
+"""The key hierarchy inside a unit of work: master key -> tenant keys -> subject data keys.
+
+`KeyRing` unwraps what it needs once per unit of work and caches it in memory only. Tenant
+wrapping keys rotate (`rotate_tenant_key`): the subject keys are re-wrapped under the new
+version in batches that each commit, so an interrupted rotation resumes where it stopped, and
+no data row is rewritten. The indexing key (blind indexes, pseudonyms) does not rotate with
+them, so lookups keep working. Destroying a subject key crypto-shreds that subject's data.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from tenantry.db.engine import Database
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import NotFoundError
+from tenantry.models import SubjectKey, TenantKey
+from tenantry.models.enums import KeyPurpose, KeyStatus
+from tenantry.privacy.crypto import (
+    DecryptionError,
+    derive_key,
+    field_aad,
+    key_version_of,
+    new_key,
+    open_,
+    seal,
+)
+from tenantry.privacy.master import MasterKeyProvider
+
+__all__ = ["KeyRing", "RotationReport", "rotate_tenant_key"]
+
+
+def _tenant_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> bytes:
+    return f"tenant-key|{tenant_id}|{purpose.value}|{version}".encode()
+
+
+def _subject_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
+    return f"subject-key|{tenant_id}|{subject_id}|{version}".encode()
+
+
+class KeyRing:
+    """Keys of the unit of work's tenant."""
+
+    def __init__(self, uow: UnitOfWork, master: MasterKeyProvider) -> None:
+        self.uow = uow
+        self.master = master
+        self._tenant: dict[tuple[KeyPurpose, int], bytes] = {}
+        self._active: dict[KeyPurpose, int] = {}
+        self._subjects: dict[uuid.UUID, tuple[int, bytes]] = {}
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.uow.require_tenant()
+
+    def _create_tenant_key(self, purpose: KeyPurpose, version: int) -> bytes:
+        key = new_key()
+        self.uow.session.add(
+            TenantKey(
+                tenant_id=self.tenant_id,
+                purpose=purpose,
+                version=version,
+                status=KeyStatus.ACTIVE,
+                master_key_id=self.master.key_id,
+                wrapped_key=self.master.wrap(key, _tenant_aad(self.tenant_id, purpose, version)),
+            )
+        )
+        self.uow.flush()
+        return key
+
+    def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
+        """The active version, creating version 1 on first use."""
+        if purpose not in self._active:
+            row = self.uow.session.scalars(
+                sa.select(TenantKey).where(
+                    TenantKey.tenant_id == self.tenant_id,
+                    TenantKey.purpose == purpose,
+                    TenantKey.status == KeyStatus.ACTIVE,
+                )
+            ).one_or_none()
+            if row is None:
+                self._tenant[(purpose, 1)] = self._create_tenant_key(purpose, 1)
+                self._active[purpose] = 1
+            else:
+                self._active[purpose] = row.version
+        return self._active[purpose]
+
+    def tenant_key(self, purpose: KeyPurpose, version: int | None = None) -> bytes:
+        version = version or self.active_version(purpose)
+        cached = self._tenant.get((purpose, version))
+        if cached is None:
+            row = self.uow.session.get(TenantKey, (self.tenant_id, purpose, version))
+            if row is None:
+                raise NotFoundError("tenant key version not found", version=version)
+            cached = self.master.unwrap(
+                row.wrapped_key, _tenant_aad(self.tenant_id, purpose, version)
+            )
+            self._tenant[(purpose, version)] = cached
+        return cached
+
+    def field_index_key(self, field: str) -> bytes:
+        return derive_key(self.tenant_key(KeyPurpose.INDEXING), f"blind-index:{field}")
+
+    def pseudonym_key(self) -> bytes:
+        return derive_key(self.tenant_key(KeyPurpose.INDEXING), "pseudonym")
+
+    def create_subject_key(self, subject_id: uuid.UUID) -> bytes:
+        key, wrapping = new_key(), self.active_version()
+        self.uow.session.add(
+            SubjectKey(
+                tenant_id=self.tenant_id,
+                subject_id=subject_id,
+                version=1,
+                wrapping_version=wrapping,
+                wrapped_key=seal(
+                    self.tenant_key(KeyPurpose.WRAPPING, wrapping),
+                    key,
+                    _subject_aad(self.tenant_id, subject_id, 1),
+                    version=wrapping,
+                ),
+            )
+        )
+        self._subjects[subject_id] = (1, key)
+        return key
+
+    def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]:
+        """The subject's current data key; `DecryptionError` once it has been destroyed."""
+        cached = self._subjects.get(subject_id)
+        if cached is not None:
+            return cached
+        row = self.uow.session.scalars(
+            sa.select(SubjectKey)
+            .where(SubjectKey.tenant_id == self.tenant_id, SubjectKey.subject_id == subject_id)
+            .order_by(SubjectKey.version.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError("subject key not found")
+        if row.wrapped_key is None:
+            raise DecryptionError("the subject's key has been destroyed")
+        wrapping = self.tenant_key(KeyPurpose.WRAPPING, row.wrapping_version)
+        key = open_(
+            wrapping, row.wrapped_key, _subject_aad(self.tenant_id, subject_id, row.version)
+        )
+        self._subjects[subject_id] = (row.version, key)
+        return row.version, key
+
+    def destroy_subject_key(self, subject_id: uuid.UUID) -> int:
+        """Crypto-shred: drop every version of the subject's key. Returns versions destroyed."""
+        result = self.uow.session.execute(
+            sa.update(SubjectKey)
+            .where(
+                SubjectKey.tenant_id == self.tenant_id,
+                SubjectKey.subject_id == subject_id,
+                SubjectKey.wrapped_key.is_not(None),
+            )
+            .values(wrapped_key=None, destroyed_at=self.uow.clock.now())
+        )
+        self._subjects.pop(subject_id, None)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def encrypt(
+        self, subject_id: uuid.UUID, table: str, column: str, row_id: uuid.UUID, plaintext: str
+    ) -> bytes:
+        version, key = self.subject_key(subject_id)
+        aad = field_aad(table, column, self.tenant_id, row_id)
+        return seal(key, plaintext.encode(), aad, version=version)
+
+    def decrypt(
+        self, subject_id: uuid.UUID, table: str, column: str, row_id: uuid.UUID, ciphertext: bytes
+    ) -> str:
+        version, key = self.subject_key(subject_id)
+        if key_version_of(ciphertext) != version:
+            raise DecryptionError("ciphertext written under another key version")
+        return open_(key, ciphertext, field_aad(table, column, self.tenant_id, row_id)).decode()
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    tenant_id: uuid.UUID
+    old_version: int
+    new_version: int
+    rewrapped: int
+    resumed: bool
+    seconds: float
+
+
+def _rewrap_batch(uow: UnitOfWork, ring: KeyRing, target: int, batch: int) -> int:
+    rows = uow.session.execute(
+        sa.select(
+            SubjectKey.subject_id,
+            SubjectKey.version,
+            SubjectKey.wrapping_version,
+            SubjectKey.wrapped_key,
+        )
+        .where(
+            SubjectKey.tenant_id == ring.tenant_id,
+            SubjectKey.wrapping_version != target,
+            SubjectKey.wrapped_key.is_not(None),
+        )
+        .limit(batch)
+    ).all()
+    if not rows:
+        return 0
+    new_wrapping = ring.tenant_key(KeyPurpose.WRAPPING, target)
+    buffer = io.StringIO()
+    for subject_id, version, wrapping_version, wrapped in rows:
+        assert wrapped is not None  # destroyed keys are excluded by the query
+        aad = _subject_aad(ring.tenant_id, subject_id, version)
+        key = open_(ring.tenant_key(KeyPurpose.WRAPPING, wrapping_version), wrapped, aad)
+        rewrapped = seal(new_wrapping, key, aad, version=target)
+        buffer.write(f"{subject_id}\t{version}\t\\\\x{rewrapped.hex()}\n")
+    conn = uow.session.connection().connection.driver_connection
+    assert conn is not None
+    with conn.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS tenantry_rewrap "
+            "(subject_id uuid, version int, wrapped_key bytea) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy("COPY tenantry_rewrap FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        cur.execute(
+            "UPDATE privacy.subject_keys k SET wrapped_key = r.wrapped_key, wrapping_version = %s,"
+            " updated_at = now() FROM tenantry_rewrap r WHERE k.tenant_id = %s"
+            " AND k.subject_id = r.subject_id AND k.version = r.version",
+            (target, ring.tenant_id),
+        )
+    return len(rows)
+
+
+def rotate_tenant_key(
+    db: Database, master: MasterKeyProvider, tenant_id: uuid.UUID, *, batch: int = 20_000
+) -> RotationReport:
+    """Make a new wrapping key version and re-wrap every subject key under it.
+
+    If an earlier rotation was interrupted (subject keys still under an older version), this
+    resumes it instead of starting another.
+    """
+    started = time.perf_counter()
+    with db.tenant_uow(tenant_id, actor="system:key-rotation") as uow:
+        ring = KeyRing(uow, master)
+        old = ring.active_version()
+        pending = uow.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SubjectKey)
+            .where(
+                SubjectKey.tenant_id == tenant_id,
+                SubjectKey.wrapping_version != old,
+                SubjectKey.wrapped_key.is_not(None),
+            )
+        )
+        resumed = bool(pending)
+        if not resumed:
+            uow.session.execute(
+                sa.update(TenantKey)
+                .where(
+                    TenantKey.tenant_id == tenant_id,
+                    TenantKey.purpose == KeyPurpose.WRAPPING,
+                    TenantKey.status == KeyStatus.ACTIVE,
+                )
+                .values(status=KeyStatus.RETIRED, retired_at=uow.clock.now())
+            )
+            uow.flush()
+            ring._create_tenant_key(KeyPurpose.WRAPPING, old + 1)
+            target = old + 1
+        else:
+            target = old
+        uow.commit()
+    total = 0
+    while True:
+        with db.tenant_uow(tenant_id, actor="system:key-rotation") as uow:
+            done = _rewrap_batch(uow, KeyRing(uow, master), target, batch)
+            uow.commit()
+        total += done
+        if done < batch:
+            break
+    return RotationReport(
+        tenant_id,
+        old if not resumed else old - 1,
+        target,
+        total,
+        resumed,
+        time.perf_counter() - started,
+    )

@@ -1,0 +1,77 @@
+"""The master key: the root that wraps every tenant key.
+
+Providers: a file in `$TENANTRY_HOME/master.key` (created on first use, mode 0600), the
+`TENANTRY_MASTER_KEY` setting (base64 of 32 bytes), or a KMS plug-in named by
+`TENANTRY_KMS_PROVIDER` ("package.module:Factory", called with the settings). A provider only
+wraps and unwraps; the master key never leaves it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import importlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+from tenantry.config import Settings
+from tenantry.errors import ConfigurationError
+from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
+
+__all__ = ["LocalMasterKey", "MasterKeyProvider", "master_key_provider"]
+
+
+class MasterKeyProvider(Protocol):
+    key_id: str
+
+    def wrap(self, key: bytes, aad: bytes) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes: ...
+
+
+class LocalMasterKey:
+    """A master key held in process memory (from a file or the environment)."""
+
+    def __init__(self, key: bytes, source: str) -> None:
+        if len(key) != KEY_BYTES:
+            raise ConfigurationError("the master key must be 32 bytes")
+        self._key = key
+        self.key_id = f"{source}:{hashlib.sha256(key).hexdigest()[:16]}"
+
+    def wrap(self, key: bytes, aad: bytes) -> bytes:
+        return seal(self._key, key, aad, version=1)
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        return open_(self._key, wrapped, aad)
+
+
+def _from_file(path: Path) -> LocalMasterKey:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(new_key())
+    if path.stat().st_mode & 0o077:
+        raise ConfigurationError(f"{path.name} must not be readable by others (chmod 600)")
+    return LocalMasterKey(path.read_bytes(), "file")
+
+
+def master_key_provider(settings: Settings) -> MasterKeyProvider:
+    """The configured provider: KMS plug-in, environment, or the key file."""
+    if settings.kms_provider:
+        module, _, name = settings.kms_provider.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError("TENANTRY_KMS_PROVIDER cannot be imported") from exc
+        provider: MasterKeyProvider = factory(settings)
+        return provider
+    if settings.master_key is not None:
+        try:
+            raw = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
+        except binascii.Error as exc:
+            raise ConfigurationError("TENANTRY_MASTER_KEY must be base64") from exc
+        return LocalMasterKey(raw, "env")
+    return _from_file(settings.home / "master.key")

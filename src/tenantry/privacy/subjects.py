@@ -1,0 +1,79 @@
+"""Data subjects: found by blind index of their e-mail or phone, never by the value itself.
+
+A subject is created with its own data key and an analytics pseudonym (keyed HMAC under the
+tenant's indexing key). The same e-mail in two tenants yields different blind indexes and
+pseudonyms, because the keys are derived per tenant.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ValidationError
+from tenantry.models import Subject
+from tenantry.models.enums import SubjectKind
+from tenantry.privacy.crypto import blind_index, normalise_email, normalise_phone, pseudonym
+from tenantry.privacy.keys import KeyRing
+
+__all__ = ["email_index", "find_subject", "phone_index", "resolve_subject"]
+
+
+def email_index(ring: KeyRing, email: str) -> bytes:
+    return blind_index(ring.field_index_key("email"), normalise_email(email))
+
+
+def phone_index(ring: KeyRing, phone: str) -> tuple[bytes, bytes]:
+    """Blind indexes of the full E.164 number and of its last four digits."""
+    e164 = normalise_phone(phone)
+    return (
+        blind_index(ring.field_index_key("phone"), e164),
+        blind_index(ring.field_index_key("phone_last4"), e164[-4:]),
+    )
+
+
+def find_subject(
+    uow: UnitOfWork, ring: KeyRing, *, email: str | None = None, phone: str | None = None
+) -> Subject | None:
+    """The live subject with this e-mail (preferred) or phone, if any."""
+    live = (Subject.tenant_id == uow.require_tenant(), Subject.erased_at.is_(None))
+    if email is not None:
+        stmt = sa.select(Subject).where(*live, Subject.email_bidx == email_index(ring, email))
+        return uow.session.scalars(stmt).one_or_none()
+    if phone is not None:
+        full, _last4 = phone_index(ring, phone)
+        stmt = sa.select(Subject).where(*live, Subject.phone_bidx == full).limit(1)
+        return uow.session.scalars(stmt).first()
+    raise ValidationError("an e-mail address or a phone number is needed")
+
+
+def resolve_subject(
+    uow: UnitOfWork,
+    ring: KeyRing,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    kind: SubjectKind = SubjectKind.PERSON,
+) -> Subject:
+    """Find the subject or create it with a fresh data key."""
+    found = find_subject(uow, ring, email=email, phone=phone)
+    if found is not None:
+        if phone is not None and found.phone_bidx is None:
+            found.phone_bidx, found.phone_last4_bidx = phone_index(ring, phone)
+        return found
+    subject_id = uow.ids()
+    full, last4 = phone_index(ring, phone) if phone is not None else (None, None)
+    subject = Subject(
+        tenant_id=uow.require_tenant(),
+        id=subject_id,
+        kind=kind,
+        email_bidx=email_index(ring, email) if email is not None else None,
+        phone_bidx=full,
+        phone_last4_bidx=last4,
+        pseudonym=pseudonym(ring.pseudonym_key(), subject_id),
+    )
+    uow.session.add(subject)
+    uow.flush()
+    ring.create_subject_key(subject_id)
+    uow.flush()
+    return subject
