@@ -139,3 +139,11 @@ def tenant(db: Database) -> TenantFixture:
 @pytest.fixture
 def other_tenant(db: Database) -> TenantFixture:
     return make_tenant(db)
+
+
+@pytest.fixture
+def clocked_db(db: Database, clock: FixedClock) -> Database:
+    """The session's database with a clock the test controls."""
+    return Database(
+        target=db.target, app_engine=db.app_engine, owner_engine=db.owner_engine, clock=clock
+    )

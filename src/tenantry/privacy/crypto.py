@@ -101,7 +101,8 @@ def normalise_phone(phone: str, region: str = "DE") -> str:
         parsed = phonenumbers.parse(unicodedata.normalize("NFKC", phone), region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError("not a valid phone number") from exc
-    if not phonenumbers.is_possible_number(parsed):
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise ValidationError("not a valid phone number")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
