@@ -64,7 +64,7 @@ def test_same_plaintext_seals_differently_each_time() -> None:
     ("raw", "normal"),
     [
         ("  Erika.Example@EXAMPLE.org ", "erika.example@example.org"),
-        ("ｅｒｉｋａ@example.org", "erika@example.org"),
+        ("\uff45\uff52\uff49\uff4b\uff41@example.org", "erika@example.org"),  # full-width
     ],
 )
 def test_emails_are_normalised_nfkc_and_lower_case(raw: str, normal: str) -> None:
