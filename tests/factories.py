@@ -19,6 +19,7 @@ from tenantry.models import (
     Customer,
     DoiToken,
     EmailEvent,
+    ErasureReceipt,
     Evidence,
     IdentityLink,
     Invoice,
@@ -44,9 +45,10 @@ from tenantry.models import (
     VisibilityCheck,
 )
 from tenantry.models.base import Base
-from tenantry.models.enums import ConsentPurpose, HoldScope
+from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope
 from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.doi import start_opt_in
+from tenantry.privacy.dsar import open_request
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.master import LocalMasterKey
 from tenantry.privacy.retention import place_hold
@@ -319,10 +321,24 @@ def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:
             reason="shorter than the default",
         )
         uow.session.add(policy)
+        request = open_request(uow, ring, kind=DsarKind.ERASURE, email=email)
+        receipt = ErasureReceipt(
+            tenant_id=t,
+            id=db.ids(),
+            request_id=request.id,
+            erased_lookup=b"x" * 32,
+            replacement="erased-0000000000000000",
+            performed_at=T0,
+            summary={},
+            keys_destroyed=0,
+            scan_hits=0,
+            receipt_hash="0" * 64,
+        )
+        uow.session.add(receipt)
         uow.commit()
         s = uow.session
         tenant_key = s.scalars(select(TenantKey).where(TenantKey.tenant_id == t)).first()
         subject_key = s.scalars(select(SubjectKey).where(SubjectKey.tenant_id == t)).first()
         token = s.get(DoiToken, (t, pending.token_id))
         assert tenant_key and subject_key and token
-        return [subject, consent, hold, policy, tenant_key, subject_key, token]
+        return [subject, consent, hold, policy, tenant_key, subject_key, token, request, receipt]

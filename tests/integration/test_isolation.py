@@ -18,7 +18,9 @@ from tests.factories import populate_every_table
 
 TENANT_TABLES = tenant_tables()
 # Tables the application may only append to (no UPDATE or DELETE grant).
-APPEND_ONLY = {"privacy.consent_journal"}
+APPEND_ONLY = {"privacy.consent_journal", "privacy.erasure_receipts"}
+# Tables the application may update but not delete from.
+KEPT_FOR_ACCOUNTABILITY = {"privacy.dsar_requests"}
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +62,23 @@ def test_update_and_delete_of_other_tenant_rows_affect_nothing(
             text(f"UPDATE {table} SET updated_at = now() WHERE tenant_id = :t"), {"t": b.id}
         )
         assert updated.rowcount == 0  # type: ignore[attr-defined]
-        deleted = uow.session.execute(
-            text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": b.id}
-        )
-        assert deleted.rowcount == 0  # type: ignore[attr-defined]
+        if table not in KEPT_FOR_ACCOUNTABILITY:
+            deleted = uow.session.execute(
+                text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": b.id}
+            )
+            assert deleted.rowcount == 0  # type: ignore[attr-defined]
         uow.commit()
     with db.platform_uow() as uow:
         assert _count(uow, table, b.id) >= 1
+
+
+@pytest.mark.parametrize("table", sorted(KEPT_FOR_ACCOUNTABILITY))
+def test_accountability_records_cannot_be_deleted_by_the_application(
+    db: Database, two_tenants, table: str
+) -> None:
+    a, _b, _ra, _rb = two_tenants
+    with pytest.raises(PermissionDeniedError), db.tenant_uow(a.id) as uow:
+        uow.session.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.mark.parametrize("table", sorted(APPEND_ONLY))

@@ -30,6 +30,7 @@ app.add_typer(privacy_cmd.privacy_app, name="privacy")
 app.add_typer(privacy_cmd.keys_app, name="keys")
 app.add_typer(privacy_cmd.retention_app, name="retention")
 app.add_typer(privacy_cmd.consent_app, name="consent")
+app.add_typer(privacy_cmd.dsar_app, name="dsar")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
+from pathlib import Path
 
+import sqlalchemy as sa
 import typer
 from rich.table import Table
 
 from tenantry.cli.common import console, open_db, resolve_tenant
 from tenantry.config import get_settings
+from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
+from tenantry.models import Base, DsarRequest
 from tenantry.models.enums import ConsentPurpose, HoldScope
 from tenantry.privacy import catalog as register
 from tenantry.privacy.consent import consent_status
+from tenantry.privacy.dsar import overdue
+from tenantry.privacy.erasure import erase_subject, targets_of
+from tenantry.privacy.export import export_subject
+from tenantry.privacy.footprint import find_footprint
 from tenantry.privacy.keys import KeyRing, rotate_tenant_key
 from tenantry.privacy.master import master_key_provider
 from tenantry.privacy.retention import (
@@ -23,7 +32,8 @@ from tenantry.privacy.retention import (
     release_hold,
     run_retention,
 )
-from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.scan import Hit, scan
+from tenantry.privacy.subjects import email_index, find_subject
 
 privacy_app = typer.Typer(help="The processing register.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
@@ -210,3 +220,127 @@ def status(
             "yes" if s.active else f"no ({s.reason})",
         )
     console().print(t)
+
+
+dsar_app = typer.Typer(
+    help="Data-subject requests: access, erasure, deadlines.", no_args_is_help=True
+)
+
+
+def _ring(uow: UnitOfWork) -> KeyRing:
+    return KeyRing(uow, master_key_provider(get_settings()))
+
+
+@dsar_app.command("export")
+def dsar_export(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
+    out: Path = typer.Option(..., help="Where to write the bundle (.zip)."),
+) -> None:
+    """Write everything the tenant holds about the subject to a zip (GDPR Art. 15, 20)."""
+    db = open_db()
+    try:
+        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
+            result = export_subject(uow, _ring(uow), email, out)
+            uow.commit()
+    finally:
+        db.dispose()
+    print(
+        f"request {result.request_id}: {result.rows} records from {result.tables} tables "
+        f"written to {result.path}"
+    )
+
+
+@dsar_app.command("erase")
+def dsar_erase(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the receipt as JSON."),
+) -> None:
+    """Erase the subject (GDPR Art. 17), destroy their keys, scan, and print the receipt.
+
+    Exits 1 if the scan still finds any of the subject's values.
+    """
+    db = open_db()
+    try:
+        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
+            result = erase_subject(uow, _ring(uow), email)
+            uow.commit()
+    finally:
+        db.dispose()
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        t = Table(title=f"Erasure receipt {result.receipt.id}")
+        t.add_column("table")
+        t.add_column("what happened")
+        t.add_column("rows", justify="right")
+        for table, actions in sorted(result.receipt.summary.items()):
+            for action, n in actions.items():
+                t.add_row(table, action, str(n))
+        console().print(t)
+        print(f"keys destroyed: {result.receipt.keys_destroyed}; scan hits: {len(result.hits)}")
+    _report_hits(result.hits)
+
+
+def _report_hits(hits: list[Hit]) -> None:
+    for hit in hits:
+        print(f"hit: {hit.table}.{hit.column} row {hit.row}", file=sys.stderr)
+    if hits:
+        raise typer.Exit(1)
+
+
+@dsar_app.command("list")
+def dsar_list(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    only_overdue: bool = typer.Option(False, "--overdue", help="Only open requests past due."),
+) -> None:
+    """List data-subject requests with their deadlines."""
+    db = open_db()
+    try:
+        with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
+            if only_overdue:
+                requests = overdue(uow)
+            else:
+                requests = list(
+                    uow.session.scalars(
+                        sa.select(DsarRequest).order_by(DsarRequest.received_at.desc()).limit(200)
+                    )
+                )
+            now = uow.clock.now()
+    finally:
+        db.dispose()
+    t = Table(title="Data-subject requests" + (" (overdue)" if only_overdue else ""))
+    for col in ("id", "kind", "status", "received", "due", "days left"):
+        t.add_column(col)
+    for r in requests:
+        due = r.extended_due_at or r.due_at
+        left = (due - now).days if r.closed_at is None else "-"
+        t.add_row(
+            str(r.id),
+            r.kind.value,
+            r.status.value,
+            f"{r.received_at:%Y-%m-%d}",
+            f"{due:%Y-%m-%d}",
+            str(left),
+        )
+    console().print(t)
+
+
+@privacy_app.command("scan")
+def privacy_scan(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
+) -> None:
+    """Search every column of every table for the subject's values; exit 1 on any hit."""
+    db = open_db()
+    try:
+        with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
+            ring = _ring(uow)
+            targets = targets_of(uow, find_footprint(uow, ring, email))
+            targets.add_binary(email_index(ring, email))
+            hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}))
+    finally:
+        db.dispose()
+    print(f"scanned every column of {len(Base.metadata.tables)} tables: {len(hits)} hit(s)")
+    _report_hits(hits)

@@ -35,6 +35,8 @@ from tenantry.models.insight import (
 from tenantry.models.privacy import (
     ConsentEntry,
     DoiToken,
+    DsarRequest,
+    ErasureReceipt,
     LegalHold,
     RetentionDefault,
     RetentionPolicy,
@@ -55,7 +57,9 @@ __all__ = [
     "ConsentEntry",
     "Customer",
     "DoiToken",
+    "DsarRequest",
     "EmailEvent",
+    "ErasureReceipt",
     "Evidence",
     "IdentityLink",
     "Invoice",

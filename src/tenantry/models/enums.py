@@ -397,3 +397,22 @@ class HoldScope(StrEnum):
     DATASET = "dataset"
     ROW = "row"
     CUSTOMER = "customer"
+
+
+class DsarKind(StrEnum):
+    """Data-subject rights, GDPR Art. 15 to 21."""
+
+    ACCESS = "access"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    PORTABILITY = "portability"
+    OBJECTION = "objection"
+
+
+class DsarStatus(StrEnum):
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"

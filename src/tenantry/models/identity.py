@@ -65,8 +65,13 @@ class Tenant(TimestampMixin, SoftDeleteMixin, Base):
     country: Mapped[str] = mapped_column(sa.String(2), server_default="DE")
     vat_id: Mapped[str | None] = mapped_column(sa.String(20))
     commercial_register: Mapped[str | None] = mapped_column(sa.String(100))
-    dpo_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
-    dpo_email: Mapped[str | None] = mapped_column(sa.String(320), info=pii("email"))
+    # Published by law (GDPR Art. 37(7)): business contact data, not a data subject's.
+    dpo_name: Mapped[str | None] = mapped_column(
+        sa.String(200), info={"category": "business contact data (published DPO contact)"}
+    )
+    dpo_email: Mapped[str | None] = mapped_column(
+        sa.String(320), info={"category": "business contact data (published DPO contact)"}
+    )
     plan: Mapped[Plan] = mapped_column(str_enum(Plan, "plan"), server_default=Plan.FREE.value)
     status: Mapped[TenantStatus] = mapped_column(
         str_enum(TenantStatus, "tenant_status"), server_default=TenantStatus.TRIAL.value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,6 +26,8 @@ from tenantry.models.base import (
 from tenantry.models.enums import (
     ConsentDecision,
     ConsentPurpose,
+    DsarKind,
+    DsarStatus,
     HoldScope,
     KeyPurpose,
     KeyStatus,
@@ -37,6 +40,8 @@ from tenantry.models.enums import (
 __all__ = [
     "ConsentEntry",
     "DoiToken",
+    "DsarRequest",
+    "ErasureReceipt",
     "LegalHold",
     "RetentionDefault",
     "RetentionPolicy",
@@ -265,3 +270,67 @@ class LegalHold(TenantOwned, Base):
     placed_by: Mapped[str] = mapped_column(sa.String(120))
     placed_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+
+
+class DsarRequest(TenantOwned, Base):
+    """A data-subject request with its GDPR Art. 12(3) deadline (one month, extendable by two).
+
+    The requester is identified by a keyed blind index of the e-mail, never the address.
+    """
+
+    __tablename__ = "dsar_requests"
+    __table_args__ = (
+        tenant_root_fk(),
+        tenant_fk("subject_id", "privacy.subjects"),
+        sa.CheckConstraint("due_at > received_at", name="due_after_received"),
+        sa.CheckConstraint(
+            "extended_due_at IS NULL"
+            " OR (extended_due_at > due_at AND extension_reason IS NOT NULL)",
+            name="extension_has_reason",
+        ),
+        sa.CheckConstraint(
+            "status NOT IN ('completed', 'rejected') OR closed_at IS NOT NULL",
+            name="closed_has_time",
+        ),
+        sa.Index(
+            "ix_dsar_requests_tenant_open_due",
+            "tenant_id",
+            "due_at",
+            postgresql_where=sa.text("status NOT IN ('completed', 'rejected')"),
+        ),
+        SCHEMA,
+    )
+
+    kind: Mapped[DsarKind] = mapped_column(str_enum(DsarKind, "dsar_kind"))
+    status: Mapped[DsarStatus] = mapped_column(
+        str_enum(DsarStatus, "dsar_status"), server_default=DsarStatus.RECEIVED.value
+    )
+    requester_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    subject_id: Mapped[uuid.UUID | None]
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    extended_due_at: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class ErasureReceipt(TenantOwned, Base):
+    """Proof of an erasure, without personal data: what was deleted, pseudonymised, kept."""
+
+    __tablename__ = "erasure_receipts"
+    __table_args__ = (
+        tenant_fk("request_id", "privacy.dsar_requests"),
+        sa.CheckConstraint("receipt_hash ~ '^[0-9a-f]{64}$'", name="receipt_hash_sha256_hex"),
+        sa.Index("ix_erasure_receipts_tenant_erased_lookup", "tenant_id", "erased_lookup"),
+        SCHEMA,
+    )
+
+    request_id: Mapped[uuid.UUID]
+    erased_lookup: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    replacement: Mapped[str] = mapped_column(sa.String(40))
+    performed_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any]] = mapped_column()
+    keys_destroyed: Mapped[int] = mapped_column(sa.Integer)
+    scan_hits: Mapped[int] = mapped_column(sa.Integer)
+    receipt_hash: Mapped[str] = mapped_column(sa.String(64))

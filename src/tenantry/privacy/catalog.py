@@ -146,6 +146,12 @@ TABLES: dict[str, TableEntry] = {
     ),
     "privacy.retention_defaults": TableEntry("retention rules", _LEGAL, _NONE, "indefinite"),
     "privacy.retention_policies": TableEntry("retention rules", _LEGAL, _NONE, _LIFETIME),
+    "privacy.dsar_requests": TableEntry(
+        "handling data-subject requests", _LEGAL, "requesters (by blind index)", "10 years"
+    ),
+    "privacy.erasure_receipts": TableEntry(
+        "proof of erasure (no personal data)", _LEGAL, _NONE, "10 years"
+    ),
     "privacy.legal_holds": TableEntry("legal holds", _LEGAL, _NONE, "until released + 10 years"),
 }
 
@@ -249,6 +255,12 @@ _COLUMNS: dict[str, str] = {
     **{f"privacy.legal_holds.{c}": _CONFIG for c in ("dataset", "reason", "placed_by")},
     "privacy.retention_defaults.dataset": _CONFIG,
     "privacy.retention_defaults.reference": _CONFIG,
+    "privacy.dsar_requests.extension_reason": _CONFIG,
+    "privacy.dsar_requests.outcome": _CONFIG,
+    "privacy.erasure_receipts.erased_lookup": "keyed hash (blind index or pseudonym)",
+    "privacy.erasure_receipts.replacement": "unlinkable replacement token",
+    "privacy.erasure_receipts.summary": "counts per table (no personal data)",
+    "privacy.erasure_receipts.receipt_hash": "keyed hash (blind index or pseudonym)",
     "privacy.retention_policies.dataset": _CONFIG,
     "privacy.retention_policies.reason": _CONFIG,
 }

@@ -1,0 +1,327 @@
+"""Erasure (GDPR Art. 17) with proof.
+
+What may be deleted is deleted. Records under a retention duty (invoices, payments, and the
+bookings and payment notifications they rest on) or under a legal hold keep their business
+figures, but their personal data is replaced: names by an unlinkable replacement token
+(`erased-<random>`), everything else by NULL. The customer row stays as a tombstone only when
+such records still point at it. The consent journal stays (proof of consent is a legal
+obligation) but holds no personal data. Then the subject's data keys are destroyed
+(crypto-shredding), the blind indexes and pseudonym removed, the scan run, and a receipt
+without personal data written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ConflictError, NotFoundError
+from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
+from tenantry.models.enums import DsarKind, DsarStatus
+from tenantry.privacy.crypto import blind_index, normalise_email
+from tenantry.privacy.dsar import close_request, open_request
+from tenantry.privacy.footprint import Footprint, find_footprint
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.scan import Hit, ScanTargets, scan
+
+__all__ = ["ErasureResult", "erase_subject", "targets_of"]
+
+# Deleted unless held, children before parents.
+DELETABLE = (
+    "crm.lead_score_history",
+    "crm.lead_interactions",
+    "engage.email_events",
+    "engage.reviews",
+    "engage.messages",
+    "engage.threads",
+    "privacy.doi_tokens",
+    "crm.vehicles",
+    "crm.leads",
+)
+# Kept for their figures (retention duty), personal data replaced.
+KEPT = (
+    "commerce.invoices",
+    "commerce.payments",
+    "commerce.payment_notifications",
+    "commerce.bookings",
+)
+# References into deletable rows that kept rows may hold: (table, column, target table).
+DETACH = (
+    ("commerce.bookings", "lead_id", "crm.leads"),
+    ("commerce.bookings", "vehicle_id", "crm.vehicles"),
+    ("commerce.payment_notifications", "matched_booking_id", None),
+    ("insight.visibility_checks", "lead_id", "crm.leads"),
+    ("engage.reviews", "booking_id", None),
+)
+
+
+# Columns whose value identifies a person on its own. Parts (a first name, a city, a postal
+# code) do not, and would match other people's rows.
+_IDENTIFYING = frozenset(
+    {
+        "street",
+        "event_address",
+        "billing_address",
+        "license_plate",
+        "vin",
+        "payer_name",
+        "sender_name",
+        "billing_name",
+        "author_name",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    receipt: ErasureReceipt
+    hits: list[Hit]
+
+    def as_json(self) -> dict[str, object]:
+        r = self.receipt
+        return {
+            "receipt_id": str(r.id),
+            "request_id": str(r.request_id),
+            "performed_at": r.performed_at.isoformat(),
+            "replacement": r.replacement,
+            "summary": r.summary,
+            "keys_destroyed": r.keys_destroyed,
+            "scan_hits": r.scan_hits,
+            "receipt_hash": r.receipt_hash,
+        }
+
+
+def _pii(table: str) -> list[sa.Column[object]]:
+    return [c for c in Base.metadata.tables[table].c if "pii" in c.info]
+
+
+def targets_of(uow: UnitOfWork, fp: Footprint) -> ScanTargets:
+    """The subject's identifying values, read from its rows before they change."""
+    targets = ScanTargets()
+    targets.add_email(fp.email)
+    for table, ids in fp.rows.items():
+        cols = [c for c in _pii(table) if c.info["pii"] not in ("free_text", "secret")]
+        if not ids or not cols:
+            continue
+        rows = uow.session.execute(
+            sa.text(
+                f"SELECT {', '.join(c.name for c in cols)} FROM {table}"
+                " WHERE tenant_id = :tenant AND id = ANY(:ids)"
+            ),
+            {"tenant": uow.require_tenant(), "ids": ids},
+        ).mappings()
+        for row in rows:
+            first, last = row.get("first_name"), row.get("last_name")
+            if first and last:
+                targets.add_text(f"{first} {last}")
+            for c in cols:
+                kind, value = c.info["pii"], row[c.name]
+                if kind == "email":
+                    targets.add_email(value)
+                elif kind == "phone":
+                    targets.add_phone(value)
+                elif c.name in _IDENTIFYING:
+                    targets.add_text(value)
+    if fp.subject is not None:
+        for value in (fp.subject.email_bidx, fp.subject.phone_bidx, fp.subject.phone_last4_bidx):
+            targets.add_binary(value)
+        targets.add_text(fp.subject.pseudonym)
+    return targets
+
+
+def _held(uow: UnitOfWork, fp: Footprint) -> tuple[set[str], set[uuid.UUID], bool]:
+    rows = uow.session.execute(
+        sa.text(
+            "SELECT scope, dataset, target_id FROM privacy.legal_holds"
+            " WHERE tenant_id = :t AND released_at IS NULL"
+        ),
+        {"t": uow.require_tenant()},
+    ).all()
+    customers = set(fp.ids("crm.customers"))
+    tables = {r.dataset for r in rows if r.scope == "dataset"}
+    held_rows = {r.target_id for r in rows if r.scope == "row"}
+    customer_hold = any(r.scope == "customer" and r.target_id in customers for r in rows)
+    return tables, held_rows, customer_hold
+
+
+def _replace(uow: UnitOfWork, table: str, ids: list[uuid.UUID], replacement: str) -> int:
+    """Replace personal data: names and required columns by the token, the rest by NULL."""
+    cols = _pii(table)
+    if not ids or not cols:
+        return 0
+    sets = []
+    for c in cols:
+        if c.name.endswith("name") or c.info["pii"] == "name" or not c.nullable:
+            sets.append(
+                f"{c.name} = CASE WHEN {c.name} IS NULL THEN NULL ELSE :r END"
+                if c.nullable
+                else f"{c.name} = :r"
+            )
+        else:
+            sets.append(f"{c.name} = NULL")
+    result = uow.session.execute(
+        sa.text(f"UPDATE {table} SET {', '.join(sets)} WHERE tenant_id = :t AND id = ANY(:ids)"),
+        {"t": uow.require_tenant(), "ids": ids, "r": replacement},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _delete(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> int:
+    if not ids:
+        return 0
+    result = uow.session.execute(
+        sa.text(f"DELETE FROM {table} WHERE tenant_id = :t AND id = ANY(:ids)"),
+        {"t": uow.require_tenant(), "ids": ids},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _residue(uow: UnitOfWork, fp: Footprint, replacement: str) -> list[Hit]:
+    """Personal data left in the subject's own remaining rows, column by column (this also
+    catches values too common to search for, like a first name on its own)."""
+    hits: list[Hit] = []
+    for table, ids in fp.rows.items():
+        for column in _pii(table):
+            if not ids:
+                break
+            rows = uow.session.scalars(
+                sa.text(
+                    f"SELECT id::text FROM {table} WHERE tenant_id = :t AND id = ANY(:ids)"
+                    f" AND {column.name} IS NOT NULL AND {column.name}::text <> :r"
+                ),
+                {"t": uow.require_tenant(), "ids": ids, "r": replacement},
+            )
+            hits.extend(Hit(table, column.name, r) for r in rows)
+    return hits
+
+
+def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
+    """Erase everything about the subject with this e-mail that the law lets us erase."""
+    tenant = uow.require_tenant()
+    normal = normalise_email(email)
+    lookup = blind_index(ring.field_index_key("erasure-receipt"), normal)
+    fp = find_footprint(uow, ring, normal)
+    if fp.total == 0:
+        if uow.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ErasureReceipt)
+            .where(ErasureReceipt.tenant_id == tenant, ErasureReceipt.erased_lookup == lookup)
+        ):
+            raise ConflictError("this data subject has already been erased")
+        raise NotFoundError("no data about this e-mail address in this tenant")
+    request = open_request(uow, ring, kind=DsarKind.ERASURE, email=normal)
+    targets = targets_of(uow, fp)
+    held_tables, held_rows, customer_hold = _held(uow, fp)
+    replacement = f"erased-{secrets.token_hex(8)}"
+    summary: dict[str, dict[str, int]] = {}
+
+    def note(table: str, action: str, n: int) -> None:
+        if n:
+            summary.setdefault(table, {})[action] = summary.get(table, {}).get(action, 0) + n
+
+    doomed: dict[str, list[uuid.UUID]] = {}
+    for table in DELETABLE:
+        ids = fp.ids(table)
+        keep = [i for i in ids if customer_hold or table in held_tables or i in held_rows]
+        note(table, "pseudonymised (legal hold)", _replace(uow, table, keep, replacement))
+        doomed[table] = [i for i in ids if i not in set(keep)]
+    for table, column, target in DETACH:
+        gone = doomed.get(target or "", []) if target else []
+        if target and gone:
+            uow.session.execute(
+                sa.text(
+                    f"UPDATE {table} SET {column} = NULL"
+                    f" WHERE tenant_id = :t AND {column} = ANY(:ids)"
+                ),
+                {"t": tenant, "ids": gone},
+            )
+    for table in DELETABLE:
+        note(table, "deleted", _delete(uow, table, doomed[table]))
+    for table in KEPT:
+        note(
+            table,
+            "pseudonymised (retention duty)",
+            _replace(uow, table, fp.ids(table), replacement),
+        )
+
+    customers = fp.ids("crm.customers")
+    referencing = (
+        "commerce.bookings",
+        "commerce.payments",
+        "commerce.invoices",
+        "crm.leads",
+        "engage.threads",
+    )
+    union = " UNION ".join(
+        f"SELECT customer_id FROM {t} WHERE tenant_id = :t AND customer_id = ANY(:c)"
+        for t in referencing
+    )
+    referenced = set(uow.session.scalars(sa.text(union), {"t": tenant, "c": customers}))
+    tombstones = [c for c in customers if c in referenced or customer_hold or c in held_rows]
+    note(
+        "crm.customers",
+        "kept as tombstone",
+        _replace(uow, "crm.customers", tombstones, replacement),
+    )
+    uow.session.execute(
+        sa.text(
+            "UPDATE crm.customers SET deleted_at = coalesce(deleted_at, now()), tags = '{}'"
+            " WHERE tenant_id = :t AND id = ANY(:ids)"
+        ),
+        {"t": tenant, "ids": tombstones},
+    )
+    note(
+        "crm.customers",
+        "deleted",
+        _delete(uow, "crm.customers", [c for c in customers if c not in set(tombstones)]),
+    )
+
+    keys_destroyed = 0
+    if fp.subject is not None:
+        keys_destroyed = ring.destroy_subject_key(fp.subject.id)
+        subject = uow.session.get(Subject, (tenant, fp.subject.id))
+        assert subject is not None
+        subject.email_bidx = subject.phone_bidx = subject.phone_last4_bidx = None
+        subject.pseudonym, subject.erased_at = replacement, uow.clock.now()
+        note("privacy.subjects", "erased (keys destroyed, indexes removed)", 1)
+    uow.session.execute(
+        sa.update(DsarRequest)
+        .where(
+            DsarRequest.tenant_id == tenant, DsarRequest.requester_bidx == request.requester_bidx
+        )
+        .values(requester_bidx=lookup)
+    )
+    uow.flush()
+
+    hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}))
+    hits += _residue(uow, fp, replacement)
+    body = {
+        "request_id": str(request.id),
+        "replacement": replacement,
+        "summary": summary,
+        "keys_destroyed": keys_destroyed,
+        "scan_hits": len(hits),
+    }
+    receipt = ErasureReceipt(
+        tenant_id=tenant,
+        id=uow.ids(),
+        request_id=request.id,
+        erased_lookup=lookup,
+        replacement=replacement,
+        performed_at=uow.clock.now(),
+        summary=summary,
+        keys_destroyed=keys_destroyed,
+        scan_hits=len(hits),
+        receipt_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+    )
+    uow.session.add(receipt)
+    close_request(
+        uow, request, status=DsarStatus.COMPLETED, outcome=f"erased; {len(hits)} scan hit(s)"
+    )
+    return ErasureResult(receipt, hits)

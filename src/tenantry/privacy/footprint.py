@@ -1,0 +1,162 @@
+"""Where a data subject appears: every row of the tenant that is about them.
+
+Starting from the e-mail address (and the subject registry's blind index), the search follows
+the model's references: customers and leads with that address, leads converted into those
+customers, their vehicles, bookings, items, payments, invoices, payment notifications, threads,
+messages, reviews, e-mail events, interactions, score history, visibility checks, and the
+subject's consent journal, opt-in tokens and requests. Every tenant table is listed in the
+manifest with how it was searched, including those where nothing was found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.models import Base, Subject, tenant_tables
+from tenantry.privacy.crypto import normalise_email
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.subjects import find_subject
+
+__all__ = ["Footprint", "find_footprint"]
+
+# table -> (how it is searched, SQL condition on alias t). Placeholders: :e e-mail, :c customer
+# ids, :l lead ids, :b booking ids, :th thread ids, :s subject ids.
+SEARCH: dict[str, tuple[str, str]] = {
+    "crm.customers": (
+        "e-mail, or customer of a matching lead",
+        "lower(t.email) = :e OR t.id = ANY(:c)",
+    ),
+    "crm.leads": (
+        "e-mail, or converted into a matching customer",
+        "lower(t.email) = :e OR t.customer_id = ANY(:c)",
+    ),
+    "crm.vehicles": ("owned by a matching customer", "t.customer_id = ANY(:c)"),
+    "crm.lead_score_history": ("of a matching lead", "t.lead_id = ANY(:l)"),
+    "crm.lead_interactions": ("with a matching lead", "t.lead_id = ANY(:l)"),
+    "commerce.bookings": (
+        "by a matching customer or lead",
+        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l)",
+    ),
+    "commerce.booking_items": ("of a matching booking", "t.booking_id = ANY(:b)"),
+    "commerce.payments": (
+        "for a matching booking or customer",
+        "t.booking_id = ANY(:b) OR t.customer_id = ANY(:c)",
+    ),
+    "commerce.invoices": (
+        "to a matching customer or for a matching booking",
+        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b)",
+    ),
+    "commerce.payment_notifications": (
+        "matched to a matching booking",
+        "t.matched_booking_id = ANY(:b)",
+    ),
+    "engage.threads": (
+        "with a matching customer or lead",
+        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l)",
+    ),
+    "engage.messages": ("in a matching thread", "t.thread_id = ANY(:th)"),
+    "engage.reviews": (
+        "by a matching customer or on a matching booking",
+        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b)",
+    ),
+    "engage.email_events": (
+        "to a matching customer or the e-mail",
+        "t.customer_id = ANY(:c) OR lower(t.recipient) = :e",
+    ),
+    "insight.visibility_checks": ("requested by a matching lead", "t.lead_id = ANY(:l)"),
+    "privacy.subjects": ("blind index of the e-mail", "t.id = ANY(:s)"),
+    "privacy.consent_journal": ("decisions of the subject", "t.subject_id = ANY(:s)"),
+    "privacy.doi_tokens": ("opt-ins of the subject", "t.subject_id = ANY(:s)"),
+    "privacy.dsar_requests": ("requests of the subject", "t.subject_id = ANY(:s)"),
+}
+NOT_ABOUT_PERSONS = "searched: holds no data about end customers"
+
+
+@dataclass
+class Footprint:
+    email: str
+    subject: Subject | None
+    rows: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    manifest: list[dict[str, object]] = field(default_factory=list)
+
+    def ids(self, table: str) -> list[uuid.UUID]:
+        return self.rows.get(table, [])
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.rows.values())
+
+
+def _ids(uow: UnitOfWork, table: str, params: dict[str, object]) -> list[uuid.UUID]:
+    _how, condition = SEARCH[table]
+    sql = f"SELECT t.id FROM {table} t WHERE t.tenant_id = :tenant AND ({condition})"
+    return list(uow.session.scalars(sa.text(sql), params))
+
+
+def find_footprint(uow: UnitOfWork, ring: KeyRing, email: str) -> Footprint:
+    normal = normalise_email(email)
+    subject = find_subject(uow, ring, email=normal)
+    fp = Footprint(normal, subject)
+    tenant = uow.require_tenant()
+    customers: list[uuid.UUID] = []
+    leads: list[uuid.UUID] = []
+    p: dict[str, object] = {
+        "tenant": tenant,
+        "e": normal,
+        "c": customers,
+        "l": leads,
+        "b": [],
+        "th": [],
+        "s": [subject.id] if subject else [],
+    }
+    # Customers and leads reference each other: follow until nothing new appears.
+    for _ in range(3):
+        customers = sorted(set(customers) | set(_ids(uow, "crm.customers", p)))
+        p["c"] = customers
+        leads = _ids(uow, "crm.leads", p)
+        p["l"] = leads
+        converted = set(
+            uow.session.scalars(
+                sa.text(
+                    "SELECT customer_id FROM crm.leads WHERE tenant_id = :tenant AND id = ANY(:ids)"
+                    " AND customer_id IS NOT NULL"
+                ),
+                {"tenant": tenant, "ids": leads},
+            )
+        )
+        if converted <= set(customers):
+            break
+        customers = sorted(set(customers) | converted)
+        p["c"] = customers
+    fp.rows["crm.customers"], fp.rows["crm.leads"] = customers, leads
+    p["b"] = fp.rows["commerce.bookings"] = _ids(uow, "commerce.bookings", p)
+    p["th"] = fp.rows["engage.threads"] = _ids(uow, "engage.threads", p)
+    for table in SEARCH:
+        if table not in fp.rows:
+            fp.rows[table] = _ids(uow, table, p)
+    for table in tenant_tables():
+        how = SEARCH[table][0] if table in SEARCH else NOT_ABOUT_PERSONS
+        fp.manifest.append(
+            {"source": table, "searched_by": how, "rows": len(fp.rows.get(table, []))}
+        )
+    return fp
+
+
+def row_dicts(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> list[dict[str, object]]:
+    """The rows as JSON-ready dicts (bytea as hex), for the access export."""
+    if not ids:
+        return []
+    t = Base.metadata.tables[table]
+    hidden = {c.name for c in t.c if c.name in {"wrapped_key", "token_hash"}}
+    rows = uow.session.execute(
+        sa.text(
+            f"SELECT to_jsonb(t) FROM {table} t WHERE t.tenant_id = :tenant AND t.id = ANY(:ids)"
+            " ORDER BY t.id"
+        ),
+        {"tenant": uow.require_tenant(), "ids": ids},
+    ).scalars()
+    return [{k: v for k, v in row.items() if k not in hidden} for row in rows]

@@ -1,0 +1,93 @@
+"""Proof of erasure: search every column of every table for a subject's identifying values.
+
+Targets are the subject's plaintext values (e-mail, phone, full name, street line, plate,
+VIN), their normalised variants, their blind-index values and their analytics pseudonym.
+Text, JSON and array columns are searched by case-insensitive substring, binary columns by
+equality. A hit names table, column and row id, never the value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ValidationError
+from tenantry.models import Base
+from tenantry.privacy.crypto import normalise_email, normalise_phone
+
+__all__ = ["Hit", "ScanTargets", "scan"]
+
+_TEXTUAL = (sa.String, sa.Text, postgresql.JSONB, sa.JSON, postgresql.ARRAY)
+_MIN_LENGTH = 5  # shorter strings (a postal code, "Köln") identify no one and match anyone
+
+
+@dataclass
+class ScanTargets:
+    texts: set[str] = field(default_factory=set)
+    binaries: set[bytes] = field(default_factory=set)
+
+    def add_email(self, email: str | None) -> None:
+        if email:
+            self.texts.add(email.strip().lower())
+            with contextlib.suppress(ValidationError):
+                self.texts.add(normalise_email(email))
+
+    def add_phone(self, phone: str | None) -> None:
+        if phone:
+            self.texts.add(phone.strip().lower())
+            digits = re.sub(r"\D", "", phone)
+            if len(digits) >= _MIN_LENGTH:
+                self.texts.add(digits)
+            with contextlib.suppress(ValidationError):
+                self.texts.add(normalise_phone(phone))
+
+    def add_text(self, value: str | None) -> None:
+        if value and len(value.strip()) >= _MIN_LENGTH:
+            self.texts.add(value.strip().lower())
+
+    def add_binary(self, value: bytes | None) -> None:
+        if value:
+            self.binaries.add(value)
+            self.texts.add(value.hex())
+
+
+@dataclass(frozen=True)
+class Hit:
+    table: str
+    column: str
+    row: str
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozenset()) -> list[Hit]:
+    """Every place in the tenant's data (and global tables) where a target still appears."""
+    patterns = [f"%{_escape(t)}%" for t in sorted(targets.texts) if len(t) >= _MIN_LENGTH]
+    binaries = sorted(targets.binaries)
+    hits: list[Hit] = []
+    for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
+        if table.fullname in skip:
+            continue
+        scoped = "tenant_id" in table.c
+        key = "id" if "id" in table.c else next(iter(table.primary_key.columns)).name
+        for column in table.c:
+            if isinstance(column.type, _TEXTUAL) and patterns:
+                cond = f"lower(t.{column.name}::text) LIKE ANY(:patterns)"
+            elif isinstance(column.type, sa.LargeBinary) and binaries:
+                cond = f"t.{column.name} = ANY(:binaries)"
+            else:
+                continue
+            where = f"{cond} AND t.tenant_id = :tenant" if scoped else cond
+            rows = uow.session.scalars(
+                sa.text(f"SELECT t.{key}::text FROM {table.fullname} t WHERE {where} LIMIT 100"),
+                {"patterns": patterns, "binaries": binaries, "tenant": uow.require_tenant()},
+            )
+            hits.extend(Hit(table.fullname, column.name, r) for r in rows)
+    return hits
