@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -30,6 +31,12 @@ def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complete
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+@pytest.fixture(scope="module")
+def demo(env: dict[str, str]) -> None:
+    """The demo tenants, seeded once for the tests that need them."""
+    run(env, "demo")
 
 
 def test_db_url_prints_a_working_owner_url(env: dict[str, str]) -> None:
@@ -115,3 +122,100 @@ def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
         return [line for line in out.splitlines() if "Trattoria Sole " in line and "│" in line][:1]
 
     assert tenant_rows(first) == tenant_rows(second)
+
+
+def test_privacy_catalog_exports_the_register_as_json(env: dict[str, str]) -> None:
+    out = run(env, "privacy", "catalog", "--format", "json").stdout
+    entries = json.loads(out)["record_of_processing_activities"]
+    assert {"table", "column", "category", "purpose", "legal_basis", "retention"} <= set(entries[0])
+    assert not [e for e in entries if "UNCLASSIFIED" in e.values()]
+
+
+def test_retention_dry_run_then_run_is_idempotent(env: dict[str, str], demo: None) -> None:
+    dry = run(env, "retention", "run", "--dry-run").stdout
+    assert "nothing changed" in dry
+    run(env, "retention", "run")
+    again = run(env, "retention", "run").stdout
+    assert "affected 0 rows" in again
+
+
+def _demo_customer_email(env: dict[str, str]) -> str:
+    url = run(env, "db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT c.email FROM crm.customers c JOIN identity.tenants t ON t.id = c.tenant_id"
+            " JOIN commerce.payments p ON p.customer_id = c.id"
+            " WHERE t.slug = 'demo-trattoria-sole' AND c.email IS NOT NULL LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_dsar_export_erase_and_scan_end_to_end(
+    env: dict[str, str], demo: None, tmp_path: Path
+) -> None:
+    email = _demo_customer_email(env)
+    tenant = ["--tenant", "demo-trattoria-sole"]
+    found = run(env, "privacy", "scan", *tenant, "--email", email, ok=False)
+    assert found.returncode == 1 and "hit: crm.customers.email" in found.stderr
+    out = tmp_path / "bundle.zip"
+    run(env, "dsar", "export", *tenant, "--email", email, "--out", str(out))
+    assert out.exists()
+    receipt = json.loads(run(env, "dsar", "erase", *tenant, "--email", email, "--json").stdout)
+    assert receipt["scan_hits"] == 0
+    assert email not in json.dumps(receipt)
+    clean = run(env, "privacy", "scan", *tenant, "--email", email)
+    assert "0 hit(s)" in clean.stdout
+    again = run(env, "dsar", "erase", *tenant, "--email", email, ok=False)
+    assert again.returncode == 1 and "already been erased" in again.stderr
+    for proc in (found, again):
+        assert email not in proc.stdout + proc.stderr
+
+
+def test_keys_rotate_reports_the_new_version(env: dict[str, str], demo: None) -> None:
+    first = run(env, "keys", "rotate", "--tenant", "demo-hibachi-heroes").stdout
+    second = run(env, "keys", "rotate", "--tenant", "demo-hibachi-heroes").stdout
+    v1 = int(re.search(r"key version (\d+)", first).group(1))
+    v2 = int(re.search(r"key version (\d+)", second).group(1))
+    assert v2 == v1 + 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dsar", "erase", "--tenant", "no-such-tenant", "--email", "x@example.org"],
+        ["dsar", "erase", "--tenant", "demo-trattoria-sole", "--email", "not-an-address"],
+        [
+            "dsar",
+            "export",
+            "--tenant",
+            "demo-trattoria-sole",
+            "--email",
+            "x@example.org",
+            "--out",
+            "bundle.tar",
+        ],
+        [
+            "retention",
+            "hold",
+            "--tenant",
+            "demo-trattoria-sole",
+            "--scope",
+            "row",
+            "--dataset",
+            "commerce.invoices",
+            "--reason",
+            "audit",
+            "--target",
+            "not-a-uuid",
+        ],
+        ["privacy", "catalog", "--format", "xml"],
+    ],
+)
+def test_privacy_commands_reject_bad_input_in_one_line(
+    env: dict[str, str], args: list[str]
+) -> None:
+    run(env, "demo")
+    proc = run(env, *args, ok=False)
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
