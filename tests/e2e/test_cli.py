@@ -115,6 +115,8 @@ def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
     ):
         assert title in first
     assert "Demo tenants already present" in second
+    assert "scan of every column of every table" in first and "0 hit(s)" in first
+    assert "erased in an earlier run" in second
     assert "already done" in second and "ran" in first
     assert "@" not in first + second
 

@@ -9,6 +9,7 @@ from tenantry.config import get_settings
 from tenantry.db.engine import open_database
 from tenantry.demo.scenario import DemoSummary, run_demo
 from tenantry.models.enums import BookingStatus, LeadStatus
+from tenantry.privacy.master import master_key_provider
 
 
 def _eur(cents: int) -> str:
@@ -122,6 +123,21 @@ def render(summary: DemoSummary, console: Console) -> None:
         t.add_row(fl.name, fl.outcome, "ran" if fl.fresh else "already done")
     console.print(t)
 
+    if summary.privacy is not None:
+        p = summary.privacy
+        t = Table(title="Privacy kernel (Hibachi Heroes Catering)")
+        t.add_column("step")
+        t.add_column("result")
+        for purpose, verdict in p.consent:
+            t.add_row(f"consent check: {purpose}", verdict)
+        if p.export:
+            t.add_row("access export (GDPR Art. 15)", p.export)
+        for what, count in p.erasure:
+            t.add_row(f"erasure: {what}", count)
+        for note in p.notes:
+            t.add_row("note", note)
+        console.print(t)
+
     t = Table(title="Row level security: tenants visible to tenantry_app")
     t.add_column("transaction bound to")
     t.add_column("tenants visible in crm.leads", justify="right")
@@ -135,7 +151,12 @@ def demo() -> None:
     settings = get_settings()
     db = open_database(settings, migrate=True)
     try:
-        summary = run_demo(db, db.target.libpq(db.target.owner_url))
+        summary = run_demo(
+            db,
+            db.target.libpq(db.target.owner_url),
+            master=master_key_provider(settings),
+            home=settings.home,
+        )
     finally:
         db.dispose()
     console = Console()

@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
+from tenantry.demo.privacy import PrivacyDemo, run_privacy_demo
 from tenantry.models import Customer, Lead, Location, Service, Tenant, Vehicle
 from tenantry.models.enums import (
     BookingKind,
@@ -25,6 +27,7 @@ from tenantry.models.enums import (
     PaymentKind,
     PaymentMethod,
 )
+from tenantry.privacy.master import MasterKeyProvider
 from tenantry.repositories.dashboard import BookingKpis, LeadDashboard
 from tenantry.seed.generator import TenantSpec
 from tenantry.seed.loader import LoadStats, load
@@ -71,6 +74,7 @@ class DemoSummary:
     tenants: list[TenantFigures] = field(default_factory=list)
     isolation: dict[str, int] = field(default_factory=dict)
     scoped_dashboard: tuple[str, LeadDashboard] | None = None
+    privacy: PrivacyDemo | None = None
 
 
 def _tenant(db: Database, slug: str) -> Tenant:
@@ -283,7 +287,12 @@ def _scoped(db: Database, tenant: Tenant) -> tuple[str, LeadDashboard]:
 
 
 def run_demo(
-    db: Database, owner_conninfo: str, *, progress: Callable[[int, int], None] | None = None
+    db: Database,
+    owner_conninfo: str,
+    *,
+    master: MasterKeyProvider,
+    home: Path,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
     stats = load(
         owner_conninfo, list(DEMO_TENANTS), scale="medium", seed=DEMO_SEED, progress=progress
@@ -294,6 +303,10 @@ def run_demo(
     summary.tenants = [_figures(db, t) for t in tenants]
     summary.isolation = _isolation(db, tenants)
     summary.scoped_dashboard = _scoped(db, tenants[0])
+    caterer = tenants[2]
+    with db.tenant_uow(caterer.id) as uow:
+        location = _first(uow, Location)
+    summary.privacy = run_privacy_demo(db, master, home, caterer.id, location.id)
     return summary
 
 

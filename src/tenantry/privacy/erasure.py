@@ -30,7 +30,7 @@ from tenantry.privacy.footprint import Footprint, find_footprint
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.scan import Hit, ScanTargets, scan
 
-__all__ = ["ErasureResult", "erase_subject", "targets_of"]
+__all__ = ["ErasureResult", "erase_subject", "targets_of", "was_erased"]
 
 # Deleted unless held, children before parents.
 DELETABLE = (
@@ -201,18 +201,31 @@ def _residue(uow: UnitOfWork, fp: Footprint, replacement: str) -> list[Hit]:
     return hits
 
 
+def _lookup(ring: KeyRing, email: str) -> bytes:
+    return blind_index(ring.field_index_key("erasure-receipt"), normalise_email(email))
+
+
+def was_erased(uow: UnitOfWork, ring: KeyRing, email: str) -> bool:
+    """Whether an erasure receipt exists for this address in the tenant."""
+    count = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ErasureReceipt)
+        .where(
+            ErasureReceipt.tenant_id == uow.require_tenant(),
+            ErasureReceipt.erased_lookup == _lookup(ring, email),
+        )
+    )
+    return bool(count)
+
+
 def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
     """Erase everything about the subject with this e-mail that the law lets us erase."""
     tenant = uow.require_tenant()
     normal = normalise_email(email)
-    lookup = blind_index(ring.field_index_key("erasure-receipt"), normal)
+    lookup = _lookup(ring, normal)
     fp = find_footprint(uow, ring, normal)
     if fp.total == 0:
-        if uow.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(ErasureReceipt)
-            .where(ErasureReceipt.tenant_id == tenant, ErasureReceipt.erased_lookup == lookup)
-        ):
+        if was_erased(uow, ring, normal):
             raise ConflictError("this data subject has already been erased")
         raise NotFoundError("no data about this e-mail address in this tenant")
     request = open_request(uow, ring, kind=DsarKind.ERASURE, email=normal)
