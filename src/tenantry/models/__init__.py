@@ -4,6 +4,7 @@ Importing this package registers every table on `Base.metadata` (migrations and 
 rely on that). Models do no I/O.
 """
 
+from tenantry.models.audit import AuditEntry, ChainHead, Checkpoint, RedactedColumn
 from tenantry.models.base import SCHEMAS, Base
 from tenantry.models.channel import Connection
 from tenantry.models.commerce import (
@@ -36,11 +37,14 @@ from tenantry.models.insight import (
 __all__ = [
     "SCHEMAS",
     "AnalyticsSnapshot",
+    "AuditEntry",
     "Base",
     "Benchmark",
     "Booking",
     "BookingItem",
     "Campaign",
+    "ChainHead",
+    "Checkpoint",
     "Connection",
     "Customer",
     "EmailEvent",
@@ -56,6 +60,7 @@ __all__ = [
     "Message",
     "Payment",
     "PaymentNotification",
+    "RedactedColumn",
     "Recommendation",
     "RecommendationEvidence",
     "Review",

@@ -29,7 +29,7 @@ __all__ = [
     "tenant_root_fk",
 ]
 
-SCHEMAS = ("identity", "crm", "commerce", "engage", "channel", "insight")
+SCHEMAS = ("identity", "crm", "commerce", "engage", "channel", "insight", "audit")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

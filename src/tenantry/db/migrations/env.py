@@ -7,14 +7,18 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from tenantry.models import SCHEMAS, Base
+from tenantry.models.audit import is_partition
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+def _include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
     if type_ == "schema":
         return name in SCHEMAS
+    if type_ == "table":
+        # Partitions of audit.log are created at run time and unknown to the models.
+        return not is_partition(parent_names.get("schema_name"), name)
     return True
 
 
