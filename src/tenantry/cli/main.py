@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import seed as seed_cmd
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 
