@@ -10,7 +10,7 @@ of each chain and why. Reads only; never repairs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import psycopg
@@ -171,12 +171,14 @@ def _walk(
     chain: _Chain,
     row: tuple[str | int | None, ...],
     anchor: HeadRef | None,
+    *,
+    twin: bool,
 ) -> None:
     values = row[:15]
     stored = str(row[15])
     seq = int(row[16])  # type: ignore[arg-type]
     prev = str(row[14])
-    if seq < chain.expected:
+    if seq < chain.expected or (twin and seq == chain.expected):
         chain.broken = Break(
             chain.tenant, seq, "inserted", f"a second entry claims sequence number {seq}"
         )
@@ -248,6 +250,19 @@ def _start(tenant: uuid.UUID, head: _Head | None) -> _Chain:
     return _Chain(tenant, head.base_seq + 1, head.base_hex)
 
 
+def _with_twins(
+    rows: Iterable[tuple[str | int | None, ...]],
+) -> Iterator[tuple[tuple[str | int | None, ...], bool]]:
+    """Each row, and whether the next one claims the same tenant and sequence number."""
+    pending: tuple[str | int | None, ...] | None = None
+    for row in rows:
+        if pending is not None:
+            yield pending, pending[0] == row[0] and pending[16] == row[16]
+        pending = row
+    if pending is not None:
+        yield pending, False
+
+
 def _rows(
     conn: psycopg.Connection, tenant: uuid.UUID | None
 ) -> Iterable[tuple[str | int | None, ...]]:
@@ -276,7 +291,7 @@ def verify_chains(
     report = Report()
     chain: _Chain | None = None
     seen: set[uuid.UUID] = set()
-    for row in _rows(conn, tenant):
+    for row, twin in _with_twins(_rows(conn, tenant)):
         report.entries += 1
         row_tenant = uuid.UUID(str(row[0]))
         if chain is None or chain.tenant != row_tenant:
@@ -285,7 +300,7 @@ def verify_chains(
             chain = _start(row_tenant, heads.get(row_tenant))
             seen.add(row_tenant)
         if chain.broken is None:
-            _walk(conn, chain, row, anchors.get(row_tenant))
+            _walk(conn, chain, row, anchors.get(row_tenant), twin=twin)
     if chain is not None:
         _close(report, chain, heads, anchors)
     for missing in sorted((set(heads) | set(anchors)) - seen):
