@@ -15,6 +15,7 @@ import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.history import row_history
@@ -138,5 +139,5 @@ def log(
         ]
         cells += [line.table] if table is None else []
         cells += [line.row_id] if row is None else []
-        out.add_row(*cells, changes)
+        out.add_row(*(Text(c) for c in [*cells, changes]))
     Console().print(out)
