@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tenantry.cli.main import main
 from tenantry.config import Settings
 from tenantry.db.provider import DatabaseTarget
-from tenantry.cli.main import main
 from tests.conftest import drop_database
 from tests.e2e.test_cli import run
 
@@ -88,7 +88,15 @@ def test_checkpoint_writes_a_file_outside_the_database_and_verify_passes(
 def test_log_shows_a_rows_history_with_personal_data_redacted(audit_env, tenant, capsys) -> None:
     _tenant_id, slug, customer_id = tenant
     out, _ = cli(
-        capsys, "audit", "log", "--tenant", slug, "--table", "crm.customers", "--row", str(customer_id)
+        capsys,
+        "audit",
+        "log",
+        "--tenant",
+        slug,
+        "--table",
+        "crm.customers",
+        "--row",
+        str(customer_id),
     )
     assert "insert" in out and "update" in out
     assert 'language: "de" → "en"' in out

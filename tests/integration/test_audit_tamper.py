@@ -84,7 +84,7 @@ def first_break(report: Report) -> tuple[str, int | None]:
 
 
 EDITS = {
-    "new_values": "new_values = '{\"name\": \"Forged\"}'",
+    "new_values": 'new_values = \'{"name": "Forged"}\'',
     "old_values": "old_values = '{}'",
     "actor": "actor = 'user:someone-else'",
     "recorded_at": "recorded_at = recorded_at + interval '1 second'",

@@ -66,7 +66,9 @@ def test_insert_update_and_delete_are_recorded_with_actor_and_changed_columns(
             text("UPDATE crm.customers SET language = 'en', email = :e WHERE id = :c"),
             {"e": "erika.new@example.org", "c": customer},
         )
-        uow.session.execute(text("UPDATE crm.customers SET language = 'en' WHERE id = :c"), {"c": customer})
+        uow.session.execute(
+            text("UPDATE crm.customers SET language = 'en' WHERE id = :c"), {"c": customer}
+        )
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
         uow.session.execute(text("DELETE FROM crm.customers WHERE id = :c"), {"c": customer})
@@ -137,9 +139,7 @@ def test_the_application_sees_only_its_own_tenants_history(
 def _leads(db: Database, tenant: TenantFixture, n: int) -> list[uuid.UUID]:
     with db.tenant_uow(tenant.id) as uow:
         leads = [
-            uow.repos.leads.add(
-                Lead(location_id=tenant.locations[0], source="web_quote", score=10)
-            )
+            uow.repos.leads.add(Lead(location_id=tenant.locations[0], source="web_quote", score=10))
             for _ in range(n)
         ]
         uow.commit()
@@ -230,7 +230,9 @@ def test_retention_drops_whole_months_and_verification_starts_after_the_cut(
         )
         uow.commit()
     this_month = datetime.now(UTC).date().replace(day=1)
-    last_month = date(this_month.year - (this_month.month == 1), (this_month.month - 2) % 12 + 1, 15)
+    last_month = date(
+        this_month.year - (this_month.month == 1), (this_month.month - 2) % 12 + 1, 15
+    )
     # Age the first four entries, as if written last month (a superuser's change).
     with psycopg.connect(
         target.libpq(target.admin_url.set(database=target.owner_url.database)), autocommit=True

@@ -110,7 +110,10 @@ def check_checkpoint(
     copy = database_copy(conn, external.id)
     if copy is None:
         return Break(
-            None, None, "checkpoint mismatch", f"checkpoint {external.id} is missing in the database"
+            None,
+            None,
+            "checkpoint mismatch",
+            f"checkpoint {external.id} is missing in the database",
         )
     if copy.payload != external.payload or copy.signature != external.signature:
         return Break(
@@ -222,7 +225,10 @@ def _finish(chain: _Chain, head: _Head | None, anchor: HeadRef | None) -> Break 
         )
     if last > head.seq:
         return Break(
-            chain.tenant, head.seq + 1, "inserted", f"entries after the chain head ({head.seq}) exist"
+            chain.tenant,
+            head.seq + 1,
+            "inserted",
+            f"entries after the chain head ({head.seq}) exist",
         )
     if last > head.base_seq and chain.last_hash != head.hash_hex:
         return Break(chain.tenant, last, "edited", "the newest entry does not match the chain head")

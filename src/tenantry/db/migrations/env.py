@@ -3,6 +3,8 @@ or, when invoked through the `alembic` command, on the configured database as th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -13,12 +15,13 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ == "schema":
         return name in SCHEMAS
     if type_ == "table":
         # Partitions of audit.log are created at run time and unknown to the models.
-        return not is_partition(parent_names.get("schema_name"), name)
+        schema = parent_names.get("schema_name") if isinstance(parent_names, Mapping) else None
+        return not is_partition(schema, name)
     return True
 
 
