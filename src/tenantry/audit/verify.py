@@ -48,7 +48,7 @@ REASONS = (
 _BATCH = 20_000
 _ENTRIES = (
     f"SELECT {', '.join(SELECT_FIELDS)}, encode(l.hash, 'hex'), l.seq FROM audit.log l"
-    " {where} ORDER BY l.tenant_id, l.seq, l.hash"
+    " {where} ORDER BY l.tenant_id, l.seq"
 )
 
 
