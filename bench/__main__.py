@@ -1,7 +1,8 @@
 """Run every benchmark, write one JSON per benchmark, print a table.
 
 Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (1000),
-BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME.
+BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME; the audit
+benchmarks read BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import dashboard, seed_rate
+from bench import audit, dashboard, seed_rate
 from bench.common import Result, server
 
-BENCHMARKS = {"seed_copy_rate": seed_rate.run, "dashboard_p95": dashboard.run}
+BENCHMARKS = {
+    "seed_copy_rate": seed_rate.run,
+    "dashboard_p95": dashboard.run,
+    "audit_write_overhead": audit.write_overhead,
+    "audit_verify_rate": audit.verify_rate,
+}
 
 
 def main() -> int:

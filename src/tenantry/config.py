@@ -50,10 +50,30 @@ class Settings(BaseSettings):
         default=None,
         description="'package.module:Factory' of a KMS master-key provider plug-in.",
     )
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Ed25519 private key that signs audit checkpoints (PEM, or the raw 32 bytes in "
+            "base64). Unset: `$TENANTRY_HOME/audit-signing.key`, created on first checkpoint."
+        ),
+    )
+    audit_retention_months: int = Field(
+        default=120,
+        ge=1,
+        description="How long audit entries are kept, in whole months (default 10 years).",
+    )
 
     @property
     def pgdata(self) -> Path:
         return self.home / "pg"
+
+    @property
+    def audit_checkpoint_dir(self) -> Path:
+        return self.home / "audit-checkpoints"
+
+    @property
+    def audit_signing_key_file(self) -> Path:
+        return self.home / "audit-signing.key"
 
 
 def get_settings() -> Settings:

@@ -9,6 +9,7 @@ default message. Messages never contain personal data.
 from __future__ import annotations
 
 __all__ = [
+    "AuditTrailBrokenError",
     "ConfigurationError",
     "ConflictError",
     "DatabaseUnavailableError",
@@ -65,3 +66,7 @@ class PermissionDeniedError(TenantryError):
 
 class TenantNotBoundError(PermissionDeniedError):
     """No tenant is bound to this unit of work."""
+
+
+class AuditTrailBrokenError(TenantryError):
+    """The audit trail failed verification."""

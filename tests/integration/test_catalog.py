@@ -95,7 +95,7 @@ def test_every_table_is_owned_by_the_owner_role(owner) -> None:
             text(
                 "SELECT DISTINCT r.rolname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " JOIN pg_roles r ON r.oid = c.relowner"
-                " WHERE n.nspname IN ('identity','crm','commerce','engage','channel','insight')"
+                " WHERE n.nspname IN ('identity','crm','commerce','engage','channel','insight','audit')"
             )
         )
         .scalars()
@@ -121,7 +121,12 @@ def test_primary_key_and_indexes_lead_with_tenant_id(table: str) -> None:
             assert cols.keys()[0] == "tenant_id", f"{constraint.name} does not lead with tenant_id"
 
 
-@pytest.mark.parametrize("table", TENANT_TABLES)
+# The audit trail must outlive the rows and tenants it describes (legal retention), so it has no
+# foreign key to them: its rows are written only by the trigger, from rows that are anchored.
+UNANCHORED = {"audit.log", "audit.chain_heads"}
+
+
+@pytest.mark.parametrize("table", sorted(set(TENANT_TABLES) - UNANCHORED))
 def test_tenant_id_is_anchored_to_the_tenants_table(table: str) -> None:
     """Directly, or through a NOT NULL composite foreign key to an anchored table."""
     seen: set[str] = set()
@@ -150,3 +155,80 @@ def test_references_to_tenant_rows_are_composite(table: str) -> None:
     for fk in t.foreign_key_constraints:
         if "tenant_id" in fk.referred_table.c and fk.referred_table.fullname != "identity.tenants":
             assert next(c.name for c in fk.columns) == "tenant_id", fk.name
+
+
+AUDITED_TABLES = [t for t in TENANT_TABLES if not t.startswith("audit.")]
+
+
+@pytest.mark.parametrize("table", AUDITED_TABLES)
+def test_every_tenant_table_has_the_audit_trigger(owner, table: str) -> None:
+    row = owner.execute(
+        text(
+            "SELECT t.tgenabled, p.prosecdef, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+            " JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE t.tgrelid = CAST(:t AS regclass) AND t.tgname = 'audit_trail'"
+        ),
+        {"t": table},
+    ).one_or_none()
+    assert row is not None, f"{table} has no audit trigger"
+    enabled, security_definer, definition = row
+    assert enabled == "O" and security_definer
+    assert "AFTER INSERT OR DELETE OR UPDATE" in definition and "FOR EACH ROW" in definition
+
+
+def test_redacted_columns_are_exactly_the_models_personal_data_columns(owner) -> None:
+    stored = {
+        (r.table_name, r.column_name)
+        for r in owner.execute(text("SELECT table_name, column_name FROM audit.redacted_columns"))
+    }
+    marked = {
+        (t.fullname, c.name)
+        for t in Base.metadata.tables.values()
+        for c in t.columns
+        if "pii" in c.info
+    }
+    assert marked, "the models mark personal data"
+    assert stored == marked
+
+
+def test_application_role_cannot_change_or_remove_audit_entries(owner) -> None:
+    for table in ("audit.log", "audit.chain_heads", "audit.checkpoints", "audit.redacted_columns"):
+        granted = {
+            privilege
+            for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+            if owner.execute(
+                text("SELECT has_table_privilege('tenantry_app', CAST(:t AS regclass), :p)"),
+                {"t": table, "p": privilege},
+            ).scalar()
+        }
+        assert granted == set(), f"tenantry_app may {granted} on {table}"
+    partitions = (
+        owner.execute(
+            text(
+                "SELECT inhrelid::regclass::text FROM pg_inherits"
+                " WHERE inhparent = CAST('audit.log' AS regclass)"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert "audit.log_default" in partitions and len(partitions) > 3
+    for partition in partitions:
+        assert not owner.execute(
+            text("SELECT has_table_privilege('tenantry_app', CAST(:t AS regclass), 'SELECT')"),
+            {"t": partition},
+        ).scalar()
+        triggers = set(
+            owner.execute(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass)"),
+                {"t": partition},
+            ).scalars()
+        )
+        assert {"audit_guard", "audit_guard_truncate"} <= triggers, partition
+
+
+def test_trigger_function_runs_with_a_fixed_search_path(owner) -> None:
+    config = owner.execute(
+        text("SELECT proconfig FROM pg_proc WHERE oid = CAST('audit.record()' AS regprocedure)")
+    ).scalar()
+    assert config == ["search_path=pg_catalog, pg_temp"]

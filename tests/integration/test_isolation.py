@@ -17,6 +17,9 @@ from tests.conftest import TenantFixture, make_tenant
 from tests.factories import populate_every_table
 
 TENANT_TABLES = tenant_tables()
+# Written only by the audit trigger: the application may read its own tenant's rows, nothing else.
+TRIGGER_WRITTEN = ["audit.chain_heads", "audit.log"]
+WRITABLE = [t for t in TENANT_TABLES if t not in TRIGGER_WRITTEN]
 # Tables the application may only append to (no UPDATE or DELETE grant).
 APPEND_ONLY = {"privacy.consent_journal", "privacy.erasure_receipts"}
 # Tables the application may update but not delete from.
@@ -38,9 +41,13 @@ def _count(uow: UnitOfWork, table: str, tenant_id: uuid.UUID | None = None) -> i
     return int(uow.session.scalar(text(sql + " WHERE tenant_id = :t"), {"t": tenant_id}) or 0)
 
 
-def test_every_tenant_table_has_a_row_in_the_fixture(two_tenants) -> None:
-    _a, _b, rows_a, rows_b = two_tenants
-    assert sorted(rows_a) == TENANT_TABLES == sorted(rows_b)
+def test_every_tenant_table_has_a_row_in_the_fixture(db: Database, two_tenants) -> None:
+    a, b, rows_a, rows_b = two_tenants
+    assert sorted(rows_a) == WRITABLE == sorted(rows_b)
+    assert sorted(TRIGGER_WRITTEN) == sorted(set(TENANT_TABLES) - set(WRITABLE))
+    with db.platform_uow() as uow:
+        for table in TRIGGER_WRITTEN:  # the trigger wrote them while the fixture inserted
+            assert _count(uow, table, a.id) >= 1 and _count(uow, table, b.id) >= 1
 
 
 @pytest.mark.parametrize("table", TENANT_TABLES)
@@ -52,7 +59,7 @@ def test_select_of_other_tenant_rows_returns_nothing(db: Database, two_tenants, 
         assert _count(uow, table) == _count(uow, table, a.id)
 
 
-@pytest.mark.parametrize("table", [t for t in TENANT_TABLES if t not in APPEND_ONLY])
+@pytest.mark.parametrize("table", [t for t in WRITABLE if t not in APPEND_ONLY])
 def test_update_and_delete_of_other_tenant_rows_affect_nothing(
     db: Database, two_tenants, table: str
 ) -> None:
@@ -98,7 +105,57 @@ def _row_values(row: Base) -> dict[str, object]:
     return {c.key: getattr(row, c.key) for c in mapper.column_attrs}
 
 
-@pytest.mark.parametrize("table", TENANT_TABLES)
+@pytest.mark.parametrize("table", TRIGGER_WRITTEN)
+@pytest.mark.parametrize("statement", ["UPDATE {} SET tenant_id = tenant_id", "DELETE FROM {}"])
+@pytest.mark.parametrize("whose", ["own", "other"])
+def test_append_only_rows_cannot_be_changed_or_deleted_by_the_application(
+    db: Database, two_tenants, table: str, statement: str, whose: str
+) -> None:
+    a, b, _ra, _rb = two_tenants
+    tenant = a if whose == "own" else b
+    with db.platform_uow() as uow:
+        before = _count(uow, table, tenant.id)
+    with pytest.raises(PermissionDeniedError), db.tenant_uow(a.id) as uow:
+        uow.session.execute(
+            text(statement.format(table) + " WHERE tenant_id = :t"), {"t": tenant.id}
+        )
+        uow.commit()
+    with db.platform_uow() as uow:
+        assert _count(uow, table, tenant.id) == before
+
+
+@pytest.mark.parametrize("table", TRIGGER_WRITTEN)
+@pytest.mark.parametrize("whose", ["own", "other"])
+def test_append_only_rows_cannot_be_inserted_by_the_application(
+    db: Database, two_tenants, table: str, whose: str
+) -> None:
+    a, b, _ra, _rb = two_tenants
+    tenant = a if whose == "own" else b
+    with db.platform_uow() as uow:
+        before = _count(uow, table, tenant.id)
+        columns = ", ".join(
+            uow.session.execute(
+                text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass)"
+                    " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+                ),
+                {"t": table},
+            ).scalars()
+        )
+    with pytest.raises(PermissionDeniedError), db.tenant_uow(a.id) as uow:
+        uow.session.execute(
+            text(
+                f"INSERT INTO {table} SELECT {columns} FROM {table} WHERE tenant_id = :a LIMIT 1"
+            ).bindparams(a=a.id)
+            if whose == "own"
+            else text(f"INSERT INTO {table} (tenant_id) VALUES (:t)").bindparams(t=tenant.id)
+        )
+        uow.commit()
+    with db.platform_uow() as uow:
+        assert _count(uow, table, tenant.id) == before
+
+
+@pytest.mark.parametrize("table", WRITABLE)
 def test_insert_with_other_tenant_id_is_rejected(db: Database, two_tenants, table: str) -> None:
     a, b, _ra, rows_b = two_tenants
     model = type(rows_b[table])

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 from tenantry.db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import SCHEMAS, Base
+from tenantry.models.audit import is_partition
 from tests.conftest import create_database, drop_database
 
 
@@ -24,6 +25,14 @@ def empty_db(server: DatabaseTarget):
     drop_database(server, name)
 
 
+def _include_name(name: str | None, type_: str, parents: dict[str, str | None]) -> bool:
+    if type_ == "schema":
+        return name in SCHEMAS
+    if type_ == "table":
+        return not is_partition(parents.get("schema_name"), name)
+    return True
+
+
 def _diff(target: DatabaseTarget) -> list[object]:
     engine = create_engine(target.owner_url)
     try:
@@ -32,9 +41,7 @@ def _diff(target: DatabaseTarget) -> list[object]:
                 conn,
                 opts={
                     "include_schemas": True,
-                    "include_name": lambda name, type_, _p: (
-                        name in SCHEMAS if type_ == "schema" else True
-                    ),
+                    "include_name": _include_name,
                     "compare_type": True,
                 },
             )
@@ -52,6 +59,7 @@ def _tables(target: DatabaseTarget) -> set[str]:
             for s in SCHEMAS
             if s in insp.get_schema_names()
             for t in insp.get_table_names(schema=s)
+            if not is_partition(s, t)
         }
     finally:
         engine.dispose()

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -31,6 +32,7 @@ app.add_typer(privacy_cmd.keys_app, name="keys")
 app.add_typer(privacy_cmd.retention_app, name="retention")
 app.add_typer(privacy_cmd.consent_app, name="consent")
 app.add_typer(privacy_cmd.dsar_app, name="dsar")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 

@@ -4,6 +4,7 @@ Importing this package registers every table on `Base.metadata` (migrations and 
 rely on that). Models do no I/O.
 """
 
+from tenantry.models.audit import AuditEntry, ChainHead, Checkpoint, RedactedColumn
 from tenantry.models.base import SCHEMAS, Base
 from tenantry.models.channel import Connection
 from tenantry.models.commerce import (
@@ -48,11 +49,14 @@ from tenantry.models.privacy import (
 __all__ = [
     "SCHEMAS",
     "AnalyticsSnapshot",
+    "AuditEntry",
     "Base",
     "Benchmark",
     "Booking",
     "BookingItem",
     "Campaign",
+    "ChainHead",
+    "Checkpoint",
     "Connection",
     "ConsentEntry",
     "Customer",
@@ -75,6 +79,7 @@ __all__ = [
     "PaymentNotification",
     "Recommendation",
     "RecommendationEvidence",
+    "RedactedColumn",
     "RetentionDefault",
     "RetentionPolicy",
     "Review",

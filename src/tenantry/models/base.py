@@ -29,7 +29,7 @@ __all__ = [
     "tenant_root_fk",
 ]
 
-SCHEMAS = ("identity", "crm", "commerce", "engage", "channel", "insight", "privacy")
+SCHEMAS = ("identity", "crm", "commerce", "engage", "channel", "insight", "privacy", "audit")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -52,7 +52,8 @@ class Base(DeclarativeBase):
 def pii(kind: str, **extra: Any) -> dict[str, Any]:
     """Column `info` marking personal data, read by the privacy catalog and encryption.
 
-    kind: name | email | phone | address | identifier | free_text | secret | date_of_birth
+    kind: name | email | phone | address | identifier | free_text | secret | keyed_hash
+    (a blind index or pseudonym derived from personal data) | key_material (wrapped keys)
     """
     return {"pii": kind, **extra}
 

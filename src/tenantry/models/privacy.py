@@ -19,6 +19,7 @@ from tenantry.models.base import (
     Base,
     TenantOwned,
     TimestampMixin,
+    pii,
     str_enum,
     tenant_fk,
     tenant_root_fk,
@@ -78,7 +79,7 @@ class TenantKey(TimestampMixin, Base):
     )
     version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     status: Mapped[KeyStatus] = mapped_column(str_enum(KeyStatus, "key_status"))
-    wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("key_material"))
     master_key_id: Mapped[str] = mapped_column(sa.String(100))
     retired_at: Mapped[datetime | None]
 
@@ -115,10 +116,10 @@ class Subject(TenantOwned, Base):
     kind: Mapped[SubjectKind] = mapped_column(
         str_enum(SubjectKind, "subject_kind"), server_default=SubjectKind.PERSON.value
     )
-    email_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    phone_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    phone_last4_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    pseudonym: Mapped[str] = mapped_column(sa.String(64))
+    email_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    phone_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    phone_last4_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), info=pii("keyed_hash"))
     erased_at: Mapped[datetime | None]
 
 
@@ -139,7 +140,7 @@ class SubjectKey(TimestampMixin, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=pii("key_material"))
     wrapping_version: Mapped[int] = mapped_column(sa.Integer)
     destroyed_at: Mapped[datetime | None]
 
@@ -196,8 +197,8 @@ class DoiToken(TenantOwned, Base):
 
     subject_id: Mapped[uuid.UUID]
     purpose: Mapped[ConsentPurpose] = mapped_column(str_enum(ConsentPurpose, "consent_purpose"))
-    address_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    address_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
     notice_version: Mapped[str] = mapped_column(sa.String(40))
     notice_hash: Mapped[str] = mapped_column(sa.String(64))
     expires_at: Mapped[datetime]
@@ -305,7 +306,7 @@ class DsarRequest(TenantOwned, Base):
     status: Mapped[DsarStatus] = mapped_column(
         str_enum(DsarStatus, "dsar_status"), server_default=DsarStatus.RECEIVED.value
     )
-    requester_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    requester_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
     subject_id: Mapped[uuid.UUID | None]
     received_at: Mapped[datetime]
     due_at: Mapped[datetime]

@@ -128,6 +128,17 @@ TABLES: dict[str, TableEntry] = {
     "insight.benchmarks": TableEntry(
         "industry benchmarks", _LEGIT, _NONE, "indefinite (aggregates)"
     ),
+    "audit.log": TableEntry(
+        "tamper-evident record of every change",
+        _LEGAL,
+        "all (values of personal columns redacted)",
+        "10 years (TENANTRY_AUDIT_RETENTION_MONTHS)",
+    ),
+    "audit.chain_heads": TableEntry("hash chain state", _LEGAL, _NONE, "with the trail"),
+    "audit.checkpoints": TableEntry("signed chain heads", _LEGAL, _NONE, "with the trail"),
+    "audit.redacted_columns": TableEntry(
+        "which columns the trail redacts", _LEGAL, _NONE, "indefinite"
+    ),
     "privacy.tenant_keys": TableEntry("encryption keys", _LEGAL, _NONE, _LIFETIME),
     "privacy.subjects": TableEntry(
         "data subject registry", _LEGAL, "all data subjects", "until erasure"
@@ -163,6 +174,8 @@ _PII_CATEGORY = {
     "identifier": "identification data (vehicle plate, VIN)",
     "free_text": "free text that may contain personal data",
     "secret": "credentials (OAuth tokens)",
+    "keyed_hash": "keyed hash of personal data (blind index, pseudonym)",
+    "key_material": "key material (wrapped data keys)",
 }
 _TECHNICAL = {
     "id",
@@ -255,6 +268,22 @@ _COLUMNS: dict[str, str] = {
     **{f"privacy.legal_holds.{c}": _CONFIG for c in ("dataset", "reason", "placed_by")},
     "privacy.retention_defaults.dataset": _CONFIG,
     "privacy.retention_defaults.reference": _CONFIG,
+    **{
+        f"audit.log.{c}": "change metadata (no personal values)"
+        for c in ("table_name", "op", "actor", "changed_columns", "redacted_columns")
+    },
+    "audit.log.old_values": "changed values of non-personal columns",
+    "audit.log.new_values": "changed values of non-personal columns",
+    "audit.log.encrypted_values": "personal values encrypted under the subject key (reserved)",
+    **{
+        f"audit.{c}": "keyed hash (blind index or pseudonym)"
+        for c in ("log.prev_hash", "log.hash", "chain_heads.head_hash", "chain_heads.base_hash")
+    },
+    "audit.checkpoints.payload": "signed chain heads (hashes)",
+    "audit.checkpoints.signature": "signature",
+    "audit.checkpoints.public_key": "signature",
+    "audit.redacted_columns.table_name": _CONFIG,
+    "audit.redacted_columns.column_name": _CONFIG,
     "privacy.dsar_requests.extension_reason": _CONFIG,
     "privacy.dsar_requests.outcome": _CONFIG,
     "privacy.erasure_receipts.erased_lookup": "keyed hash (blind index or pseudonym)",

@@ -101,6 +101,11 @@ def _pii(table: str) -> list[sa.Column[object]]:
     return [c for c in Base.metadata.tables[table].c if "pii" in c.info]
 
 
+def _personal(table: str) -> list[sa.Column[object]]:
+    """Personal-data columns that hold values (not keyed hashes or key material)."""
+    return [c for c in _pii(table) if c.info["pii"] not in ("keyed_hash", "key_material")]
+
+
 def targets_of(uow: UnitOfWork, fp: Footprint) -> ScanTargets:
     """The subject's identifying values, read from its rows before they change."""
     targets = ScanTargets()
@@ -152,7 +157,7 @@ def _held(uow: UnitOfWork, fp: Footprint) -> tuple[set[str], set[uuid.UUID], boo
 
 def _replace(uow: UnitOfWork, table: str, ids: list[uuid.UUID], replacement: str) -> int:
     """Replace personal data: names and required columns by the token, the rest by NULL."""
-    cols = _pii(table)
+    cols = _personal(table)
     if not ids or not cols:
         return 0
     sets = []
@@ -184,10 +189,13 @@ def _delete(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> int:
 
 def _residue(uow: UnitOfWork, fp: Footprint, replacement: str) -> list[Hit]:
     """Personal data left in the subject's own remaining rows, column by column (this also
-    catches values too common to search for, like a first name on its own)."""
+    catches values too common to search for, like a first name on its own). Keyed hashes are
+    checked by the scan itself, by value."""
     hits: list[Hit] = []
     for table, ids in fp.rows.items():
         for column in _pii(table):
+            if column.info["pii"] in ("keyed_hash", "key_material"):
+                continue
             if not ids:
                 break
             rows = uow.session.scalars(

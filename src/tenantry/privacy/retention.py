@@ -48,7 +48,9 @@ class Dataset:
     @property
     def pii_columns(self) -> list[str]:
         t = Base.metadata.tables[self.table]
-        return [c.name for c in t.c if "pii" in c.info]
+        return [
+            c.name for c in t.c if c.info.get("pii") not in (None, "keyed_hash", "key_material")
+        ]
 
 
 DATASETS: dict[str, Dataset] = {

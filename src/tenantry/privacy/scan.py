@@ -72,8 +72,19 @@ def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozen
     patterns = [f"%{_escape(t)}%" for t in sorted(targets.texts) if len(t) >= _MIN_LENGTH]
     binaries = sorted(targets.binaries)
     hits: list[Hit] = []
+    readable = set(
+        uow.session.scalars(
+            sa.text(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind IN ('r', 'p') AND has_table_privilege(c.oid, 'SELECT')"
+            )
+        )
+    )
     for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
-        if table.fullname in skip:
+        # Tables the role cannot read (audit checkpoints: hashes and signatures only) are
+        # outside what this subject's data can have reached through the application.
+        if table.fullname in skip or table.fullname not in readable:
             continue
         scoped = "tenant_id" in table.c
         key = "id" if "id" in table.c else next(iter(table.primary_key.columns)).name

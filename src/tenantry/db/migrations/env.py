@@ -3,10 +3,13 @@ or, when invoked through the `alembic` command, on the configured database as th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from alembic import context
 from sqlalchemy import create_engine
 
 from tenantry.models import SCHEMAS, Base
+from tenantry.models.audit import is_partition
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,6 +18,10 @@ target_metadata = Base.metadata
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ == "schema":
         return name in SCHEMAS
+    if type_ == "table":
+        # Partitions of audit.log are created at run time and unknown to the models.
+        schema = parent_names.get("schema_name") if isinstance(parent_names, Mapping) else None
+        return not is_partition(schema, name)
     return True
 
 

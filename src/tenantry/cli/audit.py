@@ -1,0 +1,143 @@
+"""`tenantry audit ...`: sign checkpoints, verify the trail, show a row's history.
+
+Entry point only: the work is done by `tenantry.audit`. `verify` exits 0 when every chain is
+intact and 1 (one line on stderr, via the `main()` wrapper) naming the first broken entry.
+No command prints personal data: the trail holds none in plain text.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tenantry.audit.checkpoints import create_checkpoint
+from tenantry.audit.history import row_history
+from tenantry.audit.maintenance import ensure_partitions
+from tenantry.audit.verify import verify_trail
+from tenantry.config import get_settings
+from tenantry.db.engine import Database, open_database
+from tenantry.errors import AuditTrailBrokenError, NotFoundError, ValidationError
+from tenantry.ids import uuid7
+from tenantry.models import Tenant, tenant_tables
+
+__all__ = ["app", "resolve_tenant"]
+
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+TENANT_HELP = "The tenant's UUID or slug."
+
+
+def resolve_tenant(db: Database, value: str) -> uuid.UUID:
+    """The id of the tenant named by UUID or slug; a clear error when it does not exist."""
+    tenant_id: uuid.UUID | None = None
+    try:
+        tenant_id = uuid.UUID(value)
+    except ValueError:
+        if not _SLUG.fullmatch(value):
+            raise ValidationError("--tenant must be a tenant UUID or slug") from None
+    with db.platform_uow() as uow:
+        if tenant_id is not None:
+            found = uow.session.get(Tenant, tenant_id)
+        else:
+            found = uow.repos.tenants.by_slug(value)
+        if found is None:
+            raise NotFoundError("tenant not found")
+        return found.id
+
+
+def _owner(db: Database) -> psycopg.Connection:
+    return psycopg.connect(db.target.libpq(db.target.owner_url))
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Sign the head of every chain; store it in the database and under $TENANTRY_HOME."""
+    settings = get_settings()
+    db = open_database(settings)
+    try:
+        now = datetime.now(UTC)
+        with _owner(db) as conn:
+            ensure_partitions(conn, today=now.date())
+            signed = create_checkpoint(conn, settings, now=now, checkpoint_id=uuid7())
+            conn.commit()
+    finally:
+        db.dispose()
+    print(f"checkpoint {signed.id}: {len(signed.heads())} chains signed at {now.isoformat()}")
+
+
+@app.command("verify")
+def verify(tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP)) -> None:
+    """Recompute every chain and check it against the latest checkpoint; exit 1 if broken."""
+    settings = get_settings()
+    db = open_database(settings)
+    try:
+        tenant_id = resolve_tenant(db, tenant) if tenant is not None else None
+        with _owner(db) as conn:
+            report = verify_trail(conn, settings, tenant=tenant_id)
+    finally:
+        db.dispose()
+    if not report.intact:
+        first = report.breaks[0]
+        more = len(report.breaks) - 1
+        suffix = f"; {more} more broken" if more else ""
+        raise AuditTrailBrokenError(f"audit trail broken: {first.describe()}{suffix}")
+    anchor = (
+        f"checkpoint {report.checkpoint.id} of {report.checkpoint.created_at.isoformat()} matches"
+        if report.checkpoint
+        else "no checkpoint yet (run `tenantry audit checkpoint`)"
+    )
+    print(f"audit trail intact: {report.entries} entries in {report.chains} chains; {anchor}")
+
+
+@app.command("log")
+def log(
+    tenant: str = typer.Option(..., "--tenant", help=TENANT_HELP),
+    table: str | None = typer.Option(None, "--table", help="schema.table, e.g. crm.leads."),
+    row: str | None = typer.Option(None, "--row", help="The row's id."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="Newest entries shown."),
+) -> None:
+    """Show the history of a tenant, a table or one row (personal data shows as [redacted])."""
+    audited = [t for t in tenant_tables() if not t.startswith("audit.")]
+    if table is not None and table not in audited:
+        raise ValidationError("--table must be an audited table such as crm.leads")
+    db = open_database(get_settings())
+    try:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            lines = row_history(uow, table=table, row_id=row, limit=limit)
+    finally:
+        db.dispose()
+    if not lines:
+        print("no entries")
+        return
+    out = Table(show_lines=True)
+    for column in ("seq", "recorded at (UTC)", "actor", "operation"):
+        out.add_column(column, no_wrap=True)
+    if table is None:
+        out.add_column("table", no_wrap=True)
+    if row is None:
+        out.add_column("row", overflow="fold")
+    out.add_column("changes", overflow="fold")
+    for line in lines:
+        changes = "\n".join(
+            f"{c.column}: {c.old} → {c.new}" if c.old and c.new else f"{c.column}: {c.new or c.old}"
+            for c in line.changes
+        )
+        cells = [
+            str(line.seq),
+            line.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            line.actor,
+            line.operation,
+        ]
+        cells += [line.table] if table is None else []
+        cells += [line.row_id] if row is None else []
+        out.add_row(*(Text(c) for c in [*cells, changes]))
+    Console().print(out)
