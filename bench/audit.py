@@ -46,7 +46,7 @@ UPDATE = text(
 )
 DISABLE_ALL = (
     "SELECT audit.disable(tgrelid::regclass) FROM pg_trigger"
-    " WHERE tgname = 'audit_trail' AND tgparentid = 0"
+    " WHERE tgname = 'audit_trail_insert' AND tgparentid = 0"
 )
 
 
@@ -91,7 +91,7 @@ def write_overhead(server: DatabaseTarget) -> Result:
     off, off_stats = _seeded(server, "bench_audit_off", tenants, trail=False)
     with psycopg.connect(off.libpq(off.owner_url)) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_trail'"
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_trail_insert'"
         ).fetchone()
         assert row is not None
         assert row[0] == 0, "the baseline must have no audit trigger"

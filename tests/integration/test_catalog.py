@@ -162,18 +162,23 @@ AUDITED_TABLES = [t for t in TENANT_TABLES if not t.startswith("audit.")]
 
 @pytest.mark.parametrize("table", AUDITED_TABLES)
 def test_every_tenant_table_has_the_audit_trigger(owner, table: str) -> None:
-    row = owner.execute(
+    rows = owner.execute(
         text(
-            "SELECT t.tgenabled, p.prosecdef, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+            "SELECT t.tgname, t.tgenabled, p.prosecdef, pg_get_triggerdef(t.oid) FROM pg_trigger t"
             " JOIN pg_proc p ON p.oid = t.tgfoid"
-            " WHERE t.tgrelid = CAST(:t AS regclass) AND t.tgname = 'audit_trail'"
+            " WHERE t.tgrelid = CAST(:t AS regclass) AND t.tgname LIKE 'audit_trail_%'"
         ),
         {"t": table},
-    ).one_or_none()
-    assert row is not None, f"{table} has no audit trigger"
-    enabled, security_definer, definition = row
-    assert enabled == "O" and security_definer
-    assert "AFTER INSERT OR DELETE OR UPDATE" in definition and "FOR EACH ROW" in definition
+    ).all()
+    assert {r.tgname for r in rows} == {
+        "audit_trail_insert",
+        "audit_trail_update",
+        "audit_trail_delete",
+    }, f"{table} lacks audit triggers"
+    for name, enabled, security_definer, definition in rows:
+        event = name.removeprefix("audit_trail_").upper()
+        assert enabled == "O" and security_definer
+        assert f"AFTER {event}" in definition and "FOR EACH STATEMENT" in definition
 
 
 def test_redacted_columns_are_exactly_the_models_personal_data_columns(owner) -> None:
@@ -229,6 +234,8 @@ def test_application_role_cannot_change_or_remove_audit_entries(owner) -> None:
 
 def test_trigger_function_runs_with_a_fixed_search_path(owner) -> None:
     config = owner.execute(
-        text("SELECT proconfig FROM pg_proc WHERE oid = CAST('audit.record()' AS regprocedure)")
+        text(
+            "SELECT proconfig FROM pg_proc WHERE oid = CAST('audit.record_rows()' AS regprocedure)"
+        )
     ).scalar()
     assert config == ["search_path=pg_catalog, pg_temp"]

@@ -1,6 +1,6 @@
 """The canonical encoding of an audit entry and its hash: the one definition of the chain.
 
-The trigger `audit.record` (migration 0100) builds exactly this text inside PostgreSQL; verify
+The trigger `audit.record_rows` (migration 0100) builds exactly this text inside PostgreSQL; verify
 rebuilds it here. Each field is written as `<length>:<text>\\n` (length in characters), a NULL
 as `-\\n`, in the order of `FIELDS`; the entry's hash is SHA-256 of the UTF-8 bytes. Fields
 whose PostgreSQL type has no single obvious text form are taken in PostgreSQL's own text

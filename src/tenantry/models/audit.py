@@ -1,7 +1,7 @@
 """Schema `audit`: the hash-chained trail, the chain heads, signed checkpoints, and the list
 of personal-data columns whose values never enter the trail.
 
-These mappings describe tables that only the database writes (trigger `audit.record` from
+These mappings describe tables that only the database writes (trigger `audit.record_rows` from
 migration 0100) or that only `tenantry.audit` appends to; no service changes them. `audit.log`
 is partitioned by month: its partitions are child tables that the models deliberately do not
 know (`is_partition` tells the migration tooling and the catalog tests to skip them).

@@ -1,8 +1,9 @@
 """Tamper-evident audit trail: schema `audit`, hash-chained log, triggers on every tenant table.
 
 Every INSERT, UPDATE and DELETE on a table with a `tenant_id` column is appended to
-`audit.log` by an AFTER ROW trigger (`audit.record`, SECURITY DEFINER, fixed search_path), so
-raw SQL is captured too. Entries of one tenant form a hash chain: the append takes the
+`audit.log` by AFTER ... FOR EACH STATEMENT triggers with transition tables
+(`audit.record_rows`, SECURITY DEFINER, fixed search_path), so raw SQL is captured too and a
+bulk load appends its entries set-wise, taking each tenant's chain head once per statement. Entries of one tenant form a hash chain: the append takes the
 tenant's row in `audit.chain_heads` FOR UPDATE, which serialises writers of that tenant (and
 only of that tenant) until they commit, so the chain cannot fork. Values of personal-data
 columns listed in `audit.redacted_columns` are never written: only their names.
@@ -159,116 +160,144 @@ CREATE TABLE audit.checkpoints (
 GENESIS = "'\\x" + "00" * 32 + "'::bytea"
 
 RECORD = f"""
-CREATE FUNCTION audit.record() RETURNS trigger
+CREATE FUNCTION audit.record_rows() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_table text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
-    v_old jsonb;
-    v_new jsonb;
-    v_row jsonb;
     v_pii text[];
-    v_changed text[];
-    v_redacted text[];
-    v_old_values jsonb;
-    v_new_values jsonb;
-    v_parts text[] := '{{}}';
-    v_row_id text;
-    v_tenant uuid;
+    v_all text[];
+    v_all_redacted text[];
     v_actor text;
     v_txid bigint := txid_current();
-    v_at timestamptz;
+    v_key text;
+    v_rows text;
+    v_sql text;
+    r record;
+    v_tenant uuid := NULL;
     v_seq bigint;
     v_prev bytea;
     v_hash bytea;
+    v_at timestamptz;
 BEGIN
-    IF TG_OP <> 'DELETE' THEN
-        v_new := to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        v_old := to_jsonb(OLD);
-    END IF;
-    v_row := coalesce(v_new, v_old);
-
-    SELECT coalesce(array_agg(r.column_name), '{{}}') INTO v_pii
-      FROM audit.redacted_columns r WHERE r.table_name = v_table;
-
-    IF TG_OP = 'UPDATE' THEN
-        SELECT coalesce(array_agg(n.key ORDER BY n.key COLLATE "C"), '{{}}') INTO v_changed
-          FROM jsonb_each(v_new) n WHERE n.value IS DISTINCT FROM v_old -> n.key;
-        IF cardinality(v_changed) = 0 THEN
-            RETURN NULL;  -- nothing changed: nothing to record
-        END IF;
-        SELECT coalesce(jsonb_object_agg(o.key, o.value), '{{}}') - v_pii INTO v_old_values
-          FROM jsonb_each(v_old) o WHERE o.key = ANY (v_changed);
-        SELECT coalesce(jsonb_object_agg(n.key, n.value), '{{}}') - v_pii INTO v_new_values
-          FROM jsonb_each(v_new) n WHERE n.key = ANY (v_changed);
-    ELSE
-        SELECT array_agg(k ORDER BY k COLLATE "C") INTO v_changed FROM jsonb_object_keys(v_row) k;
-        IF TG_OP = 'INSERT' THEN
-            v_new_values := v_new - v_pii;
-        ELSE
-            v_old_values := v_old - v_pii;
-        END IF;
-    END IF;
-    v_redacted := ARRAY(
-        SELECT c FROM unnest(v_changed) c WHERE c = ANY (v_pii) ORDER BY c COLLATE "C"
-    );
-
-    FOR i IN 0 .. TG_NARGS - 1 LOOP
-        v_parts := v_parts || (v_row ->> TG_ARGV[i]);
-    END LOOP;
-    v_row_id := array_to_string(v_parts, ',', '');
-    v_tenant := (v_row ->> 'tenant_id')::uuid;
+    SELECT coalesce(array_agg(c.column_name), '{{}}') INTO v_pii
+      FROM audit.redacted_columns c WHERE c.table_name = v_table;
     v_actor := coalesce(
         nullif(current_setting('tenantry.actor', true), ''), 'db:' || session_user
     );
+    -- The row id: the primary key columns besides tenant_id, comma-joined (trigger arguments).
+    SELECT string_agg(format('coalesce(%s.j ->> %L, %L)', '%1$s', k, ''), ' || '','' || ')
+      INTO v_key FROM unnest(TG_ARGV) k;
 
-    -- The row lock on the tenant's head serialises appends of this tenant until commit.
-    SELECT h.seq, h.head_hash INTO v_seq, v_prev
-      FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO audit.chain_heads (tenant_id, seq, head_hash, base_seq, base_hash)
-        VALUES (v_tenant, 0, {GENESIS}, 0, {GENESIS})
-        ON CONFLICT (tenant_id) DO NOTHING;
-        SELECT h.seq, h.head_hash INTO v_seq, v_prev
-          FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
+    IF TG_OP = 'INSERT' THEN
+        v_rows := 'SELECT NULL::jsonb AS o, to_jsonb(x) AS n FROM audit_new x';
+    ELSIF TG_OP = 'DELETE' THEN
+        v_rows := 'SELECT to_jsonb(x) AS o, NULL::jsonb AS n FROM audit_old x';
+    ELSE
+        v_rows := format(
+            'SELECT o.j AS o, n.j AS n FROM (SELECT to_jsonb(x) AS j FROM audit_old x) o'
+            ' FULL JOIN (SELECT to_jsonb(x) AS j FROM audit_new x) n'
+            ' ON (o.j ->> ''tenant_id'') = (n.j ->> ''tenant_id'') AND %s = %s',
+            format(v_key, 'o'), format(v_key, 'n'));
     END IF;
-    v_seq := v_seq + 1;
-    -- Taken after the lock, so time never runs backwards along a chain (partitions by month
-    -- can then be dropped oldest first without leaving holes).
-    v_at := clock_timestamp();
+    -- Everything but the chain itself is computed set-based; the loop only links the hashes.
+    -- Inserts and deletes change every column: their column lists are the table's, once.
+    SELECT coalesce(array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C"), '{{}}')
+      INTO v_all FROM pg_attribute a
+     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
+    v_all_redacted := ARRAY(SELECT k FROM unnest(v_all) k WHERE k = ANY (v_pii)
+                            ORDER BY k COLLATE "C");
+    v_sql := replace(replace($q$
+        WITH pairs AS ({{0}}),
+        rows AS (
+            SELECT coalesce(p.n, p.o) AS j, p.o, p.n,
+                   CASE WHEN p.o IS NULL THEN 'I' WHEN p.n IS NULL THEN 'D' ELSE 'U' END AS op
+              FROM pairs p
+        ),
+        changes AS (
+            SELECT (r.j ->> 'tenant_id')::uuid AS tenant_id, {{1}} AS row_id, r.op, r.o, r.n,
+                   CASE WHEN r.op = 'U' THEN ARRAY(
+                            SELECT e.key FROM jsonb_each(r.n) e
+                             WHERE e.value IS DISTINCT FROM r.o -> e.key
+                             ORDER BY e.key COLLATE "C")
+                        ELSE $2
+                   END AS changed
+              FROM rows r
+        )
+        SELECT c.tenant_id, c.row_id, c.op, c.changed,
+               CASE WHEN c.op = 'U' THEN ARRAY(
+                        SELECT k FROM unnest(c.changed) k WHERE k = ANY ($1) ORDER BY k COLLATE "C")
+                    ELSE $3
+               END AS redacted,
+               CASE WHEN c.op = 'I' THEN NULL
+                    WHEN c.op = 'D' THEN c.o - $1
+                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
+                            FROM jsonb_each(c.o) e WHERE e.key = ANY (c.changed)) - $1
+               END AS old_values,
+               CASE WHEN c.op = 'D' THEN NULL
+                    WHEN c.op = 'I' THEN c.n - $1
+                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
+                            FROM jsonb_each(c.n) e WHERE e.key = ANY (c.changed)) - $1
+               END AS new_values
+          FROM changes c
+         WHERE cardinality(c.changed) > 0
+         ORDER BY c.tenant_id, c.row_id
+    $q$, '{{0}}', v_rows), '{{1}}', format(v_key, 'r'));
 
-    v_hash := sha256(convert_to(
-        {_f("'tenantry-audit-v1'")}
-        || {_f("v_tenant::text")}
-        || {_f("(extract(epoch FROM v_at) * 1000000)::bigint::text")}
-        || {_f("v_txid::text")}
-        || {_f("v_table")}
-        || {_f("v_row_id")}
-        || {_f("left(TG_OP, 1)")}
-        || {_f("v_actor")}
-        || {_f("v_changed::text")}
-        || {_f("v_redacted::text")}
-        || {_f("v_old_values::text")}
-        || {_f("v_new_values::text")}
-        || {_f("NULL::text")}
-        || {_f("NULL::text")}
-        || {_f("v_seq::text")}
-        || {_f("encode(v_prev, 'hex')")},
-        'UTF8'));
-
-    INSERT INTO audit.log (
-        tenant_id, seq, recorded_at, txid, table_name, row_id, op, actor,
-        changed_columns, redacted_columns, old_values, new_values,
-        subject_id, encrypted_values, prev_hash, hash
-    ) VALUES (
-        v_tenant, v_seq, v_at, v_txid, v_table, v_row_id, left(TG_OP, 1), v_actor,
-        v_changed, v_redacted, v_old_values, v_new_values,
-        NULL, NULL, v_prev, v_hash
-    );
-    UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_hash WHERE tenant_id = v_tenant;
+    FOR r IN EXECUTE v_sql USING v_pii, v_all, v_all_redacted LOOP
+        IF v_tenant IS DISTINCT FROM r.tenant_id THEN
+            IF v_tenant IS NOT NULL THEN
+                UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_prev
+                 WHERE tenant_id = v_tenant;
+            END IF;
+            v_tenant := r.tenant_id;
+            -- The row lock on the tenant's head serialises appends of this tenant until commit.
+            SELECT h.seq, h.head_hash INTO v_seq, v_prev
+              FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
+            IF NOT FOUND THEN
+                INSERT INTO audit.chain_heads (tenant_id, seq, head_hash, base_seq, base_hash)
+                VALUES (v_tenant, 0, {GENESIS}, 0, {GENESIS})
+                ON CONFLICT (tenant_id) DO NOTHING;
+                SELECT h.seq, h.head_hash INTO v_seq, v_prev
+                  FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
+            END IF;
+        END IF;
+        v_seq := v_seq + 1;
+        -- Taken after the lock, so time never runs backwards along a chain (partitions by
+        -- month can then be dropped oldest first without leaving holes).
+        v_at := clock_timestamp();
+        v_hash := sha256(convert_to(
+            {_f("'tenantry-audit-v1'")}
+            || {_f("v_tenant::text")}
+            || {_f("(extract(epoch FROM v_at) * 1000000)::bigint::text")}
+            || {_f("v_txid::text")}
+            || {_f("v_table")}
+            || {_f("r.row_id")}
+            || {_f("r.op")}
+            || {_f("v_actor")}
+            || {_f("r.changed::text")}
+            || {_f("r.redacted::text")}
+            || {_f("r.old_values::text")}
+            || {_f("r.new_values::text")}
+            || {_f("NULL::text")}
+            || {_f("NULL::text")}
+            || {_f("v_seq::text")}
+            || {_f("encode(v_prev, 'hex')")},
+            'UTF8'));
+        INSERT INTO audit.log (
+            tenant_id, seq, recorded_at, txid, table_name, row_id, op, actor,
+            changed_columns, redacted_columns, old_values, new_values,
+            subject_id, encrypted_values, prev_hash, hash
+        ) VALUES (
+            v_tenant, v_seq, v_at, v_txid, v_table, r.row_id, r.op, v_actor,
+            r.changed, r.redacted, r.old_values, r.new_values, NULL, NULL, v_prev, v_hash
+        );
+        v_prev := v_hash;
+    END LOOP;
+    IF v_tenant IS NOT NULL THEN
+        UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_prev WHERE tenant_id = v_tenant;
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -394,10 +423,19 @@ BEGIN
     IF v_keys IS NULL THEN
         RAISE EXCEPTION '% needs a primary key besides tenant_id to be audited', p_table;
     END IF;
-    EXECUTE format('DROP TRIGGER IF EXISTS audit_trail ON %s', p_table);
+    PERFORM audit.disable(p_table);
+    -- Statement-level triggers with transition tables: a COPY or a multi-row UPDATE appends
+    -- its entries in one go, locking each tenant's chain head once per statement.
     EXECUTE format(
-        'CREATE TRIGGER audit_trail AFTER INSERT OR UPDATE OR DELETE ON %s'
-        ' FOR EACH ROW EXECUTE FUNCTION audit.record(%s)', p_table, v_keys);
+        'CREATE TRIGGER audit_trail_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS audit_new'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
+    EXECUTE format(
+        'CREATE TRIGGER audit_trail_update AFTER UPDATE ON %s'
+        ' REFERENCING OLD TABLE AS audit_old NEW TABLE AS audit_new'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
+    EXECUTE format(
+        'CREATE TRIGGER audit_trail_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS audit_old'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
 END
 $fn$;
 
@@ -406,7 +444,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    EXECUTE format('DROP TRIGGER IF EXISTS audit_trail ON %s', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS audit_trail_insert ON %s', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS audit_trail_update ON %s', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS audit_trail_delete ON %s', p_table);
 END
 $fn$;
 """
@@ -471,8 +511,8 @@ def downgrade() -> None:
     op.execute(
         "DO $$ DECLARE t text; BEGIN"
         " FOR t IN SELECT tgrelid::regclass::text FROM pg_trigger"
-        "  WHERE tgfoid = 'audit.record()'::regprocedure AND tgparentid = 0"
-        " LOOP EXECUTE format('DROP TRIGGER audit_trail ON %s', t); END LOOP; END $$"
+        "  WHERE tgfoid = 'audit.record_rows()'::regprocedure AND tgparentid = 0"
+        " LOOP PERFORM audit.disable(t::regclass); END LOOP; END $$"
     )
     op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA audit FROM {APP}")
     op.execute(f"REVOKE USAGE ON SCHEMA audit FROM {APP}")
