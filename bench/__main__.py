@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, seed_rate
+from bench import audit, dashboard, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -21,6 +21,8 @@ BENCHMARKS = {
     "dashboard_p95": dashboard.run,
     "audit_write_overhead": audit.write_overhead,
     "audit_verify_rate": audit.verify_rate,
+    # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds
+    "privacy": privacy.run,
 }
 
 
@@ -33,10 +35,11 @@ def main() -> int:
         if only and name not in only:
             continue
         console.print(f"[bold]running {name}[/] ...")
-        result = fn(target)
-        path = result.write()
-        console.print(f"  wrote {path}")
-        results.append(result)
+        produced = fn(target)
+        for result in produced if isinstance(produced, list) else [produced]:
+            path = result.write()
+            console.print(f"  wrote {path}")
+            results.append(result)
     table = Table(title="tenantry benchmarks")
     for col in ("benchmark", "value", "baseline", "ratio", "target"):
         table.add_column(col)

@@ -18,7 +18,7 @@ ANCHOR = 1_780_000_000
 
 
 def run(server: DatabaseTarget) -> Result:
-    tenants = int(os.environ.get("BENCH_SEED_TENANTS", "1000"))
+    tenants = int(os.environ.get("BENCH_SEED_TENANTS", "500"))
     specs = derive_tenants(tenants, SEED)
 
     gen_db = database(server, "bench_seed_generator", fresh=True)

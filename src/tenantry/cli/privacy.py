@@ -68,23 +68,45 @@ def catalog(
 
 
 @keys_app.command("rotate")
-def rotate(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
+def rotate(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    defer_rewrap: bool = typer.Option(
+        False, "--defer-rewrap", help="Only activate the new version; re-wrap later."
+    ),
+) -> None:
     """Rotate the tenant's wrapping key: re-wrap subject keys, rewrite no data row.
 
-    An interrupted rotation is resumed by running the command again.
+    The new version is active at once; keys still under the old one keep working until they
+    are re-wrapped. An interrupted rotation is resumed by `tenantry keys rewrap`.
     """
     db = open_db()
     try:
         report = rotate_tenant_key(
-            db, master_key_provider(get_settings()), resolve_tenant(db, tenant)
+            db,
+            master_key_provider(get_settings()),
+            resolve_tenant(db, tenant),
+            rewrap=not defer_rewrap,
         )
     finally:
         db.dispose()
     verb = "resumed rotation to" if report.resumed else "rotated to"
     print(
-        f"{verb} key version {report.new_version}: {report.rewrapped} subject keys re-wrapped "
-        f"in {report.seconds:.2f}s"
+        f"{verb} key version {report.new_version} in {report.rotate_seconds:.3f}s; "
+        f"{report.rewrapped} subject keys re-wrapped ({report.seconds:.2f}s in all)"
     )
+
+
+@keys_app.command("rewrap")
+def rewrap(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
+    """Finish (or resume after a crash) re-wrapping subject keys under the active version."""
+    db = open_db()
+    try:
+        report = rotate_tenant_key(
+            db, master_key_provider(get_settings()), resolve_tenant(db, tenant), resume_only=True
+        )
+    finally:
+        db.dispose()
+    print(f"{report.rewrapped} subject keys re-wrapped under version {report.new_version}")
 
 
 @retention_app.command("run")

@@ -28,11 +28,11 @@ __all__ = ["Footprint", "find_footprint"]
 SEARCH: dict[str, tuple[str, str]] = {
     "crm.customers": (
         "e-mail, or customer of a matching lead",
-        "lower(t.email) = :e OR t.id = ANY(:c)",
+        "t.email = :e OR t.id = ANY(:c)",
     ),
     "crm.leads": (
         "e-mail, or converted into a matching customer",
-        "lower(t.email) = :e OR t.customer_id = ANY(:c)",
+        "t.email = :e OR t.customer_id = ANY(:c)",
     ),
     "crm.vehicles": ("owned by a matching customer", "t.customer_id = ANY(:c)"),
     "crm.lead_score_history": ("of a matching lead", "t.lead_id = ANY(:l)"),
@@ -65,7 +65,7 @@ SEARCH: dict[str, tuple[str, str]] = {
     ),
     "engage.email_events": (
         "to a matching customer or the e-mail",
-        "t.customer_id = ANY(:c) OR lower(t.recipient) = :e",
+        "t.customer_id = ANY(:c) OR t.recipient = :e",
     ),
     "insight.visibility_checks": ("requested by a matching lead", "t.lead_id = ANY(:l)"),
     "privacy.subjects": ("blind index of the e-mail", "t.id = ANY(:s)"),

@@ -81,24 +81,33 @@ def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozen
             )
         )
     )
+    params = {"patterns": patterns, "binaries": binaries, "tenant": uow.require_tenant()}
     for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
         # Tables the role cannot read (audit checkpoints: hashes and signatures only) are
         # outside what this subject's data can have reached through the application.
         if table.fullname in skip or table.fullname not in readable:
             continue
-        scoped = "tenant_id" in table.c
         key = "id" if "id" in table.c else next(iter(table.primary_key.columns)).name
+        tests = {}
         for column in table.c:
             if isinstance(column.type, _TEXTUAL) and patterns:
-                cond = f"lower(t.{column.name}::text) LIKE ANY(:patterns)"
+                tests[column.name] = f"lower(t.{column.name}::text) LIKE ANY(:patterns)"
             elif isinstance(column.type, sa.LargeBinary) and binaries:
-                cond = f"t.{column.name} = ANY(:binaries)"
-            else:
-                continue
-            where = f"{cond} AND t.tenant_id = :tenant" if scoped else cond
-            rows = uow.session.scalars(
-                sa.text(f"SELECT t.{key}::text FROM {table.fullname} t WHERE {where} LIMIT 100"),
-                {"patterns": patterns, "binaries": binaries, "tenant": uow.require_tenant()},
-            )
-            hits.extend(Hit(table.fullname, column.name, r) for r in rows)
+                tests[column.name] = f"t.{column.name} = ANY(:binaries)"
+        if not tests:
+            continue
+        # One pass over the table per scan: every column tested in the same query.
+        flags = ", ".join(f"coalesce({cond}, false) AS {name}" for name, cond in tests.items())
+        where = " OR ".join(f"({cond})" for cond in tests.values())
+        if "tenant_id" in table.c:
+            where = f"t.tenant_id = :tenant AND ({where})"
+        rows = uow.session.execute(
+            sa.text(
+                f"SELECT t.{key}::text AS row_key, {flags} FROM {table.fullname} t"
+                f" WHERE {where} LIMIT 1000"
+            ),
+            params,
+        ).mappings()
+        for row in rows:
+            hits.extend(Hit(table.fullname, name, row["row_key"]) for name in tests if row[name])
     return hits

@@ -36,6 +36,7 @@ class Scale:
     leads: int
     bookings: int
     chunk_tenants: int
+    jitter: bool = True  # vary tenant sizes (0.4x to 1.6x); off for exact benchmark sizes
 
 
 SCALES = {
@@ -335,7 +336,7 @@ class _Chunk:
     def tenant(self, t: TenantSpec) -> None:
         rng = _Rng(self.spec.seed * 1_000_003 + t.index)
         scale = self.spec.scale
-        size = rng.uniform(0.4, 1.6)
+        size = rng.uniform(0.4, 1.6) if scale.jitter else 1.0
         created = self.now - rng.randint(400, 1500) * DAY
         tid = self.uid(rng, created)
         self.emit(
