@@ -178,7 +178,8 @@ def test_every_tenant_table_has_the_audit_trigger(owner, table: str) -> None:
     for name, enabled, security_definer, definition in rows:
         event = name.removeprefix("audit_trail_").upper()
         assert enabled == "O" and security_definer
-        assert f"AFTER {event}" in definition and "FOR EACH STATEMENT" in definition
+        level = "FOR EACH STATEMENT" if event == "INSERT" else "FOR EACH ROW"
+        assert f"AFTER {event}" in definition and level in definition
 
 
 def test_redacted_columns_are_exactly_the_models_personal_data_columns(owner) -> None:
@@ -232,10 +233,9 @@ def test_application_role_cannot_change_or_remove_audit_entries(owner) -> None:
         assert {"audit_guard", "audit_guard_truncate"} <= triggers, partition
 
 
-def test_trigger_function_runs_with_a_fixed_search_path(owner) -> None:
+@pytest.mark.parametrize("function", ["audit.record()", "audit.record_rows()"])
+def test_trigger_function_runs_with_a_fixed_search_path(owner, function: str) -> None:
     config = owner.execute(
-        text(
-            "SELECT proconfig FROM pg_proc WHERE oid = CAST('audit.record_rows()' AS regprocedure)"
-        )
+        text("SELECT proconfig FROM pg_proc WHERE oid = CAST(:f AS regprocedure)"), {"f": function}
     ).scalar()
     assert config == ["search_path=pg_catalog, pg_temp"]

@@ -159,7 +159,68 @@ CREATE TABLE audit.checkpoints (
 
 GENESIS = "'\\x" + "00" * 32 + "'::bytea"
 
+_CHANGES = """
+        WITH pairs AS ({pairs}),
+        rows AS (
+            SELECT coalesce(p.n, p.o) AS j, p.o, p.n,
+                   CASE WHEN p.o IS NULL THEN 'I' WHEN p.n IS NULL THEN 'D' ELSE 'U' END AS op
+              FROM pairs p
+        ),
+        changes AS (
+            SELECT (rw.j ->> 'tenant_id')::uuid AS tenant_id, audit.row_key(rw.j, TG_ARGV) AS row_id,
+                   rw.op, rw.o, rw.n,
+                   CASE WHEN rw.op = 'U' THEN ARRAY(
+                            SELECT e.key FROM jsonb_each(rw.n) e
+                             WHERE e.value IS DISTINCT FROM rw.o -> e.key
+                             ORDER BY e.key COLLATE "C")
+                        ELSE v_all
+                   END AS changed
+              FROM rows rw
+        )
+        SELECT c.tenant_id, c.row_id, c.op, c.changed,
+               CASE WHEN c.op = 'U' THEN ARRAY(
+                        SELECT k FROM unnest(c.changed) k WHERE k = ANY (v_pii)
+                         ORDER BY k COLLATE "C")
+                    ELSE v_all_redacted
+               END AS redacted,
+               CASE WHEN c.op = 'I' THEN NULL
+                    WHEN c.op = 'D' THEN c.o - v_pii
+                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
+                            FROM jsonb_each(c.o) e WHERE e.key = ANY (c.changed)) - v_pii
+               END AS old_values,
+               CASE WHEN c.op = 'D' THEN NULL
+                    WHEN c.op = 'I' THEN c.n - v_pii
+                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
+                            FROM jsonb_each(c.n) e WHERE e.key = ANY (c.changed)) - v_pii
+               END AS new_values
+          FROM changes c
+         WHERE cardinality(c.changed) > 0
+         ORDER BY c.tenant_id, c.row_id"""
+
+
+def _changes(pairs: str) -> str:
+    return _CHANGES.format(pairs=pairs)
+
+
+_INSERTED = _changes("SELECT NULL::jsonb AS o, to_jsonb(x) AS n FROM audit_new x")
+_DELETED = _changes("SELECT to_jsonb(x) AS o, NULL::jsonb AS n FROM audit_old x")
+_UPDATED = _changes(
+    "SELECT o.j AS o, n.j AS n FROM (SELECT to_jsonb(x) AS j FROM audit_old x) o"
+    " FULL JOIN (SELECT to_jsonb(x) AS j FROM audit_new x) n"
+    " ON (o.j ->> 'tenant_id') = (n.j ->> 'tenant_id')"
+    " AND audit.row_key(o.j, TG_ARGV) = audit.row_key(n.j, TG_ARGV)"
+)
+
 RECORD = f"""
+CREATE FUNCTION audit.row_key(p_row jsonb, p_keys text[]) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT array_to_string(
+        ARRAY(SELECT coalesce(p_row ->> k, '') FROM unnest(p_keys) WITH ORDINALITY u(k, i)
+               ORDER BY i), ',')
+$fn$;
+
 CREATE FUNCTION audit.record_rows() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -171,9 +232,7 @@ DECLARE
     v_all_redacted text[];
     v_actor text;
     v_txid bigint := txid_current();
-    v_key text;
-    v_rows text;
-    v_sql text;
+    v_cur refcursor;
     r record;
     v_tenant uuid := NULL;
     v_seq bigint;
@@ -181,71 +240,30 @@ DECLARE
     v_hash bytea;
     v_at timestamptz;
 BEGIN
+    -- Static SQL only: PL/pgSQL keeps one compiled copy of a trigger function per table, so
+    -- every query below is planned once per table and session, not once per statement.
     SELECT coalesce(array_agg(c.column_name), '{{}}') INTO v_pii
       FROM audit.redacted_columns c WHERE c.table_name = v_table;
     v_actor := coalesce(
         nullif(current_setting('tenantry.actor', true), ''), 'db:' || session_user
     );
-    -- The row id: the primary key columns besides tenant_id, comma-joined (trigger arguments).
-    SELECT string_agg(format('coalesce(%s.j ->> %L, %L)', '%1$s', k, ''), ' || '','' || ')
-      INTO v_key FROM unnest(TG_ARGV) k;
-
-    IF TG_OP = 'INSERT' THEN
-        v_rows := 'SELECT NULL::jsonb AS o, to_jsonb(x) AS n FROM audit_new x';
-    ELSIF TG_OP = 'DELETE' THEN
-        v_rows := 'SELECT to_jsonb(x) AS o, NULL::jsonb AS n FROM audit_old x';
-    ELSE
-        v_rows := format(
-            'SELECT o.j AS o, n.j AS n FROM (SELECT to_jsonb(x) AS j FROM audit_old x) o'
-            ' FULL JOIN (SELECT to_jsonb(x) AS j FROM audit_new x) n'
-            ' ON (o.j ->> ''tenant_id'') = (n.j ->> ''tenant_id'') AND %s = %s',
-            format(v_key, 'o'), format(v_key, 'n'));
-    END IF;
-    -- Everything but the chain itself is computed set-based; the loop only links the hashes.
-    -- Inserts and deletes change every column: their column lists are the table's, once.
+    -- Inserts and deletes change every column: their column lists are the table's.
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C"), '{{}}')
       INTO v_all FROM pg_attribute a
      WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
     v_all_redacted := ARRAY(SELECT k FROM unnest(v_all) k WHERE k = ANY (v_pii)
                             ORDER BY k COLLATE "C");
-    v_sql := replace(replace($q$
-        WITH pairs AS ({{0}}),
-        rows AS (
-            SELECT coalesce(p.n, p.o) AS j, p.o, p.n,
-                   CASE WHEN p.o IS NULL THEN 'I' WHEN p.n IS NULL THEN 'D' ELSE 'U' END AS op
-              FROM pairs p
-        ),
-        changes AS (
-            SELECT (r.j ->> 'tenant_id')::uuid AS tenant_id, {{1}} AS row_id, r.op, r.o, r.n,
-                   CASE WHEN r.op = 'U' THEN ARRAY(
-                            SELECT e.key FROM jsonb_each(r.n) e
-                             WHERE e.value IS DISTINCT FROM r.o -> e.key
-                             ORDER BY e.key COLLATE "C")
-                        ELSE $2
-                   END AS changed
-              FROM rows r
-        )
-        SELECT c.tenant_id, c.row_id, c.op, c.changed,
-               CASE WHEN c.op = 'U' THEN ARRAY(
-                        SELECT k FROM unnest(c.changed) k WHERE k = ANY ($1) ORDER BY k COLLATE "C")
-                    ELSE $3
-               END AS redacted,
-               CASE WHEN c.op = 'I' THEN NULL
-                    WHEN c.op = 'D' THEN c.o - $1
-                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
-                            FROM jsonb_each(c.o) e WHERE e.key = ANY (c.changed)) - $1
-               END AS old_values,
-               CASE WHEN c.op = 'D' THEN NULL
-                    WHEN c.op = 'I' THEN c.n - $1
-                    ELSE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}')
-                            FROM jsonb_each(c.n) e WHERE e.key = ANY (c.changed)) - $1
-               END AS new_values
-          FROM changes c
-         WHERE cardinality(c.changed) > 0
-         ORDER BY c.tenant_id, c.row_id
-    $q$, '{{0}}', v_rows), '{{1}}', format(v_key, 'r'));
-
-    FOR r IN EXECUTE v_sql USING v_pii, v_all, v_all_redacted LOOP
+    -- Everything but the chain itself is computed set-based; the loop only links the hashes.
+    IF TG_OP = 'INSERT' THEN
+        OPEN v_cur FOR {_INSERTED};
+    ELSIF TG_OP = 'DELETE' THEN
+        OPEN v_cur FOR {_DELETED};
+    ELSE
+        OPEN v_cur FOR {_UPDATED};
+    END IF;
+    LOOP
+        FETCH v_cur INTO r;
+        EXIT WHEN NOT FOUND;
         IF v_tenant IS DISTINCT FROM r.tenant_id THEN
             IF v_tenant IS NOT NULL THEN
                 UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_prev
@@ -298,6 +316,124 @@ BEGIN
     IF v_tenant IS NOT NULL THEN
         UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_prev WHERE tenant_id = v_tenant;
     END IF;
+    CLOSE v_cur;
+    RETURN NULL;
+END
+$fn$;
+"""
+
+
+ROW_RECORD = f"""
+CREATE FUNCTION audit.record() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_table text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+    v_old jsonb;
+    v_new jsonb;
+    v_row jsonb;
+    v_pii text[];
+    v_changed text[];
+    v_redacted text[];
+    v_old_values jsonb;
+    v_new_values jsonb;
+    v_parts text[] := '{{}}';
+    v_row_id text;
+    v_tenant uuid;
+    v_actor text;
+    v_txid bigint := txid_current();
+    v_at timestamptz;
+    v_seq bigint;
+    v_prev bytea;
+    v_hash bytea;
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        v_new := to_jsonb(NEW);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        v_old := to_jsonb(OLD);
+    END IF;
+    v_row := coalesce(v_new, v_old);
+
+    SELECT coalesce(array_agg(r.column_name), '{{}}') INTO v_pii
+      FROM audit.redacted_columns r WHERE r.table_name = v_table;
+
+    IF TG_OP = 'UPDATE' THEN
+        SELECT coalesce(array_agg(n.key ORDER BY n.key COLLATE "C"), '{{}}') INTO v_changed
+          FROM jsonb_each(v_new) n WHERE n.value IS DISTINCT FROM v_old -> n.key;
+        IF cardinality(v_changed) = 0 THEN
+            RETURN NULL;  -- nothing changed: nothing to record
+        END IF;
+        SELECT coalesce(jsonb_object_agg(o.key, o.value), '{{}}') - v_pii INTO v_old_values
+          FROM jsonb_each(v_old) o WHERE o.key = ANY (v_changed);
+        SELECT coalesce(jsonb_object_agg(n.key, n.value), '{{}}') - v_pii INTO v_new_values
+          FROM jsonb_each(v_new) n WHERE n.key = ANY (v_changed);
+    ELSE
+        SELECT array_agg(k ORDER BY k COLLATE "C") INTO v_changed FROM jsonb_object_keys(v_row) k;
+        IF TG_OP = 'INSERT' THEN
+            v_new_values := v_new - v_pii;
+        ELSE
+            v_old_values := v_old - v_pii;
+        END IF;
+    END IF;
+    v_redacted := ARRAY(
+        SELECT c FROM unnest(v_changed) c WHERE c = ANY (v_pii) ORDER BY c COLLATE "C"
+    );
+
+    FOR i IN 0 .. TG_NARGS - 1 LOOP
+        v_parts := v_parts || (v_row ->> TG_ARGV[i]);
+    END LOOP;
+    v_row_id := array_to_string(v_parts, ',', '');
+    v_tenant := (v_row ->> 'tenant_id')::uuid;
+    v_actor := coalesce(
+        nullif(current_setting('tenantry.actor', true), ''), 'db:' || session_user
+    );
+
+    -- The row lock on the tenant's head serialises appends of this tenant until commit.
+    SELECT h.seq, h.head_hash INTO v_seq, v_prev
+      FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO audit.chain_heads (tenant_id, seq, head_hash, base_seq, base_hash)
+        VALUES (v_tenant, 0, {GENESIS}, 0, {GENESIS})
+        ON CONFLICT (tenant_id) DO NOTHING;
+        SELECT h.seq, h.head_hash INTO v_seq, v_prev
+          FROM audit.chain_heads h WHERE h.tenant_id = v_tenant FOR UPDATE;
+    END IF;
+    v_seq := v_seq + 1;
+    -- Taken after the lock, so time never runs backwards along a chain (partitions by month
+    -- can then be dropped oldest first without leaving holes).
+    v_at := clock_timestamp();
+
+    v_hash := sha256(convert_to(
+        {_f("'tenantry-audit-v1'")}
+        || {_f("v_tenant::text")}
+        || {_f("(extract(epoch FROM v_at) * 1000000)::bigint::text")}
+        || {_f("v_txid::text")}
+        || {_f("v_table")}
+        || {_f("v_row_id")}
+        || {_f("left(TG_OP, 1)")}
+        || {_f("v_actor")}
+        || {_f("v_changed::text")}
+        || {_f("v_redacted::text")}
+        || {_f("v_old_values::text")}
+        || {_f("v_new_values::text")}
+        || {_f("NULL::text")}
+        || {_f("NULL::text")}
+        || {_f("v_seq::text")}
+        || {_f("encode(v_prev, 'hex')")},
+        'UTF8'));
+
+    INSERT INTO audit.log (
+        tenant_id, seq, recorded_at, txid, table_name, row_id, op, actor,
+        changed_columns, redacted_columns, old_values, new_values,
+        subject_id, encrypted_values, prev_hash, hash
+    ) VALUES (
+        v_tenant, v_seq, v_at, v_txid, v_table, v_row_id, left(TG_OP, 1), v_actor,
+        v_changed, v_redacted, v_old_values, v_new_values,
+        NULL, NULL, v_prev, v_hash
+    );
+    UPDATE audit.chain_heads SET seq = v_seq, head_hash = v_hash WHERE tenant_id = v_tenant;
     RETURN NULL;
 END
 $fn$;
@@ -424,18 +560,19 @@ BEGIN
         RAISE EXCEPTION '% needs a primary key besides tenant_id to be audited', p_table;
     END IF;
     PERFORM audit.disable(p_table);
-    -- Statement-level triggers with transition tables: a COPY or a multi-row UPDATE appends
-    -- its entries in one go, locking each tenant's chain head once per statement.
+    -- Inserts (bulk loads, COPY) are recorded per statement from the transition table: one
+    -- chain-head lock per tenant and statement. Updates and deletes, typically a row or a
+    -- few, are recorded per row, which costs less for a single row. Both produce the same
+    -- entries; audit.record_rows also handles updates and deletes if wired to them.
     EXECUTE format(
         'CREATE TRIGGER audit_trail_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS audit_new'
         ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
     EXECUTE format(
         'CREATE TRIGGER audit_trail_update AFTER UPDATE ON %s'
-        ' REFERENCING OLD TABLE AS audit_old NEW TABLE AS audit_new'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
+        ' FOR EACH ROW EXECUTE FUNCTION audit.record(%s)', p_table, v_keys);
     EXECUTE format(
-        'CREATE TRIGGER audit_trail_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS audit_old'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION audit.record_rows(%s)', p_table, v_keys);
+        'CREATE TRIGGER audit_trail_delete AFTER DELETE ON %s'
+        ' FOR EACH ROW EXECUTE FUNCTION audit.record(%s)', p_table, v_keys);
 END
 $fn$;
 
@@ -470,6 +607,7 @@ def upgrade() -> None:
     op.execute("CREATE SCHEMA audit")
     op.execute(TABLES)
     op.execute(RECORD)
+    op.execute(ROW_RECORD)
     op.execute(GUARD)
     op.execute(FUNCTIONS)
     op.execute(
