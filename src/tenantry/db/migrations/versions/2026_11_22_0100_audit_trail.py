@@ -106,6 +106,29 @@ def _f(expr: str) -> str:
     return _F.format(v=f"({expr})")
 
 
+def _entry_hash(row_id: str, op: str, changed: str, redacted: str, old: str, new: str) -> str:
+    """The SQL expression hashing one entry (both trigger functions use it, so they agree)."""
+    fields = [
+        "'tenantry-audit-v1'",
+        "v_tenant::text",
+        "(extract(epoch FROM v_at) * 1000000)::bigint::text",
+        "v_txid::text",
+        "v_table",
+        row_id,
+        op,
+        "v_actor",
+        f"{changed}::text",
+        f"{redacted}::text",
+        f"{old}::text",
+        f"{new}::text",
+        "NULL::text",
+        "NULL::text",
+        "v_seq::text",
+        "encode(v_prev, 'hex')",
+    ]
+    return "sha256(convert_to(" + "\n            || ".join(_f(f) for f in fields) + ", 'UTF8'))"
+
+
 TABLES = """
 CREATE TABLE audit.redacted_columns (
     table_name text NOT NULL,
@@ -285,24 +308,7 @@ BEGIN
         -- Taken after the lock, so time never runs backwards along a chain (partitions by
         -- month can then be dropped oldest first without leaving holes).
         v_at := clock_timestamp();
-        v_hash := sha256(convert_to(
-            {_f("'tenantry-audit-v1'")}
-            || {_f("v_tenant::text")}
-            || {_f("(extract(epoch FROM v_at) * 1000000)::bigint::text")}
-            || {_f("v_txid::text")}
-            || {_f("v_table")}
-            || {_f("r.row_id")}
-            || {_f("r.op")}
-            || {_f("v_actor")}
-            || {_f("r.changed::text")}
-            || {_f("r.redacted::text")}
-            || {_f("r.old_values::text")}
-            || {_f("r.new_values::text")}
-            || {_f("NULL::text")}
-            || {_f("NULL::text")}
-            || {_f("v_seq::text")}
-            || {_f("encode(v_prev, 'hex')")},
-            'UTF8'));
+        v_hash := {_entry_hash("r.row_id", "r.op", "r.changed", "r.redacted", "r.old_values", "r.new_values")};
         INSERT INTO audit.log (
             tenant_id, seq, recorded_at, txid, table_name, row_id, op, actor,
             changed_columns, redacted_columns, old_values, new_values,
@@ -405,24 +411,7 @@ BEGIN
     -- can then be dropped oldest first without leaving holes).
     v_at := clock_timestamp();
 
-    v_hash := sha256(convert_to(
-        {_f("'tenantry-audit-v1'")}
-        || {_f("v_tenant::text")}
-        || {_f("(extract(epoch FROM v_at) * 1000000)::bigint::text")}
-        || {_f("v_txid::text")}
-        || {_f("v_table")}
-        || {_f("v_row_id")}
-        || {_f("left(TG_OP, 1)")}
-        || {_f("v_actor")}
-        || {_f("v_changed::text")}
-        || {_f("v_redacted::text")}
-        || {_f("v_old_values::text")}
-        || {_f("v_new_values::text")}
-        || {_f("NULL::text")}
-        || {_f("NULL::text")}
-        || {_f("v_seq::text")}
-        || {_f("encode(v_prev, 'hex')")},
-        'UTF8'));
+    v_hash := {_entry_hash("v_row_id", "left(TG_OP, 1)", "v_changed", "v_redacted", "v_old_values", "v_new_values")};
 
     INSERT INTO audit.log (
         tenant_id, seq, recorded_at, txid, table_name, row_id, op, actor,
