@@ -88,19 +88,24 @@ def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozen
         if table.fullname in skip or table.fullname not in readable:
             continue
         key = "id" if "id" in table.c else next(iter(table.primary_key.columns)).name
-        tests = {}
-        for column in table.c:
-            if isinstance(column.type, _TEXTUAL) and patterns:
-                tests[column.name] = f"lower(t.{column.name}::text) LIKE ANY(:patterns)"
-            elif isinstance(column.type, sa.LargeBinary) and binaries:
-                tests[column.name] = f"t.{column.name} = ANY(:binaries)"
-        if not tests:
+        textual = [c.name for c in table.c if isinstance(c.type, _TEXTUAL)] if patterns else []
+        binary = [c.name for c in table.c if isinstance(c.type, sa.LargeBinary)] if binaries else []
+        if not textual and not binary:
             continue
-        # One pass over the table per scan: every column tested in the same query.
-        flags = ", ".join(f"coalesce({cond}, false) AS {name}" for name, cond in tests.items())
-        where = " OR ".join(f"({cond})" for cond in tests.values())
+        tests = {c: f"lower(t.{c}::text) LIKE ANY(:patterns)" for c in textual}
+        tests |= {c: f"t.{c} = ANY(:binaries)" for c in binary}
+        # One pass over the table: the text columns are matched as one string per row (the
+        # separator cannot occur in a pattern, so no match spans two columns); the per-column
+        # flags are only computed for the rows that match.
+        conds = []
+        if textual:
+            joined = ", ".join(f"t.{c}::text" for c in textual)
+            conds.append(f"lower(concat_ws(chr(31), {joined})) LIKE ANY(:patterns)")
+        conds += [tests[c] for c in binary]
+        where = " OR ".join(f"({c})" for c in conds)
         if "tenant_id" in table.c:
             where = f"t.tenant_id = :tenant AND ({where})"
+        flags = ", ".join(f"coalesce({cond}, false) AS {name}" for name, cond in tests.items())
         rows = uow.session.execute(
             sa.text(
                 f"SELECT t.{key}::text AS row_key, {flags} FROM {table.fullname} t"
