@@ -70,6 +70,19 @@ SELECT_FIELDS = (
 )
 
 
+def _sql_field(expr: str) -> str:
+    return f"CASE WHEN ({expr}) IS NULL THEN '-' ELSE length({expr})::text || ':' || ({expr}) END"
+
+
+# The canonical text of an entry as one SQL expression over `audit.log l`, so verification
+# streams a single column per entry and hashes it; `canonical()` below defines the same bytes.
+CANONICAL_SQL = (
+    f"'{len(VERSION)}:{VERSION}' || E'\\n' || "
+    + " || E'\\n' || ".join(_sql_field(f) for f in SELECT_FIELDS)
+    + " || E'\\n'"
+)
+
+
 def canonical(values: Sequence[str | None]) -> bytes:
     """The canonical bytes of an entry; `values` are the fields after `version`, in order."""
     if len(values) != len(FIELDS) - 1:

@@ -9,13 +9,14 @@ of each chain and why. Reads only; never repairs.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import psycopg
 
-from tenantry.audit.chain import GENESIS_HEX, SELECT_FIELDS, entry_hash
+from tenantry.audit.chain import CANONICAL_SQL, GENESIS_HEX
 from tenantry.audit.checkpoints import (
     HeadRef,
     SignedCheckpoint,
@@ -46,9 +47,11 @@ REASONS = (
 )
 
 _BATCH = 20_000
+# tenant, canonical text, stored hash, seq, previous hash: the hash is recomputed here, in
+# Python, over the canonical text of the stored columns.
 _ENTRIES = (
-    f"SELECT {', '.join(SELECT_FIELDS)}, encode(l.hash, 'hex'), l.seq FROM audit.log l"
-    " {where} ORDER BY l.tenant_id, l.seq"
+    f"SELECT l.tenant_id::text, {CANONICAL_SQL}, encode(l.hash, 'hex'), l.seq,"
+    " encode(l.prev_hash, 'hex') FROM audit.log l {where} ORDER BY l.tenant_id, l.seq"
 )
 
 
@@ -177,10 +180,10 @@ def _walk(
     *,
     twin: bool,
 ) -> None:
-    values = row[:15]
-    stored = str(row[15])
-    seq = int(row[16])  # type: ignore[arg-type]
-    prev = str(row[14])
+    canon = str(row[1])
+    stored = str(row[2])
+    seq = int(row[3])  # type: ignore[arg-type]
+    prev = str(row[4])
     if seq < chain.expected or (twin and seq == chain.expected):
         chain.broken = Break(
             chain.tenant, seq, "inserted", f"a second entry claims sequence number {seq}"
@@ -194,7 +197,7 @@ def _walk(
         )
         chain.broken = Break(chain.tenant, chain.expected, "deleted", missing)
         return
-    self_ok = entry_hash(values) == stored  # type: ignore[arg-type]
+    self_ok = hashlib.sha256(canon.encode()).hexdigest() == stored
     if prev != chain.prev:
         chain.broken = _classify_link(conn, chain, seq, prev, self_ok)
         return
@@ -263,7 +266,7 @@ def _with_twins(
     pending: tuple[str | int | None, ...] | None = None
     for row in rows:
         if pending is not None:
-            yield pending, pending[0] == row[0] and pending[16] == row[16]
+            yield pending, pending[0] == row[0] and pending[3] == row[3]
         pending = row
     if pending is not None:
         yield pending, False
@@ -296,17 +299,20 @@ def verify_chains(
     heads = _heads(conn, tenant)
     report = Report()
     chain: _Chain | None = None
+    current: object = None
+    anchor: HeadRef | None = None
     seen: set[uuid.UUID] = set()
     for row, twin in _with_twins(_rows(conn, tenant)):
         report.entries += 1
-        row_tenant = uuid.UUID(str(row[0]))
-        if chain is None or chain.tenant != row_tenant:
+        if chain is None or row[0] != current:
             if chain is not None:
                 _close(report, chain, heads, anchors)
+            current, row_tenant = row[0], uuid.UUID(str(row[0]))
             chain = _start(row_tenant, heads.get(row_tenant))
+            anchor = anchors.get(row_tenant)
             seen.add(row_tenant)
         if chain.broken is None:
-            _walk(conn, chain, row, anchors.get(row_tenant), twin=twin)
+            _walk(conn, chain, row, anchor, twin=twin)
     if chain is not None:
         _close(report, chain, heads, anchors)
     for missing in sorted((set(heads) | set(anchors)) - seen):
