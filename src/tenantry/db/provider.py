@@ -88,7 +88,9 @@ def stop_embedded(settings: Settings) -> bool:
     pid_file = settings.pgdata / "postmaster.pid"
     if not pid_file.exists():
         return False
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     # pgserver runs the server as the system user `pgserver` when started by root.
     user = "pgserver" if os.geteuid() == 0 else None
