@@ -221,3 +221,11 @@ def test_privacy_commands_reject_bad_input_in_one_line(
     proc = run(env, *args, ok=False)
     assert proc.returncode != 0
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_audit_prune_dry_run_reports_the_cutoff_and_changes_nothing(
+    env: dict[str, str], demo: None
+) -> None:
+    out = run(env, "audit", "prune", "--dry-run").stdout
+    assert re.search(r"entries recorded before \d{4}-\d{2}-01: 0; would remove", out)
+    run(env, "audit", "verify")

@@ -1,4 +1,4 @@
-"""`tenantry audit ...`: sign checkpoints, verify the trail, show a row's history.
+"""`tenantry audit ...`: sign checkpoints, verify the trail, show a row's history, prune.
 
 Entry point only: the work is done by `tenantry.audit`. `verify` exits 0 when every chain is
 intact and 1 (one line on stderr, via the `main()` wrapper) naming the first broken entry.
@@ -19,7 +19,7 @@ from rich.text import Text
 
 from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.history import row_history
-from tenantry.audit.maintenance import ensure_partitions
+from tenantry.audit.maintenance import drop_partitions_before, ensure_partitions, retention_cutoff
 from tenantry.audit.verify import verify_trail
 from tenantry.config import get_settings
 from tenantry.db.engine import Database, open_database
@@ -141,3 +141,28 @@ def log(
         cells += [line.row_id] if row is None else []
         out.add_row(*(Text(c) for c in [*cells, changes]))
     Console().print(out)
+
+
+@app.command("prune")
+def prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
+) -> None:
+    """Drop the months of the trail older than TENANTRY_AUDIT_RETENTION_MONTHS (whole months).
+
+    Each chain remembers its last dropped entry, so `verify` keeps passing afterwards.
+    """
+    settings = get_settings()
+    db = open_database(settings, migrate=True)
+    try:
+        cutoff = retention_cutoff(datetime.now(UTC).date(), settings.audit_retention_months)
+        with _owner(db) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM audit.log WHERE recorded_at < %s", (cutoff,)
+            ).fetchone()
+            expired = int(row[0]) if row else 0
+            dropped = 0 if dry_run else drop_partitions_before(conn, cutoff)
+            conn.commit()
+    finally:
+        db.dispose()
+    verb = "would remove" if dry_run else f"removed ({dropped} monthly partitions dropped)"
+    print(f"entries recorded before {cutoff.isoformat()}: {expired}; {verb}")
