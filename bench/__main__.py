@@ -1,6 +1,6 @@
 """Run every benchmark, write one JSON per benchmark, print a table.
 
-Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (1000),
+Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (500),
 BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME; the audit
 benchmarks read BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -239,4 +239,3 @@ def test_defaults_follow_german_law_since_2025(db: Database, tenant: TenantFixtu
         policies[d].start_event
         for d in ("commerce.invoices", "accounting.books", "engage.messages")
     } == {"end_of_calendar_year"}
-    _ = timedelta

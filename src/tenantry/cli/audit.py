@@ -7,8 +7,6 @@ No command prints personal data: the trail holds none in plain text.
 
 from __future__ import annotations
 
-import re
-import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,36 +19,18 @@ from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.history import row_history
 from tenantry.audit.maintenance import drop_partitions_before, ensure_partitions, retention_cutoff
 from tenantry.audit.verify import verify_trail
+from tenantry.cli.common import resolve_tenant
 from tenantry.config import get_settings
 from tenantry.db.engine import Database, open_database
-from tenantry.errors import AuditTrailBrokenError, NotFoundError, ValidationError
+from tenantry.errors import AuditTrailBrokenError, ValidationError
 from tenantry.ids import uuid7
-from tenantry.models import Tenant, tenant_tables
+from tenantry.models import tenant_tables
 
-__all__ = ["app", "resolve_tenant"]
+__all__ = ["app"]
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 TENANT_HELP = "The tenant's UUID or slug."
-
-
-def resolve_tenant(db: Database, value: str) -> uuid.UUID:
-    """The id of the tenant named by UUID or slug; a clear error when it does not exist."""
-    tenant_id: uuid.UUID | None = None
-    try:
-        tenant_id = uuid.UUID(value)
-    except ValueError:
-        if not _SLUG.fullmatch(value):
-            raise ValidationError("--tenant must be a tenant UUID or slug") from None
-    with db.platform_uow() as uow:
-        if tenant_id is not None:
-            found = uow.session.get(Tenant, tenant_id)
-        else:
-            found = uow.repos.tenants.by_slug(value)
-        if found is None:
-            raise NotFoundError("tenant not found")
-        return found.id
 
 
 def _owner(db: Database) -> psycopg.Connection:

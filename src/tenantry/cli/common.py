@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from rich.console import Console
 
 from tenantry.config import get_settings
 from tenantry.db.engine import Database, open_database
-from tenantry.errors import NotFoundError
+from tenantry.errors import NotFoundError, ValidationError
 
 __all__ = ["console", "open_db", "resolve_tenant"]
 
@@ -22,15 +23,22 @@ def open_db() -> Database:
     return open_database(get_settings(), migrate=True)
 
 
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
 def resolve_tenant(db: Database, value: str) -> uuid.UUID:
     """A tenant given by id or slug; unknown or malformed values are one clear error."""
+    try:
+        tenant_id: uuid.UUID | None = uuid.UUID(value)
+    except ValueError:
+        if not _SLUG.fullmatch(value):
+            raise ValidationError("--tenant must be a tenant UUID or slug") from None
+        tenant_id = None
     with db.platform_uow() as uow:
-        try:
-            tenant_id = uuid.UUID(value)
-        except ValueError:
+        if tenant_id is None:
             tenant = uow.repos.tenants.by_slug(value)
             if tenant is None:
-                raise NotFoundError("unknown tenant (give its id or slug)") from None
+                raise NotFoundError("tenant not found (give its UUID or slug)")
             return tenant.id
         uow.repos.tenants.get(tenant_id)
         return tenant_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from tenantry.cli.common import console
 from tenantry.config import get_settings
 from tenantry.db.engine import open_database
 from tenantry.demo.scenario import DemoSummary, run_demo
@@ -159,7 +160,4 @@ def demo() -> None:
         )
     finally:
         db.dispose()
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=150)  # readable tables when piped or captured
-    render(summary, console)
+    render(summary, console())

@@ -6,7 +6,6 @@ the lead it creates, so a second run changes nothing and reports the same state.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -308,7 +307,3 @@ def run_demo(
         location = _first(uow, Location)
     summary.privacy = run_privacy_demo(db, master, home, caterer.id, location.id)
     return summary
-
-
-def tenant_ids(db: Database) -> list[uuid.UUID]:
-    return [_tenant(db, t.slug).id for t in DEMO_TENANTS]

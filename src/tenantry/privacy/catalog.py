@@ -9,7 +9,7 @@ in unclassified.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -363,7 +363,3 @@ def unclassified() -> list[str]:
     missing = [t for t in sorted(Base.metadata.tables) if t not in TABLES]
     missing += [f"{e.table}.{e.column}" for e in register() if e.category == "UNCLASSIFIED"]
     return missing
-
-
-def as_dicts() -> list[dict[str, object]]:
-    return [asdict(e) for e in register()]

@@ -55,9 +55,7 @@ KEPT = (
 DETACH = (
     ("commerce.bookings", "lead_id", "crm.leads"),
     ("commerce.bookings", "vehicle_id", "crm.vehicles"),
-    ("commerce.payment_notifications", "matched_booking_id", None),
     ("insight.visibility_checks", "lead_id", "crm.leads"),
-    ("engage.reviews", "booking_id", None),
 )
 
 
@@ -258,8 +256,8 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
         note(table, "pseudonymised (legal hold)", _replace(uow, table, keep, replacement))
         doomed[table] = [i for i in ids if i not in set(keep)]
     for table, column, target in DETACH:
-        gone = doomed.get(target or "", []) if target else []
-        if target and gone:
+        gone = doomed.get(target, [])
+        if gone:
             uow.session.execute(
                 sa.text(
                     f"UPDATE {table} SET {column} = NULL"
