@@ -29,7 +29,17 @@ __all__ = [
     "tenant_root_fk",
 ]
 
-SCHEMAS = ("identity", "crm", "commerce", "engage", "channel", "insight", "privacy", "audit")
+SCHEMAS = (
+    "identity",
+    "crm",
+    "commerce",
+    "engage",
+    "channel",
+    "insight",
+    "privacy",
+    "audit",
+    "events",
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
