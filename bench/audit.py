@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, create_engine, text
 
-from bench.common import Result, database, median, settings
+from bench.common import BENCH_MASTER, Result, database, median, settings
 from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.verify import verify_trail
 from tenantry.db.provider import DatabaseTarget
@@ -56,7 +56,14 @@ def _seeded(server: DatabaseTarget, name: str, tenants: int, *, trail: bool) -> 
     if not trail:
         with psycopg.connect(conninfo) as conn:
             conn.execute(DISABLE_ALL)
-    stats = load(conninfo, derive_tenants(tenants, SEED), scale="small", seed=SEED, anchor_s=ANCHOR)
+    stats = load(
+        conninfo,
+        derive_tenants(tenants, SEED),
+        master=BENCH_MASTER,
+        scale="small",
+        seed=SEED,
+        anchor_s=ANCHOR,
+    )
     return target, stats
 
 
@@ -174,6 +181,7 @@ def verify_rate(server: DatabaseTarget) -> Result:
         load(
             target.libpq(target.owner_url),
             derive_tenants(VERIFY_TENANTS, SEED),
+            master=BENCH_MASTER,
             scale="small",
             seed=SEED,
             anchor_s=ANCHOR,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, text
 
-from bench.common import Result, database, median, percentile
+from bench.common import BENCH_MASTER, Result, database, median, percentile
 from tenantry.db.engine import open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.repositories.dashboard import LEAD_DASHBOARD_SQL
@@ -31,6 +31,7 @@ def _dataset(server: DatabaseTarget, tenants: int) -> tuple[DatabaseTarget, dict
     stats = load(
         target.libpq(target.owner_url),
         derive_tenants(tenants, SEED),
+        master=BENCH_MASTER,
         scale="large",
         seed=SEED,
         workers=1,
@@ -108,7 +109,7 @@ def run(server: DatabaseTarget) -> Result:
             base.append(without_rls())
             rls.append(with_rls())
 
-    db = open_database(target=target)
+    db = open_database(target=target, master=BENCH_MASTER)
     full = []
     from tenantry.models.enums import MembershipRole
     from tenantry.services.dashboard import lead_dashboard

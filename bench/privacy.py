@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from bench.common import Result, database, median
+from bench.common import BENCH_MASTER, Result, database, median
 from tenantry.db.engine import Database, open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.privacy.crypto import new_key, pseudonym
@@ -31,19 +31,25 @@ from tenantry.privacy.erasure import erase_subject
 from tenantry.privacy.export import export_subject
 from tenantry.privacy.footprint import find_footprint
 from tenantry.privacy.keys import KeyRing, rotate_tenant_key
-from tenantry.privacy.master import LocalMasterKey
 from tenantry.seed.generator import Scale, TenantSpec
 from tenantry.seed.loader import load
 
-MASTER = LocalMasterKey(bytes(range(32)), "bench")
+MASTER = BENCH_MASTER
 SCALE = Scale("privacy-bench", (1, 1), 100_000, 150_000, 60_000, 1, jitter=False)
 TENANT = TenantSpec(0, "caterer", "Privacy Bench Catering", "privacy-bench")
 
 
 def _dataset(server: DatabaseTarget) -> tuple[Database, uuid.UUID]:
     target = database(server, "bench_privacy", fresh=False)
-    load(target.libpq(target.owner_url), [TENANT], scale=SCALE, seed=5, anchor_s=1_780_000_000)
-    db = open_database(target=target)
+    load(
+        target.libpq(target.owner_url),
+        [TENANT],
+        master=BENCH_MASTER,
+        scale=SCALE,
+        seed=5,
+        anchor_s=1_780_000_000,
+    )
+    db = open_database(target=target, master=BENCH_MASTER)
     with db.platform_uow() as uow:
         tenant = uow.repos.tenants.by_slug(TENANT.slug)
         assert tenant is not None

@@ -8,7 +8,7 @@ import time
 
 import psycopg
 
-from bench.common import Result, database
+from bench.common import BENCH_MASTER, Result, database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.seed.generator import SCALES
 from tenantry.seed.loader import copy_chunk, derive_tenants, generate_encoded, iter_chunks, load
@@ -22,11 +22,20 @@ def run(server: DatabaseTarget) -> Result:
     specs = derive_tenants(tenants, SEED)
 
     gen_db = database(server, "bench_seed_generator", fresh=True)
-    stats = load(gen_db.libpq(gen_db.owner_url), specs, scale="large", seed=SEED, anchor_s=ANCHOR)
+    stats = load(
+        gen_db.libpq(gen_db.owner_url),
+        specs,
+        master=BENCH_MASTER,
+        scale="large",
+        seed=SEED,
+        anchor_s=ANCHOR,
+    )
     generator_rate = stats.rows_per_second
 
     raw_db = database(server, "bench_seed_raw_copy", fresh=True)
-    chunks = [generate_encoded(c) for c in iter_chunks(specs, SCALES["large"], SEED, ANCHOR)]
+    chunks = [
+        generate_encoded(c) for c in iter_chunks(specs, SCALES["large"], SEED, ANCHOR, BENCH_MASTER)
+    ]
     rows = 0
     with psycopg.connect(raw_db.libpq(raw_db.owner_url)) as conn:
         conn.execute("SET synchronous_commit = off")

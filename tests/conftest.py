@@ -23,8 +23,12 @@ from tenantry.db.migrate import upgrade
 from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database, stop_embedded
 from tenantry.models import Location
 from tenantry.models.enums import LegalForm, MembershipRole, Vertical
+from tenantry.privacy.master import LocalMasterKey
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
+
+# The master key of every test database (tests that build key rings use the same one).
+TEST_MASTER = LocalMasterKey(bytes(range(32)), "test")
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +82,7 @@ def target(server: DatabaseTarget) -> Iterator[DatabaseTarget]:
 
 @pytest.fixture(scope="session")
 def db(target: DatabaseTarget, settings: Settings) -> Iterator[Database]:
-    database = open_database(settings, target=target)
+    database = open_database(settings, target=target, master=TEST_MASTER)
     yield database
     database.dispose()
 
@@ -145,5 +149,9 @@ def other_tenant(db: Database) -> TenantFixture:
 def clocked_db(db: Database, clock: FixedClock) -> Database:
     """The session's database with a clock the test controls."""
     return Database(
-        target=db.target, app_engine=db.app_engine, owner_engine=db.owner_engine, clock=clock
+        target=db.target,
+        app_engine=db.app_engine,
+        owner_engine=db.owner_engine,
+        clock=clock,
+        master=db.master,
     )

@@ -50,12 +50,11 @@ from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.doi import start_opt_in
 from tenantry.privacy.dsar import open_request
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.master import LocalMasterKey
 from tenantry.privacy.retention import place_hold
 from tenantry.privacy.subjects import resolve_subject
+from tests.conftest import TEST_MASTER
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
-TEST_MASTER = LocalMasterKey(bytes(range(32)), "test")
 NOTICE = Notice("2026-01", "We send our newsletter once a month. You can withdraw at any time.")
 
 
@@ -63,7 +62,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
     """Insert one row per tenant table for `tenant_id`; returns them keyed by table name."""
     ids = db.ids
     t = tenant_id
-    with db.platform_uow() as uow:
+    with db.platform_uow(tenant_id=tenant_id) as uow:
         s = uow.session
         loc = Location(
             tenant_id=t, id=ids(), name="Main", slug=f"main-{ids().hex[:8]}", vertical="restaurant"

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from tenantry.config import Settings
+from tenantry.db.engine import open_database
+from tenantry.models import Customer, Payment
 
 
 @pytest.fixture(scope="module")
@@ -141,22 +144,35 @@ def test_retention_dry_run_then_run_is_idempotent(env: dict[str, str], demo: Non
     assert "affected 0 rows" in again
 
 
-def _demo_customer_email(env: dict[str, str]) -> str:
-    url = run(env, "db", "url").stdout.strip()
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT c.email FROM crm.customers c JOIN identity.tenants t ON t.id = c.tenant_id"
-            " JOIN commerce.payments p ON p.customer_id = c.id"
-            " WHERE t.slug = 'demo-trattoria-sole' AND c.email IS NOT NULL LIMIT 1"
-        ).fetchone()
-    assert row is not None
-    return str(row[0])
+def _demo_customer_email(settings: Settings) -> str:
+    """A paying demo customer's address, opened with the home's master key as the CLI does."""
+    db = open_database(settings)
+    try:
+        with db.platform_uow() as uow:
+            tenant = uow.repos.tenants.by_slug("demo-trattoria-sole")
+            assert tenant is not None
+        with db.tenant_uow(tenant.id) as uow:
+            customer = uow.session.scalars(
+                sa.select(Customer)
+                .join(
+                    Payment,
+                    (Payment.tenant_id == Customer.tenant_id)
+                    & (Payment.customer_id == Customer.id),
+                )
+                .where(Customer.email_sealed.is_not(None))
+                .limit(1)
+            ).one()
+            email = customer.email
+    finally:
+        db.dispose()
+    assert email is not None
+    return str(email)
 
 
 def test_dsar_export_erase_and_scan_end_to_end(
-    env: dict[str, str], demo: None, tmp_path: Path
+    env: dict[str, str], demo: None, tmp_path: Path, settings: Settings
 ) -> None:
-    email = _demo_customer_email(env)
+    email = _demo_customer_email(settings)
     tenant = ["--tenant", "demo-trattoria-sole"]
     found = run(env, "privacy", "scan", *tenant, "--email", email, ok=False)
     assert found.returncode == 1 and "hit: crm.customers.email" in found.stderr

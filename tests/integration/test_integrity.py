@@ -45,11 +45,11 @@ def test_lead_cannot_reference_another_tenants_customer_even_as_the_owner(
     db: Database, tenant: TenantFixture, other_tenant: TenantFixture
 ) -> None:
     """The composite key holds without RLS too: the owner role bypasses RLS, not constraints."""
-    with db.platform_uow() as uow:
+    with db.platform_uow(tenant_id=other_tenant.id) as uow:
         foreign = Customer(tenant_id=other_tenant.id, id=db.ids(), email="b@example.com")
         uow.session.add(foreign)
         uow.commit()
-    with pytest.raises(ReferenceNotFoundError), db.platform_uow() as uow:
+    with pytest.raises(ReferenceNotFoundError), db.platform_uow(tenant_id=tenant.id) as uow:
         uow.session.add(
             Lead(
                 tenant_id=tenant.id,

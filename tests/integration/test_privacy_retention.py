@@ -18,7 +18,7 @@ from tests.conftest import TenantFixture
 
 
 def _invoice(db: Database, tenant: TenantFixture, issued: date, customer_id=None) -> Invoice:
-    with db.platform_uow() as uow:
+    with db.platform_uow(tenant_id=tenant.id) as uow:
         if customer_id is None:
             customer = Customer(tenant_id=tenant.id, id=db.ids(), email="c@example.org")
             uow.session.add(customer)
@@ -41,7 +41,7 @@ def _invoice(db: Database, tenant: TenantFixture, issued: date, customer_id=None
 
 
 def _invoices(db: Database, tenant: TenantFixture) -> set:
-    with db.platform_uow() as uow:
+    with db.platform_uow(tenant_id=tenant.id) as uow:
         return set(uow.session.scalars(sa.select(Invoice.id).where(Invoice.tenant_id == tenant.id)))
 
 
@@ -115,7 +115,7 @@ def test_legal_hold_blocks_deletion_until_released(
 def test_inactive_leads_are_anonymised_keeping_their_figures(
     clocked_db: Database, tenant: TenantFixture, clock: FixedClock
 ) -> None:
-    with clocked_db.platform_uow() as uow:
+    with clocked_db.platform_uow(tenant_id=tenant.id) as uow:
         old = Lead(
             tenant_id=tenant.id,
             id=clocked_db.ids(),
@@ -139,7 +139,7 @@ def test_inactive_leads_are_anonymised_keeping_their_figures(
         uow.commit()
     clock.set(datetime(2026, 3, 1, tzinfo=UTC))
     assert _run(clocked_db, tenant)["crm.leads"].affected == 1
-    with clocked_db.platform_uow() as uow:
+    with clocked_db.platform_uow(tenant_id=tenant.id) as uow:
         rows = {
             lead.id: lead
             for lead in uow.session.scalars(sa.select(Lead).where(Lead.tenant_id == tenant.id))
@@ -153,7 +153,7 @@ def test_inactive_leads_are_anonymised_keeping_their_figures(
 def test_tenant_override_changes_the_period(
     clocked_db: Database, tenant: TenantFixture, clock: FixedClock
 ) -> None:
-    with clocked_db.platform_uow() as uow:
+    with clocked_db.platform_uow(tenant_id=tenant.id) as uow:
         uow.session.add(
             RetentionPolicy(
                 tenant_id=tenant.id,

@@ -7,16 +7,21 @@ from collections import Counter
 
 import pytest
 
+from tenantry.privacy.master import LocalMasterKey
 from tenantry.seed.generator import COLUMNS, SCALES, ChunkSpec, generate_chunk
 from tenantry.seed.loader import derive_tenants
 from tenantry.seed.pools import build_pools
+
+UNIT_MASTER = LocalMasterKey(bytes(range(32)), "unit")
 
 ANCHOR = 1_780_000_000  # a fixed "now" so runs compare
 
 
 @pytest.fixture(scope="module")
 def chunk() -> dict[str, str]:
-    spec = ChunkSpec(42, SCALES["small"], ANCHOR, build_pools(42), tuple(derive_tenants(12, 42)))
+    spec = ChunkSpec(
+        42, SCALES["small"], ANCHOR, build_pools(42), tuple(derive_tenants(12, 42)), UNIT_MASTER
+    )
     return generate_chunk(spec)
 
 
@@ -25,13 +30,37 @@ def rows(chunk: dict[str, str], table: str) -> list[dict[str, str]]:
     return [dict(zip(cols, line.split("\t"), strict=True)) for line in chunk[table].splitlines()]
 
 
+def _unsealed(chunk: dict[str, str]) -> dict[str, str]:
+    """The chunk with keys, ciphertexts and pseudonyms (fresh random keys each run) masked."""
+    masked = {t: re.sub(r"\\\\x[0-9a-f]+", "<bytes>", text) for t, text in chunk.items()}
+    return {t: re.sub(r"\t[0-9a-f]{64}\t", "\t<pseudonym>\t", v) for t, v in masked.items()}
+
+
 def test_same_seed_gives_identical_data(chunk: dict[str, str]) -> None:
-    spec = ChunkSpec(42, SCALES["small"], ANCHOR, build_pools(42), tuple(derive_tenants(12, 42)))
-    assert generate_chunk(spec) == chunk
+    spec = ChunkSpec(
+        42, SCALES["small"], ANCHOR, build_pools(42), tuple(derive_tenants(12, 42)), UNIT_MASTER
+    )
+    again = generate_chunk(spec)
+    assert _unsealed(again) == _unsealed(chunk)
+    assert again["crm.customers"] != chunk["crm.customers"]  # the keys are fresh
+
+
+def test_personal_data_is_only_ever_ciphertext(chunk: dict[str, str]) -> None:
+    for table, column in (
+        ("crm.customers", "email"),
+        ("crm.customers", "last_name"),
+        ("crm.leads", "phone"),
+        ("crm.vehicles", "license_plate"),
+    ):
+        values = [r[column] for r in rows(chunk, table)]
+        sealed = [v for v in values if v != "\\N"]  # COPY's NULL
+        assert sealed and all(v.startswith("\\\\x5431") for v in sealed), table  # header "T1"
 
 
 def test_other_seed_gives_other_data(chunk: dict[str, str]) -> None:
-    spec = ChunkSpec(43, SCALES["small"], ANCHOR, build_pools(43), tuple(derive_tenants(12, 43)))
+    spec = ChunkSpec(
+        43, SCALES["small"], ANCHOR, build_pools(43), tuple(derive_tenants(12, 43)), UNIT_MASTER
+    )
     assert generate_chunk(spec)["crm.leads"] != chunk["crm.leads"]
 
 
@@ -65,7 +94,7 @@ def test_personas_of_seed_001_appear_on_visibility_check_leads(chunk: dict[str, 
 def test_workshops_get_vehicles_with_german_plates_and_tuv_dates(chunk: dict[str, str]) -> None:
     vehicles = rows(chunk, "crm.vehicles")
     assert vehicles
-    assert all(re.fullmatch(r"[A-Z]{1,2}-[A-Z]{2} \d{1,4}", v["license_plate"]) for v in vehicles)
+    assert all(v["license_plate_bidx"].startswith("\\\\x") for v in vehicles)
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v["tuv_due_on"]) for v in vehicles)
 
 

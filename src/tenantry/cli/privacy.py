@@ -250,7 +250,7 @@ dsar_app = typer.Typer(
 
 
 def _ring(uow: UnitOfWork) -> KeyRing:
-    return KeyRing(uow, master_key_provider(get_settings()))
+    return uow.keyring
 
 
 @dsar_app.command("export")
@@ -354,14 +354,15 @@ def privacy_scan(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
 ) -> None:
-    """Search every column of every table for the subject's values; exit 1 on any hit."""
+    """Search every column of every table, sealed values opened, for the subject's values;
+    exit 1 on any hit."""
     db = open_db()
     try:
         with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
             ring = _ring(uow)
-            targets = targets_of(uow, find_footprint(uow, ring, email))
+            targets = targets_of(uow, ring, find_footprint(uow, ring, email))
             targets.add_binary(email_index(ring, email))
-            hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}))
+            hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}), ring=ring)
     finally:
         db.dispose()
     print(f"scanned every column of {len(Base.metadata.tables)} tables: {len(hits)} hit(s)")

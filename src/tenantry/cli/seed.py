@@ -12,6 +12,7 @@ from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import ensure_database
 from tenantry.errors import ValidationError
+from tenantry.privacy.master import master_key_provider
 from tenantry.seed.generator import SCALES
 from tenantry.seed.loader import derive_tenants, load
 
@@ -62,6 +63,7 @@ def seed(
         stats = load(
             target.libpq(target.owner_url),
             derive_tenants(tenants, seed_value),
+            master=master_key_provider(get_settings()),
             scale=scale,
             seed=seed_value,
             anchor_s=anchor_s,

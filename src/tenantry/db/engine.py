@@ -21,6 +21,7 @@ from tenantry.config import Settings, get_settings
 from tenantry.db.provider import DatabaseTarget, ensure_database
 from tenantry.db.uow import UnitOfWork
 from tenantry.ids import IdGenerator, uuid7
+from tenantry.privacy.master import MasterKeyProvider, master_key_provider
 
 __all__ = ["Database", "make_engine", "open_database"]
 
@@ -54,6 +55,7 @@ class Database:
     owner_engine: Engine
     clock: Clock = field(default_factory=SystemClock)
     ids: IdGenerator = uuid7
+    master: MasterKeyProvider | None = None
     _app_sessions: sessionmaker[Session] = field(init=False)
     _owner_sessions: sessionmaker[Session] = field(init=False)
 
@@ -64,7 +66,12 @@ class Database:
     def tenant_uow(self, tenant_id: uuid.UUID, *, actor: str | None = None) -> UnitOfWork:
         """A unit of work as `tenantry_app`, bound to one tenant (RLS enforces the rest)."""
         return UnitOfWork(
-            self._app_sessions, tenant_id=tenant_id, actor=actor, clock=self.clock, ids=self.ids
+            self._app_sessions,
+            tenant_id=tenant_id,
+            actor=actor,
+            clock=self.clock,
+            ids=self.ids,
+            master=self.master,
         )
 
     def unbound_uow(self) -> UnitOfWork:
@@ -82,7 +89,12 @@ class Database:
         for repositories and the audit trail. Queries must still filter by tenant.
         """
         return UnitOfWork(
-            self._owner_sessions, tenant_id=tenant_id, actor=actor, clock=self.clock, ids=self.ids
+            self._owner_sessions,
+            tenant_id=tenant_id,
+            actor=actor,
+            clock=self.clock,
+            ids=self.ids,
+            master=self.master,
         )
 
     def dispose(self) -> None:
@@ -97,6 +109,7 @@ def open_database(
     migrate: bool = False,
     clock: Clock | None = None,
     ids: Callable[[], uuid.UUID] | None = None,
+    master: MasterKeyProvider | None = None,
 ) -> Database:
     """Reach the configured database (starting the embedded one if needed) and wrap it."""
     settings = settings or get_settings()
@@ -111,4 +124,5 @@ def open_database(
         owner_engine=make_engine(target.owner_url, settings, pool_size=2),
         clock=clock or SystemClock(),
         ids=ids or uuid7,
+        master=master or master_key_provider(settings),
     )

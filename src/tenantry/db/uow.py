@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from tenantry.clock import Clock
 from tenantry.db.errors import translate_db_error
-from tenantry.errors import TenantNotBoundError
+from tenantry.errors import ConfigurationError, TenantNotBoundError
 from tenantry.ids import IdGenerator
 
 if TYPE_CHECKING:
+    from tenantry.privacy.keys import KeyRing
+    from tenantry.privacy.master import MasterKeyProvider
+    from tenantry.privacy.sealing import FieldSealer
     from tenantry.repositories import Repositories
 
 __all__ = ["UnitOfWork"]
@@ -44,14 +47,17 @@ class UnitOfWork:
         actor: str | None,
         clock: Clock,
         ids: IdGenerator,
+        master: MasterKeyProvider | None = None,
     ) -> None:
         self._factory = session_factory
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock
         self.ids = ids
+        self.master = master
         self._session: Session | None = None
         self._repos: Repositories | None = None
+        self._sealer: FieldSealer | None = None
 
     @property
     def session(self) -> Session:
@@ -67,6 +73,13 @@ class UnitOfWork:
             self._repos = Repositories(self)
         return self._repos
 
+    @property
+    def keyring(self) -> KeyRing:
+        """The tenant's keys for this unit of work (the same ring its sealer uses)."""
+        if self._sealer is None:
+            raise ConfigurationError("this unit of work has no tenant or no master key")
+        return self._sealer.ring
+
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:
             raise TenantNotBoundError()
@@ -78,9 +91,28 @@ class UnitOfWork:
             {"tenant": str(self.tenant_id) if self.tenant_id else "", "actor": self.actor or ""},
         )
 
+    def _seal(self, session: Session, _context: Any, _instances: Any) -> None:
+        if self._sealer is not None:
+            self._sealer.seal_pending(session)
+            return
+        from tenantry.models.sealed import has_pending_plaintext
+
+        if any(has_pending_plaintext(obj) for obj in [*session.new, *session.dirty]):
+            raise ConfigurationError(
+                "personal data can only be written in a unit of work bound to a tenant"
+            )
+
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
         event.listen(self._session, "after_begin", self._bind)
+        if self.tenant_id is not None and self.master is not None:
+            from tenantry.models.sealed import SEALER_KEY
+            from tenantry.privacy.keys import KeyRing
+            from tenantry.privacy.sealing import FieldSealer
+
+            self._sealer = FieldSealer(KeyRing(self, self.master))
+            self._session.info[SEALER_KEY] = self._sealer
+        event.listen(self._session, "before_flush", self._seal)
         return self
 
     def __exit__(
@@ -90,12 +122,16 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # close() ends the open transaction with a rollback (uncommitted work is discarded)
-        # and detaches loaded objects without expiring them, so results stay readable.
+        # and detaches loaded objects without expiring them, so results stay readable; their
+        # personal data is opened first, while the keys can still be fetched.
         try:
+            if exc is None and self._sealer is not None:
+                self._sealer.open_loaded()
             self.session.close()
         finally:
             self._session = None
             self._repos = None
+            self._sealer = None
         if isinstance(exc, DBAPIError):
             raise translate_db_error(exc) from exc
 

@@ -84,7 +84,7 @@ def _tenant(db: Database, slug: str) -> Tenant:
 
 
 def _existing_flow_lead(uow: UnitOfWork, email: str) -> Lead | None:
-    return uow.session.scalars(sa.select(Lead).where(Lead.email == email)).first()
+    return uow.repos.leads.by_email(email)
 
 
 def _first(uow: UnitOfWork, model: type[M], *where: sa.ColumnElement[bool]) -> M:
@@ -294,7 +294,12 @@ def run_demo(
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
     stats = load(
-        owner_conninfo, list(DEMO_TENANTS), scale="medium", seed=DEMO_SEED, progress=progress
+        owner_conninfo,
+        list(DEMO_TENANTS),
+        master=master,
+        scale="medium",
+        seed=DEMO_SEED,
+        progress=progress,
     )
     summary = DemoSummary(load=stats)
     summary.flows = [flow_lead_to_catering(db), flow_tuv_reminder(db), flow_lost_lead(db)]

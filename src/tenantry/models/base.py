@@ -17,14 +17,18 @@ from sqlalchemy import MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tenantry.models.sealed import install_sealing
+
 __all__ = [
     "SCHEMAS",
     "Base",
     "SoftDeleteMixin",
+    "SubjectLinked",
     "TenantOwned",
     "TimestampMixin",
     "pii",
     "str_enum",
+    "subject_ref",
     "tenant_fk",
     "tenant_root_fk",
 ]
@@ -57,6 +61,10 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONB,
         uuid.UUID: sa.Uuid(as_uuid=True),
     }
+
+
+# Part of the mapping: loaded rows with sealed (encrypted) columns are handed to the sealer.
+install_sealing(Base)
 
 
 def pii(kind: str, **extra: Any) -> dict[str, Any]:
@@ -126,3 +134,30 @@ class TenantOwned(TimestampMixin):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-20)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-19)
+
+
+class SubjectLinked:
+    """Rows about one data subject: `subject_id` names whose data key seals their personal data.
+
+    `__subject_from__` lists sealed fields that identify the subject (e-mail, phone);
+    `__subject_parents__` lists `(column, table)` references whose row's subject this row shares.
+    The sealer fills `subject_id` from them when a row is written without one.
+    """
+
+    __subject_from__: tuple[str, ...] = ()
+    __subject_parents__: tuple[tuple[str, str], ...] = ()
+
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(sort_order=80)
+
+
+def subject_ref(table: str) -> tuple[sa.ForeignKeyConstraint, sa.Index]:
+    """The composite foreign key to `privacy.subjects` and the index erasure looks rows up by."""
+    return (
+        tenant_fk("subject_id", "privacy.subjects"),
+        sa.Index(
+            f"ix_{table}_tenant_subject",
+            "tenant_id",
+            "subject_id",
+            postgresql_where=sa.text("subject_id IS NOT NULL"),
+        ),
+    )

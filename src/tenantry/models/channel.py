@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.models.base import Base, TenantOwned, pii, str_enum, tenant_fk
+from tenantry.models.base import Base, TenantOwned, str_enum, tenant_fk
 from tenantry.models.enums import ConnectionProvider, SyncStatus
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = ["Connection"]
 
@@ -37,8 +38,10 @@ class Connection(TenantOwned, Base):
     external_account_id: Mapped[str | None] = mapped_column(sa.String(255))
     external_location_id: Mapped[str | None] = mapped_column(sa.String(255))
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
-    access_token: Mapped[str | None] = mapped_column(sa.Text, info=pii("secret"))
-    refresh_token: Mapped[str | None] = mapped_column(sa.Text, info=pii("secret"))
+    access_token = SealedField("secret")
+    access_token_sealed: Mapped[bytes | None] = sealed_column("access_token", "secret")
+    refresh_token = SealedField("secret")
+    refresh_token_sealed: Mapped[bytes | None] = sealed_column("refresh_token", "secret")
     token_expires_at: Mapped[datetime | None]
     scopes: Mapped[list[str]] = mapped_column(ARRAY(sa.String(200)), server_default="{}")
     sync_status: Mapped[SyncStatus] = mapped_column(

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tenantry.models.base import (
     Base,
     SoftDeleteMixin,
+    SubjectLinked,
     TenantOwned,
-    pii,
     str_enum,
+    subject_ref,
     tenant_fk,
     tenant_root_fk,
 )
@@ -33,6 +34,7 @@ from tenantry.models.enums import (
     PaymentStatus,
     ServiceKind,
 )
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = ["Booking", "BookingItem", "Invoice", "Payment", "PaymentNotification", "Service"]
 
@@ -69,11 +71,13 @@ class Service(TenantOwned, SoftDeleteMixin, Base):
     is_active: Mapped[bool] = mapped_column(server_default=sa.true())
 
 
-class Booking(TenantOwned, SoftDeleteMixin, Base):
+class Booking(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     """An appointment, table reservation, catering event or partner booking."""
 
     __tablename__ = "bookings"
+    __subject_parents__ = (("customer_id", "crm.customers"), ("lead_id", "crm.leads"))
     __table_args__ = (
+        *subject_ref("bookings"),
         tenant_fk("location_id", "identity.locations"),
         tenant_fk("customer_id", "crm.customers"),
         tenant_fk("lead_id", "crm.leads"),
@@ -107,8 +111,10 @@ class Booking(TenantOwned, SoftDeleteMixin, Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     guest_count: Mapped[int | None] = mapped_column(sa.Integer)
-    event_address: Mapped[str | None] = mapped_column(sa.String(300), info=pii("address"))
-    notes: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    event_address = SealedField("address", 300)
+    event_address_sealed: Mapped[bytes | None] = sealed_column("event_address", "address")
+    notes = SealedField("free_text")
+    notes_sealed: Mapped[bytes | None] = sealed_column("notes", "free_text")
     total_cents: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     deposit_cents: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3), server_default="EUR")
@@ -138,11 +144,13 @@ class BookingItem(TenantOwned, Base):
     unit_price_cents: Mapped[int] = mapped_column(sa.BigInteger)
 
 
-class Payment(TenantOwned, Base):
+class Payment(SubjectLinked, TenantOwned, Base):
     """Money received for (or refunded from) a booking."""
 
     __tablename__ = "payments"
+    __subject_parents__ = (("customer_id", "crm.customers"), ("booking_id", "commerce.bookings"))
     __table_args__ = (
+        *subject_ref("payments"),
         tenant_fk("booking_id", "commerce.bookings"),
         tenant_fk("customer_id", "crm.customers"),
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
@@ -174,15 +182,18 @@ class Payment(TenantOwned, Base):
     currency: Mapped[str] = mapped_column(sa.String(3), server_default="EUR")
     provider: Mapped[str | None] = mapped_column(sa.String(40))
     provider_ref: Mapped[str | None] = mapped_column(sa.String(255))
-    payer_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
+    payer_name = SealedField("name", 200)
+    payer_name_sealed: Mapped[bytes | None] = sealed_column("payer_name", "name")
     paid_at: Mapped[datetime | None]
 
 
-class Invoice(TenantOwned, Base):
+class Invoice(SubjectLinked, TenantOwned, Base):
     """An invoice (an accounting voucher: retained 8 years under German law since 2025)."""
 
     __tablename__ = "invoices"
+    __subject_parents__ = (("customer_id", "crm.customers"), ("booking_id", "commerce.bookings"))
     __table_args__ = (
+        *subject_ref("invoices"),
         tenant_fk("booking_id", "commerce.bookings"),
         tenant_fk("customer_id", "crm.customers"),
         sa.UniqueConstraint("tenant_id", "number"),
@@ -207,15 +218,19 @@ class Invoice(TenantOwned, Base):
     tax_cents: Mapped[int] = mapped_column(sa.BigInteger)
     gross_cents: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3), server_default="EUR")
-    billing_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
-    billing_address: Mapped[str | None] = mapped_column(sa.String(400), info=pii("address"))
+    billing_name = SealedField("name", 200)
+    billing_name_sealed: Mapped[bytes | None] = sealed_column("billing_name", "name")
+    billing_address = SealedField("address", 400)
+    billing_address_sealed: Mapped[bytes | None] = sealed_column("billing_address", "address")
 
 
-class PaymentNotification(TenantOwned, Base):
+class PaymentNotification(SubjectLinked, TenantOwned, Base):
     """A payment detected in a provider e-mail (Stripe, Venmo, Zelle, bank), to be matched."""
 
     __tablename__ = "payment_notifications"
+    __subject_parents__ = (("matched_booking_id", "commerce.bookings"),)
     __table_args__ = (
+        *subject_ref("payment_notifications"),
         tenant_root_fk(),
         tenant_fk("matched_booking_id", "commerce.bookings"),
         tenant_fk("matched_payment_id", "commerce.payments"),
@@ -242,9 +257,12 @@ class PaymentNotification(TenantOwned, Base):
     transaction_id: Mapped[str] = mapped_column(sa.String(255))
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3), server_default="EUR")
-    sender_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
-    sender_phone: Mapped[str | None] = mapped_column(sa.String(40), info=pii("phone"))
-    memo: Mapped[str | None] = mapped_column(sa.String(500), info=pii("free_text"))
+    sender_name = SealedField("name", 200)
+    sender_name_sealed: Mapped[bytes | None] = sealed_column("sender_name", "name")
+    sender_phone = SealedField("phone", 40)
+    sender_phone_sealed: Mapped[bytes | None] = sealed_column("sender_phone", "phone")
+    memo = SealedField("free_text", 500)
+    memo_sealed: Mapped[bytes | None] = sealed_column("memo", "free_text")
     received_at: Mapped[datetime]
     match_status: Mapped[MatchStatus] = mapped_column(
         str_enum(MatchStatus, "match_status"), server_default=MatchStatus.UNMATCHED.value

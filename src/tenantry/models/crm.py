@@ -17,9 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tenantry.models.base import (
     Base,
     SoftDeleteMixin,
+    SubjectLinked,
     TenantOwned,
     pii,
     str_enum,
+    subject_ref,
     tenant_fk,
     tenant_root_fk,
 )
@@ -31,6 +33,7 @@ from tenantry.models.enums import (
     LeadStatus,
     Persona,
 )
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = ["Customer", "Lead", "LeadInteraction", "LeadScoreHistory", "Vehicle"]
 
@@ -38,50 +41,58 @@ SCHEMA = {"schema": "crm"}
 _OPEN_LEAD = "status IN ('new', 'contacted', 'qualified') AND deleted_at IS NULL"
 
 
-class Customer(TenantOwned, SoftDeleteMixin, Base):
+class Customer(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     """An end customer of the tenant (a diner, a car owner, a catering client)."""
 
     __tablename__ = "customers"
+    __subject_from__ = ("email", "phone")
     __table_args__ = (
+        *subject_ref("customers"),
         tenant_root_fk(),
         tenant_fk("home_location_id", "identity.locations"),
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_iso2"),
-        sa.Index("ix_customers_tenant_email", "tenant_id", "email"),
-        sa.Index("ix_customers_tenant_phone", "tenant_id", "phone"),
-        sa.Index("ix_customers_tenant_last_name", "tenant_id", "last_name"),
         sa.Index("ix_customers_tenant_home_location", "tenant_id", "home_location_id"),
         SCHEMA,
     )
 
     home_location_id: Mapped[uuid.UUID | None]
-    first_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
-    last_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
+    first_name = SealedField("name", 100)
+    first_name_sealed: Mapped[bytes | None] = sealed_column("first_name", "name")
+    last_name = SealedField("name", 100)
+    last_name_sealed: Mapped[bytes | None] = sealed_column("last_name", "name")
     company_name: Mapped[str | None] = mapped_column(sa.String(200))
-    email: Mapped[str | None] = mapped_column(sa.String(320), info=pii("email"))
-    phone: Mapped[str | None] = mapped_column(sa.String(40), info=pii("phone"))
-    street: Mapped[str | None] = mapped_column(sa.String(200), info=pii("address"))
-    postal_code: Mapped[str | None] = mapped_column(sa.String(20), info=pii("address"))
-    city: Mapped[str | None] = mapped_column(sa.String(100), info=pii("address"))
+    email = SealedField("email", 320)
+    email_sealed: Mapped[bytes | None] = sealed_column("email", "email")
+    phone = SealedField("phone", 40)
+    phone_sealed: Mapped[bytes | None] = sealed_column("phone", "phone")
+    street = SealedField("address", 200)
+    street_sealed: Mapped[bytes | None] = sealed_column("street", "address")
+    postal_code = SealedField("address", 20)
+    postal_code_sealed: Mapped[bytes | None] = sealed_column("postal_code", "address")
+    city = SealedField("address", 100)
+    city_sealed: Mapped[bytes | None] = sealed_column("city", "address")
     country: Mapped[str] = mapped_column(sa.String(2), server_default="DE")
     language: Mapped[str] = mapped_column(sa.String(10), server_default="de")
     preferred_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, "channel"))
     source: Mapped[LeadSource | None] = mapped_column(str_enum(LeadSource, "lead_source"))
-    notes: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    notes = SealedField("free_text")
+    notes_sealed: Mapped[bytes | None] = sealed_column("notes", "free_text")
     tags: Mapped[list[str]] = mapped_column(ARRAY(sa.String(60)), server_default="{}")
     first_seen_at: Mapped[datetime | None]
 
 
-class Vehicle(TenantOwned, SoftDeleteMixin, Base):
+class Vehicle(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     """A customer's vehicle (workshop vertical)."""
 
     __tablename__ = "vehicles"
+    __subject_parents__ = (("customer_id", "crm.customers"),)
     __table_args__ = (
+        *subject_ref("vehicles"),
         tenant_fk("customer_id", "crm.customers"),
         sa.CheckConstraint(
             "model_year IS NULL OR model_year BETWEEN 1900 AND 2100", name="model_year_range"
         ),
         sa.CheckConstraint("mileage_km IS NULL OR mileage_km >= 0", name="mileage_non_negative"),
-        sa.CheckConstraint("vin IS NULL OR length(vin) = 17", name="vin_length"),
         sa.Index("ix_vehicles_tenant_customer", "tenant_id", "customer_id"),
         sa.Index(
             "ix_vehicles_tenant_tuv_due",
@@ -89,7 +100,12 @@ class Vehicle(TenantOwned, SoftDeleteMixin, Base):
             "tuv_due_on",
             postgresql_where=sa.text("tuv_due_on IS NOT NULL AND is_active AND deleted_at IS NULL"),
         ),
-        sa.Index("ix_vehicles_tenant_plate", "tenant_id", "license_plate"),
+        sa.Index(
+            "ix_vehicles_tenant_plate_bidx",
+            "tenant_id",
+            "license_plate_bidx",
+            postgresql_where=sa.text("license_plate_bidx IS NOT NULL"),
+        ),
         SCHEMA,
     )
 
@@ -98,19 +114,25 @@ class Vehicle(TenantOwned, SoftDeleteMixin, Base):
     model: Mapped[str] = mapped_column(sa.String(60))
     model_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
     fuel_type: Mapped[FuelType | None] = mapped_column(str_enum(FuelType, "fuel_type"))
-    license_plate: Mapped[str | None] = mapped_column(sa.String(20), info=pii("identifier"))
-    vin: Mapped[str | None] = mapped_column(sa.String(17), info=pii("identifier"))
+    license_plate = SealedField("identifier", 20, blind_index="license_plate_bidx")
+    license_plate_sealed: Mapped[bytes | None] = sealed_column("license_plate", "identifier")
+    license_plate_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    vin = SealedField("identifier", 17, exact_length=17)
+    vin_sealed: Mapped[bytes | None] = sealed_column("vin", "identifier")
     mileage_km: Mapped[int | None] = mapped_column(sa.Integer)
     tuv_due_on: Mapped[date | None] = mapped_column(sa.Date)
     last_service_on: Mapped[date | None] = mapped_column(sa.Date)
     is_active: Mapped[bool] = mapped_column(server_default=sa.true())
 
 
-class Lead(TenantOwned, SoftDeleteMixin, Base):
+class Lead(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     """A prospective customer moving through new -> contacted -> qualified -> converted | lost."""
 
     __tablename__ = "leads"
+    __subject_from__ = ("email", "phone")
+    __subject_parents__ = (("customer_id", "crm.customers"),)
     __table_args__ = (
+        *subject_ref("leads"),
         tenant_fk("location_id", "identity.locations"),
         tenant_fk("customer_id", "crm.customers"),
         sa.CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
@@ -142,12 +164,6 @@ class Lead(TenantOwned, SoftDeleteMixin, Base):
         ),
         sa.Index("ix_leads_tenant_source", "tenant_id", "source"),
         sa.Index(
-            "ix_leads_tenant_email",
-            "tenant_id",
-            "email",
-            postgresql_where=sa.text("email IS NOT NULL"),
-        ),
-        sa.Index(
             "ix_leads_tenant_customer",
             "tenant_id",
             "customer_id",
@@ -164,11 +180,16 @@ class Lead(TenantOwned, SoftDeleteMixin, Base):
     )
     score: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
     persona: Mapped[Persona | None] = mapped_column(str_enum(Persona, "persona"))
-    first_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
-    last_name: Mapped[str | None] = mapped_column(sa.String(100), info=pii("name"))
-    email: Mapped[str | None] = mapped_column(sa.String(320), info=pii("email"))
-    phone: Mapped[str | None] = mapped_column(sa.String(40), info=pii("phone"))
-    message: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    first_name = SealedField("name", 100)
+    first_name_sealed: Mapped[bytes | None] = sealed_column("first_name", "name")
+    last_name = SealedField("name", 100)
+    last_name_sealed: Mapped[bytes | None] = sealed_column("last_name", "name")
+    email = SealedField("email", 320)
+    email_sealed: Mapped[bytes | None] = sealed_column("email", "email")
+    phone = SealedField("phone", 40)
+    phone_sealed: Mapped[bytes | None] = sealed_column("phone", "phone")
+    message = SealedField("free_text")
+    message_sealed: Mapped[bytes | None] = sealed_column("message", "free_text")
     interest: Mapped[str | None] = mapped_column(sa.String(120))
     estimated_value_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     utm_source: Mapped[str | None] = mapped_column(sa.String(100))
@@ -204,11 +225,13 @@ class LeadScoreHistory(TenantOwned, Base):
     scored_at: Mapped[datetime]
 
 
-class LeadInteraction(TenantOwned, Base):
+class LeadInteraction(SubjectLinked, TenantOwned, Base):
     """A touchpoint with a lead: call, email, message, meeting, note."""
 
     __tablename__ = "lead_interactions"
+    __subject_parents__ = (("lead_id", "crm.leads"),)
     __table_args__ = (
+        *subject_ref("lead_interactions"),
         tenant_fk("lead_id", "crm.leads", ondelete="CASCADE"),
         sa.Index(
             "ix_lead_interactions_tenant_lead_occurred", "tenant_id", "lead_id", "occurred_at"
@@ -222,6 +245,7 @@ class LeadInteraction(TenantOwned, Base):
     )
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
-    summary: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    summary = SealedField("free_text")
+    summary_sealed: Mapped[bytes | None] = sealed_column("summary", "free_text")
     outcome: Mapped[str | None] = mapped_column(sa.String(60))
     occurred_at: Mapped[datetime]

@@ -8,7 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.models.base import Base, TenantOwned, pii, str_enum, tenant_fk, tenant_root_fk
+from tenantry.models.base import (
+    Base,
+    SubjectLinked,
+    TenantOwned,
+    str_enum,
+    subject_ref,
+    tenant_fk,
+    tenant_root_fk,
+)
 from tenantry.models.enums import (
     AuthorKind,
     CampaignStatus,
@@ -18,17 +26,20 @@ from tenantry.models.enums import (
     ReviewPlatform,
     ThreadStatus,
 )
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = ["Campaign", "EmailEvent", "Message", "Review", "Thread"]
 
 SCHEMA = {"schema": "engage"}
 
 
-class Thread(TenantOwned, Base):
+class Thread(SubjectLinked, TenantOwned, Base):
     """A conversation with a customer or lead on one channel."""
 
     __tablename__ = "threads"
+    __subject_parents__ = (("customer_id", "crm.customers"), ("lead_id", "crm.leads"))
     __table_args__ = (
+        *subject_ref("threads"),
         tenant_root_fk(),
         tenant_fk("location_id", "identity.locations"),
         tenant_fk("customer_id", "crm.customers"),
@@ -42,18 +53,21 @@ class Thread(TenantOwned, Base):
     customer_id: Mapped[uuid.UUID | None]
     lead_id: Mapped[uuid.UUID | None]
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
-    subject: Mapped[str | None] = mapped_column(sa.String(300), info=pii("free_text"))
+    subject = SealedField("free_text", 300)
+    subject_sealed: Mapped[bytes | None] = sealed_column("subject", "free_text")
     status: Mapped[ThreadStatus] = mapped_column(
         str_enum(ThreadStatus, "thread_status"), server_default=ThreadStatus.OPEN.value
     )
     last_message_at: Mapped[datetime | None]
 
 
-class Message(TenantOwned, Base):
+class Message(SubjectLinked, TenantOwned, Base):
     """One message in a thread."""
 
     __tablename__ = "messages"
+    __subject_parents__ = (("thread_id", "engage.threads"),)
     __table_args__ = (
+        *subject_ref("messages"),
         tenant_fk("thread_id", "engage.threads", ondelete="CASCADE"),
         sa.Index("ix_messages_tenant_thread_sent", "tenant_id", "thread_id", "sent_at"),
         SCHEMA,
@@ -66,15 +80,18 @@ class Message(TenantOwned, Base):
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
     author_kind: Mapped[AuthorKind] = mapped_column(str_enum(AuthorKind, "author_kind"))
-    body: Mapped[str] = mapped_column(sa.Text, info=pii("free_text"))
+    body = SealedField("free_text")
+    body_sealed: Mapped[bytes] = sealed_column("body", "free_text", nullable=False)
     sent_at: Mapped[datetime]
 
 
-class Review(TenantOwned, Base):
+class Review(SubjectLinked, TenantOwned, Base):
     """A customer review from a platform or collected after a booking."""
 
     __tablename__ = "reviews"
+    __subject_parents__ = (("customer_id", "crm.customers"), ("booking_id", "commerce.bookings"))
     __table_args__ = (
+        *subject_ref("reviews"),
         tenant_fk("location_id", "identity.locations"),
         tenant_fk("customer_id", "crm.customers"),
         tenant_fk("booking_id", "commerce.bookings"),
@@ -103,8 +120,10 @@ class Review(TenantOwned, Base):
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     rating: Mapped[int] = mapped_column(sa.SmallInteger)
     sentiment: Mapped[float | None] = mapped_column(sa.Float)
-    author_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
-    body: Mapped[str | None] = mapped_column(sa.Text, info=pii("free_text"))
+    author_name = SealedField("name", 200)
+    author_name_sealed: Mapped[bytes | None] = sealed_column("author_name", "name")
+    body = SealedField("free_text")
+    body_sealed: Mapped[bytes | None] = sealed_column("body", "free_text")
     response_body: Mapped[str | None] = mapped_column(sa.Text)
     responded_at: Mapped[datetime | None]
     published_at: Mapped[datetime]
@@ -136,11 +155,14 @@ class Campaign(TenantOwned, Base):
     completed_at: Mapped[datetime | None]
 
 
-class EmailEvent(TenantOwned, Base):
+class EmailEvent(SubjectLinked, TenantOwned, Base):
     """A delivery event for an e-mail: sent, delivered, open, click, bounce, complaint."""
 
     __tablename__ = "email_events"
+    __subject_from__ = ("recipient",)
+    __subject_parents__ = (("customer_id", "crm.customers"),)
     __table_args__ = (
+        *subject_ref("email_events"),
         tenant_root_fk(),
         tenant_fk("campaign_id", "engage.campaigns"),
         tenant_fk("customer_id", "crm.customers"),
@@ -152,6 +174,7 @@ class EmailEvent(TenantOwned, Base):
     campaign_id: Mapped[uuid.UUID | None]
     customer_id: Mapped[uuid.UUID | None]
     event_type: Mapped[EmailEventType] = mapped_column(str_enum(EmailEventType, "email_event_type"))
-    recipient: Mapped[str] = mapped_column(sa.String(320), info=pii("email"))
+    recipient = SealedField("email", 320)
+    recipient_sealed: Mapped[bytes] = sealed_column("recipient", "email", nullable=False)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
     occurred_at: Mapped[datetime]

@@ -29,6 +29,7 @@ from tenantry.privacy.dsar import close_request, open_request
 from tenantry.privacy.footprint import Footprint, find_footprint
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.scan import Hit, ScanTargets, scan
+from tenantry.privacy.sealing import open_rows, seal_value
 
 __all__ = ["ErasureResult", "erase_subject", "targets_of", "was_erased"]
 
@@ -109,27 +110,22 @@ def _personal(table: str) -> list[sa.Column[object]]:
     return [c for c in _pii(table) if c.info["pii"] not in ("keyed_hash", "key_material")]
 
 
-def targets_of(uow: UnitOfWork, fp: Footprint) -> ScanTargets:
-    """The subject's identifying values, read from its rows before they change."""
+def targets_of(uow: UnitOfWork, ring: KeyRing, fp: Footprint) -> ScanTargets:
+    """The subject's identifying values, read (and opened) from its rows before they change."""
     targets = ScanTargets()
     targets.add_email(fp.email)
     for table, ids in fp.rows.items():
         cols = [c for c in _pii(table) if c.info["pii"] not in ("free_text", "secret")]
         if not ids or not cols:
             continue
-        rows = uow.session.execute(
-            sa.text(
-                f"SELECT {', '.join(c.name for c in cols)} FROM {table}"
-                " WHERE tenant_id = :tenant AND id = ANY(:ids)"
-            ),
-            {"tenant": uow.require_tenant(), "ids": ids},
-        ).mappings()
-        for row in rows:
+        for row in open_rows(uow, ring, table, ids):
             first, last = row.get("first_name"), row.get("last_name")
             if first and last:
                 targets.add_text(f"{first} {last}")
             for c in cols:
-                kind, value = c.info["pii"], row[c.name]
+                kind, value = c.info["pii"], row.get(c.name)
+                if not isinstance(value, str):
+                    continue
                 if kind == "email":
                     targets.add_email(value)
                 elif kind == "phone":
@@ -158,26 +154,48 @@ def _held(uow: UnitOfWork, fp: Footprint) -> tuple[set[str], set[uuid.UUID], boo
     return tables, held_rows, customer_hold
 
 
-def _replace(uow: UnitOfWork, table: str, ids: list[uuid.UUID], replacement: str) -> int:
-    """Replace personal data: names and required columns by the token, the rest by NULL."""
+def _replace(
+    uow: UnitOfWork, ring: KeyRing, table: str, ids: list[uuid.UUID], replacement: str
+) -> int:
+    """Replace personal data: names and required columns by the token, the rest by NULL.
+
+    The rows leave the subject (their `subject_id` is cleared) and the token is sealed under
+    the tenant's records key, since the subject's key is about to be destroyed.
+    """
     cols = _personal(table)
     if not ids or not cols:
         return 0
-    sets = []
-    for c in cols:
-        if c.name.endswith("name") or c.info["pii"] == "name" or not c.nullable:
-            sets.append(
-                f"{c.name} = CASE WHEN {c.name} IS NULL THEN NULL ELSE :r END"
-                if c.nullable
-                else f"{c.name} = :r"
+    keep = {
+        c.name for c in cols if c.name.endswith("name") or c.info["pii"] == "name" or not c.nullable
+    }
+    present = {
+        row["id"]: row
+        for row in uow.session.execute(
+            sa.text(
+                f"SELECT id, {', '.join(f'{c.name} IS NOT NULL AS {c.name}' for c in cols)}"
+                f" FROM {table} WHERE tenant_id = :t AND id = ANY(:ids)"
+            ),
+            {"t": uow.require_tenant(), "ids": ids},
+        ).mappings()
+    }
+    linked = "subject_id" in Base.metadata.tables[table].c
+    for row_id, has in present.items():
+        values: dict[str, object] = {
+            c.name: (
+                seal_value(ring, table, c.name, row_id, None, replacement)
+                if c.name in keep and (has[c.name] or not c.nullable)
+                else None
             )
-        else:
-            sets.append(f"{c.name} = NULL")
-    result = uow.session.execute(
-        sa.text(f"UPDATE {table} SET {', '.join(sets)} WHERE tenant_id = :t AND id = ANY(:ids)"),
-        {"t": uow.require_tenant(), "ids": ids, "r": replacement},
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+            for c in cols
+        }
+        if linked:
+            values["subject_id"] = None
+        sets = ", ".join(f"{name} = :{name}" for name in values)
+        uow.session.execute(
+            sa.text(f"UPDATE {table} SET {sets} WHERE tenant_id = :t AND id = :id"),
+            {"t": uow.require_tenant(), "id": row_id, **values},
+        )
+    return len(present)
 
 
 def _delete(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> int:
@@ -190,25 +208,21 @@ def _delete(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _residue(uow: UnitOfWork, fp: Footprint, replacement: str) -> list[Hit]:
+def _residue(uow: UnitOfWork, ring: KeyRing, fp: Footprint, replacement: str) -> list[Hit]:
     """Personal data left in the subject's own remaining rows, column by column (this also
     catches values too common to search for, like a first name on its own). Keyed hashes are
     checked by the scan itself, by value."""
     hits: list[Hit] = []
     for table, ids in fp.rows.items():
-        for column in _pii(table):
-            if column.info["pii"] in ("keyed_hash", "key_material"):
-                continue
-            if not ids:
-                break
-            rows = uow.session.scalars(
-                sa.text(
-                    f"SELECT id::text FROM {table} WHERE tenant_id = :t AND id = ANY(:ids)"
-                    f" AND {column.name} IS NOT NULL AND {column.name}::text <> :r"
-                ),
-                {"t": uow.require_tenant(), "ids": ids, "r": replacement},
+        columns = [c.name for c in _personal(table)]
+        if not ids or not columns:
+            continue
+        for row in open_rows(uow, ring, table, ids):
+            hits.extend(
+                Hit(table, column, str(row["id"]))
+                for column in columns
+                if row.get(column) is not None and row.get(column) != replacement
             )
-            hits.extend(Hit(table, column.name, r) for r in rows)
     return hits
 
 
@@ -240,7 +254,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
             raise ConflictError("this data subject has already been erased")
         raise NotFoundError("no data about this e-mail address in this tenant")
     request = open_request(uow, ring, kind=DsarKind.ERASURE, email=normal)
-    targets = targets_of(uow, fp)
+    targets = targets_of(uow, ring, fp)
     held_tables, held_rows, customer_hold = _held(uow, fp)
     replacement = f"erased-{secrets.token_hex(8)}"
     summary: dict[str, dict[str, int]] = {}
@@ -253,7 +267,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
     for table in DELETABLE:
         ids = fp.ids(table)
         keep = [i for i in ids if customer_hold or table in held_tables or i in held_rows]
-        note(table, "pseudonymised (legal hold)", _replace(uow, table, keep, replacement))
+        note(table, "pseudonymised (legal hold)", _replace(uow, ring, table, keep, replacement))
         doomed[table] = [i for i in ids if i not in set(keep)]
     for table, column, target in DETACH:
         gone = doomed.get(target, [])
@@ -271,7 +285,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
         note(
             table,
             "pseudonymised (retention duty)",
-            _replace(uow, table, fp.ids(table), replacement),
+            _replace(uow, ring, table, fp.ids(table), replacement),
         )
 
     customers = fp.ids("crm.customers")
@@ -291,7 +305,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
     note(
         "crm.customers",
         "kept as tombstone",
-        _replace(uow, "crm.customers", tombstones, replacement),
+        _replace(uow, ring, "crm.customers", tombstones, replacement),
     )
     uow.session.execute(
         sa.text(
@@ -324,7 +338,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
     uow.flush()
 
     hits = scan(uow, targets, skip=ERASURE_SCAN_SKIPS)
-    hits += _residue(uow, fp, replacement)
+    hits += _residue(uow, ring, fp, replacement)
     body = {
         "request_id": str(request.id),
         "replacement": replacement,

@@ -49,7 +49,7 @@ def export_subject(uow: UnitOfWork, ring: KeyRing, email: str, out: Path) -> Exp
     files = {}
     for table, ids in fp.rows.items():
         if ids:
-            files[f"data/{table}.json"] = row_dicts(uow, table, ids)
+            files[f"data/{table}.json"] = row_dicts(uow, ring, table, ids)
     manifest = {
         "format": FORMAT,
         "request_id": str(request.id),

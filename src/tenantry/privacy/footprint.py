@@ -19,6 +19,7 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.models import Base, Subject, tenant_tables
 from tenantry.privacy.crypto import normalise_email
 from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.sealing import open_json_row
 from tenantry.privacy.subjects import find_subject
 
 __all__ = ["Footprint", "find_footprint"]
@@ -27,45 +28,51 @@ __all__ = ["Footprint", "find_footprint"]
 # ids, :l lead ids, :b booking ids, :th thread ids, :s subject ids.
 SEARCH: dict[str, tuple[str, str]] = {
     "crm.customers": (
-        "e-mail, or customer of a matching lead",
-        "t.email = :e OR t.id = ANY(:c)",
+        "subject (blind index of the e-mail), or customer of a matching lead",
+        "t.subject_id = ANY(:s) OR t.id = ANY(:c)",
     ),
     "crm.leads": (
-        "e-mail, or converted into a matching customer",
-        "t.email = :e OR t.customer_id = ANY(:c)",
+        "subject (blind index of the e-mail), or converted into a matching customer",
+        "t.subject_id = ANY(:s) OR t.customer_id = ANY(:c)",
     ),
-    "crm.vehicles": ("owned by a matching customer", "t.customer_id = ANY(:c)"),
+    "crm.vehicles": (
+        "owned by a matching customer",
+        "t.customer_id = ANY(:c) OR t.subject_id = ANY(:s)",
+    ),
     "crm.lead_score_history": ("of a matching lead", "t.lead_id = ANY(:l)"),
-    "crm.lead_interactions": ("with a matching lead", "t.lead_id = ANY(:l)"),
+    "crm.lead_interactions": (
+        "with a matching lead",
+        "t.lead_id = ANY(:l) OR t.subject_id = ANY(:s)",
+    ),
     "commerce.bookings": (
         "by a matching customer or lead",
-        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l)",
+        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l) OR t.subject_id = ANY(:s)",
     ),
     "commerce.booking_items": ("of a matching booking", "t.booking_id = ANY(:b)"),
     "commerce.payments": (
         "for a matching booking or customer",
-        "t.booking_id = ANY(:b) OR t.customer_id = ANY(:c)",
+        "t.booking_id = ANY(:b) OR t.customer_id = ANY(:c) OR t.subject_id = ANY(:s)",
     ),
     "commerce.invoices": (
         "to a matching customer or for a matching booking",
-        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b)",
+        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
     ),
     "commerce.payment_notifications": (
         "matched to a matching booking",
-        "t.matched_booking_id = ANY(:b)",
+        "t.matched_booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
     ),
     "engage.threads": (
         "with a matching customer or lead",
-        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l)",
+        "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l) OR t.subject_id = ANY(:s)",
     ),
-    "engage.messages": ("in a matching thread", "t.thread_id = ANY(:th)"),
+    "engage.messages": ("in a matching thread", "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s)"),
     "engage.reviews": (
         "by a matching customer or on a matching booking",
-        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b)",
+        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
     ),
     "engage.email_events": (
-        "to a matching customer or the e-mail",
-        "t.customer_id = ANY(:c) OR t.recipient = :e",
+        "to a matching customer or the subject",
+        "t.customer_id = ANY(:c) OR t.subject_id = ANY(:s)",
     ),
     "insight.visibility_checks": ("requested by a matching lead", "t.lead_id = ANY(:l)"),
     "privacy.subjects": ("blind index of the e-mail", "t.id = ANY(:s)"),
@@ -146,12 +153,18 @@ def find_footprint(uow: UnitOfWork, ring: KeyRing, email: str) -> Footprint:
     return fp
 
 
-def row_dicts(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> list[dict[str, object]]:
-    """The rows as JSON-ready dicts (bytea as hex), for the access export."""
+def row_dicts(
+    uow: UnitOfWork, ring: KeyRing, table: str, ids: list[uuid.UUID]
+) -> list[dict[str, object]]:
+    """The rows as JSON-ready dicts, personal data opened (other bytea as hex), for the export."""
     if not ids:
         return []
     t = Base.metadata.tables[table]
-    hidden = {c.name for c in t.c if c.name in {"wrapped_key", "token_hash"}}
+    hidden = {
+        c.name
+        for c in t.c
+        if c.name in {"wrapped_key", "token_hash"} or c.info.get("pii") == "keyed_hash"
+    } - {"pseudonym"}
     rows = uow.session.execute(
         sa.text(
             f"SELECT to_jsonb(t) FROM {table} t WHERE t.tenant_id = :tenant AND t.id = ANY(:ids)"
@@ -159,4 +172,7 @@ def row_dicts(uow: UnitOfWork, table: str, ids: list[uuid.UUID]) -> list[dict[st
         ),
         {"tenant": uow.require_tenant(), "ids": ids},
     ).scalars()
-    return [{k: v for k, v in row.items() if k not in hidden} for row in rows]
+    return [
+        {k: v for k, v in open_json_row(ring, table, row).items() if k not in hidden}
+        for row in rows
+    ]

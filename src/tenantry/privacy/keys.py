@@ -32,14 +32,14 @@ from tenantry.privacy.crypto import (
 )
 from tenantry.privacy.master import MasterKeyProvider
 
-__all__ = ["KeyRing", "RotationReport", "rotate_tenant_key"]
+__all__ = ["KeyRing", "RotationReport", "rotate_tenant_key", "subject_key_aad", "tenant_key_aad"]
 
 
-def _tenant_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> bytes:
+def tenant_key_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> bytes:
     return f"tenant-key|{tenant_id}|{purpose.value}|{version}".encode()
 
 
-def _subject_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
+def subject_key_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
     return f"subject-key|{tenant_id}|{subject_id}|{version}".encode()
 
 
@@ -66,10 +66,10 @@ class KeyRing:
                 version=version,
                 status=KeyStatus.ACTIVE,
                 master_key_id=self.master.key_id,
-                wrapped_key=self.master.wrap(key, _tenant_aad(self.tenant_id, purpose, version)),
+                wrapped_key=self.master.wrap(key, tenant_key_aad(self.tenant_id, purpose, version)),
             )
         )
-        self.uow.flush()
+        # Not flushed here: this may run inside a flush (the sealer's), which inserts it.
         return key
 
     def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
@@ -97,7 +97,7 @@ class KeyRing:
             if row is None:
                 raise NotFoundError("tenant key version not found", version=version)
             cached = self.master.unwrap(
-                row.wrapped_key, _tenant_aad(self.tenant_id, purpose, version)
+                row.wrapped_key, tenant_key_aad(self.tenant_id, purpose, version)
             )
             self._tenant[(purpose, version)] = cached
         return cached
@@ -108,29 +108,36 @@ class KeyRing:
     def pseudonym_key(self) -> bytes:
         return derive_key(self.tenant_key(KeyPurpose.INDEXING), "pseudonym")
 
+    def records_key(self, version: int | None = None) -> bytes:
+        """The key for personal data about no one in particular (OAuth tokens), per version."""
+        version = version or self.active_version()
+        return derive_key(self.tenant_key(KeyPurpose.WRAPPING, version), "records")
+
     def wrap_subject_key(self, subject_id: uuid.UUID, key: bytes, version: int = 1) -> bytes:
         """`key` wrapped under the active wrapping key (for bulk loads and `create`)."""
         wrapping = self.active_version()
         return seal(
             self.tenant_key(KeyPurpose.WRAPPING, wrapping),
             key,
-            _subject_aad(self.tenant_id, subject_id, version),
+            subject_key_aad(self.tenant_id, subject_id, version),
             version=wrapping,
         )
 
-    def create_subject_key(self, subject_id: uuid.UUID) -> bytes:
+    def new_subject_key(self, subject_id: uuid.UUID) -> dict[str, object]:
+        """A fresh data key for the subject (kept in this ring): its `subject_keys` row values."""
         key = new_key()
-        self.uow.session.add(
-            SubjectKey(
-                tenant_id=self.tenant_id,
-                subject_id=subject_id,
-                version=1,
-                wrapping_version=self.active_version(),
-                wrapped_key=self.wrap_subject_key(subject_id, key),
-            )
-        )
         self._subjects[subject_id] = (1, key)
-        return key
+        return {
+            "tenant_id": self.tenant_id,
+            "subject_id": subject_id,
+            "version": 1,
+            "wrapping_version": self.active_version(),
+            "wrapped_key": self.wrap_subject_key(subject_id, key),
+        }
+
+    def create_subject_key(self, subject_id: uuid.UUID) -> bytes:
+        self.uow.session.add(SubjectKey(**self.new_subject_key(subject_id)))
+        return self._subjects[subject_id][1]
 
     def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]:
         """The subject's current data key; `DecryptionError` once it has been destroyed."""
@@ -149,10 +156,35 @@ class KeyRing:
             raise DecryptionError("the subject's key has been destroyed")
         wrapping = self.tenant_key(KeyPurpose.WRAPPING, row.wrapping_version)
         key = open_(
-            wrapping, row.wrapped_key, _subject_aad(self.tenant_id, subject_id, row.version)
+            wrapping, row.wrapped_key, subject_key_aad(self.tenant_id, subject_id, row.version)
         )
         self._subjects[subject_id] = (row.version, key)
         return row.version, key
+
+    def preload_subject_keys(self, subject_ids: set[uuid.UUID]) -> None:
+        """Unwrap the keys of these subjects with one query (destroyed ones stay absent)."""
+        missing = [s for s in subject_ids if s not in self._subjects]
+        if not missing:
+            return
+        rows = self.uow.session.execute(
+            sa.select(
+                SubjectKey.subject_id,
+                SubjectKey.version,
+                SubjectKey.wrapping_version,
+                SubjectKey.wrapped_key,
+            )
+            .where(
+                SubjectKey.tenant_id == self.tenant_id,
+                SubjectKey.subject_id.in_(missing),
+                SubjectKey.wrapped_key.is_not(None),
+            )
+            .order_by(SubjectKey.subject_id, SubjectKey.version)
+        ).all()
+        for subject_id, version, wrapping_version, wrapped in rows:
+            wrapping = self.tenant_key(KeyPurpose.WRAPPING, wrapping_version)
+            if wrapped is not None:
+                aad = subject_key_aad(self.tenant_id, subject_id, version)
+                self._subjects[subject_id] = (version, open_(wrapping, wrapped, aad))
 
     def destroy_subject_key(self, subject_id: uuid.UUID) -> int:
         """Crypto-shred: drop every version of the subject's key. Returns versions destroyed."""
@@ -216,7 +248,7 @@ def _rewrap_batch(uow: UnitOfWork, ring: KeyRing, target: int, batch: int) -> in
     buffer = io.StringIO()
     for subject_id, version, wrapping_version, wrapped in rows:
         assert wrapped is not None  # destroyed keys are excluded by the query
-        aad = _subject_aad(ring.tenant_id, subject_id, version)
+        aad = subject_key_aad(ring.tenant_id, subject_id, version)
         key = open_(ring.tenant_key(KeyPurpose.WRAPPING, wrapping_version), wrapped, aad)
         rewrapped = seal(new_wrapping, key, aad, version=target)
         buffer.write(f"{subject_id}\t{version}\t\\\\x{rewrapped.hex()}\n")

@@ -3,7 +3,9 @@
 Targets are the subject's plaintext values (e-mail, phone, full name, street line, plate,
 VIN), their normalised variants, their blind-index values and their analytics pseudonym.
 Text, JSON and array columns are searched by case-insensitive substring, binary columns by
-equality. A hit names table, column and row id, never the value.
+equality. Sealed (encrypted) columns hold only ciphertext, so searching their bytes proves
+nothing: `deep=True` opens every sealed value of the tenant that a live key can still open and
+searches the plaintext too. A hit names table, column and row id, never the value.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
 from tenantry.models import Base
 from tenantry.privacy.crypto import normalise_email, normalise_phone
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.sealing import open_value, sealed_columns
 
-__all__ = ["Hit", "ScanTargets", "scan"]
+__all__ = ["Hit", "ScanTargets", "scan", "scan_sealed"]
 
 _TEXTUAL = (sa.String, sa.Text, postgresql.JSONB, sa.JSON, postgresql.ARRAY)
 _MIN_LENGTH = 5  # shorter strings (a postal code, "Köln") identify no one and match anyone
@@ -67,8 +71,44 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozenset()) -> list[Hit]:
-    """Every place in the tenant's data (and global tables) where a target still appears."""
+def scan_sealed(
+    uow: UnitOfWork, ring: KeyRing, targets: ScanTargets, *, skip: frozenset[str] = frozenset()
+) -> list[Hit]:
+    """Targets inside the tenant's sealed values (opened in Python, one table at a time)."""
+    texts = [t for t in targets.texts if len(t) >= _MIN_LENGTH]
+    hits: list[Hit] = []
+    if not texts:
+        return hits
+    for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
+        columns = sealed_columns(table.fullname)
+        if not columns or table.fullname in skip:
+            continue
+        subject = "subject_id" if "subject_id" in table.c else "NULL::uuid"
+        rows = uow.session.execute(
+            sa.text(
+                f"SELECT id, {subject} AS subject_id, {', '.join(columns)}"
+                f" FROM {table.fullname} WHERE tenant_id = :t"
+            ),
+            {"t": uow.require_tenant()},
+        ).all()
+        ring.preload_subject_keys({r.subject_id for r in rows if r.subject_id is not None})
+        for row in rows:
+            for i, column in enumerate(columns, start=2):
+                value = open_value(ring, table.fullname, column, row.id, row.subject_id, row[i])
+                if value is not None and any(t in value.lower() for t in texts):
+                    hits.append(Hit(table.fullname, column, str(row.id)))
+    return hits
+
+
+def scan(
+    uow: UnitOfWork,
+    targets: ScanTargets,
+    *,
+    skip: frozenset[str] = frozenset(),
+    ring: KeyRing | None = None,
+) -> list[Hit]:
+    """Every place in the tenant's data (and global tables) where a target still appears;
+    with a key ring, inside sealed values too (`scan_sealed`)."""
     patterns = [f"%{_escape(t)}%" for t in sorted(targets.texts) if len(t) >= _MIN_LENGTH]
     binaries = sorted(targets.binaries)
     hits: list[Hit] = []
@@ -115,4 +155,6 @@ def scan(uow: UnitOfWork, targets: ScanTargets, *, skip: frozenset[str] = frozen
         ).mappings()
         for row in rows:
             hits.extend(Hit(table.fullname, name, row["row_key"]) for name in tests if row[name])
+    if ring is not None:
+        hits += scan_sealed(uow, ring, targets, skip=skip)
     return hits

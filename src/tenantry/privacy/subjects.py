@@ -7,16 +7,25 @@ pseudonyms, because the keys are derived per tenant.
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
-from tenantry.models import Subject
+from tenantry.models import Subject, SubjectKey
 from tenantry.models.enums import SubjectKind
 from tenantry.privacy.crypto import blind_index, normalise_email, normalise_phone, pseudonym
 from tenantry.privacy.keys import KeyRing
 
-__all__ = ["email_index", "find_subject", "phone_index", "resolve_subject"]
+__all__ = [
+    "email_index",
+    "find_subject",
+    "insert_subject",
+    "new_subject",
+    "phone_index",
+    "resolve_subject",
+]
 
 
 def email_index(ring: KeyRing, email: str) -> bytes:
@@ -61,19 +70,56 @@ def resolve_subject(
         if phone is not None and found.phone_bidx is None:
             found.phone_bidx, found.phone_last4_bidx = phone_index(ring, phone)
         return found
-    subject_id = uow.ids()
-    full, last4 = phone_index(ring, phone) if phone is not None else (None, None)
-    subject = Subject(
-        tenant_id=uow.require_tenant(),
-        id=subject_id,
-        kind=kind,
-        email_bidx=email_index(ring, email) if email is not None else None,
-        phone_bidx=full,
-        phone_last4_bidx=last4,
-        pseudonym=pseudonym(ring.pseudonym_key(), subject_id),
-    )
-    uow.session.add(subject)
-    uow.flush()
-    ring.create_subject_key(subject_id)
+    subject = new_subject(uow, ring, email=email, phone=phone, kind=kind)
     uow.flush()
     return subject
+
+
+def subject_values(
+    uow: UnitOfWork,
+    ring: KeyRing,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    kind: SubjectKind = SubjectKind.PERSON,
+) -> dict[str, object]:
+    """Column values of a new subject (blind indexes, pseudonym) with a fresh id."""
+    subject_id = uow.ids()
+    full, last4 = phone_index(ring, phone) if phone is not None else (None, None)
+    return {
+        "tenant_id": uow.require_tenant(),
+        "id": subject_id,
+        "kind": kind,
+        "email_bidx": email_index(ring, email) if email is not None else None,
+        "phone_bidx": full,
+        "phone_last4_bidx": last4,
+        "pseudonym": pseudonym(ring.pseudonym_key(), subject_id),
+    }
+
+
+def new_subject(
+    uow: UnitOfWork,
+    ring: KeyRing,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    kind: SubjectKind = SubjectKind.PERSON,
+) -> Subject:
+    """Stage a new subject with a fresh data key (written by the next flush)."""
+    subject = Subject(**subject_values(uow, ring, email=email, phone=phone, kind=kind))
+    uow.session.add(subject)
+    uow.flush()
+    ring.create_subject_key(subject.id)
+    return subject
+
+
+def insert_subject(
+    uow: UnitOfWork, ring: KeyRing, *, email: str | None = None, phone: str | None = None
+) -> uuid.UUID:
+    """Insert a new subject and its key right away with Core statements (safe inside a flush,
+    where the ORM could not order a staged subject before the rows that reference it)."""
+    values = subject_values(uow, ring, email=email, phone=phone)
+    uow.session.execute(sa.insert(Subject).values(**values))
+    subject_id: uuid.UUID = values["id"]  # type: ignore[assignment]
+    uow.session.execute(sa.insert(SubjectKey).values(**ring.new_subject_key(subject_id)))
+    return subject_id

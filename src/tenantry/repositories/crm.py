@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from tenantry.models import Customer, Lead, LeadScoreHistory
+from tenantry.privacy.subjects import find_subject
 from tenantry.repositories.base import TenantRepository
 
 if TYPE_CHECKING:
@@ -21,17 +22,33 @@ class CustomerRepository(TenantRepository[Customer]):
         super().__init__(uow, Customer)
 
     def by_email(self, email: str) -> Customer | None:
+        """The customer with this e-mail, found through the subject's blind index."""
+        subject = find_subject(self.uow, self.uow.keyring, email=email)
+        if subject is None:
+            return None
         stmt = sa.select(Customer).where(
             Customer.tenant_id == self.tenant_id,
-            Customer.email == email,
+            Customer.subject_id == subject.id,
             Customer.deleted_at.is_(None),
         )
-        return self.session.scalars(stmt.limit(1)).first()
+        return self.session.scalars(stmt.order_by(Customer.id).limit(1)).first()
 
 
 class LeadRepository(TenantRepository[Lead]):
     def __init__(self, uow: UnitOfWork) -> None:
         super().__init__(uow, Lead)
+
+    def by_email(self, email: str) -> Lead | None:
+        """The newest lead with this e-mail, found through the subject's blind index."""
+        subject = find_subject(self.uow, self.uow.keyring, email=email)
+        if subject is None:
+            return None
+        stmt = sa.select(Lead).where(
+            Lead.tenant_id == self.tenant_id,
+            Lead.subject_id == subject.id,
+            Lead.deleted_at.is_(None),
+        )
+        return self.session.scalars(stmt.order_by(Lead.id.desc()).limit(1)).first()
 
     def add_score(self, entry: LeadScoreHistory) -> LeadScoreHistory:
         entry.tenant_id = self.tenant_id

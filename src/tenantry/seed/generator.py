@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tenantry.ids import uuid7_hex
+from tenantry.privacy.master import MasterKeyProvider
 from tenantry.seed.pools import CITIES, CUISINES, EMAIL_DOMAINS, SERVICES, VEHICLES, Pools
+from tenantry.seed.sealing import SeedKeys
 
 __all__ = ["COLUMNS", "SCALES", "ChunkSpec", "Scale", "TenantSpec", "generate_chunk"]
 
@@ -96,9 +98,39 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "updated_at",
     ),
+    "privacy.tenant_keys": (
+        "tenant_id",
+        "purpose",
+        "version",
+        "status",
+        "wrapped_key",
+        "master_key_id",
+        "created_at",
+        "updated_at",
+    ),
+    "privacy.subjects": (
+        "tenant_id",
+        "id",
+        "email_bidx",
+        "phone_bidx",
+        "phone_last4_bidx",
+        "pseudonym",
+        "created_at",
+        "updated_at",
+    ),
+    "privacy.subject_keys": (
+        "tenant_id",
+        "subject_id",
+        "version",
+        "wrapped_key",
+        "wrapping_version",
+        "created_at",
+        "updated_at",
+    ),
     "crm.customers": (
         "tenant_id",
         "id",
+        "subject_id",
         "home_location_id",
         "first_name",
         "last_name",
@@ -116,12 +148,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "crm.vehicles": (
         "tenant_id",
         "id",
+        "subject_id",
         "customer_id",
         "make",
         "model",
         "model_year",
         "fuel_type",
         "license_plate",
+        "license_plate_bidx",
         "mileage_km",
         "tuv_due_on",
         "last_service_on",
@@ -131,6 +165,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "crm.leads": (
         "tenant_id",
         "id",
+        "subject_id",
         "location_id",
         "customer_id",
         "source",
@@ -259,6 +294,7 @@ class ChunkSpec:
     anchor_s: int
     pools: Pools
     tenants: tuple[TenantSpec, ...]
+    master: MasterKeyProvider
     out: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -317,6 +353,9 @@ class _Chunk:
         self.p = spec.pools
         self.now = spec.anchor_s
         self.rows: dict[str, list[str]] = {t: [] for t in COLUMNS}
+        self.keys = SeedKeys("00000000-0000-0000-0000-000000000000", spec.master)
+        self.subject_rng = random.Random(0)
+        self.customer_subjects: dict[str, tuple[str, bytes]] = {}
 
     def emit(self, table: str, *values: object) -> None:
         self.rows[table].append(
@@ -333,12 +372,34 @@ class _Chunk:
         phone = f"+49 {rng.randint(151, 179)} {rng.randint(1000000, 9999999)}"
         return first, last, email, phone
 
+    def subject(self, tid: str, at: float, email: str | None, phone: str) -> tuple[str, bytes]:
+        """A data subject with its wrapped key and blind indexes; returns (id, data key)."""
+        sid = self.uid(self.subject_rng, at)
+        e164 = phone.replace(" ", "")  # generated numbers are "+49 NNN NNNNNNN"
+        self.emit(
+            "privacy.subjects",
+            tid,
+            sid,
+            self.keys.index("email", email.lower()) if email else None,
+            self.keys.index("phone", e164),
+            self.keys.index("phone_last4", e164[-4:]),
+            self.keys.pseudonym(sid),
+            _ts(at),
+            _ts(at),
+        )
+        key, wrapped = self.keys.new_subject_key(sid)
+        self.emit("privacy.subject_keys", tid, sid, 1, wrapped, 1, _ts(at), _ts(at))
+        return sid, key
+
     def tenant(self, t: TenantSpec) -> None:
         rng = _Rng(self.spec.seed * 1_000_003 + t.index)
         scale = self.spec.scale
         size = rng.uniform(0.4, 1.6) if scale.jitter else 1.0
         created = self.now - rng.randint(400, 1500) * DAY
         tid = self.uid(rng, created)
+        self.keys = SeedKeys(tid, self.spec.master)
+        self.subject_rng = random.Random(self.spec.seed * 7_000_003 + t.index)
+        self.customer_subjects = {}
         self.emit(
             "identity.tenants",
             tid,
@@ -373,6 +434,18 @@ class _Chunk:
             _ts(created),
         )
 
+        for purpose, wrapped, master_id in self.keys.tenant_key_rows():
+            self.emit(
+                "privacy.tenant_keys",
+                tid,
+                purpose,
+                1,
+                "active",
+                wrapped,
+                master_id,
+                _ts(created),
+                _ts(created),
+            )
         n_loc = t.locations or rng.randint(*scale.locations)
         locations = [self.location(rng, t, tid, i, created) for i in range(n_loc)]
         services = self.services(rng, t.vertical, tid, created)
@@ -452,18 +525,24 @@ class _Chunk:
             first, last, email, phone = self.person(rng, i)
             city, _plate, postal, _lat, _lon = rng.choice(CITIES)
             home = rng.choice(locations)
+            sid, key = self.customer_subjects[cid] = self.subject(tid, at, email, phone)
+
+            def sealed(column: str, value: str, key: bytes = key, cid: str = cid) -> str | None:
+                return self.keys.seal(key, "crm.customers", column, cid, value)
+
             self.emit(
                 "crm.customers",
                 tid,
                 cid,
+                sid,
                 home,
-                first,
-                last,
-                email,
-                phone,
-                f"{rng.choice(self.p.streets)} {rng.randint(1, 200)}",
-                f"{postal}{rng.randint(100, 999)}",
-                city,
+                sealed("first_name", first),
+                sealed("last_name", last),
+                sealed("email", email),
+                sealed("phone", phone),
+                sealed("street", f"{rng.choice(self.p.streets)} {rng.randint(1, 200)}"),
+                sealed("postal_code", f"{postal}{rng.randint(100, 999)}"),
+                sealed("city", city),
                 rng.choice(("email", "sms", "voice", "web")),
                 _weighted(rng, LEAD_SOURCES[vertical]),
                 _ts(at),
@@ -488,16 +567,19 @@ class _Chunk:
                     f"{chr(65 + rng.randint(0, 25))} {rng.randint(1, 9999)}"
                 )
                 tuv_due = self.now + rng.randint(-60, 730) * DAY
+                sid, key = self.customer_subjects[cid]
                 self.emit(
                     "crm.vehicles",
                     tid,
                     vid,
+                    sid,
                     cid,
                     make,
                     rng.choice(models),
                     year,
                     rng.choice(("petrol", "petrol", "diesel", "diesel", "electric", "hybrid")),
-                    plate,
+                    self.keys.seal(key, "crm.vehicles", "license_plate", vid, plate),
+                    self.keys.plate_index(plate),
                     rng.randint(5_000, 250_000),
                     _date(tuv_due),
                     _date(self.now - rng.randint(10, 700) * DAY),
@@ -562,20 +644,30 @@ class _Chunk:
             gap = DAY * rng.uniform(0.1, 3)
             contacted = _ts(at + gap) if status != "new" else None
             qualified = _ts(at + 2 * gap) if status in ("qualified", "converted") else None
+            persona = rng.choice(PERSONAS) if source == "visibility_check" else None
+            lead_email = email if rng.random() < 0.9 else None
+            sid, key = self.subject(tid, at, lead_email, phone)
+
+            def sealed(
+                column: str, value: str | None, key: bytes = key, lid: str = lid
+            ) -> str | None:
+                return self.keys.seal(key, "crm.leads", column, lid, value)
+
             self.emit(
                 "crm.leads",
                 tid,
                 lid,
+                sid,
                 loc,
                 customer,
                 source,
                 status,
                 score,
-                rng.choice(PERSONAS) if source == "visibility_check" else None,
-                first,
-                last,
-                email if rng.random() < 0.9 else None,
-                phone,
+                persona,
+                sealed("first_name", first),
+                sealed("last_name", last),
+                sealed("email", lead_email),
+                sealed("phone", phone),
                 None,
                 rng.choice((None, 5000, 25000, 90000, 250000)),
                 rng.choice(LOST_REASONS) if status == "lost" else None,

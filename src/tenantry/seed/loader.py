@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from tenantry.privacy.master import MasterKeyProvider
 from tenantry.seed.generator import COLUMNS, SCALES, ChunkSpec, Scale, TenantSpec, generate_chunk
 from tenantry.seed.pools import VERTICAL_MIX_NAMES, build_pools
 
@@ -66,12 +67,16 @@ def derive_tenants(count: int, seed: int) -> list[TenantSpec]:
 
 
 def iter_chunks(
-    tenants: Sequence[TenantSpec], scale: Scale, seed: int, anchor_s: int
+    tenants: Sequence[TenantSpec],
+    scale: Scale,
+    seed: int,
+    anchor_s: int,
+    master: MasterKeyProvider,
 ) -> Iterator[ChunkSpec]:
     pools = build_pools(seed)
     size = scale.chunk_tenants
     for start in range(0, len(tenants), size):
-        yield ChunkSpec(seed, scale, anchor_s, pools, tuple(tenants[start : start + size]))
+        yield ChunkSpec(seed, scale, anchor_s, pools, tuple(tenants[start : start + size]), master)
 
 
 def generate_encoded(spec: ChunkSpec) -> dict[str, bytes]:
@@ -119,13 +124,17 @@ def load(
     owner_conninfo: str,
     tenants: Sequence[TenantSpec],
     *,
+    master: MasterKeyProvider,
     scale: Scale | str = "small",
     seed: int = 1,
     anchor_s: int | None = None,
     progress: Progress | None = None,
     workers: int = 1,
 ) -> LoadStats:
-    """Generate and COPY `tenants`; tenants whose slug exists are left as they are."""
+    """Generate and COPY `tenants`; tenants whose slug exists are left as they are.
+
+    Personal data is sealed under keys wrapped by `master`, as the application would.
+    """
     scale = SCALES[scale] if isinstance(scale, str) else scale
     anchor_s = anchor_s if anchor_s is not None else int(time.time())
     stats = LoadStats()
@@ -137,7 +146,7 @@ def load(
         conn.commit()
         todo = [t for t in tenants if t.slug not in present]
         stats.skipped_tenants = len(tenants) - len(todo)
-        chunks = list(iter_chunks(todo, scale, seed, anchor_s))
+        chunks = list(iter_chunks(todo, scale, seed, anchor_s, master))
         done = 0
         if progress:
             progress(0, len(todo))

@@ -1,0 +1,271 @@
+"""The sealer: encrypts staged personal data before each flush and decrypts loaded rows.
+
+Every unit of work that may touch personal data carries one `FieldSealer` (in
+`session.info`). Before a flush it gives rows about a person their data subject (found by the
+blind index of the e-mail or phone, or inherited from the row they belong to, such as a
+vehicle's owner), then seals each staged value under that subject's data key, or under the
+tenant's records key for rows about no one in particular (OAuth tokens). After a load it opens
+all loaded rows in one batch: one query fetches every subject key needed.
+
+A value whose subject key has been destroyed opens as None: that is what crypto-shredding
+means for a copy that survived somewhere. Nothing here logs or returns ciphertext metadata that
+could identify a person.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tenantry.errors import ValidationError
+from tenantry.models.sealed import (
+    SealedField,
+    pending_plaintext,
+    remember_plaintext,
+    sealed_fields,
+)
+from tenantry.privacy.crypto import (
+    DecryptionError,
+    blind_index,
+    field_aad,
+    key_version_of,
+    normalise_email,
+    normalise_phone,
+    open_,
+    seal,
+)
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.subjects import email_index, insert_subject, phone_index
+
+__all__ = [
+    "FieldSealer",
+    "normalise_identifier",
+    "open_json_row",
+    "open_rows",
+    "open_value",
+    "seal_value",
+    "sealed_columns",
+]
+
+
+def normalise_identifier(value: str) -> str:
+    """Plates and similar identifiers: upper case, letters and digits only."""
+    return re.sub(r"[^0-9A-Z]", "", value.upper())
+
+
+def _normalise(field: SealedField, value: str) -> str:
+    if field.kind == "email":
+        return normalise_email(value)
+    if field.kind == "phone":
+        return normalise_phone(value)
+    return normalise_identifier(value)
+
+
+def seal_value(
+    ring: KeyRing,
+    table: str,
+    column: str,
+    row_id: uuid.UUID,
+    subject_id: uuid.UUID | None,
+    plaintext: str,
+) -> bytes:
+    """Seal one value for `table.column` of row `row_id` (subject key, or the records key)."""
+    aad = field_aad(table, column, ring.tenant_id, row_id)
+    if subject_id is None:
+        version = ring.active_version()
+        return seal(ring.records_key(version), plaintext.encode(), aad, version=version)
+    version, key = ring.subject_key(subject_id)
+    return seal(key, plaintext.encode(), aad, version=version)
+
+
+def open_value(
+    ring: KeyRing,
+    table: str,
+    column: str,
+    row_id: uuid.UUID,
+    subject_id: uuid.UUID | None,
+    ciphertext: bytes | None,
+) -> str | None:
+    """Open one value; None when there is none or its key was destroyed (crypto-shredded)."""
+    if ciphertext is None:
+        return None
+    aad = field_aad(table, column, ring.tenant_id, row_id)
+    try:
+        if subject_id is None:
+            key = ring.records_key(key_version_of(ciphertext))
+        else:
+            version, key = ring.subject_key(subject_id)
+            if key_version_of(ciphertext) != version:
+                raise DecryptionError("ciphertext written under another key version")
+        return open_(key, ciphertext, aad).decode()
+    except DecryptionError:
+        return None
+
+
+def sealed_columns(table: str) -> list[str]:
+    """Database names of the sealed columns of `table`."""
+    from tenantry.models import Base
+
+    return [c.name for c in Base.metadata.tables[table].c if c.info.get("sealed")]
+
+
+def open_json_row(ring: KeyRing, table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row read with `to_jsonb` (bytea as "\\x..." text), its sealed columns opened."""
+    out = dict(row)
+    subject = row.get("subject_id")
+    subject_id = uuid.UUID(subject) if subject else None
+    for column in sealed_columns(table):
+        value = row.get(column)
+        if isinstance(value, str) and value.startswith("\\x"):
+            ciphertext = bytes.fromhex(value[2:])
+            row_id = uuid.UUID(str(row["id"]))
+            out[column] = open_value(ring, table, column, row_id, subject_id, ciphertext)
+    return out
+
+
+def open_rows(uow: Any, ring: KeyRing, table: str, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """The rows with these ids as dicts, sealed columns opened."""
+    if not ids:
+        return []
+    rows = uow.session.execute(
+        sa.text(
+            f"SELECT to_jsonb(t) FROM {table} t"
+            " WHERE t.tenant_id = :tenant AND t.id = ANY(:ids) ORDER BY t.id"
+        ),
+        {"tenant": ring.tenant_id, "ids": ids},
+    ).scalars()
+    return [open_json_row(ring, table, row) for row in rows]
+
+
+class FieldSealer:
+    """Seals and opens the sealed fields of one unit of work's objects."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+        self._loaded: list[object] = []
+        self._subjects_by_index: dict[bytes, uuid.UUID] = {}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def seal_pending(self, session: Any) -> None:
+        for obj in [*session.new, *session.dirty]:
+            fields = sealed_fields(type(obj))
+            if not fields:
+                continue
+            staged = pending_plaintext(obj)
+            if not staged:
+                continue
+            if getattr(obj, "tenant_id", None) is None:
+                obj.tenant_id = self.ring.tenant_id
+            if getattr(obj, "id", None) is None:
+                obj.id = self.ring.uow.ids()
+            if hasattr(obj, "subject_id") and obj.subject_id is None:
+                obj.subject_id = self._subject_for(session, obj)
+            table = obj.__table__.fullname
+            for name, value in staged.items():
+                field = fields[name]
+                column = obj.__table__.c[field.name].name
+                sealed = (
+                    None
+                    if value is None
+                    else seal_value(
+                        self.ring, table, column, obj.id, getattr(obj, "subject_id", None), value
+                    )
+                )
+                setattr(obj, field.column_attr, sealed)
+                if field.blind_index is not None:
+                    setattr(
+                        obj,
+                        field.blind_index,
+                        None
+                        if value is None
+                        else blind_index(
+                            self.ring.field_index_key(field.name), _normalise(field, value)
+                        ),
+                    )
+
+    def _subject_for(self, session: Session, obj: Any) -> uuid.UUID | None:
+        fields = sealed_fields(type(obj))
+        email = phone = None
+        for name in type(obj).__subject_from__:
+            value = fields[name].__get__(obj, type(obj))
+            if value and fields[name].kind == "email":
+                email = value
+            elif value and fields[name].kind == "phone":
+                phone = value
+        if email or phone:
+            return self._subject_by_contact(email, phone)
+        for column, table in type(obj).__subject_parents__:
+            parent = getattr(obj, column)
+            if parent is None:
+                continue
+            found = session.execute(
+                sa.text(f"SELECT subject_id FROM {table} WHERE tenant_id = :t AND id = :id"),
+                {"t": self.ring.tenant_id, "id": parent},
+            ).scalar_one_or_none()
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return None
+
+    def _subject_by_contact(self, email: str | None, phone: str | None) -> uuid.UUID:
+        """The live subject with this e-mail (else phone), created when there is none yet."""
+        try:
+            index = (
+                email_index(self.ring, email) if email else phone_index(self.ring, phone or "")[0]
+            )
+        except ValidationError:
+            if email and phone:
+                return self._subject_by_contact(None, phone)
+            raise
+        cached = self._subjects_by_index.get(index)
+        if cached is not None:
+            return cached
+        from tenantry.models import Subject
+
+        column = Subject.email_bidx if email else Subject.phone_bidx
+        found = self.ring.uow.session.scalars(
+            sa.select(Subject.id)
+            .where(
+                Subject.tenant_id == self.ring.tenant_id,
+                Subject.erased_at.is_(None),
+                column == index,
+            )
+            .limit(1)
+        ).first()
+        if found is None:
+            found = insert_subject(self.ring.uow, self.ring, email=email, phone=phone)
+        self._subjects_by_index[index] = found
+        return found
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def loaded(self, obj: object) -> None:
+        self._loaded.append(obj)
+
+    def open_loaded(self) -> None:
+        """Decrypt every loaded object not yet opened, fetching all their keys at once."""
+        batch, self._loaded = self._loaded, []
+        if not batch:
+            return
+        self.ring.preload_subject_keys(
+            {s for obj in batch if (s := getattr(obj, "subject_id", None)) is not None}
+        )
+        for obj in batch:
+            table = obj.__table__.fullname  # type: ignore[attr-defined]
+            subject_id = getattr(obj, "subject_id", None)
+            values: dict[str, str | None] = {}
+            for name, field in sealed_fields(type(obj)).items():
+                ciphertext = obj.__dict__.get(field.column_attr)
+                values[name] = open_value(
+                    self.ring,
+                    table,
+                    obj.__table__.c[name].name,  # type: ignore[attr-defined]
+                    obj.id,  # type: ignore[attr-defined]
+                    subject_id,
+                    ciphertext,
+                )
+            remember_plaintext(obj, values, self)
