@@ -1,5 +1,5 @@
 """Privacy kernel benchmarks on one tenant with 100,000 customers (and their leads, bookings,
-items and payments), plus 100,000 data subjects with their own data keys.
+items and payments), each customer and lead a data subject with its own data key.
 
 - `key_rotation_seconds`: `rotate_tenant_key` until the new version is active (rewrites no
   data row); the re-wrap of all 100,000 subject keys that follows is reported in `params`.
@@ -9,12 +9,15 @@ items and payments), plus 100,000 data subjects with their own data keys.
   destruction, scan of every column, receipt). Baseline: a plain DELETE of that subject's rows.
 - `dsar_export_seconds`: the access export of another subject. Baseline: a plain SELECT of the
   rows the export contains.
+- `pii_write_overhead`: customer inserts/s through the application (subject, data key, blind
+  indexes, seven sealed fields), one transaction each. Baseline: the same inserts with the same
+  bytes unsealed. `BENCH_PII_INSERTS` (1000) sets the count.
 Medians of several runs on different subjects.
 """
 
 from __future__ import annotations
 
-import io
+import os
 import tempfile
 import time
 import uuid
@@ -26,7 +29,7 @@ import sqlalchemy as sa
 from bench.common import BENCH_MASTER, Result, database, median
 from tenantry.db.engine import Database, open_database
 from tenantry.db.provider import DatabaseTarget
-from tenantry.privacy.crypto import new_key, pseudonym
+from tenantry.models import Customer
 from tenantry.privacy.erasure import erase_subject
 from tenantry.privacy.export import export_subject
 from tenantry.privacy.footprint import find_footprint
@@ -54,54 +57,79 @@ def _dataset(server: DatabaseTarget) -> tuple[Database, uuid.UUID]:
         tenant = uow.repos.tenants.by_slug(TENANT.slug)
         assert tenant is not None
         tenant_id = tenant.id
-    with db.platform_uow(tenant_id=tenant_id) as uow:  # COPY needs the owner (RLS)
-        existing = uow.session.scalar(
-            sa.text("SELECT count(*) FROM privacy.subjects WHERE tenant_id = :t"), {"t": tenant_id}
-        )
-        if not existing:
-            _bulk_subjects(uow, KeyRing(uow, MASTER), 100_000)
-            uow.commit()
     return db, tenant_id
 
 
-def _bulk_subjects(uow: object, ring: KeyRing, count: int) -> None:
-    """100,000 subjects with real wrapped keys, loaded by COPY."""
-    tenant = ring.tenant_id
-    pkey = ring.pseudonym_key()
-    subjects, keys = io.StringIO(), io.StringIO()
-    version = ring.active_version()
-    for _ in range(count):
-        sid = uuid.uuid4()
-        subjects.write(f"{tenant}\t{sid}\tperson\t{pseudonym(pkey, sid)}\n")
-        wrapped = ring.wrap_subject_key(sid, new_key())
-        keys.write(f"{tenant}\t{sid}\t1\t\\\\x{wrapped.hex()}\t{version}\n")
-    conn = uow.session.connection().connection.driver_connection  # type: ignore[attr-defined]
-    with conn.cursor() as cur:
-        with cur.copy("COPY privacy.subjects (tenant_id, id, kind, pseudonym) FROM STDIN") as cp:
-            cp.write(subjects.getvalue())
-        with cur.copy(
-            "COPY privacy.subject_keys (tenant_id, subject_id, version, wrapped_key,"
-            " wrapping_version) FROM STDIN"
-        ) as cp:
-            cp.write(keys.getvalue())
-
-
 def _customers_with_payments(db: Database, tenant_id: uuid.UUID, n: int) -> list[str]:
-    with db.platform_uow() as uow:
-        return list(
-            uow.session.scalars(
+    """Addresses of paying customers whose subject has no other customer row."""
+    with db.tenant_uow(tenant_id) as uow:
+        customers = uow.session.scalars(
+            sa.select(Customer)
+            .where(
+                Customer.tenant_id == tenant_id,
+                Customer.email_sealed.is_not(None),
                 sa.text(
-                    "SELECT c.email FROM crm.customers c"
-                    " WHERE c.tenant_id = :t AND c.email IS NOT NULL"
-                    " AND EXISTS (SELECT 1 FROM commerce.payments p WHERE p.tenant_id = c.tenant_id"
-                    "   AND p.customer_id = c.id)"
-                    " AND NOT EXISTS (SELECT 1 FROM crm.customers d WHERE d.tenant_id = c.tenant_id"
-                    "   AND d.email = c.email AND d.id <> c.id)"
-                    " ORDER BY c.id LIMIT :n"
+                    "EXISTS (SELECT 1 FROM commerce.payments p WHERE p.tenant_id ="
+                    " crm.customers.tenant_id AND p.customer_id = crm.customers.id)"
                 ),
-                {"t": tenant_id, "n": n},
             )
-        )
+            .order_by(Customer.id)
+            .limit(n)
+        ).all()
+        return [c.email for c in customers if c.email]
+
+
+def _insert_rate(db: Database, tenant_id: uuid.UUID, *, sealed: bool, n: int) -> float:
+    """Customers inserted per second, one transaction each, through the ORM.
+
+    Sealed: the application path (subject lookup and creation, data key, blind indexes,
+    AES-GCM per field). Plain: the same rows with the same bytes unencrypted, no subject.
+    """
+    started = time.perf_counter()
+    for i in range(n):
+        values = {
+            "first_name": "Bench",
+            "last_name": f"Kunde{i}",
+            "email": f"pii-{'s' if sealed else 'p'}-{uuid.uuid4().hex[:12]}@example.org",
+            "phone": f"+49 151 {i:07d}",
+            "street": f"Teststrasse {i % 200}",
+            "postal_code": "10115",
+            "city": "Berlin",
+        }
+        with db.tenant_uow(tenant_id, actor="bench") as uow:
+            if sealed:
+                customer = Customer(**values)
+            else:
+                customer = Customer(**{f"{k}_sealed": v.encode() for k, v in values.items()})
+            uow.repos.customers.add(customer)
+            uow.commit()
+    return n / (time.perf_counter() - started)
+
+
+def pii_write_overhead(db: Database, tenant_id: uuid.UUID) -> Result:
+    n = int(os.environ.get("BENCH_PII_INSERTS", "1000"))
+    _insert_rate(db, tenant_id, sealed=True, n=50)  # warm-up: pools, keys, plans
+    _insert_rate(db, tenant_id, sealed=False, n=50)
+    sealed, plain = [], []
+    for _ in range(3):
+        plain.append(_insert_rate(db, tenant_id, sealed=False, n=n // 3))
+        sealed.append(_insert_rate(db, tenant_id, sealed=True, n=n // 3))
+    value, base = median(sealed), median(plain)
+    return Result(
+        "pii_write_overhead",
+        round(value, 1),
+        "customer inserts/s",
+        "the same inserts with the same bytes unsealed (no subject, no encryption)",
+        round(base, 1),
+        round(value / base, 3),
+        ">= 0.5",
+        {
+            "inserts": n,
+            "runs": 3,
+            "per_insert": "one transaction: subject lookup by blind index, new subject and"
+            " data key, 7 sealed fields, e-mail and phone blind indexes",
+        },
+    )
 
 
 def _plain_delete(db: Database, tenant_id: uuid.UUID, email: str) -> float:
@@ -193,6 +221,7 @@ def run(server: DatabaseTarget) -> list[Result]:
                             {"t": tenant_id, "ids": ids},
                         ).all()
                 select_times.append(time.perf_counter() - started)
+    pii = pii_write_overhead(db, tenant_id)
     db.dispose()
     rot, rew = median(rotations), median(rewrites)
     era, dele = median(erase_times), median(delete_times)
@@ -238,4 +267,5 @@ def run(server: DatabaseTarget) -> list[Result]:
             "<= 0.5 s",
             params | {"runs": len(export_times)},
         ),
+        pii,
     ]

@@ -134,3 +134,20 @@ def test_sealed_columns_refuse_sql_comparison_and_overlong_values() -> None:
         _ = Customer.email == "x@example.org"
     with pytest.raises(ValidationError):
         Customer(email="x" * 400)
+
+
+def test_a_row_moved_to_another_subject_is_sealed_again_under_its_key(
+    db: Database, tenant: TenantFixture
+) -> None:
+    customer = _customer(db, tenant, "before@example.org")
+    other = _customer(db, tenant, "after@example.org")
+    with db.tenant_uow(tenant.id) as uow:
+        loaded = uow.repos.customers.get(customer.id)
+        loaded.subject_id = other.subject_id
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        assert uow.keyring.destroy_subject_key(customer.subject_id) == 1  # the old key
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        moved = uow.repos.customers.get(customer.id)
+        assert (moved.email, moved.last_name) == ("before@example.org", "Musterfrau")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tenantry.errors import ValidationError
 from tenantry.models.sealed import (
     SealedField,
+    has_plaintext,
     pending_plaintext,
     remember_plaintext,
     sealed_fields,
@@ -156,7 +157,7 @@ class FieldSealer:
             fields = sealed_fields(type(obj))
             if not fields:
                 continue
-            staged = pending_plaintext(obj)
+            staged = pending_plaintext(obj) | self._moved_to_another_subject(obj, fields)
             if not staged:
                 continue
             if getattr(obj, "tenant_id", None) is None:
@@ -187,6 +188,27 @@ class FieldSealer:
                             self.ring.field_index_key(field.name), _normalise(field, value)
                         ),
                     )
+
+    def _moved_to_another_subject(
+        self, obj: Any, fields: dict[str, SealedField]
+    ) -> dict[str, str | None]:
+        """A stored row whose `subject_id` changed: its values, opened under the old subject's
+        key, to be sealed again under the new one (or the records key)."""
+        if not hasattr(obj, "subject_id") or obj in self.ring.uow.session.new:
+            return {}
+        history = sa.inspect(obj).attrs.subject_id.history
+        if not history.has_changes():
+            return {}
+        old = history.deleted[0] if history.deleted else None
+        table = obj.__table__.fullname
+        values: dict[str, str | None] = {}
+        for name, field in fields.items():
+            if has_plaintext(obj, name):
+                values[name] = field.__get__(obj, type(obj))
+            else:
+                ciphertext = obj.__dict__.get(field.column_attr)
+                values[name] = open_value(self.ring, table, name, obj.id, old, ciphertext)
+        return values
 
     def _subject_for(self, session: Session, obj: Any) -> uuid.UUID | None:
         fields = sealed_fields(type(obj))
