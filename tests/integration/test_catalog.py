@@ -239,3 +239,14 @@ def test_trigger_function_runs_with_a_fixed_search_path(owner, function: str) ->
         text("SELECT proconfig FROM pg_proc WHERE oid = CAST(:f AS regprocedure)"), {"f": function}
     ).scalar()
     assert config == ["search_path=pg_catalog, pg_temp"]
+
+
+def test_the_register_says_how_each_personal_data_column_is_protected_at_rest() -> None:
+    from tenantry.privacy.catalog import register
+
+    entries = {f"{e.table}.{e.column}": e.protection for e in register()}
+    assert entries["crm.customers.email"].startswith("AES-256-GCM under the data subject's key")
+    assert entries["channel.connections.access_token"].endswith("records key")
+    assert entries["privacy.subjects.email_bidx"].startswith("keyed HMAC")
+    plain = sorted(c for c, p in entries.items() if p.startswith("plain text"))
+    assert plain == ["identity.users.display_name", "identity.users.email"]

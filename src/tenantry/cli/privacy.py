@@ -60,10 +60,17 @@ def catalog(
         )
         return
     t = Table(title="Record of processing activities (GDPR Art. 30)")
-    for col in ("table.column", "category", "purpose", "legal basis", "retention"):
+    for col in ("table.column", "category", "purpose", "legal basis", "retention", "at rest"):
         t.add_column(col)
     for e in entries:
-        t.add_row(f"{e.table}.{e.column}", e.category, e.purpose, e.legal_basis, e.retention)
+        t.add_row(
+            f"{e.table}.{e.column}",
+            e.category,
+            e.purpose,
+            e.legal_basis,
+            e.retention,
+            e.protection,
+        )
     console().print(t)
 
 

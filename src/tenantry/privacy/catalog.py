@@ -305,6 +305,23 @@ class ColumnEntry:
     legal_basis: str
     subjects: str
     retention: str
+    protection: str
+
+
+def _protection(column: sa.Column[object]) -> str:
+    """How the value is protected at rest (GDPR Art. 30(1)(g), Art. 32)."""
+    if column.info.get("sealed"):
+        if "subject_id" in column.table.c:
+            return "AES-256-GCM under the data subject's key (crypto-shredded on erasure)"
+        return "AES-256-GCM under the tenant's records key"
+    kind = column.info.get("pii")
+    if kind == "keyed_hash":
+        return "keyed HMAC-SHA256 (tenant key), value not stored"
+    if kind == "key_material":
+        return "wrapped (AES-256-GCM) by the tenant or master key"
+    if kind is not None:
+        return "plain text (see docs/privacy.md, not yet done)"
+    return "row level security"
 
 
 def _category(column: sa.Column[object]) -> str | None:
@@ -353,6 +370,7 @@ def register() -> list[ColumnEntry]:
                     legal_basis=info.legal_basis if info else "UNCLASSIFIED",
                     subjects=info.subjects if info else "UNCLASSIFIED",
                     retention=info.retention if info else "UNCLASSIFIED",
+                    protection=_protection(column),
                 )
             )
     return entries
