@@ -151,3 +151,16 @@ def test_a_row_moved_to_another_subject_is_sealed_again_under_its_key(
     with db.tenant_uow(tenant.id) as uow:
         moved = uow.repos.customers.get(customer.id)
         assert (moved.email, moved.last_name) == ("before@example.org", "Musterfrau")
+
+
+def test_a_new_address_becomes_the_subjects_lookup_value(
+    db: Database, tenant: TenantFixture
+) -> None:
+    customer = _customer(db, tenant, "old.address@example.org")
+    with db.tenant_uow(tenant.id) as uow:
+        uow.repos.customers.get(customer.id).email = "new.address@example.org"
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        found = uow.repos.customers.by_email("New.Address@example.org")
+        assert found is not None and found.id == customer.id
+        assert uow.repos.customers.by_email("old.address@example.org") is None

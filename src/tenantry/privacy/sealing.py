@@ -166,6 +166,8 @@ class FieldSealer:
                 obj.id = self.ring.uow.ids()
             if hasattr(obj, "subject_id") and obj.subject_id is None:
                 obj.subject_id = self._subject_for(session, obj)
+            elif obj not in session.new:
+                self._follow_contact_change(obj, fields, staged)
             table = obj.__table__.fullname
             for name, value in staged.items():
                 field = fields[name]
@@ -188,6 +190,43 @@ class FieldSealer:
                             self.ring.field_index_key(field.name), _normalise(field, value)
                         ),
                     )
+
+    def _follow_contact_change(
+        self, obj: Any, fields: dict[str, SealedField], staged: dict[str, str | None]
+    ) -> None:
+        """A stored row's new e-mail or phone becomes its subject's lookup value, so a request
+        by the new address finds the person (unless another live subject already has it)."""
+        from tenantry.models import Subject
+
+        for name in type(obj).__subject_from__:
+            value = staged.get(name)
+            if not value or getattr(obj, "subject_id", None) is None:
+                continue
+            kind = fields[name].kind
+            try:
+                if kind == "email":
+                    updates = {"email_bidx": email_index(self.ring, value)}
+                else:
+                    full, last4 = phone_index(self.ring, value)
+                    updates = {"phone_bidx": full, "phone_last4_bidx": last4}
+            except ValidationError:
+                continue
+            column = Subject.email_bidx if kind == "email" else Subject.phone_bidx
+            taken = sa.select(Subject.id).where(
+                Subject.tenant_id == self.ring.tenant_id,
+                Subject.erased_at.is_(None),
+                Subject.id != obj.subject_id,
+                column == next(iter(updates.values())),
+            )
+            self.ring.uow.session.execute(
+                sa.update(Subject)
+                .where(
+                    Subject.tenant_id == self.ring.tenant_id,
+                    Subject.id == obj.subject_id,
+                    ~sa.exists(taken),
+                )
+                .values(**updates)
+            )
 
     def _moved_to_another_subject(
         self, obj: Any, fields: dict[str, SealedField]
