@@ -21,7 +21,7 @@ from tenantry.config import Settings, get_settings
 from tenantry.db.provider import DatabaseTarget, ensure_database
 from tenantry.db.uow import UnitOfWork
 from tenantry.ids import IdGenerator, uuid7
-from tenantry.privacy.master import MasterKeyProvider, master_key_provider
+from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache, master_key_provider
 
 __all__ = ["Database", "make_engine", "open_database"]
 
@@ -56,6 +56,7 @@ class Database:
     clock: Clock = field(default_factory=SystemClock)
     ids: IdGenerator = uuid7
     master: MasterKeyProvider | None = None
+    key_cache: TenantKeyCache = field(default_factory=TenantKeyCache)
     _app_sessions: sessionmaker[Session] = field(init=False)
     _owner_sessions: sessionmaker[Session] = field(init=False)
 
@@ -72,6 +73,7 @@ class Database:
             clock=self.clock,
             ids=self.ids,
             master=self.master,
+            key_cache=self.key_cache,
         )
 
     def unbound_uow(self) -> UnitOfWork:
@@ -95,6 +97,7 @@ class Database:
             clock=self.clock,
             ids=self.ids,
             master=self.master,
+            key_cache=self.key_cache,
         )
 
     def dispose(self) -> None:

@@ -24,7 +24,7 @@ from tenantry.ids import IdGenerator
 
 if TYPE_CHECKING:
     from tenantry.privacy.keys import KeyRing
-    from tenantry.privacy.master import MasterKeyProvider
+    from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache
     from tenantry.privacy.sealing import FieldSealer
     from tenantry.repositories import Repositories
 
@@ -48,6 +48,7 @@ class UnitOfWork:
         clock: Clock,
         ids: IdGenerator,
         master: MasterKeyProvider | None = None,
+        key_cache: TenantKeyCache | None = None,
     ) -> None:
         self._factory = session_factory
         self.tenant_id = tenant_id
@@ -55,6 +56,7 @@ class UnitOfWork:
         self.clock = clock
         self.ids = ids
         self.master = master
+        self.key_cache = key_cache
         self._session: Session | None = None
         self._repos: Repositories | None = None
         self._sealer: FieldSealer | None = None
@@ -110,7 +112,7 @@ class UnitOfWork:
             from tenantry.privacy.keys import KeyRing
             from tenantry.privacy.sealing import FieldSealer
 
-            self._sealer = FieldSealer(KeyRing(self, self.master))
+            self._sealer = FieldSealer(KeyRing(self, self.master, self.key_cache))
             self._session.info[SEALER_KEY] = self._sealer
         event.listen(self._session, "before_flush", self._seal)
         return self

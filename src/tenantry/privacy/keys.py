@@ -30,7 +30,7 @@ from tenantry.privacy.crypto import (
     open_,
     seal,
 )
-from tenantry.privacy.master import MasterKeyProvider
+from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache
 
 __all__ = ["KeyRing", "RotationReport", "rotate_tenant_key", "subject_key_aad", "tenant_key_aad"]
 
@@ -46,9 +46,12 @@ def subject_key_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -
 class KeyRing:
     """Keys of the unit of work's tenant."""
 
-    def __init__(self, uow: UnitOfWork, master: MasterKeyProvider) -> None:
+    def __init__(
+        self, uow: UnitOfWork, master: MasterKeyProvider, cache: TenantKeyCache | None = None
+    ) -> None:
         self.uow = uow
         self.master = master
+        self.cache = cache
         self._tenant: dict[tuple[KeyPurpose, int], bytes] = {}
         self._active: dict[KeyPurpose, int] = {}
         self._subjects: dict[uuid.UUID, tuple[int, bytes]] = {}
@@ -92,6 +95,9 @@ class KeyRing:
     def tenant_key(self, purpose: KeyPurpose, version: int | None = None) -> bytes:
         version = version or self.active_version(purpose)
         cached = self._tenant.get((purpose, version))
+        shared = (self.master.key_id, self.tenant_id, purpose, version)
+        if cached is None and self.cache is not None:
+            cached = self.cache.get(shared)
         if cached is None:
             row = self.uow.session.get(TenantKey, (self.tenant_id, purpose, version))
             if row is None:
@@ -99,7 +105,9 @@ class KeyRing:
             cached = self.master.unwrap(
                 row.wrapped_key, tenant_key_aad(self.tenant_id, purpose, version)
             )
-            self._tenant[(purpose, version)] = cached
+            if self.cache is not None:
+                self.cache.put(shared, cached)
+        self._tenant[(purpose, version)] = cached
         return cached
 
     def field_index_key(self, field: str) -> bytes:

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import importlib
 import os
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +21,12 @@ from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
 from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
 
-__all__ = ["LocalMasterKey", "MasterKeyProvider", "master_key_provider"]
+__all__ = [
+    "LocalMasterKey",
+    "MasterKeyProvider",
+    "TenantKeyCache",
+    "master_key_provider",
+]
 
 
 class MasterKeyProvider(Protocol):
@@ -75,3 +81,31 @@ def master_key_provider(settings: Settings) -> MasterKeyProvider:
             raise ConfigurationError("TENANTRY_MASTER_KEY must be base64") from exc
         return LocalMasterKey(raw, "env")
     return _from_file(settings.home / "master.key")
+
+
+class TenantKeyCache:
+    """Unwrapped tenant keys shared by the units of work of one process, for a short time.
+
+    Saves a query and a master-key unwrap per request (as envelope-encryption SDKs cache data
+    keys). Subject data keys are never cached here: destroying one must take effect at once.
+    """
+
+    def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple[object, ...], tuple[bytes, float]] = {}
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        value, expires = hit
+        if time.monotonic() > expires:
+            self._entries.pop(key, None)
+            return None
+        return value
+
+    def put(self, key: tuple[object, ...], value: bytes) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (value, time.monotonic() + self.ttl)
