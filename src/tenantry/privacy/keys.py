@@ -283,7 +283,7 @@ def rotate_tenant_key(
     master: MasterKeyProvider,
     tenant_id: uuid.UUID,
     *,
-    batch: int = 20_000,
+    batch: int = 5_000,
     rewrap: bool = True,
     resume_only: bool = False,
 ) -> RotationReport:
