@@ -77,19 +77,18 @@ class KeyRing:
 
     def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
         """The active version, creating version 1 on first use."""
-        if purpose not in self._active:
-            row = self.uow.session.scalars(
-                sa.select(TenantKey).where(
+        if not self._active:  # both purposes in one round trip
+            rows = self.uow.session.execute(
+                sa.select(TenantKey.purpose, TenantKey.version).where(
                     TenantKey.tenant_id == self.tenant_id,
-                    TenantKey.purpose == purpose,
                     TenantKey.status == KeyStatus.ACTIVE,
                 )
-            ).one_or_none()
-            if row is None:
-                self._tenant[(purpose, 1)] = self._create_tenant_key(purpose, 1)
-                self._active[purpose] = 1
-            else:
-                self._active[purpose] = row.version
+            ).all()
+            for active_purpose, version in rows:
+                self._active[active_purpose] = version
+        if purpose not in self._active:
+            self._tenant[(purpose, 1)] = self._create_tenant_key(purpose, 1)
+            self._active[purpose] = 1
         return self._active[purpose]
 
     def tenant_key(self, purpose: KeyPurpose, version: int | None = None) -> bytes:

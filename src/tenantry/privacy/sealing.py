@@ -40,7 +40,7 @@ from tenantry.privacy.crypto import (
     seal,
 )
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.subjects import email_index, insert_subject, phone_index
+from tenantry.privacy.subjects import email_index, find_or_insert_subject, phone_index
 
 __all__ = [
     "FieldSealer",
@@ -283,24 +283,10 @@ class FieldSealer:
                 return self._subject_by_contact(None, phone)
             raise
         cached = self._subjects_by_index.get(index)
-        if cached is not None:
-            return cached
-        from tenantry.models import Subject
-
-        column = Subject.email_bidx if email else Subject.phone_bidx
-        found = self.ring.uow.session.scalars(
-            sa.select(Subject.id)
-            .where(
-                Subject.tenant_id == self.ring.tenant_id,
-                Subject.erased_at.is_(None),
-                column == index,
-            )
-            .limit(1)
-        ).first()
-        if found is None:
-            found = insert_subject(self.ring.uow, self.ring, email=email, phone=phone)
-        self._subjects_by_index[index] = found
-        return found
+        if cached is None:
+            cached = find_or_insert_subject(self.ring.uow, self.ring, email=email, phone=phone)
+            self._subjects_by_index[index] = cached
+        return cached
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -13,15 +13,15 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
-from tenantry.models import Subject, SubjectKey
+from tenantry.models import Subject
 from tenantry.models.enums import SubjectKind
 from tenantry.privacy.crypto import blind_index, normalise_email, normalise_phone, pseudonym
 from tenantry.privacy.keys import KeyRing
 
 __all__ = [
     "email_index",
+    "find_or_insert_subject",
     "find_subject",
-    "insert_subject",
     "new_subject",
     "phone_index",
     "resolve_subject",
@@ -113,13 +113,43 @@ def new_subject(
     return subject
 
 
-def insert_subject(
+_FIND_OR_CREATE = """
+WITH found AS (
+    SELECT id FROM privacy.subjects
+    WHERE tenant_id = :tenant_id AND erased_at IS NULL AND {column} = :lookup LIMIT 1
+), created AS (
+    INSERT INTO privacy.subjects
+        (tenant_id, id, kind, email_bidx, phone_bidx, phone_last4_bidx, pseudonym)
+    SELECT :tenant_id, :id, :kind, :email_bidx, :phone_bidx, :phone_last4_bidx, :pseudonym
+    WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), keyed AS (
+    INSERT INTO privacy.subject_keys (tenant_id, subject_id, version, wrapped_key, wrapping_version)
+    SELECT :tenant_id, id, :version, :wrapped_key, :wrapping_version FROM created
+    RETURNING subject_id
+)
+SELECT id FROM found UNION ALL SELECT subject_id FROM keyed
+"""
+
+
+def find_or_insert_subject(
     uow: UnitOfWork, ring: KeyRing, *, email: str | None = None, phone: str | None = None
 ) -> uuid.UUID:
-    """Insert a new subject and its key right away with Core statements (safe inside a flush,
-    where the ORM could not order a staged subject before the rows that reference it)."""
+    """The live subject with this e-mail (else phone), inserted with its key when missing.
+
+    One statement (a round trip matters on every new customer), run with Core so it is safe
+    inside a flush, where the ORM could not order a staged subject before the rows that
+    reference it. A concurrent creator of the same subject wins; this then reads its row.
+    """
     values = subject_values(uow, ring, email=email, phone=phone)
-    uow.session.execute(sa.insert(Subject).values(**values))
-    subject_id: uuid.UUID = values["id"]  # type: ignore[assignment]
-    uow.session.execute(sa.insert(SubjectKey).values(**ring.new_subject_key(subject_id)))
-    return subject_id
+    column, lookup = ("email_bidx", values["email_bidx"])
+    if email is None:
+        column, lookup = ("phone_bidx", values["phone_bidx"])
+    key = ring.new_subject_key(values["id"])  # type: ignore[arg-type]
+    params = values | key | {"lookup": lookup, "kind": SubjectKind.PERSON.value}
+    sql = sa.text(_FIND_OR_CREATE.format(column=column))
+    found = uow.session.execute(sql, params).scalar()
+    if found is None:  # lost a race: the other transaction's subject is there now
+        found = uow.session.execute(sql, params).scalar_one()
+    return found  # type: ignore[no-any-return]
