@@ -331,3 +331,26 @@ def test_a_shared_address_is_reported_not_silently_ignored(
     with db.tenant_uow(tenant.id) as uow:
         hits = scan(uow, _targets(), ring=uow.keyring)
     assert {h.row for h in hits if h.table == "crm.customers"} == {str(housemate["customer"])}
+
+
+def test_erasure_reports_the_address_copied_into_someone_elses_free_text(
+    db: Database, tenant: TenantFixture
+) -> None:
+    """Free text is not sealed: a copy of the address there is found and named, not missed."""
+    _person(db, tenant)
+    with db.tenant_uow(tenant.id) as uow:
+        leak = uow.repos.leads.add(
+            Lead(
+                location_id=tenant.locations[0],
+                source="phone",
+                phone="+49 30 5559999",
+                interest=f"call back {EMAIL.lower()} re catering",
+            )
+        )
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        result = erase_subject(uow, uow.keyring, EMAIL)
+        uow.commit()
+    assert [(h.table, h.column, h.row) for h in result.hits] == [
+        ("crm.leads", "interest", str(leak.id))
+    ]

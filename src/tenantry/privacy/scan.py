@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -71,6 +72,30 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _may_contain_text(column: sa.Column[Any]) -> bool:
+    """Free text that could hold a target: not a value from a fixed set (CHECK-constrained
+    enum), not too short for one, not a keyed hash, not ciphertext."""
+    if not isinstance(column.type, _TEXTUAL) or isinstance(column.type, sa.Enum):
+        return False
+    if column.info.get("pii") == "keyed_hash":
+        return False
+    length = getattr(column.type, "length", None)
+    return length is None or length >= _MIN_LENGTH
+
+
+def _holds_text_hash(column: sa.Column[Any]) -> bool:
+    """A pseudonym column: matched by equality (indexed), never by substring."""
+    return isinstance(column.type, _TEXTUAL) and column.info.get("pii") == "keyed_hash"
+
+
+def _may_hold_hash(column: sa.Column[Any]) -> bool:
+    """A binary column that can hold a blind index: not ciphertext, not a wrapped key (both
+    are longer than any 32-byte hash and would never be equal to one)."""
+    if not isinstance(column.type, sa.LargeBinary) or column.info.get("sealed"):
+        return False
+    return column.info.get("pii") != "key_material"
+
+
 def scan_sealed(
     uow: UnitOfWork, ring: KeyRing, targets: ScanTargets, *, skip: frozenset[str] = frozenset()
 ) -> list[Hit]:
@@ -121,18 +146,25 @@ def scan(
             )
         )
     )
-    params = {"patterns": patterns, "binaries": binaries, "tenant": uow.require_tenant()}
+    params = {
+        "patterns": patterns,
+        "exact": sorted(targets.texts),
+        "binaries": binaries,
+        "tenant": uow.require_tenant(),
+    }
     for table in sorted(Base.metadata.tables.values(), key=lambda t: t.fullname):
         # Tables the role cannot read (audit checkpoints: hashes and signatures only) are
         # outside what this subject's data can have reached through the application.
         if table.fullname in skip or table.fullname not in readable:
             continue
         key = "id" if "id" in table.c else next(iter(table.primary_key.columns)).name
-        textual = [c.name for c in table.c if isinstance(c.type, _TEXTUAL)] if patterns else []
-        binary = [c.name for c in table.c if isinstance(c.type, sa.LargeBinary)] if binaries else []
-        if not textual and not binary:
+        textual = [c.name for c in table.c if _may_contain_text(c)] if patterns else []
+        exact = [c.name for c in table.c if _holds_text_hash(c)] if patterns else []
+        binary = [c.name for c in table.c if _may_hold_hash(c)] if binaries else []
+        if not textual and not exact and not binary:
             continue
         tests = {c: f"lower(t.{c}::text) LIKE ANY(:patterns)" for c in textual}
+        tests |= {c: f"t.{c} = ANY(:exact)" for c in exact}
         tests |= {c: f"t.{c} = ANY(:binaries)" for c in binary}
         # One pass over the table: the text columns are matched as one string per row (the
         # separator cannot occur in a pattern, so no match spans two columns); the per-column
@@ -141,7 +173,7 @@ def scan(
         if textual:
             joined = ", ".join(f"t.{c}::text" for c in textual)
             conds.append(f"lower(concat_ws(chr(31), {joined})) LIKE ANY(:patterns)")
-        conds += [tests[c] for c in binary]
+        conds += [tests[c] for c in exact + binary]
         where = " OR ".join(f"({c})" for c in conds)
         if "tenant_id" in table.c:
             where = f"t.tenant_id = :tenant AND ({where})"
