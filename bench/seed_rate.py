@@ -12,6 +12,7 @@ from bench.common import BENCH_MASTER, Result, database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.seed.generator import SCALES
 from tenantry.seed.loader import copy_chunk, derive_tenants, generate_encoded, iter_chunks, load
+from tenantry.seed.sealing import platform_seed_keys
 
 SEED = 99
 ANCHOR = 1_780_000_000
@@ -33,8 +34,11 @@ def run(server: DatabaseTarget) -> Result:
     generator_rate = stats.rows_per_second
 
     raw_db = database(server, "bench_seed_raw_copy", fresh=True)
+    with psycopg.connect(raw_db.libpq(raw_db.owner_url)) as conn:
+        platform = platform_seed_keys(conn, BENCH_MASTER)
     chunks = [
-        generate_encoded(c) for c in iter_chunks(specs, SCALES["large"], SEED, ANCHOR, BENCH_MASTER)
+        generate_encoded(c)
+        for c in iter_chunks(specs, SCALES["large"], SEED, ANCHOR, BENCH_MASTER, platform)
     ]
     rows = 0
     with psycopg.connect(raw_db.libpq(raw_db.owner_url)) as conn:

@@ -15,7 +15,7 @@ from tenantry.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from tenantry.models import Customer, Lead, Service
+from tenantry.models import Customer, Lead, Service, User
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
@@ -366,8 +366,10 @@ def test_membership_with_location_scope_yields_a_scoped_principal(
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
         principal = principal_for(uow, membership.user_id)
-        emails = uow.session.scalars(sa.text("SELECT email FROM identity.users")).all()
+        emails = [u.email for u in uow.session.scalars(sa.select(User)).all()]
+        stored = uow.session.scalars(sa.text("SELECT email FROM identity.users")).all()
     assert principal.role is MembershipRole.MANAGER
+    assert all(b"example.com" not in bytes(e) for e in stored)  # sealed at rest
     assert principal.location_ids == frozenset({tenant.locations[1]})
     assert emails == ["station.manager@example.com"]
 

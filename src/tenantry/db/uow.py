@@ -23,7 +23,7 @@ from tenantry.errors import ConfigurationError, TenantNotBoundError
 from tenantry.ids import IdGenerator
 
 if TYPE_CHECKING:
-    from tenantry.privacy.keys import KeyRing
+    from tenantry.privacy.keys import KeyRing, PlatformKeys
     from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache
     from tenantry.privacy.sealing import FieldSealer
     from tenantry.repositories import Repositories
@@ -78,9 +78,16 @@ class UnitOfWork:
     @property
     def keyring(self) -> KeyRing:
         """The tenant's keys for this unit of work (the same ring its sealer uses)."""
-        if self._sealer is None:
+        if self._sealer is None or self.tenant_id is None:
             raise ConfigurationError("this unit of work has no tenant or no master key")
         return self._sealer.ring
+
+    @property
+    def platform_keys(self) -> PlatformKeys:
+        """The platform-wide keys (staff accounts) for this unit of work."""
+        if self._sealer is None:
+            raise ConfigurationError("this unit of work has no master key")
+        return self._sealer.platform
 
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:
@@ -107,12 +114,15 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
         event.listen(self._session, "after_begin", self._bind)
-        if self.tenant_id is not None and self.master is not None:
+        if self.master is not None:
             from tenantry.models.sealed import SEALER_KEY
-            from tenantry.privacy.keys import KeyRing
+            from tenantry.privacy.keys import KeyRing, PlatformKeys
             from tenantry.privacy.sealing import FieldSealer
 
-            self._sealer = FieldSealer(KeyRing(self, self.master, self.key_cache))
+            ring = (
+                KeyRing(self, self.master, self.key_cache) if self.tenant_id is not None else None
+            )
+            self._sealer = FieldSealer(ring, PlatformKeys(self, self.master, self.key_cache))
             self._session.info[SEALER_KEY] = self._sealer
         event.listen(self._session, "before_flush", self._seal)
         return self

@@ -37,6 +37,7 @@ from tenantry.models.enums import (
     VerificationStatus,
     Vertical,
 )
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = ["IdentityLink", "Location", "Membership", "MembershipLocation", "Tenant", "User"]
 
@@ -147,14 +148,19 @@ class Location(TenantOwned, SoftDeleteMixin, Base):
 
 
 class User(TimestampMixin, Base):
-    """A person who logs in. Global; tied to tenants by memberships."""
+    """A person who logs in. Global; tied to tenants by memberships. Sealed under the platform
+    key (no tenant owns a staff account); found by the blind index of the e-mail."""
 
     __tablename__ = "users"
+    __sealed_scope__ = "platform"
     __table_args__ = (SCHEMA,)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(320), unique=True, info=pii("email"))
-    display_name: Mapped[str | None] = mapped_column(sa.String(200), info=pii("name"))
+    email = SealedField("email", 320, blind_index="email_bidx")
+    email_sealed: Mapped[bytes] = sealed_column("email", "email", nullable=False)
+    email_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary, unique=True, info=pii("keyed_hash"))
+    display_name = SealedField("name", 200)
+    display_name_sealed: Mapped[bytes | None] = sealed_column("display_name", "name")
     locale: Mapped[str] = mapped_column(sa.String(10), server_default="de-DE")
     status: Mapped[UserStatus] = mapped_column(
         str_enum(UserStatus, "user_status"), server_default=UserStatus.ACTIVE.value

@@ -84,6 +84,32 @@ class TenantKey(TimestampMixin, Base):
     retired_at: Mapped[datetime | None]
 
 
+class PlatformKey(TimestampMixin, Base):
+    """A platform-wide key, wrapped by the master key: seals the staff accounts in
+    `identity.users`, which belong to no single tenant."""
+
+    __tablename__ = "platform_keys"
+    __table_args__ = (
+        sa.Index(
+            "uq_platform_keys_active",
+            "purpose",
+            unique=True,
+            postgresql_where=sa.text("status = 'active'"),
+        ),
+        sa.CheckConstraint("version > 0", name="version_positive"),
+        SCHEMA,
+    )
+
+    purpose: Mapped[KeyPurpose] = mapped_column(
+        str_enum(KeyPurpose, "key_purpose"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    status: Mapped[KeyStatus] = mapped_column(str_enum(KeyStatus, "key_status"))
+    wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("key_material"))
+    master_key_id: Mapped[str] = mapped_column(sa.String(100))
+    retired_at: Mapped[datetime | None]
+
+
 class Subject(TenantOwned, Base):
     """A data subject of a tenant (a customer, lead or subscriber), found by blind index."""
 

@@ -140,6 +140,7 @@ TABLES: dict[str, TableEntry] = {
         "which columns the trail redacts", _LEGAL, _NONE, "indefinite"
     ),
     "privacy.tenant_keys": TableEntry("encryption keys", _LEGAL, _NONE, _LIFETIME),
+    "privacy.platform_keys": TableEntry("encryption keys", _LEGAL, _NONE, _LIFETIME),
     "privacy.subjects": TableEntry(
         "data subject registry", _LEGAL, "all data subjects", "until erasure"
     ),
@@ -313,6 +314,8 @@ def _protection(column: sa.Column[object]) -> str:
     if column.info.get("sealed"):
         if "subject_id" in column.table.c:
             return "AES-256-GCM under the data subject's key (crypto-shredded on erasure)"
+        if "tenant_id" not in column.table.c:
+            return "AES-256-GCM under the platform records key"
         return "AES-256-GCM under the tenant's records key"
     kind = column.info.get("pii")
     if kind == "keyed_hash":
@@ -320,7 +323,7 @@ def _protection(column: sa.Column[object]) -> str:
     if kind == "key_material":
         return "wrapped (AES-256-GCM) by the tenant or master key"
     if kind is not None:
-        return "plain text (see docs/privacy.md, not yet done)"
+        return "plain text"
     return "row level security"
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError
-from tenantry.models import SubjectKey, TenantKey
+from tenantry.models import PlatformKey, SubjectKey, TenantKey
 from tenantry.models.enums import KeyPurpose, KeyStatus
 from tenantry.privacy.crypto import (
     DecryptionError,
@@ -32,7 +32,15 @@ from tenantry.privacy.crypto import (
 )
 from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache
 
-__all__ = ["KeyRing", "RotationReport", "rotate_tenant_key", "subject_key_aad", "tenant_key_aad"]
+__all__ = [
+    "KeyRing",
+    "PlatformKeys",
+    "RotationReport",
+    "platform_key_aad",
+    "rotate_tenant_key",
+    "subject_key_aad",
+    "tenant_key_aad",
+]
 
 
 def tenant_key_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> bytes:
@@ -41,6 +49,73 @@ def tenant_key_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> b
 
 def subject_key_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
     return f"subject-key|{tenant_id}|{subject_id}|{version}".encode()
+
+
+def platform_key_aad(purpose: KeyPurpose, version: int) -> bytes:
+    return f"platform-key|{purpose.value}|{version}".encode()
+
+
+class PlatformKeys:
+    """Platform-wide keys (for staff accounts, which no tenant owns), wrapped by the master key.
+
+    The wrapping-purpose key yields the data key that seals `identity.users`; the indexing
+    key yields its blind indexes. Cached like tenant keys.
+    """
+
+    SCOPE = "platform"
+
+    def __init__(
+        self, uow: UnitOfWork, master: MasterKeyProvider, cache: TenantKeyCache | None = None
+    ) -> None:
+        self.uow = uow
+        self.master = master
+        self.cache = cache
+        self._keys: dict[tuple[KeyPurpose, int], bytes] = {}
+        self._active: dict[KeyPurpose, int] = {}
+
+    def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
+        if purpose not in self._active:
+            version = self.uow.session.scalar(
+                sa.select(PlatformKey.version).where(
+                    PlatformKey.purpose == purpose, PlatformKey.status == KeyStatus.ACTIVE
+                )
+            )
+            if version is None:
+                key, version = new_key(), 1
+                self.uow.session.add(
+                    PlatformKey(
+                        purpose=purpose,
+                        version=version,
+                        status=KeyStatus.ACTIVE,
+                        master_key_id=self.master.key_id,
+                        wrapped_key=self.master.wrap(key, platform_key_aad(purpose, version)),
+                    )
+                )
+                self._keys[(purpose, version)] = key
+            self._active[purpose] = version
+        return self._active[purpose]
+
+    def key(self, purpose: KeyPurpose, version: int | None = None) -> bytes:
+        version = version or self.active_version(purpose)
+        cached = self._keys.get((purpose, version))
+        shared = (self.master.key_id, self.SCOPE, purpose, version)
+        if cached is None and self.cache is not None:
+            cached = self.cache.get(shared)
+        if cached is None:
+            row = self.uow.session.get(PlatformKey, (purpose, version))
+            if row is None:
+                raise NotFoundError("platform key version not found", version=version)
+            cached = self.master.unwrap(row.wrapped_key, platform_key_aad(purpose, version))
+            if self.cache is not None:
+                self.cache.put(shared, cached)
+        self._keys[(purpose, version)] = cached
+        return cached
+
+    def data_key(self, version: int | None = None) -> bytes:
+        return derive_key(self.key(KeyPurpose.WRAPPING, version), "records")
+
+    def field_index_key(self, field: str) -> bytes:
+        return derive_key(self.key(KeyPurpose.INDEXING), f"blind-index:{field}")
 
 
 class KeyRing:

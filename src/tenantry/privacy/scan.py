@@ -23,7 +23,7 @@ from tenantry.errors import ValidationError
 from tenantry.models import Base
 from tenantry.privacy.crypto import normalise_email, normalise_phone
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.sealing import open_value, sealed_columns
+from tenantry.privacy.sealing import open_platform_value, open_value, sealed_columns
 
 __all__ = ["Hit", "ScanTargets", "scan", "scan_sealed"]
 
@@ -109,17 +109,22 @@ def scan_sealed(
         if not columns or table.fullname in skip:
             continue
         subject = "subject_id" if "subject_id" in table.c else "NULL::uuid"
+        platform = "tenant_id" not in table.c  # staff accounts: rows of the tenant's members
         rows = uow.session.execute(
             sa.text(
-                f"SELECT id, {subject} AS subject_id, {', '.join(columns)}"
-                f" FROM {table.fullname} WHERE tenant_id = :t"
+                f"SELECT id, {subject} AS subject_id, {', '.join(columns)} FROM {table.fullname}"
+                + ("" if platform else " WHERE tenant_id = :t")
             ),
             {"t": uow.require_tenant()},
         ).all()
         ring.preload_subject_keys({r.subject_id for r in rows if r.subject_id is not None})
         for row in rows:
             for i, column in enumerate(columns, start=2):
-                value = open_value(ring, table.fullname, column, row.id, row.subject_id, row[i])
+                value = (
+                    open_platform_value(uow.platform_keys, table.fullname, column, row.id, row[i])
+                    if platform
+                    else open_value(ring, table.fullname, column, row.id, row.subject_id, row[i])
+                )
                 if value is not None and any(t in value.lower() for t in texts):
                     hits.append(Hit(table.fullname, column, str(row.id)))
     return hits

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tenantry.errors import ValidationError
+from tenantry.errors import ConfigurationError, ValidationError
 from tenantry.models.sealed import (
     SealedField,
     has_plaintext,
@@ -39,13 +39,14 @@ from tenantry.privacy.crypto import (
     open_,
     seal,
 )
-from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.keys import KeyRing, PlatformKeys
 from tenantry.privacy.subjects import email_index, find_or_insert_subject, phone_index
 
 __all__ = [
     "FieldSealer",
     "normalise_identifier",
     "open_json_row",
+    "open_platform_value",
     "open_rows",
     "open_value",
     "seal_value",
@@ -142,13 +143,74 @@ def open_rows(uow: Any, ring: KeyRing, table: str, ids: list[uuid.UUID]) -> list
     return [open_json_row(ring, table, row) for row in rows]
 
 
+def open_platform_value(
+    platform: PlatformKeys, table: str, column: str, row_id: uuid.UUID, ciphertext: bytes | None
+) -> str | None:
+    """Open a value sealed under the platform records key (staff accounts)."""
+    if ciphertext is None:
+        return None
+    aad = field_aad(table, column, PlatformKeys.SCOPE, row_id)
+    try:
+        return open_(platform.data_key(key_version_of(ciphertext)), ciphertext, aad).decode()
+    except DecryptionError:
+        return None
+
+
 class FieldSealer:
     """Seals and opens the sealed fields of one unit of work's objects."""
 
-    def __init__(self, ring: KeyRing) -> None:
-        self.ring = ring
+    def __init__(self, ring: KeyRing | None, platform: PlatformKeys) -> None:
+        self._ring = ring
+        self.platform = platform
         self._loaded: list[object] = []
         self._subjects_by_index: dict[bytes, uuid.UUID] = {}
+
+    @property
+    def ring(self) -> KeyRing:
+        """The tenant's keys; personal data of a tenant needs a unit of work bound to it."""
+        if self._ring is None:
+            raise ConfigurationError(
+                "personal data can only be written in a unit of work bound to a tenant"
+            )
+        return self._ring
+
+    @staticmethod
+    def _platform_scoped(obj: object) -> bool:
+        return getattr(type(obj), "__sealed_scope__", "tenant") == "platform"
+
+    def _seal_platform(self, obj: Any, staged: dict[str, str | None]) -> None:
+        """Staff accounts: sealed under the platform data key, indexed by the platform key."""
+        fields = sealed_fields(type(obj))
+        if getattr(obj, "id", None) is None:
+            obj.id = self.platform.uow.ids()
+        table = obj.__table__.fullname
+        version = self.platform.active_version()
+        for name, value in staged.items():
+            field = fields[name]
+            aad = field_aad(table, name, PlatformKeys.SCOPE, obj.id)
+            sealed = (
+                None
+                if value is None
+                else seal(self.platform.data_key(version), value.encode(), aad, version=version)
+            )
+            setattr(obj, field.column_attr, sealed)
+            if field.blind_index is not None:
+                setattr(
+                    obj,
+                    field.blind_index,
+                    None
+                    if value is None
+                    else blind_index(self.platform.field_index_key(name), _normalise(field, value)),
+                )
+
+    def _open_platform(self, obj: Any) -> dict[str, str | None]:
+        table = obj.__table__.fullname
+        return {
+            name: open_platform_value(
+                self.platform, table, name, obj.id, obj.__dict__.get(field.column_attr)
+            )
+            for name, field in sealed_fields(type(obj)).items()
+        }
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -156,6 +218,11 @@ class FieldSealer:
         for obj in [*session.new, *session.dirty]:
             fields = sealed_fields(type(obj))
             if not fields:
+                continue
+            if self._platform_scoped(obj):
+                staged = pending_plaintext(obj)
+                if staged:
+                    self._seal_platform(obj, staged)
                 continue
             staged = pending_plaintext(obj) | self._moved_to_another_subject(obj, fields)
             if not staged:
@@ -295,7 +362,13 @@ class FieldSealer:
 
     def open_loaded(self) -> None:
         """Decrypt every loaded object not yet opened, fetching all their keys at once."""
-        batch, self._loaded = self._loaded, []
+        loaded, self._loaded = self._loaded, []
+        batch = []
+        for obj in loaded:
+            if self._platform_scoped(obj):
+                remember_plaintext(obj, self._open_platform(obj), self)
+            else:
+                batch.append(obj)
         if not batch:
             return
         self.ring.preload_subject_keys(

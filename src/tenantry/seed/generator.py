@@ -21,7 +21,7 @@ from typing import TypeVar
 from tenantry.ids import uuid7_hex
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.seed.pools import CITIES, CUISINES, EMAIL_DOMAINS, SERVICES, VEHICLES, Pools
-from tenantry.seed.sealing import SeedKeys
+from tenantry.seed.sealing import PlatformSeedKeys, SeedKeys
 
 __all__ = ["COLUMNS", "SCALES", "ChunkSpec", "Scale", "TenantSpec", "generate_chunk"]
 
@@ -62,7 +62,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "updated_at",
     ),
-    "identity.users": ("id", "email", "display_name", "created_at", "updated_at"),
+    "identity.users": ("id", "email", "email_bidx", "display_name", "created_at", "updated_at"),
     "identity.locations": (
         "tenant_id",
         "id",
@@ -295,6 +295,7 @@ class ChunkSpec:
     pools: Pools
     tenants: tuple[TenantSpec, ...]
     master: MasterKeyProvider
+    platform: PlatformSeedKeys
     out: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -416,11 +417,13 @@ class _Chunk:
             _ts(created),
         )
         uid = self.uid(rng, created)
+        owner = f"owner.{t.slug}@example.com"
         self.emit(
             "identity.users",
             uid,
-            f"owner.{t.slug}@example.com",
-            f"Inhaber {t.name}",
+            self.spec.platform.seal("email", uid, owner),
+            self.spec.platform.email_index(owner),
+            self.spec.platform.seal("display_name", uid, f"Inhaber {t.name}"),
             _ts(created),
             _ts(created),
         )

@@ -19,6 +19,7 @@ from psycopg import sql
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.seed.generator import COLUMNS, SCALES, ChunkSpec, Scale, TenantSpec, generate_chunk
 from tenantry.seed.pools import VERTICAL_MIX_NAMES, build_pools
+from tenantry.seed.sealing import PlatformSeedKeys, platform_seed_keys
 
 __all__ = [
     "LoadStats",
@@ -72,11 +73,13 @@ def iter_chunks(
     seed: int,
     anchor_s: int,
     master: MasterKeyProvider,
+    platform: PlatformSeedKeys,
 ) -> Iterator[ChunkSpec]:
     pools = build_pools(seed)
     size = scale.chunk_tenants
     for start in range(0, len(tenants), size):
-        yield ChunkSpec(seed, scale, anchor_s, pools, tuple(tenants[start : start + size]), master)
+        group = tuple(tenants[start : start + size])
+        yield ChunkSpec(seed, scale, anchor_s, pools, group, master, platform)
 
 
 def generate_encoded(spec: ChunkSpec) -> dict[str, bytes]:
@@ -144,9 +147,10 @@ def load(
         conn.execute("SET synchronous_commit = off")
         present = _existing_slugs(conn, [t.slug for t in tenants])
         conn.commit()
+        platform = platform_seed_keys(conn, master)
         todo = [t for t in tenants if t.slug not in present]
         stats.skipped_tenants = len(tenants) - len(todo)
-        chunks = list(iter_chunks(todo, scale, seed, anchor_s, master))
+        chunks = list(iter_chunks(todo, scale, seed, anchor_s, master, platform))
         done = 0
         if progress:
             progress(0, len(todo))

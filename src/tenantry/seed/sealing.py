@@ -12,20 +12,28 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+import psycopg
+
 from tenantry.models.enums import KeyPurpose
 from tenantry.privacy.crypto import (
     blind_index,
     derive_key,
     field_aad,
     new_key,
+    normalise_email,
     pseudonym,
     seal,
 )
-from tenantry.privacy.keys import subject_key_aad, tenant_key_aad
+from tenantry.privacy.keys import (
+    PlatformKeys,
+    platform_key_aad,
+    subject_key_aad,
+    tenant_key_aad,
+)
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.privacy.sealing import normalise_identifier
 
-__all__ = ["SeedKeys", "bytea"]
+__all__ = ["PlatformSeedKeys", "SeedKeys", "bytea", "platform_seed_keys"]
 
 
 def bytea(value: bytes) -> str:
@@ -79,3 +87,48 @@ class SeedKeys:
             return None
         aad = field_aad(table, column, self.tenant_id, row_id)
         return bytea(seal(key, value.encode(), aad, version=1))
+
+
+@dataclass(frozen=True)
+class PlatformSeedKeys:
+    """The platform keys (unwrapped) that seal generated staff accounts."""
+
+    version: int
+    data_key: bytes
+    index_key: bytes
+
+    def seal(self, column: str, row_id: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        aad = field_aad("identity.users", column, PlatformKeys.SCOPE, row_id)
+        return bytea(seal(self.data_key, value.encode(), aad, version=self.version))
+
+    def email_index(self, email: str) -> str:
+        return bytea(blind_index(self.index_key, normalise_email(email)))
+
+
+def platform_seed_keys(conn: psycopg.Connection, master: MasterKeyProvider) -> PlatformSeedKeys:
+    """The active platform keys, created (and committed) when the database has none yet."""
+    keys: dict[str, tuple[int, bytes]] = {}
+    rows = conn.execute(
+        "SELECT purpose, version, wrapped_key FROM privacy.platform_keys WHERE status = 'active'"
+    ).fetchall()
+    for purpose, version, wrapped in rows:
+        aad = platform_key_aad(KeyPurpose(purpose), version)
+        keys[purpose] = (version, master.unwrap(bytes(wrapped), aad))
+    for purpose in (KeyPurpose.WRAPPING, KeyPurpose.INDEXING):
+        if purpose.value not in keys:
+            key = new_key()
+            conn.execute(
+                "INSERT INTO privacy.platform_keys (purpose, version, status, wrapped_key,"
+                " master_key_id) VALUES (%s, 1, 'active', %s, %s)",
+                (purpose.value, master.wrap(key, platform_key_aad(purpose, 1)), master.key_id),
+            )
+            keys[purpose.value] = (1, key)
+    conn.commit()
+    version, wrapping = keys[KeyPurpose.WRAPPING.value]
+    return PlatformSeedKeys(
+        version,
+        derive_key(wrapping, "records"),
+        derive_key(keys[KeyPurpose.INDEXING.value][1], "blind-index:email"),
+    )

@@ -15,9 +15,10 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import Membership, MembershipLocation, Tenant, User
 from tenantry.models.enums import LegalForm, MembershipRole, Plan, TenantStatus, Vertical
+from tenantry.privacy.crypto import blind_index, normalise_email
 from tenantry.services.principal import Principal
 
-__all__ = ["create_tenant", "grant_membership", "principal_for"]
+__all__ = ["create_tenant", "find_user", "grant_membership", "principal_for"]
 
 
 def create_tenant(
@@ -53,6 +54,12 @@ def create_tenant(
     return tenant
 
 
+def find_user(uow: UnitOfWork, email: str) -> User | None:
+    """The staff account with this e-mail, found by its blind index (the address is sealed)."""
+    index = blind_index(uow.platform_keys.field_index_key("email"), normalise_email(email))
+    return uow.session.scalars(sa.select(User).where(User.email_bidx == index)).one_or_none()
+
+
 def grant_membership(
     uow: UnitOfWork,
     *,
@@ -66,7 +73,7 @@ def grant_membership(
     if "@" not in email:
         raise ValidationError("email must be an e-mail address")
     session = uow.session
-    user = session.scalars(sa.select(User).where(User.email == email.lower())).one_or_none()
+    user = find_user(uow, email)
     if user is None:
         user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
         session.add(user)
