@@ -4,8 +4,9 @@ Every unit of work that may touch personal data carries one `FieldSealer` (in
 `session.info`). Before a flush it gives rows about a person their data subject (found by the
 blind index of the e-mail or phone, or inherited from the row they belong to, such as a
 vehicle's owner), then seals each staged value under that subject's data key, or under the
-tenant's records key for rows about no one in particular (OAuth tokens). After a load it opens
-all loaded rows in one batch: one query fetches every subject key needed.
+tenant's records key for rows about no one in particular (OAuth tokens); staff accounts, which
+no tenant owns, under the platform keys. After a load it opens all loaded rows in one batch:
+one query fetches every subject key needed.
 
 A value whose subject key has been destroyed opens as None: that is what crypto-shredding
 means for a copy that survived somewhere. Nothing here logs or returns ciphertext metadata that
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -156,6 +159,24 @@ def open_platform_value(
         return None
 
 
+def _write(
+    obj: Any,
+    staged: dict[str, str | None],
+    sealed: Callable[[str, str], bytes],
+    index_key: Callable[[str], bytes],
+) -> None:
+    """Set each staged field's ciphertext (and blind index, where it has one) on `obj`."""
+    fields = sealed_fields(type(obj))
+    for name, value in staged.items():
+        field = fields[name]
+        setattr(obj, field.column_attr, None if value is None else sealed(name, value))
+        if field.blind_index is not None:
+            index = None
+            if value is not None:
+                index = blind_index(index_key(name), _normalise(field, value))
+            setattr(obj, field.blind_index, index)
+
+
 class FieldSealer:
     """Seals and opens the sealed fields of one unit of work's objects."""
 
@@ -180,28 +201,16 @@ class FieldSealer:
 
     def _seal_platform(self, obj: Any, staged: dict[str, str | None]) -> None:
         """Staff accounts: sealed under the platform data key, indexed by the platform key."""
-        fields = sealed_fields(type(obj))
         if getattr(obj, "id", None) is None:
             obj.id = self.platform.uow.ids()
         table = obj.__table__.fullname
         version = self.platform.active_version()
-        for name, value in staged.items():
-            field = fields[name]
+
+        def sealed(name: str, value: str) -> bytes:
             aad = field_aad(table, name, PlatformKeys.SCOPE, obj.id)
-            sealed = (
-                None
-                if value is None
-                else seal(self.platform.data_key(version), value.encode(), aad, version=version)
-            )
-            setattr(obj, field.column_attr, sealed)
-            if field.blind_index is not None:
-                setattr(
-                    obj,
-                    field.blind_index,
-                    None
-                    if value is None
-                    else blind_index(self.platform.field_index_key(name), _normalise(field, value)),
-                )
+            return seal(self.platform.data_key(version), value.encode(), aad, version=version)
+
+        _write(obj, staged, sealed, self.platform.field_index_key)
 
     def _open_platform(self, obj: Any) -> dict[str, str | None]:
         table = obj.__table__.fullname
@@ -235,28 +244,11 @@ class FieldSealer:
                 obj.subject_id = self._subject_for(session, obj)
             elif obj not in session.new:
                 self._follow_contact_change(obj, fields, staged)
-            table = obj.__table__.fullname
-            for name, value in staged.items():
-                field = fields[name]
-                column = obj.__table__.c[field.name].name
-                sealed = (
-                    None
-                    if value is None
-                    else seal_value(
-                        self.ring, table, column, obj.id, getattr(obj, "subject_id", None), value
-                    )
-                )
-                setattr(obj, field.column_attr, sealed)
-                if field.blind_index is not None:
-                    setattr(
-                        obj,
-                        field.blind_index,
-                        None
-                        if value is None
-                        else blind_index(
-                            self.ring.field_index_key(field.name), _normalise(field, value)
-                        ),
-                    )
+            _write(obj, staged, partial(self._seal_tenant_value, obj), self.ring.field_index_key)
+
+    def _seal_tenant_value(self, obj: Any, name: str, value: str) -> bytes:
+        subject_id = getattr(obj, "subject_id", None)
+        return seal_value(self.ring, obj.__table__.fullname, name, obj.id, subject_id, value)
 
     def _follow_contact_change(
         self, obj: Any, fields: dict[str, SealedField], staged: dict[str, str | None]
