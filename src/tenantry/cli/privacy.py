@@ -230,7 +230,7 @@ def status(
     db = open_db()
     try:
         with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-            ring = KeyRing(uow, master_key_provider(get_settings()))
+            ring = uow.keyring
             subject = find_subject(uow, ring, email=email)
             if subject is None:
                 raise NotFoundError("no data subject with this e-mail in this tenant")

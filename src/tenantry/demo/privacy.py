@@ -14,8 +14,6 @@ from tenantry.privacy.consent import Notice, consent_status
 from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.erasure import erase_subject, was_erased
 from tenantry.privacy.export import export_subject
-from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.master import MasterKeyProvider
 from tenantry.privacy.subjects import find_subject
 
 __all__ = ["PrivacyDemo", "run_privacy_demo"]
@@ -33,9 +31,9 @@ class PrivacyDemo:
     notes: list[str] = field(default_factory=list)
 
 
-def _consent(db: Database, master: MasterKeyProvider, tenant_id: object, out: PrivacyDemo) -> None:
+def _consent(db: Database, tenant_id: object, out: PrivacyDemo) -> None:
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        ring = KeyRing(uow, master)
+        ring = uow.keyring
         subject = find_subject(uow, ring, email=SUBSCRIBER)
         if subject is None:
             pending = start_opt_in(
@@ -102,23 +100,23 @@ def _leaver(db: Database, tenant_id: object, location_id: object) -> None:
 
 
 def run_privacy_demo(
-    db: Database, master: MasterKeyProvider, home: Path, tenant_id: object, location_id: object
+    db: Database, home: Path, tenant_id: object, location_id: object
 ) -> PrivacyDemo:
     out = PrivacyDemo()
-    _consent(db, master, tenant_id, out)
+    _consent(db, tenant_id, out)
     exports = home / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        if was_erased(uow, KeyRing(uow, master), LEAVER):
+        if was_erased(uow, uow.keyring, LEAVER):
             out.notes.append("the demo customer was erased in an earlier run (receipt on file)")
             return out
     _leaver(db, tenant_id, location_id)
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        result = export_subject(uow, KeyRing(uow, master), LEAVER, exports / "privacy-demo.zip")
+        result = export_subject(uow, uow.keyring, LEAVER, exports / "privacy-demo.zip")
         uow.commit()
     out.export = f"{result.rows} records from {result.tables} tables -> {result.path.name}"
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        erased = erase_subject(uow, KeyRing(uow, master), LEAVER)
+        erased = erase_subject(uow, uow.keyring, LEAVER)
         uow.commit()
     for table, actions in sorted(erased.receipt.summary.items()):
         for action, n in actions.items():

@@ -310,5 +310,5 @@ def run_demo(
     caterer = tenants[2]
     with db.tenant_uow(caterer.id) as uow:
         location = _first(uow, Location)
-    summary.privacy = run_privacy_demo(db, master, home, caterer.id, location.id)
+    summary.privacy = run_privacy_demo(db, home, caterer.id, location.id)
     return summary
