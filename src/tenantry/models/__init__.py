@@ -17,6 +17,7 @@ from tenantry.models.commerce import (
 )
 from tenantry.models.crm import Customer, Lead, LeadInteraction, LeadScoreHistory, Vehicle
 from tenantry.models.engage import Campaign, EmailEvent, Message, Review, Thread
+from tenantry.models.events import InboxEvent, OutboxEntry, ProjectionPosition, RelayPosition
 from tenantry.models.identity import (
     IdentityLink,
     Location,
@@ -66,6 +67,7 @@ __all__ = [
     "ErasureReceipt",
     "Evidence",
     "IdentityLink",
+    "InboxEvent",
     "Invoice",
     "Lead",
     "LeadInteraction",
@@ -75,11 +77,14 @@ __all__ = [
     "Membership",
     "MembershipLocation",
     "Message",
+    "OutboxEntry",
     "Payment",
     "PaymentNotification",
+    "ProjectionPosition",
     "Recommendation",
     "RecommendationEvidence",
     "RedactedColumn",
+    "RelayPosition",
     "RetentionDefault",
     "RetentionPolicy",
     "Review",
