@@ -24,7 +24,9 @@ def member(db: Database, tenant_id: uuid.UUID, *, consent: str | None = "granted
         user = User(id=uow.ids(), email=f"user-{uuid.uuid4().hex[:10]}@example.com")
         uow.session.add(user)
         uow.flush()
-        uow.session.add(Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role="staff"))
+        uow.session.add(
+            Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role="staff")
+        )
         if consent is not None:
             ring = KeyRing(uow, TEST_MASTER)
             subject = resolve_subject(uow, ring, email=user.email)

@@ -33,7 +33,9 @@ def test_events_link_ga4_ids_to_users_and_business_ids_to_locations(
     _ingest(clocked_db, tenant, [event(user_id=user, location_id=loc, external_ids=ids)] * 1)
     report = project_identity_links(clocked_db, tenant.id)
     assert report.linked == 3
-    links = {(str(link.source), link.user_id, link.location_id) for link in _links(clocked_db, tenant)}
+    links = {
+        (str(link.source), link.user_id, link.location_id) for link in _links(clocked_db, tenant)
+    }
     assert links == {("ga4", user, None), ("gbp", None, loc), ("facebook", None, loc)}
     again = project_identity_links(clocked_db, tenant.id)
     assert again.events == 0  # the position was stored with the links
@@ -43,7 +45,11 @@ def test_the_projection_position_is_stored_with_its_links(
     clocked_db: Database, tenant: TenantFixture
 ) -> None:
     user = member(clocked_db, tenant.id)
-    _ingest(clocked_db, tenant, [event(user_id=user, external_ids={"ga4_client_id": f"1.{i}"}) for i in range(3)])
+    _ingest(
+        clocked_db,
+        tenant,
+        [event(user_id=user, external_ids={"ga4_client_id": f"1.{i}"}) for i in range(3)],
+    )
     project_identity_links(clocked_db, tenant.id, batch_size=2)
     with clocked_db.tenant_uow(tenant.id) as uow:
         pos = uow.session.get(ProjectionPosition, (tenant.id, "identity_links"))
@@ -64,7 +70,9 @@ def test_per_source_limits_cap_the_links_of_one_target(
 ) -> None:
     user, loc = member(clocked_db, tenant.id), tenant.locations[0]
     devices = [event(user_id=user, external_ids={"ga4_client_id": f"9.{i}"}) for i in range(12)]
-    places = [event(location_id=loc, external_ids={"gbp_place_id": f"ChIJ{i}xyz"}) for i in range(2)]
+    places = [
+        event(location_id=loc, external_ids={"gbp_place_id": f"ChIJ{i}xyz"}) for i in range(2)
+    ]
     _ingest(clocked_db, tenant, devices + places)
     report = project_identity_links(clocked_db, tenant.id)
     assert (report.linked, report.over_limit) == (11, 3)
@@ -88,7 +96,11 @@ def test_links_never_cross_tenants(
     clocked_db: Database, tenant: TenantFixture, other_tenant: TenantFixture
 ) -> None:
     for t in (tenant, other_tenant):
-        _ingest(clocked_db, t, [event(location_id=t.locations[0], external_ids={"gbp_place_id": "ChIJsame"})])
+        _ingest(
+            clocked_db,
+            t,
+            [event(location_id=t.locations[0], external_ids={"gbp_place_id": "ChIJsame"})],
+        )
         project_identity_links(clocked_db, t.id)
     mine, theirs = _links(clocked_db, tenant), _links(clocked_db, other_tenant)
     assert len(mine) == len(theirs) == 1 and mine[0].is_active and theirs[0].is_active

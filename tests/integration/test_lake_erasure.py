@@ -37,8 +37,9 @@ def test_erasure_leaves_no_byte_of_the_subject_in_the_lake(
     events = [event(user_id=u) for u in (erased, kept) for _ in range(40)]
     ingest_bulk(clocked_db, TEST_MASTER, tenant.id, events)
     relay.relay_once(clocked_db, tmp_path, batch_size=25)  # several commits, several files
-    needle, other = pseudonym_of(clocked_db, tenant.id, erased), pseudonym_of(
-        clocked_db, tenant.id, kept
+    needle, other = (
+        pseudonym_of(clocked_db, tenant.id, erased),
+        pseudonym_of(clocked_db, tenant.id, kept),
     )
     _curated(tmp_path, tenant, [needle, other])
     assert len(lake_tables(tmp_path)) == 2

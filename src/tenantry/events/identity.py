@@ -144,19 +144,29 @@ def observe(
     return "linked"
 
 
-def _observe_event(
-    uow: UnitOfWork, report: LinkReport, row: Any, members: set[uuid.UUID]
-) -> None:
+def _observe_event(uow: UnitOfWork, report: LinkReport, row: Any, members: set[uuid.UUID]) -> None:
     ids: dict[str, str] = row.external_ids or {}
     for name, value in sorted(ids.items()):
         source = EXTERNAL_ID_KEYS[name]
         if source in _USER_SOURCES:
             if row.user_id is not None and row.user_id in members:
-                observe(uow, report, source=source, external_id=value, at=row.event_ts,
-                        user_id=row.user_id)
+                observe(
+                    uow,
+                    report,
+                    source=source,
+                    external_id=value,
+                    at=row.event_ts,
+                    user_id=row.user_id,
+                )
         elif row.location_id is not None:
-            observe(uow, report, source=source, external_id=value, at=row.event_ts,
-                    location_id=row.location_id)
+            observe(
+                uow,
+                report,
+                source=source,
+                external_id=value,
+                at=row.event_ts,
+                location_id=row.location_id,
+            )
 
 
 def project_identity_links(
@@ -187,21 +197,29 @@ def project_identity_links(
                     f" FROM events.inbox WHERE tenant_id = :t AND {after_position()}"
                     " ORDER BY txid, seq LIMIT :n"
                 ),
-                {"t": tenant_id, "last_txid": pos.last_txid, "last_seq": pos.last_seq,
-                 "n": batch_size},
+                {
+                    "t": tenant_id,
+                    "last_txid": pos.last_txid,
+                    "last_seq": pos.last_seq,
+                    "n": batch_size,
+                },
             ).all()
             if not rows:
                 return report
             users = {r.user_id for r in rows if r.user_id is not None and r.external_ids}
-            members = set(
-                uow.session.scalars(
-                    sa.text(
-                        "SELECT user_id FROM identity.memberships"
-                        " WHERE tenant_id = :t AND user_id = ANY(:u)"
-                    ),
-                    {"t": tenant_id, "u": list(users)},
+            members = (
+                set(
+                    uow.session.scalars(
+                        sa.text(
+                            "SELECT user_id FROM identity.memberships"
+                            " WHERE tenant_id = :t AND user_id = ANY(:u)"
+                        ),
+                        {"t": tenant_id, "u": list(users)},
+                    )
                 )
-            ) if users else set()
+                if users
+                else set()
+            )
             for row in rows:
                 if row.external_ids:
                     _observe_event(uow, report, row, members)

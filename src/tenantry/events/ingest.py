@@ -24,17 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import psycopg
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
+from tenantry.events.schemas import PayloadError, is_junk_id, parse_event
 from tenantry.models import Membership, User
 from tenantry.privacy.crypto import normalise_email
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.privacy.subjects import email_index
-from tenantry.events.schemas import PayloadError, is_junk_id, parse_event
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -320,14 +321,15 @@ def _store(uow: UnitOfWork, rows: list[tuple[Any, ...]], *, direct: bool) -> set
             existing = {r[0] for r in cur.fetchall()}
             fresh = [r for r in rows if r[1] not in existing]
             try:
-                with cur.connection.transaction():
-                    with cur.copy(f"COPY events.inbox ({cols}) FROM STDIN") as copy:
-                        for row in fresh:
-                            copy.write_row(row)
+                with (
+                    cur.connection.transaction(),
+                    cur.copy(f"COPY events.inbox ({cols}) FROM STDIN") as copy,
+                ):
+                    for row in fresh:
+                        copy.write_row(row)
                 return {r[1] for r in fresh}
-            except Exception as exc:  # noqa: BLE001 - unique violation from a concurrent writer
-                if getattr(exc, "sqlstate", None) != "23505":
-                    raise
+            except psycopg.errors.UniqueViolation:
+                pass  # a concurrent writer stored one of these ids: take the staged path
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS tenantry_inbox_stage ON COMMIT DELETE ROWS AS"
             f" SELECT {cols} FROM events.inbox WITH NO DATA"

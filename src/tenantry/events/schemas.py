@@ -110,7 +110,10 @@ class CommPrefs(BaseModel):
 
 
 class OnboardingStep(_Props):
-    """`step_started`, `step_completed`, `step_skipped`, `step_abandoned` (fact_onboarding_steps)."""
+    """`step_started`, `step_completed`, `step_skipped`, `step_abandoned`.
+
+    Feeds fact_onboarding_steps.
+    """
 
     step_id: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$")
     persona: Persona | None = None

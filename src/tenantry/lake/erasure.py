@@ -58,7 +58,9 @@ def _quote(value: str) -> str:
 
 
 def _predicate(schema: pa.Schema, tenant_id: str, needles: Sequence[str]) -> str | None:
-    strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    strings = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
     listed = ", ".join(_quote(n) for n in needles)
     tests = []
     for name in strings:
@@ -89,9 +91,7 @@ def _clean_log(table: DeltaTable, path: Path) -> int:
     return removed
 
 
-def erase_subject_from_lake(
-    home: Path, tenant_id: object, needles: Iterable[str]
-) -> LakeErasure:
+def erase_subject_from_lake(home: Path, tenant_id: object, needles: Iterable[str]) -> LakeErasure:
     """Delete the tenant's rows holding any needle from every lake table; vacuum; clean logs.
 
     Needles are the subject's pseudonymous values as written to the lake: its `user_key`
@@ -108,7 +108,7 @@ def erase_subject_from_lake(
     result = LakeErasure()
     for path in lake_tables(home):
         table = DeltaTable(str(path))
-        schema = pa.schema(table.schema().to_arrow())  # type: ignore[arg-type]
+        schema = pa.schema(table.schema().to_arrow())
         predicate = _predicate(schema, str(tenant_id), values)
         if predicate is None:
             continue

@@ -59,9 +59,7 @@ IDENTIFYING_COLUMNS = frozenset(
 def table_configuration(schema: pa.Schema, partition_by: Sequence[str]) -> dict[str, str | None]:
     """Delta table properties: statistics only on non-identifying, non-partition columns."""
     stats = [
-        f.name
-        for f in schema
-        if f.name not in IDENTIFYING_COLUMNS and f.name not in partition_by
+        f.name for f in schema if f.name not in IDENTIFYING_COLUMNS and f.name not in partition_by
     ]
     return {"delta.dataSkippingStatsColumns": ",".join(stats)}
 

@@ -37,10 +37,16 @@ class _Xid8(sa.types.UserDefinedType[int]):
 def _timestamps() -> list[sa.Column[object]]:
     return [
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
     ]
 
@@ -51,9 +57,7 @@ def upgrade() -> None:
         "inbox",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "txid", _Xid8(), server_default=sa.text("pg_current_xact_id()"), nullable=False
-        ),
+        sa.Column("txid", _Xid8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
         sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("event_type", sa.String(length=50), nullable=False),
         sa.Column("event_ts", sa.DateTime(timezone=True), nullable=False),
@@ -75,7 +79,10 @@ def upgrade() -> None:
         ),
         sa.Column("source", sa.String(length=50), server_default="api", nullable=False),
         sa.Column(
-            "ingested_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "ingested_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         *_timestamps(),
         sa.ForeignKeyConstraint(
@@ -99,9 +106,7 @@ def upgrade() -> None:
         "outbox",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "txid", _Xid8(), server_default=sa.text("pg_current_xact_id()"), nullable=False
-        ),
+        sa.Column("txid", _Xid8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
         sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("aggregate_type", sa.String(length=50), nullable=False),
         sa.Column("aggregate_id", sa.Uuid(), nullable=False),
