@@ -19,7 +19,9 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -30,7 +32,7 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
-from tenantry.events.schemas import PayloadError, is_junk_id, parse_event
+from tenantry.events.schemas import Event, ParsedEvent, PayloadError, is_junk_id, parse_event
 from tenantry.models import Membership, User
 from tenantry.privacy.crypto import normalise_email
 from tenantry.privacy.keys import KeyRing
@@ -125,14 +127,15 @@ def _hmac_hex(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def external_id_key(ring: KeyRing, name: str, value: str) -> str:
+def external_id_key(ring: KeyRing, name: str, value: str, *, key: bytes | None = None) -> str:
     """The stored form of a personal online id (GA4 client or user id): a keyed HMAC."""
-    return _hmac_hex(ring.field_index_key("external-id"), f"{_HASHED_IDS[name]}:{value.strip()}")
+    key = key or ring.field_index_key("external-id")
+    return _hmac_hex(key, f"{_HASHED_IDS[name]}:{value.strip()}")
 
 
-def email_key(ring: KeyRing, email: str) -> str:
+def email_key(ring: KeyRing, email: str, *, key: bytes | None = None) -> str:
     """The stored form of an e-mail address in an event: keyed HMAC of the normalised address."""
-    return _hmac_hex(ring.field_index_key("event-email"), normalise_email(email))
+    return _hmac_hex(key or ring.field_index_key("event-email"), normalise_email(email))
 
 
 @dataclass
@@ -145,10 +148,16 @@ class _Batch:
     now: datetime
     user_keys: dict[uuid.UUID, str | None] = field(default_factory=dict)
     locations: set[uuid.UUID] = field(default_factory=set)
+    _keys: dict[str, bytes] = field(default_factory=dict)
 
-    def load(self, events: list[tuple[int, Any, dict[str, Any]]]) -> None:
-        users = {e.user_id for _, e, _ in events if e.user_id is not None} - set(self.user_keys)
-        locs = {e.location_id for _, e, _ in events if e.location_id is not None}
+    def key(self, purpose: str) -> bytes:
+        if purpose not in self._keys:
+            self._keys[purpose] = self.ring.field_index_key(purpose)
+        return self._keys[purpose]
+
+    def load(self, events: list[Event]) -> None:
+        users = {e.user_id for e in events if e.user_id is not None} - set(self.user_keys)
+        locs = {e.location_id for e in events if e.location_id is not None}
         if locs:
             self.locations |= set(
                 self.uow.session.scalars(
@@ -209,6 +218,13 @@ def check_batch_limits(events: Sequence[Any], *, size_bytes: int | None = None) 
         raise BatchTooLargeError(f"a batch holds at most {MAX_BATCH_BYTES // 1024} KB")
 
 
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format (JSON never holds raw tabs or newlines, but backslashes)."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    return value
+
+
 def _prepare(
     batch: _Batch,
     raws: Iterable[Any],
@@ -216,82 +232,87 @@ def _prepare(
     result: IngestResult,
     *,
     offset: int,
-    keep_accepted: bool,
-    seen: set[uuid.UUID],
-) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
-    """Rows to insert (and their index and event id); outcomes of the others into `result`."""
-    parsed: list[tuple[int, Any, dict[str, Any]]] = []
+    seen: set[str],
+) -> tuple[list[str], list[tuple[int, str]]]:
+    """COPY lines to insert (and their index and event id); other outcomes into `result`."""
+    parsed: list[tuple[int, ParsedEvent]] = []
     for i, raw in enumerate(raws, start=offset):
         try:
-            event, props = parse_event(raw)
+            parsed.append((i, parse_event(raw)))
         except PayloadError as exc:
             event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
             ident = str(event_id)[:36] if isinstance(event_id, str) else None
             result.add(EventOutcome(i, ident, "rejected", str(exc)))
-            continue
-        parsed.append((i, event, props))
-    batch.load(parsed)
-    rows: list[tuple[Any, ...]] = []
+    batch.load([p.event for _, p in parsed])
+    lines: list[str] = []
     order: list[tuple[int, str]] = []
     ring, tenant = batch.ring, batch.tenant
-    for i, event, props in parsed:
-        eid = str(event.event_id)
+    tenant_s, now_s, source_s = str(tenant), batch.now.isoformat(), _copy_text(source)
+    newest, oldest = batch.now + FUTURE_SKEW, batch.now - MAX_AGE
+    ids_key = batch.key("external-id") if any(p.event.external_ids for _, p in parsed) else b""
+    texts: dict[uuid.UUID, str] = {}
 
-        def reject(reason: str, *, i: int = i, eid: str = eid) -> None:
-            result.add(EventOutcome(i, eid, "rejected", reason))
+    def text_of(value: uuid.UUID) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = str(value)
+        return found
 
-        if event.event_id in seen:
+    for i, parsed_event in parsed:
+        event, text = parsed_event.event, parsed_event.properties
+        eid = event.event_id
+        reason = None
+        if eid in seen:
             result.add(EventOutcome(i, eid, "duplicate", "repeated in this batch"))
             continue
         if event.account_id is not None and event.account_id != tenant:
-            reject("account_id: not this tenant's account")
+            reason = "account_id: not this tenant's account"
+        elif event.location_id is not None and event.location_id not in batch.locations:
+            reason = "location_id: no such location in this tenant"
+        elif event.timestamp > newest:
+            reason = "timestamp: lies in the future"
+        elif event.timestamp < oldest:
+            reason = "timestamp: older than two years"
+        if reason is not None:
+            result.add(EventOutcome(i, eid, "rejected", reason))
             continue
-        if event.location_id is not None and event.location_id not in batch.locations:
-            reject("location_id: no such location in this tenant")
-            continue
-        if event.timestamp > batch.now + FUTURE_SKEW:
-            reject("timestamp: lies in the future")
-            continue
-        if event.timestamp < batch.now - MAX_AGE:
-            reject("timestamp: older than two years")
-            continue
-        user_key = None
+        user_key = "\\N"
         if event.user_id is not None:
-            user_key = batch.user_keys.get(event.user_id)
-            if user_key is None:
+            found = batch.user_keys.get(event.user_id)
+            if found is None:
                 result.add(EventOutcome(i, eid, "suppressed", "no analytics consent"))
                 continue
-        if "email" in props:
+            user_key = found
+        if parsed_event.email is not None:
             try:
-                props["email_key"] = email_key(ring, props.pop("email"))
+                hashed = email_key(ring, parsed_event.email, key=batch.key("event-email"))
             except ValidationError:
-                reject("properties.email: not a valid e-mail address")
+                result.add(
+                    EventOutcome(i, eid, "rejected", "properties.email: not a valid e-mail address")
+                )
                 continue
-        ids: dict[str, str] = {}
-        for name, value in event.external_ids.items():
-            text = str(value).strip()
-            if is_junk_id(text):
-                continue
-            ids[name] = external_id_key(ring, name, text) if name in _HASHED_IDS else text
-        seen.add(event.event_id)
-        rows.append(
-            (
-                tenant,
-                event.event_id,
-                event.event_type,
-                event.timestamp,
-                event.account_id or tenant,
-                event.location_id,
-                event.user_id,
-                user_key,
-                json.dumps(ids, separators=(",", ":")),
-                json.dumps(props, separators=(",", ":")),
-                source,
-                batch.now,
-            )
+            text = ("{" if text == "{}" else text[:-1] + ",") + f'"email_key":"{hashed}"}}'
+        ids_text = "{}"
+        if event.external_ids:
+            ids: dict[str, str] = {}
+            for name, value in event.external_ids.items():
+                value = str(value).strip()
+                if is_junk_id(value):
+                    continue
+                hashed_id = name in _HASHED_IDS
+                ids[name] = external_id_key(ring, name, value, key=ids_key) if hashed_id else value
+            ids_text = _copy_text(json.dumps(ids, separators=(",", ":"))) if ids else "{}"
+        seen.add(eid)
+        location = "\\N" if event.location_id is None else text_of(event.location_id)
+        user = "\\N" if event.user_id is None else text_of(event.user_id)
+        account = tenant_s if event.account_id is None else text_of(event.account_id)
+        lines.append(
+            f"{tenant_s}\t{eid}\t{event.event_type}\t{event.timestamp_text}\t{account}"
+            f"\t{location}\t{user}\t{user_key}\t{ids_text}\t{_copy_text(text)}\t{source_s}"
+            f"\t{now_s}\n"
         )
         order.append((i, eid))
-    return rows, order
+    return lines, order
 
 
 def _cursor(uow: UnitOfWork) -> Any:
@@ -300,47 +321,40 @@ def _cursor(uow: UnitOfWork) -> Any:
     return conn.cursor()
 
 
-def _store(uow: UnitOfWork, rows: list[tuple[Any, ...]], *, direct: bool) -> set[uuid.UUID]:
-    """Insert rows whose event id is new; returns the ids inserted.
+def _store(
+    uow: UnitOfWork, lines: list[str], order: list[tuple[int, str]], *, direct: bool
+) -> set[str]:
+    """Insert the lines whose event id is new; returns the ids inserted.
 
-    `direct` (bulk, as the owner role: COPY is not allowed under row level security): drop ids
-    already stored, then COPY straight into the inbox; a concurrent writer of the same id makes
-    that fail, and the batch falls back to the staged path. The staged path COPYs into a
-    temporary table and inserts from it with ON CONFLICT DO NOTHING.
+    `direct` (bulk, as the owner role: COPY is not allowed under row level security): COPY
+    straight into the inbox; if an id is already stored (a re-run load, a concurrent writer),
+    that fails as a whole and the chunk takes the staged path: COPY into a temporary table,
+    then insert from it with ON CONFLICT DO NOTHING.
     """
-    if not rows:
+    if not lines:
         return set()
     cols = ", ".join(_COLUMNS)
     with _cursor(uow) as cur:
         if direct:
-            ids = [r[1] for r in rows]
-            cur.execute(
-                "SELECT id FROM events.inbox WHERE tenant_id = %s AND id = ANY(%s)",
-                (rows[0][0], ids),
-            )
-            existing = {r[0] for r in cur.fetchall()}
-            fresh = [r for r in rows if r[1] not in existing]
             try:
                 with (
                     cur.connection.transaction(),
                     cur.copy(f"COPY events.inbox ({cols}) FROM STDIN") as copy,
                 ):
-                    for row in fresh:
-                        copy.write_row(row)
-                return {r[1] for r in fresh}
+                    copy.write("".join(lines))
+                return {eid for _, eid in order}
             except psycopg.errors.UniqueViolation:
-                pass  # a concurrent writer stored one of these ids: take the staged path
+                pass  # a retry or a concurrent writer: some ids exist; take the staged path
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS tenantry_inbox_stage ON COMMIT DELETE ROWS AS"
             f" SELECT {cols} FROM events.inbox WITH NO DATA"
         )
         cur.execute("TRUNCATE tenantry_inbox_stage")
         with cur.copy(f"COPY tenantry_inbox_stage ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write("".join(lines))
         cur.execute(
             f"INSERT INTO events.inbox ({cols}) SELECT {cols} FROM tenantry_inbox_stage"
-            " ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
+            " ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id::text"
         )
         return {r[0] for r in cur.fetchall()}
 
@@ -357,13 +371,10 @@ def _ingest(
 ) -> IngestResult:
     result = IngestResult()
     batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
-    rows, order = _prepare(
-        batch, events, source, result, offset=offset, keep_accepted=keep_accepted, seen=set()
-    )
-    inserted = _store(uow, rows, direct=direct)
-    inserted_str = {str(i) for i in inserted}
+    lines, order = _prepare(batch, events, source, result, offset=offset, seen=set())
+    inserted = _store(uow, lines, order, direct=direct)
     for i, eid in order:
-        if eid in inserted_str:
+        if eid in inserted:
             result.add(EventOutcome(i, eid, "accepted"), keep=keep_accepted)
         else:
             result.add(EventOutcome(i, eid, "duplicate", "already ingested"))
@@ -413,14 +424,14 @@ def ingest_bulk(
     """Ingest any number of events for one tenant, one committed transaction per chunk.
 
     Same rules and outcomes as `ingest_batch`, but only the non-accepted events are listed
-    (accepted ones are counted). A crash loses at most the chunk in flight; re-running the
-    load is safe, as stored event ids come back as duplicates.
+    (accepted ones are counted). Two chunks are processed at a time, so chunks may commit out
+    of order; a crash loses at most the chunks in flight, and re-running the load is safe, as
+    stored event ids come back as duplicates.
     """
     if chunk_size <= 0:
         raise ValidationError("chunk_size must be positive")
-    total = IngestResult()
-    offset = 0
-    for chunk in _chunks(events, chunk_size):
+
+    def one(offset: int, chunk: list[Any]) -> IngestResult:
         # Platform work: COPY into the inbox needs the owner role; every statement of the
         # ingestion names the tenant explicitly.
         with db.platform_uow(tenant_id=tenant_id, actor=actor) as uow:
@@ -434,6 +445,18 @@ def ingest_bulk(
                 direct=True,
             )
             uow.commit()
-        total.merge(part)
-        offset += len(chunk)
+        return part
+
+    # Two chunks in flight: while the server copies one, Python validates the next.
+    total = IngestResult()
+    offset = 0
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
+        pending: deque[Future[IngestResult]] = deque()
+        for chunk in _chunks(events, chunk_size):
+            if len(pending) >= 2:
+                total.merge(pending.popleft().result())
+            pending.append(pool.submit(one, offset, chunk))
+            offset += len(chunk)
+        while pending:
+            total.merge(pending.popleft().result())
     return total

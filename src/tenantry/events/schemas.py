@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -24,7 +25,9 @@ __all__ = [
     "EVENT_TYPES",
     "EXTERNAL_ID_KEYS",
     "JUNK_IDS",
+    "Event",
     "EventPayload",
+    "ParsedEvent",
     "PayloadError",
     "is_junk_id",
     "parse_event",
@@ -77,8 +80,31 @@ def is_junk_id(value: str) -> bool:
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.IGNORECASE)
 # International numbers anywhere ("+49 30 1234567", "0049..."), national ones as a whole value
 # with a separator ("030 1234567", "0171-1234567"); dates and plain numeric ids do not match.
-_PHONE_INTL = re.compile(r"(?<![\w.])(?:\+|00)[1-9][\d ()/.-]{6,}\d(?![\w])")
+_PHONE_INTL = re.compile(r"(?<![\w.-])(?:\+|00)[1-9][\d ()/.-]{6,}\d(?![\w])")
+_ANY_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 _PHONE_NATIONAL = re.compile(r"^\(?0[1-9]\d{1,4}\)?[ /-]\d[\d -]{4,}\d$")
+
+
+_UUID7 = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+# One pass over the serialised properties finds candidates; `_personal` then names the field.
+_SUSPECT_PHONE = re.compile(
+    r"(?<![\w.-])(?:\+|00)[1-9][\d ()/.-]{6,}\d(?![\w])"
+    r'|"\s*\(?0[1-9]\d{1,4}\)?[ /-]\d[\d -]{4,}\d\s*"'
+)
+
+
+_GATE = re.compile(r"[@+]|\d{5}|\b00")
+
+
+def _suspect(text: str) -> bool:
+    if not _GATE.search(text):
+        return False
+    # The e-mail pattern is only tried where an "@" exists: it is costly on long JSON.
+    if "-" in text:
+        text = _ANY_UUID.sub("", text)
+    return ("@" in text and bool(_EMAIL.search(text))) or bool(_SUSPECT_PHONE.search(text))
 
 
 class PayloadError(ValueError):
@@ -191,6 +217,7 @@ EVENT_TYPES: dict[str, type[_Props]] = {
     "login": Login,
 }
 _PSEUDONYMISED = {"email"}  # keys ingestion replaces by a keyed HMAC
+_KNOWN_IDS = frozenset(EXTERNAL_ID_KEYS)
 
 
 class EventPayload(BaseModel):
@@ -198,7 +225,8 @@ class EventPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: uuid.UUID
+    # Checked as text (in pydantic's core, fast); kept as the canonical lower-case string.
+    event_id: str = Field(pattern=_UUID7)
     user_id: uuid.UUID | None = None
     account_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
@@ -209,10 +237,8 @@ class EventPayload(BaseModel):
 
     @field_validator("event_id")
     @classmethod
-    def _uuid7(cls, value: uuid.UUID) -> uuid.UUID:
-        if value.version != 7:
-            raise ValueError("must be a UUIDv7")
-        return value
+    def _lower(cls, value: str) -> str:
+        return value.lower()
 
     @field_validator("timestamp")
     @classmethod
@@ -236,6 +262,7 @@ class EventPayload(BaseModel):
 def _personal(value: Any, path: str) -> str | None:
     """The path of the first string that looks like an e-mail address or a phone number."""
     if isinstance(value, str):
+        value = _ANY_UUID.sub("", value)
         if _EMAIL.search(value):
             return f"{path} looks like an e-mail address"
         if _PHONE_INTL.search(value) or _PHONE_NATIONAL.match(value.strip()):
@@ -256,26 +283,117 @@ def _personal(value: Any, path: str) -> str | None:
 def _reason(exc: ValidationError) -> str:
     err = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(p) for p in err["loc"]) or "payload"
+    if where == "event_id" and err["type"] == "string_pattern_mismatch":
+        return "event_id: must be a UUIDv7"
     return f"{where}: {err['msg']}"[:200]
 
 
-def parse_event(raw: Any) -> tuple[EventPayload, dict[str, Any]]:
-    """The validated payload and its validated properties; `PayloadError` with a reason."""
-    if not isinstance(raw, Mapping):
-        raise PayloadError("an event must be a JSON object")
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A validated event envelope (the payload without its properties)."""
+
+    event_id: str
+    user_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    location_id: uuid.UUID | None
+    external_ids: Mapping[str, str | int]
+    timestamp: datetime
+    event_type: str
+    timestamp_text: str  # ISO 8601 as received (validated), or re-formatted
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    event: Event
+    properties: str  # validated properties as JSON, without `email`
+    email: str | None  # to be pseudonymised by the caller
+
+
+_ENVELOPE = frozenset(EventPayload.model_fields)
+_UUID7_RE = re.compile(_UUID7)
+
+
+def _opt_uuid(value: Any) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _fast_envelope(raw: Mapping[str, Any]) -> Event | None:
+    """The common well-formed case without pydantic; None sends the event to the full check."""
     try:
-        event = EventPayload.model_validate(raw)
+        if not _ENVELOPE.issuperset(raw):
+            return None
+        event_id, ts, event_type = raw["event_id"], raw["timestamp"], raw["event_type"]
+        ids = raw.get("external_ids") or {}
+        if not (
+            type(event_id) is str
+            and _UUID7_RE.match(event_id)
+            and type(ts) is str
+            and type(event_type) is str
+            and 0 < len(event_type) <= 50
+            and type(ids) is dict
+            and type(raw.get("properties", {})) is dict
+            and _KNOWN_IDS.issuperset(ids)
+            and all(type(v) is str and len(v) <= 255 for v in ids.values())
+        ):
+            return None
+        timestamp = datetime.fromisoformat(ts)
+        if timestamp.tzinfo is None:
+            return None
+        return Event(
+            event_id.lower(),
+            _opt_uuid(raw.get("user_id")),
+            _opt_uuid(raw.get("account_id")),
+            _opt_uuid(raw.get("location_id")),
+            ids,
+            timestamp,
+            event_type,
+            ts,
+        )
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def _envelope(raw: Mapping[str, Any]) -> Event:
+    fast = _fast_envelope(raw)
+    if fast is not None:
+        return fast
+    try:
+        e = EventPayload.model_validate(raw)
     except ValidationError as exc:
         raise PayloadError(_reason(exc)) from None
+    return Event(
+        e.event_id,
+        e.user_id,
+        e.account_id,
+        e.location_id,
+        e.external_ids,
+        e.timestamp,
+        e.event_type,
+        e.timestamp.isoformat(),
+    )
+
+
+def parse_event(raw: Any) -> ParsedEvent:
+    """The validated envelope and properties (as JSON, `email` split off for the caller to
+    pseudonymise); `PayloadError` with a reason that never quotes a value."""
+    if not isinstance(raw, Mapping):
+        raise PayloadError("an event must be a JSON object")
+    event = _envelope(raw)
     schema = EVENT_TYPES.get(event.event_type)
     if schema is None:
         raise PayloadError("event_type: unknown event type")
     try:
-        props = schema.model_validate(event.properties).model_dump(mode="json", exclude_none=True)
+        props = schema.model_validate(raw.get("properties") or {})
     except ValidationError as exc:
         raise PayloadError("properties." + _reason(exc)) from None
-    checked = {k: v for k, v in props.items() if k not in _PSEUDONYMISED}
-    found = _personal(checked, "properties")
-    if found:
+    # `getattr` with a default is slow on pydantic models that lack the field.
+    email = props.email if isinstance(props, EmailEvent) else None
+    if email is None:
+        text = props.model_dump_json(exclude_none=True)
+    else:
+        text = props.model_dump_json(exclude_none=True, exclude=_PSEUDONYMISED)
+    if _suspect(text):
+        checked = props.model_dump(mode="json", exclude_none=True, exclude=_PSEUDONYMISED)
+        found = _personal(checked, "properties") or "properties look like personal data"
         raise PayloadError(f"{found}; personal data must not be sent in events")
-    return event, props
+    return ParsedEvent(event, text, email)
