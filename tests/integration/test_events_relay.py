@@ -157,14 +157,44 @@ def test_relay_killed_with_sigkill_and_restarted_delivers_every_event_exactly_on
         target.app_url.render_as_string(hide_password=False),
         str(tmp_path),
     ]
-    for pause in (2.5, 1.2, 0.9):
+    log = tmp_path / "lake" / "raw" / "events" / "_delta_log"
+    for _ in range(3):
+        commits = len(list(log.glob("*.json")))
         proc = subprocess.Popen(args, env=os.environ.copy())
-        time.sleep(pause)
+        deadline = time.monotonic() + 60
+        # Kill it mid-run: once it has committed two more batches to the lake.
+        while len(list(log.glob("*.json"))) < commits + 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    before = len(_lake(tmp_path, "events", tenant))
+    assert 0 < before < 3_000  # the workers were killed part-way through
     relay.relay_once(clocked_db, tmp_path, batch_size=97)
     ids = [r["event_id"] for r in _lake(tmp_path, "events", tenant)]
     assert len(ids) == len(set(ids)) == 3_000
     assert sorted(ids) == sorted(_inbox_ids(clocked_db, tenant))
     changes = _lake(tmp_path, "domain_events", tenant)
     assert sorted(c["payload"] for c in changes) == sorted(f'{{"n": {i}}}' for i in range(400))
+
+
+def test_batches_reach_the_lake_in_stream_order(
+    clocked_db: Database, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    relay.relay_once(clocked_db, tmp_path)
+    for _ in range(3):  # three transactions, interleaved with changes
+        ingest_bulk(clocked_db, TEST_MASTER, tenant.id, [event() for _ in range(10)])
+        _changes(clocked_db, tenant, 2)
+    relay.relay_once(clocked_db, tmp_path, batch_size=4)
+    order = _inbox_ids(clocked_db, tenant)
+    path = str(tmp_path / "lake/raw/events")
+    latest = DeltaTable(path).version()
+    seen: list[str] = []
+    for version in range(latest + 1):
+        table = DeltaTable(path, version=version).to_pyarrow_table()
+        ids = set(
+            table.filter(pc.equal(table["tenant_id"], str(tenant.id)))["event_id"].to_pylist()
+        )
+        new = ids - set(seen)
+        assert new == set(order[len(seen) : len(seen) + len(new)])  # the next slice, in order
+        seen += order[len(seen) : len(seen) + len(new)]
+    assert seen == order

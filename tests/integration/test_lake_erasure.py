@@ -48,7 +48,7 @@ def test_erasure_leaves_no_byte_of_the_subject_in_the_lake(
     report = erase_subject_from_lake(tmp_path, tenant.id, [needle])
 
     assert lake_byte_scan(tmp_path, [needle]) == []
-    assert report.tables == {"raw/events": 40, "ml/ml_user_features": 1}
+    assert report.tables["raw/events"] == 40 and report.tables["ml/ml_user_features"] == 1
     assert report.files_removed > 0 and report.log_files_removed > 0
     rows = DeltaTable(str(tmp_path / "lake/raw/events")).to_pyarrow_table().to_pylist()
     mine = [r for r in rows if r["tenant_id"] == str(tenant.id)]
@@ -82,3 +82,29 @@ def test_erasure_never_touches_another_tenants_rows(
 def test_erasure_refuses_malformed_needles(tmp_path: Path, needles: list[str]) -> None:
     with pytest.raises(ValidationError):
         erase_subject_from_lake(tmp_path, "t", needles)
+
+
+def test_the_erasure_hook_removes_inbox_rows_and_lake_rows_by_pseudonym_and_email(
+    clocked_db: Database, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    from tenantry.events.erasure import erase_subject_events, lake_needles
+    from tenantry.privacy.keys import KeyRing
+
+    user = member(clocked_db, tenant.id)
+    address = "erika.example@example.org"
+    events = [
+        event(user_id=user),
+        event("email_open", properties={"email": address, "campaign_id": "c1"}),  # no user
+        event(),
+    ]
+    ingest_bulk(clocked_db, TEST_MASTER, tenant.id, events)
+    relay.relay_once(clocked_db, tmp_path)
+    pseudonym = pseudonym_of(clocked_db, tenant.id, user)
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        needles = lake_needles(KeyRing(uow, TEST_MASTER), pseudonym=pseudonym, email=address)
+        assert erase_subject_events(uow, needles) == 2
+        uow.commit()
+    assert lake_byte_scan(tmp_path, needles)
+    report = erase_subject_from_lake(tmp_path, tenant.id, needles)
+    assert report.tables["raw/events"] == 2
+    assert lake_byte_scan(tmp_path, needles) == []
