@@ -61,7 +61,8 @@ def test_invalid_events_name_the_field(overrides: dict[str, Any], reason: str) -
 
 
 @pytest.mark.parametrize(
-    "value", ["a.b@example.org", "+49 30 1234567", "0049 30 1234567", "030 1234567"]
+    "value",
+    ["a.b@example.org", "+49 30 1234567", "0049 30 1234567", "030 1234567", "030 123 45 67"],
 )
 def test_personal_data_in_properties_is_refused_without_echoing_it(value: str) -> None:
     with pytest.raises(PayloadError) as exc:

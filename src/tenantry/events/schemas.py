@@ -95,11 +95,12 @@ _SUSPECT_PHONE = re.compile(
 )
 
 
-_GATE = re.compile(r"[@+]|\d{5}|\b00")
+_DIGIT_RUN = re.compile(r"\d[\d ()/-]{5,}\d")  # seven or more digits and separators
 
 
 def _suspect(text: str) -> bool:
-    if not _GATE.search(text):
+    """Cheap gate first: most properties hold no "@", no "+" and no long digit run."""
+    if "@" not in text and "+" not in text and not _DIGIT_RUN.search(text):
         return False
     # The e-mail pattern is only tried where an "@" exists: it is costly on long JSON.
     if "-" in text:
