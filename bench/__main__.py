@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, ingest, privacy, seed_rate
+from bench import audit, dashboard, ingest, lake_erasure, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "privacy": privacy.run,
     # ingest_events_per_s (bulk API) and ingest_events_per_s_service (500-event batches)
     "ingest_events_per_s": ingest.run,
+    "lake_erasure_seconds": lake_erasure.run,
 }
 
 

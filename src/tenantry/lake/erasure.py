@@ -2,7 +2,10 @@
 
 `erase_subject_from_lake` finds every Delta table under `$TENANTRY_HOME/lake/{raw,curated,ml}`,
 deletes the rows of the tenant that carry one of the subject's needles (pseudonym `user_key`,
-keyed e-mail hash, ...) in a string column (JSON columns by substring), then removes what
+keyed e-mail hash, ...) in an identifying column: `user_key`, `email_key`, any `*_key`,
+`*_hash` or `*_pseudonym` column by equality, JSON columns (`properties`, `external_ids`,
+`payload`, `*_json`) by substring. Tables written elsewhere (curated, ml) must keep subjects in
+such columns; the byte scan afterwards catches any that do not. Then it removes what
 still holds the old values: data files no longer referenced (vacuum, retention 0) and the
 transaction log before a fresh checkpoint (old commits name deleted files and, for the delete
 itself, the predicate with the needles). Time travel to versions before the erasure ends with
@@ -22,6 +25,7 @@ from deltalake import DeltaTable
 
 from tenantry.errors import ValidationError
 from tenantry.lake.raw import LAYERS
+from tenantry.lake.writer import IDENTIFYING_COLUMNS
 
 __all__ = ["LakeErasure", "ScanHit", "erase_subject_from_lake", "lake_byte_scan", "lake_tables"]
 
@@ -57,6 +61,15 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _searched(name: str) -> str | None:
+    """How a column can hold a subject's pseudonymous values: "key", "json" or not at all."""
+    if name in _JSON_COLUMNS or name.endswith("_json"):
+        return "json"
+    if name in IDENTIFYING_COLUMNS or name.endswith(("_key", "_hash", "_pseudonym")):
+        return "key"
+    return None
+
+
 def _predicate(schema: pa.Schema, tenant_id: str, needles: Sequence[str]) -> str | None:
     strings = [
         f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
@@ -64,11 +77,10 @@ def _predicate(schema: pa.Schema, tenant_id: str, needles: Sequence[str]) -> str
     listed = ", ".join(_quote(n) for n in needles)
     tests = []
     for name in strings:
-        if name == "tenant_id":
-            continue
-        if name in _JSON_COLUMNS or name.endswith("_json"):
+        kind = _searched(name)
+        if kind == "json":
             tests += [f"{name} LIKE {_quote('%' + n + '%')}" for n in needles]
-        else:
+        elif kind == "key":
             tests.append(f"{name} IN ({listed})")
     if not tests:
         return None

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import (
+    BloomFilterProperties,
     ColumnProperties,
     CommitProperties,
     DeltaTable,
@@ -64,10 +65,23 @@ def table_configuration(schema: pa.Schema, partition_by: Sequence[str]) -> dict[
     return {"delta.dataSkippingStatsColumns": ",".join(stats)}
 
 
+_KEYS = ("user_key", "email_key")  # looked up by equality on erasure
+
+
 def _writer_properties(schema: pa.Schema) -> WriterProperties:
+    """No Parquet statistics on identifying columns; a Bloom filter on the pseudonym keys, so an
+    erasure can skip row groups without reading them (a filter holds hashes, not values)."""
     off = ColumnProperties(statistics_enabled="NONE")
+    bloom = ColumnProperties(
+        statistics_enabled="NONE",
+        bloom_filter_properties=BloomFilterProperties(True, fpp=0.01),
+    )
     return WriterProperties(
-        column_properties={f.name: off for f in schema if f.name in IDENTIFYING_COLUMNS}
+        column_properties={
+            f.name: bloom if f.name in _KEYS else off
+            for f in schema
+            if f.name in IDENTIFYING_COLUMNS
+        }
     )
 
 
