@@ -198,3 +198,21 @@ def test_batches_reach_the_lake_in_stream_order(
         assert new == set(order[len(seen) : len(seen) + len(new)])  # the next slice, in order
         seen += order[len(seen) : len(seen) + len(new)]
     assert seen == order
+
+
+def test_prune_removes_only_consumed_rows_past_the_window(
+    clocked_db: Database, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    from tenantry.events.identity import project_identity_links
+    from tenantry.events.retention import prune_events
+
+    ingest_bulk(clocked_db, TEST_MASTER, tenant.id, [event() for _ in range(4)])
+    _changes(clocked_db, tenant, 2)
+    relay.relay_once(clocked_db, tmp_path)
+    assert prune_events(clocked_db, keep_days=30) == {"events.outbox": 0, "events.inbox": 0}
+    first = prune_events(clocked_db, keep_days=0)
+    assert first["events.outbox"] >= 2 and len(_inbox_ids(clocked_db, tenant)) == 4  # unprojected
+    project_identity_links(clocked_db, tenant.id)
+    ingest_bulk(clocked_db, TEST_MASTER, tenant.id, [event() for _ in range(3)])  # not relayed
+    assert prune_events(clocked_db, keep_days=0)["events.inbox"] >= 4
+    assert len(_inbox_ids(clocked_db, tenant)) == 3

@@ -1,4 +1,5 @@
-"""`tenantry events ...`: bulk ingest a file, relay inbox and outbox to the lake, project links.
+"""`tenantry events ...`: bulk ingest a file, relay inbox and outbox to the lake, project links,
+prune consumed rows.
 
 Entry point only: the work is done by `tenantry.events`. Output holds counts, never payloads.
 """
@@ -19,6 +20,7 @@ from tenantry.errors import ValidationError
 from tenantry.events.identity import project_identity_links
 from tenantry.events.ingest import ingest_bulk
 from tenantry.events.relay import RelayReport, relay_forever, relay_once
+from tenantry.events.retention import prune_events
 from tenantry.privacy.master import master_key_provider
 
 __all__ = ["app"]
@@ -116,3 +118,18 @@ def project(
     finally:
         db.dispose()
     print(f"{events} events read, {linked} links made, {len(tenants)} tenant(s)")
+
+
+@app.command("prune")
+def prune(
+    keep_days: int = typer.Option(
+        30, "--keep-days", help="Deduplication window: consumed rows younger than this stay."
+    ),
+) -> None:
+    """Delete inbox and outbox rows already relayed (and projected) and older than the window."""
+    db = open_db()
+    try:
+        counts = prune_events(db, keep_days=keep_days)
+    finally:
+        db.dispose()
+    print(", ".join(f"{table}: {n} deleted" for table, n in counts.items()))
