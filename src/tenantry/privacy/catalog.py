@@ -168,10 +168,13 @@ TABLES: dict[str, TableEntry] = {
         "product analytics (ingested events)",
         _CONSENT,
         "app users with analytics consent (pseudonymous ids)",
-        "deduplication window; deleted on erasure",
+        "30 days after relay (tenantry events prune); the subject's rows on erasure",
     ),
     "events.outbox": TableEntry(
-        "propagating domain changes to the lake", _CONTRACT, _NONE, "until relayed"
+        "propagating domain changes to the lake",
+        _CONTRACT,
+        _NONE,
+        "30 days after relay (tenantry events prune)",
     ),
     "events.projection_positions": TableEntry("projection state", _CONTRACT, _NONE, _LIFETIME),
     "events.relay_positions": TableEntry("relay state", _CONTRACT, _NONE, "indefinite"),
