@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -70,6 +71,8 @@ _COLUMNS = (
     "source",
     "ingested_at",
 )
+
+_SOURCE = re.compile(r"[a-z0-9_.:-]{1,50}")
 
 Status = Literal["accepted", "duplicate", "rejected", "suppressed"]
 
@@ -369,6 +372,8 @@ def _ingest(
     keep_accepted: bool,
     direct: bool,
 ) -> IngestResult:
+    if not _SOURCE.fullmatch(source):
+        raise ValidationError("source must be 1 to 50 characters of a-z, 0-9, _ . : -")
     result = IngestResult()
     batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
     lines, order = _prepare(batch, events, source, result, offset=offset, seen=set())
