@@ -15,7 +15,6 @@ any number of events in chunks with COPY. Neither commits: the caller owns the u
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -29,6 +28,7 @@ from typing import Any, Literal
 
 import psycopg
 import sqlalchemy as sa
+from pydantic_core import to_json
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
@@ -127,7 +127,7 @@ class IngestResult:
 
 
 def _hmac_hex(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, value.encode(), "sha256").hex()  # one-shot: several times faster
 
 
 def external_id_key(ring: KeyRing, name: str, value: str, *, key: bytes | None = None) -> str:
@@ -304,7 +304,7 @@ def _prepare(
                     continue
                 hashed_id = name in _HASHED_IDS
                 ids[name] = external_id_key(ring, name, value, key=ids_key) if hashed_id else value
-            ids_text = _copy_text(json.dumps(ids, separators=(",", ":"))) if ids else "{}"
+            ids_text = _copy_text(to_json(ids).decode()) if ids else "{}"
         seen.add(eid)
         location = "\\N" if event.location_id is None else text_of(event.location_id)
         user = "\\N" if event.user_id is None else text_of(event.user_id)
