@@ -378,11 +378,14 @@ def _ingest(
     batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
     lines, order = _prepare(batch, events, source, result, offset=offset, seen=set())
     inserted = _store(uow, lines, order, direct=direct)
-    for i, eid in order:
-        if eid in inserted:
-            result.add(EventOutcome(i, eid, "accepted"), keep=keep_accepted)
-        else:
-            result.add(EventOutcome(i, eid, "duplicate", "already ingested"))
+    if not keep_accepted and len(inserted) == len(order):  # the bulk path's common case
+        result.accepted += len(order)
+    else:
+        for i, eid in order:
+            if eid in inserted:
+                result.add(EventOutcome(i, eid, "accepted"), keep=keep_accepted)
+            else:
+                result.add(EventOutcome(i, eid, "duplicate", "already ingested"))
     result.outcomes.sort(key=lambda o: o.index)
     return result
 

@@ -394,13 +394,13 @@ def parse_event(raw: Any) -> ParsedEvent:
     if schema is None:
         raise PayloadError("event_type: unknown event type")
     try:
-        props = schema.model_validate(raw.get("properties") or {})
+        props = schema.__pydantic_validator__.validate_python(raw.get("properties") or {})
     except ValidationError as exc:
         raise PayloadError("properties." + _reason(exc)) from None
     # `getattr` with a default is slow on pydantic models that lack the field.
     email = props.email if isinstance(props, EmailEvent) else None
     if email is None:
-        text = props.model_dump_json(exclude_none=True)
+        text = props.__pydantic_serializer__.to_json(props, exclude_none=True).decode()
     else:
         text = props.model_dump_json(exclude_none=True, exclude=_PSEUDONYMISED)
     if _suspect(text):
