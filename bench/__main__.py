@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, privacy, seed_rate
+from bench import audit, dashboard, ingest, lake_erasure, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -23,6 +23,9 @@ BENCHMARKS = {
     "audit_verify_rate": audit.verify_rate,
     # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds
     "privacy": privacy.run,
+    # ingest_events_per_s (bulk API) and ingest_events_per_s_service (500-event batches)
+    "ingest_events_per_s": ingest.run,
+    "lake_erasure_seconds": lake_erasure.run,
 }
 
 

@@ -22,6 +22,7 @@ from tenantry.models import (
     ErasureReceipt,
     Evidence,
     IdentityLink,
+    InboxEvent,
     Invoice,
     Lead,
     LeadInteraction,
@@ -30,8 +31,10 @@ from tenantry.models import (
     Membership,
     MembershipLocation,
     Message,
+    OutboxEntry,
     Payment,
     PaymentNotification,
+    ProjectionPosition,
     Recommendation,
     RecommendationEvidence,
     RetentionPolicy,
@@ -256,7 +259,24 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             value=Decimal(120),
             captured_on=date(2026, 3, 1),
         )
-        s.add_all([note, rec_ev, snap])
+        inbox = InboxEvent(
+            tenant_id=t,
+            id=ids(),
+            event_type="step_completed",
+            event_ts=T0,
+            location_id=loc.id,
+            properties={"step_id": "profile"},
+        )
+        outbox = OutboxEntry(
+            tenant_id=t,
+            id=ids(),
+            aggregate_type="lead",
+            aggregate_id=lead.id,
+            event_type="lead.created",
+            occurred_at=T0,
+        )
+        position = ProjectionPosition(tenant_id=t, projection="identity_links")
+        s.add_all([note, rec_ev, snap, inbox, outbox, position])
         uow.commit()
         rows = [
             loc,
@@ -285,6 +305,9 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             note,
             rec_ev,
             snap,
+            inbox,
+            outbox,
+            position,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]

@@ -293,7 +293,7 @@ def dsar_erase(
     db = open_db()
     try:
         with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
-            result = erase_subject(uow, _ring(uow), email)
+            result = erase_subject(uow, _ring(uow), email, lake_home=get_settings().home)
             uow.commit()
     finally:
         db.dispose()

@@ -116,7 +116,7 @@ def run_privacy_demo(
         uow.commit()
     out.export = f"{result.rows} records from {result.tables} tables -> {result.path.name}"
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        erased = erase_subject(uow, uow.keyring, LEAVER)
+        erased = erase_subject(uow, uow.keyring, LEAVER, lake_home=home)
         uow.commit()
     for table, actions in sorted(erased.receipt.summary.items()):
         for action, n in actions.items():

@@ -17,6 +17,7 @@ from tenantry.models.commerce import (
 )
 from tenantry.models.crm import Customer, Lead, LeadInteraction, LeadScoreHistory, Vehicle
 from tenantry.models.engage import Campaign, EmailEvent, Message, Review, Thread
+from tenantry.models.events import InboxEvent, OutboxEntry, ProjectionPosition, RelayPosition
 from tenantry.models.identity import (
     IdentityLink,
     Location,
@@ -67,6 +68,7 @@ __all__ = [
     "ErasureReceipt",
     "Evidence",
     "IdentityLink",
+    "InboxEvent",
     "Invoice",
     "Lead",
     "LeadInteraction",
@@ -76,12 +78,15 @@ __all__ = [
     "Membership",
     "MembershipLocation",
     "Message",
+    "OutboxEntry",
     "Payment",
     "PaymentNotification",
     "PlatformKey",
+    "ProjectionPosition",
     "Recommendation",
     "RecommendationEvidence",
     "RedactedColumn",
+    "RelayPosition",
     "RetentionDefault",
     "RetentionPolicy",
     "Review",

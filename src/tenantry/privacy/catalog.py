@@ -165,6 +165,20 @@ TABLES: dict[str, TableEntry] = {
         "proof of erasure (no personal data)", _LEGAL, _NONE, "10 years"
     ),
     "privacy.legal_holds": TableEntry("legal holds", _LEGAL, _NONE, "until released + 10 years"),
+    "events.inbox": TableEntry(
+        "product analytics (ingested events)",
+        _CONSENT,
+        "app users with analytics consent (pseudonymous ids)",
+        "30 days after relay (tenantry events prune); the subject's rows on erasure",
+    ),
+    "events.outbox": TableEntry(
+        "propagating domain changes to the lake",
+        _CONTRACT,
+        _NONE,
+        "30 days after relay (tenantry events prune)",
+    ),
+    "events.projection_positions": TableEntry("projection state", _CONTRACT, _NONE, _LIFETIME),
+    "events.relay_positions": TableEntry("relay state", _CONTRACT, _NONE, "indefinite"),
 }
 
 _PII_CATEGORY = {
@@ -291,6 +305,19 @@ _COLUMNS: dict[str, str] = {
     "privacy.erasure_receipts.replacement": "unlinkable replacement token",
     "privacy.erasure_receipts.summary": "counts per table (no personal data)",
     "privacy.erasure_receipts.receipt_hash": "keyed hash (blind index or pseudonym)",
+    **{
+        f"events.{c}": "technical (transaction id)"
+        for c in (
+            "inbox.txid",
+            "outbox.txid",
+            "projection_positions.last_txid",
+            "relay_positions.last_txid",
+        )
+    },
+    "events.inbox.event_type": _CONFIG,
+    "events.inbox.event_ts": "event time",
+    "events.outbox.event_type": _CONFIG,
+    "events.outbox.aggregate_type": _CONFIG,
     "privacy.retention_policies.dataset": _CONFIG,
     "privacy.retention_policies.reason": _CONFIG,
 }

@@ -16,12 +16,16 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
+from tenantry.events.erasure import erase_subject_events, lake_needles
+from tenantry.lake.erasure import erase_subject_from_lake, lake_byte_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
 from tenantry.privacy.crypto import blind_index, normalise_email
@@ -243,8 +247,40 @@ def was_erased(uow: UnitOfWork, ring: KeyRing, email: str) -> bool:
     return bool(count)
 
 
-def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
-    """Erase everything about the subject with this e-mail that the law lets us erase."""
+def _erase_events(
+    uow: UnitOfWork,
+    ring: KeyRing,
+    fp: Footprint,
+    lake_home: Path | None,
+    note: Callable[[str, str, int], None],
+) -> list[Hit]:
+    """The subject's events: inbox rows here, lake rows (with data files and log) there.
+
+    Runs before the pseudonym is overwritten, since the lake knows the subject only by it.
+    The lake is not transactional with PostgreSQL: it is erased even if this transaction
+    later rolls back (the erasure was asked for anyway), and a re-run finds nothing left.
+    """
+    pseudonym = fp.subject.pseudonym if fp.subject is not None else None
+    needles = lake_needles(ring, pseudonym=pseudonym, email=fp.email)
+    note("events.inbox", "deleted", erase_subject_events(uow, needles))
+    if lake_home is None:
+        return []
+    report = erase_subject_from_lake(lake_home, uow.require_tenant(), needles)
+    for table, rows in report.tables.items():
+        note(f"lake:{table}", "deleted (files vacuumed, log cleaned)", rows)
+    return [
+        Hit("lake", h.path, f"needle {h.needle_index}") for h in lake_byte_scan(lake_home, needles)
+    ]
+
+
+def erase_subject(
+    uow: UnitOfWork, ring: KeyRing, email: str, *, lake_home: Path | None = None
+) -> ErasureResult:
+    """Erase everything about the subject with this e-mail that the law lets us erase.
+
+    With `lake_home` (`$TENANTRY_HOME`), the subject's rows leave the analytics lake too, and
+    a byte scan of the lake directory is part of the proof.
+    """
     tenant = uow.require_tenant()
     normal = normalise_email(email)
     lookup = _lookup(ring, normal)
@@ -320,6 +356,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
         _delete(uow, "crm.customers", [c for c in customers if c not in set(tombstones)]),
     )
 
+    lake_hits = _erase_events(uow, ring, fp, lake_home, note)
     keys_destroyed = 0
     if fp.subject is not None:
         keys_destroyed = ring.destroy_subject_key(fp.subject.id)
@@ -338,7 +375,7 @@ def erase_subject(uow: UnitOfWork, ring: KeyRing, email: str) -> ErasureResult:
     uow.flush()
 
     hits = scan(uow, targets, skip=ERASURE_SCAN_SKIPS)
-    hits += _residue(uow, ring, fp, replacement)
+    hits += _residue(uow, ring, fp, replacement) + lake_hits
     body = {
         "request_id": str(request.id),
         "replacement": replacement,

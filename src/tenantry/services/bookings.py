@@ -9,6 +9,7 @@ from datetime import datetime
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.bookings import BOOKING_LIFECYCLE, Ledger, status_after_payment
 from tenantry.errors import ValidationError
+from tenantry.events.outbox import record_change
 from tenantry.models import Booking, BookingItem, Payment
 from tenantry.models.enums import (
     BookingKind,
@@ -123,7 +124,23 @@ def create_booking(
         item.booking_id = booking.id
         uow.repos.bookings.add_item(item)
     uow.flush()
+    _state_changed(uow, booking, None)
     return booking
+
+
+def _state_changed(uow: UnitOfWork, booking: Booking, before: BookingStatus | None) -> None:
+    """Outbox entry for a new booking (`before` None) or a changed state."""
+    payload = {
+        "location_id": str(booking.location_id),
+        "kind": str(booking.kind),
+        "to": str(booking.status),
+        "total_cents": booking.total_cents,
+    }
+    if before is None:
+        record_change(uow, "booking", booking.id, "booking.created", payload)
+    elif str(before) != str(booking.status):
+        payload["from"] = str(before)
+        record_change(uow, "booking", booking.id, "booking.state_changed", payload)
 
 
 def transition_booking(
@@ -149,7 +166,8 @@ def transition_booking(
     elif target is BookingStatus.CANCELLED:
         booking.cancelled_at = now
         booking.cancellation_reason = reason
-    booking.status = target
+    before, booking.status = booking.status, target
+    _state_changed(uow, booking, before)
     uow.flush()
     return booking
 
@@ -174,7 +192,9 @@ def record_payment(
         booking.total_cents, booking.deposit_cents, uow.repos.payments.paid_cents(booking.id)
     )
     after = ledger.apply(kind, amount_cents)
+    before = booking.status
     booking.status = status_after_payment(booking.status, after, kind)
+    _state_changed(uow, booking, before)
     now = uow.clock.now()
     payment = uow.repos.payments.add(
         Payment(

@@ -7,6 +7,7 @@ import uuid
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.leads import LEAD_PIPELINE, clamp_score
 from tenantry.errors import ValidationError
+from tenantry.events.outbox import record_change
 from tenantry.models import Customer, Lead, LeadScoreHistory
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
 from tenantry.services.principal import Action, Principal
@@ -69,7 +70,24 @@ def capture_lead(
         )
     )
     uow.flush()
+    record_change(
+        uow,
+        "lead",
+        lead.id,
+        "lead.created",
+        {"location_id": str(location_id), "source": str(source), "status": str(lead.status)},
+    )
     return lead
+
+
+def _status_changed(uow: UnitOfWork, lead: Lead, before: LeadStatus) -> None:
+    record_change(
+        uow,
+        "lead",
+        lead.id,
+        "lead.status_changed",
+        {"location_id": str(lead.location_id), "from": str(before), "to": str(lead.status)},
+    )
 
 
 def advance_lead(
@@ -97,7 +115,8 @@ def advance_lead(
         lead.contacted_at = now
     elif target is LeadStatus.QUALIFIED:
         lead.qualified_at = now
-    lead.status = target
+    before, lead.status = lead.status, target
+    _status_changed(uow, lead, before)
     uow.flush()
     return lead
 
@@ -163,7 +182,8 @@ def convert_lead(
             )
         )
     lead.customer_id = customer.id
-    lead.status = LeadStatus.CONVERTED
+    before, lead.status = lead.status, LeadStatus.CONVERTED
     lead.converted_at = now
+    _status_changed(uow, lead, before)
     uow.flush()
     return lead, customer

@@ -1,0 +1,225 @@
+"""ingest_events_per_s: sustained events/s through the ingestion paths vs. a raw COPY.
+
+One tenant with 200 users (three in four with analytics consent). The events are seed-001
+payloads: onboarding steps, e-mail events, visibility checks and logins, 70 % about a user,
+a third with external ids. Measured on an empty `events.inbox` each time; bulk and raw COPY
+alternate for `BENCH_INGEST_ROUNDS` rounds (default 3) and the medians are compared:
+
+- bulk Python API (`ingest_bulk`, 20,000-event chunks): validation, consent lookup, keyed
+  pseudonyms and HMACs, duplicate check, COPY;
+- the service function (`ingest_batch`) with 500-event batches, one transaction per batch, as
+  the HTTP endpoint calls it (without HTTP);
+- baseline: raw COPY of exactly the rows the bulk path stored, into the same table.
+
+The relay's rate (inbox rows into `lake/raw/events`, in 50,000-row batches) is reported in
+`params` as `relay_rows_per_s`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import Result, database, median
+from tenantry.db.engine import Database, open_database
+from tenantry.db.provider import DatabaseTarget
+from tenantry.events.ingest import ingest_batch, ingest_bulk
+from tenantry.events.relay import relay_once
+from tenantry.ids import uuid7
+from tenantry.models import Membership, User
+from tenantry.models.enums import ConsentPurpose, LegalForm, Vertical
+from tenantry.privacy.consent import Notice, record_consent
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.master import LocalMasterKey
+from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.platform import create_tenant
+
+MASTER = LocalMasterKey(bytes(range(32)), "bench")
+NOTICE = Notice("bench-1", "Analytics help us improve the product.")
+COLUMNS = (
+    "tenant_id, id, event_type, event_ts, account_id, location_id, user_id, user_key,"
+    " external_ids, properties, source, ingested_at"
+)
+
+
+def _tenant(db: Database, users: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    with db.platform_uow() as uow:
+        tenant = create_tenant(
+            uow,
+            slug=f"ingest-{uuid.uuid4().hex[:8]}",
+            legal_name="Ingest Bench GmbH",
+            vertical=Vertical.RESTAURANT,
+            legal_form=LegalForm.GMBH,
+        )
+        uow.commit()
+        tenant_id = tenant.id
+    ids: list[uuid.UUID] = []
+    with db.platform_uow(tenant_id=tenant_id) as uow:
+        ring = KeyRing(uow, MASTER)
+        for i in range(users):
+            user = User(id=uow.ids(), email=f"bench-{tenant_id.hex[:6]}-{i}@example.com")
+            uow.session.add(user)
+            uow.flush()
+            uow.session.add(
+                Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role="staff")
+            )
+            subject = resolve_subject(uow, ring, email=user.email)
+            if i % 4:
+                record_consent(
+                    uow,
+                    subject.id,
+                    ConsentPurpose.ANALYTICS,
+                    "granted",
+                    source="bench",
+                    notice=NOTICE,
+                )
+            ids.append(user.id)
+        uow.commit()
+    return tenant_id, ids
+
+
+def _events(n: int, users: list[uuid.UUID], rng: random.Random) -> list[dict[str, Any]]:
+    start = datetime.now(UTC) - timedelta(days=20)
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            event_type = rng.choice(("step_started", "step_completed", "step_skipped"))
+            props: dict[str, Any] = {
+                "step_id": f"step_{i % 12}",
+                "persona": "solo-sarah",
+                "duration_seconds": rng.randint(3, 600),
+            }
+        elif kind == 1:
+            event_type = rng.choice(("email_delivered", "email_open", "email_click"))
+            props = {"campaign_id": f"c{i % 30}", "copy_variant": "a", "subject_variant": "b"}
+        elif kind == 2:
+            event_type = "visibility_check_completed"
+            props = {"check_id": str(uuid7()), "overall_score": rng.randint(0, 100)}
+        else:
+            event_type = "login_oauth"
+            props = {"provider": "google", "success": True}
+        event: dict[str, Any] = {
+            "event_id": str(uuid7()),
+            "timestamp": (start + timedelta(seconds=i)).isoformat(),
+            "event_type": event_type,
+            "properties": props,
+        }
+        if rng.random() < 0.7:
+            event["user_id"] = str(rng.choice(users))
+        if i % 3 == 0:
+            event["external_ids"] = {"ga4_client_id": f"{rng.randint(1, 10**9)}.{i}"}
+        out.append(event)
+    return out
+
+
+def _truncate(conn: psycopg.Connection) -> None:
+    conn.execute("TRUNCATE events.inbox")
+    conn.commit()
+
+
+def run(server: DatabaseTarget) -> list[Result]:
+    n = int(os.environ.get("BENCH_INGEST_EVENTS", "200000"))
+    rounds = int(os.environ.get("BENCH_INGEST_ROUNDS", "3"))
+    rng = random.Random(6)
+    target = database(server, "bench_ingest", fresh=True)
+    db = open_database(target=target)
+    owner = psycopg.connect(target.libpq(target.owner_url))
+    try:
+        tenant_id, users = _tenant(db, 200)
+        events = _events(n, users, rng)
+
+        bulk = ingest_bulk(db, MASTER, tenant_id, events[:1_000])  # warm-up, then emptied
+        _truncate(owner)
+        bulk_runs: list[float] = []
+        raw_runs: list[float] = []
+        buffer = io.BytesIO()
+        for round_ in range(rounds):  # interleaved, so both see the same machine load
+            started = time.perf_counter()
+            bulk = ingest_bulk(db, MASTER, tenant_id, events, chunk_size=20_000)
+            bulk_runs.append(time.perf_counter() - started)
+            if round_ == 0:
+                with tempfile.TemporaryDirectory(prefix="tenantry-relay-bench-") as home:
+                    started = time.perf_counter()
+                    relayed = relay_once(db, Path(home)).rows["inbox"]
+                    relay_s = time.perf_counter() - started
+                with (
+                    owner.cursor() as cur,
+                    cur.copy(f"COPY events.inbox ({COLUMNS}) TO STDOUT") as copy,
+                ):
+                    for block in copy:
+                        buffer.write(block)
+            _truncate(owner)
+            started = time.perf_counter()
+            with (
+                owner.cursor() as cur,
+                cur.copy(f"COPY events.inbox ({COLUMNS}) FROM STDIN") as copy,
+            ):
+                copy.write(buffer.getvalue())
+            owner.commit()
+            raw_runs.append(time.perf_counter() - started)
+            _truncate(owner)
+        stored = bulk.accepted
+        bulk_s, raw_s = median(bulk_runs), median(raw_runs)
+
+        service_events = _events(min(n, 50_000), users, rng)
+        service_stored = 0
+        started = time.perf_counter()
+        for i in range(0, len(service_events), 500):
+            with db.tenant_uow(tenant_id, actor="bench") as uow:
+                result = ingest_batch(uow, KeyRing(uow, MASTER), service_events[i : i + 500])
+                uow.commit()
+            service_stored += result.accepted
+        service_s = time.perf_counter() - started
+    finally:
+        owner.close()
+        db.dispose()
+
+    # Rates count every event handled (suppressed ones too); ratios compare stored rows/s.
+    bulk_rate, raw_rate = n / bulk_s, stored / raw_s
+    service_rate = len(service_events) / service_s
+    service_ratio = (service_stored / service_s) / raw_rate
+    params = {
+        "events": n,
+        "stored": stored,
+        "suppressed": bulk.suppressed,
+        "bulk_seconds": round(bulk_s, 2),
+        "raw_copy_seconds": round(raw_s, 2),
+        "ratio_basis": "stored rows/s of each path",
+        "rounds": rounds,
+        "bulk_seconds_runs": [round(x, 2) for x in bulk_runs],
+        "raw_copy_seconds_runs": [round(x, 2) for x in raw_runs],
+        "relay_rows_per_s": round(relayed / relay_s),
+    }
+    baseline = "raw COPY of the same stored rows into events.inbox (owner role)"
+    return [
+        Result(
+            name="ingest_events_per_s",
+            value=round(bulk_rate),
+            unit="events/s",
+            baseline=baseline,
+            baseline_value=round(raw_rate),
+            ratio=round(raw_s / bulk_s, 3),
+            target="bulk >= 0.5 x raw COPY",
+            params=params,
+        ),
+        Result(
+            name="ingest_events_per_s_service",
+            value=round(service_rate),
+            unit="events/s",
+            baseline=baseline,
+            baseline_value=round(raw_rate),
+            ratio=round(service_ratio, 3),
+            target="report (HTTP >= 5,000 events/s is measured by the API benchmark)",
+            params={"events": len(service_events), "batch": 500, "seconds": round(service_s, 2)},
+        ),
+    ]

@@ -1,0 +1,24 @@
+"""Reading the inbox and outbox in order, without gaps, and without locking writers.
+
+Rows are ordered by `(txid, seq)`: the writing transaction's id, then the insertion sequence.
+A reader only takes rows whose transaction id lies below `pg_snapshot_xmin` of its snapshot:
+every transaction below that horizon has ended, and every transaction still to come gets a
+larger id. So once a position is passed, no row can ever appear behind it, however late a
+transaction commits. The price: one long-running transaction holds the reader back until it
+ends (it never makes the reader skip anything).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SAFE_HORIZON", "after_position"]
+
+SAFE_HORIZON = "txid < pg_snapshot_xmin(pg_current_snapshot())"
+
+
+def after_position(alias: str = "") -> str:
+    """SQL condition: rows after `(:last_txid, :last_seq)` and below the horizon."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"({p}txid, {p}seq) > (CAST(CAST(:last_txid AS text) AS xid8), :last_seq)"
+        f" AND {p}{SAFE_HORIZON}"
+    )

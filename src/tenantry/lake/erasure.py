@@ -1,0 +1,151 @@
+"""Erasure in the lake: a subject's rows leave every Delta table, its files and its log.
+
+`erase_subject_from_lake` finds every Delta table under `$TENANTRY_HOME/lake/{raw,curated,ml}`,
+deletes the rows of the tenant that carry one of the subject's needles (pseudonym `user_key`,
+keyed e-mail hash, ...) in an identifying column: `user_key`, `email_key`, any `*_key`,
+`*_hash` or `*_pseudonym` column by equality, JSON columns (`properties`, `external_ids`,
+`payload`, `*_json`) by substring. Tables written elsewhere (curated, ml) must keep subjects in
+such columns; the byte scan afterwards catches any that do not. Then it removes what
+still holds the old values: data files no longer referenced (vacuum, retention 0) and the
+transaction log before a fresh checkpoint (old commits name deleted files and, for the delete
+itself, the predicate with the needles). Time travel to versions before the erasure ends with
+it, by design. `lake_byte_scan` is the proof: the needles searched as raw bytes in every file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from tenantry.errors import ValidationError
+from tenantry.lake.raw import LAYERS
+from tenantry.lake.writer import IDENTIFYING_COLUMNS
+
+__all__ = ["LakeErasure", "ScanHit", "erase_subject_from_lake", "lake_byte_scan", "lake_tables"]
+
+_NEEDLE = re.compile(r"^[A-Za-z0-9_.:@+-]{8,200}$")
+_JSON_COLUMNS = ("properties", "external_ids", "payload")
+
+
+@dataclass(frozen=True)
+class ScanHit:
+    path: str  # relative to the lake directory
+    needle_index: int  # which needle (never the needle itself)
+
+
+@dataclass
+class LakeErasure:
+    tables: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
+    files_removed: int = 0
+    log_files_removed: int = 0
+    seconds: float = 0.0
+
+
+def lake_tables(home: Path) -> list[Path]:
+    """Every Delta table under the lake's layers."""
+    found: list[Path] = []
+    for layer in LAYERS:
+        root = home / "lake" / layer
+        if root.is_dir():
+            found += sorted(p.parent for p in root.rglob("_delta_log") if p.is_dir())
+    return found
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _searched(name: str) -> str | None:
+    """How a column can hold a subject's pseudonymous values: "key", "json" or not at all."""
+    if name in _JSON_COLUMNS or name.endswith("_json"):
+        return "json"
+    if name in IDENTIFYING_COLUMNS or name.endswith(("_key", "_hash", "_pseudonym")):
+        return "key"
+    return None
+
+
+def _predicate(schema: pa.Schema, tenant_id: str, needles: Sequence[str]) -> str | None:
+    strings = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    listed = ", ".join(_quote(n) for n in needles)
+    tests = []
+    for name in strings:
+        kind = _searched(name)
+        if kind == "json":
+            tests += [f"{name} LIKE {_quote('%' + n + '%')}" for n in needles]
+        elif kind == "key":
+            tests.append(f"{name} IN ({listed})")
+    if not tests:
+        return None
+    where = " OR ".join(tests)
+    if "tenant_id" in strings:
+        where = f"tenant_id = {_quote(tenant_id)} AND ({where})"
+    return where
+
+
+def _clean_log(table: DeltaTable, path: Path) -> int:
+    """Checkpoint the current version, then drop every log entry before it."""
+    table.create_checkpoint()
+    version = table.version()
+    removed = 0
+    for entry in (path / "_delta_log").iterdir():
+        stem = entry.name.split(".", 1)[0]
+        if stem.isdigit() and int(stem) < version:
+            entry.unlink()
+            removed += 1
+    return removed
+
+
+def erase_subject_from_lake(home: Path, tenant_id: object, needles: Iterable[str]) -> LakeErasure:
+    """Delete the tenant's rows holding any needle from every lake table; vacuum; clean logs.
+
+    Needles are the subject's pseudonymous values as written to the lake: its `user_key`
+    (the subject's pseudonym), keyed e-mail hashes, keyed external-id hashes. Call this before
+    the subject's pseudonym is overwritten in PostgreSQL.
+    """
+    started = time.perf_counter()
+    values = sorted({n for n in needles if n})
+    if not values:
+        raise ValidationError("nothing to erase: no pseudonyms given")
+    for n in values:
+        if not _NEEDLE.match(n):
+            raise ValidationError("a pseudonym has an unexpected form")
+    result = LakeErasure()
+    for path in lake_tables(home):
+        table = DeltaTable(str(path))
+        schema = pa.schema(table.schema().to_arrow())
+        predicate = _predicate(schema, str(tenant_id), values)
+        if predicate is None:
+            continue
+        metrics = table.delete(predicate)
+        deleted = int(metrics.get("num_deleted_rows", 0) or 0)
+        result.tables[str(path.relative_to(home / "lake"))] = deleted
+        if deleted == 0:
+            continue
+        removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
+        result.files_removed += len(removed)
+        result.log_files_removed += _clean_log(table, path)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def lake_byte_scan(home: Path, needles: Sequence[str]) -> list[ScanHit]:
+    """Every file under the lake directory that contains a needle as raw bytes."""
+    root = home / "lake"
+    patterns = [n.encode() for n in needles if n]
+    hits: list[ScanHit] = []
+    if not root.is_dir():
+        return hits
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        for i, pattern in enumerate(patterns):
+            if pattern in data:
+                hits.append(ScanHit(str(file.relative_to(root)), i))
+    return hits

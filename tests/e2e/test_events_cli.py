@@ -1,0 +1,92 @@
+"""`tenantry events ingest|relay|project` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from deltalake import DeltaTable
+
+from tenantry.config import Settings
+from tenantry.ids import uuid7
+
+
+@pytest.fixture(scope="module")
+def env(settings: Settings, server) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
+    e["TENANTRY_HOME"] = str(settings.home)
+    if settings.database_url is not None:
+        e["TENANTRY_DATABASE_URL"] = settings.database_url.get_secret_value()
+    return e
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("tenantry")
+    return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tenant_slug(env: dict[str, str]) -> str:
+    assert run(env, "db", "upgrade").returncode == 0
+    url = run(env, "db", "url").stdout.strip()
+    slug = f"events-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO identity.tenants (id, slug, legal_name, display_name, legal_form,"
+            " vertical) VALUES (%s, %s, 'Events Test GmbH', 'Events Test', 'gmbh', 'restaurant')",
+            (uuid7(), slug),
+        )
+    return slug
+
+
+def test_ingest_relay_and_project_from_the_command_line(
+    env: dict[str, str], tenant_slug: str, tmp_path: Path
+) -> None:
+    lines = [
+        {
+            "event_id": str(uuid7()),
+            "timestamp": "2026-01-10T10:00:00Z",
+            "event_type": "step_completed",
+            "properties": {"step_id": f"s{i}"},
+        }
+        for i in range(5)
+    ]
+    lines.append(lines[0] | {"event_id": str(uuid7()), "event_type": "nope"})
+    file = tmp_path / "events.jsonl"
+    file.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+
+    first = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
+    assert first.returncode == 0, first.stderr
+    assert "accepted 5, duplicate 0, suppressed 0, rejected 1" in first.stdout
+    assert "line 6: event_type: unknown event type" in first.stdout
+    again = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
+    assert "accepted 0, duplicate 5" in again.stdout
+
+    relayed = run(env, "events", "relay", "--once")
+    assert relayed.returncode == 0, relayed.stderr
+    assert "relayed inbox" in relayed.stdout
+    table = DeltaTable(str(Path(env["TENANTRY_HOME"]) / "lake/raw/events")).to_pyarrow_table()
+    assert {f"s{i}" for i in range(5)} <= {
+        json.loads(p)["step_id"] for p in table["properties"].to_pylist()
+    }
+
+    projected = run(env, "events", "project", "--tenant", tenant_slug)
+    assert projected.returncode == 0 and "events read" in projected.stdout
+
+
+def test_bad_input_is_one_line_on_stderr(
+    env: dict[str, str], tenant_slug: str, tmp_path: Path
+) -> None:
+    missing = run(env, "events", "ingest", str(tmp_path / "nope.jsonl"), "--tenant", tenant_slug)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "tenantry: error: the events file does not exist"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    bad = run(env, "events", "ingest", str(broken), "--tenant", tenant_slug)
+    assert bad.returncode == 1 and bad.stderr.strip() == "tenantry: error: line 1 is not valid JSON"
