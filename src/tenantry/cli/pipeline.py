@@ -46,7 +46,7 @@ def run(
     """Process new raw events into the curated and ml tables (incremental unless --full)."""
     day = _as_of(as_of)
     out = console()
-    steps = 2 + 2 * len(MODELS)
+    steps = 2 * len(MODELS)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

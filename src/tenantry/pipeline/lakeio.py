@@ -111,7 +111,7 @@ def sql_in_list(values: Iterable[object]) -> str:
 def writer_properties(schema: pa.Schema, identifying: frozenset[str]) -> WriterProperties:
     no_stats = ColumnProperties(statistics_enabled="NONE")
     cols = {name: no_stats for name in schema.names if name in identifying}
-    return WriterProperties(compression="ZSTD", compression_level=1, column_properties=cols)
+    return WriterProperties(compression="SNAPPY", column_properties=cols)
 
 
 def table_config(schema: pa.Schema, identifying: frozenset[str]) -> dict[str, str | None]:

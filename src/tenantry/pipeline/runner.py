@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from tenantry.clock import Clock, SystemClock
 from tenantry.errors import ConflictError, ValidationError
@@ -57,6 +58,7 @@ class _Plan:
     dates: list[date]
     as_of: date
     current: dict[str, str]
+    processed: dict[str, str]
 
 
 @contextmanager
@@ -84,14 +86,15 @@ def _plan(home: Path, full: bool, as_of: date | None) -> _Plan:
     dates = sorted(date.fromisoformat(d) for d in changed)
     newest = max(date.fromisoformat(d) for d in current.values())
     mode = "full" if full or not processed else "incremental"
-    return _Plan(mode, dates, as_of or newest + timedelta(days=1), current)
+    return _Plan(mode, dates, as_of or newest + timedelta(days=1), current, processed)
 
 
 def _snapshot_exists(home: Path, m: Model, as_of: date) -> bool:
     dt = open_table(model_path(home, m))
     if dt is None:
         return False
-    return bool(dt.partitions([(str(m.partition_by), "=", as_of.isoformat())]))
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    return as_of in actions.column(f"partition.{m.partition_by}").to_pylist()
 
 
 def _connect(home: Path) -> duckdb.DuckDBPyConnection:
@@ -163,10 +166,9 @@ class _Run:
             partition_by="event_date",
             keep=lambda v: v in dates,
         )
-        self.on_step("load raw events", "start")
-        self.con.execute(f"CREATE TEMP TABLE batch AS {sql_text('batch.sql')}")
+        # a view, not a copy: each model's scan reads only the columns and rows it needs
+        self.con.execute(f"CREATE TEMP VIEW batch AS {sql_text('batch.sql')}")
         row = self.con.execute("SELECT count(*) FROM batch").fetchall()[0]
-        self.on_step("load raw events", "done")
         return int(row[0])
 
     def _relation(self, name: str) -> str:
@@ -293,6 +295,11 @@ def run_pipeline(
         ok = not r.failed
         if ok:
             save_processed(home, plan.current)
+        elif plan.dates:
+            # Some tables of these dates may be published, others not: keep the dates pending
+            # (entries no raw file matches) so the next run processes them again in any case.
+            pending = {f"pending:{d.isoformat()}": d.isoformat() for d in plan.dates}
+            save_processed(home, plan.processed | pending)
         run = RunRecord(
             run_id,
             started,
