@@ -19,6 +19,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_PARTITION_BY, RAW_EVENTS_SCHEMA, table_path
+from tenantry.pipeline.lakeio import open_table, table_config, writer_properties
 from tenantry.pipeline.vocabulary import (
     ADDRESS_FORMS,
     ONBOARDING_STEPS,
@@ -30,6 +31,8 @@ from tenantry.pipeline.vocabulary import (
 __all__ = ["EventSpec", "generate_events", "synthetic_tenant_ids"]
 
 _BATCH_ROWS = 500_000
+# raw columns that can carry a pseudonym: no statistics, as the raw table's contract asks
+_IDENTIFYING = frozenset({"user_key", "external_ids", "properties"})
 
 
 @dataclass(frozen=True)
@@ -214,10 +217,13 @@ def generate_events(home: Path, spec: EventSpec) -> int:
     """Append the generated events to `$home/lake/raw/events` (one commit); returns the count."""
     path = table_path(home, "raw", RAW_EVENTS)
     path.mkdir(parents=True, exist_ok=True)
+    new = open_table(path) is None
     write_deltalake(
         str(path),
         event_batches(spec),
         mode="append",
         partition_by=list(RAW_EVENTS_PARTITION_BY),
+        configuration=table_config(RAW_EVENTS_SCHEMA, _IDENTIFYING) if new else None,
+        writer_properties=writer_properties(RAW_EVENTS_SCHEMA, _IDENTIFYING),
     )
     return spec.n
