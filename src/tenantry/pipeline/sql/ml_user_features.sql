@@ -9,8 +9,7 @@ WITH w AS (
     SELECT * FROM stg_agg_user_daily
 ),
 d AS (
-    SELECT *, make_date(date_key // 10000, date_key // 100 % 100, date_key % 100) AS day
-    FROM w WHERE date_key >= $k30 AND date_key < $kd
+    SELECT * FROM w WHERE date_key >= $k30 AND date_key < $kd
 )
 SELECT
     tenant_id,
@@ -30,7 +29,9 @@ SELECT
     round(sum(step_duration_sum) / nullif(sum(step_duration_n), 0), 2)::DOUBLE
         AS avg_step_duration_seconds,
     arg_max(tone_last, date_key) FILTER (WHERE tone_last IS NOT NULL) AS preferred_comm_tone,
-    date_diff('day', max(day), $as_of::DATE)::INTEGER AS last_activity_days_ago,
+    date_diff('day', make_date(max(date_key) // 10000, max(date_key) // 100 % 100,
+                               max(date_key) % 100), $as_of::DATE)::INTEGER
+        AS last_activity_days_ago,
     $now AS updated_at
 FROM d
 GROUP BY tenant_id, user_key
