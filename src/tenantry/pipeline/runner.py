@@ -42,7 +42,7 @@ from tenantry.pipeline.runlog import (
     write_run,
 )
 
-__all__ = ["OnStep", "date_key", "run_pipeline"]
+__all__ = ["OnStep", "date_key", "pipeline_lock", "run_pipeline"]
 
 # on_step(step name, phase): phase is "start" or the step's outcome
 OnStep = Callable[[str, str], None]
@@ -62,7 +62,10 @@ class _Plan:
 
 
 @contextmanager
-def _lock(home: Path) -> Iterator[None]:
+def pipeline_lock(home: Path) -> Iterator[None]:
+    """Hold the lake's pipeline lock: one run at a time, and writers of curated/ml tables
+    (such as the lake erasure) take it so a run never overwrites their commit with rows it
+    read before it. Raises ConflictError at once if it is held."""
     base = log_dir(home)
     base.mkdir(parents=True, exist_ok=True)
     fd = os.open(base / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -99,7 +102,9 @@ def _snapshot_exists(home: Path, m: Model, as_of: date) -> bool:
 
 def _connect(home: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    spill = log_dir(home) / "spill"
+    # outside the lake: spilled rows hold pseudonyms, and the lake directory must hold only
+    # tables the lake erasure knows
+    spill = home / "tmp" / "pipeline-spill"
     spill.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
@@ -276,7 +281,7 @@ def run_pipeline(
 ) -> RunRecord:
     """Run the pipeline once over the lake under `home`; returns the logged run."""
     clock = clock or SystemClock()
-    with _lock(home):
+    with pipeline_lock(home):
         started = clock.now()
         plan = _plan(home, full, as_of)
         snapshots = [m for m in MODELS if m.kind == "snapshot"]
@@ -286,12 +291,15 @@ def run_pipeline(
             write_run(home, run)
             return run
         r = _Run(home, plan, clock, on_step)
-        raw_rows = r.register()
-        for m in MODELS:
-            if plan.dates or m.kind == "snapshot":
-                r.stage(m)
-        r.check_deferred()
-        r.publish_all()
+        try:
+            raw_rows = r.register()
+            for m in MODELS:
+                if plan.dates or m.kind == "snapshot":
+                    r.stage(m)
+            r.check_deferred()
+            r.publish_all()
+        finally:
+            r.con.close()
         ok = not r.failed
         if ok:
             save_processed(home, plan.current)

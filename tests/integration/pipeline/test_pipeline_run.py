@@ -8,12 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from deltalake import DeltaTable
 
+from tenantry.errors import ConflictError
 from tenantry.lake.raw import RAW_EVENTS, table_path
 from tenantry.pipeline.catalog import MODELS, model_path
 from tenantry.pipeline.runlog import load_processed, read_runs
-from tenantry.pipeline.runner import run_pipeline
+from tenantry.pipeline.runner import pipeline_lock, run_pipeline
 from tests.integration.pipeline.conftest import END, TENANTS, append_raw, raw_event, raw_rows, read
 
 FACT_TYPES = {
@@ -202,3 +204,9 @@ def test_a_failing_rule_keeps_the_table_and_its_dependents_unpublished(
     for name in ("dim_user", "fact_login_oauth", "fact_onboarding_steps"):
         assert read(lake, name, where="user_key = 'uk_bad'") == [], name
     assert run_pipeline(lake).status == "noop"
+
+
+def test_a_second_run_while_the_lock_is_held_fails_at_once(lake: Path) -> None:
+    with pipeline_lock(lake), pytest.raises(ConflictError, match="in progress"):
+        run_pipeline(lake)
+    assert run_pipeline(lake).status == "ok"
