@@ -94,6 +94,22 @@ def test_features_use_only_events_before_the_as_of_instant(
     assert _row(lake, as_of, (t, u)) == before
 
 
+def test_a_snapshot_for_another_as_of_date_without_new_events_is_also_exact(
+    lake: Path, day: Callable[[int], date]
+) -> None:
+    assert run_pipeline(lake).status == "ok"
+    as_of = day(-4)
+    run = run_pipeline(lake, as_of=as_of)
+    assert run.dates == 0 and {s.step for s in run.steps} == {"segments", "ml_user_features"}
+    expected = _expected_features(lake, as_of)
+    rows = read(lake, "ml_user_features", where=f"feature_date = DATE '{as_of}'")
+    assert len(rows) == len(expected)
+    for key, feats in list(expected.items())[:20]:
+        row = _row(lake, as_of, key)
+        assert row is not None
+        assert {c: row[c] for c in COLUMNS} == {c: feats.get(c, 0) for c in COLUMNS}
+
+
 def _row(home: Path, as_of: date, key: tuple[str, str]) -> dict[str, object] | None:
     import duckdb
 

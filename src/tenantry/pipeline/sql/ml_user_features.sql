@@ -6,7 +6,8 @@
 WITH w AS (
     SELECT * FROM cur_agg_window WHERE date_key NOT IN (SELECT date_key FROM affected)
     UNION ALL
-    SELECT * FROM stg_agg_user_daily
+    -- the processed dates (none when only the snapshot is rebuilt for a new as-of date)
+    SELECT * FROM stg_agg_user_daily WHERE date_key IN (SELECT date_key FROM affected)
 ),
 d AS (
     SELECT * FROM w WHERE date_key >= $k30 AND date_key < $kd
