@@ -242,7 +242,8 @@ class _Run:
             rec = self.steps.get(m.name)
             if rec is None or rec.status != "checked":
                 continue
-            if any(p in self.failed for p in m.publish_with):
+            # an input failed a rule checked after this step, or a partner failed
+            if any(p in self.failed for p in (*m.needs, *m.publish_with)):
                 rec.status = "blocked"
                 self.failed.add(m.name)
                 continue
