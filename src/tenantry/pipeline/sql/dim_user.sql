@@ -56,14 +56,10 @@ n AS (
     FROM b
     GROUP BY tenant_id, user_key
 ),
-k AS (
-    SELECT tenant_id, user_key FROM n
-    UNION SELECT tenant_id, user_key FROM cur_dim_user
-),
 merged AS (
     SELECT
-        k.tenant_id,
-        k.user_key,
+        tenant_id,
+        user_key,
         coalesce(n.email_hash, c.email_hash) AS email_hash,
         CASE WHEN n.prefs_at IS NOT NULL AND (c.prefs_at IS NULL OR n.prefs_at >= c.prefs_at)
              THEN n.persona ELSE c.persona END AS persona,
@@ -78,9 +74,8 @@ merged AS (
              THEN n.marketing_consent ELSE c.marketing_consent END AS marketing_consent,
         greatest(n.consent_at, c.consent_at) AS consent_at,
         coalesce(n.email_verified, false) OR coalesce(c.email_verified, false) AS email_verified
-    FROM k
-    LEFT JOIN n USING (tenant_id, user_key)
-    LEFT JOIN cur_dim_user c USING (tenant_id, user_key)
+    FROM n
+    FULL JOIN cur_dim_user c USING (tenant_id, user_key)
     LEFT JOIN delta d USING (tenant_id, user_key)
 )
 SELECT
