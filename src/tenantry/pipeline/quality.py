@@ -29,6 +29,7 @@ __all__ = [
     "evaluate",
     "load_config",
     "parse_rule",
+    "rules_for",
 ]
 
 RULE_TYPES = (

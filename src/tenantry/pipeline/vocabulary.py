@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACCOUNT_EVENTS",
+    "ADDRESS_FORMS",
     "CONSENT_EVENTS",
     "EMAIL_EVENTS",
     "LOCATION_EVENTS",

@@ -166,3 +166,23 @@ def test_the_shipped_rules_file_parses_and_covers_every_table() -> None:
     kinds = {r.kind for m in MODELS for r in rules_for(config, m.name)}
     assert kinds == set(RULE_TYPES)
     assert set(config["freshness"]["sources"]) == {"app", "ga4", "consent", "ses"}
+
+
+def test_the_rules_allow_exactly_the_vocabulary_of_the_event_types() -> None:
+    from tenantry.pipeline import vocabulary as v
+
+    config = load_config()
+
+    def allowed(table: str, column: str) -> set[str]:
+        [rule] = [
+            r
+            for r in rules_for(config, table)
+            if r.kind == "ColumnValues" and r.columns == (column,) and r.condition == "in"
+        ]
+        return set(rule.values)
+
+    assert allowed("fact_email_events", "event_type") == set(v.EMAIL_EVENTS.values())
+    assert allowed("fact_onboarding_steps", "event_type") == set(v.ONBOARDING_EVENTS.values())
+    assert allowed("fact_onboarding_steps", "persona") == set(v.PERSONAS)
+    assert allowed("dim_user", "persona") == set(v.PERSONAS)
+    assert allowed("fact_login_oauth", "provider") == set(v.PROVIDERS)
