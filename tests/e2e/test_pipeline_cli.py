@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from tenantry.config import Settings
-from tenantry.demo.pipeline import show_pipeline
+from tenantry.demo.pipeline import DEMO_EVENTS, show_pipeline
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
 from tests.integration.pipeline.conftest import append_raw, raw_event
 
@@ -84,7 +84,7 @@ def test_demo_generates_events_once_and_shows_schema_segments_and_dq(tmp_path: P
     record = show_pipeline(out, settings, tenants=tenants)
     assert record is not None and record.status == "ok"
     text = out.file.getvalue()  # type: ignore[attr-defined]
-    assert "Generated 30,000 synthetic events" in text
+    assert f"Generated {DEMO_EVENTS:,} synthetic events" in text
     for heading in ("Lake tables", "Segments", "Data-quality report"):
         assert heading in text
     again = Console(file=io.StringIO(), width=160)

@@ -29,8 +29,10 @@ from tenantry.pipeline.synthetic import EventSpec, generate_events
 __all__ = ["DEMO_EVENTS", "show_pipeline"]
 
 DEMO_SLUGS = ("demo-trattoria-sole", "demo-schrauber-soehne", "demo-hibachi-heroes")
-DEMO_EVENTS = 30_000
+DEMO_EVENTS = 20_000
 DEMO_DAYS = 21
+_LEVELS = ("high", "medium", "low")
+_CONSENT = ("marketing_opted_in", "email_only", "unverified")
 
 
 def _tenants(settings: Settings) -> dict[str, str]:
@@ -59,16 +61,21 @@ def _segments(settings: Settings, names: dict[str, str]) -> Table:
     con = duckdb.connect()
     register(con, "s", model_path(settings.home, m), m.schema, partition_by=m.partition_by)
     rows = con.execute(
-        "SELECT tenant_id, engagement_level, consent_state, count(*) FROM s "
+        "SELECT tenant_id, count(*), "
+        + ", ".join(f"count(*) FILTER (WHERE engagement_level = '{v}')" for v in _LEVELS)
+        + ", "
+        + ", ".join(f"count(*) FILTER (WHERE consent_state = '{v}')" for v in _CONSENT)
+        + ", count(persona_current) FROM s "
         "WHERE segment_date = (SELECT max(segment_date) FROM s) "
-        "AND tenant_id IN (SELECT unnest($t::VARCHAR[])) GROUP BY ALL ORDER BY ALL",
+        "AND tenant_id IN (SELECT unnest($t::VARCHAR[])) GROUP BY tenant_id ORDER BY 2 DESC",
         {"t": list(names)},
     ).fetchall()
-    t = Table(title="Segments (latest daily job): users by engagement level and consent state")
-    for col in ("tenant", "engagement", "consent state", "users"):
-        t.add_column(col, justify="right" if col == "users" else "left")
-    for tenant_id, level, consent, n in rows:
-        t.add_row(names[tenant_id], level, consent, f"{n:,}")
+    t = Table(title="Segments of the latest daily job: users per engagement level and consent")
+    t.add_column("tenant")
+    for col in ("users", *_LEVELS, *_CONSENT, "active persona"):
+        t.add_column(col.replace("_", " "), justify="right")
+    for tenant_id, *counts in rows:
+        t.add_row(names[tenant_id], *(f"{n:,}" for n in counts))
     return t
 
 
@@ -106,7 +113,7 @@ def show_pipeline(
     else:
         end = datetime.now(UTC)
         spec = EventSpec(
-            ids, DEMO_EVENTS, end - timedelta(days=DEMO_DAYS), end, users_per_tenant=40, seed=2026
+            ids, DEMO_EVENTS, end - timedelta(days=DEMO_DAYS), end, users_per_tenant=300, seed=2026
         )
         generate_events(settings.home, spec)
         console.print(
