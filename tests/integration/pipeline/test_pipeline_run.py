@@ -210,3 +210,13 @@ def test_a_second_run_while_the_lock_is_held_fails_at_once(lake: Path) -> None:
     with pipeline_lock(lake), pytest.raises(ConflictError, match="in progress"):
         run_pipeline(lake)
     assert run_pipeline(lake).status == "ok"
+
+
+def test_full_rebuild_of_an_existing_lake_republishes_the_same_rows(lake: Path) -> None:
+    first = run_pipeline(lake)
+    before = {m.name: _rows(lake, m.name, "*", "true") for m in MODELS if m.kind != "snapshot"}
+    again = run_pipeline(lake, full=True)
+    assert again.mode == "full" and again.dates == first.dates
+    assert all(s.status == "published" for s in again.steps)
+    for name, rows in before.items():
+        assert _rows(lake, name, "*", "true") == rows, name
