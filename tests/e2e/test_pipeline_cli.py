@@ -16,6 +16,7 @@ from rich.console import Console
 
 from tenantry.config import Settings
 from tenantry.demo.pipeline import DEMO_EVENTS, show_pipeline
+from tenantry.pipeline.runner import run_pipeline
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
 from tests.integration.pipeline.conftest import append_raw, raw_event
 
@@ -48,7 +49,7 @@ def test_run_builds_the_lake_then_reports_nothing_new(home: Path) -> None:
 
 
 def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
-    run(home, "pipeline", "run")
+    run_pipeline(home)
     text = run(home, "pipeline", "status").stdout
     for heading in ("Source freshness", "Lake tables", "Last runs", "Data-quality report"):
         assert heading in text
@@ -59,15 +60,15 @@ def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
     assert data["dq"] and all(r["passed"] for r in data["dq"])
 
 
-def test_bad_input_is_one_line_on_stderr(tmp_path: Path, home: Path) -> None:
-    empty = run(tmp_path / "empty", "pipeline", "run", code=1)
+def test_bad_input_is_one_line_on_stderr(tmp_path: Path) -> None:
+    empty = run(tmp_path, "pipeline", "run", code=1)
     assert empty.stderr.strip() == "tenantry: error: the raw event table is empty: nothing to build"
-    bad = run(home, "pipeline", "run", "--as-of", "yesterday", code=1)
+    bad = run(tmp_path, "pipeline", "run", "--as-of", "yesterday", code=1)
     assert bad.stderr.strip() == "tenantry: error: --as-of must be a date (YYYY-MM-DD)"
 
 
 def test_a_failing_rule_exits_1_and_names_the_rule(home: Path) -> None:
-    run(home, "pipeline", "run")
+    run_pipeline(home)
     tenant = synthetic_tenant_ids(1)[0]
     ts = datetime.now(UTC) + timedelta(days=1)
     append_raw(home, [raw_event(tenant, "uk_x", "oauth_login", ts, {"provider": "myspace"})])
