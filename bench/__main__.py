@@ -2,7 +2,8 @@
 
 Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (500),
 BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME; the audit
-benchmarks read BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES.
+benchmarks read BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the
+pipeline benchmark BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, ingest, lake_erasure, privacy, seed_rate
+from bench import audit, dashboard, ingest, lake_erasure, pipeline, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -21,11 +22,13 @@ BENCHMARKS = {
     "dashboard_p95": dashboard.run,
     "audit_write_overhead": audit.write_overhead,
     "audit_verify_rate": audit.verify_rate,
-    # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds
+    # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds, pii_write_overhead
     "privacy": privacy.run,
     # ingest_events_per_s (bulk API) and ingest_events_per_s_service (500-event batches)
     "ingest_events_per_s": ingest.run,
     "lake_erasure_seconds": lake_erasure.run,
+    # pipeline_run_seconds (full build) and pipeline_incremental_seconds
+    "pipeline_run_seconds": pipeline.run,
 }
 
 

@@ -72,9 +72,9 @@ def test_ingest_relay_and_project_from_the_command_line(
     assert relayed.returncode == 0, relayed.stderr
     assert "relayed inbox" in relayed.stdout
     table = DeltaTable(str(Path(env["TENANTRY_HOME"]) / "lake/raw/events")).to_pyarrow_table()
-    assert {f"s{i}" for i in range(5)} <= {
-        json.loads(p)["step_id"] for p in table["properties"].to_pylist()
-    }
+    # the lake may hold other tests' events too (the demo's), so look for ours
+    steps = {json.loads(p).get("step_id") for p in table["properties"].to_pylist()}
+    assert {f"s{i}" for i in range(5)} <= steps
 
     projected = run(env, "events", "project", "--tenant", tenant_slug)
     assert projected.returncode == 0 and "events read" in projected.stdout

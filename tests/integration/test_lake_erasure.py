@@ -136,3 +136,35 @@ def test_a_data_subject_erasure_reaches_the_lake_and_proves_it_by_byte_scan(
     assert lake_byte_scan(tmp_path, [needle]) == []
     relay.relay_once(clocked_db, tmp_path)  # nothing of the subject is left to relay later
     assert lake_byte_scan(tmp_path, [needle]) == []
+
+
+def test_erasure_reaches_the_star_schema_built_from_the_subjects_events(
+    clocked_db: Database, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    """Ingest -> relay -> pipeline -> erase: no curated or ml table keeps the subject."""
+    from tenantry.models import User
+    from tenantry.pipeline.runner import run_pipeline
+    from tenantry.privacy.erasure import erase_subject
+
+    erased, kept = member(clocked_db, tenant.id), member(clocked_db, tenant.id)
+    steps = ("profile", "photos", "hours")
+    events = [
+        event(user_id=u, properties={"step_id": s, "duration_seconds": 30})
+        for u in (erased, kept)
+        for s in steps
+    ]
+    ingest_bulk(clocked_db, TEST_MASTER, tenant.id, events)
+    relay.relay_once(clocked_db, tmp_path)
+    run_pipeline(tmp_path)
+    needle = pseudonym_of(clocked_db, tenant.id, erased)
+    found = {"/".join(h.path.split("/")[:2]) for h in lake_byte_scan(tmp_path, [needle])}
+    assert {"curated/fact_onboarding_steps", "curated/dim_user"} <= found, found
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        user = uow.session.get(User, erased)
+        assert user is not None
+        result = erase_subject(uow, uow.keyring, user.email, lake_home=tmp_path)
+        uow.commit()
+    assert result.hits == [] and lake_byte_scan(tmp_path, [needle]) == []
+    assert lake_byte_scan(tmp_path, [pseudonym_of(clocked_db, tenant.id, kept)])
+    run_pipeline(tmp_path)  # the next run does not bring the subject back
+    assert lake_byte_scan(tmp_path, [needle]) == []

@@ -8,6 +8,7 @@ from rich.table import Table
 from tenantry.cli.common import console
 from tenantry.config import get_settings
 from tenantry.db.engine import open_database
+from tenantry.demo.pipeline import show_pipeline
 from tenantry.demo.scenario import DemoSummary, run_demo
 from tenantry.models.enums import BookingStatus, LeadStatus
 from tenantry.privacy.master import master_key_provider
@@ -148,7 +149,8 @@ def render(summary: DemoSummary, console: Console) -> None:
 
 
 def demo() -> None:
-    """Seed three demo tenants (idempotent), run sample flows and print a summary."""
+    """Seed three demo tenants (idempotent), run sample flows and print a summary; then
+    build the analytics lake from a few weeks of events and print the star schema."""
     settings = get_settings()
     db = open_database(settings, migrate=True)
     try:
@@ -161,3 +163,4 @@ def demo() -> None:
     finally:
         db.dispose()
     render(summary, console())
+    show_pipeline(console(), settings)

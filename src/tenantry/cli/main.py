@@ -14,6 +14,7 @@ from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
+from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.errors import TenantryError
@@ -35,6 +36,7 @@ app.add_typer(privacy_cmd.consent_app, name="consent")
 app.add_typer(privacy_cmd.dsar_app, name="dsar")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(events_cmd.app, name="events")
+app.add_typer(pipeline_cmd.app, name="pipeline")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 

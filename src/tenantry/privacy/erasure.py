@@ -28,6 +28,7 @@ from tenantry.events.erasure import erase_subject_events, lake_needles
 from tenantry.lake.erasure import erase_subject_from_lake, lake_byte_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
+from tenantry.pipeline.runner import pipeline_lock
 from tenantry.privacy.crypto import blind_index, normalise_email
 from tenantry.privacy.dsar import close_request, open_request
 from tenantry.privacy.footprint import Footprint, find_footprint
@@ -259,13 +260,16 @@ def _erase_events(
     Runs before the pseudonym is overwritten, since the lake knows the subject only by it.
     The lake is not transactional with PostgreSQL: it is erased even if this transaction
     later rolls back (the erasure was asked for anyway), and a re-run finds nothing left.
+    While a pipeline run holds the lake, the erasure fails with a conflict and changes nothing
+    in the database; retry it when the run is done.
     """
     pseudonym = fp.subject.pseudonym if fp.subject is not None else None
     needles = lake_needles(ring, pseudonym=pseudonym, email=fp.email)
     note("events.inbox", "deleted", erase_subject_events(uow, needles))
     if lake_home is None:
         return []
-    report = erase_subject_from_lake(lake_home, uow.require_tenant(), needles)
+    with pipeline_lock(lake_home):  # a pipeline run must not write back rows it read before
+        report = erase_subject_from_lake(lake_home, uow.require_tenant(), needles)
     for table, rows in report.tables.items():
         note(f"lake:{table}", "deleted (files vacuumed, log cleaned)", rows)
     return [
