@@ -14,6 +14,7 @@ TENANT_TABLES = tenant_tables()
 # Indexes that deliberately do not lead with tenant_id, and why.
 CROSS_TENANT_INDEXES = {
     "ix_memberships_user_id": "login resolves a user's tenants (platform role, before binding)",
+    "ix_api_keys_secret_hash": "authentication finds an API key before a tenant is bound",
 }
 
 
@@ -157,7 +158,9 @@ def test_references_to_tenant_rows_are_composite(table: str) -> None:
             assert next(c.name for c in fk.columns) == "tenant_id", fk.name
 
 
-AUDITED_TABLES = [t for t in TENANT_TABLES if not t.startswith("audit.")]
+# High-volume technical rows that expire within a day: auditing them would only add cost.
+NOT_AUDITED = {"events.idempotency_keys"}
+AUDITED_TABLES = [t for t in TENANT_TABLES if not t.startswith("audit.") and t not in NOT_AUDITED]
 
 
 @pytest.mark.parametrize("table", AUDITED_TABLES)
