@@ -63,6 +63,36 @@ class Settings(BaseSettings):
         description="How long audit entries are kept, in whole months (default 10 years).",
     )
 
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret for HS256 bearer tokens. Unset: HS256 tokens are refused.",
+    )
+    jwt_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with the RSA public key that verifies RS256 bearer tokens.",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None,
+        description="JWKS (JSON Web Key Set) file whose RSA keys verify RS256 tokens by `kid`.",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Required `aud` claim of bearer tokens (unset: not checked)."
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="Required `iss` claim of bearer tokens (unset: not checked)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=1000,
+        ge=0,
+        description="Requests per minute per principal and worker process (0: unlimited).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a worker caches a verified API key (revocation delay).",
+    )
+    api_log_level: str = Field(default="INFO", description="Level of the API's JSON log lines.")
+
     @property
     def pgdata(self) -> Path:
         return self.home / "pg"
