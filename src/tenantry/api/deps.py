@@ -26,6 +26,7 @@ from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import PermissionDeniedError, ValidationError
+from tenantry.privacy.master import MasterKeyProvider, master_key_provider
 from tenantry.services.principal import Principal
 
 __all__ = [
@@ -71,6 +72,13 @@ class ApiState:
     limiter: RateLimiter
     metrics: Metrics
     renderers: dict[str, Renderer] = field(default_factory=dict)
+    _master: MasterKeyProvider | None = None
+
+    def master(self) -> MasterKeyProvider:
+        """The master key provider, loaded on first use (privacy endpoints only)."""
+        if self._master is None:
+            self._master = master_key_provider(self.settings)
+        return self._master
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class Written:
     body: BaseModel
     kind: str | None = None
     id: uuid.UUID | None = None
+    stored: BaseModel | None = None  # what a replay returns, when it must differ (a secret)
 
 
 def _fingerprint(salt: bytes, material: str) -> bytes:
@@ -118,7 +119,9 @@ def perform_write(
                     status_code=result.status,
                     resource_kind=result.kind,
                     resource_id=result.id,
-                    response_body=None if result.kind else result.body.model_dump(mode="json"),
+                    response_body=None
+                    if result.kind
+                    else (result.stored or result.body).model_dump(mode="json"),
                     created_at=now,
                     updated_at=now,
                     expires_at=now + IDEMPOTENCY_TTL,
