@@ -208,6 +208,7 @@ def _problem_ref(description: str) -> dict[str, Any]:
 
 # Documented on every /v1 operation.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_ref("Malformed request (for example a body that is not JSON)"),
     401: _problem_ref("Missing, invalid, revoked or expired credentials"),
     403: _problem_ref("The principal's role does not allow this"),
     404: _problem_ref("No such record in the principal's tenant and location scope"),
