@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, privacy, seed_rate
+from bench import api, audit, dashboard, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -23,6 +23,8 @@ BENCHMARKS = {
     "audit_verify_rate": audit.verify_rate,
     # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds
     "privacy": privacy.run,
+    # api_read_rps, api_write_rps
+    "api": api.run,
 }
 
 

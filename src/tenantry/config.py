@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a worker caches a verified API key (revocation delay).",
     )
+    api_threads: int = Field(
+        default=40,
+        ge=1,
+        le=200,
+        description="Threads per worker that run database work (FastAPI's thread pool).",
+    )
     api_log_level: str = Field(default="INFO", description="Level of the API's JSON log lines.")
 
     @property

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -56,6 +57,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Endpoints doing database work run in this pool; more threads than the pool has
+        # connections, or than the cores can serve, only add GIL contention.
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         yield
         if owns_db:
             db.dispose()

@@ -31,6 +31,21 @@ _BIND_SQL = text(
     "SELECT set_config('tenantry.tenant_id', :tenant, true),"
     " set_config('tenantry.actor', :actor, true)"
 )
+_BINDING = "tenantry.binding"
+
+
+def _bind(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    """Bind the tenant (and actor) at the start of every transaction of a unit of work."""
+    binding = session.info.get(_BINDING)
+    if binding is not None:
+        connection.execute(_BIND_SQL, binding)
+
+
+def _install_binding(factory: sessionmaker[Session]) -> None:
+    # One listener per session factory, not one per session: registering an event listener
+    # costs more than the query it precedes.
+    if not event.contains(factory, "after_begin", _bind):
+        event.listen(factory, "after_begin", _bind)
 
 
 class UnitOfWork:
@@ -46,6 +61,7 @@ class UnitOfWork:
         ids: IdGenerator,
     ) -> None:
         self._factory = session_factory
+        _install_binding(session_factory)
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock
@@ -72,15 +88,12 @@ class UnitOfWork:
             raise TenantNotBoundError()
         return self.tenant_id
 
-    def _bind(self, _session: Session, _tx: SessionTransaction, connection: Any) -> None:
-        connection.execute(
-            _BIND_SQL,
-            {"tenant": str(self.tenant_id) if self.tenant_id else "", "actor": self.actor or ""},
-        )
-
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
-        event.listen(self._session, "after_begin", self._bind)
+        self._session.info[_BINDING] = {
+            "tenant": str(self.tenant_id) if self.tenant_id else "",
+            "actor": self.actor or "",
+        }
         return self
 
     def __exit__(
