@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    pool_pre_ping: bool = Field(
+        default=True,
+        description=(
+            "Test each pooled connection before use (one extra round trip per transaction). "
+            "Off: a dead connection fails one request and the pool is refreshed."
+        ),
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of the 32-byte master key; unset: $TENANTRY_HOME/master.key.",

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError, ValidationError
+from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.models import (
     Connection,
     Customer,
@@ -72,7 +72,7 @@ def create_vehicle(uow: UnitOfWork, principal: Principal, **fields: Any) -> Vehi
 def create_location(uow: UnitOfWork, principal: Principal, **fields: Any) -> Location:
     principal.require(Action.MANAGE_LOCATIONS)
     if principal.location_ids is not None:
-        raise ValidationError("a principal limited to locations cannot create locations")
+        raise PermissionDeniedError("a principal limited to locations cannot create locations")
     location = uow.repos.locations.add(Location(**_stamp(uow, fields)))
     uow.flush()
     return location
