@@ -5,22 +5,25 @@ code and a reference to the resource the response showed (kind and id), or a bod
 personal data; a replay renders that resource again in the caller's scope, so no copy of
 personal data is stored. The request is recognised by an HMAC of method, path and canonical
 body under a random per-record salt; the same key with a different request is a 422 problem.
-Keys are scoped per tenant and principal and expire after 24 hours. Two concurrent requests
-with the same key: the second one's record insert conflicts, its write is rolled back and it
-replays the first.
+Keys are scoped per tenant and principal and expire after 24 hours; every `PRUNE_EVERY`-th
+keyed write of a process also deletes a batch of the tenant's expired records. Two concurrent
+requests with the same key: the second one's record insert conflicts, its write is rolled back
+and it replays the first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -30,9 +33,12 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import IdempotencyRecord
 
-__all__ = ["IDEMPOTENCY_TTL", "Written", "perform_write"]
+__all__ = ["IDEMPOTENCY_TTL", "Written", "perform_write", "prune_expired"]
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+PRUNE_EVERY = 200  # writes with a key, per process, between two prunes of expired records
+PRUNE_BATCH = 1000
+_writes = itertools.count(1)
 _REPLAYED = {"Idempotent-Replayed": "true"}
 
 
@@ -72,6 +78,23 @@ def _json(body: object) -> bytes:
     return json.dumps(body).encode()
 
 
+def prune_expired(uow: UnitOfWork, now: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to `limit` expired records of the bound tenant (served by the expiry index)."""
+    tenant = uow.require_tenant()
+    doomed = (
+        sa.select(IdempotencyRecord.principal_ref, IdempotencyRecord.key)
+        .where(IdempotencyRecord.tenant_id == tenant, IdempotencyRecord.expires_at <= now)
+        .limit(limit)
+    )
+    result = uow.session.execute(
+        sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant,
+            sa.tuple_(IdempotencyRecord.principal_ref, IdempotencyRecord.key).in_(doomed),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def perform_write(
     ctx: Ctx,
     *,
@@ -106,6 +129,8 @@ def perform_write(
             if record is not None:
                 uow.session.delete(record)
                 uow.flush()
+            if next(_writes) % PRUNE_EVERY == 0:
+                prune_expired(uow, now)
             result = write(uow)
             uow.flush()
             salt = secrets.token_bytes(16)

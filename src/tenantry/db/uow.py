@@ -9,7 +9,9 @@ as tenantry errors. Repositories and services never commit; only the caller of `
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +43,21 @@ def _bind(session: Session, _tx: SessionTransaction, connection: Any) -> None:
         connection.execute(_BIND_SQL, binding)
 
 
+# Factories that have the listener. Not `event.contains`: SQLAlchemy's event registry is keyed
+# by object ids, so a new factory can inherit the answer of a collected one at the same address.
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+_INSTALL_LOCK = threading.Lock()
+
+
 def _install_binding(factory: sessionmaker[Session]) -> None:
     # One listener per session factory, not one per session: registering an event listener
     # costs more than the query it precedes.
-    if not event.contains(factory, "after_begin", _bind):
-        event.listen(factory, "after_begin", _bind)
+    if factory in _INSTALLED:
+        return
+    with _INSTALL_LOCK:
+        if factory not in _INSTALLED:
+            event.listen(factory, "after_begin", _bind)
+            _INSTALLED.add(factory)
 
 
 class UnitOfWork:

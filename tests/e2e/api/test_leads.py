@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from tenantry.api.idempotency import prune_expired
 from tenantry.db.engine import Database
 from tenantry.models import ApiKey, IdempotencyRecord
 from tenantry.services.apikeys import hash_secret
@@ -208,3 +211,42 @@ def test_failed_write_with_a_key_stores_nothing(
     assert client.post("/v1/leads", json=_lead(tenant), headers=h).status_code == 201
     with db.tenant_uow(tenant.id) as uow:
         assert uow.repos.leads.count() == 1
+
+
+def test_concurrent_retries_with_one_key_write_once(
+    client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant) | {"Idempotency-Key": "racing"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(
+            pool.map(lambda _i: client.post("/v1/leads", json=_lead(tenant), headers=h), range(4))
+        )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    with db.tenant_uow(tenant.id) as uow:
+        assert uow.repos.leads.count() == 1
+
+
+def test_expired_records_are_pruned(db: Database, tenant: TenantFixture) -> None:
+    with db.platform_uow() as uow:
+        for i in range(3):
+            uow.session.add(
+                IdempotencyRecord(
+                    tenant_id=tenant.id,
+                    principal_ref="apikey:test",
+                    key=f"old-{i}",
+                    salt=b"s",
+                    request_hash=b"h",
+                    status_code=201,
+                    expires_at=datetime(2020, 1, 1, tzinfo=UTC)
+                    if i < 2
+                    else datetime.now(UTC) + timedelta(hours=1),
+                )
+            )
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        assert prune_expired(uow, datetime.now(UTC)) == 2
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        left = uow.session.scalars(sa.select(IdempotencyRecord.key)).all()
+    assert left == ["old-2"]
