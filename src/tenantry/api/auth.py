@@ -158,10 +158,11 @@ class Authenticator:
             tenant_id = uuid.UUID(str(claims["tenant_id"]))
             role = ApiRole(str(claims["role"]))
             raw_scope = claims.get("location_ids")
+            if raw_scope is not None and not isinstance(raw_scope, list):
+                raise TypeError("location_ids must be a list")
+            # An empty list limits the principal to no location at all; absent means every one.
             scope = (
-                frozenset(uuid.UUID(str(x)) for x in raw_scope)
-                if isinstance(raw_scope, list) and raw_scope
-                else None
+                frozenset(uuid.UUID(str(x)) for x in raw_scope) if raw_scope is not None else None
             )
         except (KeyError, ValueError, TypeError):
             raise AuthenticationError(

@@ -171,3 +171,19 @@ def test_platform_admin_jwt_without_uuid_subject_is_accepted(
 ) -> None:
     token = _token(tenant, "platform_admin", sub=f"ops-{uuid.uuid4().hex}")
     assert client.get("/v1/leads", headers=_bearer(token)).status_code == 200
+
+
+def test_empty_location_scope_claim_sees_no_location(
+    client: TestClient, tenant: TenantFixture, key_for
+) -> None:
+    body = {
+        "source": "web_quote",
+        "email": "a@example.com",
+        "location_id": str(tenant.locations[0]),
+    }
+    lead = client.post("/v1/leads", json=body, headers=key_for(tenant)).json()
+    nothing = _bearer(_token(tenant, "manager", location_ids=[]))
+    assert client.get("/v1/leads", headers=nothing).json()["items"] == []
+    assert client.get(f"/v1/leads/{lead['id']}", headers=nothing).status_code == 404
+    bad = _bearer(_token(tenant, "manager", location_ids="everything"))
+    assert client.get("/v1/leads", headers=bad).status_code == 401
