@@ -210,6 +210,8 @@ class Run:
     seconds: float
     latencies: list[float]
     errors: int
+    sent: int = 0  # every request, warm-up included (what the CPU meter saw)
+    cpu_ms: dict[str, float] | None = None  # CPU per request: server, postgres, client
 
     @property
     def rps(self) -> float:
@@ -241,7 +243,7 @@ async def _closed(port: int, make: RequestFactory, conns: int, seconds: float, w
     await asyncio.gather(*(worker(c) for c in pool))
     for c in pool:
         c.close()
-    return Run(seconds, latencies, errors)
+    return Run(seconds, latencies, errors, counter)
 
 
 async def _open(port: int, make: RequestFactory, rate: float, conns: int, seconds: float) -> Run:
@@ -274,7 +276,7 @@ async def _open(port: int, make: RequestFactory, rate: float, conns: int, second
     elapsed = time.perf_counter() - start
     for c in pool:
         c.close()
-    return Run(elapsed, latencies, errors)
+    return Run(elapsed, latencies, errors, counter)
 
 
 def _loop_run(coro: object) -> Run:
@@ -296,6 +298,65 @@ def _post(path: str, key: str, body: bytes, idem: str) -> bytes:
         f"Content-Type: application/json\r\nIdempotency-Key: {idem}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
+
+
+class CpuMeter:
+    """CPU seconds of the API server, of PostgreSQL and of the client, whatever else runs.
+
+    The machine is shared, so throughput alone says little; CPU time per request does not
+    depend on how much of the cores the run got. PostgreSQL's share is the postmaster's own
+    time, that of its live children and that of the children it has reaped (pgbench's backends
+    end with the run). The client is this process (the load generator) plus reaped children
+    (pgbench).
+    """
+
+    def __init__(self, server_pid: int | None, postmaster_pid: int | None) -> None:
+        self.server_pid, self.postmaster_pid = server_pid, postmaster_pid
+
+    @staticmethod
+    def _tree(pid: int, reaped: bool) -> float:
+        import psutil
+
+        try:
+            root = psutil.Process(pid)
+            total = 0.0
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+                    if reaped and proc is root:
+                        total += t.children_user + t.children_system
+                except psutil.NoSuchProcess:
+                    continue
+            return total
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    def snapshot(self) -> dict[str, float]:
+        import resource
+
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "server": self._tree(self.server_pid, False) if self.server_pid else 0.0,
+            "postgres": self._tree(self.postmaster_pid, True) if self.postmaster_pid else 0.0,
+            "client": time.process_time() + children.ru_utime + children.ru_stime,
+        }
+
+    def measure(self, run: Callable[[], Run]) -> Run:
+        before = self.snapshot()
+        result = run()
+        after = self.snapshot()
+        n = max(1, result.sent)
+        result.cpu_ms = {k: round((after[k] - before[k]) / n * 1000, 3) for k in after}
+        return result
+
+
+def _postmaster_pid() -> int | None:
+    pidfile = settings().pgdata / "postmaster.pid"
+    try:
+        return int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # an external server: its CPU is not ours to read
 
 
 # -- pgbench ---------------------------------------------------------------------------------
@@ -371,7 +432,7 @@ def _pgbench(f: Fixture, scripts: list[str], clients: int, seconds: int, rate: f
                     int(fields[6]) if rate is not None and len(fields) > 6 else 0
                 )
                 latencies.append(us / 1e6)
-    return Run(float(seconds), latencies, 0)
+    return Run(float(seconds), latencies, 0, len(latencies))
 
 
 # -- the benchmarks --------------------------------------------------------------------------
@@ -385,13 +446,14 @@ def _config() -> tuple[int, int, float]:
     )
 
 
-def _summary(run: Run) -> dict[str, float]:
+def _summary(run: Run) -> dict[str, object]:
     return {
         "rps": round(run.rps, 1),
         "p50_ms": run.ms(0.50),
         "p95_ms": run.ms(0.95),
         "p99_ms": run.ms(0.99),
         "errors": run.errors,
+        "cpu_ms_per_request": run.cpu_ms or {},
     }
 
 
@@ -420,19 +482,24 @@ def run(server: DatabaseTarget) -> list[Result]:
         return _post("/v1/leads", f.key, body, f"bench-{run_id}-{n}")
 
     server_proc = Server(f.target, workers)
+    postmaster = _postmaster_pid()
     try:
-        api_get = _loop_run(_closed(server_proc.port, get_one, conns, seconds, 2.0))
-        api_list = _loop_run(_closed(server_proc.port, get_list, conns, seconds, 2.0))
-        api_fixed = _loop_run(_open(server_proc.port, mixed, FIXED_RATE, 64, seconds))
-        api_write = _loop_run(_closed(server_proc.port, post_lead, conns, seconds, 2.0))
+        meter = CpuMeter(server_proc.proc.pid, postmaster)
+        port = server_proc.port
+        api_get = meter.measure(lambda: _loop_run(_closed(port, get_one, conns, seconds, 2.0)))
+        api_list = meter.measure(lambda: _loop_run(_closed(port, get_list, conns, seconds, 2.0)))
+        api_fixed = meter.measure(lambda: _loop_run(_open(port, mixed, FIXED_RATE, 64, seconds)))
+        api_write = meter.measure(lambda: _loop_run(_closed(port, post_lead, conns, seconds, 2.0)))
     finally:
         server_proc.stop()
     scripts = _scripts(f)
     whole = max(1, int(seconds))
-    pg_get = _pgbench(f, [scripts["get"]], conns, whole, None)
-    pg_list = _pgbench(f, [scripts["list"]], conns, whole, None)
-    pg_fixed = _pgbench(f, [scripts["get"], scripts["list"]], conns, whole, FIXED_RATE)
-    pg_write = _pgbench(f, [scripts["write"]], conns, whole, None)
+    meter = CpuMeter(None, postmaster)
+    pg_get = meter.measure(lambda: _pgbench(f, [scripts["get"]], conns, whole, None))
+    pg_list = meter.measure(lambda: _pgbench(f, [scripts["list"]], conns, whole, None))
+    both = [scripts["get"], scripts["list"]]
+    pg_fixed = meter.measure(lambda: _pgbench(f, both, conns, whole, FIXED_RATE))
+    pg_write = meter.measure(lambda: _pgbench(f, [scripts["write"]], conns, whole, None))
 
     common = {
         "workers": workers,

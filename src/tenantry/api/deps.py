@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Generic, TypeVar
 
@@ -97,6 +98,17 @@ class Ctx:
 
     def platform_uow(self) -> UnitOfWork:
         return self.state.db.platform_uow(actor=self.caller.ref, tenant_id=self.caller.tenant_id)
+
+    @contextmanager
+    def read(self, *, platform: bool = False) -> Iterator[UnitOfWork]:
+        """A unit of work for reads that ends with COMMIT, not ROLLBACK.
+
+        Nothing is written either way, but psycopg forgets its prepared statements on every
+        rollback: reads that rolled back would be parsed and planned anew each time.
+        """
+        with self.platform_uow() if platform else self.uow() as uow:
+            yield uow
+            uow.commit()
 
     def require_platform_admin(self) -> None:
         if not self.caller.platform_admin:

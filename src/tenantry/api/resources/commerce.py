@@ -257,7 +257,7 @@ def post_booking(
     "/bookings/{booking_id}", response_model=BookingOut, tags=["bookings"], summary="Get a booking"
 )
 def get_booking(booking_id: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         body = _render_booking(uow, ctx.principal, booking_id)
     return json_response(body)
 
@@ -281,7 +281,7 @@ def list_bookings(
     if customer_id is not None:
         filters.append(Booking.customer_id == customer_id)
     after = decode_cursor(cursor)
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         rows = list(
             list_records(
                 uow, ctx.principal, KINDS["booking"], *filters, after=after, limit=limit + 1

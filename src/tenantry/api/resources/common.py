@@ -59,7 +59,7 @@ class In(BaseModel):
 
 
 def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         row = get_record(uow, ctx.principal, KINDS[kind], id_)
         body = out.model_validate(row)
     return json_response(body)
@@ -69,7 +69,7 @@ def list_page(
     ctx: Ctx, kind: str, out: type[T], filters: list[Any], cursor: str | None, limit: int
 ) -> Response:
     after = decode_cursor(cursor)
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         rows = list_records(uow, ctx.principal, KINDS[kind], *filters, after=after, limit=limit + 1)
         items = [out.model_validate(r) for r in rows]
     return json_response(page_of(items, [r.id for r in rows], limit))

@@ -221,7 +221,7 @@ def list_locations(
 @router.get("/users", response_model=Page[UserOut], tags=["users"], summary="List member users")
 def get_users(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Response:
     after = decode_cursor(cursor)
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         rows = list_users(uow, ctx.principal, after=after, limit=limit + 1)
         items = [UserOut.model_validate(u) for u in rows]
     return json_response(page_of(items, [u.id for u in rows], limit))
@@ -229,7 +229,7 @@ def get_users(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Response
 
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"], summary="Get a user")
 def get_user_by_id(user_id: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         body = UserOut.model_validate(get_user(uow, ctx.principal, user_id))
     return json_response(body)
 
@@ -293,7 +293,7 @@ def post_membership(
     summary="Get a membership",
 )
 def get_membership(membership_id: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         body = _render_membership(uow, ctx.principal, membership_id)
     return json_response(body)
 
@@ -312,7 +312,7 @@ def list_memberships(
 ) -> Response:
     after = decode_cursor(cursor)
     filters = [Membership.role == role] if role is not None else []
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         rows = list(
             list_records(
                 uow, ctx.principal, KINDS["membership"], *filters, after=after, limit=limit + 1
@@ -355,7 +355,7 @@ def get_tenant(tenant_id: uuid.UUID, ctx: CtxDep) -> Response:
     ctx.principal.require(Action.READ)
     if not ctx.caller.platform_admin and tenant_id != ctx.caller.tenant_id:
         raise NotFoundError("tenant not found")
-    with ctx.platform_uow() if ctx.caller.platform_admin else ctx.uow() as uow:
+    with ctx.read(platform=ctx.caller.platform_admin) as uow:
         body = TenantOut.model_validate(uow.repos.tenants.get(tenant_id))
     return json_response(body)
 
@@ -370,11 +370,11 @@ def get_tenants(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Respon
     ctx.principal.require(Action.READ)
     after = decode_cursor(cursor)
     if not ctx.caller.platform_admin:
-        with ctx.uow() as uow:
+        with ctx.read() as uow:
             own = uow.repos.tenants.current()
             rows: list[Tenant] = [own] if after is None or own.id > after else []
     else:
-        with ctx.platform_uow() as uow:
+        with ctx.read(platform=True) as uow:
             rows = list(list_tenants(uow, after=after, limit=limit + 1))
     items = [TenantOut.model_validate(t) for t in rows]
     return json_response(page_of(items, [t.id for t in rows], limit))

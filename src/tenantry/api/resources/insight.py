@@ -73,7 +73,7 @@ class RecommendationOut(Out):
 def _evidence_page(
     ctx: CtxDep, filters: list[Any], cursor: str | None, limit: int, parent: tuple[str, uuid.UUID]
 ) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         get_record(uow, ctx.principal, KINDS[parent[0]], parent[1])  # 404 outside the scope
     return list_page(ctx, "evidence", EvidenceOut, filters, cursor, limit)
 

@@ -142,7 +142,7 @@ def list_leads(
     "/{lead_id}/score-history", response_model=list[ScoreOut], summary="Score history of a lead"
 )
 def score_history(lead_id: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         lead = get_record(uow, ctx.principal, KINDS["lead"], lead_id)
         rows = uow.repos.leads.score_history(lead.id)
         body = _SCORES.dump_json([ScoreOut.model_validate(r) for r in rows])

@@ -292,7 +292,7 @@ def post_dsar(
 @router.get("/dsar/{request_id}", response_model=DsarOut, summary="Status of a request")
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
     ctx.principal.require(Action.PRIVACY)
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         r = uow.session.get(DsarRequest, (ctx.caller.tenant_id, request_id))
         if r is None:
             raise NotFoundError("data-subject request not found")
@@ -314,7 +314,7 @@ def list_dsar(
         stmt = stmt.where(DsarRequest.status == status)
     if after is not None:
         stmt = stmt.where(DsarRequest.id > after)
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(limit + 1)))
         items = [DsarOut.of(r) for r in rows]
     return json_response(page_of(items, [r.id for r in rows], limit))
