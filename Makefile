@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit lint format bench db-stop clean
+.PHONY: help install demo serve test test-unit lint format bench db-stop clean
 
 help: ## List the targets with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,9 @@ install: $(STAMP) ## Create .venv and install tenantry with its dev tools
 
 demo: $(STAMP) ## Start the embedded PostgreSQL, seed three tenants, run sample flows, print a summary
 	$(BIN)/tenantry demo
+
+serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (embedded PostgreSQL)
+	env -u TENANTRY_DATABASE_URL $(BIN)/tenantry serve
 
 test: $(STAMP) ## Run the whole test suite against a real PostgreSQL (embedded unless TENANTRY_DATABASE_URL)
 	$(BIN)/python -m pytest -q

@@ -14,7 +14,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import audit, dashboard, ingest, lake_erasure, pipeline, privacy, seed_rate
+from bench import api, audit, dashboard, ingest, lake_erasure, pipeline, privacy, seed_rate
 from bench.common import Result, server
 
 BENCHMARKS = {
@@ -29,6 +29,8 @@ BENCHMARKS = {
     "lake_erasure_seconds": lake_erasure.run,
     # pipeline_run_seconds (full build) and pipeline_incremental_seconds
     "pipeline_run_seconds": pipeline.run,
+    # api_read_rps, api_write_rps
+    "api": api.run,
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tenantry.db.engine import Database
 from tenantry.models import (
     AnalyticsSnapshot,
+    ApiKey,
     Booking,
     BookingItem,
     Campaign,
@@ -21,6 +22,7 @@ from tenantry.models import (
     EmailEvent,
     ErasureReceipt,
     Evidence,
+    IdempotencyRecord,
     IdentityLink,
     InboxEvent,
     Invoice,
@@ -276,7 +278,26 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             occurred_at=T0,
         )
         position = ProjectionPosition(tenant_id=t, projection="identity_links")
-        s.add_all([note, rec_ev, snap, inbox, outbox, position])
+        api_key = ApiKey(
+            tenant_id=t,
+            id=ids(),
+            name="test",
+            prefix="tnry_test",
+            secret_hash=hashlib.sha256(ids().bytes).digest(),
+            role="staff",
+        )
+        retry = IdempotencyRecord(
+            tenant_id=t,
+            principal_ref=f"apikey:{api_key.id}",
+            key="retry-1",
+            salt=b"s" * 16,
+            request_hash=b"h" * 32,
+            status_code=201,
+            resource_kind="lead",
+            resource_id=lead.id,
+            expires_at=T0 + timedelta(days=1),
+        )
+        s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry])
         uow.commit()
         rows = [
             loc,
@@ -308,6 +329,8 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             inbox,
             outbox,
             position,
+            api_key,
+            retry,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    pool_pre_ping: bool = Field(
+        default=True,
+        description=(
+            "Test each pooled connection before use (one extra round trip per transaction). "
+            "Off: a dead connection fails one request and the pool is refreshed."
+        ),
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of the 32-byte master key; unset: $TENANTRY_HOME/master.key.",
@@ -62,6 +69,42 @@ class Settings(BaseSettings):
         ge=1,
         description="How long audit entries are kept, in whole months (default 10 years).",
     )
+
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret for HS256 bearer tokens. Unset: HS256 tokens are refused.",
+    )
+    jwt_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with the RSA public key that verifies RS256 bearer tokens.",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None,
+        description="JWKS (JSON Web Key Set) file whose RSA keys verify RS256 tokens by `kid`.",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Required `aud` claim of bearer tokens (unset: not checked)."
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="Required `iss` claim of bearer tokens (unset: not checked)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=1000,
+        ge=0,
+        description="Requests per minute per principal and worker process (0: unlimited).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a worker caches a verified API key (revocation delay).",
+    )
+    api_threads: int = Field(
+        default=40,
+        ge=1,
+        le=200,
+        description="Threads per worker that run database work (FastAPI's thread pool).",
+    )
+    api_log_level: str = Field(default="INFO", description="Level of the API's JSON log lines.")
 
     @property
     def pgdata(self) -> Path:

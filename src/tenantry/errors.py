@@ -10,12 +10,14 @@ from __future__ import annotations
 
 __all__ = [
     "AuditTrailBrokenError",
+    "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
     "DatabaseUnavailableError",
     "IllegalTransitionError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimitedError",
     "ReferenceNotFoundError",
     "TenantNotBoundError",
     "TenantryError",
@@ -70,3 +72,15 @@ class TenantNotBoundError(PermissionDeniedError):
 
 class AuditTrailBrokenError(TenantryError):
     """The audit trail failed verification."""
+
+
+class AuthenticationError(TenantryError):
+    """The credentials are missing, invalid, revoked or expired."""
+
+
+class RateLimitedError(TenantryError):
+    """Too many requests; retry later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
@@ -17,6 +18,7 @@ from tenantry.cli import events as events_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import seed as seed_cmd
+from tenantry.cli import serve as serve_cmd
 from tenantry.errors import TenantryError
 
 __all__ = ["app", "main"]
@@ -37,8 +39,10 @@ app.add_typer(privacy_cmd.dsar_app, name="dsar")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(events_cmd.app, name="events")
 app.add_typer(pipeline_cmd.app, name="pipeline")
+app.add_typer(apikeys_cmd.app, name="apikeys")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
 
 
 def _fail(message: str, code: int) -> int:

@@ -32,7 +32,7 @@ def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -
         url,
         pool_size=pool_size or settings.pool_size,
         max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.pool_pre_ping,
         pool_reset_on_return="rollback",
     )
     timeout = int(settings.statement_timeout_ms)

@@ -9,7 +9,9 @@ as tenantry errors. Repositories and services never commit; only the caller of `
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from tenantry.clock import Clock
 from tenantry.db.errors import translate_db_error
 from tenantry.errors import ConfigurationError, TenantNotBoundError
 from tenantry.ids import IdGenerator
+from tenantry.models.sealed import SEALER_KEY, has_pending_plaintext
 
 if TYPE_CHECKING:
     from tenantry.privacy.keys import KeyRing, PlatformKeys
@@ -34,6 +37,41 @@ _BIND_SQL = text(
     "SELECT set_config('tenantry.tenant_id', :tenant, true),"
     " set_config('tenantry.actor', :actor, true)"
 )
+_BINDING = "tenantry.binding"
+
+
+def _bind(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    """Bind the tenant (and actor) at the start of every transaction of a unit of work."""
+    binding = session.info.get(_BINDING)
+    if binding is not None:
+        connection.execute(_BIND_SQL, binding)
+
+
+def _seal(session: Session, _context: Any, _instances: Any) -> None:
+    """Before every flush: seal staged personal data, or refuse to write it without keys."""
+    sealer: FieldSealer | None = session.info.get(SEALER_KEY)
+    if sealer is not None:
+        sealer.seal_pending(session)
+    elif any(has_pending_plaintext(obj) for obj in [*session.new, *session.dirty]):
+        raise ConfigurationError("personal data can only be written with the master key")
+
+
+# Factories that have the listeners. Not `event.contains`: SQLAlchemy's event registry is keyed
+# by object ids, so a new factory can inherit the answer of a collected one at the same address.
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+_INSTALL_LOCK = threading.Lock()
+
+
+def _install_binding(factory: sessionmaker[Session]) -> None:
+    # Listeners per session factory, not per session: registering an event listener
+    # costs more than the query it precedes.
+    if factory in _INSTALLED:
+        return
+    with _INSTALL_LOCK:
+        if factory not in _INSTALLED:
+            event.listen(factory, "after_begin", _bind)
+            event.listen(factory, "before_flush", _seal)
+            _INSTALLED.add(factory)
 
 
 class UnitOfWork:
@@ -51,6 +89,7 @@ class UnitOfWork:
         key_cache: TenantKeyCache | None = None,
     ) -> None:
         self._factory = session_factory
+        _install_binding(session_factory)
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock
@@ -94,28 +133,13 @@ class UnitOfWork:
             raise TenantNotBoundError()
         return self.tenant_id
 
-    def _bind(self, _session: Session, _tx: SessionTransaction, connection: Any) -> None:
-        connection.execute(
-            _BIND_SQL,
-            {"tenant": str(self.tenant_id) if self.tenant_id else "", "actor": self.actor or ""},
-        )
-
-    def _seal(self, session: Session, _context: Any, _instances: Any) -> None:
-        if self._sealer is not None:
-            self._sealer.seal_pending(session)
-            return
-        from tenantry.models.sealed import has_pending_plaintext
-
-        if any(has_pending_plaintext(obj) for obj in [*session.new, *session.dirty]):
-            raise ConfigurationError(
-                "personal data can only be written in a unit of work bound to a tenant"
-            )
-
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
-        event.listen(self._session, "after_begin", self._bind)
+        self._session.info[_BINDING] = {
+            "tenant": str(self.tenant_id) if self.tenant_id else "",
+            "actor": self.actor or "",
+        }
         if self.master is not None:
-            from tenantry.models.sealed import SEALER_KEY
             from tenantry.privacy.keys import KeyRing, PlatformKeys
             from tenantry.privacy.sealing import FieldSealer
 
@@ -124,7 +148,6 @@ class UnitOfWork:
             )
             self._sealer = FieldSealer(ring, PlatformKeys(self, self.master, self.key_cache))
             self._session.info[SEALER_KEY] = self._sealer
-        event.listen(self._session, "before_flush", self._seal)
         return self
 
     def __exit__(

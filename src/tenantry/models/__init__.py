@@ -4,6 +4,7 @@ Importing this package registers every table on `Base.metadata` (migrations and 
 rely on that). Models do no I/O.
 """
 
+from tenantry.models.api import ApiKey, ApiRole, IdempotencyRecord
 from tenantry.models.audit import AuditEntry, ChainHead, Checkpoint, RedactedColumn
 from tenantry.models.base import SCHEMAS, Base
 from tenantry.models.channel import Connection
@@ -51,6 +52,8 @@ from tenantry.models.privacy import (
 __all__ = [
     "SCHEMAS",
     "AnalyticsSnapshot",
+    "ApiKey",
+    "ApiRole",
     "AuditEntry",
     "Base",
     "Benchmark",
@@ -67,6 +70,7 @@ __all__ = [
     "EmailEvent",
     "ErasureReceipt",
     "Evidence",
+    "IdempotencyRecord",
     "IdentityLink",
     "InboxEvent",
     "Invoice",

@@ -179,6 +179,12 @@ TABLES: dict[str, TableEntry] = {
     ),
     "events.projection_positions": TableEntry("projection state", _CONTRACT, _NONE, _LIFETIME),
     "events.relay_positions": TableEntry("relay state", _CONTRACT, _NONE, "indefinite"),
+    "identity.api_keys": TableEntry(
+        "API access control", _CONTRACT, _NONE, "until revoked (hash of the secret only)"
+    ),
+    "events.idempotency_keys": TableEntry(
+        "safe retries of API writes", _LEGIT, _NONE, "24 hours (no personal data copied)"
+    ),
 }
 
 _PII_CATEGORY = {
@@ -320,6 +326,15 @@ _COLUMNS: dict[str, str] = {
     "events.outbox.aggregate_type": _CONFIG,
     "privacy.retention_policies.dataset": _CONFIG,
     "privacy.retention_policies.reason": _CONFIG,
+    "identity.api_keys.name": _CONFIG,
+    "identity.api_keys.prefix": "public part of a credential (no secret)",
+    "identity.api_keys.secret_hash": "credential hash (SHA-256 of a random secret)",
+    "events.idempotency_keys.principal_ref": "reference (pseudonymous identifier)",
+    "events.idempotency_keys.key": "technical (client-chosen retry key)",
+    "events.idempotency_keys.salt": "technical (random salt)",
+    "events.idempotency_keys.request_hash": "salted hash of a request body",
+    "events.idempotency_keys.resource_kind": "technical (keys, state, timestamps)",
+    "events.idempotency_keys.response_body": "response without personal data",
 }
 
 

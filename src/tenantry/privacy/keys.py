@@ -15,10 +15,11 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError
+from tenantry.errors import ConflictError, NotFoundError
 from tenantry.models import PlatformKey, SubjectKey, TenantKey
 from tenantry.models.enums import KeyPurpose, KeyStatus
 from tenantry.privacy.crypto import (
@@ -51,6 +52,37 @@ def subject_key_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -
     return f"subject-key|{tenant_id}|{subject_id}|{version}".encode()
 
 
+def _insert_key(
+    uow: UnitOfWork,
+    master: MasterKeyProvider,
+    model: type[TenantKey] | type[PlatformKey],
+    aad: bytes,
+    **identity: object,
+) -> bytes:
+    """Insert a new active key version now and return it; if a concurrent transaction created
+    the same version first, return theirs. Core statements, so this is safe inside a flush."""
+    key = new_key()
+    stmt = (
+        pg_insert(model)
+        .values(
+            **identity,
+            status=KeyStatus.ACTIVE,
+            master_key_id=master.key_id,
+            wrapped_key=master.wrap(key, aad),
+        )
+        .on_conflict_do_nothing()
+        .returning(model.version)
+    )
+    if uow.session.execute(stmt).scalar() is not None:
+        return key
+    theirs = uow.session.scalar(
+        sa.select(model.wrapped_key).where(*(getattr(model, k) == v for k, v in identity.items()))
+    )
+    if theirs is None:
+        raise ConflictError("a key was created concurrently; retry the operation")
+    return master.unwrap(theirs, aad)
+
+
 def platform_key_aad(purpose: KeyPurpose, version: int) -> bytes:
     return f"platform-key|{purpose.value}|{version}".encode()
 
@@ -81,17 +113,15 @@ class PlatformKeys:
                 )
             )
             if version is None:
-                key, version = new_key(), 1
-                self.uow.session.add(
-                    PlatformKey(
-                        purpose=purpose,
-                        version=version,
-                        status=KeyStatus.ACTIVE,
-                        master_key_id=self.master.key_id,
-                        wrapped_key=self.master.wrap(key, platform_key_aad(purpose, version)),
-                    )
+                version = 1
+                self._keys[(purpose, version)] = _insert_key(
+                    self.uow,
+                    self.master,
+                    PlatformKey,
+                    platform_key_aad(purpose, version),
+                    purpose=purpose,
+                    version=version,
                 )
-                self._keys[(purpose, version)] = key
             self._active[purpose] = version
         return self._active[purpose]
 
@@ -136,19 +166,16 @@ class KeyRing:
         return self.uow.require_tenant()
 
     def _create_tenant_key(self, purpose: KeyPurpose, version: int) -> bytes:
-        key = new_key()
-        self.uow.session.add(
-            TenantKey(
-                tenant_id=self.tenant_id,
-                purpose=purpose,
-                version=version,
-                status=KeyStatus.ACTIVE,
-                master_key_id=self.master.key_id,
-                wrapped_key=self.master.wrap(key, tenant_key_aad(self.tenant_id, purpose, version)),
-            )
+        aad = tenant_key_aad(self.tenant_id, purpose, version)
+        return _insert_key(
+            self.uow,
+            self.master,
+            TenantKey,
+            aad,
+            tenant_id=self.tenant_id,
+            purpose=purpose,
+            version=version,
         )
-        # Not flushed here: this may run inside a flush (the sealer's), which inserts it.
-        return key
 
     def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
         """The active version, creating version 1 on first use."""

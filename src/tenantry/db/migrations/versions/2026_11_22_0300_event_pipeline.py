@@ -6,7 +6,7 @@ outbox entry) whose business meaning is already audited on the source rows. The 
 positions are platform state without a tenant and are visible to the owner role only.
 
 Revision ID: 0300
-Revises: 0102
+Revises: 0200
 Create Date: 2026-11-22
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0300"
-down_revision: str | None = "0102"
+down_revision: str | None = "0200"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,99 @@
+"""The application factory: `create_app(settings | database)` builds the FastAPI app.
+
+Nothing happens at import time. Given a `Database`, the app uses it (and leaves disposing it to
+the caller); given settings or nothing, it opens the configured database itself and disposes of
+it at shutdown. `uvicorn --factory tenantry.api.app:create_app` works as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tenantry import __version__
+from tenantry.api import health
+from tenantry.api.auth import Authenticator
+from tenantry.api.deps import ApiState
+from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
+from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
+from tenantry.api.ratelimit import RateLimiter
+from tenantry.api.resources import RENDERERS, ROUTERS
+from tenantry.config import Settings, get_settings
+from tenantry.db.engine import Database, open_database
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+The tenantry HTTP API: tenant-scoped resources under `/v1`, authenticated with an API key
+(`X-API-Key`) or a JWT bearer token. Errors are RFC 9457 problem documents
+(`application/problem+json`) with a stable `type` per kind of error.
+"""
+
+
+def create_app(
+    source: Settings | Database | None = None, *, settings: Settings | None = None
+) -> FastAPI:
+    """Build the API on a database (or the configured one)."""
+    owns_db = not isinstance(source, Database)
+    if isinstance(source, Settings):
+        settings = source
+    settings = settings or get_settings()
+    db = source if isinstance(source, Database) else open_database(settings)
+    configure_logging(settings.api_log_level)
+    metrics = Metrics()
+    state = ApiState(
+        settings=settings,
+        db=db,
+        auth=Authenticator(settings, db),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        metrics=metrics,
+        renderers=dict(RENDERERS),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Endpoints doing database work run in this pool; more threads than the pool has
+        # connections, or than the cores can serve, only add GIL contention.
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        yield
+        if owns_db:
+            db.dispose()
+
+    app = FastAPI(
+        title="tenantry",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.api = state
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["Problem"].pop("$defs", None)
+    components["FieldProblem"] = FieldProblem.model_json_schema()
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,160 @@
+"""`Idempotency-Key` for POST writes: a retried request returns the first response.
+
+The write and its idempotency record commit in one transaction. The record keeps the status
+code and a reference to the resource the response showed (kind and id), or a body free of
+personal data; a replay renders that resource again in the caller's scope, so no copy of
+personal data is stored. The request is recognised by an HMAC of method, path and canonical
+body under a random per-record salt; the same key with a different request is a 422 problem.
+Keys are scoped per tenant and principal and expire after 24 hours; every `PRUNE_EVERY`-th
+keyed write of a process also deletes a batch of the tenant's expired records. Two concurrent
+requests with the same key: the second one's record insert conflicts, its write is rolled back
+and it replays the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from tenantry.api.deps import Ctx, json_response
+from tenantry.api.problems import IdempotencyKeyReusedError
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ConflictError, ValidationError
+from tenantry.models import IdempotencyRecord
+
+__all__ = ["IDEMPOTENCY_TTL", "Written", "perform_write", "prune_expired"]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+PRUNE_EVERY = 200  # writes with a key, per process, between two prunes of expired records
+PRUNE_BATCH = 1000
+_writes = itertools.count(1)
+_REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcome of a write: status, response body and the resource it shows."""
+
+    status: int
+    body: BaseModel
+    kind: str | None = None
+    id: uuid.UUID | None = None
+    stored: BaseModel | None = None  # what a replay returns, when it must differ (a secret)
+
+
+def _fingerprint(salt: bytes, material: str) -> bytes:
+    return hmac.new(salt, material.encode(), hashlib.sha256).digest()
+
+
+def _material(method: str, path: str, body: BaseModel | None) -> str:
+    return f"{method} {path}\n{body.model_dump_json() if body is not None else ''}"
+
+
+def _replay(ctx: Ctx, uow: UnitOfWork, record: IdempotencyRecord) -> Response:
+    if record.resource_kind is not None and record.resource_id is not None:
+        render = ctx.state.renderers[record.resource_kind]
+        body = render(uow, ctx.principal, record.resource_id)
+        return json_response(body, record.status_code, _REPLAYED)
+    return Response(
+        content=_json(record.response_body),
+        status_code=record.status_code,
+        media_type="application/json",
+        headers=_REPLAYED,
+    )
+
+
+def _json(body: object) -> bytes:
+    return json.dumps(body).encode()
+
+
+def prune_expired(uow: UnitOfWork, now: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to `limit` expired records of the bound tenant (served by the expiry index)."""
+    tenant = uow.require_tenant()
+    doomed = (
+        sa.select(IdempotencyRecord.principal_ref, IdempotencyRecord.key)
+        .where(IdempotencyRecord.tenant_id == tenant, IdempotencyRecord.expires_at <= now)
+        .limit(limit)
+    )
+    result = uow.session.execute(
+        sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant,
+            sa.tuple_(IdempotencyRecord.principal_ref, IdempotencyRecord.key).in_(doomed),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def perform_write(
+    ctx: Ctx,
+    *,
+    method: str,
+    path: str,
+    body: BaseModel | None,
+    key: str | None,
+    write: Callable[[UnitOfWork], Written],
+    platform: bool = False,
+) -> Response:
+    """Run `write` in one unit of work (platform: as the owner), honouring the key."""
+    open_uow = ctx.platform_uow if platform else ctx.uow
+    if key is None:
+        with open_uow() as uow:
+            result = write(uow)
+            uow.commit()
+        return json_response(result.body, result.status)
+    if not key.strip() or len(key) > 255:
+        raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+    material = _material(method, path, body)
+    pk = (ctx.caller.tenant_id, ctx.caller.ref, key)
+    for _attempt in range(2):
+        with open_uow() as uow:
+            now = uow.clock.now()
+            record = uow.session.get(IdempotencyRecord, pk)
+            if record is not None and record.expires_at > now:
+                if not hmac.compare_digest(
+                    _fingerprint(record.salt, material), record.request_hash
+                ):
+                    raise IdempotencyKeyReusedError()
+                return _replay(ctx, uow, record)
+            if record is not None:
+                uow.session.delete(record)
+                uow.flush()
+            if next(_writes) % PRUNE_EVERY == 0:
+                prune_expired(uow, now)
+            result = write(uow)
+            uow.flush()
+            salt = secrets.token_bytes(16)
+            uow.session.add(
+                IdempotencyRecord(
+                    tenant_id=ctx.caller.tenant_id,
+                    principal_ref=ctx.caller.ref,
+                    key=key,
+                    salt=salt,
+                    request_hash=_fingerprint(salt, material),
+                    status_code=result.status,
+                    resource_kind=result.kind,
+                    resource_id=result.id,
+                    response_body=None
+                    if result.kind
+                    else (result.stored or result.body).model_dump(mode="json"),
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=now + IDEMPOTENCY_TTL,
+                )
+            )
+            try:
+                uow.commit()
+            except ConflictError:
+                continue  # a concurrent request with the same key won: replay it
+        return json_response(result.body, result.status)
+    raise ConflictError("a request with this Idempotency-Key is still in progress")

@@ -1,0 +1,18 @@
+"""The `/v1` resources: one module per resource, each with its schemas and endpoints.
+
+`ROUTERS` lists the routers the app mounts; `RENDERERS` maps a resource kind to the function
+that renders it again for an idempotent replay.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tenantry.api.deps import Renderer
+from tenantry.api.resources import commerce, crm, engage, identity, insight, leads, privacy
+
+__all__ = ["RENDERERS", "ROUTERS"]
+
+_MODULES = (leads, crm, identity, commerce, engage, insight, privacy)
+ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
+RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -1,0 +1,104 @@
+"""Shared pieces of the resource modules: base schemas, get and list helpers, write wrapper."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from tenantry.api.deps import Ctx, decode_cursor, json_response, page_of
+from tenantry.api.idempotency import Written, perform_write
+from tenantry.api.problems import PROBLEM_RESPONSES
+from tenantry.db.uow import UnitOfWork
+from tenantry.services.principal import Principal
+from tenantry.services.records import KINDS, get_record, list_records
+
+__all__ = [
+    "ERRORS",
+    "IdempotencyKey",
+    "In",
+    "Out",
+    "get_one",
+    "list_page",
+    "renderer",
+    "write",
+]
+
+T = TypeVar("T", bound="Out")
+ERRORS = PROBLEM_RESPONSES
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retry-safe key: a retried request returns the first response, writes nothing.",
+    ),
+]
+
+
+class Out(BaseModel):
+    """A response schema read from an ORM row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class In(BaseModel):
+    """A request body: unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
+    with ctx.read() as uow:
+        row = get_record(uow, ctx.principal, KINDS[kind], id_)
+        body = out.model_validate(row)
+    return json_response(body)
+
+
+def list_page(
+    ctx: Ctx, kind: str, out: type[T], filters: list[Any], cursor: str | None, limit: int
+) -> Response:
+    after = decode_cursor(cursor)
+    with ctx.read() as uow:
+        rows = list_records(uow, ctx.principal, KINDS[kind], *filters, after=after, limit=limit + 1)
+        items = [out.model_validate(r) for r in rows]
+    return json_response(page_of(items, [r.id for r in rows], limit))
+
+
+def renderer(kind: str, out: type[T]) -> Callable[[UnitOfWork, Principal, uuid.UUID], BaseModel]:
+    """Re-render a resource for an idempotent replay."""
+
+    def render(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> BaseModel:
+        return out.model_validate(get_record(uow, principal, KINDS[kind], id_))
+
+    return render
+
+
+def write(
+    ctx: Ctx,
+    request: Request,
+    body: BaseModel | None,
+    key: str | None,
+    fn: Callable[[UnitOfWork], Written],
+    *,
+    platform: bool = False,
+) -> Response:
+    return perform_write(
+        ctx,
+        method=request.method,
+        path=request.url.path,
+        body=body,
+        key=key,
+        write=fn,
+        platform=platform,
+    )

@@ -1,0 +1,380 @@
+"""`/v1/privacy`: consent, double opt-in, data-subject requests, export, erasure, register.
+
+E-mail addresses travel only in request bodies, never in URLs (which end up in logs). Roles:
+recording consent and opt-ins needs `write_crm`, checking consent and reading the register
+`read`; data-subject requests and exports need `privacy` (owner, dpo); erasure is reserved to
+the dpo role. An opt-in token is returned once: an idempotent replay returns `token: null`.
+Exports are not replayed: each call produces a fresh bundle and is recorded as an access
+request.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
+from tenantry.api.idempotency import Written
+from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import NotFoundError, PermissionDeniedError
+from tenantry.models import DsarRequest
+from tenantry.models.enums import (
+    ConsentDecision,
+    ConsentPurpose,
+    DsarKind,
+    DsarStatus,
+    MembershipRole,
+)
+from tenantry.privacy import catalog
+from tenantry.privacy.consent import Notice, consent_status, record_consent
+from tenantry.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.privacy.dsar import open_request
+from tenantry.privacy.erasure import erase_subject
+from tenantry.privacy.export import export_subject
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.subjects import find_subject, resolve_subject
+from tenantry.services.principal import Action
+
+__all__ = ["RENDERERS", "router"]
+
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERRORS)
+_EMAIL = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Never echoed back.")
+
+
+class NoticeIn(In):
+    notice_version: str = Field(min_length=1, max_length=40)
+    notice_text: str = Field(min_length=1, max_length=20_000)
+
+    def notice(self) -> Notice:
+        return Notice(self.notice_version, self.notice_text)
+
+
+class ConsentIn(NoticeIn):
+    email: str = _EMAIL
+    purpose: ConsentPurpose
+    decision: ConsentDecision
+    source: str = Field(min_length=1, max_length=40)
+    expires_at: AwareDatetime | None = None
+
+
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    purpose: ConsentPurpose
+    decision: ConsentDecision
+    source: str
+    notice_version: str
+    recorded_at: datetime
+    expires_at: datetime | None
+
+
+class ConsentCheckIn(In):
+    email: str = _EMAIL
+    purpose: ConsentPurpose
+
+
+class ConsentStatusOut(BaseModel):
+    purpose: ConsentPurpose
+    active: bool = Field(description="Whether processing for the purpose is allowed now.")
+    reason: str
+    decision: ConsentDecision | None
+    recorded_at: datetime | None
+    expires_at: datetime | None
+
+
+class OptInIn(NoticeIn):
+    email: str = _EMAIL
+    purpose: ConsentPurpose
+
+
+class OptInOut(BaseModel):
+    token_id: uuid.UUID
+    subject_id: uuid.UUID
+    token: str | None = Field(
+        description="Send it to the subject in the confirmation link; shown only once."
+    )
+
+
+class ConfirmIn(NoticeIn):
+    token: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class DsarIn(In):
+    kind: DsarKind
+    email: str = _EMAIL
+
+
+class DsarOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: DsarKind
+    status: DsarStatus
+    subject_found: bool
+    received_at: datetime
+    due_at: datetime
+    extended_due_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+
+    @classmethod
+    def of(cls, r: DsarRequest) -> DsarOut:
+        return cls(
+            id=r.id,
+            kind=r.kind,
+            status=r.status,
+            subject_found=r.subject_id is not None,
+            received_at=r.received_at,
+            due_at=r.due_at,
+            extended_due_at=r.extended_due_at,
+            closed_at=r.closed_at,
+            outcome=r.outcome,
+        )
+
+
+class SubjectIn(In):
+    email: str = _EMAIL
+
+
+class ErasureOut(BaseModel):
+    receipt_id: uuid.UUID
+    request_id: uuid.UUID
+    performed_at: datetime
+    replacement: str
+    summary: dict[str, dict[str, int]]
+    keys_destroyed: int
+    scan_hits: int
+    receipt_hash: str
+
+
+class RegisterEntry(BaseModel):
+    table: str
+    column: str
+    category: str
+    personal: bool
+    purpose: str
+    legal_basis: str
+    subjects: str
+    retention: str
+
+
+class RegisterOut(BaseModel):
+    record_of_processing_activities: list[RegisterEntry]
+
+
+def _ring(_ctx: CtxDep, uow: UnitOfWork) -> KeyRing:
+    return uow.keyring
+
+
+@router.post("/consents", status_code=201, response_model=ConsentOut, summary="Record consent")
+def post_consent(
+    body: ConsentIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    ctx.principal.require(Action.WRITE_CRM)
+
+    def run(uow: UnitOfWork) -> Written:
+        subject = resolve_subject(uow, _ring(ctx, uow), email=body.email)
+        entry = record_consent(
+            uow,
+            subject.id,
+            body.purpose,
+            body.decision,
+            source=body.source,
+            notice=body.notice(),
+            expires_at=body.expires_at,
+        )
+        return Written(201, ConsentOut.model_validate(entry))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/consents/check",
+    response_model=ConsentStatusOut,
+    summary="Whether processing for a purpose is allowed now (read-only)",
+)
+def check_consent(body: ConsentCheckIn, ctx: CtxDep) -> Response:
+    ctx.principal.require(Action.READ)
+    with ctx.uow() as uow:
+        subject = find_subject(uow, _ring(ctx, uow), email=body.email)
+        if subject is None:
+            out = ConsentStatusOut(
+                purpose=body.purpose,
+                active=False,
+                reason="missing",
+                decision=None,
+                recorded_at=None,
+                expires_at=None,
+            )
+        else:
+            s = consent_status(uow, subject.id, body.purpose)
+            out = ConsentStatusOut(
+                purpose=s.purpose,
+                active=s.active,
+                reason=s.reason,
+                decision=s.decision,
+                recorded_at=s.recorded_at,
+                expires_at=s.expires_at,
+            )
+        uow.commit()  # the key ring may have created the tenant's keys on first use
+    return json_response(out)
+
+
+@router.post(
+    "/opt-ins",
+    status_code=201,
+    response_model=OptInOut,
+    summary="Start a double opt-in (returns the confirmation token once)",
+)
+def post_opt_in(
+    body: OptInIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    ctx.principal.require(Action.WRITE_CRM)
+
+    def run(uow: UnitOfWork) -> Written:
+        pending = start_opt_in(
+            uow, _ring(ctx, uow), email=body.email, purpose=body.purpose, notice=body.notice()
+        )
+        out = OptInOut(
+            token_id=pending.token_id, subject_id=pending.subject_id, token=pending.token
+        )
+        return Written(201, out, stored=out.model_copy(update={"token": None}))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/opt-ins/confirm",
+    response_model=ConsentOut,
+    summary="Confirm a double opt-in with the token from the link",
+)
+def confirm(
+    body: ConfirmIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    ctx.principal.require(Action.WRITE_CRM)
+
+    def run(uow: UnitOfWork) -> Written:
+        entry = confirm_opt_in(
+            uow, _ring(ctx, uow), body.token, notice=body.notice(), email=body.email
+        )
+        return Written(200, ConsentOut.model_validate(entry))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/dsar", status_code=201, response_model=DsarOut, summary="Register a data-subject request"
+)
+def post_dsar(
+    body: DsarIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    ctx.principal.require(Action.PRIVACY)
+
+    def run(uow: UnitOfWork) -> Written:
+        r = open_request(uow, _ring(ctx, uow), kind=body.kind, email=body.email)
+        return Written(201, DsarOut.of(r))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.get("/dsar/{request_id}", response_model=DsarOut, summary="Status of a request")
+def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
+    ctx.principal.require(Action.PRIVACY)
+    with ctx.read() as uow:
+        r = uow.session.get(DsarRequest, (ctx.caller.tenant_id, request_id))
+        if r is None:
+            raise NotFoundError("data-subject request not found")
+        out = DsarOut.of(r)
+    return json_response(out)
+
+
+@router.get("/dsar", response_model=Page[DsarOut], summary="List data-subject requests")
+def list_dsar(
+    ctx: CtxDep,
+    status: Annotated[DsarStatus | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    ctx.principal.require(Action.PRIVACY)
+    after = decode_cursor(cursor)
+    stmt = sa.select(DsarRequest).where(DsarRequest.tenant_id == ctx.caller.tenant_id)
+    if status is not None:
+        stmt = stmt.where(DsarRequest.status == status)
+    if after is not None:
+        stmt = stmt.where(DsarRequest.id > after)
+    with ctx.read() as uow:
+        rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(limit + 1)))
+        items = [DsarOut.of(r) for r in rows]
+    return json_response(page_of(items, [r.id for r in rows], limit))
+
+
+@router.post(
+    "/exports",
+    response_class=Response,
+    summary="Export everything about a subject as a zip (GDPR Art. 15 and 20)",
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
+def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
+    ctx.principal.require(Action.PRIVACY)
+    with tempfile.TemporaryDirectory(prefix="tenantry-export-") as tmp:
+        out = Path(tmp) / "export.zip"
+        with ctx.uow() as uow:
+            result = export_subject(uow, _ring(ctx, uow), body.email, out)
+            uow.commit()
+        content = out.read_bytes()
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="dsar-{result.request_id}.zip"',
+            "X-Dsar-Request-Id": str(result.request_id),
+        },
+    )
+
+
+@router.post(
+    "/erasures",
+    status_code=201,
+    response_model=ErasureOut,
+    summary="Erase a subject and return the receipt (dpo role only)",
+)
+def post_erasure(
+    body: SubjectIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    ctx.principal.require(Action.PRIVACY)
+    if ctx.principal.role is not MembershipRole.DPO:
+        raise PermissionDeniedError("only the data protection officer may erase a subject")
+
+    def run(uow: UnitOfWork) -> Written:
+        result = erase_subject(uow, _ring(ctx, uow), body.email, lake_home=ctx.state.settings.home)
+        return Written(201, ErasureOut.model_validate(result.as_json()))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.get(
+    "/register",
+    response_model=RegisterOut,
+    summary="The record of processing activities (every column, classified)",
+)
+def get_register(ctx: CtxDep) -> Response:
+    ctx.principal.require(Action.READ)
+    entries = [RegisterEntry(**e.__dict__) for e in catalog.register()]
+    return json_response(RegisterOut(record_of_processing_activities=entries))
+
+
+RENDERERS: dict[str, Any] = {}

@@ -1,0 +1,42 @@
+"""`tenantry serve`: run the HTTP API with uvicorn on the configured database.
+
+Migrations are applied once before the workers start; each worker builds its own app (and
+connection pool) through the factory `tenantry.api.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tenantry.config import get_settings
+from tenantry.db.migrate import upgrade
+from tenantry.db.provider import ensure_database
+from tenantry.errors import ValidationError
+
+__all__ = ["serve"]
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, help="Worker processes (each with its own pool)."),
+    log_level: str = typer.Option("warning", help="uvicorn's own log level."),
+) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    import uvicorn
+
+    if not 1 <= port <= 65535:
+        raise ValidationError("--port must be between 1 and 65535")
+    if not 1 <= workers <= 64:
+        raise ValidationError("--workers must be between 1 and 64")
+    upgrade(ensure_database(get_settings()))
+    uvicorn.run(
+        "tenantry.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,  # the app logs one JSON line per request itself
+        proxy_headers=True,
+    )

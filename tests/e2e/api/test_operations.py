@@ -1,0 +1,88 @@
+"""Operational endpoints, problem documents, request ids, metrics."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tenantry.db.engine import Database
+from tenantry.db.migrate import head_revision
+from tests.conftest import TenantFixture
+
+
+def test_healthz_answers_ok(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_reports_the_head_revision(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "revision": head_revision()}
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "req-12345678"})
+    assert r.headers["x-request-id"] == "req-12345678"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert generated.headers["x-request-id"] != "bad id with spaces"
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
+    r = client.get("/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "urn:tenantry:problem:not-found"
+    assert body["status"] == 404 and body["request_id"] == r.headers["x-request-id"]
+
+
+def test_missing_credentials_are_a_401_problem(client: TestClient) -> None:
+    r = client.get("/v1/leads")
+    assert r.status_code == 401
+    assert r.json()["type"] == "urn:tenantry:problem:unauthenticated"
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_invalid_api_key_is_refused(client: TestClient) -> None:
+    r = client.get("/v1/leads", headers={"X-API-Key": "tnry_not-a-real-key"})
+    assert r.status_code == 401
+
+
+def test_validation_problem_lists_each_bad_field_without_values(
+    client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    headers = key_for(tenant)
+    r = client.post(
+        "/v1/leads",
+        json={
+            "location_id": "not-a-uuid",
+            "source": "nowhere",
+            "score": 500,
+            "email": "secret-person@example.com x",
+        },
+        headers=headers,
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert body["type"] == "urn:tenantry:problem:validation-failed"
+    fields = {e["field"] for e in body["errors"]}
+    assert {"body.location_id", "body.source", "body.score", "body.email"} <= fields
+    assert "secret-person" not in r.text
+
+
+def test_metrics_count_requests_by_route_template(client: TestClient, tenant, key_for) -> None:
+    headers = key_for(tenant)
+    client.get(f"/v1/leads/{tenant.locations[0]}", headers=headers)
+    text = client.get("/metrics").text
+    assert 'route="/v1/leads/{lead_id}"' in text
+    assert "tenantry_http_request_duration_seconds_bucket" in text
+    assert "tenantry_http_requests_total" in text
+
+
+def test_openapi_declares_both_security_schemes(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["ApiKey"]["type"] == "apiKey"
+    assert schemes["BearerJWT"]["scheme"] == "bearer"
+    assert "Problem" in doc["components"]["schemas"]

@@ -1,0 +1,118 @@
+"""`tenantry apikeys` and `tenantry serve` end to end: a key made by the CLI opens the API
+served by uvicorn in a subprocess, and stops working once revoked."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tenantry.config import Settings
+from tenantry.db.engine import open_database
+from tenantry.models.enums import Vertical
+from tenantry.services.platform import create_tenant
+
+EXE = Path(sys.executable).with_name("tenantry")
+
+
+@pytest.fixture(scope="module")
+def env(settings: Settings, server) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
+    e["TENANTRY_HOME"] = str(settings.home)
+    if settings.database_url is not None:
+        e["TENANTRY_DATABASE_URL"] = settings.database_url.get_secret_value()
+    e["TENANTRY_API_KEY_CACHE_SECONDS"] = "0"
+    e["TENANTRY_API_LOG_LEVEL"] = "WARNING"
+    return e
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(EXE), *args], env=env, capture_output=True, text=True, timeout=300)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def slug(env: dict[str, str]) -> str:
+    run(env, "db", "upgrade")
+    settings = Settings(
+        home=Path(env["TENANTRY_HOME"]), database_url=env.get("TENANTRY_DATABASE_URL")
+    )
+    db = open_database(settings)
+    name = f"api-{uuid.uuid4().hex[:8]}"
+    with db.platform_uow() as uow:
+        create_tenant(uow, slug=name, legal_name="API Test GmbH", vertical=Vertical.WORKSHOP)
+        uow.commit()
+    db.dispose()
+    return name
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(env: dict[str, str], slug: str) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "tenantry serve exited"
+            assert time.monotonic() < deadline, "tenantry serve did not become ready"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_key_is_printed_once_and_listed_without_its_secret(env: dict[str, str], slug: str) -> None:
+    created = run(env, "apikeys", "create", "--tenant", slug, "--role", "analyst", "--name", "ci")
+    secret = created.stdout.strip()
+    assert secret.startswith("tnry_") and len(secret) > 40
+    listed = run(env, "apikeys", "list", "--tenant", slug).stdout
+    assert "analyst" in listed and secret[:12] in listed and secret not in listed
+
+
+def test_bad_role_is_one_line_on_stderr(env: dict[str, str], slug: str) -> None:
+    proc = run(env, "apikeys", "create", "--tenant", slug, "--role", "emperor", ok=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "role must be one of" in proc.stderr
+
+
+def test_served_api_accepts_a_cli_key_until_it_is_revoked(
+    env: dict[str, str], slug: str, base_url: str
+) -> None:
+    created = run(env, "apikeys", "create", "--tenant", slug, "--role", "staff")
+    secret = created.stdout.strip()
+    key_id = created.stderr.split()[2]
+    headers = {"X-API-Key": secret}
+    assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{base_url}/v1/leads", headers=headers).status_code == 200
+    run(env, "apikeys", "revoke", key_id)
+    refused = httpx.get(f"{base_url}/v1/leads", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
