@@ -1,10 +1,11 @@
 """Verification: recompute every chain and hold it against the chain heads and a checkpoint.
 
-Reads `audit.log` in (tenant, seq) order through a server-side cursor, recomputes each entry's
-hash with `chain.entry_hash`, checks that it links to its predecessor, that sequence numbers
-are contiguous, that the log reaches the chain head recorded in the database, and that it
-contains the heads signed in the latest external checkpoint. Reports the first broken entry
-of each chain and why. Reads only; never repairs.
+Every chain is first checked by the fast pass (`scan.py`: one streaming read per connection,
+the connections sharing one snapshot). A chain it cannot confirm is walked again here, alone,
+in `seq` order and field by field with `chain.canonical`, to name its first broken entry and
+why (`_reference_walk`). Every chain is then held against its head in the database and the
+head signed in the latest external checkpoint. All hashing is done in Python; functions are
+resolved in `pg_catalog` only. Reads only; never repairs.
 """
 
 from __future__ import annotations
