@@ -175,3 +175,19 @@ def test_encrypted_values_are_digested_here_not_by_the_database(trail: Trail) ->
         with trail.superuser() as su:
             su.execute(f'ALTER ROLE tenantry_owner IN DATABASE "{database}" RESET search_path')
             su.execute("DROP SCHEMA evil CASCADE")
+
+
+def test_a_chain_without_head_and_a_head_without_chain_are_found_in_parallel(
+    trail: Trail,
+) -> None:
+    headless, emptied = chain_of_six(trail), chain_of_six(trail)
+    with trail.superuser() as su:
+        su.execute("DELETE FROM audit.chain_heads WHERE tenant_id = %s", (headless.id,))
+        su.execute("DELETE FROM audit.log WHERE tenant_id = %s", (emptied.id,))
+    with trail.owner() as conn:
+        single = verify_trail(conn, trail.settings, jobs=1)
+        parallel = verify_trail(conn, trail.settings, jobs=4)
+    assert parallel.breaks == single.breaks
+    found = {b.tenant_id: (b.reason, b.seq) for b in parallel.breaks}
+    assert found[headless.id] == ("inserted", 1)
+    assert found[emptied.id] == ("truncated tail", 1)
