@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tenantry.audit import scan
-from tenantry.audit.chain import BODY_SQL, SELECT_FIELDS, canonical, entry_hash
+from tenantry.audit.chain import BODY_FROM, BODY_SQL, SELECT_FIELDS, canonical, entry_hash
 from tenantry.audit.verify import verify_trail
 from tenantry.config import Settings
 from tenantry.db.engine import open_database
@@ -76,8 +76,8 @@ def test_postgresql_renders_exactly_the_canonical_text(trail: Trail) -> None:
         )
     with trail.owner() as conn:
         rows = conn.execute(
-            f"SELECT {BODY_SQL}, {', '.join(SELECT_FIELDS)} FROM audit.log"
-            " WHERE tenant_id = %s ORDER BY seq",
+            f"SELECT {BODY_SQL}, {', '.join(SELECT_FIELDS)} FROM {BODY_FROM}"
+            " WHERE l.tenant_id = %s ORDER BY l.seq",
             (tenant.id,),
         ).fetchall()
     assert len(rows) == 6

@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Sequence
 
 __all__ = [
+    "BODY_FROM",
     "BODY_SQL",
     "FIELDS",
     "GENESIS_HEX",
@@ -75,18 +76,29 @@ SELECT_FIELDS = (
 
 # Fields that can be NULL; the others are NOT NULL columns (or derived from them).
 _NULLABLE = frozenset({"old_values", "new_values", "subject_id", "encrypted_values_sha256"})
+# The costly text renderings, computed once per entry in a LATERAL subquery (`v`): the framing
+# needs each twice (length and text), and PostgreSQL would evaluate the expression twice.
+_RENDERED = {
+    "changed_columns::text": "v.changed_text",
+    "redacted_columns::text": "v.redacted_text",
+    "old_values::text": "v.old_text",
+    "new_values::text": "v.new_text",
+}
+# A uuid's text form always has 36 characters.
+_FIXED = {"tenant_id::text": "'36:' || l.tenant_id::text"}
 
 
 def _sql_field(name: str, expr: str) -> str:
+    if expr in _FIXED:
+        return _FIXED[expr]
+    expr = _RENDERED.get(expr, expr)
     # `x || NULL` is NULL, so a NULL field falls through to '-'; a NOT NULL field needs no test.
-    # Each expression is written twice (length and text): PostgreSQL evaluates both, but a
-    # subquery to share them costs more than the second evaluation of these output functions.
     field = f"length({expr})::text || ':' || {expr}"
     return f"coalesce({field}, '-')" if name in _NULLABLE else field
 
 
 # The canonical text of an entry up to and including `seq`, i.e. without the last field
-# (`prev_hash`), as one SQL expression over `audit.log l`. Verification streams it and appends
+# (`prev_hash`), as one SQL expression over `BODY_FROM`. Verification streams it and appends
 # the last field itself, from the hash it computed for the predecessor; `canonical()` below
 # defines the same bytes, and a test holds the two together.
 BODY_SQL = (
@@ -95,6 +107,13 @@ BODY_SQL = (
         _sql_field(name, expr) for name, expr in zip(FIELDS[1:-1], SELECT_FIELDS[:-1], strict=True)
     )
     + " || E'\\n'"
+)
+BODY_FROM = (
+    "audit.log l CROSS JOIN LATERAL (SELECT "
+    + ", ".join(f"l.{expr}" for expr in _RENDERED)
+    + " OFFSET 0) v("
+    + ", ".join(alias.removeprefix("v.") for alias in _RENDERED.values())
+    + ")"
 )
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from tenantry.audit.chain import BODY_SQL
+from tenantry.audit.chain import BODY_FROM, BODY_SQL
 
 __all__ = ["ChainStart", "Outcome", "ScanResult", "TenantRange", "check_rows", "scan_chains"]
 
@@ -34,7 +34,7 @@ __all__ = ["ChainStart", "Outcome", "ScanResult", "TenantRange", "check_rows", "
 _QUERY = (
     "COPY (SELECT l.tenant_id, l.seq, l.prev_hash, l.hash, l.encrypted_values, "
     + BODY_SQL
-    + " FROM audit.log l {where}) TO STDOUT (FORMAT binary)"
+    + f" FROM {BODY_FROM} {{where}}) TO STDOUT (FORMAT binary)"
 )
 # Offsets in a binary COPY row: int16 field count, then per field an int32 length and the data.
 _TENANT = slice(6, 22)
