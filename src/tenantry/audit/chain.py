@@ -76,13 +76,17 @@ SELECT_FIELDS = (
 
 # Fields that can be NULL; the others are NOT NULL columns (or derived from them).
 _NULLABLE = frozenset({"old_values", "new_values", "subject_id", "encrypted_values_sha256"})
-# The costly text renderings, computed once per entry in a LATERAL subquery (`v`): the framing
-# needs each twice (length and text), and PostgreSQL would evaluate the expression twice.
+# Text renderings computed once per entry in a LATERAL subquery (`v`): the framing needs each
+# twice (length and text), and PostgreSQL would evaluate the expression twice.
 _RENDERED = {
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint::text": "v.at_text",
+    "txid::text": "v.txid_text",
     "changed_columns::text": "v.changed_text",
     "redacted_columns::text": "v.redacted_text",
     "old_values::text": "v.old_text",
     "new_values::text": "v.new_text",
+    "subject_id::text": "v.subject_text",
+    "seq::text": "v.seq_text",
 }
 # A uuid's text form always has 36 characters.
 _FIXED = {"tenant_id::text": "'36:' || l.tenant_id::text"}
@@ -110,7 +114,7 @@ BODY_SQL = (
 )
 BODY_FROM = (
     "audit.log l CROSS JOIN LATERAL (SELECT "
-    + ", ".join(f"l.{expr}" for expr in _RENDERED)
+    + ", ".join(f"({expr})" for expr in _RENDERED)  # columns of `l`, the only table in scope
     + " OFFSET 0) v("
     + ", ".join(alias.removeprefix("v.") for alias in _RENDERED.values())
     + ")"
