@@ -77,7 +77,8 @@ SELECT_FIELDS = (
 # Fields that can be NULL; the others are NOT NULL columns (or derived from them).
 _NULLABLE = frozenset({"old_values", "new_values", "subject_id", "encrypted_values_sha256"})
 # Text renderings computed once per entry in a LATERAL subquery (`v`): the framing needs each
-# twice (length and text), and PostgreSQL would evaluate the expression twice.
+# twice (length and text), and PostgreSQL would evaluate the expression twice. `OFFSET 0`
+# keeps the planner from merging the subquery back (measured: 6.4 -> 5.3 us per entry).
 _RENDERED = {
     "(extract(epoch FROM recorded_at) * 1000000)::bigint::text": "v.at_text",
     "txid::text": "v.txid_text",
