@@ -104,6 +104,18 @@ def test_log_shows_a_rows_history_with_personal_data_redacted(audit_env, tenant,
     assert "@" not in out and "Doe" not in out
 
 
+def test_log_shows_a_tenants_or_a_tables_history(audit_env, tenant, capsys) -> None:
+    tenant_id, slug, customer_id = tenant
+    whole, _ = cli(capsys, "audit", "log", "--tenant", str(tenant_id))
+    assert "crm.customers" in whole and str(customer_id) in whole  # table and row columns
+    table, _ = cli(capsys, "audit", "log", "--tenant", slug, "--table", "crm.customers")
+    assert str(customer_id) in table and "insert" in table and "update" in table
+    latest, _ = cli(capsys, "audit", "log", "--tenant", slug, "--limit", "1")
+    assert "update" in latest and "insert" not in latest
+    none, _ = cli(capsys, "audit", "log", "--tenant", slug, "--table", "crm.leads")
+    assert none.strip() == "no entries"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,22 +1,27 @@
 """Verification: recompute every chain and hold it against the chain heads and a checkpoint.
 
-Reads `audit.log` in (tenant, seq) order through a server-side cursor, recomputes each entry's
-hash with `chain.entry_hash`, checks that it links to its predecessor, that sequence numbers
-are contiguous, that the log reaches the chain head recorded in the database, and that it
-contains the heads signed in the latest external checkpoint. Reports the first broken entry
-of each chain and why. Reads only; never repairs.
+Every chain is first checked by the fast pass (`scan.py`: one streaming read per connection,
+the connections sharing one snapshot). A chain it cannot confirm is walked again here, alone,
+in `seq` order and field by field with `chain.canonical`, to name its first broken entry and
+why (`_reference_walk`). Every chain is then held against its head in the database and the
+head signed in the latest external checkpoint. All hashing is done in Python; functions are
+resolved in `pg_catalog` only. Reads only; never repairs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
-from tenantry.audit.chain import CANONICAL_SQL, GENESIS_HEX
+from tenantry.audit.chain import GENESIS_HEX, SELECT_FIELDS, canonical
 from tenantry.audit.checkpoints import (
     HeadRef,
     SignedCheckpoint,
@@ -25,6 +30,7 @@ from tenantry.audit.checkpoints import (
     load_signing_key,
     public_key_bytes,
 )
+from tenantry.audit.scan import ChainStart, Outcome, ScanResult, TenantRange, scan_chains
 from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
 
@@ -33,6 +39,7 @@ __all__ = [
     "Break",
     "Report",
     "check_checkpoint",
+    "default_jobs",
     "verify_chains",
     "verify_trail",
 ]
@@ -47,12 +54,21 @@ REASONS = (
 )
 
 _BATCH = 20_000
-# tenant, canonical text, stored hash, seq, previous hash: the hash is recomputed here, in
-# Python, over the canonical text of the stored columns.
+_ENCRYPTED = SELECT_FIELDS.index("encode(sha256(encrypted_values), 'hex')")
+# The reference walk: one chain in order, every field as text except `encrypted_values`
+# (raw, digested here), the stored hash, seq and previous hash. Both the canonical text and
+# every digest are computed in Python, with `chain.canonical`.
 _ENTRIES = (
-    f"SELECT l.tenant_id::text, {CANONICAL_SQL}, encode(l.hash, 'hex'), l.seq,"
-    " encode(l.prev_hash, 'hex') FROM audit.log l {where} ORDER BY l.tenant_id, l.seq"
+    "SELECT "
+    + ", ".join(
+        "encrypted_values" if i == _ENCRYPTED else expr for i, expr in enumerate(SELECT_FIELDS)
+    )
+    + ", encode(l.hash, 'hex'), l.seq"
+    " FROM audit.log l WHERE l.tenant_id = %s ORDER BY l.seq"
 )
+
+# A row of `_ENTRIES`.
+Row = tuple[str | int | bytes | None, ...]
 
 
 @dataclass(frozen=True)
@@ -175,15 +191,18 @@ def _classify_link(
 def _walk(
     conn: psycopg.Connection,
     chain: _Chain,
-    row: tuple[str | int | None, ...],
+    row: Row,
     anchor: HeadRef | None,
     *,
     twin: bool,
 ) -> None:
-    canon = str(row[1])
-    stored = str(row[2])
-    seq = int(row[3])  # type: ignore[arg-type]
-    prev = str(row[4])
+    values = list(row[: len(SELECT_FIELDS)])
+    encrypted = values[_ENCRYPTED]
+    if encrypted is not None:
+        values[_ENCRYPTED] = hashlib.sha256(encrypted).hexdigest()  # type: ignore[arg-type]
+    stored = str(row[-2])
+    seq = int(row[-1])  # type: ignore[arg-type]
+    prev = str(row[-3])
     if seq < chain.expected or (twin and seq == chain.expected):
         chain.broken = Break(
             chain.tenant, seq, "inserted", f"a second entry claims sequence number {seq}"
@@ -197,7 +216,7 @@ def _walk(
         )
         chain.broken = Break(chain.tenant, chain.expected, "deleted", missing)
         return
-    self_ok = hashlib.sha256(canon.encode()).hexdigest() == stored
+    self_ok = hashlib.sha256(canonical(values)).hexdigest() == stored  # type: ignore[arg-type]
     if prev != chain.prev:
         chain.broken = _classify_link(conn, chain, seq, prev, self_ok)
         return
@@ -259,27 +278,102 @@ def _start(tenant: uuid.UUID, head: _Head | None) -> _Chain:
     return _Chain(tenant, head.base_seq + 1, head.base_hex)
 
 
-def _with_twins(
-    rows: Iterable[tuple[str | int | None, ...]],
-) -> Iterator[tuple[tuple[str | int | None, ...], bool]]:
-    """Each row, and whether the next one claims the same tenant and sequence number."""
-    pending: tuple[str | int | None, ...] | None = None
+def _with_twins(rows: Iterable[Row]) -> Iterator[tuple[Row, bool]]:
+    """Each row of one chain, and whether the next one claims the same sequence number."""
+    pending: Row | None = None
     for row in rows:
         if pending is not None:
-            yield pending, pending[0] == row[0] and pending[3] == row[3]
+            yield pending, pending[-1] == row[-1]
         pending = row
     if pending is not None:
         yield pending, False
 
 
-def _rows(
-    conn: psycopg.Connection, tenant: uuid.UUID | None
-) -> Iterable[tuple[str | int | None, ...]]:
-    where, params = ("WHERE l.tenant_id = %s", (tenant,)) if tenant else ("", ())
-    with conn.cursor(name="audit_verify") as cur:
+def _rows(conn: psycopg.Connection, tenant: uuid.UUID) -> Iterable[Row]:
+    with conn.cursor(name="audit_walk") as cur:
         cur.itersize = _BATCH
-        cur.execute(_ENTRIES.format(where=where), params)
+        cur.execute(_ENTRIES, (tenant,))
         yield from cur
+
+
+def _reference_walk(
+    conn: psycopg.Connection, tenant: uuid.UUID, head: _Head | None, anchor: HeadRef | None
+) -> _Chain:
+    """One chain in order, field by field, naming its first broken entry and why."""
+    chain = _start(tenant, head)
+    for row, twin in _with_twins(_rows(conn, tenant)):
+        _walk(conn, chain, row, anchor, twin=twin)
+        if chain.broken is not None:
+            break
+    return chain
+
+
+def _from_outcome(tenant: uuid.UUID, head: _Head | None, outcome: Outcome) -> _Chain:
+    start = _start(tenant, head)
+    chain = _Chain(tenant, outcome.last_seq + 1, outcome.last_hash.hex())
+    if outcome.last_seq >= start.expected:
+        chain.last_hash = outcome.last_hash.hex()
+    if outcome.anchor_hash is not None:
+        chain.anchor_hash = outcome.anchor_hash.hex()
+    return chain
+
+
+def _split(heads: Mapping[uuid.UUID, _Head], jobs: int) -> list[TenantRange]:
+    """Contiguous tenant ranges with about the same number of entries each."""
+    sizes = sorted((t, h.seq - h.base_seq + 1) for t, h in heads.items())
+    total = sum(size for _, size in sizes)
+    bounds: list[uuid.UUID] = []
+    done = 0
+    for t, size in sizes:
+        if done >= total * (len(bounds) + 1) / jobs and len(bounds) < jobs - 1:
+            bounds.append(t)
+        done += size
+    edges: list[uuid.UUID | None] = [None, *bounds, None]
+    return [TenantRange(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+
+def _pin(conn: psycopg.Connection) -> None:
+    """Resolve every function and operator in PostgreSQL's own catalog for the rest of the
+    transaction: a `search_path` set for the role cannot slip in look-alike functions."""
+    conn.execute("SET LOCAL search_path = pg_catalog")
+
+
+def _scan_in_snapshot(
+    conninfo: str, snapshot: str, starts: Mapping[uuid.UUID, ChainStart], tenants: TenantRange
+) -> ScanResult:
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        _pin(conn)
+        try:
+            return scan_chains(conn, starts, tenants)
+        finally:
+            conn.rollback()
+
+
+def _scan(
+    conn: psycopg.Connection,
+    starts: Mapping[uuid.UUID, ChainStart],
+    ranges: Sequence[TenantRange],
+) -> ScanResult:
+    """The fast pass over `ranges`, each on its own connection sharing `conn`'s snapshot."""
+    if len(ranges) == 1:
+        return scan_chains(conn, starts, ranges[0])
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    conninfo = make_conninfo(conn.info.dsn, password=conn.info.password or None)
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        parts = list(pool.map(lambda r: _scan_in_snapshot(conninfo, row[0], starts, r), ranges))
+    merged = ScanResult(0, {})
+    for part in parts:
+        merged.entries += part.entries
+        merged.chains.update(part.chains)
+    return merged
+
+
+def default_jobs() -> int:
+    """Connections that verify in parallel: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def verify_chains(
@@ -287,35 +381,46 @@ def verify_chains(
     *,
     tenant: uuid.UUID | None = None,
     anchors: Mapping[uuid.UUID, HeadRef] | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Walk every chain (or one tenant's) inside the caller's transaction on `conn`.
+    """Check every chain (or one tenant's) inside the caller's transaction on `conn`.
 
-    `conn` must see every tenant (the owner role). `anchors` are the heads of a checkpoint
-    whose signature and database copy the caller has already checked.
+    `conn` must see every tenant (the owner role) and be in a REPEATABLE READ transaction
+    when `jobs` > 1, so the other connections can share its snapshot. `anchors` are the heads
+    of a checkpoint whose signature and database copy the caller has already checked.
+    Chains the fast pass (`scan.py`) cannot confirm are walked again in order to name the
+    first broken entry.
     """
     anchors = dict(anchors or {})
     if tenant is not None:
         anchors = {t: h for t, h in anchors.items() if t == tenant}
+    _pin(conn)
     heads = _heads(conn, tenant)
-    report = Report()
-    chain: _Chain | None = None
-    current: object = None
-    anchor: HeadRef | None = None
-    seen: set[uuid.UUID] = set()
-    for row, twin in _with_twins(_rows(conn, tenant)):
-        report.entries += 1
-        if chain is None or row[0] != current:
-            if chain is not None:
-                _close(report, chain, heads, anchors)
-            current, row_tenant = row[0], uuid.UUID(str(row[0]))
-            chain = _start(row_tenant, heads.get(row_tenant))
-            anchor = anchors.get(row_tenant)
-            seen.add(row_tenant)
-        if chain.broken is None:
-            _walk(conn, chain, row, anchor, twin=twin)
-    if chain is not None:
+    starts = {
+        t: ChainStart(
+            h.base_seq,
+            bytes.fromhex(h.base_hex),
+            anchors[t].seq if t in anchors else 0,
+        )
+        for t, h in heads.items()
+    }
+    for t, a in anchors.items():
+        starts.setdefault(t, ChainStart(0, bytes(32), a.seq))
+    if tenant is not None:
+        ranges = [TenantRange(tenant=tenant)]
+    else:
+        ranges = _split(heads, max(1, min(jobs, len(heads))))
+    scanned = _scan(conn, starts, ranges)
+    report = Report(entries=scanned.entries)
+    for t in sorted(scanned.chains):
+        outcome = scanned.chains[t]
+        head = heads.get(t)
+        if outcome.suspect:
+            chain = _reference_walk(conn, t, head, anchors.get(t))
+        else:
+            chain = _from_outcome(t, head, outcome)
         _close(report, chain, heads, anchors)
-    for missing in sorted((set(heads) | set(anchors)) - seen):
+    for missing in sorted((set(heads) | set(anchors)) - set(scanned.chains)):
         head = heads.get(missing)
         if head is None or head.seq > head.base_seq or missing in anchors:
             _close(report, _start(missing, head), heads, anchors)
@@ -335,7 +440,11 @@ def _close(
 
 
 def verify_trail(
-    conn: psycopg.Connection, settings: Settings, *, tenant: uuid.UUID | None = None
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    tenant: uuid.UUID | None = None,
+    jobs: int | None = None,
 ) -> Report:
     """Check the latest external checkpoint, then every chain against it, in one snapshot.
 
@@ -345,6 +454,7 @@ def verify_trail(
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     try:
+        _pin(conn)
         database = conn.execute("SELECT current_database()").fetchone()
         assert database is not None
         external = latest_file(settings, database[0])
@@ -366,7 +476,7 @@ def verify_trail(
             problem = check_checkpoint(conn, external, public_key_bytes(key))
             if problem is None:
                 anchors = external.heads()
-        report = verify_chains(conn, tenant=tenant, anchors=anchors)
+        report = verify_chains(conn, tenant=tenant, anchors=anchors, jobs=jobs or default_jobs())
         report.checkpoint = external
         if problem is not None:
             report.breaks.insert(0, problem)

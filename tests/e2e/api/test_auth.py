@@ -50,7 +50,11 @@ def test_hs256_token_maps_to_its_tenant_and_role(client: TestClient, tenant: Ten
     assert r.status_code == 200
     write = client.post(
         "/v1/leads",
-        json={"location_id": str(tenant.locations[0]), "source": "web_quote", "phone": "+49 30 7654321"},
+        json={
+            "location_id": str(tenant.locations[0]),
+            "source": "web_quote",
+            "phone": "+49 30 7654321",
+        },
         headers=_bearer(_token(tenant, "analyst")),
     )
     assert write.status_code == 403
