@@ -33,6 +33,7 @@ from tenantry.errors import (
     TenantryError,
     ValidationError,
 )
+from tenantry.events.ingest import BatchTooLargeError
 
 __all__ = [
     "PROBLEM_RESPONSES",
@@ -82,6 +83,7 @@ PROBLEM_TYPES: dict[type[TenantryError], tuple[int, str, str]] = {
     PermissionDeniedError: (403, "permission-denied", "Permission denied"),
     NotFoundError: (404, "not-found", "Not found"),
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Idempotency key reused"),
+    BatchTooLargeError: (413, "batch-too-large", "Batch too large"),
     ReferenceNotFoundError: (422, "reference-not-found", "Referenced record not found"),
     ValidationError: (422, "validation-failed", "Invalid input"),
     IllegalTransitionError: (409, "illegal-transition", "Transition not allowed"),

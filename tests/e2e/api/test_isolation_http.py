@@ -146,6 +146,7 @@ def _attempts(t: TenantFixture, customer_id: str, booking_id: str) -> dict[Actio
             "/v1/locations",
             {"name": "X", "slug": f"x-{uuid.uuid4().hex[:8]}", "vertical": "other"},
         ),
+        Action.INGEST_EVENTS: ("POST", "/v1/events", []),
         Action.PRIVACY: (
             "POST",
             "/v1/privacy/dsar",

@@ -9,10 +9,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tenantry.api.deps import Renderer
-from tenantry.api.resources import commerce, crm, engage, identity, insight, leads, privacy
+from tenantry.api.resources import (
+    commerce,
+    crm,
+    engage,
+    events,
+    identity,
+    insight,
+    leads,
+    privacy,
+)
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, privacy)
+_MODULES = (leads, crm, identity, commerce, engage, insight, privacy, events)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}
