@@ -36,6 +36,7 @@ def test_every_table_with_tenant_id_is_known_to_the_models(owner) -> None:
                 " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE a.attname = 'tenant_id' AND NOT a.attisdropped"
                 " AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                " AND c.relpersistence <> 't'"  # a session's scratch tables (COPY staging)
                 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             )
         )
@@ -75,12 +76,15 @@ def test_application_role_owns_nothing_and_cannot_bypass_rls(owner) -> None:
     assert not any(role)
     owned = owner.execute(
         text(
-            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'tenantry_app'"
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner"
+            " WHERE r.rolname = 'tenantry_app' AND c.relpersistence <> 't'"
         )
     ).scalar()
     owned_schemas = owner.execute(
         text(
-            "SELECT count(*) FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolname = 'tenantry_app'"
+            "SELECT count(*) FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner"
+            " WHERE r.rolname = 'tenantry_app' AND n.nspname NOT LIKE 'pg_temp%'"
+            " AND n.nspname NOT LIKE 'pg_toast_temp%'"
         )
     ).scalar()
     assert owned == 0 and owned_schemas == 0
