@@ -27,6 +27,7 @@ on: one more round trip per request), so the API sends exactly pgbench's four ro
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import random
@@ -45,7 +46,14 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.common import Result, database, percentile, settings
+from bench.common import (
+    BENCH_MASTER,
+    BENCH_MASTER_BYTES,
+    Result,
+    database,
+    percentile,
+    settings,
+)
 from tenantry.db.engine import open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import Lead, Location
@@ -70,7 +78,7 @@ class Fixture:
 
 def _prepare(server: DatabaseTarget) -> Fixture:
     target = database(server, DB_NAME, fresh=True)
-    db = open_database(target=target)
+    db = open_database(target=target, master=BENCH_MASTER)
     rng = random.Random(5)
     try:
         with db.platform_uow(actor="bench") as uow:
@@ -131,13 +139,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_env(target: DatabaseTarget) -> dict[str, str]:
+def _server_env(target: DatabaseTarget, db_name: str = DB_NAME) -> dict[str, str]:
     s = settings()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
     env["TENANTRY_HOME"] = str(s.home)
-    env["TENANTRY_DATABASE_NAME"] = DB_NAME
+    env["TENANTRY_DATABASE_NAME"] = db_name
+    env["TENANTRY_MASTER_KEY"] = base64.b64encode(BENCH_MASTER_BYTES).decode()
     if s.database_url is not None:
-        url = make_url(s.database_url.get_secret_value()).set(database=DB_NAME)
+        url = make_url(s.database_url.get_secret_value()).set(database=db_name)
         env["TENANTRY_DATABASE_URL"] = url.render_as_string(hide_password=False)
     env["TENANTRY_RATE_LIMIT_PER_MINUTE"] = "0"
     env["TENANTRY_POOL_PRE_PING"] = os.environ.get("BENCH_API_PRE_PING", "false")
@@ -145,7 +154,7 @@ def _server_env(target: DatabaseTarget) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, target: DatabaseTarget, workers: int) -> None:
+    def __init__(self, target: DatabaseTarget, workers: int, db_name: str = DB_NAME) -> None:
         self.port = _free_port()
         cmd = [
             sys.executable, "-m", "uvicorn", "--factory", "tenantry.api.app:create_app",
@@ -153,7 +162,10 @@ class Server:
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         self.proc = subprocess.Popen(  # noqa: S603 (a fixed command line)
-            cmd, env=_server_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            cmd,
+            env=_server_env(target, db_name),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 120
         while True:

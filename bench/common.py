@@ -18,8 +18,10 @@ from tenantry.db.migrate import upgrade
 from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database
 from tenantry.privacy.master import LocalMasterKey
 
-# Every benchmark database seals personal data under this master key.
-BENCH_MASTER = LocalMasterKey(bytes(range(32)), "bench")
+# Every benchmark database seals personal data under this master key (API servers started
+# by a benchmark get it as TENANTRY_MASTER_KEY).
+BENCH_MASTER_BYTES = bytes(range(32))
+BENCH_MASTER = LocalMasterKey(BENCH_MASTER_BYTES, "bench")
 
 RESULTS = Path(__file__).parent / "results"
 
