@@ -15,6 +15,8 @@ from tenantry.cli.common import console, open_db, resolve_tenant
 from tenantry.config import get_settings
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
+from tenantry.events.erasure import lake_needles
+from tenantry.lake.erasure import lake_byte_scan
 from tenantry.models import Base, DsarRequest
 from tenantry.models.enums import ConsentPurpose, HoldScope
 from tenantry.privacy import catalog as register
@@ -361,16 +363,24 @@ def privacy_scan(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
 ) -> None:
-    """Search every column of every table, sealed values opened, for the subject's values;
-    exit 1 on any hit."""
+    """Search every column of every table, sealed values opened, and every byte of the lake for
+    the subject's values; exit 1 on any hit."""
     db = open_db()
     try:
         with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
             ring = _ring(uow)
-            targets = targets_of(uow, ring, find_footprint(uow, ring, email))
+            footprint = find_footprint(uow, ring, email)
+            targets = targets_of(uow, ring, footprint)
             targets.add_binary(email_index(ring, email))
             hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}), ring=ring)
+            pseudonym = footprint.subject.pseudonym if footprint.subject else None
+            needles = lake_needles(ring, pseudonym=pseudonym, email=footprint.email)
     finally:
         db.dispose()
-    print(f"scanned every column of {len(Base.metadata.tables)} tables: {len(hits)} hit(s)")
+    lake = lake_byte_scan(get_settings().home, needles)
+    hits += [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake]
+    print(
+        f"scanned every column of {len(Base.metadata.tables)} tables and the lake:"
+        f" {len(hits)} hit(s)"
+    )
     _report_hits(hits)
