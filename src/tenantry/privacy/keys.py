@@ -179,6 +179,9 @@ class KeyRing:
 
     def active_version(self, purpose: KeyPurpose = KeyPurpose.WRAPPING) -> int:
         """The active version, creating version 1 on first use."""
+        shared = (self.master.key_id, self.tenant_id)
+        if not self._active and self.cache is not None:
+            self._active.update(self.cache.active_versions(shared) or {})
         if not self._active:  # both purposes in one round trip
             rows = self.uow.session.execute(
                 sa.select(TenantKey.purpose, TenantKey.version).where(
@@ -188,6 +191,8 @@ class KeyRing:
             ).all()
             for active_purpose, version in rows:
                 self._active[active_purpose] = version
+            if len(self._active) == len(KeyPurpose) and self.cache is not None:
+                self.cache.remember_active(shared, self._active)
         if purpose not in self._active:
             self._tenant[(purpose, 1)] = self._create_tenant_key(purpose, 1)
             self._active[purpose] = 1
@@ -427,6 +432,7 @@ def rotate_tenant_key(
         else:
             target = old
         uow.commit()
+    db.key_cache.forget_active((master.key_id, tenant_id))  # this process wraps under it now
     rotated = time.perf_counter() - started
     total = 0
     while rewrap:

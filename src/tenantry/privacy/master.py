@@ -15,7 +15,7 @@ import importlib
 import os
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
@@ -90,10 +90,30 @@ class TenantKeyCache:
     keys). Subject data keys are never cached here: destroying one must take effect at once.
     """
 
+    # Which versions are active is cached for seconds only: after a rotation elsewhere, a
+    # process may wrap a few new subject keys under the retired (still valid) version, which
+    # `tenantry keys rewrap` (or the next rotation) moves on.
+    ACTIVE_TTL = 5.0
+
     def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[tuple[object, ...], tuple[bytes, float]] = {}
+        self._active: dict[object, tuple[dict[Any, int], float]] = {}
+
+    def active_versions(self, tenant: object) -> dict[Any, int] | None:
+        hit = self._active.get(tenant)
+        if hit is None or time.monotonic() > hit[1]:
+            return None
+        return dict(hit[0])
+
+    def remember_active(self, tenant: object, versions: dict[Any, int]) -> None:
+        if len(self._active) >= self.max_entries:
+            self._active.clear()
+        self._active[tenant] = (dict(versions), time.monotonic() + self.ACTIVE_TTL)
+
+    def forget_active(self, tenant: object) -> None:
+        self._active.pop(tenant, None)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
         hit = self._entries.get(key)
