@@ -164,3 +164,19 @@ def test_a_new_address_becomes_the_subjects_lookup_value(
         found = uow.repos.customers.by_email("New.Address@example.org")
         assert found is not None and found.id == customer.id
         assert uow.repos.customers.by_email("old.address@example.org") is None
+
+
+def test_a_wrong_master_key_is_an_error_not_missing_data(
+    db: Database, tenant: TenantFixture
+) -> None:
+    from tenantry.privacy.master import LocalMasterKey
+
+    customer = _customer(db, tenant, "wrong.master@example.org")
+    other = Database(
+        target=db.target,
+        app_engine=db.app_engine,
+        owner_engine=db.owner_engine,
+        master=LocalMasterKey(bytes(32), "other"),
+    )
+    with pytest.raises(ConfigurationError, match="master key"), other.tenant_uow(tenant.id) as uow:
+        _ = uow.repos.customers.get(customer.id).email

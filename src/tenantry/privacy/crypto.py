@@ -25,6 +25,7 @@ from tenantry.errors import TenantryError, ValidationError
 __all__ = [
     "KEY_BYTES",
     "DecryptionError",
+    "KeyDestroyedError",
     "blind_index",
     "derive_key",
     "field_aad",
@@ -45,6 +46,10 @@ _NONCE = 12
 
 class DecryptionError(TenantryError):
     """The value cannot be decrypted (wrong key, destroyed key, or moved ciphertext)."""
+
+
+class KeyDestroyedError(DecryptionError):
+    """The data subject's key has been destroyed (crypto-shredded)."""
 
 
 def new_key() -> bytes:

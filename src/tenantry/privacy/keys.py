@@ -19,11 +19,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import ConflictError, NotFoundError
+from tenantry.errors import ConfigurationError, ConflictError, NotFoundError
 from tenantry.models import PlatformKey, SubjectKey, TenantKey
 from tenantry.models.enums import KeyPurpose, KeyStatus
 from tenantry.privacy.crypto import (
     DecryptionError,
+    KeyDestroyedError,
     derive_key,
     field_aad,
     key_version_of,
@@ -83,6 +84,17 @@ def _insert_key(
     return master.unwrap(theirs, aad)
 
 
+def _unwrap(master: MasterKeyProvider, wrapped: bytes, aad: bytes) -> bytes:
+    """A key wrapped by the master key; a failure is a misconfiguration, never "no data"."""
+    try:
+        return master.unwrap(wrapped, aad)
+    except DecryptionError as exc:
+        raise ConfigurationError(
+            "the master key cannot unwrap the stored keys (is TENANTRY_MASTER_KEY or the key"
+            " file the one this database was created with?)"
+        ) from exc
+
+
 def platform_key_aad(purpose: KeyPurpose, version: int) -> bytes:
     return f"platform-key|{purpose.value}|{version}".encode()
 
@@ -135,7 +147,7 @@ class PlatformKeys:
             row = self.uow.session.get(PlatformKey, (purpose, version))
             if row is None:
                 raise NotFoundError("platform key version not found", version=version)
-            cached = self.master.unwrap(row.wrapped_key, platform_key_aad(purpose, version))
+            cached = _unwrap(self.master, row.wrapped_key, platform_key_aad(purpose, version))
             if self.cache is not None:
                 self.cache.put(shared, cached)
         self._keys[(purpose, version)] = cached
@@ -208,8 +220,8 @@ class KeyRing:
             row = self.uow.session.get(TenantKey, (self.tenant_id, purpose, version))
             if row is None:
                 raise NotFoundError("tenant key version not found", version=version)
-            cached = self.master.unwrap(
-                row.wrapped_key, tenant_key_aad(self.tenant_id, purpose, version)
+            cached = _unwrap(
+                self.master, row.wrapped_key, tenant_key_aad(self.tenant_id, purpose, version)
             )
             if self.cache is not None:
                 self.cache.put(shared, cached)
@@ -267,7 +279,7 @@ class KeyRing:
         if row is None:
             raise NotFoundError("subject key not found")
         if row.wrapped_key is None:
-            raise DecryptionError("the subject's key has been destroyed")
+            raise KeyDestroyedError()
         wrapping = self.tenant_key(KeyPurpose.WRAPPING, row.wrapping_version)
         key = open_(
             wrapping, row.wrapped_key, subject_key_aad(self.tenant_id, subject_id, row.version)

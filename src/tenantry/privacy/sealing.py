@@ -34,6 +34,7 @@ from tenantry.models.sealed import (
 )
 from tenantry.privacy.crypto import (
     DecryptionError,
+    KeyDestroyedError,
     blind_index,
     field_aad,
     key_version_of,
@@ -100,14 +101,21 @@ def open_value(
         return None
     aad = field_aad(table, column, ring.tenant_id, row_id)
     try:
-        if subject_id is None:
-            key = ring.records_key(key_version_of(ciphertext))
-        else:
+        written_under = key_version_of(ciphertext)
+    except DecryptionError:  # not a tenantry ciphertext at all
+        return None
+    if subject_id is None:
+        key = ring.records_key(written_under)
+    else:
+        try:
             version, key = ring.subject_key(subject_id)
-            if key_version_of(ciphertext) != version:
-                raise DecryptionError("ciphertext written under another key version")
+        except KeyDestroyedError:
+            return None
+        if written_under != version:
+            return None
+    try:
         return open_(key, ciphertext, aad).decode()
-    except DecryptionError:
+    except DecryptionError:  # not this row's ciphertext (moved or forged)
         return None
 
 
@@ -153,9 +161,10 @@ def open_platform_value(
     if ciphertext is None:
         return None
     aad = field_aad(table, column, PlatformKeys.SCOPE, row_id)
+    key = platform.data_key(key_version_of(ciphertext))
     try:
-        return open_(platform.data_key(key_version_of(ciphertext)), ciphertext, aad).decode()
-    except DecryptionError:
+        return open_(key, ciphertext, aad).decode()
+    except DecryptionError:  # not this row's ciphertext (moved or forged)
         return None
 
 
