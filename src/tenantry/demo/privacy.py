@@ -121,5 +121,7 @@ def run_privacy_demo(
     for table, actions in sorted(erased.receipt.summary.items()):
         for action, n in actions.items():
             out.erasure.append((f"{table}: {action}", str(n)))
-    out.erasure.append(("scan of every column of every table", f"{len(erased.hits)} hit(s)"))
+    out.erasure.append(
+        ("scan of every column of every table and the lake", f"{len(erased.hits)} hit(s)")
+    )
     return out
