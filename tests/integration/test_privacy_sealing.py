@@ -180,3 +180,29 @@ def test_a_wrong_master_key_is_an_error_not_missing_data(
     )
     with pytest.raises(ConfigurationError, match="master key"), other.tenant_uow(tenant.id) as uow:
         _ = uow.repos.customers.get(customer.id).email
+
+
+def test_a_vehicle_written_with_its_new_owner_shares_the_owners_subject(
+    db: Database, tenant: TenantFixture
+) -> None:
+    with db.tenant_uow(tenant.id) as uow:
+        owner = uow.repos.customers.add(Customer(email="same.flush@example.org"))
+        car = uow.repos.vehicles.add(
+            Vehicle(customer_id=owner.id, make="Opel", model="Corsa", license_plate="K-AB 12")
+        )
+        uow.commit()
+    assert car.subject_id is not None and car.subject_id == owner.subject_id
+
+
+def test_a_refresh_before_the_flush_keeps_the_staged_value(
+    db: Database, tenant: TenantFixture
+) -> None:
+    customer = _customer(db, tenant, "refresh.before@example.org")
+    with db.tenant_uow(tenant.id) as uow:
+        loaded = uow.repos.customers.get(customer.id)
+        loaded.city = "Köln"
+        uow.session.refresh(loaded, ["country"])
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        again = uow.repos.customers.get(customer.id)
+        assert (again.city, again.email) == ("Köln", "refresh.before@example.org")

@@ -164,7 +164,10 @@ def _on_load(target: object, context: QueryContext) -> None:
     if not sealed_fields(type(target)):
         return
     sealer: Sealer | None = context.session.info.get(SEALER_KEY)
-    target.__dict__.pop(_PLAIN, None)
+    plain: dict[str, str | None] = target.__dict__.pop(_PLAIN, {})
+    staged = target.__dict__.get(_PENDING)
+    if staged:  # a refresh before the flush: values set since stay staged, the rest reopen
+        target.__dict__[_PLAIN] = {n: v for n, v in plain.items() if n in staged}
     if sealer is not None:
         target.__dict__[_SEALER] = sealer
         sealer.loaded(target)

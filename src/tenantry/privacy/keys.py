@@ -390,7 +390,9 @@ def _rewrap_batch(uow: UnitOfWork, ring: KeyRing, target: int, batch: int) -> in
         cur.execute(
             "UPDATE privacy.subject_keys k SET wrapped_key = r.wrapped_key, wrapping_version = %s,"
             " updated_at = now() FROM tenantry_rewrap r WHERE k.tenant_id = %s"
-            " AND k.subject_id = r.subject_id AND k.version = r.version",
+            " AND k.subject_id = r.subject_id AND k.version = r.version"
+            # an erasure may have destroyed the key since it was read: never bring it back
+            " AND k.wrapped_key IS NOT NULL",
             (target, ring.tenant_id),
         )
     return len(rows)

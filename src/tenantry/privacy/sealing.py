@@ -161,7 +161,11 @@ def open_platform_value(
     if ciphertext is None:
         return None
     aad = field_aad(table, column, PlatformKeys.SCOPE, row_id)
-    key = platform.data_key(key_version_of(ciphertext))
+    try:
+        written_under = key_version_of(ciphertext)
+    except DecryptionError:  # not a tenantry ciphertext at all
+        return None
+    key = platform.data_key(written_under)
     try:
         return open_(key, ciphertext, aad).decode()
     except DecryptionError:  # not this row's ciphertext (moved or forged)
@@ -249,7 +253,7 @@ class FieldSealer:
                 obj.tenant_id = self.ring.tenant_id
             if getattr(obj, "id", None) is None:
                 obj.id = self.ring.uow.ids()
-            if hasattr(obj, "subject_id") and obj.subject_id is None:
+            if hasattr(obj, "subject_id") and obj.subject_id is None and obj in session.new:
                 obj.subject_id = self._subject_for(session, obj)
             elif obj not in session.new:
                 self._follow_contact_change(obj, fields, staged)
@@ -331,6 +335,22 @@ class FieldSealer:
         for column, table in type(obj).__subject_parents__:
             parent = getattr(obj, column)
             if parent is None:
+                continue
+            staged_parent = next(
+                (
+                    p
+                    for p in session.new
+                    if getattr(p, "__table__", None) is not None
+                    and p.__table__.fullname == table
+                    and getattr(p, "id", None) == parent
+                ),
+                None,
+            )
+            if staged_parent is not None:  # written in this same flush: not in the table yet
+                if getattr(staged_parent, "subject_id", None) is None:
+                    staged_parent.subject_id = self._subject_for(session, staged_parent)
+                if staged_parent.subject_id is not None:
+                    return staged_parent.subject_id  # type: ignore[no-any-return]
                 continue
             found = session.execute(
                 sa.text(f"SELECT subject_id FROM {table} WHERE tenant_id = :t AND id = :id"),

@@ -148,6 +148,10 @@ def find_or_insert_subject(
         column, lookup = ("phone_bidx", values["phone_bidx"])
     key = ring.new_subject_key(values["id"])  # type: ignore[arg-type]
     params = values | key | {"lookup": lookup, "kind": SubjectKind.PERSON.value}
+    if email is None:  # no unique index on phones: serialise creators of the same number
+        assert isinstance(lookup, bytes)
+        lock = int.from_bytes(lookup[:8], "big", signed=True)
+        uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
     sql = sa.text(_FIND_OR_CREATE.format(column=column))
     found = uow.session.execute(sql, params).scalar()
     if found is None:  # lost a race: the other transaction's subject is there now

@@ -88,6 +88,9 @@ _EVENT_SCHEMA: dict[str, Any] = {
 )
 async def post_events(request: Request, ctx: CtxDep) -> Response:
     ctx.principal.require(Action.INGEST_EVENTS)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
+        raise BatchTooLargeError()  # refused before the body is read into memory
     raw = await request.body()
     if len(raw) > MAX_BATCH_BYTES:
         raise BatchTooLargeError()
