@@ -293,6 +293,7 @@ def test_legal_hold_turns_deletion_into_pseudonymisation(
         vehicle = uow.session.get(Vehicle, (tenant.id, person["vehicle"]))
     assert lead is not None and lead.email is None and lead.first_name == result.receipt.replacement
     assert vehicle is not None and vehicle.license_plate is None
+    assert vehicle.license_plate_bidx is None and vehicle.subject_id is None  # unfindable
     assert "pseudonymised (legal hold)" in result.receipt.summary["crm.leads"]
 
 
