@@ -198,6 +198,7 @@ class FieldSealer:
         self.platform = platform
         self._loaded: list[object] = []
         self._subjects_by_index: dict[bytes, uuid.UUID] = {}
+        self._staged: dict[tuple[str, object], Any] = {}
 
     @property
     def ring(self) -> KeyRing:
@@ -237,6 +238,12 @@ class FieldSealer:
     # -- writing ---------------------------------------------------------------------------
 
     def seal_pending(self, session: Any) -> None:
+        # New rows by (table, id): a row's parent may be written in this same flush.
+        self._staged = {
+            (o.__table__.fullname, o.id): o
+            for o in session.new
+            if hasattr(o, "__table__") and getattr(o, "id", None) is not None
+        }
         for obj in [*session.new, *session.dirty]:
             fields = sealed_fields(type(obj))
             if not fields:
@@ -336,16 +343,7 @@ class FieldSealer:
             parent = getattr(obj, column)
             if parent is None:
                 continue
-            staged_parent = next(
-                (
-                    p
-                    for p in session.new
-                    if getattr(p, "__table__", None) is not None
-                    and p.__table__.fullname == table
-                    and getattr(p, "id", None) == parent
-                ),
-                None,
-            )
+            staged_parent = self._staged.get((table, parent))
             if staged_parent is not None:  # written in this same flush: not in the table yet
                 if getattr(staged_parent, "subject_id", None) is None:
                     staged_parent.subject_id = self._subject_for(session, staged_parent)
