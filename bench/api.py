@@ -14,14 +14,15 @@ the server for the same cores, as the issue asks. Two kinds of run:
 Reads: `GET /v1/leads/{id}` (ids drawn from 1,000 leads) and the filtered list
 `GET /v1/leads?status=new&location_id=...&limit=20`. Writes: `POST /v1/leads` with a fresh
 `Idempotency-Key` each. The baseline is pgbench (shipped with the embedded server) as
-`tenantry_app` with the same number of clients, running the transaction the API runs: BEGIN, the
-tenant binding, the statement(s), end. The read script picks its lead id through a 1,000-row
-lookup table (pgbench cannot draw UUIDs), a primary-key probe that only makes the baseline a
-little slower. The write script inserts the lead without personal-data columns (raw SQL must
-not write them) and the idempotency record. Rate limiting is switched off for the run (one key
-would otherwise be held to 1,000 requests per minute), the request log is kept on (to
-/dev/null), as in production, and the pool's pre-ping is off (BENCH_API_PRE_PING=true turns it
-on: one more round trip per request), so the API sends exactly pgbench's four round trips.
+`tenantry_app` with the same number of clients, running the statements the API runs, sent the
+way the API sends them: for reads, the tenant binding and the API's compiled read (with its
+subject-key join) in one pipeline; for writes, the unit of work's transaction. The read script
+picks its lead id through a 1,000-row lookup table (pgbench cannot draw UUIDs), a primary-key
+probe that only makes the baseline a little slower. The write script inserts the lead without
+personal-data columns (raw SQL must not write them) and the idempotency record. Rate limiting
+is switched off for the run (one key would otherwise be held to 1,000 requests per minute), the
+request log is kept on (to /dev/null), as in production, and the pool's pre-ping is off
+(BENCH_API_PRE_PING=true turns it on: one more round trip per write).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from tenantry.models import Lead, Location
 from tenantry.models.enums import LeadSource, LeadStatus, Vertical
 from tenantry.services.apikeys import create_api_key
 from tenantry.services.platform import create_tenant
+from tenantry.services.reads import read_query
 
 DB_NAME = "bench_api"
 LEADS = 5_000
@@ -386,22 +388,44 @@ def _pgbench_bin() -> str:
     return found
 
 
-_COLUMNS = ", ".join(f"crm.leads.{c.name}" for c in Lead.__table__.columns)
+def _literal_sql(sql: str, values: dict[str, str]) -> str:
+    """A compiled read with its `%(name)s` parameters replaced by SQL text for pgbench."""
+    return re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], sql).replace("\n", " ")
 
 
 def _scripts(f: Fixture) -> dict[str, str]:
+    """pgbench scripts running the API's own statements, sent the way the API sends them.
+
+    Reads: the tenant binding and the compiled read of `tenantry.services.reads` in one
+    pipeline (one implicit transaction, one round trip), as `AsyncReader` does. Writes: the
+    unit of work's transaction (BEGIN, binding, idempotency lookup, inserts, COMMIT).
+    """
     bind = (
         f"SELECT set_config('tenantry.tenant_id', '{f.tenant_id}', true),"
         " set_config('tenantry.actor', 'apikey-bench', true);"
     )
-    live = f"crm.leads.tenant_id = '{f.tenant_id}' AND crm.leads.deleted_at IS NULL"
+    tenant = f"'{f.tenant_id}'::uuid"
+    get_sql = _literal_sql(
+        read_query("lead", True, (), False, False).sql,
+        {
+            "tenant": tenant,
+            "param_1": "1",
+            "id": "(SELECT id FROM public.bench_lead_ids WHERE n = :n)",
+        },
+    )
+    list_sql = _literal_sql(
+        read_query("lead", False, ("location_id", "status"), False, False).sql,
+        {
+            "tenant": tenant,
+            "param_1": "1",
+            "f_location_id": f"'{f.location_id}'::uuid",
+            "f_status": "'new'",
+            "limit": "21",
+        },
+    )
     return {
-        "get": f"\\set n random(1, {LOOKUP})\nBEGIN;\n{bind}\nSELECT {_COLUMNS} FROM crm.leads"
-        f" WHERE {live} AND crm.leads.id = (SELECT id FROM public.bench_lead_ids WHERE n = :n);"
-        "\nROLLBACK;\n",
-        "list": f"BEGIN;\n{bind}\nSELECT {_COLUMNS} FROM crm.leads WHERE {live}"
-        f" AND crm.leads.status = 'new' AND crm.leads.location_id = '{f.location_id}'"
-        " ORDER BY crm.leads.id LIMIT 21;\nROLLBACK;\n",
+        "get": f"\\set n random(1, {LOOKUP})\n\\startpipeline\n{bind}\n{get_sql};\n\\endpipeline\n",
+        "list": f"\\startpipeline\n{bind}\n{list_sql};\n\\endpipeline\n",
         "write": f"\\set k random(1, 1000000000)\nBEGIN;\n{bind}\n"
         "SELECT tenant_id FROM events.idempotency_keys"
         f" WHERE tenant_id = '{f.tenant_id}' AND principal_ref = 'apikey-bench'"

@@ -18,12 +18,13 @@ from fastapi.openapi.utils import get_openapi
 from tenantry import __version__
 from tenantry.api import health
 from tenantry.api.auth import Authenticator
-from tenantry.api.deps import ApiState
+from tenantry.api.deps import SECURITY_SCHEMES, ApiState
 from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
 from tenantry.api.ratelimit import RateLimiter
 from tenantry.api.resources import RENDERERS, ROUTERS
 from tenantry.config import Settings, get_settings
+from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database, open_database
 
 __all__ = ["create_app"]
@@ -52,17 +53,27 @@ def create_app(
         auth=Authenticator(settings, db),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,
+        reader=AsyncReader(
+            db.target, size=settings.pool_size, statement_timeout_ms=settings.statement_timeout_ms
+        ),
         renderers=dict(RENDERERS),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Endpoints doing database work run in this pool; more threads than the pool has
-        # connections, or than the cores can serve, only add GIL contention.
-        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        yield
-        if owns_db:
-            db.dispose()
+        # Endpoints doing database work in units of work run in this thread pool. More threads
+        # than the engine's pool keeps open would each open and close a connection of their
+        # own (the pool's overflow) per request; more than the cores can serve only add GIL
+        # contention.
+        threads = min(settings.api_threads, settings.pool_size)
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        await state.reader.open()
+        try:
+            yield
+        finally:
+            await state.reader.close()
+            if owns_db:
+                db.dispose()
 
     app = FastAPI(
         title="tenantry",
@@ -91,7 +102,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    components = schema["components"].setdefault("schemas", {})
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components["Problem"].pop("$defs", None)
     components["FieldProblem"] = FieldProblem.model_json_schema()

@@ -151,15 +151,18 @@ class ObservabilityMiddleware:
             method = scope["method"]
             self.metrics.observe(method, template, status, elapsed)
             if log.isEnabledFor(logging.INFO):
-                caller = state.get("caller_ref")
-                log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": method,
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "principal": caller,
-                    },
+                # Built directly: `log.info` would first walk the stack to find the caller,
+                # which costs as much as the rest of the line on a fast request.
+                fields = {
+                    "request_id": request_id,
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "principal": state.get("caller_ref"),
+                }
+                log.handle(
+                    log.makeRecord(
+                        log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+                    )
                 )

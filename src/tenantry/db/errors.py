@@ -20,7 +20,7 @@ from tenantry.errors import (
     ValidationError,
 )
 
-__all__ = ["translate_db_error"]
+__all__ = ["translate_db_error", "translate_driver_error"]
 
 _QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
 
@@ -31,7 +31,11 @@ def _redact(text: str) -> str:
 
 def translate_db_error(exc: DBAPIError) -> TenantryError:
     """Map a SQLAlchemy/psycopg error to the matching tenantry error."""
-    orig = exc.orig
+    return translate_driver_error(exc.orig)
+
+
+def translate_driver_error(orig: BaseException | None) -> TenantryError:
+    """Map a driver (psycopg) error to the matching tenantry error."""
     sqlstate = getattr(orig, "sqlstate", None) or ""
     diag = getattr(orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None) or "unknown"

@@ -42,6 +42,7 @@ __all__ = [
     "rotate_tenant_key",
     "subject_key_aad",
     "tenant_key_aad",
+    "tenant_key_cache_key",
 ]
 
 
@@ -160,6 +161,13 @@ class PlatformKeys:
         return derive_key(self.key(KeyPurpose.INDEXING), f"blind-index:{field}")
 
 
+def tenant_key_cache_key(
+    master: MasterKeyProvider, tenant_id: uuid.UUID, purpose: KeyPurpose, version: int
+) -> tuple[object, ...]:
+    """Where an unwrapped tenant key lives in the process's `TenantKeyCache`."""
+    return (master.key_id, tenant_id, purpose, version)
+
+
 class KeyRing:
     """Keys of the unit of work's tenant."""
 
@@ -213,7 +221,7 @@ class KeyRing:
     def tenant_key(self, purpose: KeyPurpose, version: int | None = None) -> bytes:
         version = version or self.active_version(purpose)
         cached = self._tenant.get((purpose, version))
-        shared = (self.master.key_id, self.tenant_id, purpose, version)
+        shared = tenant_key_cache_key(self.master, self.tenant_id, purpose, version)
         if cached is None and self.cache is not None:
             cached = self.cache.get(shared)
         if cached is None:

@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from tenantry.privacy.crypto import (
     DecryptionError,
     KeyDestroyedError,
     blind_index,
+    derive_key,
     field_aad,
     key_version_of,
     normalise_email,
@@ -43,11 +44,13 @@ from tenantry.privacy.crypto import (
     open_,
     seal,
 )
-from tenantry.privacy.keys import KeyRing, PlatformKeys
+from tenantry.privacy.keys import KeyRing, PlatformKeys, subject_key_aad
 from tenantry.privacy.subjects import email_index, find_or_insert_subject, phone_index
 
 __all__ = [
+    "FetchedKeys",
     "FieldSealer",
+    "KeySource",
     "normalise_identifier",
     "open_json_row",
     "open_platform_value",
@@ -88,8 +91,62 @@ def seal_value(
     return seal(key, plaintext.encode(), aad, version=version)
 
 
+class KeySource(Protocol):
+    """The keys `open_value` needs: a tenant's ring, or keys fetched with the rows."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    def records_key(self, version: int | None = None) -> bytes: ...
+
+    def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]: ...
+
+
+class FetchedKeys:
+    """Subject keys read in the same statement as the rows (`LEFT JOIN LATERAL`), no session.
+
+    For reads that run without a unit of work (the API's read endpoints): the statement
+    returns each row's subject key as stored (current version, wrapping version, wrapped key
+    or NULL once destroyed) and the caller supplies the tenant's unwrapped wrapping keys by
+    version. `open_value` then behaves exactly as with a `KeyRing`: a destroyed key opens as
+    None.
+    """
+
+    def __init__(self, tenant_id: uuid.UUID, wrapping: dict[int, bytes]) -> None:
+        self._tenant_id = tenant_id
+        self._wrapping = wrapping
+        self._subjects: dict[uuid.UUID, tuple[int, bytes] | None] = {}
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self._tenant_id
+
+    def add_subject(
+        self, subject_id: uuid.UUID, version: int, wrapping_version: int, wrapped: bytes | None
+    ) -> None:
+        if subject_id in self._subjects:
+            return
+        if wrapped is None:
+            self._subjects[subject_id] = None
+            return
+        aad = subject_key_aad(self._tenant_id, subject_id, version)
+        key = open_(self._wrapping[wrapping_version], wrapped, aad)
+        self._subjects[subject_id] = (version, key)
+
+    def records_key(self, version: int | None = None) -> bytes:
+        if version is None:
+            raise ConfigurationError("a fetched key set has no active version")
+        return derive_key(self._wrapping[version], "records")
+
+    def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]:
+        key = self._subjects.get(subject_id)
+        if key is None:  # destroyed, or no key row at all
+            raise KeyDestroyedError()
+        return key
+
+
 def open_value(
-    ring: KeyRing,
+    ring: KeySource,
     table: str,
     column: str,
     row_id: uuid.UUID,

@@ -9,11 +9,12 @@ reported as not found, like a record of another tenant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError
@@ -36,10 +37,13 @@ from tenantry.models import (
 from tenantry.models.base import TenantOwned
 from tenantry.services.principal import Action, Principal
 
-__all__ = ["KINDS", "RecordKind", "get_record", "list_records"]
+__all__ = ["KINDS", "SCOPE_TYPE", "RecordKind", "get_record", "list_records"]
 
 M = TypeVar("M", bound=TenantOwned)
-ScopeClause = Callable[[frozenset[uuid.UUID]], Any]
+# A scope clause is built around a bind parameter holding the principal's location ids (a
+# uuid[]), so a statement's text does not depend on how many locations the scope has.
+ScopeClause = Callable[[Any], Any]
+SCOPE_TYPE = postgresql.ARRAY(sa.Uuid())
 
 
 @dataclass(frozen=True)
@@ -52,27 +56,27 @@ class RecordKind(Generic[M]):
 
 
 def _direct(model: Any, column: str = "location_id") -> ScopeClause:
-    return lambda ids: getattr(model, column).in_(list(ids))
+    return lambda ids: getattr(model, column) == sa.any_(ids)
 
 
-def _via_booking(ids: frozenset[uuid.UUID]) -> Any:
+def _via_booking(ids: Any) -> Any:
     sub = sa.select(Booking.id).where(
-        Booking.tenant_id == Payment.tenant_id, Booking.location_id.in_(list(ids))
+        Booking.tenant_id == Payment.tenant_id, Booking.location_id == sa.any_(ids)
     )
     return Payment.booking_id.in_(sub)
 
 
-def _via_customer(ids: frozenset[uuid.UUID]) -> Any:
+def _via_customer(ids: Any) -> Any:
     sub = sa.select(Customer.id).where(
-        Customer.tenant_id == Vehicle.tenant_id, Customer.home_location_id.in_(list(ids))
+        Customer.tenant_id == Vehicle.tenant_id, Customer.home_location_id == sa.any_(ids)
     )
     return Vehicle.customer_id.in_(sub)
 
 
-def _member_in_scope(ids: frozenset[uuid.UUID]) -> Any:
+def _member_in_scope(ids: Any) -> Any:
     sub = sa.select(MembershipLocation.membership_id).where(
         MembershipLocation.tenant_id == Membership.tenant_id,
-        MembershipLocation.location_id.in_(list(ids)),
+        MembershipLocation.location_id == sa.any_(ids),
     )
     return Membership.id.in_(sub)
 
@@ -104,7 +108,8 @@ def _base(uow: UnitOfWork, principal: Principal, kind: RecordKind[M]) -> sa.Sele
     if hasattr(model, "deleted_at"):
         stmt = stmt.where(model.deleted_at.is_(None))  # type: ignore[attr-defined]
     if principal.location_ids is not None and kind.scope is not None:
-        stmt = stmt.where(kind.scope(principal.location_ids))
+        ids = sa.bindparam("scope", sorted(principal.location_ids), type_=SCOPE_TYPE)
+        stmt = stmt.where(kind.scope(ids))
     return stmt
 
 
@@ -130,12 +135,18 @@ def list_records(
     uow: UnitOfWork,
     principal: Principal,
     kind: RecordKind[M],
-    *filters: Any,
+    *clauses: Any,
+    where: Mapping[str, Any] | None = None,
     after: uuid.UUID | None = None,
     limit: int = 50,
 ) -> Sequence[M]:
-    """Up to `limit` records ordered by id (UUIDv7: creation order), after a cursor."""
-    stmt = _base(uow, principal, kind).where(*filters)
+    """Up to `limit` records ordered by id (UUIDv7: creation order), after a cursor.
+
+    `where` filters by equality on columns (None values are ignored), `clauses` by anything.
+    """
+    table: Any = kind.model.__table__  # type: ignore[attr-defined]
+    equal = [table.c[k] == v for k, v in (where or {}).items() if v is not None]
+    stmt = _base(uow, principal, kind).where(*clauses, *equal)
     if after is not None:
         stmt = stmt.where(kind.model.id > after)
     rows: Sequence[M] = uow.session.scalars(stmt.order_by(kind.model.id).limit(limit)).all()

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -35,8 +35,9 @@ from tenantry.api.resources.common import (
     renderer,
     write,
 )
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
-from tenantry.models import Booking, BookingItem, Payment, Service
+from tenantry.models import Booking, BookingItem
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
@@ -52,7 +53,7 @@ from tenantry.services.resources import create_service
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 _CURRENCY = r"^[A-Z]{3}$"
 _MONEY = 10**12
 
@@ -183,26 +184,26 @@ def post_service(
 @router.get(
     "/services/{service_id}", response_model=ServiceOut, tags=["services"], summary="Get a service"
 )
-def get_service(service_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "service", ServiceOut, service_id)
+async def get_service(service_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "service", ServiceOut, service_id)
 
 
 @router.get(
     "/services", response_model=Page[ServiceOut], tags=["services"], summary="List services"
 )
-def list_services(
+async def list_services(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     kind: Annotated[ServiceKind | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if location_id is not None:
-        filters.append(Service.location_id == location_id)
+        filters["location_id"] = location_id
     if kind is not None:
-        filters.append(Service.kind == kind)
-    return list_page(ctx, "service", ServiceOut, filters, cursor, limit)
+        filters["kind"] = kind
+    return await list_page(ctx, "service", ServiceOut, filters, cursor, limit)
 
 
 # -- bookings ----------------------------------------------------------------------------
@@ -273,18 +274,18 @@ def list_bookings(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if status is not None:
-        filters.append(Booking.status == status)
+        filters["status"] = status
     if location_id is not None:
-        filters.append(Booking.location_id == location_id)
+        filters["location_id"] = location_id
     if customer_id is not None:
-        filters.append(Booking.customer_id == customer_id)
+        filters["customer_id"] = customer_id
     after = decode_cursor(cursor)
     with ctx.read() as uow:
         rows = list(
             list_records(
-                uow, ctx.principal, KINDS["booking"], *filters, after=after, limit=limit + 1
+                uow, ctx.principal, KINDS["booking"], where=filters, after=after, limit=limit + 1
             )
         )
         visible = rows[:limit]
@@ -405,21 +406,21 @@ def post_payment(
 @router.get(
     "/payments/{payment_id}", response_model=PaymentOut, tags=["payments"], summary="Get a payment"
 )
-def get_payment(payment_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "payment", PaymentOut, payment_id)
+async def get_payment(payment_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "payment", PaymentOut, payment_id)
 
 
 @router.get(
     "/payments", response_model=Page[PaymentOut], tags=["payments"], summary="List payments"
 )
-def list_payments(
+async def list_payments(
     ctx: CtxDep,
     booking_id: Annotated[uuid.UUID | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters = [Payment.booking_id == booking_id] if booking_id is not None else []
-    return list_page(ctx, "payment", PaymentOut, filters, cursor, limit)
+    filters = {"booking_id": booking_id}
+    return await list_page(ctx, "payment", PaymentOut, filters, cursor, limit)
 
 
 RENDERERS = {

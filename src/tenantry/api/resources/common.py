@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -16,7 +16,8 @@ from tenantry.api.idempotency import Written, perform_write
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
 from tenantry.services.principal import Principal
-from tenantry.services.records import KINDS, get_record, list_records
+from tenantry.services.reads import read_records
+from tenantry.services.records import KINDS, get_record
 
 __all__ = [
     "ERRORS",
@@ -58,21 +59,30 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
-    with ctx.read() as uow:
-        row = get_record(uow, ctx.principal, KINDS[kind], id_)
-        body = out.model_validate(row)
-    return json_response(body)
+async def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
+    """One record as `out`, read on the event loop (see `tenantry.services.reads`)."""
+    (record,) = await _read(ctx, kind, id_=id_)
+    return json_response(out.model_validate(record))
 
 
-def list_page(
-    ctx: Ctx, kind: str, out: type[T], filters: list[Any], cursor: str | None, limit: int
+async def list_page(
+    ctx: Ctx,
+    kind: str,
+    out: type[T],
+    filters: Mapping[str, Any],
+    cursor: str | None,
+    limit: int,
 ) -> Response:
+    """One page of records as `out`, filtered by equality on columns (None: no filter)."""
     after = decode_cursor(cursor)
-    with ctx.read() as uow:
-        rows = list_records(uow, ctx.principal, KINDS[kind], *filters, after=after, limit=limit + 1)
-        items = [out.model_validate(r) for r in rows]
-    return json_response(page_of(items, [r.id for r in rows], limit))
+    records = await _read(ctx, kind, filters=filters, after=after, limit=limit + 1)
+    items = [out.model_validate(r) for r in records]
+    return json_response(page_of(items, [r["id"] for r in records], limit))
+
+
+async def _read(ctx: Ctx, kind: str, **query: Any) -> list[dict[str, Any]]:
+    state = ctx.state
+    return await read_records(state.reader, state.db, ctx.principal, ctx.caller.ref, kind, **query)
 
 
 def renderer(kind: str, out: type[T]) -> Callable[[UnitOfWork, Principal, uuid.UUID], BaseModel]:

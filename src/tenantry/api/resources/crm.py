@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -22,14 +22,14 @@ from tenantry.api.resources.common import (
     renderer,
     write,
 )
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
-from tenantry.models import Customer, Vehicle
 from tenantry.models.enums import Channel, FuelType, LeadSource
 from tenantry.services.resources import create_customer, create_vehicle
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
 _EMAIL = r"^[^@\s]+@[^@\s]+$"
 
@@ -121,21 +121,21 @@ def post_customer(
     tags=["customers"],
     summary="Get a customer",
 )
-def get_customer(customer_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "customer", CustomerOut, customer_id)
+async def get_customer(customer_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "customer", CustomerOut, customer_id)
 
 
 @router.get(
     "/customers", response_model=Page[CustomerOut], tags=["customers"], summary="List customers"
 )
-def list_customers(
+async def list_customers(
     ctx: CtxDep,
     home_location_id: Annotated[uuid.UUID | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters = [Customer.home_location_id == home_location_id] if home_location_id else []
-    return list_page(ctx, "customer", CustomerOut, filters, cursor, limit)
+    filters = {"home_location_id": home_location_id}
+    return await list_page(ctx, "customer", CustomerOut, filters, cursor, limit)
 
 
 @router.post(
@@ -158,21 +158,21 @@ def post_vehicle(
 @router.get(
     "/vehicles/{vehicle_id}", response_model=VehicleOut, tags=["vehicles"], summary="Get a vehicle"
 )
-def get_vehicle(vehicle_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "vehicle", VehicleOut, vehicle_id)
+async def get_vehicle(vehicle_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "vehicle", VehicleOut, vehicle_id)
 
 
 @router.get(
     "/vehicles", response_model=Page[VehicleOut], tags=["vehicles"], summary="List vehicles"
 )
-def list_vehicles(
+async def list_vehicles(
     ctx: CtxDep,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters = [Vehicle.customer_id == customer_id] if customer_id else []
-    return list_page(ctx, "vehicle", VehicleOut, filters, cursor, limit)
+    filters = {"customer_id": customer_id}
+    return await list_page(ctx, "vehicle", VehicleOut, filters, cursor, limit)
 
 
 RENDERERS = {

@@ -7,10 +7,12 @@ response only says whether a token is present.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -26,14 +28,15 @@ from tenantry.api.resources.common import (
     renderer,
     write,
 )
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
-from tenantry.models import Connection, Review
+from tenantry.models import Connection
 from tenantry.models.enums import ConnectionProvider, ReviewPlatform, SyncStatus
 from tenantry.services.resources import create_connection, respond_to_review
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
 
 class ReviewOut(Out):
@@ -89,13 +92,18 @@ class ConnectionOut(Out):
     @model_validator(mode="before")
     @classmethod
     def _from_row(cls, data: Any) -> Any:
-        """From an ORM row: report whether tokens exist, never the tokens themselves."""
-        if not isinstance(data, Connection):
+        """From a row: report whether tokens exist, never the tokens themselves."""
+        get: Callable[[str], Any]
+        if isinstance(data, Connection):
+            get = partial(getattr, data)
+        elif isinstance(data, dict) and "access_token" in data:
+            get = data.get
+        else:
             return data
         fields = [k for k in cls.model_fields if not k.startswith("has_")]
-        return {k: getattr(data, k) for k in fields} | {
-            "has_access_token": data.access_token is not None,
-            "has_refresh_token": data.refresh_token is not None,
+        return {k: get(k) for k in fields} | {
+            "has_access_token": get("access_token") is not None,
+            "has_refresh_token": get("refresh_token") is not None,
         }
 
 
@@ -105,24 +113,24 @@ class ConnectionOut(Out):
 @router.get(
     "/reviews/{review_id}", response_model=ReviewOut, tags=["reviews"], summary="Get a review"
 )
-def get_review(review_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "review", ReviewOut, review_id)
+async def get_review(review_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "review", ReviewOut, review_id)
 
 
 @router.get("/reviews", response_model=Page[ReviewOut], tags=["reviews"], summary="List reviews")
-def list_reviews(
+async def list_reviews(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     platform: Annotated[ReviewPlatform | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if location_id is not None:
-        filters.append(Review.location_id == location_id)
+        filters["location_id"] = location_id
     if platform is not None:
-        filters.append(Review.platform == platform)
-    return list_page(ctx, "review", ReviewOut, filters, cursor, limit)
+        filters["platform"] = platform
+    return await list_page(ctx, "review", ReviewOut, filters, cursor, limit)
 
 
 @router.post(
@@ -171,8 +179,8 @@ def post_connection(
     tags=["connections"],
     summary="Get a connection (without its tokens)",
 )
-def get_connection(connection_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "connection", ConnectionOut, connection_id)
+async def get_connection(connection_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "connection", ConnectionOut, connection_id)
 
 
 @router.get(
@@ -181,19 +189,19 @@ def get_connection(connection_id: uuid.UUID, ctx: CtxDep) -> Response:
     tags=["connections"],
     summary="List connections (without tokens)",
 )
-def list_connections(
+async def list_connections(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     sync_status: Annotated[SyncStatus | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if location_id is not None:
-        filters.append(Connection.location_id == location_id)
+        filters["location_id"] = location_id
     if sync_status is not None:
-        filters.append(Connection.sync_status == sync_status)
-    return list_page(ctx, "connection", ConnectionOut, filters, cursor, limit)
+        filters["sync_status"] = sync_status
+    return await list_page(ctx, "connection", ConnectionOut, filters, cursor, limit)
 
 
 RENDERERS = {

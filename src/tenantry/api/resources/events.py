@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tenantry.api.deps import CtxDep, Renderer, json_response
 from tenantry.api.resources.common import ERRORS
+from tenantry.api.routing import ResourceRouter
 from tenantry.errors import ValidationError
 from tenantry.events.ingest import (
     MAX_BATCH_BYTES,
@@ -30,7 +31,7 @@ from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERRORS)
+router = ResourceRouter(prefix="/v1/events", tags=["events"], responses=ERRORS)
 RENDERERS: dict[str, Renderer] = {}
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,9 +27,10 @@ from tenantry.api.resources.common import (
     renderer,
     write,
 )
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, PermissionDeniedError
-from tenantry.models import Location, Membership, Tenant
+from tenantry.models import Membership, Tenant
 from tenantry.models.enums import (
     LegalForm,
     MembershipRole,
@@ -53,7 +54,7 @@ from tenantry.services.resources import (
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
 
 class LocationIn(In):
@@ -193,26 +194,26 @@ def post_location(
     tags=["locations"],
     summary="Get a location",
 )
-def get_location(location_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "location", LocationOut, location_id)
+async def get_location(location_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "location", LocationOut, location_id)
 
 
 @router.get(
     "/locations", response_model=Page[LocationOut], tags=["locations"], summary="List locations"
 )
-def list_locations(
+async def list_locations(
     ctx: CtxDep,
     vertical: Annotated[Vertical | None, Query()] = None,
     city: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if vertical is not None:
-        filters.append(Location.vertical == vertical)
+        filters["vertical"] = vertical
     if city is not None:
-        filters.append(Location.city == city)
-    return list_page(ctx, "location", LocationOut, filters, cursor, limit)
+        filters["city"] = city
+    return await list_page(ctx, "location", LocationOut, filters, cursor, limit)
 
 
 # -- users and memberships ---------------------------------------------------------------
@@ -311,11 +312,11 @@ def list_memberships(
     limit: Limit = 50,
 ) -> Response:
     after = decode_cursor(cursor)
-    filters = [Membership.role == role] if role is not None else []
+    filters = {"role": role}
     with ctx.read() as uow:
         rows = list(
             list_records(
-                uow, ctx.principal, KINDS["membership"], *filters, after=after, limit=limit + 1
+                uow, ctx.principal, KINDS["membership"], where=filters, after=after, limit=limit + 1
             )
         )
         items = _memberships(uow, rows)

@@ -11,23 +11,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
-from tenantry.api.deps import CtxDep, Cursor, Limit, Page
+from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.resources.common import ERRORS, Out, get_one, list_page
-from tenantry.models import Evidence, Recommendation, RecommendationEvidence, VisibilityCheck
+from tenantry.api.routing import ResourceRouter
+from tenantry.models import Evidence, RecommendationEvidence
 from tenantry.models.enums import (
     EvidenceSource,
     Persona,
     RecommendationStatus,
     VisibilityCheckStatus,
 )
-from tenantry.services.records import KINDS, get_record
+from tenantry.services.records import KINDS, get_record, list_records
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
 
 class VisibilityCheckOut(Out):
@@ -71,11 +72,16 @@ class RecommendationOut(Out):
 
 
 def _evidence_page(
-    ctx: CtxDep, filters: list[Any], cursor: str | None, limit: int, parent: tuple[str, uuid.UUID]
+    ctx: CtxDep, clauses: list[Any], cursor: str | None, limit: int, parent: tuple[str, uuid.UUID]
 ) -> Response:
+    after = decode_cursor(cursor)
     with ctx.read() as uow:
         get_record(uow, ctx.principal, KINDS[parent[0]], parent[1])  # 404 outside the scope
-    return list_page(ctx, "evidence", EvidenceOut, filters, cursor, limit)
+        rows = list_records(
+            uow, ctx.principal, KINDS["evidence"], *clauses, after=after, limit=limit + 1
+        )
+        items = [EvidenceOut.model_validate(r) for r in rows]
+    return json_response(page_of(items, [r.id for r in rows], limit))
 
 
 @router.get(
@@ -84,8 +90,8 @@ def _evidence_page(
     tags=["visibility checks"],
     summary="Get a visibility check",
 )
-def get_check(check_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "visibility_check", VisibilityCheckOut, check_id)
+async def get_check(check_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "visibility_check", VisibilityCheckOut, check_id)
 
 
 @router.get(
@@ -94,19 +100,19 @@ def get_check(check_id: uuid.UUID, ctx: CtxDep) -> Response:
     tags=["visibility checks"],
     summary="List visibility checks",
 )
-def list_checks(
+async def list_checks(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[VisibilityCheckStatus | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if location_id is not None:
-        filters.append(VisibilityCheck.location_id == location_id)
+        filters["location_id"] = location_id
     if status is not None:
-        filters.append(VisibilityCheck.status == status)
-    return list_page(ctx, "visibility_check", VisibilityCheckOut, filters, cursor, limit)
+        filters["status"] = status
+    return await list_page(ctx, "visibility_check", VisibilityCheckOut, filters, cursor, limit)
 
 
 @router.get(
@@ -118,8 +124,8 @@ def list_checks(
 def check_evidence(
     check_id: uuid.UUID, ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
-    filters = [Evidence.visibility_check_id == check_id]
-    return _evidence_page(ctx, filters, cursor, limit, ("visibility_check", check_id))
+    clauses = [Evidence.visibility_check_id == check_id]
+    return _evidence_page(ctx, clauses, cursor, limit, ("visibility_check", check_id))
 
 
 @router.get(
@@ -128,8 +134,8 @@ def check_evidence(
     tags=["evidence"],
     summary="Get a piece of evidence",
 )
-def get_evidence(evidence_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "evidence", EvidenceOut, evidence_id)
+async def get_evidence(evidence_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "evidence", EvidenceOut, evidence_id)
 
 
 @router.get(
@@ -138,8 +144,8 @@ def get_evidence(evidence_id: uuid.UUID, ctx: CtxDep) -> Response:
     tags=["recommendations"],
     summary="Get a recommendation",
 )
-def get_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "recommendation", RecommendationOut, recommendation_id)
+async def get_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "recommendation", RecommendationOut, recommendation_id)
 
 
 @router.get(
@@ -148,19 +154,19 @@ def get_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response:
     tags=["recommendations"],
     summary="List recommendations",
 )
-def list_recommendations(
+async def list_recommendations(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[RecommendationStatus | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: list[Any] = []
+    filters: dict[str, Any] = {}
     if location_id is not None:
-        filters.append(Recommendation.location_id == location_id)
+        filters["location_id"] = location_id
     if status is not None:
-        filters.append(Recommendation.status == status)
-    return list_page(ctx, "recommendation", RecommendationOut, filters, cursor, limit)
+        filters["status"] = status
+    return await list_page(ctx, "recommendation", RecommendationOut, filters, cursor, limit)
 
 
 @router.get(
@@ -180,8 +186,8 @@ def recommendation_evidence(
             RecommendationEvidence.recommendation_id == recommendation_id,
         )
     )
-    filters = [Evidence.id.in_(linked)]
-    return _evidence_page(ctx, filters, cursor, limit, ("recommendation", recommendation_id))
+    clauses = [Evidence.id.in_(linked)]
+    return _evidence_page(ctx, clauses, cursor, limit, ("recommendation", recommendation_id))
 
 
 RENDERERS: dict[str, Any] = {}

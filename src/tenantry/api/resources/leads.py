@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -26,6 +26,7 @@ from tenantry.api.resources.common import (
     renderer,
     write,
 )
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import Lead
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
@@ -34,7 +35,7 @@ from tenantry.services.records import KINDS, get_record
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=ERRORS)
+router = ResourceRouter(prefix="/v1/leads", tags=["leads"], responses=ERRORS)
 
 
 class LeadIn(In):
@@ -115,12 +116,12 @@ def create_lead(
 
 
 @router.get("/{lead_id}", response_model=LeadOut, summary="Get a lead")
-def get_lead(lead_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return get_one(ctx, "lead", LeadOut, lead_id)
+async def get_lead(lead_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return await get_one(ctx, "lead", LeadOut, lead_id)
 
 
 @router.get("", response_model=Page[LeadOut], summary="List leads")
-def list_leads(
+async def list_leads(
     ctx: CtxDep,
     status: Annotated[LeadStatus | None, Query()] = None,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -128,14 +129,14 @@ def list_leads(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters = []
+    filters: dict[str, Any] = {}
     if status is not None:
-        filters.append(Lead.status == status)
+        filters["status"] = status
     if location_id is not None:
-        filters.append(Lead.location_id == location_id)
+        filters["location_id"] = location_id
     if source is not None:
-        filters.append(Lead.source == source)
-    return list_page(ctx, "lead", LeadOut, filters, cursor, limit)
+        filters["source"] = source
+    return await list_page(ctx, "lead", LeadOut, filters, cursor, limit)
 
 
 @router.get(

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
+from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, PermissionDeniedError
 from tenantry.models import DsarRequest
@@ -46,7 +47,7 @@ from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
 
-router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERRORS)
+router = ResourceRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERRORS)
 _EMAIL = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Never echoed back.")
 
 
