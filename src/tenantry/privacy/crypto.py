@@ -34,6 +34,7 @@ __all__ = [
     "normalise_email",
     "normalise_phone",
     "open_",
+    "open_with",
     "pseudonym",
     "seal",
 ]
@@ -73,9 +74,14 @@ def key_version_of(ciphertext: bytes) -> int:
 def open_(key: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """Decrypt what `seal` produced for the same associated data."""
     key_version_of(ciphertext)
+    return open_with(AESGCM(key), ciphertext, aad)
+
+
+def open_with(cipher: AESGCM, ciphertext: bytes, aad: bytes) -> bytes:
+    """`open_` with the key's cipher already built (many values under one key)."""
     header, nonce = ciphertext[: _HEADER.size], ciphertext[_HEADER.size : _HEADER.size + _NONCE]
     try:
-        return AESGCM(key).decrypt(nonce, ciphertext[_HEADER.size + _NONCE :], header + aad)
+        return cipher.decrypt(nonce, ciphertext[_HEADER.size + _NONCE :], header + aad)
     except InvalidTag as exc:
         raise DecryptionError() from exc
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from tenantry.errors import ConfigurationError, ValidationError
@@ -42,6 +43,7 @@ from tenantry.privacy.crypto import (
     normalise_email,
     normalise_phone,
     open_,
+    open_with,
     seal,
 )
 from tenantry.privacy.keys import KeyRing, PlatformKeys, subject_key_aad
@@ -50,7 +52,6 @@ from tenantry.privacy.subjects import email_index, find_or_insert_subject, phone
 __all__ = [
     "FetchedKeys",
     "FieldSealer",
-    "KeySource",
     "normalise_identifier",
     "open_json_row",
     "open_platform_value",
@@ -91,62 +92,77 @@ def seal_value(
     return seal(key, plaintext.encode(), aad, version=version)
 
 
-class KeySource(Protocol):
-    """The keys `open_value` needs: a tenant's ring, or keys fetched with the rows."""
-
-    @property
-    def tenant_id(self) -> uuid.UUID: ...
-
-    def records_key(self, version: int | None = None) -> bytes: ...
-
-    def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]: ...
-
-
 class FetchedKeys:
     """Subject keys read in the same statement as the rows (`LEFT JOIN LATERAL`), no session.
 
     For reads that run without a unit of work (the API's read endpoints): the statement
-    returns each row's subject key as stored (current version, wrapping version, wrapped key
-    or NULL once destroyed) and the caller supplies the tenant's unwrapped wrapping keys by
-    version. `open_value` then behaves exactly as with a `KeyRing`: a destroyed key opens as
-    None.
+    returns each row's subject key as stored (current version, wrapping version, wrapped key,
+    NULL once destroyed) and the caller supplies the tenant's unwrapped wrapping keys by
+    version. `open_row` opens a row's sealed values with the rules of `open_value`: a
+    destroyed key, a value written under an older subject key or a moved ciphertext open as
+    None. Each key's cipher is built once per read, not once per value.
     """
 
     def __init__(self, tenant_id: uuid.UUID, wrapping: dict[int, bytes]) -> None:
         self._tenant_id = tenant_id
+        self._tenant_text = str(tenant_id)
         self._wrapping = wrapping
-        self._subjects: dict[uuid.UUID, tuple[int, bytes] | None] = {}
-
-    @property
-    def tenant_id(self) -> uuid.UUID:
-        return self._tenant_id
+        self._unwrap: dict[int, AESGCM] = {}
+        self._records: dict[int, AESGCM] = {}
+        self._subjects: dict[uuid.UUID, tuple[int, AESGCM] | None] = {}
 
     def add_subject(
         self, subject_id: uuid.UUID, version: int, wrapping_version: int, wrapped: bytes | None
     ) -> None:
         if subject_id in self._subjects:
             return
-        if wrapped is None:
+        if wrapped is None:  # destroyed (crypto-shredded)
             self._subjects[subject_id] = None
             return
+        unwrap = self._unwrap.get(wrapping_version)
+        if unwrap is None:
+            unwrap = self._unwrap[wrapping_version] = AESGCM(self._wrapping[wrapping_version])
         aad = subject_key_aad(self._tenant_id, subject_id, version)
-        key = open_(self._wrapping[wrapping_version], wrapped, aad)
-        self._subjects[subject_id] = (version, key)
+        self._subjects[subject_id] = (version, AESGCM(open_with(unwrap, wrapped, aad)))
 
-    def records_key(self, version: int | None = None) -> bytes:
-        if version is None:
-            raise ConfigurationError("a fetched key set has no active version")
-        return derive_key(self._wrapping[version], "records")
+    def _cipher(self, subject_id: uuid.UUID | None, written_under: int) -> AESGCM | None:
+        if subject_id is None:
+            cipher = self._records.get(written_under)
+            if cipher is None:
+                key = derive_key(self._wrapping[written_under], "records")
+                cipher = self._records[written_under] = AESGCM(key)
+            return cipher
+        entry = self._subjects.get(subject_id)
+        if entry is None or entry[0] != written_under:
+            return None
+        return entry[1]
 
-    def subject_key(self, subject_id: uuid.UUID) -> tuple[int, bytes]:
-        key = self._subjects.get(subject_id)
-        if key is None:  # destroyed, or no key row at all
-            raise KeyDestroyedError()
-        return key
+    def open_row(
+        self,
+        table: str,
+        row_id: uuid.UUID,
+        subject_id: uuid.UUID | None,
+        sealed: Iterable[tuple[str, bytes | None]],
+    ) -> dict[str, str | None]:
+        """The plaintext of one row's sealed columns, by column name."""
+        tail = f"|{self._tenant_text}|{row_id}".encode()
+        opened: dict[str, str | None] = {}
+        for column, ciphertext in sealed:
+            opened[column] = None
+            if ciphertext is None:
+                continue
+            try:
+                cipher = self._cipher(subject_id, key_version_of(ciphertext))
+                if cipher is not None:
+                    aad = f"{table}|{column}".encode() + tail  # = field_aad(...)
+                    opened[column] = open_with(cipher, ciphertext, aad).decode()
+            except DecryptionError:  # not a tenantry ciphertext, or not this row's
+                continue
+        return opened
 
 
 def open_value(
-    ring: KeySource,
+    ring: KeyRing,
     table: str,
     column: str,
     row_id: uuid.UUID,

@@ -34,7 +34,7 @@ from tenantry.models.enums import KeyPurpose
 from tenantry.models.sealed import sealed_fields
 from tenantry.privacy.crypto import DecryptionError, key_version_of
 from tenantry.privacy.keys import tenant_key_cache_key
-from tenantry.privacy.sealing import FetchedKeys, open_value
+from tenantry.privacy.sealing import FetchedKeys
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
 
@@ -181,10 +181,8 @@ async def _open(
         subject = row[query.subject_at] if query.subject_at is not None else None
         if subject is not None and query.key_at is not None and row[query.key_at] is not None:
             keys.add_subject(subject, *row[query.key_at : query.key_at + 3])
-        for i, column in query.sealed:
-            record[column] = open_value(
-                keys, query.table, column, row[query.id_at], subject, row[i]
-            )
+        sealed = ((column, row[i]) for i, column in query.sealed)
+        record.update(keys.open_row(query.table, row[query.id_at], subject, sealed))
     return records
 
 
