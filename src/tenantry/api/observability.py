@@ -140,7 +140,11 @@ class ObservabilityMiddleware:
                 {
                     "type": "http.response.start",
                     "status": 500,
-                    "headers": [(b"content-type", b"application/problem+json"), header],
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(_FAILURE_BODY)).encode()),
+                        header,
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": _FAILURE_BODY})

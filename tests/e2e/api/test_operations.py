@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tenantry.api.app import create_app
+from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.db.migrate import head_revision
 from tests.conftest import TenantFixture
+from tests.e2e.api.conftest import api_settings
 
 
 def test_healthz_answers_ok(client: TestClient) -> None:
@@ -86,3 +89,19 @@ def test_openapi_declares_both_security_schemes(client: TestClient) -> None:
     assert schemes["ApiKey"]["type"] == "apiKey"
     assert schemes["BearerJWT"]["scheme"] == "bearer"
     assert "Problem" in doc["components"]["schemas"]
+
+
+def test_an_unexpected_error_is_a_bare_500_problem(db: Database, settings: Settings) -> None:
+    app = create_app(db, settings=api_settings(settings))
+
+    @app.get("/v1/_explode")
+    async def explode() -> None:
+        raise RuntimeError("secret@example.com must never reach the client")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/v1/_explode")
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["content-length"] == str(len(r.content))
+    assert r.json()["type"] == "urn:tenantry:problem:internal-error"
+    assert "example.com" not in r.text and "RuntimeError" not in r.text
