@@ -405,19 +405,18 @@ def _scripts(f: Fixture) -> dict[str, str]:
         " set_config('tenantry.actor', 'apikey-bench', true);"
     )
     tenant = f"'{f.tenant_id}'::uuid"
+    get_query = read_query("lead", True, (), False, False)
     get_sql = _literal_sql(
-        read_query("lead", True, (), False, False).sql,
-        {
-            "tenant": tenant,
-            "param_1": "1",
-            "id": "(SELECT id FROM public.bench_lead_ids WHERE n = :n)",
-        },
+        get_query.sql,
+        {k: str(v) for k, v in get_query.constants}
+        | {"tenant": tenant, "id": "(SELECT id FROM public.bench_lead_ids WHERE n = :n)"},
     )
+    list_query = read_query("lead", False, ("location_id", "status"), False, False)
     list_sql = _literal_sql(
-        read_query("lead", False, ("location_id", "status"), False, False).sql,
-        {
+        list_query.sql,
+        {k: str(v) for k, v in list_query.constants}
+        | {
             "tenant": tenant,
-            "param_1": "1",
             "f_location_id": f"'{f.location_id}'::uuid",
             "f_status": "'new'",
             "limit": "21",

@@ -12,12 +12,13 @@ import pytest
 from tenantry.config import Settings
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
-from tenantry.errors import NotFoundError
+from tenantry.errors import ConfigurationError, NotFoundError, ValidationError
 from tenantry.models import Lead
-from tenantry.models.enums import LeadSource, LeadStatus, MembershipRole
+from tenantry.models.enums import ConnectionProvider, LeadSource, LeadStatus, MembershipRole
 from tenantry.services.principal import Principal
 from tenantry.services.reads import read_query, read_records
 from tenantry.services.records import KINDS, get_record, list_records
+from tenantry.services.resources import create_connection, create_customer, create_vehicle
 from tests.conftest import TenantFixture
 
 T = TypeVar("T")
@@ -150,3 +151,81 @@ def test_a_reader_without_an_open_pool_still_reads(
     reader = AsyncReader(db.target, size=1)  # never opened: one connection per read
     rows = run(read_records(reader, db, tenant.principal(), "test", "lead", id_=leads[2].id))
     assert rows[0]["email"] == leads[2].email
+
+
+def test_a_failed_read_leaves_no_binding_on_its_connection(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    _leads(db, tenant)
+
+    async def scenario() -> Any:
+        reader = AsyncReader(db.target, size=1)
+        await reader.open()
+        try:
+            with pytest.raises(ValidationError):  # division by zero: SQLSTATE 22012
+                await reader.fetch(tenant.id, "test", "SELECT count(*) / 0 FROM crm.leads", {})
+            async with reader._pools[asyncio.get_running_loop()].connection() as conn:
+                cur = await conn.execute(
+                    "SELECT current_setting('tenantry.tenant_id', true),"
+                    " (SELECT count(*) FROM crm.leads)"
+                )
+                return await cur.fetchone()
+        finally:
+            await reader.close()
+
+    binding, visible = run(scenario())
+    assert not binding and visible == 0
+
+
+def test_a_vehicle_outside_the_scope_of_its_owner_is_not_found(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    owner = tenant.principal()
+    with db.tenant_uow(tenant.id) as uow:
+        customer = create_customer(
+            uow, owner, email="owner-vehicle@example.org", home_location_id=tenant.locations[0]
+        )
+        vehicle = create_vehicle(
+            uow, owner, customer_id=customer.id, make="VW", model="Golf", license_plate="B-TN 123"
+        )
+        uow.commit()
+
+    async def read(principal: Principal) -> list[dict[str, Any]]:
+        reader = AsyncReader(db.target, size=1)
+        return await read_records(reader, db, principal, "test", "vehicle", id_=vehicle.id)
+
+    (record,) = run(read(tenant.principal(MembershipRole.STAFF, [tenant.locations[0]])))
+    assert record["license_plate"] == "B-TN 123" and record["subject_id"] == customer.subject_id
+    with pytest.raises(NotFoundError):
+        run(read(tenant.principal(MembershipRole.STAFF, [tenant.locations[1]])))
+
+
+def test_tokens_sealed_under_the_records_key_open(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    with db.tenant_uow(tenant.id) as uow:
+        connection = create_connection(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            provider=ConnectionProvider.GOOGLE_BUSINESS_PROFILE,
+            access_token="ya29.token-for-tests",
+        )
+        uow.commit()
+    reader = AsyncReader(db.target, size=1)
+    (record,) = run(
+        read_records(reader, db, tenant.principal(), "test", "connection", id_=connection.id)
+    )
+    assert record["access_token"] == "ya29.token-for-tests" and record["refresh_token"] is None
+
+
+def test_personal_data_cannot_be_read_without_the_master_key(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    leads = _leads(db, tenant)
+    keyless = Database(
+        target=db.target, app_engine=db.app_engine, owner_engine=db.owner_engine, master=None
+    )
+    reader = AsyncReader(db.target, size=1)
+    with pytest.raises(ConfigurationError):
+        run(read_records(reader, keyless, tenant.principal(), "test", "lead", id_=leads[0].id))

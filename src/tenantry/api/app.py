@@ -14,11 +14,12 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from tenantry import __version__
 from tenantry.api import health
 from tenantry.api.auth import Authenticator
-from tenantry.api.deps import SECURITY_SCHEMES, ApiState
+from tenantry.api.deps import SECURITY_SCHEMES, ApiState, authenticates
 from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
 from tenantry.api.ratelimit import RateLimiter
@@ -54,7 +55,10 @@ def create_app(
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,
         reader=AsyncReader(
-            db.target, size=settings.pool_size, statement_timeout_ms=settings.statement_timeout_ms
+            db.target,
+            size=settings.pool_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            pre_ping=settings.pool_pre_ping,
         ),
         renderers=dict(RENDERERS),
     )
@@ -102,10 +106,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    for path, operations in schema.get("paths", {}).items():
-        if path.startswith("/v1/"):
-            for operation in operations.values():
-                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    # Operations that authenticate their caller (through `context`) accept either scheme.
+    requirement: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+    for router in (health.router, *ROUTERS):  # included as they are, without a prefix
+        for route in router.routes:
+            if isinstance(route, APIRoute) and authenticates(route.dependant):
+                for method in route.methods or ():
+                    operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                    if operation is not None:
+                        operation["security"] = requirement
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     components = schema["components"].setdefault("schemas", {})
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -38,6 +39,7 @@ __all__ = [
     "Limit",
     "Page",
     "Renderer",
+    "authenticates",
     "context",
     "decode_cursor",
     "encode_cursor",
@@ -125,13 +127,21 @@ async def _caller(request: Request) -> Ctx:
     scheme, _, credentials = (headers.get("authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         bearer = credentials.strip()
-    caller = await state.auth.authenticate(headers.get("x-api-key"), bearer)
+    # An empty header counts as absent (so a bearer token next to it still authenticates).
+    caller = await state.auth.authenticate(headers.get("x-api-key") or None, bearer)
     request.state.caller_ref = caller.ref
     state.limiter.hit(caller.ref)
     return Ctx(caller=caller, state=state)
 
 
 context = Depends(_caller)
+
+
+def authenticates(dependant: Dependant) -> bool:
+    """Whether an endpoint (or one of its dependencies) depends on the caller."""
+    return any(d.call is _caller or authenticates(d) for d in dependant.dependencies)
+
+
 CtxDep = Annotated[Ctx, context]
 
 Limit = Annotated[

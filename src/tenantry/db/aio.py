@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from tenantry.db.errors import translate_driver_error
 from tenantry.db.provider import DatabaseTarget
+from tenantry.errors import DatabaseUnavailableError
 
 __all__ = ["AsyncReader"]
 
@@ -40,12 +42,24 @@ class AsyncReader:
     """Read-only, tenant-bound statements over a pool of `tenantry_app` connections."""
 
     def __init__(
-        self, target: DatabaseTarget, *, size: int, statement_timeout_ms: int = 30_000
+        self,
+        target: DatabaseTarget,
+        *,
+        size: int,
+        statement_timeout_ms: int = 30_000,
+        pre_ping: bool = False,
     ) -> None:
         self._conninfo = target.libpq(target.app_url)
         self._size = size
         self._timeout = int(statement_timeout_ms)
-        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        self._pre_ping = pre_ping
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Loops without a pool still read at most `size` at a time.
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(f"SET statement_timeout = {self._timeout}")
@@ -64,6 +78,7 @@ class AsyncReader:
             max_size=self._size,
             kwargs=self._kwargs(),
             configure=self._configure,
+            check=AsyncConnectionPool.check_connection if self._pre_ping else None,
             open=False,
             name="tenantry-reads",
         )
@@ -84,16 +99,23 @@ class AsyncReader:
         params: Mapping[str, Any] | Sequence[Any],
     ) -> list[tuple[Any, ...]]:
         """Run one read-only statement bound to the tenant; its rows."""
-        pool = self._pools.get(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
         try:
-            if pool is None:
-                async with await psycopg.AsyncConnection.connect(
-                    self._conninfo, **self._kwargs()
-                ) as conn:
-                    await self._configure(conn)
+            if pool is not None:
+                async with pool.connection() as conn:
                     return await self._run(conn, tenant_id, actor, sql, params)
-            async with pool.connection() as conn:
+            gate = self._gates.get(loop)
+            if gate is None:
+                gate = self._gates[loop] = asyncio.Semaphore(self._size)
+            async with (
+                gate,
+                await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs()) as conn,
+            ):
+                await self._configure(conn)
                 return await self._run(conn, tenant_id, actor, sql, params)
+        except (PoolTimeout, PoolClosed) as exc:
+            raise DatabaseUnavailableError("no database connection available") from exc
         except psycopg.Error as exc:
             raise translate_driver_error(exc) from exc
 
@@ -105,11 +127,11 @@ class AsyncReader:
         sql: str,
         params: Mapping[str, Any] | Sequence[Any],
     ) -> list[tuple[Any, ...]]:
-        # In a pipeline the statements up to the Sync form one implicit transaction: the
-        # binding holds for the statement and ends with it. (Were a Sync ever sent between
-        # them, the statement would run unbound and see no rows: it fails closed.)
-        async with conn.pipeline() as pipeline:
+        # In a pipeline the statements up to the Sync (sent when the block ends) form one
+        # implicit transaction: the binding holds for the statement and ends with it. (Were
+        # a Sync ever sent between them, the statement would run unbound and see no rows: it
+        # fails closed.)
+        async with conn.pipeline():
             await conn.execute(_BIND, (str(tenant_id), actor))
             cursor = await conn.execute(sql, params)
-            await pipeline.sync()
-            return await cursor.fetchall()
+        return await cursor.fetchall()

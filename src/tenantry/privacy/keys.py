@@ -38,6 +38,7 @@ __all__ = [
     "KeyRing",
     "PlatformKeys",
     "RotationReport",
+    "cached_tenant_keys",
     "platform_key_aad",
     "rotate_tenant_key",
     "subject_key_aad",
@@ -166,6 +167,22 @@ def tenant_key_cache_key(
 ) -> tuple[object, ...]:
     """Where an unwrapped tenant key lives in the process's `TenantKeyCache`."""
     return (master.key_id, tenant_id, purpose, version)
+
+
+def cached_tenant_keys(
+    cache: TenantKeyCache,
+    master: MasterKeyProvider,
+    tenant_id: uuid.UUID,
+    purpose: KeyPurpose,
+    versions: set[int],
+) -> dict[int, bytes]:
+    """Those of the tenant's key versions the process cache holds (no database access)."""
+    found = {}
+    for version in versions:
+        hit = cache.get(tenant_key_cache_key(master, tenant_id, purpose, version))
+        if hit is not None:
+            found[version] = hit
+    return found
 
 
 class KeyRing:

@@ -100,7 +100,8 @@ class FetchedKeys:
     NULL once destroyed) and the caller supplies the tenant's unwrapped wrapping keys by
     version. `open_row` opens a row's sealed values with the rules of `open_value`: a
     destroyed key, a value written under an older subject key or a moved ciphertext open as
-    None. Each key's cipher is built once per read, not once per value.
+    None; so does a subject without any key row (`open_value` reports that key as not
+    found). Each key's cipher is built once per read, not once per value.
     """
 
     def __init__(self, tenant_id: uuid.UUID, wrapping: dict[int, bytes]) -> None:
@@ -114,6 +115,7 @@ class FetchedKeys:
     def add_subject(
         self, subject_id: uuid.UUID, version: int, wrapping_version: int, wrapped: bytes | None
     ) -> None:
+        """Unwrap a subject's key as its row returned it (NULL: destroyed)."""
         if subject_id in self._subjects:
             return
         if wrapped is None:  # destroyed (crypto-shredded)

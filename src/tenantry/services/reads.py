@@ -5,8 +5,10 @@ the system. They read exactly what `get_record` and `list_records` read (same te
 soft-delete rule, the same location scope, the same permission check, the same keyset order)
 but through `AsyncReader`: a statement compiled once per shape of query, whose rows carry the
 data subject's key (`LEFT JOIN LATERAL privacy.subject_keys`), so the sealed columns can be
-opened without a second query. Values are opened by `open_value`, as in the unit of work: a
-destroyed subject key opens as None.
+opened without a second query. `FetchedKeys` opens them by the rules of `open_value`: a
+destroyed subject key, or a value written under an older key version, opens as None. One
+deliberate difference: a row whose subject has no key row at all (which only a damaged
+database has) also reads as None here, where the unit of work reports the key as not found.
 
 A shape is the kind, whether it reads by id, which filter columns are set, whether the caller
 has a location scope and whether a cursor is given; its SQL text never depends on values.
@@ -14,7 +16,6 @@ has a location scope and whether a cursor is given; its SQL text never depends o
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from collections.abc import Mapping
@@ -22,18 +23,19 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.orm import ColumnProperty
 
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
-from tenantry.errors import NotFoundError, ValidationError
+from tenantry.errors import ConfigurationError, NotFoundError
 from tenantry.models import SubjectKey
 from tenantry.models.enums import KeyPurpose
 from tenantry.models.sealed import sealed_fields
 from tenantry.privacy.crypto import DecryptionError, key_version_of
-from tenantry.privacy.keys import tenant_key_cache_key
+from tenantry.privacy.keys import cached_tenant_keys
 from tenantry.privacy.sealing import FetchedKeys
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
@@ -132,19 +134,12 @@ async def _wrapping_keys(
     db: Database, tenant_id: uuid.UUID, versions: set[int]
 ) -> dict[int, bytes]:
     """The tenant's unwrapped wrapping keys by version: from the process cache, else loaded."""
+    if not versions:
+        return {}
     if db.master is None:
-        raise ValidationError("personal data can only be read with the master key")
+        raise ConfigurationError("personal data can only be read with the master key")
     master = db.master
-
-    def cached() -> dict[int, bytes]:
-        found = {}
-        for v in versions:
-            hit = db.key_cache.get(tenant_key_cache_key(master, tenant_id, KeyPurpose.WRAPPING, v))
-            if hit is not None:
-                found[v] = hit
-        return found
-
-    keys = cached()
+    keys = cached_tenant_keys(db.key_cache, master, tenant_id, KeyPurpose.WRAPPING, versions)
     missing = versions - keys.keys()
     if missing:
 
@@ -152,13 +147,15 @@ async def _wrapping_keys(
             with db.tenant_uow(tenant_id, actor="api:keys") as uow:
                 return {v: uow.keyring.tenant_key(KeyPurpose.WRAPPING, v) for v in missing}
 
-        keys |= await asyncio.to_thread(load)
+        # In the thread pool the API sizes to its connection pool (a cold cache only).
+        keys |= await anyio.to_thread.run_sync(load)
     return keys
 
 
 async def _open(
     db: Database, tenant_id: uuid.UUID, query: ReadQuery, rows: list[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
+    """The rows as dicts by output name, sealed columns opened."""
     records = [dict(zip(query.names, row, strict=False)) for row in rows]
     if not query.sealed or not rows:
         return records
