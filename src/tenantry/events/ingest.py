@@ -15,6 +15,7 @@ any number of events in chunks with COPY. Neither commits: the caller owns the u
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import re
@@ -22,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -266,6 +268,8 @@ def _check_source(source: str) -> None:
 
 # An event's index in the input, its envelope, properties as JSON and the e-mail to hash.
 _Parsed = tuple[int, Event, str, str | None]
+# The rows sent to be stored: their indexes in the input and their event ids.
+_Stored = tuple[list[int], list[str]]
 
 
 def _parse(raws: Iterable[Any], result: IngestResult, *, offset: int) -> list[_Parsed]:
@@ -284,12 +288,19 @@ def _parse(raws: Iterable[Any], result: IngestResult, *, offset: int) -> list[_P
 
 
 def _rows(
-    batch: _Batch, parsed: list[_Parsed], source: str, result: IngestResult, seen: set[str]
-) -> tuple[list[str], list[tuple[int, str]]]:
-    """COPY lines of the events to insert, with their index and event id; the other outcomes
-    go into `result`. `batch` has loaded the events' users and locations."""
+    batch: _Batch,
+    parsed: list[_Parsed],
+    source: str,
+    result: IngestResult,
+    seen: set[str],
+    stored: _Stored,
+) -> list[str]:
+    """COPY lines of the events to insert; their indexes and event ids are appended to
+    `stored`, the other outcomes go into `result`. `batch` has loaded the users and locations.
+    """
     lines: list[str] = []
-    order: list[tuple[int, str]] = []
+    # Two flat lists rather than a tuple per row: fewer objects for the garbage collector.
+    indexes, ids_stored = stored
     tenant = batch.tenant
     tenant_s, now_s, source_s = str(tenant), batch.now.isoformat(), _copy_text(source)
     newest, oldest = batch.now + FUTURE_SKEW, batch.now - MAX_AGE
@@ -331,9 +342,9 @@ def _rows(
         if ext_ids:
             ids: dict[str, str] = {}
             for name, value in ext_ids.items():
-                stored = batch.external_id(name, value)
-                if stored is not None:
-                    ids[name] = stored
+                kept = batch.external_id(name, value)
+                if kept is not None:
+                    ids[name] = kept
             if ids:
                 ids_text = _copy_text(to_json(ids).decode())
         seen.add(eid)
@@ -343,18 +354,28 @@ def _rows(
             f"{tenant_s}\t{eid}\t{event_type}\t{ts_text}\t{tenant_s}\t{location}\t{user}"
             f"\t{user_key}\t{ids_text}\t{_copy_text(text)}\t{source_s}\t{now_s}\n"
         )
-        order.append((i, eid))
-    return lines, order
+        indexes.append(i)
+        ids_stored.append(eid)
+    return lines
+
+
+def _new_stored() -> _Stored:
+    return [], []
 
 
 def _settle(
-    result: IngestResult, order: list[tuple[int, str]], inserted: set[str], *, keep_accepted: bool
+    result: IngestResult,
+    stored: _Stored,
+    inserted: set[str],
+    *,
+    keep_accepted: bool,
 ) -> None:
     """The outcomes of the rows sent: accepted if inserted, else already ingested."""
-    if not keep_accepted and len(inserted) == len(order):  # the bulk path's common case
-        result.accepted += len(order)
+    indexes, ids = stored
+    if not keep_accepted and len(inserted) == len(ids):  # the bulk path's common case
+        result.accepted += len(ids)
     else:
-        for i, eid in order:
+        for i, eid in zip(indexes, ids, strict=True):
             if eid in inserted:
                 result.add(EventOutcome(i, eid, "accepted"), keep=keep_accepted)
             else:
@@ -382,9 +403,10 @@ def ingest_batch(
     batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
     parsed = _parse(events, result, offset=0)
     batch.load(p[1] for p in parsed)
-    lines, order = _rows(batch, parsed, source, result, set())
-    inserted = store_lines(uow, lines, [eid for _, eid in order], direct=False)
-    _settle(result, order, inserted, keep_accepted=True)
+    stored = _new_stored()
+    lines = _rows(batch, parsed, source, result, set(), stored)
+    inserted = store_lines(uow, lines, stored[1], direct=False)
+    _settle(result, stored, inserted, keep_accepted=True)
     return result
 
 
@@ -397,6 +419,23 @@ def _chunks(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist now (the caller's events, often a long list in memory) out
+    of the cyclic garbage collector's full collections until the block ends.
+
+    A bulk load creates many short-lived objects, which set off several full collections; each
+    one scanned every event of the input again (a fifth of the Python time of a 200,000-event
+    load). Frozen objects are only skipped, never freed early, and new ones are collected as
+    usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def ingest_bulk(
@@ -420,20 +459,20 @@ def ingest_bulk(
         raise ValidationError("chunk_size must be positive")
     _check_source(source)
     total = IngestResult()
-    ended: deque[tuple[IngestResult, list[tuple[int, str]], Future[set[str]]]] = deque()
+    ended: deque[tuple[IngestResult, _Stored, Future[set[str]]]] = deque()
 
     def settle(*, wait: bool) -> None:
         while ended and (wait or ended[0][2].done()):
-            part, order, inserted = ended.popleft()
-            _settle(part, order, inserted.result(), keep_accepted=False)
+            part, stored, inserted = ended.popleft()
+            _settle(part, stored, inserted.result(), keep_accepted=False)
             total.merge(part)
 
     # This thread validates events and builds rows, the writer's thread copies them block by
     # block: the server stores one block while Python prepares the next.
     offset = 0
-    with InboxWriter(db, tenant_id, actor=actor) as writer:
+    with _frozen_heap(), InboxWriter(db, tenant_id, actor=actor) as writer:
         for chunk in _chunks(events, chunk_size):
-            part, order = IngestResult(), []
+            part, stored = IngestResult(), _new_stored()
             seen: set[str] = set()
             # Platform work: COPY into the inbox needs the owner role; every statement of the
             # ingestion names the tenant explicitly. Consent and locations are read here, in a
@@ -443,10 +482,10 @@ def ingest_bulk(
                 for start in range(0, len(chunk), _BLOCK):
                     parsed = _parse(chunk[start : start + _BLOCK], part, offset=offset + start)
                     batch.load(p[1] for p in parsed)
-                    lines, block_order = _rows(batch, parsed, source, part, seen)
-                    writer.write(lines, [eid for _, eid in block_order])
-                    order += block_order
-            ended.append((part, order, writer.end_chunk()))
+                    first = len(stored[1])
+                    lines = _rows(batch, parsed, source, part, seen, stored)
+                    writer.write(lines, stored[1][first:])
+            ended.append((part, stored, writer.end_chunk()))
             settle(wait=False)
             offset += len(chunk)
         settle(wait=True)
