@@ -338,7 +338,7 @@ def _fast_envelope(raw: Mapping[str, Any]) -> Event | None:
         ids = raw.get("external_ids") or {}
         if not (
             type(event_id) is str
-            and _UUID7_RE.match(event_id)
+            and _UUID7_RE.fullmatch(event_id)  # `$` alone would let a final newline in
             and type(ts) is str
             and type(event_type) is str
             and 0 < len(event_type) <= 50
