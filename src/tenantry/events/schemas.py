@@ -9,6 +9,7 @@ exception is `email` on e-mail events, which ingestion replaces by a keyed HMAC 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -17,7 +18,9 @@ from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import to_json
 
+from tenantry.events.property_checks import PropertyCheck
 from tenantry.models.enums import Persona
 
 __all__ = [
@@ -388,6 +391,11 @@ def _envelope(raw: Mapping[str, Any]) -> Event:
     )
 
 
+@functools.cache
+def _property_checks() -> dict[type[_Props], PropertyCheck]:
+    return {model: PropertyCheck(model) for model in set(EVENT_TYPES.values())}
+
+
 def parse_event(raw: Any) -> ParsedEvent:
     """The validated envelope and properties (as JSON, `email` split off for the caller to
     pseudonymise); `PayloadError` with a reason that never quotes a value."""
@@ -397,8 +405,17 @@ def parse_event(raw: Any) -> ParsedEvent:
     schema = EVENT_TYPES.get(event.event_type)
     if schema is None:
         raise PayloadError("event_type: unknown event type")
+    raw_props = raw.get("properties") or {}
+    if type(raw_props) is dict:
+        plain = _property_checks()[schema](raw_props)
+        if plain is not None:  # the common case, as pydantic would have dumped it
+            email = plain.pop("email", None) if schema is EmailEvent else None
+            text = to_json(plain).decode()
+            if not _suspect(text):
+                return ParsedEvent(event, text, email)
+            # Suspect properties take the full path below, which names the field.
     try:
-        props = schema.__pydantic_validator__.validate_python(raw.get("properties") or {})
+        props = schema.__pydantic_validator__.validate_python(raw_props)
     except ValidationError as exc:
         raise PayloadError("properties." + _reason(exc)) from None
     # `getattr` with a default is slow on pydantic models that lack the field.
