@@ -136,7 +136,7 @@ def test_bulk_ingest_stores_the_same_rows_and_outcomes_as_the_service_path(
     assert bulk.accepted == len(serial_rows) - already > 0
 
 
-def test_an_interrupted_bulk_load_keeps_its_committed_chunks_and_stops_its_thread(
+def test_an_interrupted_bulk_load_keeps_its_committed_chunks_and_leaves_no_thread(
     clocked_db: Database, tenant: TenantFixture
 ) -> None:
     events = [event() for _ in range(3_000)]

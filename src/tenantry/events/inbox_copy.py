@@ -1,24 +1,23 @@
-"""Getting prepared rows into `events.inbox`: COPY, and a background writer for bulk loads.
+"""Getting prepared rows into `events.inbox`: COPY, in one batch or streamed for bulk loads.
 
 Ingestion (`events/ingest.py`) validates events and builds their rows as lines of COPY's text
 format; this module only stores those lines. `store_lines` inserts one batch in the caller's
-transaction; `InboxWriter` runs the bulk load's chunks on one background thread, one committed
-transaction per chunk, so that Python prepares the next rows while PostgreSQL copies the
-current ones. Both report which event ids were inserted; an id already stored is skipped, never
-overwritten. Nothing here validates an event or decides its outcome.
+transaction; `InboxWriter` streams a bulk load, one committed transaction per chunk, without
+waiting for the server after each block, so that PostgreSQL stores rows while Python prepares
+the next ones. Both report which event ids were inserted; an id already stored is skipped,
+never overwritten. Nothing here validates an event or decides its outcome.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.copy import LibpqWriter
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
@@ -90,7 +89,7 @@ def store_lines(uow: UnitOfWork, lines: list[str], ids: list[str], *, direct: bo
 
 @dataclass
 class _Chunk:
-    """The chunk being written (touched by the writer thread only)."""
+    """The chunk being written."""
 
     uow: UnitOfWork
     context: ExitStack  # the unit of work and the cursor
@@ -101,28 +100,27 @@ class _Chunk:
 
 
 class InboxWriter:
-    """COPY of one tenant's rows, chunk by chunk, on a background thread.
+    """COPY of one tenant's rows into the inbox, chunk by chunk, while the caller goes on.
 
-    `write` hands over a block of lines (it returns at once unless `depth` blocks are already
-    waiting); the first block of a chunk opens a platform unit of work and a direct COPY in a
-    savepoint, later blocks stream into the same COPY, and `end_chunk` completes it and commits.
-    If an id is already stored, the chunk's COPY fails as a whole and the chunk is stored through
-    the staged path instead (as `store_lines`). Chunks commit in the order they were written.
-    Leaving the `with` block on an error rolls back the open chunk and stops the thread.
+    The first `write` of a chunk opens a platform unit of work and a direct COPY in a savepoint;
+    every `write` queues its block in the driver and sends what the connection takes at once,
+    without waiting, so PostgreSQL stores the rows while the caller prepares the next block
+    (it waits only when over `backlog` bytes are still unsent: the server is the slower one).
+    `end_chunk` completes the COPY and commits. If an id is already stored, the chunk's COPY
+    fails as a whole and the chunk goes through the staged path instead (as `store_lines`).
+    Leaving the `with` block rolls back a chunk that was not ended.
     """
 
-    def __init__(self, db: Database, tenant_id: uuid.UUID, *, actor: str, depth: int = 3) -> None:
+    def __init__(
+        self, db: Database, tenant_id: uuid.UUID, *, actor: str, backlog: int = 1 << 20
+    ) -> None:
         self._db = db
         self._tenant_id = tenant_id
         self._actor = actor
-        self._depth = depth
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[None]] = deque()
-        self._chunk: _Chunk | None = None  # writer thread only
-        self._failed: BaseException | None = None  # writer thread only
+        self._backlog = backlog
+        self._chunk: _Chunk | None = None
 
     def __enter__(self) -> InboxWriter:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-copy")
         return self
 
     def __exit__(
@@ -131,68 +129,27 @@ class InboxWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pool, self._pool = self._pool, None
-        assert pool is not None
+        chunk, self._chunk = self._chunk, None
+        if chunk is None:
+            return
         try:
-            # Chunks already ended still commit; a chunk left open (the load stopped on an
-            # error while reading or preparing it) is rolled back.
-            try:
-                pool.submit(self._discard).result()
-            except Exception:
-                if exc is None:
-                    raise
-                # The error that stopped the load matters more; the unit of work is closed.
+            if chunk.copy is not None:
+                self._abandon_copy(chunk, exc or RuntimeError("chunk not ended"))
+        except Exception:
+            if exc is None:
+                raise
+            # The error that stopped the load matters more; the unit of work is closed below.
         finally:
-            self._pending.clear()
-            pool.shutdown(wait=True, cancel_futures=True)
+            chunk.context.close()  # closing the unit of work rolls the chunk back
 
     def write(self, lines: list[str], ids: list[str]) -> None:
-        """Queue rows of the current chunk; raises an error of an earlier write."""
-        if lines:
-            self._pending.append(self._submit(self._write, "".join(lines), ids))
-        while self._pending and (len(self._pending) > self._depth or self._pending[0].done()):
-            self._pending.popleft().result()
-
-    def end_chunk(self) -> Future[set[str]]:
-        """Complete and commit the current chunk; the future holds the ids it inserted."""
-        return self._submit(self._end)
-
-    def _submit(self, fn: Any, *args: Any) -> Future[Any]:
-        if self._pool is None:
-            raise RuntimeError("InboxWriter used outside its `with` block")
-        return self._pool.submit(self._guarded, fn, *args)
-
-    def _guarded(self, fn: Any, *args: Any) -> Any:
-        # After a failure nothing more is written: no later chunk may commit past a lost one.
-        if self._failed is not None:
-            raise RuntimeError("an earlier write of this load failed") from self._failed
-        try:
-            return fn(*args)
-        except BaseException as exc:
-            self._failed = exc
-            raise
-
-    # Below: the writer thread.
-
-    def _begin(self) -> _Chunk:
-        context = ExitStack()
-        try:
-            uow = context.enter_context(
-                self._db.platform_uow(tenant_id=self._tenant_id, actor=self._actor)
-            )
-            chunk = _Chunk(uow, context)
-            cur = context.enter_context(_cursor(uow))
-            chunk.copying.enter_context(cur.connection.transaction())
-            chunk.copy = chunk.copying.enter_context(cur.copy(_DIRECT))
-        except BaseException:
-            context.close()
-            raise
-        return chunk
-
-    def _write(self, data: str, ids: list[str]) -> None:
+        """Add rows to the current chunk (the first rows open it)."""
+        if not lines:
+            return
         if self._chunk is None:
             self._chunk = self._begin()
         chunk = self._chunk
+        data = "".join(lines)
         chunk.blocks.append(data)
         chunk.ids.extend(ids)
         if chunk.copy is not None:
@@ -201,13 +158,8 @@ class InboxWriter:
             except psycopg.errors.UniqueViolation as exc:
                 self._abandon_copy(chunk, exc)
 
-    @staticmethod
-    def _abandon_copy(chunk: _Chunk, exc: BaseException) -> None:
-        """Some id exists: end the COPY, roll back to its savepoint; the staged path follows."""
-        chunk.copy = None
-        chunk.copying.__exit__(type(exc), exc, exc.__traceback__)
-
-    def _end(self) -> set[str]:
+    def end_chunk(self) -> set[str]:
+        """Complete and commit the current chunk; the ids it inserted."""
         chunk, self._chunk = self._chunk, None
         if chunk is None:
             return set()  # nothing of this chunk was to be stored
@@ -225,12 +177,26 @@ class InboxWriter:
             chunk.uow.commit()
         return inserted
 
-    def _discard(self) -> None:
-        chunk, self._chunk = self._chunk, None
-        if chunk is not None:
-            error = RuntimeError("bulk ingestion stopped")
-            try:
-                if chunk.copy is not None:
-                    self._abandon_copy(chunk, error)
-            finally:
-                chunk.context.close()  # closing the unit of work rolls the chunk back
+    def _begin(self) -> _Chunk:
+        context = ExitStack()
+        try:
+            uow = context.enter_context(
+                self._db.platform_uow(tenant_id=self._tenant_id, actor=self._actor)
+            )
+            chunk = _Chunk(uow, context)
+            cur = context.enter_context(_cursor(uow))
+            chunk.copying.enter_context(cur.connection.transaction())
+            # psycopg sends what the socket takes and keeps the rest queued; it waits for the
+            # server only once `backlog` bytes are queued.
+            writer = LibpqWriter(cur, flush_threshold=self._backlog)
+            chunk.copy = chunk.copying.enter_context(cur.copy(_DIRECT, writer=writer))
+        except BaseException:
+            context.close()
+            raise
+        return chunk
+
+    @staticmethod
+    def _abandon_copy(chunk: _Chunk, exc: BaseException) -> None:
+        """End the COPY and roll back to its savepoint (an id exists, or the load stopped)."""
+        chunk.copy = None
+        chunk.copying.__exit__(type(exc), exc, exc.__traceback__)
