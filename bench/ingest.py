@@ -7,8 +7,9 @@ alternate for `BENCH_INGEST_ROUNDS` rounds (default 3) and the medians are compa
 
 - bulk Python API (`ingest_bulk`, 20,000-event chunks, one committed transaction each):
   validation, consent lookup, keyed pseudonyms and HMACs, duplicate check, COPY in text format
-  (the calling thread prepares 2,000-event blocks, one writer thread streams them into the
-  chunk's COPY). Timed from the call to its return, every chunk committed;
+  (250-event blocks streamed into the chunk's COPY without waiting, so the server stores one
+  block while Python prepares the next). Timed from the call to its return, every chunk
+  committed;
 - the service function (`ingest_batch`) with 500-event batches, one transaction per batch, as
   the HTTP endpoint calls it (without HTTP);
 - baseline: raw COPY of exactly the rows the bulk path stored, into the same table with the same
