@@ -2,10 +2,11 @@
 
 Ingestion (`events/ingest.py`) validates events and builds their rows as lines of COPY's text
 format; this module only stores those lines. `store_lines` inserts one batch in the caller's
-transaction; `InboxWriter` streams a bulk load, one committed transaction per chunk, without
-waiting for the server after each block, so that PostgreSQL stores rows while Python prepares
-the next ones. Both report which event ids were inserted; an id already stored is skipped,
-never overwritten. Nothing here validates an event or decides its outcome.
+transaction (as the application role); `InboxWriter` streams a bulk load, one committed
+transaction per chunk, without waiting for the server after each block, so that PostgreSQL
+stores rows while Python prepares the next ones. Both report which event ids were inserted;
+an id already stored is skipped, never overwritten. Nothing here validates an event or decides
+its outcome.
 """
 
 from __future__ import annotations
@@ -66,25 +67,13 @@ def _staged(uow: UnitOfWork, blocks: list[str]) -> set[str]:
         return {r[0] for r in cur.fetchall()}
 
 
-def store_lines(uow: UnitOfWork, lines: list[str], ids: list[str], *, direct: bool) -> set[str]:
+def store_lines(uow: UnitOfWork, lines: list[str]) -> set[str]:
     """Insert the lines whose event id is new, in the caller's transaction; the ids inserted.
 
-    `direct` (as the owner role: COPY is not allowed under row level security): COPY straight
-    into the inbox inside a savepoint; if an id is already stored (a re-run load, a concurrent
-    writer), that fails as a whole and the lines take the staged path: COPY into a temporary
-    table, then insert from it with ON CONFLICT DO NOTHING.
+    Through a temporary table and `INSERT ... ON CONFLICT DO NOTHING`: it works under row
+    level security (where COPY into the inbox is not allowed) and skips stored ids one by one.
     """
-    if not lines:
-        return set()
-    data = "".join(lines)
-    if direct:
-        try:
-            with _cursor(uow) as cur, cur.connection.transaction(), cur.copy(_DIRECT) as copy:
-                copy.write(data)
-            return set(ids)
-        except psycopg.errors.UniqueViolation:
-            pass  # a retry or a concurrent writer: some ids exist; take the staged path
-    return _staged(uow, [data])
+    return _staged(uow, ["".join(lines)]) if lines else set()
 
 
 @dataclass
@@ -107,7 +96,8 @@ class InboxWriter:
     without waiting, so PostgreSQL stores the rows while the caller prepares the next block
     (it waits only when over `backlog` bytes are still unsent: the server is the slower one).
     `end_chunk` completes the COPY and commits. If an id is already stored, the chunk's COPY
-    fails as a whole and the chunk goes through the staged path instead (as `store_lines`).
+    fails as a whole, is rolled back to its savepoint and the chunk goes through `store_lines`'s
+    staged path instead.
     Leaving the `with` block rolls back a chunk that was not ended.
     """
 

@@ -405,7 +405,7 @@ def ingest_batch(
     batch.load(p[1] for p in parsed)
     stored = _new_stored()
     lines = _rows(batch, parsed, source, result, set(), stored)
-    inserted = store_lines(uow, lines, stored[1], direct=False)
+    inserted = store_lines(uow, lines)
     _settle(result, stored, inserted, keep_accepted=True)
     return result
 
