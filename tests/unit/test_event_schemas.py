@@ -45,6 +45,7 @@ def test_the_fast_and_the_full_check_agree() -> None:
     ("overrides", "reason"),
     [
         ({"event_id": str(uuid.uuid4())}, "event_id: must be a UUIDv7"),
+        ({"event_id": f"{uuid7()}\n"}, "event_id: must be a UUIDv7"),  # would break a COPY line
         ({"timestamp": "2026-03-14T09:00:00"}, "timestamp"),
         ({"event_type": "made_up"}, "event_type: unknown event type"),
         ({"external_ids": {"twitter": "x"}}, "external_ids"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tenantry.errors import ValidationError
 from tenantry.privacy.crypto import (
     DecryptionError,
+    KeyedHmac,
     blind_index,
     derive_key,
     field_aad,
@@ -114,3 +116,12 @@ def test_master_key_wraps_with_associated_data() -> None:
     assert master.unwrap(wrapped, b"tenant-key|t|wrapping|1") == b"k" * 32
     with pytest.raises(DecryptionError):
         master.unwrap(wrapped, b"tenant-key|t|wrapping|2")
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"\xff" * 64, bytes(range(100))])
+@pytest.mark.parametrize("value", ["", "client:123.456", "bücher@example.org", "x" * 300])
+def test_a_keyed_hmac_equals_the_standard_hmac(key: bytes, value: str) -> None:
+    expected = hmac.digest(key, value.encode(), "sha256").hex()
+    hasher = KeyedHmac(key)
+    assert hasher.hexdigest(value) == expected
+    assert hasher.hexdigest(value) == expected  # the precomputed state is not consumed

@@ -15,27 +15,27 @@ any number of events in chunks with COPY. Neither commits: the caller owns the u
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import re
 import uuid
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import psycopg
 import sqlalchemy as sa
 from pydantic_core import to_json
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
-from tenantry.events.schemas import Event, ParsedEvent, PayloadError, is_junk_id, parse_event
+from tenantry.events.inbox_copy import InboxWriter, store_lines
+from tenantry.events.schemas import Event, PayloadError, is_junk_id, parse_event
 from tenantry.models import Membership, User
-from tenantry.privacy.crypto import normalise_email
+from tenantry.privacy.crypto import KeyedHmac, normalise_email
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.privacy.subjects import email_index
@@ -57,20 +57,9 @@ MAX_BATCH_BYTES = 500 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
 MAX_AGE = timedelta(days=730)
 _HASHED_IDS = {"ga4_client_id": "client", "ga4_user_id": "user"}  # personal online ids
-_COLUMNS = (
-    "tenant_id",
-    "id",
-    "event_type",
-    "event_ts",
-    "account_id",
-    "location_id",
-    "user_id",
-    "user_key",
-    "external_ids",
-    "properties",
-    "source",
-    "ingested_at",
-)
+# Events per COPY block of a bulk chunk: a few milliseconds of Python, less than the server
+# takes for what the socket holds, so it never runs dry while the next block is prepared.
+_BLOCK = 250
 
 _SOURCE = re.compile(r"[a-z0-9_.:-]{1,50}")
 
@@ -143,35 +132,79 @@ def email_key(ring: KeyRing, email: str, *, key: bytes | None = None) -> str:
 
 @dataclass
 class _Batch:
-    """Per-call caches: keys and lookups done once per distinct value."""
+    """Per-call (per bulk chunk) caches: keys, lookups and hashes once per distinct value."""
 
     uow: UnitOfWork
     ring: KeyRing
     tenant: uuid.UUID
     now: datetime
     user_keys: dict[uuid.UUID, str | None] = field(default_factory=dict)
-    locations: set[uuid.UUID] = field(default_factory=set)
-    _keys: dict[str, bytes] = field(default_factory=dict)
+    user_texts: dict[uuid.UUID, str] = field(default_factory=dict)
+    locations: dict[uuid.UUID, str] = field(default_factory=dict)  # this tenant's, as text
+    # Stored forms of external ids (None: a placeholder) and of e-mail addresses (None: not
+    # an address) per raw value: the same visitor or recipient recurs in many events.
+    id_values: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    emails: dict[str, str | None] = field(default_factory=dict)
+    _hashers: dict[str, KeyedHmac] = field(default_factory=dict)
 
-    def key(self, purpose: str) -> bytes:
-        if purpose not in self._keys:
-            self._keys[purpose] = self.ring.field_index_key(purpose)
-        return self._keys[purpose]
+    def hasher(self, purpose: str) -> KeyedHmac:
+        found = self._hashers.get(purpose)
+        if found is None:
+            found = self._hashers[purpose] = KeyedHmac(self.ring.field_index_key(purpose))
+        return found
 
-    def load(self, events: list[Event]) -> None:
-        users = {e.user_id for e in events if e.user_id is not None} - set(self.user_keys)
-        locs = {e.location_id for e in events if e.location_id is not None}
+    def load(self, events: Iterable[Event]) -> None:
+        """Look up the users and locations not seen before in this batch."""
+        users: set[uuid.UUID] = set()
+        locs: set[uuid.UUID] = set()
+        for e in events:
+            if e.user_id is not None:
+                users.add(e.user_id)
+            if e.location_id is not None:
+                locs.add(e.location_id)
+        users -= self.user_keys.keys()
+        locs -= self.locations.keys()
         if locs:
-            self.locations |= set(
-                self.uow.session.scalars(
-                    sa.text(
-                        "SELECT id FROM identity.locations WHERE tenant_id = :t AND id = ANY(:ids)"
-                    ),
-                    {"t": self.tenant, "ids": list(locs)},
-                )
+            found = self.uow.session.scalars(
+                sa.text(
+                    "SELECT id FROM identity.locations WHERE tenant_id = :t AND id = ANY(:ids)"
+                ),
+                {"t": self.tenant, "ids": list(locs)},
             )
+            self.locations |= {loc: str(loc) for loc in found}
         if users:
             self.user_keys |= _consenting_user_keys(self.uow, self.ring, users)
+            self.user_texts |= {user: str(user) for user in users}
+
+    def external_id(self, name: str, value: str | int) -> str | None:
+        """The stored form of one external id (None: a placeholder, dropped)."""
+        values = self.id_values.get(name)
+        if values is None:
+            values = self.id_values[name] = {}
+        raw = value if type(value) is str else str(value)
+        if raw in values:
+            return values[raw]
+        text = raw.strip()
+        stored: str | None = None
+        if not is_junk_id(text):
+            prefix = _HASHED_IDS.get(name)
+            if prefix is None:
+                stored = text
+            else:
+                stored = self.hasher("external-id").hexdigest(f"{prefix}:{text}")
+        values[raw] = stored
+        return stored
+
+    def email(self, email: str) -> str | None:
+        """The stored form of an e-mail address (None: not a valid address)."""
+        if email in self.emails:
+            return self.emails[email]
+        try:
+            stored: str | None = self.hasher("event-email").hexdigest(normalise_email(email))
+        except ValidationError:
+            stored = None
+        self.emails[email] = stored
+        return stored
 
 
 def _consenting_user_keys(
@@ -228,166 +261,126 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def _prepare(
-    batch: _Batch,
-    raws: Iterable[Any],
-    source: str,
-    result: IngestResult,
-    *,
-    offset: int,
-    seen: set[str],
-) -> tuple[list[str], list[tuple[int, str]]]:
-    """COPY lines to insert (and their index and event id); other outcomes into `result`."""
-    parsed: list[tuple[int, ParsedEvent]] = []
+def _check_source(source: str) -> None:
+    if not _SOURCE.fullmatch(source):
+        raise ValidationError("source must be 1 to 50 characters of a-z, 0-9, _ . : -")
+
+
+# An event's index in the input, its envelope, properties as JSON and the e-mail to hash.
+_Parsed = tuple[int, Event, str, str | None]
+# The rows sent to be stored: their indexes in the input and their event ids.
+_Stored = tuple[list[int], list[str]]
+
+
+def _parse(raws: Iterable[Any], result: IngestResult, *, offset: int) -> list[_Parsed]:
+    """The valid events; the invalid ones go into `result` as rejected, with the reason."""
+    parsed: list[_Parsed] = []
     for i, raw in enumerate(raws, start=offset):
         try:
-            parsed.append((i, parse_event(raw)))
+            event, properties, email = parse_event(raw)
         except PayloadError as exc:
             event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
             ident = str(event_id)[:36] if isinstance(event_id, str) else None
             result.add(EventOutcome(i, ident, "rejected", str(exc)))
-    batch.load([p.event for _, p in parsed])
+        else:
+            parsed.append((i, event, properties, email))
+    return parsed
+
+
+def _rows(
+    batch: _Batch,
+    parsed: list[_Parsed],
+    source: str,
+    result: IngestResult,
+    seen: set[str],
+    stored: _Stored,
+) -> list[str]:
+    """COPY lines of the events to insert; their indexes and event ids are appended to
+    `stored`, the other outcomes go into `result`. `batch` has loaded the users and locations.
+    """
     lines: list[str] = []
-    order: list[tuple[int, str]] = []
-    ring, tenant = batch.ring, batch.tenant
+    # Two flat lists rather than a tuple per row: fewer objects for the garbage collector.
+    indexes, ids_stored = stored
+    tenant = batch.tenant
     tenant_s, now_s, source_s = str(tenant), batch.now.isoformat(), _copy_text(source)
     newest, oldest = batch.now + FUTURE_SKEW, batch.now - MAX_AGE
-    ids_key = batch.key("external-id") if any(p.event.external_ids for _, p in parsed) else b""
-    texts: dict[uuid.UUID, str] = {}
-
-    def text_of(value: uuid.UUID) -> str:
-        found = texts.get(value)
-        if found is None:
-            found = texts[value] = str(value)
-        return found
-
-    for i, parsed_event in parsed:
-        event, text = parsed_event.event, parsed_event.properties
-        eid = event.event_id
-        reason = None
+    user_keys, user_texts, locations = batch.user_keys, batch.user_texts, batch.locations
+    add = result.add
+    for i, event, text, email in parsed:
+        eid, user_id, account_id, location_id, ext_ids, timestamp, event_type, ts_text = event
         if eid in seen:
-            result.add(EventOutcome(i, eid, "duplicate", "repeated in this batch"))
+            add(EventOutcome(i, eid, "duplicate", "repeated in this batch"))
             continue
-        if event.account_id is not None and event.account_id != tenant:
+        reason = None
+        if account_id is not None and account_id != tenant:
             reason = "account_id: not this tenant's account"
-        elif event.location_id is not None and event.location_id not in batch.locations:
+        elif location_id is not None and location_id not in locations:
             reason = "location_id: no such location in this tenant"
-        elif event.timestamp > newest:
+        elif timestamp > newest:
             reason = "timestamp: lies in the future"
-        elif event.timestamp < oldest:
+        elif timestamp < oldest:
             reason = "timestamp: older than two years"
         if reason is not None:
-            result.add(EventOutcome(i, eid, "rejected", reason))
+            add(EventOutcome(i, eid, "rejected", reason))
             continue
-        user_key = "\\N"
-        if event.user_id is not None:
-            found = batch.user_keys.get(event.user_id)
+        user = user_key = "\\N"
+        if user_id is not None:
+            found = user_keys.get(user_id)
             if found is None:
-                result.add(EventOutcome(i, eid, "suppressed", "no analytics consent"))
+                add(EventOutcome(i, eid, "suppressed", "no analytics consent"))
                 continue
-            user_key = found
-        if parsed_event.email is not None:
-            try:
-                hashed = email_key(ring, parsed_event.email, key=batch.key("event-email"))
-            except ValidationError:
-                result.add(
+            user, user_key = user_texts[user_id], found
+        if email is not None:
+            hashed = batch.email(email)
+            if hashed is None:
+                add(
                     EventOutcome(i, eid, "rejected", "properties.email: not a valid e-mail address")
                 )
                 continue
             text = ("{" if text == "{}" else text[:-1] + ",") + f'"email_key":"{hashed}"}}'
         ids_text = "{}"
-        if event.external_ids:
+        if ext_ids:
             ids: dict[str, str] = {}
-            for name, value in event.external_ids.items():
-                value = str(value).strip()
-                if is_junk_id(value):
-                    continue
-                hashed_id = name in _HASHED_IDS
-                ids[name] = external_id_key(ring, name, value, key=ids_key) if hashed_id else value
-            ids_text = _copy_text(to_json(ids).decode()) if ids else "{}"
+            for name, value in ext_ids.items():
+                kept = batch.external_id(name, value)
+                if kept is not None:
+                    ids[name] = kept
+            if ids:
+                ids_text = _copy_text(to_json(ids).decode())
         seen.add(eid)
-        location = "\\N" if event.location_id is None else text_of(event.location_id)
-        user = "\\N" if event.user_id is None else text_of(event.user_id)
-        account = tenant_s if event.account_id is None else text_of(event.account_id)
+        location = "\\N" if location_id is None else locations[location_id]
+        # The account is the tenant (checked above).
         lines.append(
-            f"{tenant_s}\t{eid}\t{event.event_type}\t{event.timestamp_text}\t{account}"
-            f"\t{location}\t{user}\t{user_key}\t{ids_text}\t{_copy_text(text)}\t{source_s}"
-            f"\t{now_s}\n"
+            f"{tenant_s}\t{eid}\t{event_type}\t{ts_text}\t{tenant_s}\t{location}\t{user}"
+            f"\t{user_key}\t{ids_text}\t{_copy_text(text)}\t{source_s}\t{now_s}\n"
         )
-        order.append((i, eid))
-    return lines, order
+        indexes.append(i)
+        ids_stored.append(eid)
+    return lines
 
 
-def _cursor(uow: UnitOfWork) -> Any:
-    conn = uow.session.connection().connection.driver_connection
-    assert conn is not None
-    return conn.cursor()
+def _new_stored() -> _Stored:
+    return [], []
 
 
-def _store(
-    uow: UnitOfWork, lines: list[str], order: list[tuple[int, str]], *, direct: bool
-) -> set[str]:
-    """Insert the lines whose event id is new; returns the ids inserted.
-
-    `direct` (bulk, as the owner role: COPY is not allowed under row level security): COPY
-    straight into the inbox; if an id is already stored (a re-run load, a concurrent writer),
-    that fails as a whole and the chunk takes the staged path: COPY into a temporary table,
-    then insert from it with ON CONFLICT DO NOTHING.
-    """
-    if not lines:
-        return set()
-    cols = ", ".join(_COLUMNS)
-    with _cursor(uow) as cur:
-        if direct:
-            try:
-                with (
-                    cur.connection.transaction(),
-                    cur.copy(f"COPY events.inbox ({cols}) FROM STDIN") as copy,
-                ):
-                    copy.write("".join(lines))
-                return {eid for _, eid in order}
-            except psycopg.errors.UniqueViolation:
-                pass  # a retry or a concurrent writer: some ids exist; take the staged path
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS tenantry_inbox_stage ON COMMIT DELETE ROWS AS"
-            f" SELECT {cols} FROM events.inbox WITH NO DATA"
-        )
-        cur.execute("TRUNCATE tenantry_inbox_stage")
-        with cur.copy(f"COPY tenantry_inbox_stage ({cols}) FROM STDIN") as copy:
-            copy.write("".join(lines))
-        cur.execute(
-            f"INSERT INTO events.inbox ({cols}) SELECT {cols} FROM tenantry_inbox_stage"
-            " ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id::text"
-        )
-        return {r[0] for r in cur.fetchall()}
-
-
-def _ingest(
-    uow: UnitOfWork,
-    ring: KeyRing,
-    events: Iterable[Any],
+def _settle(
+    result: IngestResult,
+    stored: _Stored,
+    inserted: set[str],
     *,
-    source: str,
-    offset: int,
     keep_accepted: bool,
-    direct: bool,
-) -> IngestResult:
-    if not _SOURCE.fullmatch(source):
-        raise ValidationError("source must be 1 to 50 characters of a-z, 0-9, _ . : -")
-    result = IngestResult()
-    batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
-    lines, order = _prepare(batch, events, source, result, offset=offset, seen=set())
-    inserted = _store(uow, lines, order, direct=direct)
-    if not keep_accepted and len(inserted) == len(order):  # the bulk path's common case
-        result.accepted += len(order)
+) -> None:
+    """The outcomes of the rows sent: accepted if inserted, else already ingested."""
+    indexes, ids = stored
+    if not keep_accepted and len(inserted) == len(ids):  # the bulk path's common case
+        result.accepted += len(ids)
     else:
-        for i, eid in order:
+        for i, eid in zip(indexes, ids, strict=True):
             if eid in inserted:
                 result.add(EventOutcome(i, eid, "accepted"), keep=keep_accepted)
             else:
                 result.add(EventOutcome(i, eid, "duplicate", "already ingested"))
     result.outcomes.sort(key=lambda o: o.index)
-    return result
 
 
 def ingest_batch(
@@ -405,7 +398,16 @@ def ingest_batch(
     Invalid events never block the valid ones. The caller commits.
     """
     check_batch_limits(events, size_bytes=size_bytes)
-    return _ingest(uow, ring, events, source=source, offset=0, keep_accepted=True, direct=False)
+    _check_source(source)
+    result = IngestResult()
+    batch = _Batch(uow, ring, uow.require_tenant(), uow.clock.now())
+    parsed = _parse(events, result, offset=0)
+    batch.load(p[1] for p in parsed)
+    stored = _new_stored()
+    lines = _rows(batch, parsed, source, result, set(), stored)
+    inserted = store_lines(uow, lines)
+    _settle(result, stored, inserted, keep_accepted=True)
+    return result
 
 
 def _chunks(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -417,6 +419,23 @@ def _chunks(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist now (the caller's events, often a long list in memory) out
+    of the cyclic garbage collector's full collections until the block ends.
+
+    A bulk load creates many short-lived objects, which set off several full collections; each
+    one scanned every event of the input again (a fifth of the Python time of a 200,000-event
+    load). Frozen objects are only skipped, never freed early, and new ones are collected as
+    usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def ingest_bulk(
@@ -432,39 +451,34 @@ def ingest_bulk(
     """Ingest any number of events for one tenant, one committed transaction per chunk.
 
     Same rules and outcomes as `ingest_batch`, but only the non-accepted events are listed
-    (accepted ones are counted). Two chunks are processed at a time, so chunks may commit out
-    of order; a crash loses at most the chunks in flight, and re-running the load is safe, as
-    stored event ids come back as duplicates.
+    (accepted ones are counted). Chunks commit in input order; a crash loses at most the chunk
+    being written, and re-running the load is safe, as stored event ids come back as
+    duplicates.
     """
     if chunk_size <= 0:
         raise ValidationError("chunk_size must be positive")
-
-    def one(offset: int, chunk: list[Any]) -> IngestResult:
-        # Platform work: COPY into the inbox needs the owner role; every statement of the
-        # ingestion names the tenant explicitly.
-        with db.platform_uow(tenant_id=tenant_id, actor=actor) as uow:
-            part = _ingest(
-                uow,
-                KeyRing(uow, master),
-                chunk,
-                source=source,
-                offset=offset,
-                keep_accepted=False,
-                direct=True,
-            )
-            uow.commit()
-        return part
-
-    # Two chunks in flight: while the server copies one, Python validates the next.
+    _check_source(source)
     total = IngestResult()
+    # One thread: it validates a block and hands its rows to the COPY, which sends what the
+    # connection takes and returns, so the server stores them while the next block is prepared.
     offset = 0
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
-        pending: deque[Future[IngestResult]] = deque()
+    with _frozen_heap(), InboxWriter(db, tenant_id, actor=actor) as writer:
         for chunk in _chunks(events, chunk_size):
-            if len(pending) >= 2:
-                total.merge(pending.popleft().result())
-            pending.append(pool.submit(one, offset, chunk))
+            part, stored = IngestResult(), _new_stored()
+            seen: set[str] = set()
+            # Platform work: COPY into the inbox needs the owner role; every statement of the
+            # ingestion names the tenant explicitly. Consent and locations are read here, in a
+            # transaction of their own (the COPY holds the writer's connection), just before
+            # the chunk is written.
+            with db.platform_uow(tenant_id=tenant_id, actor=actor) as uow:
+                batch = _Batch(uow, KeyRing(uow, master), tenant_id, uow.clock.now())
+                for start in range(0, len(chunk), _BLOCK):
+                    parsed = _parse(chunk[start : start + _BLOCK], part, offset=offset + start)
+                    batch.load(p[1] for p in parsed)
+                    first = len(stored[1])
+                    lines = _rows(batch, parsed, source, part, seen, stored)
+                    writer.write(lines, stored[1][first:])
+            _settle(part, stored, writer.end_chunk(), keep_accepted=False)
+            total.merge(part)
             offset += len(chunk)
-        while pending:
-            total.merge(pending.popleft().result())
     return total
