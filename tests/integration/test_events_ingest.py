@@ -48,15 +48,21 @@ def test_valid_events_are_accepted_and_invalid_ones_rejected_with_a_reason(
         {"event_id": str(uuid.uuid4()), "timestamp": "2026-03-14T09:00:00Z", "event_type": "login"},
         "not an object",
         event("visibility_check_completed", properties={"check_id": str(uuid7()), "gbp_score": 70}),
+        event(
+            properties={"step_id": "nul", "note": "a\x00"}
+        ),  # jsonb cannot store it: this one, not all
     ]
     result = _ingest(clocked_db, tenant, batch)
     statuses = [o.status for o in result.outcomes]
-    assert statuses == ["accepted", "rejected", "rejected", "rejected", "rejected", "accepted"]
+    assert statuses == [
+        "accepted", "rejected", "rejected", "rejected", "rejected", "accepted", "rejected"
+    ]  # fmt: skip
     reasons = [o.reason for o in result.outcomes]
     assert reasons[1] == "event_type: unknown event type"
     assert reasons[2] is not None and reasons[2].startswith("properties.step_id")
     assert reasons[3] is not None and "UUIDv7" in reasons[3]
-    assert (result.accepted, result.rejected) == (2, 4)
+    assert reasons[6] is not None and "NUL" in reasons[6]
+    assert (result.accepted, result.rejected) == (2, 5)
     assert len(_stored(clocked_db, tenant)) == 2
 
 

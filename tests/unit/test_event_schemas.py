@@ -49,6 +49,14 @@ def test_the_fast_and_the_full_check_agree() -> None:
         ({"timestamp": "2026-03-14T09:00:00"}, "timestamp"),
         ({"event_type": "made_up"}, "event_type: unknown event type"),
         ({"external_ids": {"twitter": "x"}}, "external_ids"),
+        ({"external_ids": None}, "external_ids"),
+        ({"external_ids": {"gbp_place_id": "ChIJ\x00"}}, "external_ids: Value error, gbp_place_id"),
+        ({"external_ids": []}, "external_ids"),
+        (
+            {"properties": {"step_id": "a", "note": "a\x00b"}},
+            "properties: text must not contain the NUL",
+        ),
+        ({"properties": {"step_id": "a", "x\x00": 1}}, "properties"),
         ({"surprise": 1}, "surprise"),
         ({"user_id": "not-a-uuid"}, "user_id"),
         ({"properties": {}}, "properties.step_id"),
@@ -59,6 +67,11 @@ def test_invalid_events_name_the_field(overrides: dict[str, Any], reason: str) -
     with pytest.raises(PayloadError) as exc:
         parse_event(_event(**overrides))
     assert str(exc.value).startswith(reason)
+
+
+def test_the_six_characters_of_a_nul_escape_are_ordinary_text() -> None:
+    parsed = parse_event(_event(properties={"step_id": "a", "note": "literally \\u0000"}))
+    assert parsed.properties == '{"step_id":"a","note":"literally \\\\u0000"}'
 
 
 @pytest.mark.parametrize(

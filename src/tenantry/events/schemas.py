@@ -10,6 +10,7 @@ exception is `email` on e-mail events, which ingestion replaces by a keyed HMAC 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -259,6 +260,8 @@ class EventPayload(BaseModel):
         for key, v in value.items():
             if len(str(v)) > 255:
                 raise ValueError(f"{key} is longer than 255 characters")
+            if "\x00" in str(v):
+                raise ValueError(f"{key} must not contain the NUL character")
         return value
 
 
@@ -318,6 +321,7 @@ _ENVELOPE = frozenset(EventPayload.model_fields)
 _UUID7_RE = re.compile(_UUID7)
 
 
+_NO_IDS: dict[str, str | int] = {}
 _UUIDS: dict[str, uuid.UUID] = {}  # user and location ids repeat; parsing one costs ~2 us
 
 
@@ -338,7 +342,7 @@ def _fast_envelope(raw: Mapping[str, Any]) -> Event | None:
         if not _ENVELOPE.issuperset(raw):
             return None
         event_id, ts, event_type = raw["event_id"], raw["timestamp"], raw["event_type"]
-        ids = raw.get("external_ids") or {}
+        ids = raw.get("external_ids", _NO_IDS)  # null or [] are errors: pydantic names them
         if not (
             type(event_id) is str
             and _UUID7_RE.fullmatch(event_id)  # `$` alone would let a final newline in
@@ -351,7 +355,7 @@ def _fast_envelope(raw: Mapping[str, Any]) -> Event | None:
             return None
         if ids and not (
             _KNOWN_IDS.issuperset(ids)
-            and all(type(v) is str and len(v) <= 255 for v in ids.values())
+            and all(type(v) is str and len(v) <= 255 and "\x00" not in v for v in ids.values())
         ):
             return None
         timestamp = datetime.fromisoformat(ts)
@@ -412,7 +416,7 @@ def parse_event(raw: Any) -> ParsedEvent:
             email = plain.pop("email", None) if schema is EmailEvent else None
             text = to_json(plain).decode()
             if not _suspect(text):
-                return ParsedEvent(event, text, email)
+                return ParsedEvent(event, _storable(text), email)
             # Suspect properties take the full path below, which names the field.
     try:
         props = schema.__pydantic_validator__.validate_python(raw_props)
@@ -428,4 +432,25 @@ def parse_event(raw: Any) -> ParsedEvent:
         checked = props.model_dump(mode="json", exclude_none=True, exclude=_PSEUDONYMISED)
         found = _personal(checked, "properties") or "properties look like personal data"
         raise PayloadError(f"{found}; personal data must not be sent in events")
-    return ParsedEvent(event, text, email)
+    return ParsedEvent(event, _storable(text), email)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _storable(text: str) -> str:
+    """The properties' JSON, unless PostgreSQL's jsonb would refuse it (and fail the batch).
+
+    jsonb cannot hold the NUL character. The JSON escape is checked first (cheap), the parsed
+    text only when it appears: a string may also hold the six characters `\\u0000` themselves.
+    """
+    if "\\u0000" in text and _has_nul(json.loads(text)):
+        raise PayloadError("properties: text must not contain the NUL character (\\u0000)")
+    return text
