@@ -25,7 +25,7 @@ from deltalake import DeltaTable
 
 from bench.common import Result
 from tenantry.db.provider import DatabaseTarget
-from tenantry.lake.erasure import erase_subject_from_lake, lake_byte_scan
+from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.lake.raw import RAW_EVENTS_PARTITION_BY, RAW_EVENTS_SCHEMA, table_path
 from tenantry.lake.writer import append
 
@@ -89,11 +89,11 @@ def run(_server: DatabaseTarget) -> Result:
         started = time.perf_counter()
         DeltaTable(str(path)).to_pyarrow_table(columns=["user_key"])
         baseline = time.perf_counter() - started
-        before = len(lake_byte_scan(home, [needle]))
+        before = len(lake_scan(home, [needle]))
         started = time.perf_counter()
         report = erase_subject_from_lake(home, tenant, [needle])
         seconds = time.perf_counter() - started
-        after = lake_byte_scan(home, [needle])
+        after = lake_scan(home, [needle])
         size = sum(p.stat().st_size for p in home.rglob("*") if p.is_file())
     assert not after, "the subject is still in the lake"
     return Result(

@@ -12,7 +12,7 @@ from tenantry.db.engine import Database
 from tenantry.errors import ValidationError
 from tenantry.events import relay
 from tenantry.events.ingest import ingest_bulk
-from tenantry.lake.erasure import erase_subject_from_lake, lake_byte_scan, lake_tables
+from tenantry.lake.erasure import erase_subject_from_lake, lake_scan, lake_tables
 from tests.conftest import TenantFixture
 from tests.events_support import event, member, pseudonym_of
 from tests.factories import TEST_MASTER
@@ -44,17 +44,17 @@ def test_erasure_leaves_no_byte_of_the_subject_in_the_lake(
     _curated(tmp_path, tenant, [needle, other])
     tables = {str(p.relative_to(tmp_path / "lake")) for p in lake_tables(tmp_path)}
     assert {"raw/events", "ml/ml_user_features"} <= tables
-    assert lake_byte_scan(tmp_path, [needle])  # the scan does find it before
+    assert lake_scan(tmp_path, [needle])  # the scan does find it before
 
     report = erase_subject_from_lake(tmp_path, tenant.id, [needle])
 
-    assert lake_byte_scan(tmp_path, [needle]) == []
+    assert lake_scan(tmp_path, [needle]) == []
     assert report.tables["raw/events"] == 40 and report.tables["ml/ml_user_features"] == 1
     assert report.files_removed > 0 and report.log_files_removed > 0
     rows = DeltaTable(str(tmp_path / "lake/raw/events")).to_pyarrow_table().to_pylist()
     mine = [r for r in rows if r["tenant_id"] == str(tenant.id)]
     assert len(mine) == 40 and {r["user_key"] for r in mine} == {other}
-    assert lake_byte_scan(tmp_path, [other])  # the other subject is untouched
+    assert lake_scan(tmp_path, [other])  # the other subject is untouched
 
 
 def test_the_relay_keeps_working_after_an_erasure(
@@ -76,7 +76,7 @@ def test_erasure_never_touches_another_tenants_rows(
     _curated(tmp_path, other_tenant, ["shared-looking-key-123"])
     report = erase_subject_from_lake(tmp_path, tenant.id, ["shared-looking-key-123"])
     assert report.tables == {"ml/ml_user_features": 0}
-    assert lake_byte_scan(tmp_path, ["shared-looking-key-123"])
+    assert lake_scan(tmp_path, ["shared-looking-key-123"])
 
 
 @pytest.mark.parametrize("needles", [[], ["x'); DROP"], ["short"]])
@@ -105,10 +105,10 @@ def test_the_erasure_hook_removes_inbox_rows_and_lake_rows_by_pseudonym_and_emai
         needles = lake_needles(KeyRing(uow, TEST_MASTER), pseudonym=pseudonym, email=address)
         assert erase_subject_events(uow, needles) == 2
         uow.commit()
-    assert lake_byte_scan(tmp_path, needles)
+    assert lake_scan(tmp_path, needles)
     report = erase_subject_from_lake(tmp_path, tenant.id, needles)
     assert report.tables["raw/events"] == 2
-    assert lake_byte_scan(tmp_path, needles) == []
+    assert lake_scan(tmp_path, needles) == []
 
 
 def test_a_data_subject_erasure_reaches_the_lake_and_proves_it_by_byte_scan(
@@ -133,9 +133,9 @@ def test_a_data_subject_erasure_reaches_the_lake_and_proves_it_by_byte_scan(
     assert summary["events.inbox"]["deleted"] == 8
     assert summary["lake:raw/events"] and summary["lake:ml/ml_user_features"]
     assert result.hits == []
-    assert lake_byte_scan(tmp_path, [needle]) == []
+    assert lake_scan(tmp_path, [needle]) == []
     relay.relay_once(clocked_db, tmp_path)  # nothing of the subject is left to relay later
-    assert lake_byte_scan(tmp_path, [needle]) == []
+    assert lake_scan(tmp_path, [needle]) == []
 
 
 def test_erasure_reaches_the_star_schema_built_from_the_subjects_events(
@@ -157,14 +157,14 @@ def test_erasure_reaches_the_star_schema_built_from_the_subjects_events(
     relay.relay_once(clocked_db, tmp_path)
     run_pipeline(tmp_path)
     needle = pseudonym_of(clocked_db, tenant.id, erased)
-    found = {"/".join(h.path.split("/")[:2]) for h in lake_byte_scan(tmp_path, [needle])}
+    found = {"/".join(h.path.split("/")[:2]) for h in lake_scan(tmp_path, [needle])}
     assert {"curated/fact_onboarding_steps", "curated/dim_user"} <= found, found
     with clocked_db.tenant_uow(tenant.id) as uow:
         user = uow.session.get(User, erased)
         assert user is not None
         result = erase_subject(uow, uow.keyring, user.email, lake_home=tmp_path)
         uow.commit()
-    assert result.hits == [] and lake_byte_scan(tmp_path, [needle]) == []
-    assert lake_byte_scan(tmp_path, [pseudonym_of(clocked_db, tenant.id, kept)])
+    assert result.hits == [] and lake_scan(tmp_path, [needle]) == []
+    assert lake_scan(tmp_path, [pseudonym_of(clocked_db, tenant.id, kept)])
     run_pipeline(tmp_path)  # the next run does not bring the subject back
-    assert lake_byte_scan(tmp_path, [needle]) == []
+    assert lake_scan(tmp_path, [needle]) == []

@@ -16,7 +16,7 @@ from tenantry.config import get_settings
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
 from tenantry.events.erasure import lake_needles
-from tenantry.lake.erasure import lake_byte_scan
+from tenantry.lake.erasure import lake_scan
 from tenantry.models import Base, DsarRequest
 from tenantry.models.enums import ConsentPurpose, HoldScope
 from tenantry.privacy import catalog as register
@@ -377,7 +377,7 @@ def privacy_scan(
             needles = lake_needles(ring, pseudonym=pseudonym, email=footprint.email)
     finally:
         db.dispose()
-    lake = lake_byte_scan(get_settings().home, needles)
+    lake = lake_scan(get_settings().home, needles)
     hits += [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake]
     print(
         f"scanned every column of {len(Base.metadata.tables)} tables and the lake:"

@@ -9,7 +9,8 @@ such columns; the byte scan afterwards catches any that do not. Then it removes 
 still holds the old values: data files no longer referenced (vacuum, retention 0) and the
 transaction log before a fresh checkpoint (old commits name deleted files and, for the delete
 itself, the predicate with the needles). Time travel to versions before the erasure ends with
-it, by design. `lake_byte_scan` is the proof: the needles searched as raw bytes in every file.
+it, by design. `lake_scan` is the proof: the needles searched in every file, as raw bytes and,
+in Parquet files, among the decoded values.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from tenantry.errors import ValidationError
 from tenantry.lake.raw import LAYERS
 from tenantry.lake.writer import IDENTIFYING_COLUMNS
 
-__all__ = ["LakeErasure", "ScanHit", "erase_subject_from_lake", "lake_byte_scan", "lake_tables"]
+__all__ = ["LakeErasure", "ScanHit", "erase_subject_from_lake", "lake_scan", "lake_tables"]
 
 _NEEDLE = re.compile(r"^[A-Za-z0-9_.:@+-]{8,200}$")
 _JSON_COLUMNS = ("properties", "external_ids", "payload")
@@ -136,16 +139,74 @@ def erase_subject_from_lake(home: Path, tenant_id: object, needles: Iterable[str
     return result
 
 
-def lake_byte_scan(home: Path, needles: Sequence[str]) -> list[ScanHit]:
-    """Every file under the lake directory that contains a needle as raw bytes."""
+def lake_scan(home: Path, needles: Sequence[str]) -> list[ScanHit]:
+    """Every file under the lake directory that holds a needle, raw or encoded.
+
+    Each file is searched as raw bytes (the transaction log, checkpoints' JSON, anything
+    else). Parquet files are also decoded and every text value searched: a compressed or
+    dictionary-encoded page can hold a value without its bytes appearing in the file, so the
+    raw search alone could miss it.
+    """
     root = home / "lake"
-    patterns = [n.encode() for n in needles if n]
+    wanted = [n for n in needles if n]
+    patterns = [n.encode() for n in wanted]
     hits: list[ScanHit] = []
     if not root.is_dir():
         return hits
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         data = file.read_bytes()
-        for i, pattern in enumerate(patterns):
-            if pattern in data:
-                hits.append(ScanHit(str(file.relative_to(root)), i))
+        found = {i for i, pattern in enumerate(patterns) if pattern in data}
+        if file.suffix == ".parquet" and len(found) < len(patterns):
+            found |= _decoded_hits(file, wanted, skip=found)
+        hits.extend(ScanHit(str(file.relative_to(root)), i) for i in sorted(found))
     return hits
+
+
+def _text_columns(table: pa.Table) -> list[pa.Array]:
+    """The table's text values as flat string arrays (structs, lists and maps unnested)."""
+    columns: list[pa.Array] = []
+    pending: list[pa.Array] = [c.combine_chunks() for c in table.columns]
+    while pending:
+        array = pending.pop()
+        kind = array.type
+        if pa.types.is_struct(kind):
+            pending.extend(array.field(i) for i in range(kind.num_fields))
+        elif pa.types.is_map(kind):
+            pending.extend([array.keys, array.items])
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            pending.append(array.flatten())
+        elif pa.types.is_dictionary(kind):
+            pending.append(array.dictionary)
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            columns.append(array)
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            columns.append(array.cast(pa.large_string(), safe=False))
+    return columns
+
+
+def _plain_number(kind: pa.DataType) -> bool:
+    """Columns that cannot hold text (numbers, dates, booleans): not read by the scan."""
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_temporal(kind)
+        or pa.types.is_boolean(kind)
+    )
+
+
+def _decoded_hits(file: Path, needles: Sequence[str], *, skip: set[int]) -> set[int]:
+    try:
+        schema = pq.read_schema(file)
+        wanted = [f.name for f in schema if not _plain_number(f.type)]
+        table = pq.read_table(file, columns=wanted)
+    except (OSError, pa.ArrowException):  # not a readable Parquet file: the byte scan stands
+        return set()
+    found: set[int] = set()
+    for column in _text_columns(table):
+        for i, needle in enumerate(needles):
+            if i in skip or i in found:
+                continue
+            if pc.any(pc.match_substring(column, needle)).as_py():
+                found.add(i)
+    return found

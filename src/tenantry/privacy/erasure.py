@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
 from tenantry.events.erasure import erase_subject_events, lake_needles
-from tenantry.lake.erasure import erase_subject_from_lake, lake_byte_scan
+from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
 from tenantry.pipeline.runner import pipeline_lock
@@ -275,9 +275,7 @@ def _erase_events(
         report = erase_subject_from_lake(lake_home, uow.require_tenant(), needles)
     for table, rows in report.tables.items():
         note(f"lake:{table}", "deleted (files vacuumed, log cleaned)", rows)
-    return [
-        Hit("lake", h.path, f"needle {h.needle_index}") for h in lake_byte_scan(lake_home, needles)
-    ]
+    return [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake_scan(lake_home, needles)]
 
 
 def erase_subject(
@@ -286,7 +284,7 @@ def erase_subject(
     """Erase everything about the subject with this e-mail that the law lets us erase.
 
     With `lake_home` (`$TENANTRY_HOME`), the subject's rows leave the analytics lake too, and
-    a byte scan of the lake directory is part of the proof.
+    a scan of the lake directory (raw bytes and decoded Parquet values) is part of the proof.
     """
     tenant = uow.require_tenant()
     normal = normalise_email(email)
