@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Query, Request
@@ -198,11 +198,7 @@ async def list_services(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if kind is not None:
-        filters["kind"] = kind
+    filters = {"location_id": location_id, "kind": kind}
     return await list_page(ctx, "service", ServiceOut, filters, cursor, limit)
 
 
@@ -274,13 +270,11 @@ def list_bookings(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if status is not None:
-        filters["status"] = status
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if customer_id is not None:
-        filters["customer_id"] = customer_id
+    filters = {
+        "status": status,
+        "location_id": location_id,
+        "customer_id": customer_id,
+    }
     after = decode_cursor(cursor)
     with ctx.read() as uow:
         rows = list(

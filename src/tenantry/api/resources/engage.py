@@ -125,11 +125,7 @@ async def list_reviews(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if platform is not None:
-        filters["platform"] = platform
+    filters = {"location_id": location_id, "platform": platform}
     return await list_page(ctx, "review", ReviewOut, filters, cursor, limit)
 
 
@@ -196,11 +192,7 @@ async def list_connections(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if sync_status is not None:
-        filters["sync_status"] = sync_status
+    filters = {"location_id": location_id, "sync_status": sync_status}
     return await list_page(ctx, "connection", ConnectionOut, filters, cursor, limit)
 
 

@@ -208,11 +208,7 @@ async def list_locations(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if vertical is not None:
-        filters["vertical"] = vertical
-    if city is not None:
-        filters["city"] = city
+    filters = {"vertical": vertical, "city": city}
     return await list_page(ctx, "location", LocationOut, filters, cursor, limit)
 
 

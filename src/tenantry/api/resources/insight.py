@@ -107,11 +107,7 @@ async def list_checks(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if status is not None:
-        filters["status"] = status
+    filters = {"location_id": location_id, "status": status}
     return await list_page(ctx, "visibility_check", VisibilityCheckOut, filters, cursor, limit)
 
 
@@ -161,11 +157,7 @@ async def list_recommendations(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if status is not None:
-        filters["status"] = status
+    filters = {"location_id": location_id, "status": status}
     return await list_page(ctx, "recommendation", RecommendationOut, filters, cursor, limit)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.responses import Response
@@ -129,13 +129,7 @@ async def list_leads(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    filters: dict[str, Any] = {}
-    if status is not None:
-        filters["status"] = status
-    if location_id is not None:
-        filters["location_id"] = location_id
-    if source is not None:
-        filters["source"] = source
+    filters = {"status": status, "location_id": location_id, "source": source}
     return await list_page(ctx, "lead", LeadOut, filters, cursor, limit)
 
 
