@@ -104,6 +104,22 @@ class Settings(BaseSettings):
         le=200,
         description="Threads per worker that run database work (FastAPI's thread pool).",
     )
+    api_write_batch: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description=(
+            "Most concurrent writes of one caller committed together in one transaction "
+            "(group commit, for the writes that support it); 1 writes each request alone."
+        ),
+    )
+    api_opentelemetry: bool = Field(
+        default=False,
+        description=(
+            "Let FastAPI send request spans and metrics to the OpenTelemetry providers the "
+            "process has configured (never its exception logs, which can quote personal data)."
+        ),
+    )
     api_log_level: str = Field(default="INFO", description="Level of the API's JSON log lines.")
 
     @property

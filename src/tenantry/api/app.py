@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from tenantry import __version__
 from tenantry.api import health
 from tenantry.api.auth import Authenticator
+from tenantry.api.coalescing import WriteCoalescer
 from tenantry.api.deps import SECURITY_SCHEMES, ApiState, authenticates
 from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
@@ -60,6 +61,7 @@ def create_app(
             statement_timeout_ms=settings.statement_timeout_ms,
             pre_ping=settings.pool_pre_ping,
         ),
+        writes=WriteCoalescer(settings.api_write_batch),
         renderers=dict(RENDERERS),
     )
 
@@ -86,6 +88,14 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks look up the global providers on every request
+        # (a sixth of a small request's time) and would export exception messages and stack
+        # traces, which can quote personal data: off unless asked for, and never their logs.
+        telemetry={
+            "tracing": settings.api_opentelemetry,
+            "metrics": settings.api_opentelemetry,
+            "logs": False,
+        },
     )
     app.state.api = state
     install_problem_handlers(app)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -29,6 +29,9 @@ from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import PermissionDeniedError, ValidationError
 from tenantry.services.principal import Principal
+
+if TYPE_CHECKING:
+    from tenantry.api.coalescing import WriteCoalescer
 
 __all__ = [
     "MAX_LIMIT",
@@ -84,6 +87,7 @@ class ApiState:
     limiter: RateLimiter
     metrics: Metrics
     reader: AsyncReader
+    writes: WriteCoalescer
     renderers: dict[str, Renderer] = field(default_factory=dict)
 
 

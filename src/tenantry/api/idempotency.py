@@ -33,7 +33,14 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import IdempotencyRecord
 
-__all__ = ["IDEMPOTENCY_TTL", "Written", "perform_write", "prune_expired"]
+__all__ = [
+    "IDEMPOTENCY_TTL",
+    "WriteRequest",
+    "Written",
+    "perform_write",
+    "perform_writes",
+    "prune_expired",
+]
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 PRUNE_EVERY = 200  # writes with a key, per process, between two prunes of expired records
@@ -95,6 +102,26 @@ def prune_expired(uow: UnitOfWork, now: datetime, limit: int = PRUNE_BATCH) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _record(ctx: Ctx, key: str, material: str, result: Written, now: datetime) -> IdempotencyRecord:
+    salt = secrets.token_bytes(16)
+    return IdempotencyRecord(
+        tenant_id=ctx.caller.tenant_id,
+        principal_ref=ctx.caller.ref,
+        key=key,
+        salt=salt,
+        request_hash=_fingerprint(salt, material),
+        status_code=result.status,
+        resource_kind=result.kind,
+        resource_id=result.id,
+        response_body=None
+        if result.kind
+        else (result.stored or result.body).model_dump(mode="json"),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + IDEMPOTENCY_TTL,
+    )
+
+
 def perform_write(
     ctx: Ctx,
     *,
@@ -133,28 +160,115 @@ def perform_write(
                 prune_expired(uow, now)
             result = write(uow)
             uow.flush()
-            salt = secrets.token_bytes(16)
-            uow.session.add(
-                IdempotencyRecord(
-                    tenant_id=ctx.caller.tenant_id,
-                    principal_ref=ctx.caller.ref,
-                    key=key,
-                    salt=salt,
-                    request_hash=_fingerprint(salt, material),
-                    status_code=result.status,
-                    resource_kind=result.kind,
-                    resource_id=result.id,
-                    response_body=None
-                    if result.kind
-                    else (result.stored or result.body).model_dump(mode="json"),
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=now + IDEMPOTENCY_TTL,
-                )
-            )
+            uow.session.add(_record(ctx, key, material, result, now))
             try:
                 uow.commit()
             except ConflictError:
                 continue  # a concurrent request with the same key won: replay it
         return json_response(result.body, result.status)
     raise ConflictError("a request with this Idempotency-Key is still in progress")
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One write as `perform_write` takes it, to be run alone or together with others."""
+
+    ctx: Ctx
+    method: str
+    path: str
+    body: BaseModel | None
+    key: str | None
+    write: Callable[[UnitOfWork], Written]
+    platform: bool = False
+
+    def run_alone(self) -> Response:
+        return perform_write(
+            self.ctx,
+            method=self.method,
+            path=self.path,
+            body=self.body,
+            key=self.key,
+            write=self.write,
+            platform=self.platform,
+        )
+
+
+Outcome = Response | Exception
+
+
+def perform_writes(requests: list[WriteRequest]) -> list[Outcome]:
+    """Several writes of one caller in one unit of work: one transaction, one commit.
+
+    Each outcome (a response, or the exception to raise) is what the request would have got
+    from `perform_write` alone. A request joins the others unless its key is invalid, repeated
+    in the batch or already on record (a replay); those run alone afterwards. If any write of
+    the batch fails, or the commit does, nothing of it stays and every request runs alone, so
+    one bad request never fails the others. Writes run again that way, so a write given here
+    must do nothing but database work in its unit of work.
+    """
+    alone: list[int] = []
+    together: list[int] = []
+    keys: set[str] = set()
+    for i, request in enumerate(requests):
+        key = request.key
+        if key is not None and (not key.strip() or len(key) > 255 or key in keys):
+            alone.append(i)
+            continue
+        if key is not None:
+            keys.add(key)
+        together.append(i)
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    if len(together) > 1:
+        try:
+            alone.extend(_write_together(requests, together, outcomes))
+        except Exception:
+            alone.extend(together)
+    else:
+        alone.extend(together)
+    for i in sorted(alone):
+        try:
+            outcomes[i] = requests[i].run_alone()
+        except Exception as exc:
+            outcomes[i] = exc
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(requests)
+    return done
+
+
+def _write_together(
+    requests: list[WriteRequest], together: list[int], outcomes: list[Outcome | None]
+) -> list[int]:
+    """Write `together` in one transaction; the indexes of requests whose key is on record."""
+    first = requests[together[0]]
+    ctx = first.ctx
+    open_uow = ctx.platform_uow if first.platform else ctx.uow
+    with open_uow() as uow:
+        now = uow.clock.now()
+        keyed = [requests[i].key for i in together if requests[i].key is not None]
+        on_record: set[str] = set()
+        if keyed:
+            on_record = set(
+                uow.session.scalars(
+                    sa.select(IdempotencyRecord.key).where(
+                        IdempotencyRecord.tenant_id == ctx.caller.tenant_id,
+                        IdempotencyRecord.principal_ref == ctx.caller.ref,
+                        IdempotencyRecord.key.in_(keyed),
+                    )
+                )
+            )
+            counts = [next(_writes) for _ in keyed]  # one per keyed write, as written alone
+            if any(n % PRUNE_EVERY == 0 for n in counts):
+                prune_expired(uow, now)
+        replays = [i for i in together if requests[i].key in on_record]
+        batch = [i for i in together if i not in replays]
+        results = [requests[i].write(uow) for i in batch]
+        uow.flush()
+        for i, result in zip(batch, results, strict=True):
+            request = requests[i]
+            if request.key is not None:
+                material = _material(request.method, request.path, request.body)
+                uow.session.add(_record(request.ctx, request.key, material, result, now))
+        uow.commit()
+    for i, result in zip(batch, results, strict=True):
+        outcomes[i] = json_response(result.body, result.status)
+    return replays

@@ -47,7 +47,12 @@ from tenantry.privacy.crypto import (
     seal,
 )
 from tenantry.privacy.keys import KeyRing, PlatformKeys, subject_key_aad
-from tenantry.privacy.subjects import email_index, find_or_insert_subject, phone_index
+from tenantry.privacy.subjects import (
+    email_index,
+    find_or_insert_subject,
+    find_or_insert_subjects,
+    phone_index,
+)
 
 __all__ = [
     "FetchedKeys",
@@ -319,6 +324,7 @@ class FieldSealer:
             for o in session.new
             if hasattr(o, "__table__") and getattr(o, "id", None) is not None
         }
+        self._prefetch_subjects(session)
         for obj in [*session.new, *session.dirty]:
             fields = sealed_fields(type(obj))
             if not fields:
@@ -404,14 +410,7 @@ class FieldSealer:
         return values
 
     def _subject_for(self, session: Session, obj: Any) -> uuid.UUID | None:
-        fields = sealed_fields(type(obj))
-        email = phone = None
-        for name in type(obj).__subject_from__:
-            value = fields[name].__get__(obj, type(obj))
-            if value and fields[name].kind == "email":
-                email = value
-            elif value and fields[name].kind == "phone":
-                phone = value
+        email, phone = _contact(obj, sealed_fields(type(obj)))
         if email or phone:
             return self._subject_by_contact(email, phone)
         for column, table in type(obj).__subject_parents__:
@@ -432,6 +431,41 @@ class FieldSealer:
             if found is not None:
                 return found  # type: ignore[no-any-return]
         return None
+
+    def _prefetch_subjects(self, session: Session) -> None:
+        """Find or create the subjects of many new rows by e-mail in one statement.
+
+        A flush of many captured contacts (a batch of leads) would otherwise send one
+        statement per contact, each with its own audit append, while the tenant's audit chain
+        stays locked until commit. Rows this leaves out take the one-by-one path below.
+        """
+        if self._ring is None:
+            return
+        contacts: list[tuple[str, str | None]] = []
+        seen: set[bytes] = set()
+        for obj in session.new:
+            fields = sealed_fields(type(obj))
+            if (
+                not fields
+                or not getattr(type(obj), "__subject_from__", ())
+                or obj.subject_id is not None
+                or self._platform_scoped(obj)
+            ):
+                continue
+            email, phone = _contact(obj, fields)
+            if email is None:
+                continue
+            try:
+                index = email_index(self.ring, email)
+            except ValidationError:
+                continue
+            if index not in self._subjects_by_index and index not in seen:
+                seen.add(index)
+                contacts.append((email, phone))
+        if len(contacts) > 1:
+            self._subjects_by_index.update(
+                find_or_insert_subjects(self.ring.uow, self.ring, contacts)
+            )
 
     def _subject_by_contact(self, email: str | None, phone: str | None) -> uuid.UUID:
         """The live subject with this e-mail (else phone), created when there is none yet."""
@@ -483,3 +517,15 @@ class FieldSealer:
                     ciphertext,
                 )
             remember_plaintext(obj, values, self)
+
+
+def _contact(obj: Any, fields: dict[str, SealedField]) -> tuple[str | None, str | None]:
+    """The e-mail and phone a new row names its data subject by (its `__subject_from__`)."""
+    email = phone = None
+    for name in type(obj).__subject_from__:
+        value = fields[name].__get__(obj, type(obj))
+        if value and fields[name].kind == "email":
+            email = value
+        elif value and fields[name].kind == "phone":
+            phone = value
+    return email, phone

@@ -21,6 +21,7 @@ from tenantry.privacy.keys import KeyRing
 __all__ = [
     "email_index",
     "find_or_insert_subject",
+    "find_or_insert_subjects",
     "find_subject",
     "new_subject",
     "phone_index",
@@ -157,3 +158,80 @@ def find_or_insert_subject(
     if found is None:  # lost a race: the other transaction's subject is there now
         found = uow.session.execute(sql, params).scalar_one()
     return found  # type: ignore[no-any-return]
+
+
+_FIND_OR_CREATE_MANY = """
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:email_bidx AS bytea[]), CAST(:phone_bidx AS bytea[]),
+        CAST(:phone_last4_bidx AS bytea[]), CAST(:pseudonyms AS text[]),
+        CAST(:wrapped_keys AS bytea[])
+    ) AS i(id, email_bidx, phone_bidx, phone_last4_bidx, pseudonym, wrapped_key)
+), found AS (
+    SELECT s.id, s.email_bidx FROM privacy.subjects s JOIN input i USING (email_bidx)
+    WHERE s.tenant_id = :tenant_id AND s.erased_at IS NULL
+), created AS (
+    INSERT INTO privacy.subjects
+        (tenant_id, id, kind, email_bidx, phone_bidx, phone_last4_bidx, pseudonym)
+    SELECT :tenant_id, i.id, :kind, i.email_bidx, i.phone_bidx, i.phone_last4_bidx, i.pseudonym
+    FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.email_bidx = i.email_bidx)
+    ON CONFLICT DO NOTHING
+    RETURNING id, email_bidx
+), keyed AS (
+    INSERT INTO privacy.subject_keys (tenant_id, subject_id, version, wrapped_key, wrapping_version)
+    SELECT :tenant_id, c.id, :version, i.wrapped_key, :wrapping_version
+    FROM created c JOIN input i USING (id)
+    RETURNING subject_id
+)
+SELECT id, email_bidx, false AS created FROM found
+UNION ALL
+SELECT c.id, c.email_bidx, true FROM created c JOIN keyed k ON k.subject_id = c.id
+"""
+
+
+def find_or_insert_subjects(
+    uow: UnitOfWork, ring: KeyRing, contacts: list[tuple[str, str | None]]
+) -> dict[bytes, uuid.UUID]:
+    """`find_or_insert_subject` for many (e-mail, phone) contacts: subject ids by e-mail index.
+
+    One statement for all of them, so its audit trail is one append per table, not one per
+    contact (what lets a batch of captured leads commit in one short transaction). Contacts
+    with the same e-mail share one subject. The keys of subjects that already existed are
+    loaded into the ring; a new subject's key is the ring's already. Like the single form, a
+    subject created concurrently by another transaction is read once that one has committed.
+    """
+    rows: dict[bytes, dict[str, object]] = {}
+    emails: dict[bytes, str] = {}
+    for email, phone in contacts:
+        values = subject_values(uow, ring, email=email, phone=phone)
+        index = values["email_bidx"]
+        assert isinstance(index, bytes)
+        if index not in rows:
+            rows[index], emails[index] = values, email
+    if not rows:
+        return {}
+    keys = {index: ring.new_subject_key(v["id"]) for index, v in rows.items()}  # type: ignore[arg-type]
+    first = next(iter(keys.values()))
+    params = {
+        "tenant_id": uow.require_tenant(),
+        "kind": SubjectKind.PERSON.value,
+        "version": first["version"],
+        "wrapping_version": first["wrapping_version"],
+        "ids": [v["id"] for v in rows.values()],
+        "email_bidx": list(rows),
+        "phone_bidx": [v["phone_bidx"] for v in rows.values()],
+        "phone_last4_bidx": [v["phone_last4_bidx"] for v in rows.values()],
+        "pseudonyms": [v["pseudonym"] for v in rows.values()],
+        "wrapped_keys": [keys[index]["wrapped_key"] for index in rows],
+    }
+    result: dict[bytes, uuid.UUID] = {}
+    existing: set[uuid.UUID] = set()
+    for subject_id, index, created in uow.session.execute(sa.text(_FIND_OR_CREATE_MANY), params):
+        result[bytes(index)] = subject_id
+        if not created:
+            existing.add(subject_id)
+    ring.preload_subject_keys(existing)
+    for index in rows.keys() - result.keys():  # lost a race: the other one's subject is there
+        result[index] = find_or_insert_subject(uow, ring, email=emails[index])
+    return result

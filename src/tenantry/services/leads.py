@@ -69,7 +69,8 @@ def capture_lead(
             updated_at=now,
         )
     )
-    uow.flush()
+    # Not flushed here: the caller's flush (or commit) sends it, so leads captured together
+    # in one unit of work go out as one statement per table.
     record_change(
         uow,
         "lead",

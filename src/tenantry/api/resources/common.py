@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from tenantry.api.deps import Ctx, decode_cursor, json_response, page_of
-from tenantry.api.idempotency import Written, perform_write
+from tenantry.api.idempotency import WriteRequest, Written, perform_write
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
 from tenantry.services.principal import Principal
@@ -28,6 +28,7 @@ __all__ = [
     "list_page",
     "renderer",
     "write",
+    "write_coalesced",
 ]
 
 T = TypeVar("T", bound="Out")
@@ -112,3 +113,18 @@ def write(
         write=fn,
         platform=platform,
     )
+
+
+async def write_coalesced(
+    ctx: Ctx,
+    request: Request,
+    body: BaseModel | None,
+    key: str | None,
+    fn: Callable[[UnitOfWork], Written],
+) -> Response:
+    """`write`, committed together with the caller's concurrent writes (group commit).
+
+    For writes that do nothing but database work: see `tenantry.api.coalescing`.
+    """
+    pending = WriteRequest(ctx, request.method, request.url.path, body, key, fn)
+    return await ctx.state.writes.submit(pending)

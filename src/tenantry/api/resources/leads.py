@@ -25,6 +25,7 @@ from tenantry.api.resources.common import (
     list_page,
     renderer,
     write,
+    write_coalesced,
 )
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
@@ -105,14 +106,15 @@ def _written(lead: Lead, status: int = 200) -> Written:
 
 
 @router.post("", status_code=201, response_model=LeadOut, summary="Capture a lead")
-def create_lead(
+async def create_lead(
     body: LeadIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
         lead = svc.capture_lead(uow, ctx.principal, **body.model_dump())
         return _written(lead, 201)
 
-    return write(ctx, request, body, idempotency_key, run)
+    # Captures come in bursts (forms, imports): a caller's concurrent ones commit together.
+    return await write_coalesced(ctx, request, body, idempotency_key, run)
 
 
 @router.get("/{lead_id}", response_model=LeadOut, summary="Get a lead")
