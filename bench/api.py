@@ -16,7 +16,9 @@ Reads: `GET /v1/leads/{id}` (ids drawn from 1,000 leads) and the filtered list
 `Idempotency-Key` each. The baseline is pgbench (shipped with the embedded server) as
 `tenantry_app` with the same number of clients, running the statements the API runs, sent the
 way the API sends them: for reads, the tenant binding and the API's compiled read (with its
-subject-key join) in one pipeline; for writes, the unit of work's transaction. The read script
+subject-key join) in one pipeline; for writes, the unit of work's transaction, one request per
+transaction (the API commits concurrent captures of one caller together, see
+`tenantry.api.coalescing`). The read script
 picks its lead id through a 1,000-row lookup table (pgbench cannot draw UUIDs), a primary-key
 probe that only makes the baseline a little slower. The write script inserts the lead without
 personal-data columns (raw SQL must not write them) and the idempotency record. Rate limiting
