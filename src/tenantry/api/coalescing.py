@@ -72,8 +72,11 @@ class WriteCoalescer:
         batch: _Waiting = []
         try:
             while group.waiting:
-                batch = group.waiting[: self.max_batch]
+                # A request cancelled while it waited (its client went away) is not written.
+                batch = [(r, f) for r, f in group.waiting[: self.max_batch] if not f.done()]
                 del group.waiting[: self.max_batch]
+                if not batch:
+                    continue
                 outcomes = await to_thread.run_sync(perform_writes, [r for r, _f in batch])
                 for (_request, future), outcome in zip(batch, outcomes, strict=True):
                     _settle(future, outcome)

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from tenantry.api.deps import Ctx, json_response
 from tenantry.api.problems import IdempotencyKeyReusedError
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import ConflictError, ValidationError
+from tenantry.errors import ConflictError, DatabaseUnavailableError, ValidationError
 from tenantry.models import IdempotencyRecord
 
 __all__ = [
@@ -221,6 +221,14 @@ def perform_writes(requests: list[WriteRequest]) -> list[Outcome]:
     if len(together) > 1:
         try:
             alone.extend(_write_together(requests, together, outcomes))
+        except _CommitOutcomeUnknownError as unknown:
+            # The COMMIT was sent and its answer lost: the writes may have been committed,
+            # so they must not run again. Each caller gets the error (a retry with its key
+            # then replays or writes, whichever is right).
+            alone.extend(unknown.replays)
+            for i in together:
+                if i not in unknown.replays:
+                    outcomes[i] = unknown.error
         except Exception:
             alone.extend(together)
     else:
@@ -233,6 +241,15 @@ def perform_writes(requests: list[WriteRequest]) -> list[Outcome]:
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(requests)
     return done
+
+
+class _CommitOutcomeUnknownError(Exception):
+    """The connection failed during COMMIT: the batch may or may not have been committed."""
+
+    def __init__(self, error: Exception, replays: list[int]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.replays = replays
 
 
 def _write_together(
@@ -268,7 +285,11 @@ def _write_together(
             if request.key is not None:
                 material = _material(request.method, request.path, request.body)
                 uow.session.add(_record(request.ctx, request.key, material, result, now))
-        uow.commit()
+        uow.flush()
+        try:
+            uow.commit()
+        except DatabaseUnavailableError as exc:
+            raise _CommitOutcomeUnknownError(exc, replays) from exc
     for i, result in zip(batch, results, strict=True):
         outcomes[i] = json_response(result.body, result.status)
     return replays

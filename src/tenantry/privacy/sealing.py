@@ -51,6 +51,7 @@ from tenantry.privacy.subjects import (
     email_index,
     find_or_insert_subject,
     find_or_insert_subjects,
+    lock_phone,
     phone_index,
 )
 
@@ -433,16 +434,20 @@ class FieldSealer:
         return None
 
     def _prefetch_subjects(self, session: Session) -> None:
-        """Find or create the subjects of many new rows by e-mail in one statement.
+        """Resolve the subjects of a flush's new rows before the first of them is written.
 
-        A flush of many captured contacts (a batch of leads) would otherwise send one
-        statement per contact, each with its own audit append, while the tenant's audit chain
-        stays locked until commit. Rows this leaves out take the one-by-one path below.
+        The first audited statement of a transaction holds the tenant's audit chain head until
+        commit. So that a flush never waits for a lock (a phone's advisory lock, a concurrent
+        creator's e-mail) while holding it, everything its subjects need is taken first: the
+        advisory locks of phone-only contacts, in order, then every subject by e-mail in one
+        statement. One statement is also one audit append per table, not one per contact (a
+        batch of captured leads). Rows left out (no usable contact) take the one-by-one path.
         """
         if self._ring is None:
             return
         contacts: list[tuple[str, str | None]] = []
         seen: set[bytes] = set()
+        phones: list[bytes] = []
         for obj in session.new:
             fields = sealed_fields(type(obj))
             if (
@@ -453,16 +458,24 @@ class FieldSealer:
             ):
                 continue
             email, phone = _contact(obj, fields)
-            if email is None:
+            try:
+                index = email_index(self.ring, email) if email else None
+            except ValidationError:
+                index = None
+            if index is not None:
+                if index not in self._subjects_by_index and index not in seen:
+                    seen.add(index)
+                    contacts.append((email, phone))  # type: ignore[arg-type]
                 continue
             try:
-                index = email_index(self.ring, email)
+                full = phone_index(self.ring, phone)[0] if phone else None
             except ValidationError:
-                continue
-            if index not in self._subjects_by_index and index not in seen:
-                seen.add(index)
-                contacts.append((email, phone))
-        if len(contacts) > 1:
+                full = None
+            if full is not None and full not in self._subjects_by_index:
+                phones.append(full)
+        if phones:
+            lock_phone(self.ring.uow, phones)
+        if contacts:
             self._subjects_by_index.update(
                 find_or_insert_subjects(self.ring.uow, self.ring, contacts)
             )

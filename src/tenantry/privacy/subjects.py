@@ -8,6 +8,7 @@ pseudonyms, because the keys are derived per tenant.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -23,6 +24,7 @@ __all__ = [
     "find_or_insert_subject",
     "find_or_insert_subjects",
     "find_subject",
+    "lock_phone",
     "new_subject",
     "phone_index",
     "resolve_subject",
@@ -134,6 +136,16 @@ SELECT id FROM found UNION ALL SELECT subject_id FROM keyed
 """
 
 
+def lock_phone(uow: UnitOfWork, phone_indexes: Iterable[bytes]) -> None:
+    """Take the transaction's advisory locks that serialise creators of these phone subjects.
+
+    Taken in a fixed order, so two transactions locking several never wait for each other
+    crosswise. A transaction may take the same lock again (it is held once, until its end).
+    """
+    for key in sorted({int.from_bytes(index[:8], "big", signed=True) for index in phone_indexes}):
+        uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 def find_or_insert_subject(
     uow: UnitOfWork, ring: KeyRing, *, email: str | None = None, phone: str | None = None
 ) -> uuid.UUID:
@@ -151,8 +163,7 @@ def find_or_insert_subject(
     params = values | key | {"lookup": lookup, "kind": SubjectKind.PERSON.value}
     if email is None:  # no unique index on phones: serialise creators of the same number
         assert isinstance(lookup, bytes)
-        lock = int.from_bytes(lookup[:8], "big", signed=True)
-        uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+        lock_phone(uow, [lookup])
     sql = sa.text(_FIND_OR_CREATE.format(column=column))
     found = uow.session.execute(sql, params).scalar()
     if found is None:  # lost a race: the other transaction's subject is there now
@@ -211,6 +222,9 @@ def find_or_insert_subjects(
             rows[index], emails[index] = values, email
     if not rows:
         return {}
+    # In blind-index order: two transactions inserting the same addresses meet on them in the
+    # same order, so neither can hold one the other waits for while waiting for another.
+    rows = dict(sorted(rows.items()))
     keys = {index: ring.new_subject_key(v["id"]) for index, v in rows.items()}  # type: ignore[arg-type]
     first = next(iter(keys.values()))
     params = {
@@ -232,6 +246,6 @@ def find_or_insert_subjects(
         if not created:
             existing.add(subject_id)
     ring.preload_subject_keys(existing)
-    for index in rows.keys() - result.keys():  # lost a race: the other one's subject is there
+    for index in sorted(rows.keys() - result.keys()):  # lost a race: the other's is there
         result[index] = find_or_insert_subject(uow, ring, email=emails[index])
     return result

@@ -10,11 +10,14 @@ is read from the audit trail: entries of one transaction carry the same `txid`.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import uuid
 from collections import Counter
 
 import httpx
 import psycopg
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -31,7 +34,8 @@ from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import ValidationError
+from tenantry.errors import DatabaseUnavailableError, ValidationError
+from tenantry.privacy.subjects import lock_phone, phone_index
 from tenantry.services.leads import capture_lead
 from tests.conftest import TenantFixture
 from tests.e2e.api.conftest import Headers, api_settings
@@ -281,3 +285,99 @@ def test_perform_writes_runs_repeated_keys_and_failures_alone(
     txids = {uuid.UUID(k).hex: t for k, t in _txids(db, tenant).items()}
     assert set(txids) == {_id(first), _id(second), _id(third), *written}
     assert len({txids[i] for i in written}) == 2, "after a failure each write runs alone"
+
+
+def test_a_batch_whose_commit_answer_is_lost_is_not_written_again(
+    db: Database, app: FastAPI, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COMMIT reached the database but its answer did not come back (the connection
+    dropped): the batch is committed, so running its writes alone again would write twice."""
+    ctx = Ctx(Caller(principal=tenant.principal(), ref=f"test:{uuid.uuid4()}"), app.state.api)
+    commit = UnitOfWork.commit
+
+    def commit_then_lose_the_answer(uow: UnitOfWork) -> None:
+        commit(uow)
+        raise DatabaseUnavailableError("database unavailable (08006)")
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit_then_lose_the_answer)
+    outcomes = perform_writes(
+        [
+            _request(ctx, LeadIn.model_validate(_lead(tenant, f"lost-{i}@example.com")), None)
+            for i in range(3)
+        ]
+    )
+    assert all(isinstance(o, DatabaseUnavailableError) for o in outcomes)
+    assert len(_txids(db, tenant)) == 3, "each write once, in the one committed batch"
+
+
+def test_a_burst_of_phone_and_e_mail_captures_commits_together(
+    db: Database, settings: Settings, tenant: TenantFixture, key_for
+) -> None:
+    """Phone-only and e-mail captures in one burst: one transaction, a subject each."""
+    h = key_for(tenant)
+    posts: list[Post] = [
+        (_lead(tenant, f"mixed-{i}@example.com"), f"mixed-{i}") for i in range(3)
+    ] + [
+        ({**_lead(tenant, ""), "email": None, "phone": f"+49 30 55500{i}"}, f"phone-{i}")
+        for i in range(3)
+    ]
+    responses = _burst(db, settings, h, posts)
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
+    txids = _txids(db, tenant)
+    assert set(txids) == set(_ids(responses))
+    assert len(set(txids.values())) == 1
+    with db.platform_uow() as uow:
+        subjects = uow.session.execute(
+            sa.text("SELECT count(DISTINCT subject_id) FROM crm.leads WHERE tenant_id = :t"),
+            {"t": tenant.id},
+        ).scalar_one()
+    assert subjects == 6
+
+
+def test_a_batch_takes_its_phone_locks_before_the_audit_chain(
+    db: Database, app: FastAPI, tenant: TenantFixture
+) -> None:
+    """Another transaction holds a phone's advisory lock and will next append to the audit
+    trail. A batch that needs the same phone must wait for that lock before it takes the
+    tenant's audit chain head; the other way round the two wait for each other (deadlock)."""
+    ctx = Ctx(Caller(principal=tenant.principal(), ref=f"test:{uuid.uuid4()}"), app.state.api)
+    phone = "+49 30 5559876"
+    locked, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def holder() -> None:
+        try:
+            with db.tenant_uow(tenant.id, actor="test:holder") as uow:
+                lock_phone(uow, [phone_index(uow.keyring, phone)[0]])
+                locked.set()
+                go.wait(10)
+                capture_lead(
+                    uow, tenant.principal(), location_id=tenant.locations[0], source="phone",
+                    phone=phone,
+                )  # fmt: skip
+                uow.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    with db.tenant_uow(tenant.id) as uow:  # the tenant's keys (an audited insert) exist first
+        phone_index(uow.keyring, phone)
+        uow.commit()
+    other = threading.Thread(target=holder)
+    other.start()
+    assert locked.wait(10)
+    body = {**_lead(tenant, ""), "email": None, "phone": phone}
+    batch = [
+        _request(ctx, LeadIn.model_validate(_lead(tenant, "chain@example.com")), None),
+        _request(ctx, LeadIn.model_validate(body), None),
+    ]
+    outcomes: list[Outcome] = []
+    writer = threading.Thread(target=lambda: outcomes.extend(perform_writes(batch)))
+    writer.start()
+    time.sleep(0.5)  # the batch is now waiting for one of the two locks
+    go.set()
+    other.join(15)
+    writer.join(15)
+    assert not errors, errors
+    ids = [_id(o) for o in outcomes]
+    txids = {uuid.UUID(k).hex: t for k, t in _txids(db, tenant).items()}
+    assert len({txids[i] for i in ids}) == 1, "the batch committed as one, not run alone"
