@@ -51,7 +51,7 @@ def tenant_key_aad(tenant_id: uuid.UUID, purpose: KeyPurpose, version: int) -> b
     return f"tenant-key|{tenant_id}|{purpose.value}|{version}".encode()
 
 
-def subject_key_aad(tenant_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> bytes:
+def subject_key_aad(tenant_id: uuid.UUID | str, subject_id: uuid.UUID, version: int) -> bytes:
     return f"subject-key|{tenant_id}|{subject_id}|{version}".encode()
 
 

@@ -130,7 +130,8 @@ class FetchedKeys:
         unwrap = self._unwrap.get(wrapping_version)
         if unwrap is None:
             unwrap = self._unwrap[wrapping_version] = AESGCM(self._wrapping[wrapping_version])
-        aad = subject_key_aad(self._tenant_id, subject_id, version)
+        # The tenant's id as text, formatted once per read (the same bytes either way).
+        aad = subject_key_aad(self._tenant_text, subject_id, version)
         self._subjects[subject_id] = (version, AESGCM(open_with(unwrap, wrapped, aad)))
 
     def _cipher(self, subject_id: uuid.UUID | None, written_under: int) -> AESGCM | None:

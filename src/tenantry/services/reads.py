@@ -40,7 +40,7 @@ from tenantry.privacy.sealing import FetchedKeys
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
 
-__all__ = ["ReadQuery", "read_query", "read_records"]
+__all__ = ["ReadQuery", "read_page", "read_query", "read_records"]
 
 _DIALECT = psycopg_dialect()  # type: ignore[no-untyped-call]
 
@@ -201,6 +201,41 @@ async def read_records(
     `limit` records in id order after the cursor, filtered by equality on the given columns
     (None values are ignored).
     """
+    query, rows = await _fetch(reader, principal, actor, kind_name, id_, filters, after, limit)
+    if id_ is not None and not rows:
+        raise NotFoundError(f"{KINDS[kind_name].name.replace('_', ' ')} not found")
+    return await _open(db, principal.tenant_id, query, rows)
+
+
+async def read_page(
+    reader: AsyncReader,
+    db: Database,
+    principal: Principal,
+    actor: str,
+    kind_name: str,
+    *,
+    filters: Mapping[str, Any] | None = None,
+    after: uuid.UUID | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], bool]:
+    """`read_records` for one page: up to `limit` records and whether more follow.
+
+    One row more than the page is read to tell; its personal data is not opened.
+    """
+    query, rows = await _fetch(reader, principal, actor, kind_name, None, filters, after, limit + 1)
+    return await _open(db, principal.tenant_id, query, rows[:limit]), len(rows) > limit
+
+
+async def _fetch(
+    reader: AsyncReader,
+    principal: Principal,
+    actor: str,
+    kind_name: str,
+    id_: uuid.UUID | None,
+    filters: Mapping[str, Any] | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> tuple[ReadQuery, list[tuple[Any, ...]]]:
     principal.require(Action.READ)
     kind = KINDS[kind_name]
     set_filters = {k: v for k, v in (filters or {}).items() if v is not None}
@@ -220,7 +255,4 @@ async def read_records(
         params["after"] = after
     for name, value in set_filters.items():
         params[f"f_{name}"] = value.value if isinstance(value, Enum) else value
-    rows = await reader.fetch(principal.tenant_id, actor, query.sql, params)
-    if id_ is not None and not rows:
-        raise NotFoundError(f"{kind.name.replace('_', ' ')} not found")
-    return await _open(db, principal.tenant_id, query, rows)
+    return query, await reader.fetch(principal.tenant_id, actor, query.sql, params)

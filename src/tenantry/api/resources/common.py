@@ -11,12 +11,12 @@ from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from tenantry.api.deps import Ctx, decode_cursor, json_response, page_of
+from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_response
 from tenantry.api.idempotency import WriteRequest, Written, perform_write
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
 from tenantry.services.principal import Principal
-from tenantry.services.reads import read_records
+from tenantry.services.reads import read_page, read_records
 from tenantry.services.records import KINDS, get_record
 
 __all__ = [
@@ -76,9 +76,21 @@ async def list_page(
 ) -> Response:
     """One page of records as `out`, filtered by equality on columns (None: no filter)."""
     after = decode_cursor(cursor)
-    records = await _read(ctx, kind, filters=filters, after=after, limit=limit + 1)
-    items = [out.model_validate(r) for r in records]
-    return json_response(page_of(items, [r["id"] for r in records], limit))
+    state = ctx.state
+    records, more = await read_page(
+        state.reader,
+        state.db,
+        ctx.principal,
+        ctx.caller.ref,
+        kind,
+        filters=filters,
+        after=after,
+        limit=limit,
+    )
+    next_cursor = encode_cursor(records[-1]["id"]) if more else None
+    # The whole page in one validation (not one call per item).
+    page = Page[out].model_validate({"items": records, "next_cursor": next_cursor})  # type: ignore[valid-type]
+    return json_response(page)
 
 
 async def _read(ctx: Ctx, kind: str, **query: Any) -> list[dict[str, Any]]:
