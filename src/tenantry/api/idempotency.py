@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from tenantry.api.deps import Ctx, json_response
 from tenantry.api.problems import IdempotencyKeyReusedError
@@ -269,7 +270,9 @@ def _write_together(
                     sa.select(IdempotencyRecord.key).where(
                         IdempotencyRecord.tenant_id == ctx.caller.tenant_id,
                         IdempotencyRecord.principal_ref == ctx.caller.ref,
-                        IdempotencyRecord.key.in_(keyed),
+                        # One array parameter: the same statement (and plan) for any size.
+                        IdempotencyRecord.key
+                        == sa.any_(sa.bindparam("keys", keyed, type_=ARRAY(sa.String))),
                     )
                 )
             )
