@@ -13,6 +13,7 @@ and it replays the first.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import itertools
@@ -229,7 +230,7 @@ def perform_writes(requests: list[WriteRequest]) -> list[Outcome]:
             alone.extend(unknown.replays)
             for i in together:
                 if i not in unknown.replays:
-                    outcomes[i] = unknown.error
+                    outcomes[i] = copy.copy(unknown.error)  # each raised on its own
         except Exception:
             alone.extend(together)
     else:

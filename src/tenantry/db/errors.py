@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.errors import (
@@ -31,6 +32,8 @@ def _redact(text: str) -> str:
 
 def translate_db_error(exc: DBAPIError) -> TenantryError:
     """Map a SQLAlchemy/psycopg error to the matching tenantry error."""
+    if exc.connection_invalidated:  # SQLAlchemy saw the connection break
+        return DatabaseUnavailableError("database unavailable (connection lost)")
     return translate_driver_error(exc.orig)
 
 
@@ -60,6 +63,10 @@ def translate_driver_error(orig: BaseException | None) -> TenantryError:
         return PermissionDeniedError(f"not permitted: {primary}", **ctx)
     if sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}:
         return DatabaseUnavailableError(f"database unavailable ({sqlstate})", **ctx)
+    if not sqlstate and isinstance(orig, psycopg.OperationalError):
+        # Raised by the client, not sent by the server: the connection broke (or never
+        # opened), so the server's answer, if any, was lost.
+        return DatabaseUnavailableError("database unavailable (connection lost)", **ctx)
     if sqlstate == "57014":
         return TenantryError("statement timed out", **ctx)
     if sqlstate == "40001" or sqlstate == "40P01":

@@ -438,8 +438,9 @@ class FieldSealer:
         """Resolve the subjects of a flush's new rows before the first of them is written.
 
         The first audited statement of a transaction holds the tenant's audit chain head until
-        commit. So that a flush never waits for a lock (a phone's advisory lock, a concurrent
-        creator's e-mail) while holding it, everything its subjects need is taken first: the
+        commit. So that a transaction's first writing flush (a batch of captures is one) never
+        waits for a lock (a phone's advisory lock, a concurrent creator's e-mail) while holding
+        it, everything its subjects need is taken first: the
         advisory locks of phone-only contacts, in order, then every subject by e-mail in one
         statement. One statement is also one audit append per table, not one per contact (a
         batch of captured leads). Rows left out (no usable contact) take the one-by-one path.

@@ -187,6 +187,7 @@ WITH input AS (
     SELECT :tenant_id, i.id, :kind, i.email_bidx, i.phone_bidx, i.phone_last4_bidx, i.pseudonym
     FROM input i
     WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.email_bidx = i.email_bidx)
+    ORDER BY i.email_bidx
     ON CONFLICT DO NOTHING
     RETURNING id, email_bidx
 ), keyed AS (
@@ -222,8 +223,9 @@ def find_or_insert_subjects(
             rows[index], emails[index] = values, email
     if not rows:
         return {}
-    # In blind-index order: two transactions inserting the same addresses meet on them in the
-    # same order, so neither can hold one the other waits for while waiting for another.
+    # In blind-index order (the statement inserts in that order too): two transactions
+    # inserting the same addresses meet on them in the same order, so neither can hold one
+    # the other waits for while waiting for another.
     rows = dict(sorted(rows.items()))
     keys = {index: ring.new_subject_key(v["id"]) for index, v in rows.items()}  # type: ignore[arg-type]
     first = next(iter(keys.values()))

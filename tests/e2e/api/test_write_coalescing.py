@@ -381,3 +381,36 @@ def test_a_batch_takes_its_phone_locks_before_the_audit_chain(
     ids = [_id(o) for o in outcomes]
     txids = {uuid.UUID(k).hex: t for k, t in _txids(db, tenant).items()}
     assert len({txids[i] for i in ids}) == 1, "the batch committed as one, not run alone"
+
+
+def test_a_batch_whose_connection_dies_at_commit_is_not_run_again(
+    db: Database,
+    app: FastAPI,
+    target: DatabaseTarget,
+    tenant: TenantFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real disconnect at COMMIT (the server ends the backend): the outcome is unknown to
+    the API, so each request gets the error and no write runs a second time."""
+    ctx = Ctx(Caller(principal=tenant.principal(), ref=f"test:{uuid.uuid4()}"), app.state.api)
+    commit = UnitOfWork.commit
+    commits: list[int] = []
+
+    def lose_the_connection_then_commit(uow: UnitOfWork) -> None:
+        commits.append(1)
+        pid = uow.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(target.libpq(target.admin_url), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        commit(uow)
+
+    monkeypatch.setattr(UnitOfWork, "commit", lose_the_connection_then_commit)
+    outcomes = perform_writes(
+        [
+            _request(ctx, LeadIn.model_validate(_lead(tenant, f"cut-{i}@example.com")), None)
+            for i in range(3)
+        ]
+    )
+    assert all(isinstance(o, DatabaseUnavailableError) for o in outcomes), outcomes
+    assert len({id(o) for o in outcomes}) == 3, "one error object per request"
+    assert len(commits) == 1, "the writes were not run again, alone"
+    assert _txids(db, tenant) == {}, "the batch died with its connection"
