@@ -202,16 +202,16 @@ class Server:
 
 
 def _requests_per_connection() -> int:
-    return int(os.environ.get("BENCH_API_REQUESTS_PER_CONNECTION", "50"))
+    return int(os.environ.get("BENCH_API_REQUESTS_PER_CONNECTION", "0"))
 
 
 class Connection:
     """One keep-alive HTTP/1.1 connection that sends raw requests and reads whole answers.
 
-    After `BENCH_API_REQUESTS_PER_CONNECTION` requests (default 50; 0: never) it is closed and
-    opened anew, as HTTP clients' pools do. A connection stays on the server worker that
-    accepted it, and which worker accepts is up to the kernel: kept for a whole run, the
-    connections' split (seen from 16/16 to 27/5) would decide the result more than the code.
+    With `BENCH_API_REQUESTS_PER_CONNECTION` set (default 0: never) it is closed and opened
+    anew after that many requests, as some HTTP clients' pools do. A connection stays on the
+    server worker that accepted it, and which worker accepts is up to the kernel, so the
+    connections' split over the workers (seen from 16/16 to 27/5) varies from run to run.
     """
 
     def __init__(
