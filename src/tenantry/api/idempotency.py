@@ -204,9 +204,11 @@ def perform_writes(requests: list[WriteRequest]) -> list[Outcome]:
     Each outcome (a response, or the exception to raise) is what the request would have got
     from `perform_write` alone. A request joins the others unless its key is invalid, repeated
     in the batch or already on record (a replay); those run alone afterwards. If any write of
-    the batch fails, or the commit does, nothing of it stays and every request runs alone, so
-    one bad request never fails the others. Writes run again that way, so a write given here
-    must do nothing but database work in its unit of work.
+    the batch fails, or the database refuses the commit, nothing of it stays and every request
+    runs alone, so one bad request never fails the others. Writes run again that way, so a
+    write given here must do nothing but database work in its unit of work. If the answer to
+    the COMMIT is lost (the connection broke), the batch may have been committed: each of its
+    requests gets that error and none runs again.
     """
     alone: list[int] = []
     together: list[int] = []
