@@ -135,6 +135,18 @@ def _events(n: int, users: list[uuid.UUID], rng: random.Random) -> list[dict[str
     return out
 
 
+def _timed_copy(owner: psycopg.Connection, options: str, data: bytes) -> float:
+    """Seconds to COPY `data` into the inbox and commit."""
+    started = time.perf_counter()
+    with (
+        owner.cursor() as cur,
+        cur.copy(f"COPY events.inbox ({COLUMNS}) FROM STDIN{options}") as copy,
+    ):
+        copy.write(data)
+    owner.commit()
+    return time.perf_counter() - started
+
+
 def _truncate(conn: psycopg.Connection) -> None:
     conn.execute("TRUNCATE events.inbox")
     conn.commit()
@@ -222,24 +234,10 @@ def run(server: DatabaseTarget) -> list[Result]:
                     for block in copy:
                         binary.write(block)
             _truncate(owner)
-            started = time.perf_counter()
-            with (
-                owner.cursor() as cur,
-                cur.copy(f"COPY events.inbox ({COLUMNS}) FROM STDIN") as copy,
-            ):
-                copy.write(buffer.getvalue())
-            owner.commit()
-            raw_runs.append(time.perf_counter() - started)
+            raw_runs.append(_timed_copy(owner, "", buffer.getvalue()))
             _truncate(owner)
             # For reference only: the same rows in binary format (the bulk path writes text).
-            started = time.perf_counter()
-            with (
-                owner.cursor() as cur,
-                cur.copy(f"COPY events.inbox ({COLUMNS}) FROM STDIN (FORMAT binary)") as copy,
-            ):
-                copy.write(binary.getvalue())
-            owner.commit()
-            binary_runs.append(time.perf_counter() - started)
+            binary_runs.append(_timed_copy(owner, " (FORMAT binary)", binary.getvalue()))
             _truncate(owner)
         stored = bulk.accepted
         bulk_s, raw_s = median(bulk_runs), median(raw_runs)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_response
-from tenantry.api.idempotency import WriteRequest, Written, perform_write
+from tenantry.api.idempotency import WriteRequest, Written
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
 from tenantry.services.principal import Principal
@@ -116,15 +116,7 @@ def write(
     *,
     platform: bool = False,
 ) -> Response:
-    return perform_write(
-        ctx,
-        method=request.method,
-        path=request.url.path,
-        body=body,
-        key=key,
-        write=fn,
-        platform=platform,
-    )
+    return WriteRequest(ctx, request.method, request.url.path, body, key, fn, platform).run_alone()
 
 
 async def write_coalesced(
