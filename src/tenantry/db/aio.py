@@ -131,7 +131,8 @@ class AsyncReader:
         # implicit transaction: the binding holds for the statement and ends with it. (Were
         # a Sync ever sent between them, the statement would run unbound and see no rows: it
         # fails closed.)
+        cursor = conn.cursor(binary=True)
         async with conn.pipeline():
-            await conn.execute(_BIND, (str(tenant_id), actor))
-            cursor = await conn.execute(sql, params)
+            await cursor.execute(_BIND, (str(tenant_id), actor))
+            await cursor.execute(sql, params)
         return await cursor.fetchall()

@@ -7,6 +7,7 @@ builds two engines: one as `tenantry_app` for tenant work under row level securi
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,31 @@ from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache, master_ke
 __all__ = ["Database", "make_engine", "open_database"]
 
 
+# psycopg turns a statement's `%(name)s` placeholders into `$n` with a regular expression over
+# its whole text, and caches the result only for statements of up to 4 KiB and 50 parameters.
+# The multi-row INSERT of a batch of lead captures is 10 to 50 KiB: it was parsed anew on every
+# flush, a fifth of a batch's CPU. These limits let psycopg's cache (128 statements, least
+# recently used first out) keep such statements too; longer ones are still parsed each time.
+_CACHED_STATEMENT_BYTES = 64 * 1024
+_CACHED_STATEMENT_PARAMS = 4096
+
+
+def _cache_long_statements() -> None:
+    """Raise psycopg's limits for caching converted statements (never lowers them)."""
+    try:
+        queries = importlib.import_module("psycopg._queries")
+    except ImportError:  # another psycopg: its own limits stand
+        return
+    if not hasattr(queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        return
+    queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_BYTES
+    )
+    queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
+    )
+
+
 def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> Engine:
     """A pooled psycopg 3 engine with the configured statement timeout."""
     engine = create_engine(
@@ -39,6 +65,7 @@ def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -
     # when the INSERT returns values. psycopg would otherwise send one INSERT per row (in a
     # pipeline): one statement-level audit trigger run per row instead of one per flush.
     engine.dialect.use_insertmanyvalues_wo_returning = True
+    _cache_long_statements()
     timeout = int(settings.statement_timeout_ms)
 
     @event.listens_for(engine, "connect")
