@@ -167,9 +167,8 @@ class Server:
     def __init__(self, target: DatabaseTarget, workers: int, db_name: str = DB_NAME) -> None:
         self.port = _free_port()
         cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", "tenantry.api.app:create_app",
+            str(Path(sys.executable).with_name("tenantry")), "serve",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         self.proc = subprocess.Popen(  # noqa: S603 (a fixed command line)
             cmd,

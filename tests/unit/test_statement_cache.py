@@ -13,9 +13,7 @@ queries = importlib.import_module("psycopg._queries")
 
 def _multirow_insert(rows: int) -> tuple[bytes, dict[str, int]]:
     columns = [f"column_{c}" for c in range(30)]
-    values = ", ".join(
-        "(" + ", ".join(f"%({c}__{r})s" for c in columns) + ")" for r in range(rows)
-    )
+    values = ", ".join("(" + ", ".join(f"%({c}__{r})s" for c in columns) + ")" for r in range(rows))
     params = {f"{c}__{r}": r for r in range(rows) for c in columns}
     return f"INSERT INTO t ({', '.join(columns)}) VALUES {values}".encode(), params
 

@@ -1,17 +1,19 @@
 """`tenantry serve`: run the HTTP API with uvicorn on the configured database.
 
 Migrations are applied once before the workers start; each worker builds its own app (and
-connection pool) through the factory `tenantry.api.app:create_app`.
+connection pool) through the factory `tenantry.api.app:create_app`. With several workers each
+listens on a socket of its own (`tenantry.api.workers`), so connections spread evenly.
 """
 
 from __future__ import annotations
 
 import typer
 
+from tenantry.api.workers import WorkerOptions, reuse_port_supported, run_workers
 from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import ensure_database
-from tenantry.errors import ValidationError
+from tenantry.errors import ConfigurationError, ValidationError
 
 __all__ = ["serve"]
 
@@ -30,6 +32,12 @@ def serve(
     if not 1 <= workers <= 64:
         raise ValidationError("--workers must be between 1 and 64")
     upgrade(ensure_database(get_settings()))
+    if workers > 1 and reuse_port_supported():
+        try:
+            run_workers(WorkerOptions(host, port, log_level), workers)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        return
     uvicorn.run(
         "tenantry.api.app:create_app",
         factory=True,

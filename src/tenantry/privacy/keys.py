@@ -197,6 +197,8 @@ class KeyRing:
         self._tenant: dict[tuple[KeyPurpose, int], bytes] = {}
         self._active: dict[KeyPurpose, int] = {}
         self._subjects: dict[uuid.UUID, tuple[int, bytes]] = {}
+        # Sub-keys derived from the tenant keys (HKDF), once per unit of work and purpose.
+        self._derived: dict[tuple[KeyPurpose, int | None, str], bytes] = {}
 
     @property
     def tenant_id(self) -> uuid.UUID:
@@ -253,16 +255,23 @@ class KeyRing:
         self._tenant[(purpose, version)] = cached
         return cached
 
+    def _derive(self, purpose: KeyPurpose, version: int | None, info: str) -> bytes:
+        version = version or self.active_version(purpose)
+        key = (purpose, version, info)
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = derive_key(self.tenant_key(purpose, version), info)
+        return derived
+
     def field_index_key(self, field: str) -> bytes:
-        return derive_key(self.tenant_key(KeyPurpose.INDEXING), f"blind-index:{field}")
+        return self._derive(KeyPurpose.INDEXING, None, f"blind-index:{field}")
 
     def pseudonym_key(self) -> bytes:
-        return derive_key(self.tenant_key(KeyPurpose.INDEXING), "pseudonym")
+        return self._derive(KeyPurpose.INDEXING, None, "pseudonym")
 
     def records_key(self, version: int | None = None) -> bytes:
         """The key for personal data about no one in particular (OAuth tokens), per version."""
-        version = version or self.active_version()
-        return derive_key(self.tenant_key(KeyPurpose.WRAPPING, version), "records")
+        return self._derive(KeyPurpose.WRAPPING, version, "records")
 
     def wrap_subject_key(self, subject_id: uuid.UUID, key: bytes, version: int = 1) -> bytes:
         """`key` wrapped under the active wrapping key (for bulk loads and `create`)."""

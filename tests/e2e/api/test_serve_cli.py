@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tenantry.config import Settings
@@ -116,3 +117,86 @@ def test_served_api_accepts_a_cli_key_until_it_is_revoked(
     refused = httpx.get(f"{base_url}/v1/leads", headers=headers)
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "tenantry serve exited"
+        assert time.monotonic() < deadline, "tenantry serve did not become ready"
+        time.sleep(0.2)
+
+
+def _workers(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The live worker processes of `tenantry serve` (not multiprocessing's helper)."""
+    live = []
+    for child in psutil.Process(proc.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(
+                child.cmdline()
+            ):
+                live.append(child)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return live
+
+
+def test_workers_share_connections_replace_a_dead_worker_and_stop_together(
+    env: dict[str, str], slug: str
+) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc)
+        workers = _workers(proc)
+        assert len(workers) == 2
+        # Each worker listens on a socket of its own (SO_REUSEPORT), not on one inherited.
+        listening = {
+            os.readlink(f"/proc/{w.pid}/fd/{c.fd}")
+            for w in workers
+            for c in w.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        }
+        assert len(listening) == 2, listening
+        # Opened at once, kept open: each worker accepts some (one shared socket would let
+        # the first worker to wake take most of them).
+        sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        try:
+            for s in sockets:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert b" 200 " in s.recv(200)
+            held = [
+                sum(
+                    1
+                    for c in w.net_connections("tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+                )
+                for w in workers
+            ]
+            assert sum(held) == 32 and min(held) >= 4, held
+        finally:
+            for s in sockets:
+                s.close()
+        workers[0].kill()  # a crashed worker is replaced; the other keeps serving meanwhile
+        deadline = time.monotonic() + 60
+        while {w.pid for w in _workers(proc)} & {workers[0].pid} or len(_workers(proc)) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        _wait_ready(url, proc)
+        survivors = _workers(proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in survivors)
