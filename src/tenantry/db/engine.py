@@ -42,14 +42,14 @@ def _cache_long_statements() -> None:
         queries = importlib.import_module("psycopg._queries")
     except ImportError:  # another psycopg: its own limits stand
         return
-    if not hasattr(queries, "MAX_CACHED_STATEMENT_PARAMS"):
-        return
-    queries.MAX_CACHED_STATEMENT_LENGTH = max(
-        queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_BYTES
-    )
-    queries.MAX_CACHED_STATEMENT_PARAMS = max(
-        queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
-    )
+    limits = {
+        "MAX_CACHED_STATEMENT_LENGTH": _CACHED_STATEMENT_BYTES,
+        "MAX_CACHED_STATEMENT_PARAMS": _CACHED_STATEMENT_PARAMS,
+    }
+    for name, value in limits.items():
+        current = getattr(queries, name, None)
+        if isinstance(current, int):
+            setattr(queries, name, max(current, value))
 
 
 def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> Engine:
