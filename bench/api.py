@@ -1,9 +1,9 @@
 """api_read_rps and api_write_rps: the HTTP API under load, against pgbench running the same SQL.
 
-The API runs as `uvicorn --factory tenantry.api.app:create_app` in a subprocess (BENCH_API_WORKERS
-workers, default 2) on a database of its own. The load generator is a small keep-alive HTTP/1.1
-client on asyncio (uvloop when present) in this process, on the same machine: it competes with
-the server for the same cores, as the issue asks. Two kinds of run:
+The API runs as `tenantry serve` in a subprocess (BENCH_API_WORKERS workers, default 2, each on
+a listening socket of its own) on a database of its own. The load generator is a small
+keep-alive HTTP/1.1 client on asyncio (uvloop when present) in this process, on the same
+machine: it competes with the server for the same cores, as the issue asks. Two kinds of run:
 
 - closed loop: BENCH_API_CONNECTIONS connections (default 32) each send the next request as soon
   as the previous answer arrives, for BENCH_API_SECONDS (default 10): throughput and latency;

@@ -160,7 +160,7 @@ def _http_rate(
     rng: random.Random,
     owner: psycopg.Connection,
 ) -> dict[str, float]:
-    """`POST /v1/events` with 500-event batches: uvicorn (2 workers) in a subprocess, a
+    """`POST /v1/events` with 500-event batches: `tenantry serve` (2 workers) in a subprocess, a
     keep-alive load generator on the same machine. Every batch is new (no duplicates)."""
     seconds = float(os.environ.get("BENCH_INGEST_HTTP_SECONDS", "10"))
     conns = int(os.environ.get("BENCH_INGEST_HTTP_CONNECTIONS", "8"))

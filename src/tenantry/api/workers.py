@@ -29,13 +29,25 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-__all__ = ["WorkerOptions", "reuse_port_supported", "run_workers"]
+__all__ = [
+    "WorkerOptions",
+    "WorkersFailedError",
+    "check_port",
+    "reuse_port_supported",
+    "run_workers",
+]
 
 log = logging.getLogger("tenantry.serve")
 
 APP = "tenantry.api.app:create_app"
 _STOP_SECONDS = 30.0  # uvicorn's graceful shutdown, then the worker is killed
 _RESTART_PAUSE = 1.0  # between replacing workers that die (a crash loop stays slow)
+_EARLY_EXIT_SECONDS = 15.0  # a worker that ends this soon after its start failed to start
+_EARLY_EXITS = 3  # in a row: the workers cannot start (no database, bad settings); give up
+
+
+class WorkersFailedError(RuntimeError):
+    """The API workers keep exiting right after they start."""
 
 
 class WorkerOptions:
@@ -49,15 +61,19 @@ def reuse_port_supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise OSError if any socket holds the address, one of another `SO_REUSEPORT` group too."""
+    _bind(host, port, reuse_port=False).close()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -79,44 +95,58 @@ def _worker(options: WorkerOptions, parent: int) -> None:
         log_level=options.log_level,
         access_log=False,  # the app logs one JSON line per request itself
         proxy_headers=True,
+        timeout_graceful_shutdown=int(_STOP_SECONDS) - 5,  # ends even if a request hangs
     )
-    uvicorn.Server(config).run(sockets=[_listen(options.host, options.port)])
+    # Bound, not listening: the event loop listens once the app has started, so the kernel
+    # sends this worker no connections while it starts (or if it fails to).
+    uvicorn.Server(config).run(sockets=[_bind(options.host, options.port, reuse_port=True)])
 
 
 def run_workers(options: WorkerOptions, workers: int) -> None:
-    """Run `workers` worker processes until SIGINT or SIGTERM; replace any that dies."""
-    # The port is checked here, once: a worker failing to bind would only be restarted.
-    _listen(options.host, options.port).close()
+    """Run `workers` worker processes until SIGINT or SIGTERM; replace any that dies.
+
+    `WorkersFailedError` when workers keep ending right after their start.
+    """
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def start() -> BaseProcess:
+    def start() -> tuple[BaseProcess, float]:
         process = context.Process(target=_worker, args=(options, os.getpid()), daemon=False)
         process.start()
-        return process
+        return process, time.monotonic()
 
-    processes = [start() for _ in range(workers)]
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    processes: list[tuple[BaseProcess, float]] = []
+    early_exits = 0
     try:
+        processes.extend(start() for _ in range(workers))
         while not stop.wait(0.5):
-            for i, process in enumerate(processes):
-                if not process.is_alive() and not stop.is_set():
-                    log.warning(
-                        "worker %s exited with %s; starting another", process.pid, process.exitcode
+            for i, (process, started) in enumerate(processes):
+                if process.is_alive() or stop.is_set():
+                    continue
+                process.join()
+                early = time.monotonic() - started < _EARLY_EXIT_SECONDS
+                early_exits = early_exits + 1 if early else 0
+                if early_exits >= _EARLY_EXITS:
+                    raise WorkersFailedError(
+                        f"the API workers exit right after starting (last exit code "
+                        f"{process.exitcode}); check the database and the settings"
                     )
-                    process.join()
-                    time.sleep(_RESTART_PAUSE)
-                    processes[i] = start()
+                log.warning(
+                    "worker %s exited with %s; starting another", process.pid, process.exitcode
+                )
+                if stop.wait(_RESTART_PAUSE):
+                    break
+                processes[i] = start()
     finally:
-        for process in processes:
+        for process, _started in processes:
             if process.is_alive():
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
         deadline = time.monotonic() + _STOP_SECONDS
-        for process in processes:
+        for process, _started in processes:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import typer
 
-from tenantry.api.workers import WorkerOptions, reuse_port_supported, run_workers
+from tenantry.api.workers import (
+    WorkerOptions,
+    WorkersFailedError,
+    check_port,
+    reuse_port_supported,
+    run_workers,
+)
 from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import ensure_database
@@ -34,9 +40,13 @@ def serve(
     upgrade(ensure_database(get_settings()))
     if workers > 1 and reuse_port_supported():
         try:
-            run_workers(WorkerOptions(host, port, log_level), workers)
+            check_port(host, port)
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        try:
+            run_workers(WorkerOptions(host, port, log_level), workers)
+        except WorkersFailedError as exc:
+            raise ConfigurationError(str(exc)) from None
         return
     uvicorn.run(
         "tenantry.api.app:create_app",

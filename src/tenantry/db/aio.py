@@ -131,6 +131,7 @@ class AsyncReader:
         # implicit transaction: the binding holds for the statement and ends with it. (Were
         # a Sync ever sent between them, the statement would run unbound and see no rows: it
         # fails closed.)
+        # Rows in PostgreSQL's binary format: ids, times and ciphertexts need no text parsing.
         cursor = conn.cursor(binary=True)
         async with conn.pipeline():
             await cursor.execute(_BIND, (str(tenant_id), actor))

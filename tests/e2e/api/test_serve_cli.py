@@ -161,13 +161,19 @@ def test_workers_share_connections_replace_a_dead_worker_and_stop_together(
         _wait_ready(url, proc)
         workers = _workers(proc)
         assert len(workers) == 2
-        # Each worker listens on a socket of its own (SO_REUSEPORT), not on one inherited.
-        listening = {
-            os.readlink(f"/proc/{w.pid}/fd/{c.fd}")
-            for w in workers
-            for c in w.net_connections("tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
-        }
+        # Each worker listens on a socket of its own (SO_REUSEPORT), not on one inherited,
+        # once its app has started (readiness above needs only one of them).
+        deadline = time.monotonic() + 60
+        while True:
+            listening = {
+                os.readlink(f"/proc/{w.pid}/fd/{c.fd}")
+                for w in workers
+                for c in w.net_connections("tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            }
+            if len(listening) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert len(listening) == 2, listening
         # Opened at once, kept open: each worker accepts some (one shared socket would let
         # the first worker to wake take most of them).
@@ -200,3 +206,13 @@ def test_workers_share_connections_replace_a_dead_worker_and_stop_together(
         proc.wait(timeout=60)
     assert proc.returncode == 0
     assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in survivors)
+
+
+def test_workers_on_a_taken_port_is_one_line_on_stderr(env: dict[str, str], slug: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run(env, "serve", "--port", str(port), "--workers", "2", ok=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
