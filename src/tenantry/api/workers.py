@@ -26,6 +26,7 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -50,11 +51,13 @@ class WorkersFailedError(RuntimeError):
     """The API workers keep exiting right after they start."""
 
 
+@dataclass(frozen=True)
 class WorkerOptions:
     """What every worker needs to serve (picklable: workers are spawned)."""
 
-    def __init__(self, host: str, port: int, log_level: str) -> None:
-        self.host, self.port, self.log_level = host, port, log_level
+    host: str
+    port: int
+    log_level: str
 
 
 def reuse_port_supported() -> bool:

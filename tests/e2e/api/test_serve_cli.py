@@ -63,6 +63,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "tenantry serve exited"
+        assert time.monotonic() < deadline, "tenantry serve did not become ready"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def base_url(env: dict[str, str], slug: str) -> Iterator[str]:
     port = _free_port()
@@ -74,16 +87,7 @@ def base_url(env: dict[str, str], slug: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "tenantry serve exited"
-            assert time.monotonic() < deadline, "tenantry serve did not become ready"
-            time.sleep(0.2)
+        _wait_ready(url, proc)
         yield url
     finally:
         proc.terminate()
@@ -117,19 +121,6 @@ def test_served_api_accepts_a_cli_key_until_it_is_revoked(
     refused = httpx.get(f"{base_url}/v1/leads", headers=headers)
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, "tenantry serve exited"
-        assert time.monotonic() < deadline, "tenantry serve did not become ready"
-        time.sleep(0.2)
 
 
 def _workers(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
