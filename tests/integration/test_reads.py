@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import psycopg
 import pytest
 
 from tenantry.config import Settings
@@ -229,3 +230,44 @@ def test_personal_data_cannot_be_read_without_the_master_key(
     reader = AsyncReader(db.target, size=1)
     with pytest.raises(ConfigurationError):
         run(read_records(reader, keyless, tenant.principal(), "test", "lead", id_=leads[0].id))
+
+
+def test_a_list_keeps_its_generic_plan_instead_of_being_planned_every_time(
+    db: Database, tenant: TenantFixture
+) -> None:
+    # Enough rows that PostgreSQL's estimate for a parameter LIMIT (a tenth of them) made the
+    # generic plan look worse than a plan for the values, so it planned each list anew.
+    with psycopg.connect(db.target.libpq(db.target.owner_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO crm.leads (tenant_id, id, location_id, source, status, score,"
+            " created_at, updated_at)"
+            " SELECT %s, gen_random_uuid(), (%s::uuid[])[1 + n %% 2], 'web_quote',"
+            " (ARRAY['new', 'contacted', 'qualified'])[1 + n %% 3], n %% 100, now(), now()"
+            " FROM generate_series(1, 3000) AS n",
+            (tenant.id, list(tenant.locations)),
+        )
+        conn.execute("ANALYZE crm.leads")
+    filters = {"location_id": tenant.locations[0], "status": LeadStatus.NEW}
+
+    async def scenario() -> tuple[int, int]:
+        reader = AsyncReader(db.target, size=1)  # one connection: its prepared statements
+        await reader.open()
+        try:
+            for _ in range(20):
+                page = await read_records(
+                    reader, db, tenant.principal(), "test", "lead", filters=filters, limit=21
+                )
+                assert len(page) == 21
+            (plans,) = await reader.fetch(
+                tenant.id,
+                "test",
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                ("%FROM crm.leads%ORDER BY crm.leads.id%",),
+            )
+            return plans[0], plans[1]
+        finally:
+            await reader.close()
+
+    generic, custom = run(scenario())
+    assert generic > custom, (generic, custom)

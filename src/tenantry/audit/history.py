@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import AuditEntry
 
@@ -99,7 +100,9 @@ def row_history(
         stmt = stmt.where(AuditEntry.table_name == table)
     if row_id is not None:
         stmt = stmt.where(AuditEntry.row_id == row_id)
-    entries = list(uow.session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit)))
+    entries = list(
+        uow.session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(page_limit(limit)))
+    )
     return [
         HistoryLine(
             seq=e.seq,

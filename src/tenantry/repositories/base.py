@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tenantry.db.paging import page_limit
 from tenantry.errors import NotFoundError
 from tenantry.models.base import TenantOwned
 
@@ -70,7 +71,7 @@ class TenantRepository(Generic[M]):
             stmt = stmt.where(self.model.location_id.in_(list(location_ids)))  # type: ignore[attr-defined]
         if after is not None:
             stmt = stmt.where(self.model.id > after)
-        return self.session.scalars(stmt.order_by(self.model.id).limit(limit)).all()
+        return self.session.scalars(stmt.order_by(self.model.id).limit(page_limit(limit))).all()
 
     def count(self, *filters: Any) -> int:
         stmt = (

@@ -11,7 +11,8 @@ deliberate difference: a row whose subject has no key row at all (which only a d
 database has) also reads as None here, where the unit of work reports the key as not found.
 
 A shape is the kind, whether it reads by id, which filter columns are set, whether the caller
-has a location scope and whether a cursor is given; its SQL text never depends on values.
+has a location scope, whether a cursor is given and the page size; its SQL text depends on no
+other value. The page size is written into the SQL (`tenantry.db.paging` says why).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.orm import ColumnProperty
 
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.db.paging import page_limit
 from tenantry.errors import ConfigurationError, NotFoundError
 from tenantry.models import SubjectKey
 from tenantry.models.enums import KeyPurpose
@@ -56,7 +58,7 @@ class ReadQuery:
     id_at: int
     subject_at: int | None  # position of subject_id, if the table has one
     key_at: int | None  # first of (version, wrapping_version, wrapped_key), if joined
-    constants: tuple[tuple[str, Any], ...]  # parameters with fixed values (the LIMIT 1)
+    constants: tuple[tuple[str, Any], ...]  # parameters with fixed values
 
 
 def _output_names(model: Any) -> tuple[list[str], dict[str, str]]:
@@ -73,9 +75,17 @@ def _output_names(model: Any) -> tuple[list[str], dict[str, str]]:
 
 @functools.lru_cache(maxsize=1024)
 def read_query(
-    kind_name: str, by_id: bool, filters: tuple[str, ...], scoped: bool, after: bool
+    kind_name: str,
+    by_id: bool,
+    filters: tuple[str, ...],
+    scoped: bool,
+    after: bool,
+    limit: int | None = None,
 ) -> ReadQuery:
-    """The statement for one shape of read (compiled once per process and shape)."""
+    """The statement for one shape of read (compiled once per process and shape).
+
+    A list (not `by_id`) needs its `limit`: the rows to read, written into the SQL.
+    """
     kind: RecordKind[Any] = KINDS[kind_name]
     model = kind.model
     table = model.__table__
@@ -92,7 +102,7 @@ def read_query(
                 SubjectKey.subject_id == table.c.subject_id,
             )
             .order_by(SubjectKey.version.desc())
-            .limit(1)
+            .limit(page_limit(1))
             .lateral("subject_key")
         )
         select_cols += [key.c.version, key.c.wrapping_version, key.c.wrapped_key]
@@ -116,7 +126,9 @@ def read_query(
     if after:
         stmt = stmt.where(table.c.id > sa.bindparam("after", type_=sa.Uuid()))
     if not by_id:
-        stmt = stmt.order_by(table.c.id).limit(sa.bindparam("limit", type_=sa.Integer()))
+        if limit is None or limit < 1:
+            raise ValueError("a list needs a positive limit")
+        stmt = stmt.order_by(table.c.id).limit(page_limit(limit))
     compiled = stmt.compile(dialect=_DIALECT)
     return ReadQuery(
         sql=str(compiled),
@@ -241,7 +253,12 @@ async def _fetch(
     set_filters = {k: v for k, v in (filters or {}).items() if v is not None}
     scoped = principal.location_ids is not None and kind.scope is not None
     query = read_query(
-        kind_name, id_ is not None, tuple(sorted(set_filters)), scoped, after is not None
+        kind_name,
+        id_ is not None,
+        tuple(sorted(set_filters)),
+        scoped,
+        after is not None,
+        None if id_ is not None else limit,
     )
     params: dict[str, Any] = dict(query.constants)
     params["tenant"] = principal.tenant_id
@@ -249,8 +266,6 @@ async def _fetch(
         params["scope"] = sorted(principal.location_ids or ())
     if id_ is not None:
         params["id"] = id_
-    else:
-        params["limit"] = limit
     if after is not None:
         params["after"] = after
     for name, value in set_filters.items():

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError
 from tenantry.models import (
@@ -149,5 +150,7 @@ def list_records(
     stmt = _base(uow, principal, kind).where(*clauses, *equal)
     if after is not None:
         stmt = stmt.where(kind.model.id > after)
-    rows: Sequence[M] = uow.session.scalars(stmt.order_by(kind.model.id).limit(limit)).all()
+    rows: Sequence[M] = uow.session.scalars(
+        stmt.order_by(kind.model.id).limit(page_limit(limit))
+    ).all()
     return rows

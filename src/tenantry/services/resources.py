@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.models import (
@@ -147,7 +148,9 @@ def list_users(
     stmt = _member_users(uow)
     if after is not None:
         stmt = stmt.where(User.id > after)
-    users: Sequence[User] = uow.session.scalars(stmt.order_by(User.id).limit(limit)).all()
+    users: Sequence[User] = uow.session.scalars(
+        stmt.order_by(User.id).limit(page_limit(limit))
+    ).all()
     return users
 
 
@@ -166,5 +169,7 @@ def list_tenants(uow: UnitOfWork, *, after: uuid.UUID | None, limit: int) -> Seq
     stmt = sa.select(Tenant).where(Tenant.deleted_at.is_(None))
     if after is not None:
         stmt = stmt.where(Tenant.id > after)
-    tenants: Sequence[Tenant] = uow.session.scalars(stmt.order_by(Tenant.id).limit(limit)).all()
+    tenants: Sequence[Tenant] = uow.session.scalars(
+        stmt.order_by(Tenant.id).limit(page_limit(limit))
+    ).all()
     return tenants

@@ -25,6 +25,7 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
+from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, PermissionDeniedError
 from tenantry.models import DsarRequest
@@ -316,7 +317,7 @@ def list_dsar(
     if after is not None:
         stmt = stmt.where(DsarRequest.id > after)
     with ctx.read() as uow:
-        rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(limit + 1)))
+        rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(page_limit(limit + 1))))
         items = [DsarOut.of(r) for r in rows]
     return json_response(page_of(items, [r.id for r in rows], limit))
 
