@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -77,10 +77,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The children of each label set, looked up once (`labels()` takes a lock every time).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 _FAILURE_BODY = json.dumps(
@@ -112,7 +120,8 @@ class ObservabilityMiddleware:
                 if _VALID_ID.fullmatch(candidate):
                     request_id = candidate
                 break
-        request_id = request_id or uuid.uuid4().hex
+        # 128 random bits, as `uuid4().hex` gives them, at a quarter of its cost.
+        request_id = request_id or os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
