@@ -104,24 +104,30 @@ def prune_expired(uow: UnitOfWork, now: datetime, limit: int = PRUNE_BATCH) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _record(ctx: Ctx, key: str, material: str, result: Written, now: datetime) -> IdempotencyRecord:
+def _record_values(
+    ctx: Ctx, key: str, material: str, result: Written, now: datetime
+) -> dict[str, object]:
     salt = secrets.token_bytes(16)
-    return IdempotencyRecord(
-        tenant_id=ctx.caller.tenant_id,
-        principal_ref=ctx.caller.ref,
-        key=key,
-        salt=salt,
-        request_hash=_fingerprint(salt, material),
-        status_code=result.status,
-        resource_kind=result.kind,
-        resource_id=result.id,
-        response_body=None
+    return {
+        "tenant_id": ctx.caller.tenant_id,
+        "principal_ref": ctx.caller.ref,
+        "key": key,
+        "salt": salt,
+        "request_hash": _fingerprint(salt, material),
+        "status_code": result.status,
+        "resource_kind": result.kind,
+        "resource_id": result.id,
+        "response_body": None
         if result.kind
         else (result.stored or result.body).model_dump(mode="json"),
-        created_at=now,
-        updated_at=now,
-        expires_at=now + IDEMPOTENCY_TTL,
-    )
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": now + IDEMPOTENCY_TTL,
+    }
+
+
+def _record(ctx: Ctx, key: str, material: str, result: Written, now: datetime) -> IdempotencyRecord:
+    return IdempotencyRecord(**_record_values(ctx, key, material, result, now))
 
 
 def perform_write(
@@ -285,12 +291,18 @@ def _write_together(
         replays = [i for i in together if requests[i].key in on_record]
         batch = [i for i in together if i not in replays]
         results = [requests[i].write(uow) for i in batch]
-        uow.flush()
+        records = []
         for i, result in zip(batch, results, strict=True):
             request = requests[i]
             if request.key is not None:
                 material = _material(request.method, request.path, request.body)
-                uow.session.add(_record(request.ctx, request.key, material, result, now))
+                records.append(_record_values(request.ctx, request.key, material, result, now))
+        # The records go in before the writes' own rows: the first audited insert locks the
+        # tenant's audit chain head until COMMIT, and every other batch of the tenant (other
+        # workers' too) waits for it, so the lock should be taken as late as possible.
+        if records:
+            with uow.session.no_autoflush:
+                uow.session.execute(sa.insert(IdempotencyRecord), records)
         uow.flush()
         try:
             uow.commit()
