@@ -8,6 +8,12 @@ that caller's next writes wait here; when it is done they go together, as one tr
 API sends a write at once; under load, batches grow with the load, up to `max_batch`. Callers
 are told apart by tenant and principal reference, so a batch has one audit actor.
 
+After a batch, the next one waits up to `gather_seconds` for as many writes as the last one
+had: the clients it has just answered send their next writes a moment later. Without the
+wait, a straggler that arrived during the batch went alone, the others waited for it and went
+together, and the two alternated for good: half the batches of a steady load were single
+writes (measured: 399 of 797), each paying a whole transaction.
+
 Only writes that do nothing but database work in their unit of work may be coalesced: when a
 batch fails, each of its writes runs again alone.
 """
@@ -31,6 +37,8 @@ class _Group:
     def __init__(self) -> None:
         self.waiting: _Waiting = []
         self.drains = 0
+        self.wanted = 0  # the drain waits for this many writes (0: it does not wait)
+        self.filled = asyncio.Event()
 
 
 class WriteCoalescer:
@@ -41,9 +49,10 @@ class WriteCoalescer:
     slower; with several worker processes the tenant has one batch in flight per worker).
     """
 
-    def __init__(self, max_batch: int, in_flight: int = 1) -> None:
+    def __init__(self, max_batch: int, in_flight: int = 1, gather_seconds: float = 0.002) -> None:
         self.max_batch = max_batch
         self.in_flight = in_flight
+        self.gather_seconds = gather_seconds
         self._groups: dict[_GroupKey, _Group] = {}
         self._drains: set[asyncio.Task[None]] = set()
 
@@ -59,6 +68,8 @@ class WriteCoalescer:
             group = self._groups[key] = _Group()
         future: asyncio.Future[Response] = loop.create_future()
         group.waiting.append((request, future))
+        if group.wanted and len(group.waiting) >= group.wanted:
+            group.filled.set()
         if group.drains < self.in_flight:
             # The drain takes its first batch when it starts, on a later turn of the loop:
             # requests that arrive meanwhile join it.
@@ -81,6 +92,7 @@ class WriteCoalescer:
                 outcomes = await to_thread.run_sync(perform_writes, [r for r, _f in batch])
                 for (_request, future), outcome in zip(batch, outcomes, strict=True):
                     _settle(future, outcome)
+                await self._gather(group, len(batch))
                 batch = []
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
             for _request, future in [*batch, *group.waiting]:
@@ -94,6 +106,21 @@ class WriteCoalescer:
             group.drains -= 1
             if group.drains == 0 and not group.waiting:
                 self._groups.pop(key, None)
+
+    async def _gather(self, group: _Group, last: int) -> None:
+        """Wait (briefly) until as many writes wait as the last batch had, or some arrived."""
+        wanted = min(last, self.max_batch)
+        if not group.waiting or len(group.waiting) >= wanted or self.gather_seconds <= 0:
+            return
+        group.wanted = wanted
+        group.filled.clear()
+        try:
+            async with asyncio.timeout(self.gather_seconds):
+                await group.filled.wait()
+        except TimeoutError:
+            pass
+        finally:
+            group.wanted = 0
 
 
 def _settle(future: asyncio.Future[Response], outcome: Outcome) -> None:

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tenantry.api.deps import Ctx, json_response
 from tenantry.api.problems import IdempotencyKeyReusedError
@@ -102,6 +102,13 @@ def prune_expired(uow: UnitOfWork, now: datetime, limit: int = PRUNE_BATCH) -> i
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_INSERT_RECORDS = (
+    pg_insert(IdempotencyRecord)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "principal_ref", "key"])
+    .returning(IdempotencyRecord.key)
+)
 
 
 def _record_values(
@@ -265,31 +272,43 @@ class _CommitOutcomeUnknownError(Exception):
 def _write_together(
     requests: list[WriteRequest], together: list[int], outcomes: list[Outcome | None]
 ) -> list[int]:
-    """Write `together` in one transaction; the indexes of requests whose key is on record."""
-    first = requests[together[0]]
+    """Write `together` in one transaction; the indexes of requests whose key is on record.
+
+    The batch's idempotency records are inserted with `ON CONFLICT DO NOTHING` before its
+    writes are sent: a key already on record (expired or not, or just written by another
+    transaction) inserts nothing, the transaction is rolled back before anything else of it
+    reached the database, and the batch goes again without those requests, which replay alone.
+    The unique index decides, so no lookup precedes the writes.
+    """
+    replays: list[int] = []
+    pending = list(together)
+    for _attempt in range(2):
+        if not pending:
+            return replays
+        conflicted = _try_together(requests, pending, replays, outcomes)
+        if not conflicted:
+            return replays
+        replays += conflicted
+        pending = [i for i in pending if i not in conflicted]
+    return replays + pending  # keys kept being written concurrently: each goes alone
+
+
+def _try_together(
+    requests: list[WriteRequest],
+    batch: list[int],
+    replays: list[int],
+    outcomes: list[Outcome | None],
+) -> list[int]:
+    """Write `batch` in one transaction, or nothing: the requests whose key is on record."""
+    first = requests[batch[0]]
     ctx = first.ctx
     open_uow = ctx.platform_uow if first.platform else ctx.uow
     with open_uow() as uow:
         now = uow.clock.now()
-        keyed = [requests[i].key for i in together if requests[i].key is not None]
-        on_record: set[str] = set()
-        if keyed:
-            on_record = set(
-                uow.session.scalars(
-                    sa.select(IdempotencyRecord.key).where(
-                        IdempotencyRecord.tenant_id == ctx.caller.tenant_id,
-                        IdempotencyRecord.principal_ref == ctx.caller.ref,
-                        # One array parameter: the same statement (and plan) for any size.
-                        IdempotencyRecord.key
-                        == sa.any_(sa.bindparam("keys", keyed, type_=ARRAY(sa.String))),
-                    )
-                )
-            )
-            counts = [next(_writes) for _ in keyed]  # one per keyed write, as written alone
-            if any(n % PRUNE_EVERY == 0 for n in counts):
-                prune_expired(uow, now)
-        replays = [i for i in together if requests[i].key in on_record]
-        batch = [i for i in together if i not in replays]
+        keyed = [i for i in batch if requests[i].key is not None]
+        counts = [next(_writes) for _ in keyed]  # one per keyed write, as written alone
+        if any(n % PRUNE_EVERY == 0 for n in counts):
+            prune_expired(uow, now)
         results = [requests[i].write(uow) for i in batch]
         records = []
         for i, result in zip(batch, results, strict=True):
@@ -304,9 +323,9 @@ def _write_together(
         # would run one INSERT per record).
         if records:
             with uow.session.no_autoflush:
-                uow.session.execute(
-                    sa.insert(IdempotencyRecord).returning(IdempotencyRecord.key), records
-                )
+                inserted = set(uow.session.scalars(_INSERT_RECORDS, records))
+            if len(inserted) < len(records):  # rolled back when the unit of work ends
+                return [i for i in keyed if requests[i].key not in inserted]
         uow.flush()
         try:
             uow.commit()
@@ -314,4 +333,4 @@ def _write_together(
             raise _CommitOutcomeUnknownError(exc, replays) from exc
     for i, result in zip(batch, results, strict=True):
         outcomes[i] = json_response(result.body, result.status)
-    return replays
+    return []

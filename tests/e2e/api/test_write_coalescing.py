@@ -26,7 +26,12 @@ from fastapi.testclient import TestClient
 from tenantry.api.app import create_app
 from tenantry.api.auth import Caller
 from tenantry.api.deps import Ctx
-from tenantry.api.idempotency import Outcome, WriteRequest, Written, perform_writes
+from tenantry.api.idempotency import (
+    Outcome,
+    WriteRequest,
+    Written,
+    perform_writes,
+)
 from tenantry.api.problems import IdempotencyKeyReusedError
 from tenantry.api.resources.leads import LeadIn, LeadOut
 from tenantry.audit.verify import verify_trail
@@ -414,3 +419,36 @@ def test_a_batch_whose_connection_dies_at_commit_is_not_run_again(
     assert len({id(o) for o in outcomes}) == 3, "one error object per request"
     assert len(commits) == 1, "the writes were not run again, alone"
     assert _txids(db, tenant) == {}, "the batch died with its connection"
+
+
+def test_a_key_on_record_in_a_batch_replays_and_the_others_commit_together(
+    db: Database, app: FastAPI, tenant: TenantFixture
+) -> None:
+    # A busy caller's records of the last day, written faster than statistics follow: the
+    # batch's keys are checked by their unique index when its records go in, not by a lookup
+    # whose plan depends on the statistics (one read all of the caller's records).
+    ctx = Ctx(Caller(principal=tenant.principal(), ref=f"test:{uuid.uuid4()}"), app.state.api)
+    with psycopg.connect(db.target.libpq(db.target.owner_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO events.idempotency_keys (tenant_id, principal_ref, key, salt,"
+            " request_hash, status_code, created_at, updated_at, expires_at)"
+            " SELECT %s, %s, 'k-' || n, '\\x00', '\\x00', 201, now(), now(),"
+            " now() + interval '1 day' FROM generate_series(1, 3000) AS n",
+            (tenant.id, ctx.caller.ref),
+        )
+
+    def body(email: str) -> LeadIn:
+        return LeadIn.model_validate(_lead(tenant, email))
+
+    outcomes = perform_writes(
+        [
+            _request(ctx, body("new-1@example.com"), "k-new-1"),
+            _request(ctx, body("old@example.com"), "k-7"),  # on record, for another request
+            _request(ctx, body("new-2@example.com"), "k-new-2"),
+        ]
+    )
+    assert isinstance(outcomes[1], IdempotencyKeyReusedError)
+    written = {_id(outcomes[0]), _id(outcomes[2])}
+    txids = {uuid.UUID(k).hex: t for k, t in _txids(db, tenant).items()}
+    assert set(txids) == written, "the request whose key is on record wrote nothing"
+    assert len(set(txids.values())) == 1, "the others still committed together"
