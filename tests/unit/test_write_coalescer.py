@@ -63,22 +63,36 @@ def test_a_steady_load_is_written_in_full_batches(monkeypatch: pytest.MonkeyPatc
     assert sizes[1] <= 3, sorted(sizes.items())
 
 
-def test_a_lone_writer_is_not_kept_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    coalescer = WriteCoalescer(max_batch=64, gather_seconds=5.0)
-    sizes: Counter[int] = Counter()
+def test_the_next_batch_waits_briefly_and_only_for_writes_that_come(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coalescer = WriteCoalescer(max_batch=64, gather_seconds=0.3)
+    sizes: list[int] = []
 
     def perform_writes(requests: list[Any]) -> list[Response]:
-        sizes[len(requests)] += 1
+        sizes.append(len(requests))
+        time.sleep(0.05)
         return [Response(status_code=201) for _ in requests]
 
     monkeypatch.setattr(coalescing, "perform_writes", perform_writes)
 
-    async def one_after_another() -> float:
+    async def scenario() -> tuple[float, float]:
+        first = [asyncio.ensure_future(coalescer.submit(_request())) for _ in range(4)]
+        await asyncio.sleep(0.02)  # the four are in the database now
+        late = asyncio.ensure_future(coalescer.submit(_request()))  # waits for their batch
+        await asyncio.gather(*first)
         start = time.perf_counter()
-        for _ in range(5):
-            await coalescer.submit(_request())
-        return time.perf_counter() - start
+        await late  # four went together, one came: it goes once the wait runs out
+        waited = time.perf_counter() - start
+        one = asyncio.ensure_future(coalescer.submit(_request()))
+        await asyncio.sleep(0.02)
+        two = asyncio.ensure_future(coalescer.submit(_request()))
+        await one
+        start = time.perf_counter()
+        await two  # one went alone, one came: it goes at once
+        return waited, time.perf_counter() - start
 
-    # Each batch had one write, so the next one waits for one write, which is there at once.
-    assert asyncio.run(one_after_another()) < 1.0
-    assert sizes == Counter({1: 5})
+    waited, at_once = asyncio.run(scenario())
+    assert sizes == [4, 1, 1, 1]
+    assert 0.3 <= waited < 1.0, waited
+    assert at_once < 0.2, at_once

@@ -112,6 +112,8 @@ class WriteCoalescer:
         wanted = min(last, self.max_batch)
         if not group.waiting or len(group.waiting) >= wanted or self.gather_seconds <= 0:
             return
+        if self.in_flight != 1:  # the group's wait is one drain's: others would disarm it
+            return
         group.wanted = wanted
         group.filled.clear()
         try:

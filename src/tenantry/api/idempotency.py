@@ -274,11 +274,11 @@ def _write_together(
 ) -> list[int]:
     """Write `together` in one transaction; the indexes of requests whose key is on record.
 
-    The batch's idempotency records are inserted with `ON CONFLICT DO NOTHING` before its
-    writes are sent: a key already on record (expired or not, or just written by another
-    transaction) inserts nothing, the transaction is rolled back before anything else of it
-    reached the database, and the batch goes again without those requests, which replay alone.
-    The unique index decides, so no lookup precedes the writes.
+    The batch's idempotency records are inserted with `ON CONFLICT DO NOTHING` after its
+    writes: a key already on record (expired or not, or just committed by another
+    transaction) inserts nothing, the transaction is rolled back, and the batch goes again
+    without those requests, which run alone (and replay). The unique index decides, so no
+    lookup precedes the writes.
     """
     replays: list[int] = []
     pending = list(together)
@@ -316,17 +316,21 @@ def _try_together(
             if request.key is not None:
                 material = _material(request.method, request.path, request.body)
                 records.append(_record_values(request.ctx, request.key, material, result, now))
-        # The records go in before the writes' own rows: the first audited insert locks the
-        # tenant's audit chain head until COMMIT, and every other batch of the tenant (other
-        # workers' too) waits for it, so the lock should be taken as late as possible. With
-        # RETURNING, SQLAlchemy sends the records as one multi-row INSERT (without, psycopg
-        # would run one INSERT per record).
-        if records:
-            with uow.session.no_autoflush:
-                inserted = set(uow.session.scalars(_INSERT_RECORDS, records))
-            if len(inserted) < len(records):  # rolled back when the unit of work ends
-                return [i for i in keyed if requests[i].key not in inserted]
+        # The writes first, then the records, as a write alone does: both take the tenant's
+        # audit chain head (with their first audited row) before a key's index entry, so a
+        # batch and a retry of one of its requests cannot wait for each other in a circle.
+        # The records in key order, so two batches meet on shared keys in the same order.
         uow.flush()
+        if records:
+            records.sort(key=lambda values: str(values["key"]))
+            # With RETURNING, SQLAlchemy sends the records as one multi-row INSERT (without,
+            # psycopg would run one INSERT per record).
+            inserted = set(uow.session.scalars(_INSERT_RECORDS, records))
+            if len(inserted) < len(records):  # rolled back when the unit of work ends
+                conflicted = [i for i in keyed if requests[i].key not in inserted]
+                if not conflicted:
+                    raise ConflictError("idempotency records were not written")
+                return conflicted
         try:
             uow.commit()
         except DatabaseUnavailableError as exc:
