@@ -431,14 +431,12 @@ def _scripts(f: Fixture) -> dict[str, str]:
     get_query = read_query("lead", True, (), False, False)
     get_sql = _literal_sql(
         get_query.sql,
-        {k: str(v) for k, v in get_query.constants}
-        | {"tenant": tenant, "id": "(SELECT id FROM public.bench_lead_ids WHERE n = :n)"},
+        {"tenant": tenant, "id": "(SELECT id FROM public.bench_lead_ids WHERE n = :n)"},
     )
     list_query = read_query("lead", False, ("location_id", "status"), False, False, 21)
     list_sql = _literal_sql(
         list_query.sql,
-        {k: str(v) for k, v in list_query.constants}
-        | {
+        {
             "tenant": tenant,
             "f_location_id": f"'{f.location_id}'::uuid",
             "f_status": "'new'",

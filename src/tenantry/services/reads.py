@@ -58,7 +58,6 @@ class ReadQuery:
     id_at: int
     subject_at: int | None  # position of subject_id, if the table has one
     key_at: int | None  # first of (version, wrapping_version, wrapped_key), if joined
-    constants: tuple[tuple[str, Any], ...]  # parameters with fixed values
 
 
 def _output_names(model: Any) -> tuple[list[str], dict[str, str]]:
@@ -138,7 +137,6 @@ def read_query(
         id_at=columns.index("id"),
         subject_at=columns.index("subject_id") if "subject_id" in table.c else None,
         key_at=len(columns) if joined else None,
-        constants=tuple((k, v) for k, v in compiled.params.items() if v is not None),
     )
 
 
@@ -260,8 +258,7 @@ async def _fetch(
         after is not None,
         None if id_ is not None else limit,
     )
-    params: dict[str, Any] = dict(query.constants)
-    params["tenant"] = principal.tenant_id
+    params: dict[str, Any] = {"tenant": principal.tenant_id}
     if scoped:
         params["scope"] = sorted(principal.location_ids or ())
     if id_ is not None:

@@ -76,16 +76,21 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def base_url(env: dict[str, str], slug: str) -> Iterator[str]:
+def _serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], int, str]:
+    """Start `tenantry serve` on a free port; the process, the port and its base URL."""
     port = _free_port()
     proc = subprocess.Popen(
-        [str(EXE), "serve", "--port", str(port)],
+        [str(EXE), "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, port, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def base_url(env: dict[str, str], slug: str) -> Iterator[str]:
+    proc, _port, url = _serve(env)
     try:
         _wait_ready(url, proc)
         yield url
@@ -140,14 +145,7 @@ def _workers(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
 def test_workers_share_connections_replace_a_dead_worker_and_stop_together(
     env: dict[str, str], slug: str
 ) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(EXE), "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, port, url = _serve(env, "--workers", "2")
     try:
         _wait_ready(url, proc)
         workers = _workers(proc)
