@@ -105,6 +105,20 @@ def test_a_destroyed_subject_key_reads_as_none_like_in_the_unit_of_work(
         assert _orm_view(uow.repos.leads.get(leads[0].id)) == record
 
 
+def test_a_key_opened_before_its_destruction_opens_nothing_after_it(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    """The process keeps unwrapped subject keys for a minute; the database still decides."""
+    leads = _leads(db, tenant)
+    (before,) = run(_read(db, settings, tenant.principal(), id_=leads[0].id))
+    assert before["email"] == leads[0].email and len(db.opened_keys) >= 1
+    with db.tenant_uow(tenant.id) as uow:
+        uow.keyring.destroy_subject_key(leads[0].subject_id)
+        uow.commit()
+    (after,) = run(_read(db, settings, tenant.principal(), id_=leads[0].id))
+    assert after["email"] is None and after["first_name"] is None and after["phone"] is None
+
+
 def test_other_tenants_and_other_locations_are_not_found(
     db: Database, settings: Settings, tenant: TenantFixture, other_tenant: TenantFixture
 ) -> None:

@@ -6,13 +6,18 @@ bookkeeping) before its handler: on this API that was most of the framework's ti
 A `ResourceRouter` knows the collections its routes live under (`/v1/leads`, `/v1/reviews`,
 ...: the first two segments of each path) and answers "no match" for a path under any other,
 without looking at its routes. Matching within the router is FastAPI's own, unchanged.
+Its routes parse their requests as `tenantry.api.compiled` describes.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
+
+from tenantry.api.compiled import CompiledRoute
 
 __all__ = ["ResourceRouter"]
 
@@ -24,7 +29,14 @@ def _collection(path: str) -> str:
 
 
 class ResourceRouter(APIRouter):
-    """An APIRouter whose `matches` first checks the request's collection."""
+    """An APIRouter whose `matches` first checks the request's collection.
+
+    Its routes are `CompiledRoute`s unless another `route_class` is given.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", CompiledRoute)
+        super().__init__(*args, **kwargs)
 
     _collections: frozenset[str] | None = None
     _counted: int = -1

@@ -22,7 +22,12 @@ from tenantry.config import Settings, get_settings
 from tenantry.db.provider import DatabaseTarget, ensure_database
 from tenantry.db.uow import UnitOfWork
 from tenantry.ids import IdGenerator, uuid7
-from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache, master_key_provider
+from tenantry.privacy.master import (
+    MasterKeyProvider,
+    OpenedSubjectKeys,
+    TenantKeyCache,
+    master_key_provider,
+)
 
 __all__ = ["Database", "make_engine", "open_database"]
 
@@ -88,6 +93,7 @@ class Database:
     ids: IdGenerator = uuid7
     master: MasterKeyProvider | None = None
     key_cache: TenantKeyCache = field(default_factory=TenantKeyCache)
+    opened_keys: OpenedSubjectKeys = field(default_factory=OpenedSubjectKeys)
     _app_sessions: sessionmaker[Session] = field(init=False)
     _owner_sessions: sessionmaker[Session] = field(init=False)
 

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
 from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
@@ -24,6 +26,7 @@ from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
 __all__ = [
     "LocalMasterKey",
     "MasterKeyProvider",
+    "OpenedSubjectKeys",
     "TenantKeyCache",
     "master_key_provider",
 ]
@@ -87,7 +90,9 @@ class TenantKeyCache:
     """Unwrapped tenant keys shared by the units of work of one process, for a short time.
 
     Saves a query and a master-key unwrap per request (as envelope-encryption SDKs cache data
-    keys). Subject data keys are never cached here: destroying one must take effect at once.
+    keys). Subject data keys are never cached here: destroying one must take effect at once
+    (`OpenedSubjectKeys` only reuses an unwrap of the very bytes the database has just
+    returned).
     """
 
     # Which versions are active is cached for seconds only: after a rotation elsewhere, a
@@ -129,3 +134,37 @@ class TenantKeyCache:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (value, time.monotonic() + self.ttl)
+
+
+class OpenedSubjectKeys:
+    """Subject keys a process has unwrapped, by the exact wrapped bytes it unwrapped.
+
+    Unwrapping a subject's key is most of the cost of opening a list of people. A read that
+    comes without a unit of work (`FetchedKeys`) reads each row's wrapped key in the same
+    statement; when those bytes are the ones unwrapped a moment ago, the cipher is reused.
+    The database still decides on every read whether a key exists: a destroyed key comes back
+    as NULL and opens nothing, whatever is held here. Entries live `ttl_seconds` at most, so an
+    erased person's key does not stay in the process's memory for long either.
+    """
+
+    def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple[object, ...], tuple[AESGCM, float]] = {}
+
+    def get(self, key: tuple[object, ...]) -> AESGCM | None:
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        if time.monotonic() > hit[1]:
+            self._entries.pop(key, None)
+            return None
+        return hit[0]
+
+    def put(self, key: tuple[object, ...], cipher: AESGCM) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (cipher, time.monotonic() + self.ttl)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -47,6 +47,7 @@ from tenantry.privacy.crypto import (
     seal,
 )
 from tenantry.privacy.keys import KeyRing, PlatformKeys, subject_key_aad
+from tenantry.privacy.master import OpenedSubjectKeys
 from tenantry.privacy.subjects import (
     email_index,
     find_or_insert_subject,
@@ -107,13 +108,20 @@ class FetchedKeys:
     version. `open_row` opens a row's sealed values with the rules of `open_value`: a
     destroyed key, a value written under an older subject key or a moved ciphertext open as
     None; so does a subject without any key row (`open_value` reports that key as not
-    found). Each key's cipher is built once per read, not once per value.
+    found). Each key's cipher is built once per read, not once per value, and with `opened`
+    once per wrapped key while it is held there.
     """
 
-    def __init__(self, tenant_id: uuid.UUID, wrapping: dict[int, bytes]) -> None:
+    def __init__(
+        self,
+        tenant_id: uuid.UUID,
+        wrapping: dict[int, bytes],
+        opened: OpenedSubjectKeys | None = None,
+    ) -> None:
         self._tenant_id = tenant_id
         self._tenant_text = str(tenant_id)
         self._wrapping = wrapping
+        self._opened = opened
         self._unwrap: dict[int, AESGCM] = {}
         self._records: dict[int, AESGCM] = {}
         self._subjects: dict[uuid.UUID, tuple[int, AESGCM] | None] = {}
@@ -127,12 +135,20 @@ class FetchedKeys:
         if wrapped is None:  # destroyed (crypto-shredded)
             self._subjects[subject_id] = None
             return
-        unwrap = self._unwrap.get(wrapping_version)
-        if unwrap is None:
-            unwrap = self._unwrap[wrapping_version] = AESGCM(self._wrapping[wrapping_version])
-        # The tenant's id as text, formatted once per read (the same bytes either way).
-        aad = subject_key_aad(self._tenant_text, subject_id, version)
-        self._subjects[subject_id] = (version, AESGCM(open_with(unwrap, wrapped, aad)))
+        # Everything the unwrap depends on: the same bytes unwrap to the same key.
+        memo = (self._tenant_id, subject_id, version, wrapping_version, wrapped)
+        cipher = self._opened.get(memo) if self._opened is not None else None
+        if cipher is None:
+            unwrap = self._unwrap.get(wrapping_version)
+            if unwrap is None:
+                unwrap = AESGCM(self._wrapping[wrapping_version])
+                self._unwrap[wrapping_version] = unwrap
+            # The tenant's id as text, formatted once per read (the same bytes either way).
+            aad = subject_key_aad(self._tenant_text, subject_id, version)
+            cipher = AESGCM(open_with(unwrap, wrapped, aad))
+            if self._opened is not None:
+                self._opened.put(memo, cipher)
+        self._subjects[subject_id] = (version, cipher)
 
     def _cipher(self, subject_id: uuid.UUID | None, written_under: int) -> AESGCM | None:
         if subject_id is None:

@@ -183,7 +183,7 @@ async def _open(
                     versions.add(key_version_of(row[i]))
                 except DecryptionError:  # not a tenantry ciphertext: opens as None
                     continue
-    keys = FetchedKeys(tenant_id, await _wrapping_keys(db, tenant_id, versions))
+    keys = FetchedKeys(tenant_id, await _wrapping_keys(db, tenant_id, versions), db.opened_keys)
     for row, record in zip(rows, records, strict=True):
         subject = row[query.subject_at] if query.subject_at is not None else None
         if subject is not None and query.key_at is not None and row[query.key_at] is not None:

@@ -1,0 +1,198 @@
+"""`CompiledRoute` hands an endpoint exactly what FastAPI's solver would, and fails the same way.
+
+Each case runs against two copies of one app: one whose routes are `CompiledRoute`s, one with
+FastAPI's plain `APIRoute`. The endpoints echo the arguments they received.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Annotated, Any
+
+import pytest
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.api.compiled import CompiledRoute, RequestPlan
+from tenantry.api.resources import ROUTERS
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=20)
+    count: int = Field(default=0, ge=0)
+    when: uuid.UUID | None = None
+
+
+async def who(request: Request) -> str:
+    """A request-only dependency, like the API's authentication."""
+    return request.headers.get("x-who", "nobody")
+
+
+Who = Annotated[str, Depends(who)]
+
+
+def _echo(**values: Any) -> Response:
+    shown = {
+        k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in values.items()
+    }
+    return JSONResponse(
+        {k: repr(v) if not isinstance(v, dict | None) else v for k, v in shown.items()}
+    )
+
+
+def _app(route_class: type[APIRoute]) -> FastAPI:
+    router = APIRouter(route_class=route_class)
+
+    @router.get("/things/{thing_id}")
+    async def get_thing(thing_id: uuid.UUID, who: Who) -> Response:
+        return _echo(thing_id=thing_id, who=who)
+
+    @router.get("/things")
+    async def list_things(
+        who: Who,
+        colour: Annotated[Colour | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=8)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        x_trace: Annotated[str | None, Header(max_length=4)] = None,
+    ) -> Response:
+        return _echo(colour=colour, cursor=cursor, limit=limit, who=who, x_trace=x_trace)
+
+    @router.post("/things", status_code=201)
+    async def create_thing(
+        body: Body,
+        request: Request,
+        who: Who,
+        key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=10)] = None,
+    ) -> Response:
+        return _echo(body=body, key=key, who=who, path=request.url.path)
+
+    @router.post("/things/{thing_id}/touch")
+    def touch_thing(thing_id: uuid.UUID, body: Body | None = None) -> Response:
+        return _echo(thing_id=thing_id, body=body)
+
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+class CountedRoute(CompiledRoute):
+    """A `CompiledRoute` that counts the requests it leaves to FastAPI's handler."""
+
+    left_to_fastapi = 0
+
+    def get_route_handler(self) -> Any:
+        standard = APIRoute.get_route_handler(self)
+
+        async def counted(request: Request) -> Response:
+            CountedRoute.left_to_fastapi += 1
+            return await standard(request)
+
+        plan = RequestPlan.compile(self)
+        assert plan is not None
+        return plan.handler(counted)
+
+
+COMPILED = TestClient(_app(CountedRoute))
+PLAIN = TestClient(_app(APIRoute))
+ID = "0190f3a2-7c1e-7b4e-9a51-3c2b1d0e9f00"
+
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", f"/things/{ID}", {}),
+    ("GET", f"/things/{ID}", {"headers": {"x-who": "ada"}}),
+    ("GET", "/things/not-a-uuid", {}),
+    ("GET", "/things", {}),
+    ("GET", "/things", {"params": {"colour": "red", "limit": "20", "cursor": "abc"}}),
+    ("GET", "/things", {"params": {"colour": "green"}}),
+    ("GET", "/things", {"params": {"limit": "0"}}),
+    ("GET", "/things", {"params": {"limit": "2.5"}}),
+    ("GET", "/things", {"params": {"cursor": "x" * 9}}),
+    ("GET", "/things", {"params": {"colour": ""}}),
+    ("GET", "/things", {"params": {"unknown": "1", "limit": "7"}}),
+    ("GET", "/things", {"headers": {"X-Trace": "abc"}}),
+    ("GET", "/things", {"headers": {"x_trace": "abc"}}),
+    ("GET", "/things", {"headers": {"X-Trace": "abcde"}}),
+    ("POST", "/things", {"json": {"name": "a"}}),
+    ("POST", "/things", {"json": {"name": "a", "count": 3, "when": ID}}),
+    ("POST", "/things", {"json": {"name": "a"}, "headers": {"Idempotency-Key": "k1"}}),
+    ("POST", "/things", {"json": {"name": "a"}, "headers": {"Idempotency-Key": "k" * 11}}),
+    ("POST", "/things", {"json": {"name": ""}}),
+    ("POST", "/things", {"json": {"name": "a", "extra": 1}}),
+    ("POST", "/things", {"json": ["name"]}),
+    ("POST", "/things", {}),
+    (
+        "POST",
+        "/things",
+        {"content": b'{"name": "a"', "headers": {"content-type": "application/json"}},
+    ),
+    ("POST", "/things", {"content": b'{"name": "a"}', "headers": {"content-type": "text/plain"}}),
+    ("POST", "/things", {"content": b'{"name": "a"}'}),
+    (
+        "POST",
+        "/things",
+        {"content": b'{"name": "a"}', "headers": {"content-type": "application/merge+json"}},
+    ),
+    ("POST", f"/things/{ID}/touch", {}),
+    ("POST", f"/things/{ID}/touch", {"json": {"name": "b"}}),
+    ("POST", f"/things/{ID}/touch", {"json": {"name": 5}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), CASES)
+def test_a_compiled_route_answers_as_fastapi_does(
+    method: str, path: str, kwargs: dict[str, Any]
+) -> None:
+    before = CountedRoute.left_to_fastapi
+    compiled = COMPILED.request(method, path, **kwargs)
+    plain = PLAIN.request(method, path, **kwargs)
+    assert (compiled.status_code, compiled.json()) == (plain.status_code, plain.json())
+    # Only what FastAPI rejects goes to FastAPI: the rest took the short way.
+    left = CountedRoute.left_to_fastapi - before
+    assert left == (1 if plain.status_code >= 400 else 0)
+
+
+def test_every_route_of_the_api_is_compiled() -> None:
+    """A route that stops compiling quietly loses the short way; this says which."""
+    slow = [
+        f"{sorted(route.methods or ())} {route.path}"
+        for router in ROUTERS
+        for route in router.routes
+        if not (isinstance(route, CompiledRoute) and RequestPlan.compile(route) is not None)
+    ]
+    assert slow == []
+
+
+def test_routes_using_what_the_plan_does_not_cover_are_left_to_fastapi() -> None:
+    router = APIRouter(route_class=CompiledRoute)
+
+    @router.get("/a")
+    async def returns_a_model() -> Body:
+        return Body(name="a")
+
+    @router.get("/b")
+    async def takes_a_list(tags: Annotated[list[str], Query()]) -> Response:
+        return Response()
+
+    @router.get("/c")
+    async def takes_a_cookie(session: Annotated[str | None, Cookie()] = None) -> Response:
+        return Response()
+
+    @router.get("/e")
+    async def depends_on_a_parameter(
+        who: Annotated[str, Depends(lambda q: q)],
+    ) -> Response:
+        return Response()
+
+    routes = [r for r in router.routes if isinstance(r, CompiledRoute)]
+    assert len(routes) == 4
+    assert [RequestPlan.compile(r) for r in routes] == [None] * 4
