@@ -11,7 +11,7 @@ import uuid
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -51,7 +51,7 @@ def _echo(**values: Any) -> Response:
     )
 
 
-def _app(route_class: type[APIRoute]) -> FastAPI:
+def _app(route_class: type[APIRoute], **include: Any) -> FastAPI:
     router = APIRouter(route_class=route_class)
 
     @router.get("/things/{thing_id}")
@@ -82,7 +82,7 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
         return _echo(thing_id=thing_id, body=body)
 
     app = FastAPI()
-    app.include_router(router)
+    app.include_router(router, **include)
     return app
 
 
@@ -196,3 +196,31 @@ def test_routes_using_what_the_plan_does_not_cover_are_left_to_fastapi() -> None
     routes = [r for r in router.routes if isinstance(r, CompiledRoute)]
     assert len(routes) == 4
     assert [RequestPlan.compile(r) for r in routes] == [None] * 4
+
+
+def test_dependency_overrides_are_honoured() -> None:
+    async def someone_else() -> str:
+        return "override"
+
+    answers = []
+    for route_class in (CompiledRoute, APIRoute):
+        app = _app(route_class)
+        app.dependency_overrides[who] = someone_else
+        answers.append(TestClient(app).get(f"/things/{ID}").json())
+    assert answers[0] == answers[1] and answers[0]["who"] == "'override'"
+
+
+def test_an_inclusions_own_dependencies_still_run() -> None:
+    async def gate(request: Request) -> None:
+        if request.headers.get("x-pass") != "yes":
+            raise HTTPException(403, "closed")
+
+    def gated(route_class: type[APIRoute]) -> TestClient:
+        return TestClient(_app(route_class, dependencies=[Depends(gate)]))
+
+    compiled, plain = gated(CompiledRoute), gated(APIRoute)
+    for headers in ({}, {"x-pass": "yes"}):
+        a = compiled.get(f"/things/{ID}", headers=headers)
+        b = plain.get(f"/things/{ID}", headers=headers)
+        assert (a.status_code, a.json()) == (b.status_code, b.json())
+    assert compiled.get(f"/things/{ID}").status_code == 403

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import fastapi.routing
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -87,6 +88,7 @@ class RequestPlan:
     """How to turn a request into an endpoint's arguments without FastAPI's solver."""
 
     call: Callable[..., Any]
+    overrides: Any  # FastAPI's dependency overrides provider (the app), if any
     is_coroutine: bool
     params: type[BaseModel] | None  # path, query and header parameters as one model
     sources: tuple[tuple[str, str, str], ...]  # (where, request key, field of `params`)
@@ -97,8 +99,14 @@ class RequestPlan:
 
     @classmethod
     def compile(cls, route: APIRoute) -> RequestPlan | None:
-        """The plan for a route, or None when it uses something the plan does not cover."""
+        """The plan for a route, or None when it uses something the plan does not cover.
+
+        `route` may also be FastAPI's view of a route as included in an app (with the
+        inclusion's dependencies, prefix and dependency overrides): see `CompiledRoute`.
+        """
         dependant = route.dependant
+        if dependant is None:
+            return None
         call = dependant.call
         if call is None or not cls._plain(dependant) or dependant.cookie_params:
             return None
@@ -155,6 +163,7 @@ class RequestPlan:
             )
         return cls(
             call=call,
+            overrides=route.dependency_overrides_provider,
             is_coroutine=inspect.iscoroutinefunction(call),
             params=model_cls,
             sources=tuple(sources),
@@ -236,6 +245,8 @@ class RequestPlan:
         async def app(request: Request) -> Response:
             if get_telemetry_data() is not None:  # FastAPI records its solver's values
                 return await standard(request)
+            if getattr(self.overrides, "dependency_overrides", None):  # tests swap dependencies
+                return await standard(request)
             values = await self.arguments(request)
             if values is None:
                 return await standard(request)
@@ -252,10 +263,29 @@ class RequestPlan:
         return app
 
 
+def _as_built(route: APIRoute) -> Any | None:
+    """The route as FastAPI builds its handler right now; None if that cannot be told.
+
+    Including a router in an app gives each route an effective view with the inclusion's
+    dependencies, prefix and dependency-overrides provider (the app), and FastAPI builds the
+    route's handler again under that view (a context variable of `fastapi.routing`). The plan
+    must be made from the same view, or it would skip an inclusion's dependencies; on a
+    FastAPI without that variable nothing is compiled.
+    """
+    effective = getattr(fastapi.routing, "_effective_route_context_var", None)
+    if effective is None:
+        return None
+    context = effective.get()
+    if context is not None and getattr(context, "original_route", None) is route:
+        return context
+    return route
+
+
 class CompiledRoute(APIRoute):
     """An APIRoute whose well-formed requests skip FastAPI's per-request solver."""
 
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
-        plan = RequestPlan.compile(self)
+        route = _as_built(self)
+        plan = RequestPlan.compile(route) if route is not None else None
         return standard if plan is None else plan.handler(standard)
