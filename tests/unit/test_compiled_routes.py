@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Body as BodyParam
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -32,6 +34,7 @@ class Body(BaseModel):
     name: str = Field(min_length=1, max_length=20)
     count: int = Field(default=0, ge=0)
     when: uuid.UUID | None = None
+    price: Decimal | None = None
 
 
 async def who(request: Request) -> str:
@@ -39,7 +42,12 @@ async def who(request: Request) -> str:
     return request.headers.get("x-who", "nobody")
 
 
+async def where(*, request: Request) -> str:
+    return request.url.path
+
+
 Who = Annotated[str, Depends(who)]
+Where = Annotated[str, Depends(where)]
 
 
 def _echo(**values: Any) -> Response:
@@ -78,8 +86,8 @@ def _app(route_class: type[APIRoute], **include: Any) -> FastAPI:
         return _echo(body=body, key=key, who=who, path=request.url.path)
 
     @router.post("/things/{thing_id}/touch")
-    def touch_thing(thing_id: uuid.UUID, body: Body | None = None) -> Response:
-        return _echo(thing_id=thing_id, body=body)
+    def touch_thing(thing_id: uuid.UUID, at: Where, body: Body | None = None) -> Response:
+        return _echo(thing_id=thing_id, body=body, at=at)
 
     app = FastAPI()
     app.include_router(router, **include)
@@ -124,6 +132,28 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/things", {"headers": {"X-Trace": "abcde"}}),
     ("POST", "/things", {"json": {"name": "a"}}),
     ("POST", "/things", {"json": {"name": "a", "count": 3, "when": ID}}),
+    (
+        "POST",
+        "/things",
+        {
+            "content": b'{"name": "a", "price": 13.0}',
+            "headers": {"content-type": "application/json"},
+        },
+    ),
+    (
+        "POST",
+        "/things",
+        {"content": b'{"name": "a"}', "headers": {"content-type": "application/x/+json"}},
+    ),
+    (
+        "POST",
+        "/things",
+        {
+            "content": b'{"name": "a"}',
+            "headers": {"content-type": "application/json; charset=utf-8"},
+        },
+    ),
+    ("POST", "/things", {"content": b"null", "headers": {"content-type": "application/json"}}),
     ("POST", "/things", {"json": {"name": "a"}, "headers": {"Idempotency-Key": "k1"}}),
     ("POST", "/things", {"json": {"name": "a"}, "headers": {"Idempotency-Key": "k" * 11}}),
     ("POST", "/things", {"json": {"name": ""}}),
@@ -193,9 +223,31 @@ def test_routes_using_what_the_plan_does_not_cover_are_left_to_fastapi() -> None
     ) -> Response:
         return Response()
 
+    @router.post("/f")
+    async def embeds_its_body(body: Annotated[Body, BodyParam(embed=True)]) -> Response:
+        return Response()
+
+    @router.post("/g")
+    async def has_a_default_body(body: Body | None = Body(name="default")) -> Response:  # noqa: B008
+        return Response()
+
+    @router.get("/h")
+    async def takes_a_query_model(q: Annotated[Body, Query()]) -> Response:
+        return Response()
+
+    @router.get("/i")
+    async def repeats_a_dependency(a: Who, b: Who) -> Response:
+        return Response()
+
+    @router.get("/j")
+    async def limits_a_dependency(
+        who: Annotated[str, Depends(who, max_concurrency=1)],
+    ) -> Response:
+        return Response()
+
     routes = [r for r in router.routes if isinstance(r, CompiledRoute)]
-    assert len(routes) == 4
-    assert [RequestPlan.compile(r) for r in routes] == [None] * 4
+    assert len(routes) == 9
+    assert [RequestPlan.compile(r) for r in routes] == [None] * 9
 
 
 def test_dependency_overrides_are_honoured() -> None:

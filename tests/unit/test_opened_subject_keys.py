@@ -62,3 +62,12 @@ def test_opened_keys_expire() -> None:
     assert opened.get(("k",)) is not None
     time.sleep(0.02)
     assert opened.get(("k",)) is None and len(opened) == 0
+
+
+def test_an_expired_key_that_is_never_asked_for_again_is_dropped() -> None:
+    """An erased person's key: the database returns NULL, nobody looks the entry up again."""
+    opened = OpenedSubjectKeys(ttl_seconds=0.01)
+    opened.put(("erased",), AESGCM(new_key()))
+    time.sleep(0.02)
+    opened.get(("someone else",))
+    assert len(opened) == 0

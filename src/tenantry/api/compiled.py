@@ -8,21 +8,28 @@ time per request, more than the database read.
 
 A `CompiledRoute` does the same work once, when the route is built: the path, query and header
 parameters become the fields of one pydantic model, validated in one call; a JSON body is
-validated from its bytes by the body model itself; dependencies that only take the request
+validated by its model in one call; dependencies that only take the request
 (authentication) are awaited directly. A request that does not validate, or that needs
 anything this plan does not cover, goes to FastAPI's own handler unchanged, so every error
 response (422 field lists, malformed JSON, a missing body) is exactly FastAPI's, and only
 requests that FastAPI would accept take the short way. Routes whose signature uses other
-features (forms, cookies, sequences in the query, background tasks, a `Response` parameter,
-dependencies with parameters of their own, a return value that is not a `Response`) are not
-compiled at all.
+features (forms, cookies, parameters that are not single values, embedded bodies, background
+tasks, a `Response` parameter, dependencies with parameters of their own, repeated or with a
+concurrency limit, a return value that is not a `Response`) are not compiled at all.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import email.message
+import enum
+import functools
 import inspect
+import json
 import types
 import typing
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -43,14 +50,32 @@ from starlette.responses import Response
 __all__ = ["CompiledRoute", "RequestPlan"]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-_SEQUENCES = (list, tuple, set, frozenset)
+# Parameter types the plan reads as FastAPI does: one value, validated as it is. Anything
+# else (sequences, models, `Json[...]`, ...) FastAPI reads in ways of its own.
+_SCALARS = (str, int, float, bool, uuid.UUID, datetime.datetime, datetime.date, decimal.Decimal)
 
 
-def _is_sequence(annotation: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_sequence(arg) for arg in typing.get_args(annotation))
-    return origin in _SEQUENCES or annotation in _SEQUENCES
+def _is_scalar(annotation: Any) -> bool:
+    """A scalar, an enum, or either of them or None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_scalar(args[0])
+    return isinstance(annotation, type) and (
+        annotation in _SCALARS or issubclass(annotation, enum.Enum)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this content type as JSON (parsed as it parses it)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
 
 
 def _body_model(annotation: Any) -> tuple[type[BaseModel], bool] | None:
@@ -75,14 +100,6 @@ def _field(info: FieldInfo) -> tuple[Any, FieldInfo]:
     return annotation, Field(default=info.default)
 
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.partition(";")[0].strip().lower()
-    kind, _, subtype = media.partition("/")
-    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
 @dataclass(frozen=True)
 class RequestPlan:
     """How to turn a request into an endpoint's arguments without FastAPI's solver."""
@@ -95,7 +112,8 @@ class RequestPlan:
     names: tuple[tuple[str, str], ...]  # (field of `params`, argument name)
     body: tuple[str, type[BaseModel], bool] | None  # (argument, model, may be absent)
     request_arg: str | None
-    dependencies: tuple[tuple[str, Callable[[Request], Awaitable[Any]]], ...]
+    dependencies: tuple[tuple[str, str, Callable[..., Awaitable[Any]]], ...]  # (argument,
+    # the dependency's request parameter, the dependency)
 
     @classmethod
     def compile(cls, route: APIRoute) -> RequestPlan | None:
@@ -117,11 +135,20 @@ class RequestPlan:
         returns = hints.get("return")
         if not (isinstance(returns, type) and issubclass(returns, Response)):
             return None
-        dependencies: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
+        dependencies: list[tuple[str, str, Callable[..., Awaitable[Any]]]] = []
+        calls = [sub.call for sub in dependant.dependencies]
+        if len(set(map(id, calls))) != len(calls):  # FastAPI runs a repeated one once
+            return None
         for sub in dependant.dependencies:
-            if not cls._request_only(sub) or sub.name is None or sub.call is None:
+            if (
+                not cls._request_only(sub)
+                or sub.name is None
+                or sub.call is None
+                or sub.request_param_name is None
+                or getattr(sub, "concurrency", None) is not None
+            ):
                 return None
-            dependencies.append((sub.name, sub.call))
+            dependencies.append((sub.name, sub.request_param_name, sub.call))
         fields: dict[str, Any] = {}
         sources: list[tuple[str, str, str]] = []
         names: list[tuple[str, str]] = []
@@ -132,7 +159,11 @@ class RequestPlan:
         ):
             for field in group:
                 info = field.field_info
-                if _is_sequence(info.annotation) or info.validation_alias not in (None, info.alias):
+                if (
+                    not _is_scalar(info.annotation)
+                    or info.validation_alias not in (None, info.alias)
+                    or info.validate_default
+                ):
                     return None
                 if where == "header" and info.alias is None:
                     return None  # FastAPI derives the header name from the argument's name
@@ -148,10 +179,15 @@ class RequestPlan:
             if len(dependant.body_params) != 1 or route.body_field is None:
                 return None
             (field,) = dependant.body_params
-            if isinstance(field.field_info, params.Form):
+            info = field.field_info
+            if (
+                isinstance(info, params.Form)
+                or getattr(info, "embed", False)
+                or getattr(route, "_embed_body_fields", False)
+            ):
                 return None
-            model = _body_model(field.field_info.annotation)
-            if model is None or (model[1] and field.field_info.is_required()):
+            model = _body_model(info.annotation)
+            if model is None or (model[1] and (info.is_required() or info.default is not None)):
                 return None
             body = (field.name, *model)
         model_cls: type[BaseModel] | None = None
@@ -233,9 +269,11 @@ class RequestPlan:
             elif not _is_json(request.headers.get("content-type")):
                 return None
             else:
+                # As FastAPI reads it: `json.loads`, then validation in Python mode (JSON mode
+                # reads some values differently: 13.0 as Decimal('13'), not Decimal('13.0')).
                 try:
-                    values[name] = model.model_validate_json(payload)
-                except ValidationError:
+                    values[name] = model.model_validate(json.loads(payload))
+                except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
                     return None
         return values
 
@@ -250,8 +288,8 @@ class RequestPlan:
             values = await self.arguments(request)
             if values is None:
                 return await standard(request)
-            for name, dependency in self.dependencies:
-                values[name] = await dependency(request)
+            for name, request_param, dependency in self.dependencies:
+                values[name] = await dependency(**{request_param: request})
             if self.request_arg is not None:
                 values[self.request_arg] = request
             if self.is_coroutine:

@@ -143,20 +143,26 @@ class OpenedSubjectKeys:
     comes without a unit of work (`FetchedKeys`) reads each row's wrapped key in the same
     statement; when those bytes are the ones unwrapped a moment ago, the cipher is reused.
     The database still decides on every read whether a key exists: a destroyed key comes back
-    as NULL and opens nothing, whatever is held here. Entries live `ttl_seconds` at most, so an
-    erased person's key does not stay in the process's memory for long either.
+    as NULL and opens nothing, whatever is held here. An entry is used for `ttl_seconds` at
+    most and dropped by the first lookup after it expired (every lookup sweeps all expired
+    entries at most every 10 s), so an erased person's key does not stay in the process's
+    memory for long either.
     """
 
     def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[tuple[object, ...], tuple[AESGCM, float]] = {}
+        self._next_sweep = time.monotonic() + min(ttl_seconds, 10.0)
 
     def get(self, key: tuple[object, ...]) -> AESGCM | None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
         hit = self._entries.get(key)
         if hit is None:
             return None
-        if time.monotonic() > hit[1]:
+        if now > hit[1]:
             self._entries.pop(key, None)
             return None
         return hit[0]
@@ -165,6 +171,12 @@ class OpenedSubjectKeys:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (cipher, time.monotonic() + self.ttl)
+
+    def _sweep(self, now: float) -> None:
+        """Drop every expired key (an erased person's is never looked up again)."""
+        for key in [k for k, (_, expires) in self._entries.items() if now > expires]:
+            del self._entries[key]
+        self._next_sweep = now + min(self.ttl, 10.0)
 
     def __len__(self) -> int:
         return len(self._entries)
