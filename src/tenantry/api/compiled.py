@@ -3,8 +3,8 @@
 FastAPI solves an endpoint's parameters one at a time on every request: for each declared
 path, query and header parameter it inspects the annotation again, looks the value up and
 validates it through a validator of its own, and it walks the dependency tree to build cache
-keys. On this API's read and capture endpoints that was a quarter to a third of the server's
-time per request, more than the database read.
+keys. On this API's read and capture endpoints that was an eighth to a fifth of a request's
+CPU time (measured in one process: a page of 20 leads 1.47 -> 1.16 ms, one lead 0.72 -> 0.63).
 
 A `CompiledRoute` does the same work once, when the route is built: the path, query and header
 parameters become the fields of one pydantic model, validated in one call; a JSON body is
