@@ -223,12 +223,13 @@ class RequestPlan:
 
     @classmethod
     def _request_only(cls, dependant: Dependant) -> bool:
-        """An async dependency whose only parameter is the request (as `_caller`)."""
+        """An async dependency taking no parameter but (possibly) the request, as `_caller`.
+
+        The caller checks that it does take the request (and narrows the types).
+        """
         return (
-            dependant.call is not None
-            and inspect.iscoroutinefunction(dependant.call)
+            inspect.iscoroutinefunction(dependant.call)
             and cls._plain(dependant)
-            and dependant.request_param_name is not None
             and not dependant.dependencies
             and not dependant.path_params
             and not dependant.query_params
