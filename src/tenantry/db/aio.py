@@ -3,10 +3,11 @@
 A read of the HTTP API is one statement. Through the unit of work it would cost a worker
 thread, an ORM session and five round trips (BEGIN, tenant binding, the query, the subject
 keys, COMMIT). `AsyncReader.fetch` sends the same `set_config` binding the unit of work uses
-and the statement as one pipeline, which PostgreSQL runs as one implicit transaction ending at
-the pipeline's Sync: one round trip, prepared statements, no thread. The binding is
-transaction-local exactly as in the unit of work, so a pooled connection never carries a
-tenant into the next read, and RLS applies as `tenantry_app`.
+and the statement as one pipeline (`tenantry.db.pipelined`), which PostgreSQL runs as one
+implicit transaction ending at the pipeline's Sync: one write, one round trip, prepared
+statements, no thread. The binding is transaction-local exactly as in the unit of work, so a
+pooled connection never carries a tenant into the next read, and RLS applies as
+`tenantry_app`.
 
 This module only moves rows. It does not build SQL (the services do), it does not open
 sealed values (the privacy package does), and it never writes: writes keep their one commit
@@ -30,6 +31,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from tenantry.db.errors import translate_driver_error
+from tenantry.db.pipelined import run_pipelined
 from tenantry.db.provider import DatabaseTarget
 from tenantry.errors import DatabaseUnavailableError
 
@@ -103,8 +105,13 @@ class AsyncReader:
         pool = self._pools.get(loop)
         try:
             if pool is not None:
-                async with pool.connection() as conn:
+                # Not `pool.connection()`: its block would also commit, a lock and an event
+                # loop trip for nothing on an autocommit connection.
+                conn = await pool.getconn()
+                try:
                     return await self._run(conn, tenant_id, actor, sql, params)
+                finally:
+                    await pool.putconn(conn)
             gate = self._gates.get(loop)
             if gate is None:
                 gate = self._gates[loop] = asyncio.Semaphore(self._size)
@@ -127,13 +134,7 @@ class AsyncReader:
         sql: str,
         params: Mapping[str, Any] | Sequence[Any],
     ) -> list[tuple[Any, ...]]:
-        # In a pipeline the statements up to the Sync (sent when the block ends) form one
-        # implicit transaction: the binding holds for the statement and ends with it. (Were
-        # a Sync ever sent between them, the statement would run unbound and see no rows: it
-        # fails closed.)
-        # Rows in PostgreSQL's binary format: ids, times and ciphertexts need no text parsing.
-        cursor = conn.cursor(binary=True)
-        async with conn.pipeline():
-            await cursor.execute(_BIND, (str(tenant_id), actor))
-            await cursor.execute(sql, params)
-        return await cursor.fetchall()
+        # The statements up to the pipeline's one Sync form one implicit transaction: the
+        # binding holds for the statement and ends with it. (Were a Sync ever sent between
+        # them, the statement would run unbound and see no rows: it fails closed.)
+        return await run_pipelined(conn, _BIND, (str(tenant_id), actor), sql, params)

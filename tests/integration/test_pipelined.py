@@ -1,0 +1,181 @@
+"""One tenant-bound read as one libpq pipeline (`run_pipelined`) against real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tenantry.db import pipelined
+from tenantry.db.engine import Database
+from tenantry.db.pipelined import run_pipelined
+from tests.conftest import TenantFixture
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[Any]
+
+BIND = "SELECT set_config('tenantry.tenant_id', %s, true)"
+
+
+def _with_conn(db: Database, scenario: Callable[[Conn], Awaitable[T]]) -> T:
+    async def main() -> T:
+        conninfo = db.target.libpq(db.target.app_url)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            return await scenario(conn)
+
+    return asyncio.run(main())
+
+
+async def _prepared(conn: Conn) -> dict[str, int]:
+    """Our prepared statements on this connection: name -> times executed."""
+    cur = await conn.execute(
+        "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements"
+        " WHERE name LIKE 'tenantry\\_%'"
+    )
+    return {name: runs for name, runs in await cur.fetchall()}
+
+
+def test_values_go_in_and_come_out_as_through_a_psycopg_cursor(
+    db: Database, tenant: TenantFixture
+) -> None:
+    values = {
+        "u": uuid.UUID("018f0000-0000-7000-8000-000000000001"),
+        "t": "Grüße, 'quoted' %s",
+        "i": 42,
+        "big": 2**40,
+        "n": None,
+        "l": [uuid.UUID(int=1), uuid.UUID(int=2)],
+        "d": dt.datetime(2026, 11, 22, 12, 30, tzinfo=dt.UTC),
+        "m": Decimal("13.0"),
+        "b": True,
+        "x": b"\x00\xffbytes",
+    }
+    sql = (
+        "SELECT %(u)s, %(t)s, %(i)s, %(big)s, %(n)s::text, %(l)s, %(d)s, %(m)s, %(b)s, %(x)s,"
+        " 100 %% 7, %(u)s = %(u)s"
+    )
+
+    async def scenario(conn: Conn) -> tuple[Any, Any]:
+        ours = await run_pipelined(conn, BIND, (str(tenant.id),), sql, values)
+        cur = conn.cursor(binary=True)
+        await cur.execute(sql, values)
+        return ours, await cur.fetchall()
+
+    ours, theirs = _with_conn(db, scenario)
+    assert ours == theirs
+    assert ours[0][0] == values["u"] and ours[0][5] == values["l"] and ours[0][10] == 2
+
+
+def test_the_binding_holds_for_the_statement_and_ends_with_it(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> tuple[Any, Any]:
+        inside = await run_pipelined(
+            conn,
+            BIND,
+            (str(tenant.id),),
+            "SELECT current_setting('tenantry.tenant_id'), (SELECT count(*) FROM identity.locations)",
+            (),
+        )
+        cur = await conn.execute(
+            "SELECT current_setting('tenantry.tenant_id', true),"
+            " (SELECT count(*) FROM identity.locations)"
+        )
+        return inside, await cur.fetchone()
+
+    inside, after = _with_conn(db, scenario)
+    assert inside == [(str(tenant.id), len(tenant.locations))]
+    assert not after[0] and after[1] == 0
+
+
+def test_a_statement_is_prepared_once_per_connection(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> dict[str, int]:
+        for n in range(3):
+            rows = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s + 1", (n,))
+            assert rows == [(n + 1,)]
+        return await _prepared(conn)
+
+    # the binding and the statement, each prepared once and run three times
+    assert sorted(_with_conn(db, scenario).values()) == [3, 3]
+
+
+def test_beyond_the_limit_the_least_recently_used_statement_is_closed(
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipelined.PreparedStatements, "MAX", 3)
+
+    async def scenario(conn: Conn) -> tuple[dict[str, int], list[Any]]:
+        for n in range(4):  # the binding stays in use; the statements take turns
+            await run_pipelined(conn, BIND, (str(tenant.id),), f"SELECT {n}", ())
+        held = await _prepared(conn)
+        again = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 0", ())
+        return held, again
+
+    held, again = _with_conn(db, scenario)
+    assert len(held) == 3  # binding, SELECT 2, SELECT 3: SELECT 0 and SELECT 1 were closed
+    assert again == [(0,)]
+
+
+def test_a_rejected_statement_raises_its_error_and_leaves_the_connection_clean(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> tuple[Any, Any, Any]:
+        with pytest.raises(errors.DivisionByZero):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1 / %s", (0,))
+        with pytest.raises(errors.SyntaxError):  # rejected when prepared: not remembered
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELEC 1", ())
+        status = conn.pgconn.transaction_status, conn.pgconn.pipeline_status
+        cur = await conn.execute("SELECT current_setting('tenantry.tenant_id', true)")
+        return status, await cur.fetchone(), await _prepared(conn)
+
+    (tx_status, pipeline_status), (binding,), held = _with_conn(db, scenario)
+    assert tx_status == psycopg.pq.TransactionStatus.IDLE
+    assert pipeline_status == psycopg.pq.PipelineStatus.OFF
+    assert not binding
+    assert len(held) == 2  # the binding and `SELECT 1 / $1`
+
+
+def test_statements_the_server_forgot_are_prepared_again(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> list[Any]:
+        await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s::int * 2", (2,))
+        await conn.execute("DEALLOCATE ALL")  # as DISCARD ALL or a pooler would
+        return await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s::int * 2", (3,))
+
+    assert _with_conn(db, scenario) == [(6,)]
+
+
+def test_a_cancelled_read_closes_its_connection(db: Database, tenant: TenantFixture) -> None:
+    async def scenario(conn: Conn) -> bool:
+        read = asyncio.create_task(
+            run_pipelined(conn, BIND, (str(tenant.id),), "SELECT pg_sleep(2)", ())
+        )
+        await asyncio.sleep(0.2)
+        read.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read
+        return conn.closed
+
+    assert _with_conn(db, scenario) is True
+
+
+def test_parameters_that_do_not_match_the_placeholders_are_refused(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> None:
+        with pytest.raises(psycopg.ProgrammingError, match="2 placeholders but 1"):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s, %s", (1,))
+        with pytest.raises(psycopg.ProgrammingError, match="named vs. positional"):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %(a)s", (1,))
+
+    _with_conn(db, scenario)
