@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         le=200,
         description="Threads per worker that run database work (FastAPI's thread pool).",
     )
+    api_gc_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Allocations between two collections of Python's youngest garbage generation in "
+            "`tenantry serve` workers (Python's default, 700, collects several times per "
+            "request); 0 keeps Python's default."
+        ),
+    )
     api_write_batch: int = Field(
         default=64,
         ge=1,

@@ -39,7 +39,7 @@ async def _prepared(conn: Conn) -> dict[str, int]:
         "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements"
         " WHERE name LIKE 'tenantry\\_%'"
     )
-    return {name: runs for name, runs in await cur.fetchall()}
+    return dict(await cur.fetchall())
 
 
 def test_values_go_in_and_come_out_as_through_a_psycopg_cursor(
@@ -95,9 +95,7 @@ def test_the_binding_holds_for_the_statement_and_ends_with_it(
     assert not after[0] and after[1] == 0
 
 
-def test_a_statement_is_prepared_once_per_connection(
-    db: Database, tenant: TenantFixture
-) -> None:
+def test_a_statement_is_prepared_once_per_connection(db: Database, tenant: TenantFixture) -> None:
     async def scenario(conn: Conn) -> dict[str, int]:
         for n in range(3):
             rows = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s + 1", (n,))
@@ -175,7 +173,7 @@ def test_parameters_that_do_not_match_the_placeholders_are_refused(
     async def scenario(conn: Conn) -> None:
         with pytest.raises(psycopg.ProgrammingError, match="2 placeholders but 1"):
             await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s, %s", (1,))
-        with pytest.raises(psycopg.ProgrammingError, match="named vs. positional"):
+        with pytest.raises(psycopg.ProgrammingError, match=r"named vs\. positional"):
             await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %(a)s", (1,))
 
     _with_conn(db, scenario)

@@ -15,6 +15,7 @@ from tenantry.api.workers import (
     check_port,
     reuse_port_supported,
     run_workers,
+    tune_gc,
 )
 from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
@@ -37,17 +38,20 @@ def serve(
         raise ValidationError("--port must be between 1 and 65535")
     if not 1 <= workers <= 64:
         raise ValidationError("--workers must be between 1 and 64")
-    upgrade(ensure_database(get_settings()))
+    settings = get_settings()
+    upgrade(ensure_database(settings))
     if workers > 1 and reuse_port_supported():
         try:
             check_port(host, port)
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         try:
-            run_workers(WorkerOptions(host, port, log_level), workers)
+            options = WorkerOptions(host, port, log_level, settings.api_gc_threshold)
+            run_workers(options, workers)
         except WorkersFailedError as exc:
             raise ConfigurationError(str(exc)) from None
         return
+    tune_gc(settings.api_gc_threshold)  # this process serves (uvicorn's own workers do not)
     uvicorn.run(
         "tenantry.api.app:create_app",
         factory=True,

@@ -124,7 +124,7 @@ class FetchedKeys:
         self._opened = opened
         self._unwrap: dict[int, AESGCM] = {}
         self._records: dict[int, AESGCM] = {}
-        self._subjects: dict[uuid.UUID, tuple[int, AESGCM] | None] = {}
+        self._subjects: dict[uuid.UUID, tuple[int, AESGCM | None]] = {}
 
     def add_subject(
         self, subject_id: uuid.UUID, version: int, wrapping_version: int, wrapped: bytes | None
@@ -133,7 +133,7 @@ class FetchedKeys:
         if subject_id in self._subjects:
             return
         if wrapped is None:  # destroyed (crypto-shredded)
-            self._subjects[subject_id] = None
+            self._subjects[subject_id] = _NO_KEY
             return
         # Everything the unwrap depends on: the same bytes unwrap to the same key.
         memo = (self._tenant_id, subject_id, version, wrapping_version, wrapped)
@@ -150,17 +150,12 @@ class FetchedKeys:
                 self._opened.put(memo, cipher)
         self._subjects[subject_id] = (version, cipher)
 
-    def _cipher(self, subject_id: uuid.UUID | None, written_under: int) -> AESGCM | None:
-        if subject_id is None:
-            cipher = self._records.get(written_under)
-            if cipher is None:
-                key = derive_key(self._wrapping[written_under], "records")
-                cipher = self._records[written_under] = AESGCM(key)
-            return cipher
-        entry = self._subjects.get(subject_id)
-        if entry is None or entry[0] != written_under:
-            return None
-        return entry[1]
+    def _records_cipher(self, version: int) -> AESGCM:
+        cipher = self._records.get(version)
+        if cipher is None:
+            key = derive_key(self._wrapping[version], "records")
+            cipher = self._records[version] = AESGCM(key)
+        return cipher
 
     def open_row(
         self,
@@ -170,6 +165,9 @@ class FetchedKeys:
         sealed: Iterable[tuple[str, bytes | None]],
     ) -> dict[str, str | None]:
         """The plaintext of one row's sealed columns, by column name."""
+        # The subject's key is looked up once per row, not once per value (a list opens
+        # thousands of values).
+        subject_key = None if subject_id is None else self._subjects.get(subject_id, _NO_KEY)
         tail = f"|{self._tenant_text}|{row_id}".encode()
         opened: dict[str, str | None] = {}
         for column, ciphertext in sealed:
@@ -177,13 +175,21 @@ class FetchedKeys:
             if ciphertext is None:
                 continue
             try:
-                cipher = self._cipher(subject_id, key_version_of(ciphertext))
-                if cipher is not None:
-                    aad = f"{table}|{column}".encode() + tail  # = field_aad(...)
-                    opened[column] = open_with(cipher, ciphertext, aad).decode()
+                written_under = key_version_of(ciphertext)
+                if subject_key is None:
+                    cipher = self._records_cipher(written_under)
+                elif subject_key[0] == written_under and subject_key[1] is not None:
+                    cipher = subject_key[1]
+                else:  # destroyed, missing, or an older key's value: opens as None
+                    continue
+                aad = f"{table}|{column}".encode() + tail  # = field_aad(...)
+                opened[column] = open_with(cipher, ciphertext, aad).decode()
             except DecryptionError:  # not a tenantry ciphertext, or not this row's
                 continue
         return opened
+
+
+_NO_KEY: tuple[int, None] = (-1, None)  # a subject whose key is destroyed or missing
 
 
 def open_value(

@@ -184,12 +184,13 @@ async def _open(
                 except DecryptionError:  # not a tenantry ciphertext: opens as None
                     continue
     keys = FetchedKeys(tenant_id, await _wrapping_keys(db, tenant_id, versions), db.opened_keys)
+    subject_at, key_at, table, id_at = query.subject_at, query.key_at, query.table, query.id_at
     for row, record in zip(rows, records, strict=True):
-        subject = row[query.subject_at] if query.subject_at is not None else None
-        if subject is not None and query.key_at is not None and row[query.key_at] is not None:
-            keys.add_subject(subject, *row[query.key_at : query.key_at + 3])
-        sealed = ((column, row[i]) for i, column in query.sealed)
-        record.update(keys.open_row(query.table, row[query.id_at], subject, sealed))
+        subject = row[subject_at] if subject_at is not None else None
+        if subject is not None and key_at is not None and row[key_at] is not None:
+            keys.add_subject(subject, row[key_at], row[key_at + 1], row[key_at + 2])
+        sealed = [(column, row[i]) for i, column in query.sealed]
+        record.update(keys.open_row(table, row[id_at], subject, sealed))
     return records
 
 
