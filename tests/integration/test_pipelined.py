@@ -177,3 +177,18 @@ def test_parameters_that_do_not_match_the_placeholders_are_refused(
             await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %(a)s", (1,))
 
     _with_conn(db, scenario)
+
+
+def test_a_connection_the_server_dropped_fails_the_read_and_is_closed(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> bool:
+        conninfo = db.target.libpq(db.target.app_url)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as other:
+            await other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        await asyncio.sleep(0.1)
+        with pytest.raises(psycopg.OperationalError):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
+        return conn.closed
+
+    assert _with_conn(db, scenario) is True
