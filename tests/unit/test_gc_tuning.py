@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 
+import pydantic
 import pytest
 
 from tenantry.api.workers import tune_gc
@@ -32,5 +33,5 @@ def test_zero_keeps_pythons_thresholds() -> None:
 
 def test_the_setting_defaults_to_ten_thousand_and_refuses_negatives() -> None:
     assert Settings().api_gc_threshold == 10_000
-    with pytest.raises(ValueError):
+    with pytest.raises(pydantic.ValidationError, match="api_gc_threshold"):
         Settings(api_gc_threshold=-1)
