@@ -142,9 +142,12 @@ def test_a_rejected_statement_raises_its_error_and_leaves_the_connection_clean(
     assert len(held) == 2  # the binding and `SELECT 1 / $1`
 
 
+@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
 def test_statements_the_server_forgot_are_prepared_again(
-    db: Database, tenant: TenantFixture
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
 ) -> None:
+    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
+
     async def scenario(conn: Conn) -> list[Any]:
         await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s::int * 2", (2,))
         await conn.execute("DEALLOCATE ALL")  # as DISCARD ALL or a pooler would
@@ -153,15 +156,112 @@ def test_statements_the_server_forgot_are_prepared_again(
     assert _with_conn(db, scenario) == [(6,)]
 
 
-def test_a_cancelled_read_closes_its_connection(db: Database, tenant: TenantFixture) -> None:
-    async def scenario(conn: Conn) -> bool:
+def test_a_cancelled_read_stops_its_statement_and_closes_its_connection(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> tuple[bool, list[Any]]:
+        pid = conn.info.backend_pid
         read = asyncio.create_task(
-            run_pipelined(conn, BIND, (str(tenant.id),), "SELECT pg_sleep(2)", ())
+            run_pipelined(conn, BIND, (str(tenant.id),), "SELECT pg_sleep(5)", ())
         )
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         read.cancel()
         with pytest.raises(asyncio.CancelledError):
             await read
+        await asyncio.sleep(0.3)
+        conninfo = db.target.libpq(db.target.app_url)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as other:
+            cur = await other.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s AND state = 'active'", (pid,)
+            )
+            return conn.closed, await cur.fetchall()
+
+    closed, still_running = _with_conn(db, scenario)
+    assert closed is True
+    assert still_running == []  # not left sleeping on the server until it ends
+
+
+@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+def test_a_new_statement_after_the_server_forgot_the_others_is_prepared_with_them(
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+) -> None:
+    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
+
+    async def scenario(conn: Conn) -> list[Any]:
+        await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
+        await conn.execute("DEALLOCATE ALL")
+        # the binding comes from the registry, the statement is new: the retry prepares both
+        return await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 2", ())
+
+    assert _with_conn(db, scenario) == [(2,)]
+
+
+@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+def test_closing_a_statement_the_server_forgot_is_no_error(
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+) -> None:
+    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
+    monkeypatch.setattr(pipelined.PreparedStatements, "MAX", 2)
+
+    async def scenario(conn: Conn) -> tuple[list[Any], dict[str, int]]:
+        await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
+        await conn.execute("DEALLOCATE ALL")
+        # the cache is full: SELECT 1 is evicted (closed) while the server has it no more
+        rows = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 2", ())
+        rows += await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 3", ())
+        return rows, await _prepared(conn)
+
+    rows, held = _with_conn(db, scenario)
+    assert rows == [(2,), (3,)]
+    assert len(held) <= 2
+
+
+@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+def test_a_statement_outdated_by_a_schema_change_is_replaced_not_leaked(
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+) -> None:
+    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
+
+    async def scenario(conn: Conn) -> tuple[list[Any], list[Any], int, int]:
+        await conn.execute("CREATE TEMP TABLE pipelined_t (a int)")
+        await conn.execute("INSERT INTO pipelined_t VALUES (1)")
+        before = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT * FROM pipelined_t", ())
+        await conn.execute("ALTER TABLE pipelined_t ADD COLUMN b int DEFAULT 7")
+        after = await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT * FROM pipelined_t", ())
+        await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())  # closes the old ones
+        return before, after, len(await _prepared(conn)), len(pipelined._registry(conn).names)
+
+    before, after, on_server, registered = _with_conn(db, scenario)
+    assert before == [(1,)] and after == [(1, 7)]
+    assert on_server == registered
+
+
+def test_other_errors_of_the_same_class_keep_the_prepared_statements(
+    db: Database, tenant: TenantFixture
+) -> None:
+    unsupported = "SELECT * FROM (SELECT 1 AS a) x FULL JOIN (SELECT 2 AS b) y ON x.a < y.b"
+
+    async def scenario(conn: Conn) -> dict[str, int]:
+        await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
+        for _ in range(3):
+            with pytest.raises(errors.FeatureNotSupported):
+                await run_pipelined(conn, BIND, (str(tenant.id),), unsupported, ())
+        return await _prepared(conn)
+
+    held = _with_conn(db, scenario)
+    assert len(held) == 3  # the binding, SELECT 1 and the unsupported one, each once
+    assert max(held.values()) == 4  # the binding ran every time, from the same statement
+
+
+def test_a_statement_that_does_not_return_rows_as_a_read_does_is_refused(
+    db: Database, tenant: TenantFixture
+) -> None:
+    async def scenario(conn: Conn) -> bool:
+        with pytest.raises(psycopg.ProgrammingError, match="COPY_OUT"):
+            await asyncio.wait_for(
+                run_pipelined(conn, BIND, (str(tenant.id),), "COPY (SELECT 1) TO STDOUT", ()),
+                timeout=5,
+            )
         return conn.closed
 
     assert _with_conn(db, scenario) is True
@@ -175,6 +275,16 @@ def test_parameters_that_do_not_match_the_placeholders_are_refused(
             await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s, %s", (1,))
         with pytest.raises(psycopg.ProgrammingError, match=r"named vs\. positional"):
             await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %(a)s", (1,))
+        with pytest.raises(psycopg.ProgrammingError, match="missing: b"):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %(a)s, %(b)s", {"a": 1})
+        with pytest.raises(TypeError):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s", "x")
+        with pytest.raises(psycopg.ProgrammingError, match="empty"):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "  ", ())
+        await conn.set_autocommit(False)
+        await conn.execute("SELECT 1")  # a transaction is open
+        with pytest.raises(psycopg.ProgrammingError, match="idle connection"):
+            await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
 
     _with_conn(db, scenario)
 

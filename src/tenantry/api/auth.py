@@ -11,6 +11,7 @@ the caller is a platform administrator and a reference for logs, rate limits and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -86,6 +87,10 @@ class Authenticator:
             self.jwks = {k.key_id: k.key for k in keyset.keys if k.key_id}
         self._cache: dict[bytes, tuple[Caller, float]] = {}
         self._lock = threading.Lock()
+        # Lookups under way, by key digest: requests that present a key while it is being
+        # looked up wait for that lookup instead of each running one (a burst of a client's
+        # requests when its cache entry has just expired).
+        self._pending: dict[bytes, asyncio.Task[Caller]] = {}
 
     async def authenticate(self, api_key: str | None, bearer: str | None) -> Caller:
         if api_key is None and bearer is not None and bearer.startswith(KEY_PREFIX):
@@ -98,10 +103,26 @@ class Authenticator:
 
     async def _api_key(self, presented: str) -> Caller:
         digest = hash_secret(presented)
-        now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(digest)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(self._verify(presented, digest))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda done: self._forget(digest, done))
+        # Shielded: a waiter that is cancelled does not cancel the others' lookup.
+        return await asyncio.shield(pending)
+
+    def _forget(self, digest: bytes, done: asyncio.Task[Caller]) -> None:
+        if self._pending.get(digest) is done:
+            del self._pending[digest]
+        if not done.cancelled():
+            done.exception()  # retrieved here, should every waiter have gone away
+
+    async def _verify(self, presented: str, digest: bytes) -> Caller:
+        now = time.monotonic()
         key = await run_in_threadpool(self._lookup, presented)
         if key is None:
             raise AuthenticationError("invalid, revoked or expired API key")

@@ -6,7 +6,7 @@ reads (the tenant binding, then one statement) that came to three writes, four t
 the event loop and about 0.15 ms of CPU per read, more than PostgreSQL spent answering. Here
 the whole exchange is queued in libpq and sent at once:
 
-    [Close of an evicted statement] [Parse binding] [Parse statement]
+    [Close of evicted or outdated statements] [Parse binding] [Parse statement]
     Bind/Execute binding, Bind/Execute statement, Sync
 
 then the answers are read back as they arrive. The statements up to the Sync are one implicit
@@ -16,8 +16,10 @@ exactly as in `psycopg`'s pipeline. Parameters are adapted and rows loaded by ps
 
 Statements are prepared once per connection (named `tenantry_<n>`, at most
 `PreparedStatements.MAX` per connection, the least recently used closed first), so PostgreSQL
-plans a statement once, not on every read. A connection whose exchange did not finish (a
-broken socket, a cancelled task) is closed, never reused: its pool replaces it.
+plans a statement once, not on every read; statements the server lost (`DISCARD ALL`) or
+outdated (a schema change) are closed, prepared again and the read repeated once. A connection
+whose exchange did not finish (a broken socket, a cancelled task) has its statement cancelled
+and is closed, never reused: its pool replaces it.
 
 This module only speaks the protocol; `tenantry.db.aio.AsyncReader` owns the pool and the
 binding's meaning, and translates the driver's errors.
@@ -26,6 +28,7 @@ binding's meaning, and translates the driver's errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import weakref
 from collections import OrderedDict
@@ -43,8 +46,7 @@ __all__ = ["PreparedStatements", "numbered", "run_pipelined"]
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?s|%%")
 _OK = {pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK}
 _ABORTED = pq.ExecStatus.PIPELINE_ABORTED
-# Prepared statements gone (DISCARD ALL) or outdated by a schema change.
-_STALE = {b"26000", b"0A000"}
+_EXPECTED = {*_OK, _ABORTED, pq.ExecStatus.FATAL_ERROR}
 
 
 @lru_cache(maxsize=1024)
@@ -85,6 +87,7 @@ class PreparedStatements:
     def __init__(self) -> None:
         self.names: OrderedDict[tuple[bytes, tuple[int, ...]], bytes] = OrderedDict()
         self.counter = 0
+        self.to_close: list[bytes] = []  # closed on the server in the next exchange
 
     def lookup(self, key: tuple[bytes, tuple[int, ...]]) -> bytes | None:
         name = self.names.get(key)
@@ -96,11 +99,17 @@ class PreparedStatements:
         self.counter += 1
         return b"tenantry_%d" % self.counter
 
-    def evict(self) -> bytes | None:
-        """The least recently used name, forgotten, when the connection holds too many."""
-        if len(self.names) < self.MAX:
-            return None
-        return self.names.popitem(last=False)[1]
+    def make_room(self) -> None:
+        """Forget the least recently used statement (and close it) when there are too many."""
+        if len(self.names) >= self.MAX:
+            self.to_close.append(self.names.popitem(last=False)[1])
+
+    def drop(self, names: set[bytes], *, close: bool) -> None:
+        """Forget these statements (and close them on the server)."""
+        for key in [key for key, name in self.names.items() if name in names]:
+            del self.names[key]
+        if close:
+            self.to_close.extend(names)
 
 
 _registries: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], PreparedStatements] = (
@@ -159,17 +168,55 @@ async def _exchange(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
         ended_query = False
         if result.status == pq.ExecStatus.PIPELINE_SYNC:
             return results
+        if result.status not in _EXPECTED:  # COPY would never end with a None
+            raise psycopg.ProgrammingError(
+                f"unexpected result in a pipelined read: {pq.ExecStatus(result.status).name}"
+            )
         results.append(result)
 
 
-Statement = tuple[
-    bytes, tuple[int, ...], Sequence[abc.Buffer | None], list[pq.Format]
-]  # SQL, types, values, formats
+async def _abandon(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Close a connection whose exchange did not finish, first stopping its statement.
+
+    Closing alone would leave the statement running on the server until it next writes (a
+    cancelled request's read could run on until `statement_timeout`).
+    """
+    pgconn = conn.pgconn
+    if pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+        # Interrupted again, or no answer: it is closed anyway.
+        with contextlib.suppress(BaseException):
+            await conn.cancel_safe(timeout=2.0)
+    pgconn.finish()
+
+
+# libpq 17 sends a protocol Close, which is no error for a statement the server lost.
+_CLOSE_MESSAGE = pq.version() >= 170000
+
+
+def _close(pgconn: pq.abc.PGconn, name: bytes) -> None:
+    """Queue the Close of a prepared statement."""
+    if _CLOSE_MESSAGE:
+        pgconn.send_close_prepared(name)
+    else:  # libpq before 17: a statement (PgBouncer does not track it)
+        pgconn.send_query_params(b"DEALLOCATE " + name, None)
+
+
+Statement = tuple[bytes, tuple[int, ...], Sequence[abc.Buffer | None], list[pq.Format]]
 
 
 def _adapt(tx: abc.Transformer, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Statement:
+    if isinstance(params, str | bytes) or not isinstance(params, Mapping | Sequence):
+        raise TypeError("query parameters should be a sequence or a mapping")
     query, names = numbered(sql, isinstance(params, Mapping))
-    ordered = [params[n] for n in names] if isinstance(params, Mapping) else list(params)
+    if not query.strip():
+        raise psycopg.ProgrammingError("the query is empty")
+    if isinstance(params, Mapping):
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise psycopg.ProgrammingError(f"query parameter missing: {missing[0]}")
+        ordered = [params[n] for n in names]
+    else:
+        ordered = list(params)
     if len(ordered) != len(names):
         raise psycopg.ProgrammingError(
             f"the query has {len(names)} placeholders but {len(ordered)} parameters"
@@ -180,27 +227,34 @@ def _adapt(tx: abc.Transformer, sql: str, params: Mapping[str, Any] | Sequence[A
 
 async def _run_once(
     conn: psycopg.AsyncConnection[Any], registry: PreparedStatements, statements: list[Statement]
-) -> tuple[list[pq.abc.PGresult], int]:
-    """Send the statements (preparing those the connection lacks); results and how many prepared."""
+) -> tuple[list[pq.abc.PGresult], int, set[bytes]]:
+    """Send the statements (preparing those the connection lacks).
+
+    Every result in the order sent (the closes, the preparations, the statements), how many
+    closes were sent, and the names of the statements taken from the registry (prepared by an
+    earlier exchange).
+    """
     pgconn = conn.pgconn
-    evicted: list[bytes] = []
     preparing: list[tuple[tuple[bytes, tuple[int, ...]], bytes]] = []
     executing: list[bytes] = []
+    cached: set[bytes] = set()
     for query, types, _values, _formats in statements:
         key = (query, types)
         name = registry.lookup(key)
         if name is None:
-            if (old := registry.evict()) is not None:
-                evicted.append(old)
+            registry.make_room()
             name = registry.new_name()
             preparing.append((key, name))
+        else:
+            cached.add(name)
         executing.append(name)
+    closing, registry.to_close = registry.to_close, []
 
     done = False
     try:
         pgconn.enter_pipeline_mode()
-        for old in evicted:
-            pgconn.send_query_params(b"DEALLOCATE " + old, None)
+        for name in closing:
+            _close(pgconn, name)
         for (query, types), name in preparing:
             pgconn.send_prepare(name, query, param_types=types)
         for name, (_query, _types, values, formats) in zip(executing, statements, strict=True):
@@ -213,14 +267,26 @@ async def _run_once(
         done = True
     finally:
         if not done:
-            pgconn.finish()  # mid-exchange: no one can tell what the server has left to say
+            # Mid-exchange: nobody can tell what the server has left to say.
+            await _abandon(conn)
 
-    # Results come in the order sent: the evictions, the preparations, the statements.
-    prepared = results[len(evicted) : len(evicted) + len(preparing)]
+    # Results come in the order sent: the closes, the preparations, the statements.
+    prepared = results[len(closing) : len(closing) + len(preparing)]
     for (key, name), result in zip(preparing, prepared, strict=True):
         if result.status == pq.ExecStatus.COMMAND_OK:
             registry.names[key] = name
-    return results, len(preparing)
+    return results, len(closing), cached
+
+
+def _stale(result: pq.abc.PGresult) -> bool:
+    """The statement's prepared form is gone (DISCARD ALL) or outdated (a schema change)."""
+    state = result.error_field(pq.DiagnosticField.SQLSTATE)
+    if state == b"26000":  # invalid_sql_statement_name
+        return True
+    # "cached plan must not change result type" (feature_not_supported), told apart from the
+    # other errors of its class by the server function raising it, which is never translated.
+    source = result.error_field(pq.DiagnosticField.SOURCE_FUNCTION)
+    return state == b"0A000" and source == b"RevalidateCachedQuery"
 
 
 async def run_pipelined(
@@ -232,24 +298,36 @@ async def run_pipelined(
 ) -> list[tuple[Any, ...]]:
     """Run `bind_sql` then `sql` in one implicit transaction, in one round trip; `sql`'s rows.
 
-    Both are read-only statements. Raises the psycopg error of the first statement PostgreSQL
-    rejected; statements the connection had prepared but lost (`DISCARD ALL`, a schema change)
-    are prepared again and the exchange repeated once. Any other failure (the socket broke,
-    the task was cancelled) closes the connection.
+    Both must be read-only statements returning rows, and the connection must be idle
+    (autocommit, outside any transaction). Raises the psycopg error of the first statement
+    PostgreSQL rejected. Statements the connection had prepared but the server lost or
+    outdated are closed, prepared again and the exchange repeated once. Any other failure
+    (the socket broke, the task was cancelled) stops the statement and closes the connection.
     """
+    if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        raise psycopg.ProgrammingError("a pipelined read needs an idle connection")
     registry = _registry(conn)
     tx = Transformer.from_context(conn)
     statements = [_adapt(tx, bind_sql, bind_params), _adapt(tx, sql, params)]
     for attempt in range(2):
-        results, prepared = await _run_once(conn, registry, statements)
-        failed = next((r for r in results if r.status not in _OK and r.status != _ABORTED), None)
+        results, closes, cached = await _run_once(conn, registry, statements)
+        failed = next(
+            (i for i, r in enumerate(results) if r.status not in _OK and r.status != _ABORTED),
+            None,
+        )
         if failed is None:
             rows = results[-1]
             tx.set_pgresult(rows, set_loaders=True, format=pq.Format.BINARY)
             return tx.load_rows(0, rows.ntuples, tuple)
-        stale = failed.error_field(pq.DiagnosticField.SQLSTATE) in _STALE
-        if stale:
-            registry.names.clear()  # prepare them anew, under new names
-        if not stale or prepared or attempt:
-            raise error_from_result(failed, encoding=conn.info.encoding)
+        error = results[failed]
+        # A stale statement from the registry, or (before libpq 17) the DEALLOCATE of one the
+        # server had already lost: forgotten, and the read runs once more.
+        if _stale(error) and (cached or failed < closes):
+            # Prepared again, under new names, by the next exchange. Statements the server lost
+            # are closed only where that is no error.
+            lost = error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+            registry.drop(cached, close=_CLOSE_MESSAGE or not lost)
+            if attempt == 0:
+                continue
+        raise error_from_result(error, encoding=conn.info.encoding)
     raise AssertionError("unreachable")

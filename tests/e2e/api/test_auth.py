@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -14,8 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from tenantry.api.app import create_app
+from tenantry.api.auth import Authenticator
 from tenantry.config import Settings
 from tenantry.db.engine import Database
+from tenantry.errors import AuthenticationError
 from tenantry.models import ApiKey
 from tenantry.services.apikeys import revoke_api_key
 from tests.conftest import TenantFixture
@@ -191,3 +195,32 @@ def test_empty_location_scope_claim_sees_no_location(
     assert client.get(f"/v1/leads/{lead['id']}", headers=nothing).status_code == 404
     bad = _bearer(_token(tenant, "manager", location_ids="everything"))
     assert client.get("/v1/leads", headers=bad).status_code == 401
+
+
+def test_requests_presenting_a_key_at_once_share_one_lookup(
+    db: Database, settings: Settings, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = Authenticator(api_settings(settings, api_key_cache_seconds=60), db)
+    lookups: list[str] = []
+    real_lookup = auth._lookup
+
+    def counted(presented: str) -> ApiKey | None:
+        lookups.append(presented)
+        time.sleep(0.05)  # the lookup is slow enough for the others to arrive meanwhile
+        return real_lookup(presented)
+
+    monkeypatch.setattr(auth, "_lookup", counted)
+    secret = issue_key(db, tenant.id)["X-API-Key"]
+    bad = secret[:-4] + "xxxx"
+
+    async def burst() -> tuple[list[Any], list[BaseException | Any]]:
+        good = await asyncio.gather(*(auth.authenticate(secret, None) for _ in range(8)))
+        refused = await asyncio.gather(
+            *(auth.authenticate(bad, None) for _ in range(4)), return_exceptions=True
+        )
+        return good, refused
+
+    good, refused = asyncio.run(burst())
+    assert {caller.principal.tenant_id for caller in good} == {tenant.id}
+    assert all(isinstance(r, AuthenticationError) for r in refused)
+    assert len(lookups) == 2  # one for the good key, one for the bad one
