@@ -33,6 +33,12 @@ def _with_conn(db: Database, scenario: Callable[[Conn], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+@pytest.fixture(params=[True, False], ids=["close", "deallocate"])
+def either_close(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statements closed with libpq 17's Close message, and with `DEALLOCATE` as before it."""
+    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", request.param)
+
+
 async def _prepared(conn: Conn) -> dict[str, int]:
     """Our prepared statements on this connection: name -> times executed."""
     cur = await conn.execute(
@@ -142,11 +148,10 @@ def test_a_rejected_statement_raises_its_error_and_leaves_the_connection_clean(
     assert len(held) == 2  # the binding and `SELECT 1 / $1`
 
 
-@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+@pytest.mark.usefixtures("either_close")
 def test_statements_the_server_forgot_are_prepared_again(
-    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+    db: Database, tenant: TenantFixture
 ) -> None:
-    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
 
     async def scenario(conn: Conn) -> list[Any]:
         await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT %s::int * 2", (2,))
@@ -181,11 +186,10 @@ def test_a_cancelled_read_stops_its_statement_and_closes_its_connection(
     assert still_running == []  # not left sleeping on the server until it ends
 
 
-@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+@pytest.mark.usefixtures("either_close")
 def test_a_new_statement_after_the_server_forgot_the_others_is_prepared_with_them(
-    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+    db: Database, tenant: TenantFixture
 ) -> None:
-    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
 
     async def scenario(conn: Conn) -> list[Any]:
         await run_pipelined(conn, BIND, (str(tenant.id),), "SELECT 1", ())
@@ -196,11 +200,10 @@ def test_a_new_statement_after_the_server_forgot_the_others_is_prepared_with_the
     assert _with_conn(db, scenario) == [(2,)]
 
 
-@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+@pytest.mark.usefixtures("either_close")
 def test_closing_a_statement_the_server_forgot_is_no_error(
-    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
     monkeypatch.setattr(pipelined.PreparedStatements, "MAX", 2)
 
     async def scenario(conn: Conn) -> tuple[list[Any], dict[str, int]]:
@@ -216,11 +219,10 @@ def test_closing_a_statement_the_server_forgot_is_no_error(
     assert len(held) <= 2
 
 
-@pytest.mark.parametrize("close_message", [True, False], ids=["close", "deallocate"])
+@pytest.mark.usefixtures("either_close")
 def test_a_statement_outdated_by_a_schema_change_is_replaced_not_leaked(
-    db: Database, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch, close_message: bool
+    db: Database, tenant: TenantFixture
 ) -> None:
-    monkeypatch.setattr(pipelined, "_CLOSE_MESSAGE", close_message)
 
     async def scenario(conn: Conn) -> tuple[list[Any], list[Any], int, int]:
         await conn.execute("CREATE TEMP TABLE pipelined_t (a int)")

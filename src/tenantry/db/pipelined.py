@@ -321,7 +321,8 @@ async def run_pipelined(
             return tx.load_rows(0, rows.ntuples, tuple)
         error = results[failed]
         # A stale statement from the registry, or (before libpq 17) the DEALLOCATE of one the
-        # server had already lost: forgotten, and the read runs once more.
+        # server had already lost, which means it lost the others too (DISCARD ALL): the
+        # registry's statements of this exchange are forgotten, and the read runs once more.
         if _stale(error) and (cached or failed < closes):
             # Prepared again, under new names, by the next exchange. Statements the server lost
             # are closed only where that is no error.
