@@ -39,7 +39,7 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 
 def _base(root: Path, events: int) -> Path:
     base = root / "base"
-    marker = base / f"ready-{events}"
+    marker = base / f"ready-v2-{events}"  # v2: outbox types in raw/domain_events
     if not marker.exists():
         shutil.rmtree(base, ignore_errors=True)
         spec = EventSpec(

@@ -34,6 +34,7 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
 from tenantry.events.inbox_copy import InboxWriter, store_lines
 from tenantry.events.schemas import Event, PayloadError, is_junk_id, parse_event
+from tenantry.lake.vocabulary import EMAIL_KEY
 from tenantry.models import Membership, User
 from tenantry.privacy.crypto import KeyedHmac, normalise_email
 from tenantry.privacy.keys import KeyRing
@@ -337,7 +338,7 @@ def _rows(
                     EventOutcome(i, eid, "rejected", "properties.email: not a valid e-mail address")
                 )
                 continue
-            text = ("{" if text == "{}" else text[:-1] + ",") + f'"email_key":"{hashed}"}}'
+            text = ("{" if text == "{}" else text[:-1] + ",") + f'"{EMAIL_KEY}":"{hashed}"}}'
         ids_text = "{}"
         if ext_ids:
             ids: dict[str, str] = {}

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import to_json
 
 from tenantry.events.property_checks import PropertyCheck
+from tenantry.lake import vocabulary
 from tenantry.models.enums import Persona
 
 __all__ = [
@@ -203,24 +204,30 @@ class Login(_Props):
     success: bool = True
 
 
-EVENT_TYPES: dict[str, type[_Props]] = {
-    "step_started": OnboardingStep,
-    "step_completed": OnboardingStep,
-    "step_skipped": OnboardingStep,
-    "step_abandoned": OnboardingStep,
-    "onb_complete": OnboardingComplete,
-    "visibility_check_requested": VisibilityCheck,
-    "visibility_check_completed": VisibilityCheck,
-    "email_delivered": EmailEvent,
-    "email_open": EmailEvent,
-    "email_click": EmailEvent,
-    "email_bounce": EmailEvent,
-    "email_complaint": EmailEvent,
-    "email_unsubscribe": EmailEvent,
-    "login_oauth": LoginOAuth,
+# The schema of each family of the vocabulary; every type a client may send gets one.
+_FAMILY_SCHEMAS: dict[str, type[_Props]] = {
+    "onboarding": OnboardingStep,
+    "visibility_request": VisibilityCheck,
+    "visibility": VisibilityCheck,
+    "email": EmailEvent,
+    "oauth_login": LoginOAuth,
     "login": Login,
 }
-_PSEUDONYMISED = {"email"}  # keys ingestion replaces by a keyed HMAC
+
+
+def _schema(event: vocabulary.EventType) -> type[_Props]:
+    if event.family == "onboarding" and "step_id" not in event.properties:
+        return OnboardingComplete
+    return _FAMILY_SCHEMAS[event.family]
+
+
+# Only the `ingest` channel: consent and master data come from the database (the outbox).
+EVENT_TYPES: dict[str, type[_Props]] = {
+    e.name: _schema(e) for e in vocabulary.EVENT_TYPES if e.channel == "ingest"
+}
+_PSEUDONYMISED = {
+    "email"
+}  # replaced by vocabulary.EMAIL_KEY  # keys ingestion replaces by a keyed HMAC
 _KNOWN_IDS = frozenset(EXTERNAL_ID_KEYS)
 
 

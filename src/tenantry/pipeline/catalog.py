@@ -8,6 +8,8 @@ This module holds declarations only; it reads and writes nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,9 +17,12 @@ from typing import Literal
 
 import pyarrow as pa
 
+from tenantry.lake import vocabulary
 from tenantry.lake.raw import table_path
 
-__all__ = ["IDENTIFYING", "MODELS", "Model", "model", "model_path", "sql_text"]
+__all__ = ["IDENTIFYING", "MODELS", "Model", "model", "model_path", "render_sql", "sql_text"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+(?::[a-z_]+)?)\s*\}\}")
 
 Kind = Literal["fact", "dim", "snapshot"]
 
@@ -185,21 +190,6 @@ MODELS: tuple[Model, ...] = (
         publish_with=("agg_user_daily",),
     ),
     Model(
-        "dim_account",
-        "curated",
-        "dim",
-        _s(
-            ("tenant_id", _STR, False),
-            ("account_id", _STR, False),
-            ("business_name", _STR),
-            ("main_category", _STR),
-            ("price_range", _STR),
-            ("created_date", _DATE, False),
-            ("is_active", _BOOL, False),
-            ("updated_at", _TS),
-        ),
-    ),
-    Model(
         "dim_location",
         "curated",
         "dim",
@@ -214,7 +204,24 @@ MODELS: tuple[Model, ...] = (
             ("latitude", _DBL),
             ("longitude", _DBL),
             ("updated_at", _TS),
+            ("price_range", _STR),
         ),
+    ),
+    Model(
+        "dim_account",
+        "curated",
+        "dim",
+        _s(
+            ("tenant_id", _STR, False),
+            ("account_id", _STR, False),
+            ("business_name", _STR),
+            ("main_category", _STR),
+            ("price_range", _STR),
+            ("created_date", _DATE, False),
+            ("is_active", _BOOL, False),
+            ("updated_at", _TS),
+        ),
+        needs=("dim_location",),
     ),
     Model(
         "dim_time",
@@ -288,5 +295,52 @@ def model_path(home: Path, m: Model) -> Path:
     return table_path(home, m.layer, m.name)
 
 
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _fact_case(family: str) -> str:
+    whens = " ".join(
+        f"WHEN {_quoted([e.name])} THEN {_quoted([e.fact_type or e.name])}"
+        for e in vocabulary.family(family).values()
+    )
+    return f"CASE event_type {whens} END"
+
+
+def _event(name: str) -> vocabulary.EventType:
+    for e in vocabulary.EVENT_TYPES:
+        if e.name == name:
+            return e
+    raise KeyError(f"event type {name!r} is not in the vocabulary")
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    kind, _, arg = match.group(1).partition(":")
+    if kind == "ingested":
+        return _quoted(vocabulary.INGESTED)
+    if kind == "outbox":
+        return _quoted(vocabulary.OUTBOX)
+    if kind == "marketing_purpose":
+        return _quoted([vocabulary.MARKETING_PURPOSE])
+    if kind == "types" and vocabulary.family(arg):
+        return _quoted(vocabulary.family(arg))
+    if kind == "fact_type" and vocabulary.family(arg):
+        return _fact_case(arg)
+    if kind == "name":
+        return _quoted([_event(arg).name])
+    if kind == "fact":
+        event = _event(arg)
+        return _quoted([event.fact_type or event.name])
+    raise KeyError(f"unknown SQL placeholder {match.group(0)!r}")
+
+
+def render_sql(text: str) -> str:
+    """Fill the `{{ ... }}` placeholders of a model's SQL with names from the vocabulary:
+    `ingested`/`outbox` (every type of a channel), `types:FAMILY`, `fact_type:FAMILY` (a CASE
+    from raw to fact event type), `name:EVENT`, `fact:EVENT`, `marketing_purpose`."""
+    return _PLACEHOLDER.sub(_placeholder, text)
+
+
 def sql_text(name: str) -> str:
-    return resources.files("tenantry.pipeline").joinpath("sql", name).read_text("utf-8")
+    """A model's SQL with the vocabulary's names filled in."""
+    return render_sql(resources.files("tenantry.pipeline").joinpath("sql", name).read_text("utf-8"))

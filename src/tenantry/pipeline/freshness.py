@@ -1,8 +1,10 @@
 """Freshness against the SLAs of seed 001 section 8, and the data behind `tenantry pipeline status`.
 
-Sources: the age of the newest raw event of each `source` (by `ingested_at`) against that
-source's SLA from `quality.toml`. Tables: the age of each curated/ml table's last publication
-(from the run log) against the tables' SLA. Read-only; it never starts a run.
+Sources (`tenantry.lake.vocabulary.SOURCES`): the age of the newest raw event of each
+ingestion `source` (`api`, `bulk`, by `ingested_at`) and of the newest relayed database change
+(`outbox`, by `occurred_at`) against that source's SLA from `quality.toml`. Tables: the age
+of each curated/ml table's last publication (from the run log) against the tables' SLA.
+Read-only; it never starts a run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pyarrow as pa
 
 from tenantry.clock import Clock, SystemClock
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path
+from tenantry.lake.vocabulary import SOURCES
+from tenantry.lake.writer import DOMAIN_EVENTS, DOMAIN_EVENTS_SCHEMA
 from tenantry.pipeline.catalog import MODELS, model_path
 from tenantry.pipeline.lakeio import open_table, register
 from tenantry.pipeline.quality import load_config
@@ -68,19 +72,22 @@ def _minutes(entry: Any, default: int) -> timedelta:
 
 
 def source_freshness(home: Path, now: datetime) -> list[Freshness]:
-    """The newest raw event per configured source and its age at `now`."""
+    """The newest data per source and its age at `now`: client events by their `source`
+    (when ingestion stored them), the outbox by the newest database change relayed."""
     sources = load_config().get("freshness", {}).get("sources", {})
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     register(con, "raw", table_path(home, "raw", RAW_EVENTS), RAW_EVENTS_SCHEMA)
+    register(con, "domain", table_path(home, "raw", DOMAIN_EVENTS), DOMAIN_EVENTS_SCHEMA)
     rows = con.execute(
         "SELECT source, epoch_us(max(ingested_at)) FROM raw GROUP BY source"
+        " UNION ALL SELECT 'outbox', epoch_us(max(occurred_at)) FROM domain"
     ).fetchall()
-    newest = {str(s): datetime.fromtimestamp(us / 1e6, now.tzinfo) for s, us in rows if s}
+    newest = {str(s): datetime.fromtimestamp(us / 1e6, now.tzinfo) for s, us in rows if s and us}
     out = []
     for name, entry in sources.items():
         ts = newest.get(name)
-        feed = str(entry.get("feed", name)) if isinstance(entry, dict) else name
+        feed = SOURCES.get(name, name)
         out.append(
             Freshness(name, feed, ts, None if ts is None else now - ts, _minutes(entry, 1440))
         )

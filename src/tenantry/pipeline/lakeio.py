@@ -22,8 +22,10 @@ from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_delt
 
 from tenantry.errors import ConfigurationError
 from tenantry.lake.raw import RAW_EVENTS, table_path
+from tenantry.lake.writer import DOMAIN_EVENTS
 
 __all__ = [
+    "RAW_TABLES",
     "open_table",
     "publish",
     "raw_files",
@@ -41,15 +43,25 @@ def open_table(path: Path) -> DeltaTable | None:
     return DeltaTable(str(path))
 
 
+# The raw tables the pipeline reads, with the prefix of their files in `raw_files` (the event
+# table's files carry none, as they did before the domain events were read).
+RAW_TABLES = ((RAW_EVENTS, ""), (DOMAIN_EVENTS, f"{DOMAIN_EVENTS}/"))
+
+
 def raw_files(home: Path) -> dict[str, str]:
-    """Data files of the raw event table now: relative path -> event_date (ISO)."""
-    dt = open_table(table_path(home, "raw", RAW_EVENTS))
-    if dt is None:
-        return {}
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
-    dates = actions.column("partition.event_date").to_pylist()
-    return {str(p): d.isoformat() for p, d in zip(paths, dates, strict=True)}
+    """Data files of the raw tables now (client events and relayed domain events): path
+    relative to the raw event table, or prefixed with the domain-event table's name ->
+    event_date (ISO)."""
+    out: dict[str, str] = {}
+    for table, prefix in RAW_TABLES:
+        dt = open_table(table_path(home, "raw", table))
+        if dt is None:
+            continue
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist()
+        dates = actions.column("partition.event_date").to_pylist()
+        out |= {prefix + str(p): d.isoformat() for p, d in zip(paths, dates, strict=True)}
+    return out
 
 
 _DUCK_TYPES = {pa.int32(): "INTEGER", pa.date32(): "DATE", pa.string(): "VARCHAR"}

@@ -86,8 +86,8 @@ def dq_table(results: Iterable[RuleResult | dict[str, Any]], *, only_failed: boo
 
 
 def sources_table(status: PipelineStatus) -> Table:
-    t = Table(title="Source freshness (seed 001 SLAs)")
-    for col in ("source", "feed", "newest event", "age", "SLA", "state"):
+    t = Table(title="Source freshness: where raw data comes from, and how old its newest is")
+    for col in ("source", "what it is", "newest data", "age", "SLA", "state"):
         t.add_column(col)
     for f in status.sources:
         t.add_row(

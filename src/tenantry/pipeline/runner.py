@@ -1,6 +1,8 @@
 """`tenantry pipeline run`: build the star schema, segments and features from the raw events.
 
-A run compares the raw table's data files with the ones the last good run processed; the
+The raw layer is two tables: the client events (`raw/events`) and the database changes
+relayed from the outbox (`raw/domain_events`: consent, accounts, locations). A run compares
+their data files with the ones the last good run processed; the
 event dates of added or removed files are the work (everything with `full=True`). Those dates'
 raw events are loaded into DuckDB once, each model's SQL stages its rows in a DuckDB temp
 table, its data-quality rules run on the staged rows, and only then are the tables that
@@ -30,6 +32,7 @@ import pyarrow as pa
 from tenantry.clock import Clock, SystemClock
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path
+from tenantry.lake.writer import DOMAIN_EVENTS, DOMAIN_EVENTS_SCHEMA
 from tenantry.pipeline.catalog import IDENTIFYING, MODELS, Model, model, model_path, sql_text
 from tenantry.pipeline.lakeio import open_table, publish, raw_files, register
 from tenantry.pipeline.quality import RuleResult, evaluate, load_config, rules_for
@@ -163,14 +166,18 @@ class _Run:
             {"k": sorted(keys)},
         )
         dates = set(self.plan.dates)
-        register(
-            self.con,
-            "raw_batch",
-            table_path(self.home, "raw", RAW_EVENTS),
-            RAW_EVENTS_SCHEMA,
-            partition_by="event_date",
-            keep=lambda v: v in dates,
-        )
+        for view, table, schema in (
+            ("raw_batch", RAW_EVENTS, RAW_EVENTS_SCHEMA),
+            ("domain_batch", DOMAIN_EVENTS, DOMAIN_EVENTS_SCHEMA),
+        ):
+            register(
+                self.con,
+                view,
+                table_path(self.home, "raw", table),
+                schema,
+                partition_by="event_date",
+                keep=lambda v: v in dates,
+            )
         # a view, not a copy: each model's scan reads only the columns and rows it needs
         self.con.execute(f"CREATE TEMP VIEW batch AS {sql_text('batch.sql')}")
         row = self.con.execute("SELECT count(*) FROM batch").fetchall()[0]

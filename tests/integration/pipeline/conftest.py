@@ -18,6 +18,8 @@ import pytest
 from deltalake import write_deltalake
 
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_PARTITION_BY, RAW_EVENTS_SCHEMA, table_path
+from tenantry.lake.vocabulary import OUTBOX
+from tenantry.lake.writer import DOMAIN_EVENTS, DOMAIN_EVENTS_SCHEMA
 from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.lakeio import register
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
@@ -46,18 +48,45 @@ def raw_event(
         "event_date": ts.date(),
         "external_ids": None,
         "properties": json.dumps(properties or {}),
-        "source": extra.get("source", "app"),
+        "source": extra.get("source", "api"),
         "ingested_at": ts + timedelta(seconds=1),
     }
 
 
+def _domain_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw-shaped row of an outbox type as the relay writes it: the subject in the payload."""
+    payload = json.loads(row["properties"])
+    if row["user_key"] is not None:
+        payload["user_key"] = row["user_key"]
+    return {
+        "event_id": row["event_id"],
+        "tenant_id": row["tenant_id"],
+        "aggregate_type": row["event_type"].split("_")[0],
+        "aggregate_id": row["location_id"] or row["tenant_id"],
+        "event_type": row["event_type"],
+        "occurred_at": row["event_ts"],
+        "event_date": row["event_date"],
+        "payload": json.dumps(payload),
+        "relayed_at": row["ingested_at"],
+    }
+
+
 def append_raw(home: Path, rows: list[dict[str, Any]]) -> None:
-    write_deltalake(
-        str(table_path(home, "raw", RAW_EVENTS)),
-        pa.Table.from_pylist(rows, schema=RAW_EVENTS_SCHEMA),
-        mode="append",
-        partition_by=list(RAW_EVENTS_PARTITION_BY),
-    )
+    """Append hand-made events: client types to raw/events, database-change (outbox) types to
+    raw/domain_events, where the relay puts each."""
+    events = [r for r in rows if r["event_type"] not in OUTBOX]
+    domain = [_domain_row(r) for r in rows if r["event_type"] in OUTBOX]
+    for table, schema, part in (
+        (RAW_EVENTS, RAW_EVENTS_SCHEMA, events),
+        (DOMAIN_EVENTS, DOMAIN_EVENTS_SCHEMA, domain),
+    ):
+        if part:
+            write_deltalake(
+                str(table_path(home, "raw", table)),
+                pa.Table.from_pylist(part, schema=schema),
+                mode="append",
+                partition_by=list(RAW_EVENTS_PARTITION_BY),
+            )
 
 
 def read(home: Path, name: str, where: str = "true", order: str = "1") -> list[tuple[Any, ...]]:
@@ -69,12 +98,16 @@ def read(home: Path, name: str, where: str = "true", order: str = "1") -> list[t
 
 
 def raw_rows(home: Path) -> list[dict[str, Any]]:
+    """Every raw event, client events and relayed database changes alike."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     register(con, "raw", table_path(home, "raw", RAW_EVENTS), RAW_EVENTS_SCHEMA)
+    register(con, "domain", table_path(home, "raw", DOMAIN_EVENTS), DOMAIN_EVENTS_SCHEMA)
     return (
         con.sql(
             "SELECT tenant_id, user_key, event_type, epoch_us(event_ts) AS us, properties FROM raw"
+            " UNION ALL SELECT tenant_id, payload->>'user_key', event_type, epoch_us(occurred_at),"
+            " payload FROM domain"
         )
         .to_arrow_table()
         .to_pylist()

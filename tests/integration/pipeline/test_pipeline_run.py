@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tenantry.errors import ConflictError
+from tenantry.lake import vocabulary
 from tenantry.lake.raw import RAW_EVENTS, table_path
 from tenantry.pipeline.catalog import MODELS, model_path
 from tenantry.pipeline.runlog import load_processed, read_runs
@@ -19,18 +20,10 @@ from tenantry.pipeline.runner import pipeline_lock, run_pipeline
 from tests.integration.pipeline.conftest import END, TENANTS, append_raw, raw_event, raw_rows, read
 
 FACT_TYPES = {
-    "fact_onboarding_steps": ("step_started", "step_completed", "step_skipped"),
-    "fact_visibility_check": ("visibility_check_completed",),
-    "fact_email_events": (
-        "email_sent",
-        "email_delivered",
-        "email_opened",
-        "email_clicked",
-        "email_bounced",
-        "email_complained",
-        "email_unsubscribed",
-    ),
-    "fact_login_oauth": ("oauth_login",),
+    "fact_onboarding_steps": tuple(vocabulary.family("onboarding")),
+    "fact_visibility_check": tuple(vocabulary.family("visibility")),
+    "fact_email_events": tuple(vocabulary.family("email")),
+    "fact_login_oauth": tuple(vocabulary.family("oauth_login")),
 }
 
 
@@ -87,7 +80,7 @@ def test_incremental_run_processes_only_the_new_day_and_equals_a_full_build(
             raw_event(
                 t,
                 u,
-                "oauth_login",
+                "login_oauth",
                 ts + timedelta(minutes=1),
                 {"provider": "google", "success": True},
             ),
@@ -135,7 +128,7 @@ def test_a_late_event_reprocesses_only_its_old_date(lake: Path, day: Callable[[i
             raw_event(
                 TENANTS[1],
                 "uk_late",
-                "oauth_login",
+                "login_oauth",
                 ts,
                 {"provider": "facebook", "success": False, "error_code": "timeout"},
             )
@@ -176,7 +169,7 @@ def test_a_failing_rule_keeps_the_table_and_its_dependents_unpublished(
                 {"step_id": "goals", "persona": "evil-eve", "duration_seconds": 5},
             ),
             raw_event(
-                TENANTS[0], "uk_bad", "oauth_login", ts, {"provider": "google", "success": True}
+                TENANTS[0], "uk_bad", "login_oauth", ts, {"provider": "google", "success": True}
             ),
         ],
     )

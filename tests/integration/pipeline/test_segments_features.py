@@ -12,7 +12,7 @@ from pathlib import Path
 from tenantry.pipeline.runner import run_pipeline
 from tests.integration.pipeline.conftest import TENANTS, append_raw, raw_event, raw_rows, read
 
-ACTIVITY = ("step_", "email_", "oauth_login", "visibility_check_completed")
+ACTIVITY = ("step_", "email_", "login_oauth", "visibility_check_completed")
 
 
 def _expected_features(home: Path, as_of: date) -> dict[tuple[str, str], dict[str, int]]:
@@ -35,13 +35,13 @@ def _expected_features(home: Path, as_of: date) -> dict[tuple[str, str], dict[st
         if kind == "step_completed":
             f["steps_completed_30d"] += 1
             f["steps_completed_7d"] += recent
-        elif kind == "email_opened":
+        elif kind == "email_open":
             f["email_opens_30d"] += 1
             f["email_opens_7d"] += recent
-        elif kind == "email_clicked":
+        elif kind == "email_click":
             f["email_clicks_30d"] += 1
             f["email_clicks_7d"] += recent
-        elif kind == "oauth_login" and props.get("success"):
+        elif kind == "login_oauth" and props.get("success"):
             f["login_count_30d"] += 1
     for key, d in last.items():
         out[key]["last_activity_days_ago"] = (as_of - d).days

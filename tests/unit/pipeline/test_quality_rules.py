@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from tenantry.errors import ValidationError
+from tenantry.lake.vocabulary import SOURCES
 from tenantry.pipeline.quality import (
     RULE_TYPES,
     compile_rule,
@@ -165,11 +166,11 @@ def test_the_shipped_rules_file_parses_and_covers_every_table() -> None:
         assert rules_for(config, m.name), m.name
     kinds = {r.kind for m in MODELS for r in rules_for(config, m.name)}
     assert kinds == set(RULE_TYPES)
-    assert set(config["freshness"]["sources"]) == {"app", "ga4", "consent", "ses"}
+    assert set(config["freshness"]["sources"]) == set(SOURCES)
 
 
 def test_the_rules_allow_exactly_the_vocabulary_of_the_event_types() -> None:
-    from tenantry.pipeline import vocabulary as v
+    from tenantry.lake import vocabulary as v
 
     config = load_config()
 

@@ -2,14 +2,14 @@
 -- lets feature windows read days instead of events.
 WITH u AS (
     SELECT tenant_id, user_key, date_key, event_ts,
-           (event_type = 'completed')::INTEGER AS steps,
-           CASE WHEN event_type = 'completed' THEN duration_seconds END AS duration,
+           (event_type = {{ fact:step_completed }})::INTEGER AS steps,
+           CASE WHEN event_type = {{ fact:step_completed }} THEN duration_seconds END AS duration,
            comm_prefs->>'tone' AS tone,
            0 AS opens, 0 AS clicks, 0 AS logins, NULL::INTEGER AS vc
     FROM stg_fact_onboarding_steps
     UNION ALL
     SELECT tenant_id, user_key, date_key, event_ts, 0, NULL, NULL,
-           (event_type = 'open')::INTEGER, (event_type = 'click')::INTEGER, 0, NULL
+           (event_type = {{ fact:email_open }})::INTEGER, (event_type = {{ fact:email_click }})::INTEGER, 0, NULL
     FROM stg_fact_email_events WHERE user_key IS NOT NULL
     UNION ALL
     SELECT tenant_id, user_key, date_key, event_ts, 0, NULL, NULL, 0, 0, success::INTEGER, NULL

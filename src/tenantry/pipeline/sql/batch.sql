@@ -1,5 +1,7 @@
--- The raw events of the dates being processed, restricted to the event types the star schema
--- reads. `raw_batch` is the raw Delta table's Arrow dataset, already pruned to those dates.
+-- The events of the dates being processed, in one shape, restricted to the vocabulary's types:
+-- client events from the raw event table (`raw_batch`) and database changes from the raw
+-- domain-event table (`domain_batch`, the relayed outbox: consent, accounts, locations). Both
+-- are already pruned to those dates. Outbox payloads name the subject only as `user_key`.
 SELECT
     event_id,
     tenant_id,
@@ -13,12 +15,20 @@ SELECT
     external_ids,
     properties
 FROM raw_batch
-WHERE event_type IN (
-    'step_started', 'step_completed', 'step_skipped',
-    'visibility_check_completed',
-    'email_sent', 'email_delivered', 'email_opened', 'email_clicked', 'email_bounced',
-    'email_complained', 'email_unsubscribed',
-    'oauth_login',
-    'consent_granted', 'consent_withdrawn', 'email_verified',
-    'account_upserted', 'location_upserted'
-)
+WHERE event_type IN ({{ ingested }})
+UNION ALL
+SELECT
+    event_id,
+    tenant_id,
+    tenant_id AS account_id,
+    CASE WHEN event_type IN ({{ types:location }}) THEN aggregate_id END AS location_id,
+    payload->>'user_key' AS user_key,
+    event_type,
+    occurred_at AS event_ts,
+    event_date,
+    (year(event_date) * 10000 + month(event_date) * 100 + day(event_date))::INTEGER AS date_key,
+    CASE WHEN payload->>'gbp_place_id' IS NOT NULL
+         THEN json_object('gbp_place_id', payload->>'gbp_place_id')::VARCHAR END AS external_ids,
+    payload AS properties
+FROM domain_batch
+WHERE event_type IN ({{ outbox }})

@@ -1,12 +1,13 @@
 -- seed 001 dim_location: every location seen in an event, with the attributes of its latest
--- `location_upserted` event (the GBP place id from the event's external ids); merged with the
--- published rows.
+-- `location_upserted` event (written by the database's outbox when the location changes; the
+-- GBP place id from the event's external ids); merged with the published rows.
 WITH up AS (
     SELECT tenant_id, location_id, coalesce(account_id, tenant_id) AS account_id, event_ts,
            json_transform(properties, '{"address": "VARCHAR", "city": "VARCHAR",
-               "country": "VARCHAR", "latitude": "DOUBLE", "longitude": "DOUBLE"}') AS p,
+               "country": "VARCHAR", "latitude": "DOUBLE", "longitude": "DOUBLE",
+               "price_range": "VARCHAR"}') AS p,
            external_ids->>'gbp_place_id' AS gbp_place_id
-    FROM batch WHERE event_type = 'location_upserted' AND location_id IS NOT NULL
+    FROM batch WHERE event_type IN ({{ types:location }}) AND location_id IS NOT NULL
 ),
 latest AS (
     SELECT tenant_id, location_id, arg_max(account_id, event_ts) AS account_id,
@@ -27,6 +28,7 @@ newer AS (
            l.updated_at IS NOT NULL AND (c.updated_at IS NULL OR l.updated_at >= c.updated_at)
                AS take_new,
            c.address, c.city, c.country, c.gbp_place_id AS c_gbp, c.latitude, c.longitude,
+           c.price_range,
            c.updated_at AS c_updated_at
     FROM k
     LEFT JOIN latest l USING (tenant_id, location_id)
@@ -43,5 +45,6 @@ SELECT
     CASE WHEN take_new THEN gbp_place_id ELSE c_gbp END AS gbp_place_id,
     CASE WHEN take_new THEN p.latitude ELSE latitude END AS latitude,
     CASE WHEN take_new THEN p.longitude ELSE longitude END AS longitude,
+    CASE WHEN take_new THEN p.price_range ELSE price_range END AS price_range,
     greatest(updated_at, c_updated_at) AS updated_at
 FROM newer

@@ -14,23 +14,24 @@ WITH delta AS (
 ),
 a AS (
     SELECT tenant_id, user_key, event_ts, NULL AS persona, NULL AS prefs, NULL AS email_hash,
-           false AS login, NULL::BOOLEAN AS consent, false AS verified
+           event_type IN ({{ types:login }})
+               AND coalesce(json_extract(properties, '$.success')::BOOLEAN, true) AS login,
+           NULL::BOOLEAN AS consent, false AS verified
     FROM batch
     WHERE user_key IS NOT NULL
-      AND event_type NOT LIKE 'step\_%' ESCAPE '\'
-      AND event_type NOT IN ('consent_granted', 'consent_withdrawn', 'email_verified')
+      AND event_type NOT IN ({{ types:onboarding }}, {{ types:consent }}, {{ types:verified }})
     UNION ALL
     SELECT tenant_id, user_key, event_ts, persona, comm_prefs, NULL, false, NULL, false
     FROM stg_fact_onboarding_steps
     UNION ALL
     SELECT tenant_id, user_key, event_ts, NULL, NULL, NULL, false,
-           CASE WHEN event_type = 'email_verified' THEN NULL
-                WHEN properties->>'purpose' = 'marketing_email'
-                THEN event_type = 'consent_granted' END,
-           event_type = 'email_verified'
+           CASE WHEN event_type IN ({{ types:consent }})
+                 AND properties->>'purpose' = {{ marketing_purpose }}
+                THEN event_type = {{ name:consent_granted }} END,
+           event_type IN ({{ types:verified }})
     FROM batch
     WHERE user_key IS NOT NULL
-      AND event_type IN ('consent_granted', 'consent_withdrawn', 'email_verified')
+      AND event_type IN ({{ types:consent }}, {{ types:verified }})
 ),
 b AS (
     SELECT * FROM a

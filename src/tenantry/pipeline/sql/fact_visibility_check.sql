@@ -4,7 +4,7 @@ WITH e AS (
         "gbp_score": "INTEGER", "social_score": "INTEGER", "web_score": "INTEGER",
         "competitor_count": "INTEGER", "processing_time_seconds": "INTEGER"}') AS p
     FROM batch
-    WHERE event_type = 'visibility_check_completed' AND user_key IS NOT NULL
+    WHERE event_type IN ({{ types:visibility }}) AND user_key IS NOT NULL
 )
 SELECT
     coalesce(p.check_id, event_id) AS check_id,
