@@ -1,5 +1,5 @@
 """`tenantry pipeline run|status` as a user runs them, on a lake of generated events (no
-database needed), and the demo's pipeline part."""
+database needed), and the demo's pipeline part (on a database of its own)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,24 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
+import sqlalchemy as sa
 from rich.console import Console
 
 from tenantry.config import Settings
-from tenantry.demo.pipeline import DEMO_EVENTS, show_pipeline
+from tenantry.db.provider import DatabaseTarget
+from tenantry.demo.pipeline import show_pipeline
+from tenantry.lake import vocabulary
+from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path
+from tenantry.models.enums import Vertical
+from tenantry.pipeline.catalog import model, model_path
+from tenantry.pipeline.lakeio import register
 from tenantry.pipeline.runner import run_pipeline
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
+from tests.conftest import make_tenant
 from tests.integration.pipeline.conftest import append_raw, raw_event
+from tests.private_db import private_database
 
 
 def run(home: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -81,16 +91,44 @@ def test_a_failing_rule_exits_1_and_names_the_rule(home: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_demo_generates_events_once_and_shows_schema_segments_and_dq(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path)
-    tenants = dict(zip(synthetic_tenant_ids(3, seed=3), ("Sole", "Kfz", "Hibachi"), strict=True))
-    out = Console(file=io.StringIO(), width=160)
-    record = show_pipeline(out, settings, tenants=tenants)
-    assert record is not None and record.status == "ok"
-    text = out.file.getvalue()  # type: ignore[attr-defined]
-    assert f"Generated {DEMO_EVENTS:,} synthetic events" in text
-    for heading in ("Lake tables", "Segments", "Data-quality report"):
-        assert heading in text
-    again = Console(file=io.StringIO(), width=160)
-    assert show_pipeline(again, settings, tenants=tenants).status == "noop"  # type: ignore[union-attr]
-    assert "already in the lake" in again.file.getvalue()  # type: ignore[attr-defined]
+def test_the_demo_sends_its_events_through_ingestion_and_the_relay(
+    server: DatabaseTarget, settings: Settings, tmp_path: Path
+) -> None:
+    home = Settings(home=tmp_path)
+    with private_database(server, settings, "demo") as db:
+        tenants = [make_tenant(db, vertical=v) for v in (Vertical.RESTAURANT, Vertical.WORKSHOP)]
+        names = {str(t.id): t.slug for t in tenants}
+        out = Console(file=io.StringIO(), width=160)
+        record = show_pipeline(out, home, db=db, tenants=names)
+        assert record is not None and record.status == "ok", [r for r in record.dq if not r.passed]
+        text = out.file.getvalue()  # type: ignore[attr-defined]
+        assert "through ingestion" in text and "0 not" in text
+        for heading in ("Lake tables", "Segments", "Data-quality report"):
+            assert heading in text
+        with db.platform_uow() as uow:
+            inbox = set(uow.session.scalars(sa.text("SELECT id::text FROM events.inbox")))
+        con = duckdb.connect()
+        register(con, "raw", table_path(tmp_path, "raw", RAW_EVENTS), RAW_EVENTS_SCHEMA)
+        raw = con.execute("SELECT event_id, event_type, source FROM raw").fetchall()
+        # every event in the lake came through the inbox, of a type a client may send
+        assert raw and {r[0] for r in raw} == inbox
+        assert {r[1] for r in raw} == set(vocabulary.INGESTED)
+        segments = read_model(tmp_path, "segments")
+        assert {s["consent_state"] for s in segments} == {
+            "marketing_opted_in",
+            "email_only",
+            "unverified",
+        }
+        accounts = read_model(tmp_path, "dim_account")
+        assert {a["main_category"] for a in accounts} == {"restaurant", "workshop"}
+        again = Console(file=io.StringIO(), width=160)
+        second = show_pipeline(again, home, db=db, tenants=names)
+        assert second is not None and second.status == "noop"
+        assert "already sent" in again.file.getvalue()  # type: ignore[attr-defined]
+
+
+def read_model(home: Path, name: str) -> list[dict[str, object]]:
+    m = model(name)
+    con = duckdb.connect()
+    register(con, "t", model_path(home, m), m.schema, partition_by=m.partition_by)
+    return con.sql("SELECT * FROM t").to_arrow_table().to_pylist()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
+from tenantry.events.erasure import erase_subject_events
+from tenantry.lake.vocabulary import EVENT_TYPES, OUTBOX
 from tenantry.models import Customer, OutboxEntry
 from tenantry.models.enums import (
     BookingKind,
@@ -16,9 +19,19 @@ from tenantry.models.enums import (
     PaymentKind,
     PaymentMethod,
 )
+from tenantry.privacy.consent import record_consent
+from tenantry.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.subjects import resolve_subject
 from tenantry.services import bookings, leads
 from tenantry.services.bookings import ItemLine
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, make_tenant
+from tests.events_support import member, pseudonym_of
+from tests.factories import NOTICE, TEST_MASTER
+
+
+def vocab_properties(event_type: str) -> tuple[str, ...]:
+    return next(e.properties for e in EVENT_TYPES if e.name == event_type)
 
 
 def _entries(db: Database, tenant: TenantFixture, aggregate: uuid.UUID) -> list[OutboxEntry]:
@@ -97,3 +110,107 @@ def test_booking_states_are_recorded_in_the_outbox(db: Database, tenant: TenantF
         ("confirmed", "paid"),
     ]
     assert len({e.txid for e in entries}) == 1  # one transaction, in insertion order
+
+
+# Analytics changes: consent, accounts and locations, written by triggers with the change.
+
+
+def _analytics(db: Database, tenant_id: uuid.UUID, after: int = 0) -> list[OutboxEntry]:
+    with db.tenant_uow(tenant_id) as uow:
+        return list(
+            uow.session.scalars(
+                sa.select(OutboxEntry)
+                .where(OutboxEntry.event_type.in_(OUTBOX), OutboxEntry.seq > after)
+                .order_by(OutboxEntry.txid, OutboxEntry.seq)
+            )
+        )
+
+
+def _last_seq(db: Database, tenant_id: uuid.UUID) -> int:
+    with db.tenant_uow(tenant_id) as uow:
+        return int(uow.session.scalar(sa.select(sa.func.max(OutboxEntry.seq))) or 0)
+
+
+def test_consent_decisions_reach_the_outbox_as_pseudonymous_events(
+    db: Database, tenant: TenantFixture
+) -> None:
+    user = member(db, tenant.id)  # analytics granted
+    key = pseudonym_of(db, tenant.id, user)
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        ring = KeyRing(uow, TEST_MASTER)
+        subject = resolve_subject(uow, ring, email="consent-outbox@example.com")
+        record_consent(uow, subject.id, "marketing_email", "denied", source="t", notice=NOTICE)
+        pending = start_opt_in(
+            uow, ring, email="consent-outbox@example.com", purpose="vc_report", notice=NOTICE
+        )
+        confirm_opt_in(uow, ring, pending.token, notice=NOTICE)
+        other = subject.pseudonym
+        uow.commit()
+    entries = [e for e in _analytics(db, tenant.id) if e.aggregate_type == "consent"]
+    got = [(e.event_type, e.payload.get("purpose"), e.payload["user_key"]) for e in entries]
+    assert ("consent_granted", "analytics", key) in got
+    assert got[-3:] == [
+        ("consent_withdrawn", "marketing_email", other),
+        ("consent_granted", "vc_report", other),
+        ("email_verified", "vc_report", other),
+    ]
+    text = str([e.payload for e in entries])
+    assert "example.com" not in text and str(user) not in text
+    assert all(set(e.payload) <= set(vocab_properties(e.event_type)) for e in entries)
+
+
+def test_a_rolled_back_consent_leaves_no_event(db: Database, tenant: TenantFixture) -> None:
+    before = _last_seq(db, tenant.id)
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email="rb@example.com")
+        record_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
+    assert _analytics(db, tenant.id, before) == []
+
+
+def test_tenants_and_locations_reach_the_outbox_on_every_relevant_change(db: Database) -> None:
+    t = make_tenant(db, locations=1)  # created: one account and one location event
+    first = _analytics(db, t.id)
+    assert [e.event_type for e in first] == ["account_upserted", "location_upserted"]
+    assert first[0].payload["main_category"] == "restaurant" and first[0].payload["is_active"]
+    before = _last_seq(db, t.id)
+    with db.tenant_uow(t.id) as uow:
+        uow.session.execute(
+            sa.text(
+                "UPDATE identity.locations SET city = 'Hamburg', price_range = 3,"
+                " phone = '+49 30 1234567', email = 'loc@example.org'"
+            )
+        )
+        uow.commit()
+    with db.tenant_uow(t.id) as uow:  # nothing the analytics read: no event
+        uow.session.execute(sa.text("UPDATE identity.locations SET onboarding_step = 2"))
+        uow.commit()
+    [changed] = _analytics(db, t.id, before)
+    assert changed.event_type == "location_upserted" and changed.aggregate_id == t.locations[0]
+    assert (changed.payload["city"], changed.payload["price_range"]) == ("Hamburg", "€€€")
+    assert "example.org" not in str(changed.payload) and "1234567" not in str(changed.payload)
+    assert set(changed.payload) <= set(vocab_properties("location_upserted"))
+
+
+def test_the_triggers_use_only_the_vocabularys_names(db: Database) -> None:
+    with db.platform_uow() as uow:
+        sources = uow.session.scalars(
+            sa.text(
+                "SELECT prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'events' AND (proname LIKE 'outbox_%' OR proname LIKE '%_payload')"
+            )
+        ).all()
+    text = "\n".join(sources)
+    named = set(re.findall(r"'([a-z]+_[a-z_]+)'", text))
+    assert set(OUTBOX) <= named
+    keys = {k for k in named if k not in OUTBOX}
+    declared = {p for name in OUTBOX for p in vocab_properties(name)}
+    assert keys <= declared, keys - declared
+
+
+def test_erasure_deletes_the_subjects_consent_events(db: Database, tenant: TenantFixture) -> None:
+    user = member(db, tenant.id)
+    key = pseudonym_of(db, tenant.id, user)
+    with db.tenant_uow(tenant.id) as uow:
+        assert erase_subject_events(uow, [key]) >= 1
+        uow.commit()
+    assert [e for e in _analytics(db, tenant.id) if e.payload.get("user_key") == key] == []

@@ -3,13 +3,11 @@
 pipeline run, and then every table and column the catalog lists holds values derived from
 those events (a new table or column without a source fails here).
 
-The test has a database of its own: the relay moves every tenant's rows, and a pipeline run
-over other tests' events would check their data, not this feed's.
+The test has a database of its own (`tests.private_db`).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,8 +22,7 @@ from fastapi.testclient import TestClient
 
 from tenantry.api.app import create_app
 from tenantry.config import Settings
-from tenantry.db.engine import Database, open_database
-from tenantry.db.migrate import upgrade
+from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.events.relay import relay_once
 from tenantry.ids import uuid7
@@ -45,9 +42,10 @@ from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
 from tenantry.services.resources import create_location
-from tests.conftest import TEST_MASTER, create_database, drop_database
+from tests.conftest import TEST_MASTER
 from tests.e2e.api.conftest import api_settings, issue_key
 from tests.factories import NOTICE
+from tests.private_db import private_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -63,18 +61,11 @@ class Feed:
 def feed(
     server: DatabaseTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Feed]:
-    name = f"tenantry_feed_{os.getpid()}"
-    target = create_database(server, name)
-    upgrade(target)
     home = tmp_path_factory.mktemp("feed-home")
-    db = open_database(settings, target=target, master=TEST_MASTER)
-    app = create_app(db, settings=api_settings(settings, home=home))
-    try:
+    with private_database(server, settings, "feed") as db:
+        app = create_app(db, settings=api_settings(settings, home=home))
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Feed(db, client, home)
-    finally:
-        db.dispose()
-        drop_database(server, name)
 
 
 def _user(db: Database, tenant_id: uuid.UUID, email: str) -> uuid.UUID:
