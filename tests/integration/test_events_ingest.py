@@ -195,3 +195,14 @@ def test_bulk_ingest_loads_many_events_and_reports_only_the_exceptions(
     again = ingest_bulk(clocked_db, TEST_MASTER, tenant.id, events[:1_500], chunk_size=1_000)
     assert (again.accepted, again.duplicate) == (0, 1_500)
     assert len(_stored(clocked_db, tenant)) == 2_500
+
+
+@pytest.mark.parametrize("source", ["ga4", "consent", "outbox", "API"])
+def test_only_the_vocabularys_ingestion_sources_are_accepted(
+    db: Database, tenant: TenantFixture, source: str
+) -> None:
+    """Freshness SLAs and the docs are kept per source: a source nobody watches is refused."""
+    with pytest.raises(ValidationError, match="source must be one of api, bulk"):
+        ingest_bulk(db, TEST_MASTER, tenant.id, [event()], source=source)
+    with db.tenant_uow(tenant.id) as uow, pytest.raises(ValidationError):
+        ingest_batch(uow, KeyRing(uow, TEST_MASTER), [event()], source=source)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
-from tenantry.events.erasure import erase_subject_events
+from tenantry.events.erasure import erase_subject_changes
 from tenantry.lake.vocabulary import EVENT_TYPES, OUTBOX
 from tenantry.models import Customer, OutboxEntry
 from tenantry.models.enums import (
@@ -139,7 +139,8 @@ def test_consent_decisions_reach_the_outbox_as_pseudonymous_events(
     with db.platform_uow(tenant_id=tenant.id) as uow:
         ring = KeyRing(uow, TEST_MASTER)
         subject = resolve_subject(uow, ring, email="consent-outbox@example.com")
-        record_consent(uow, subject.id, "marketing_email", "denied", source="t", notice=NOTICE)
+        for purpose, decision in (("analytics", "granted"), ("marketing_email", "denied")):
+            record_consent(uow, subject.id, purpose, decision, source="t", notice=NOTICE)
         pending = start_opt_in(
             uow, ring, email="consent-outbox@example.com", purpose="vc_report", notice=NOTICE
         )
@@ -149,7 +150,8 @@ def test_consent_decisions_reach_the_outbox_as_pseudonymous_events(
     entries = [e for e in _analytics(db, tenant.id) if e.aggregate_type == "consent"]
     got = [(e.event_type, e.payload.get("purpose"), e.payload["user_key"]) for e in entries]
     assert ("consent_granted", "analytics", key) in got
-    assert got[-3:] == [
+    assert got[-4:] == [
+        ("consent_granted", "analytics", other),
         ("consent_withdrawn", "marketing_email", other),
         ("consent_granted", "vc_report", other),
         ("email_verified", "vc_report", other),
@@ -157,6 +159,23 @@ def test_consent_decisions_reach_the_outbox_as_pseudonymous_events(
     text = str([e.payload for e in entries])
     assert "example.com" not in text and str(user) not in text
     assert all(set(e.payload) <= set(vocab_properties(e.event_type)) for e in entries)
+
+
+def test_without_analytics_consent_only_the_analytics_decision_reaches_the_outbox(
+    db: Database, tenant: TenantFixture
+) -> None:
+    """As ingestion suppresses their events, the lake hears nothing else about such subjects."""
+    before = _last_seq(db, tenant.id)
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        ring = KeyRing(uow, TEST_MASTER)
+        subject = resolve_subject(uow, ring, email="no-analytics@example.com")
+        record_consent(uow, subject.id, "marketing_email", "granted", source="t", notice=NOTICE)
+        record_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
+        record_consent(uow, subject.id, "analytics", "withdrawn", source="t", notice=NOTICE)
+        record_consent(uow, subject.id, "marketing_email", "withdrawn", source="t", notice=NOTICE)
+        uow.commit()
+    got = [(e.event_type, e.payload["purpose"]) for e in _analytics(db, tenant.id, before)]
+    assert got == [("consent_granted", "analytics"), ("consent_withdrawn", "analytics")]
 
 
 def test_a_rolled_back_consent_leaves_no_event(db: Database, tenant: TenantFixture) -> None:
@@ -211,6 +230,6 @@ def test_erasure_deletes_the_subjects_consent_events(db: Database, tenant: Tenan
     user = member(db, tenant.id)
     key = pseudonym_of(db, tenant.id, user)
     with db.tenant_uow(tenant.id) as uow:
-        assert erase_subject_events(uow, [key]) >= 1
+        assert erase_subject_changes(uow, [key]) >= 1
         uow.commit()
     assert [e for e in _analytics(db, tenant.id) if e.payload.get("user_key") == key] == []

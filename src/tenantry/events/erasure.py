@@ -2,10 +2,10 @@
 
 The privacy kernel's erasure calls, in this order and before it overwrites the subject's
 pseudonym: `lake_needles` (what identifies the subject in the lake), `erase_subject_events`
-(the subject's rows in `events.inbox`, and in `events.outbox` its consent changes), then
-`tenantry.lake.erasure.erase_subject_from_lake` with those needles. Events are found by the
-subject's pseudonym (`user_key`) and, for e-mail events without a user, by the keyed hash of
-the address.
+(the subject's rows in `events.inbox`), `erase_subject_changes` (its consent changes in
+`events.outbox`), then `tenantry.lake.erasure.erase_subject_from_lake` with those needles.
+Events are found by the subject's pseudonym (`user_key`) and, for e-mail events without a
+user, by the keyed hash of the address.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tenantry.events.ingest import email_key
 from tenantry.lake.vocabulary import EMAIL_KEY
 from tenantry.privacy.keys import KeyRing
 
-__all__ = ["erase_subject_events", "lake_needles"]
+__all__ = ["erase_subject_changes", "erase_subject_events", "lake_needles"]
 
 
 def lake_needles(ring: KeyRing, *, pseudonym: str | None, email: str | None) -> list[str]:
@@ -35,22 +35,28 @@ def lake_needles(ring: KeyRing, *, pseudonym: str | None, email: str | None) -> 
 
 
 def erase_subject_events(uow: UnitOfWork, needles: list[str]) -> int:
-    """Delete the tenant's inbox and outbox rows of the subject (outbox: consent changes,
-    which name the subject's pseudonym); returns how many were deleted."""
+    """Delete the tenant's inbox rows of the subject; returns how many were deleted."""
     if not needles:
         return 0
-    params = {"t": uow.require_tenant(), "n": needles, "k": EMAIL_KEY}
-    inbox = uow.session.execute(
+    result = uow.session.execute(
         sa.text(
             "DELETE FROM events.inbox WHERE tenant_id = :t"
             " AND (user_key = ANY(:n) OR properties->>:k = ANY(:n))"
         ),
-        params,
+        {"t": uow.require_tenant(), "n": needles, "k": EMAIL_KEY},
     )
-    outbox = uow.session.execute(
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def erase_subject_changes(uow: UnitOfWork, needles: list[str]) -> int:
+    """Delete the tenant's outbox rows naming the subject (its consent changes carry the
+    pseudonym as `user_key`); returns how many were deleted."""
+    if not needles:
+        return 0
+    result = uow.session.execute(
         sa.text(
             "DELETE FROM events.outbox WHERE tenant_id = :t AND payload->>'user_key' = ANY(:n)"
         ),
-        params,
+        {"t": uow.require_tenant(), "n": needles},
     )
-    return int(inbox.rowcount) + int(outbox.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]

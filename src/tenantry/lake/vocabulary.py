@@ -28,6 +28,7 @@ __all__ = [
     "EVENT_TYPES",
     "HELP_LEVELS",
     "INGESTED",
+    "INGEST_SOURCES",
     "LOCATION_EVENTS",
     "LOGIN_EVENTS",
     "LOGIN_METHODS",
@@ -213,3 +214,5 @@ SOURCES = {
     "bulk": "event files loaded with `tenantry events ingest`",
     "outbox": "database changes: consent, e-mail verification, accounts, locations",
 }
+# The `source` values ingestion writes: the API's default and the bulk loader's.
+INGEST_SOURCES = ("api", "bulk")

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
-from tenantry.events.erasure import erase_subject_events, lake_needles
+from tenantry.events.erasure import erase_subject_changes, erase_subject_events, lake_needles
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
@@ -269,6 +269,8 @@ def _erase_events(
     pseudonym = fp.subject.pseudonym if fp.subject is not None else None
     needles = lake_needles(ring, pseudonym=pseudonym, email=fp.email)
     note("events.inbox", "deleted", erase_subject_events(uow, needles))
+    # analytics outbox (issue 16 section 3): consent changes carry the subject's pseudonym
+    note("events.outbox", "deleted", erase_subject_changes(uow, needles))
     if lake_home is None:
         return []
     with pipeline_lock(lake_home):  # a pipeline run must not write back rows it read before

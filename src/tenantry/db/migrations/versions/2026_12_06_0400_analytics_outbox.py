@@ -4,10 +4,13 @@ Triggers write the outbox rows in the same transaction as the change, whatever p
 (services, the API, the seed's COPY, plain SQL): a consent decision (`consent_granted`,
 `consent_withdrawn`, and `email_verified` for a confirmed double opt-in), a tenant, which is
 the business account (`account_upserted`), and a location (`location_upserted`). Updates that
-change nothing the analytics read write nothing. Payloads hold no personal data: the subject
-only as its pseudonym (`user_key`), accounts and locations only business attributes (no
-phone, no e-mail). The event names and payload keys are those of `tenantry.lake.vocabulary`
-(a test compares the installed functions with it). Existing rows are backfilled once.
+change nothing the analytics read write nothing. As ingestion does for events, a subject's
+consent decisions reach the outbox only while the subject allows analytics (the decision on
+`analytics` itself always does, so a withdrawal is heard). Payloads hold no personal data:
+the subject only as its pseudonym (`user_key`), accounts and locations only business
+attributes (no phone, no e-mail). The event names and payload keys are those of
+`tenantry.lake.vocabulary` (a test compares the installed functions with it). Existing rows
+are backfilled once.
 
 Revision ID: 0400
 Revises: 0300
@@ -93,6 +96,10 @@ BEGIN
            n.recorded_at
     FROM new_entries n
     JOIN privacy.subjects s ON s.tenant_id = n.tenant_id AND s.id = n.subject_id
+        AND (n.purpose::text = 'analytics' OR EXISTS (
+            SELECT 1 FROM privacy.active_consents a
+            WHERE a.tenant_id = n.tenant_id AND a.subject_id = n.subject_id
+              AND a.purpose::text = 'analytics'))
     CROSS JOIN LATERAL (
         SELECT CASE WHEN n.decision::text = 'granted' THEN 'consent_granted'
                     ELSE 'consent_withdrawn' END
@@ -138,6 +145,10 @@ SELECT n.tenant_id, gen_random_uuid(), 'consent', n.id, e.event_type,
        n.recorded_at
 FROM privacy.consent_journal n
 JOIN privacy.subjects s ON s.tenant_id = n.tenant_id AND s.id = n.subject_id
+    AND (n.purpose::text = 'analytics' OR EXISTS (
+        SELECT 1 FROM privacy.active_consents a
+        WHERE a.tenant_id = n.tenant_id AND a.subject_id = n.subject_id
+          AND a.purpose::text = 'analytics'))
 CROSS JOIN LATERAL (
     SELECT CASE WHEN n.decision::text = 'granted' THEN 'consent_granted'
                 ELSE 'consent_withdrawn' END
