@@ -185,6 +185,7 @@ MODELS: tuple[Model, ...] = (
             ("marketing_consent", _BOOL),
             ("consent_at", _TS),
             ("email_verified", _BOOL, False),
+            ("marketing_consent_expires_at", _TS),
         ),
         needs=("agg_user_daily",),
         publish_with=("agg_user_daily",),

@@ -85,7 +85,9 @@ def _user(db: Database, tenant_id: uuid.UUID, email: str) -> uuid.UUID:
         return user.id
 
 
-def _marketing(db: Database, tenant_id: uuid.UUID, email: str, *decisions: str) -> None:
+def _marketing(
+    db: Database, tenant_id: uuid.UUID, email: str, *decisions: str, expires: bool = False
+) -> None:
     with db.platform_uow(tenant_id=tenant_id) as uow:
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email=email)
         for decision in decisions:
@@ -96,6 +98,7 @@ def _marketing(db: Database, tenant_id: uuid.UUID, email: str, *decisions: str) 
                 decision,
                 source="test",
                 notice=NOTICE,
+                expires_at=NOW + timedelta(days=365) if expires else None,
             )
         uow.commit()
 
@@ -173,7 +176,7 @@ def world(feed: Feed) -> World:
         k: f"feed-{k}-{uuid.uuid4().hex[:6]}@example.com" for k in ("opted", "verified", "none")
     }
     users = {k: _user(db, tenant_id, e) for k, e in emails.items()}
-    _marketing(db, tenant_id, emails["opted"], "granted")
+    _marketing(db, tenant_id, emails["opted"], "granted", expires=True)
     _double_opt_in(db, tenant_id, emails["verified"])
     _marketing(db, tenant_id, emails["none"], "granted", "withdrawn")
 

@@ -146,6 +146,21 @@ def test_segments_take_consent_state_from_the_latest_consent_events(
         raw_event(t, "uk_withdrawn", "consent_granted", ts + timedelta(hours=1), marketing),
         raw_event(t, "uk_withdrawn", "consent_withdrawn", ts + timedelta(hours=2), marketing),
         raw_event(t, "uk_analytics_only", "consent_granted", ts, {"purpose": "analytics"}),
+        raw_event(t, "uk_expired", "step_started", ts, step),
+        raw_event(
+            t,
+            "uk_expired",
+            "consent_granted",
+            ts + timedelta(hours=1),
+            marketing | {"expires_at": (ts + timedelta(days=1)).isoformat()},
+        ),
+        raw_event(
+            t,
+            "uk_not_yet_expired",
+            "consent_granted",
+            ts,
+            marketing | {"expires_at": (ts + timedelta(days=400)).isoformat()},
+        ),
     ]
     append_raw(lake, events)
     run = run_pipeline(lake)
@@ -160,6 +175,8 @@ def test_segments_take_consent_state_from_the_latest_consent_events(
     assert seg["uk_verified"][6] == "email_only"
     assert seg["uk_withdrawn"][6] == "unverified"
     assert seg["uk_analytics_only"][6] == "unverified"
+    assert seg["uk_expired"][6] == "unverified"  # expired before the as-of date
+    assert seg["uk_not_yet_expired"][6] == "marketing_opted_in"
     assert seg["uk_opted_in"][3] == 3 and seg["uk_opted_in"][4] == "1-3"  # onb_day, bucket
     assert seg["uk_opted_in"][7] == "ketten-katrin"  # active: persona_current
     levels = {r[5] for r in read(lake, "segments")}

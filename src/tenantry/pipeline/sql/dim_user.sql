@@ -16,18 +16,21 @@ a AS (
     SELECT tenant_id, user_key, event_ts, NULL AS persona, NULL AS prefs, NULL AS email_hash,
            event_type IN ({{ types:login }})
                AND coalesce(json_extract(properties, '$.success')::BOOLEAN, true) AS login,
-           NULL::BOOLEAN AS consent, false AS verified
+           NULL::BOOLEAN AS consent, NULL::TIMESTAMPTZ AS expires, false AS verified
     FROM batch
     WHERE user_key IS NOT NULL
       AND event_type NOT IN ({{ types:onboarding }}, {{ types:consent }}, {{ types:verified }})
     UNION ALL
-    SELECT tenant_id, user_key, event_ts, persona, comm_prefs, NULL, false, NULL, false
+    SELECT tenant_id, user_key, event_ts, persona, comm_prefs, NULL, false, NULL, NULL, false
     FROM stg_fact_onboarding_steps
     UNION ALL
     SELECT tenant_id, user_key, event_ts, NULL, NULL, NULL, false,
            CASE WHEN event_type IN ({{ types:consent }})
                  AND properties->>'purpose' = {{ marketing_purpose }}
                 THEN event_type = {{ name:consent_granted }} END,
+           CASE WHEN event_type IN ({{ types:consent }})
+                 AND properties->>'purpose' = {{ marketing_purpose }}
+                THEN (properties->>'expires_at')::TIMESTAMPTZ END,
            event_type IN ({{ types:verified }})
     FROM batch
     WHERE user_key IS NOT NULL
@@ -36,10 +39,10 @@ a AS (
 b AS (
     SELECT * FROM a
     UNION ALL
-    SELECT tenant_id, user_key, NULL, NULL, NULL, email_hash, false, NULL, false
+    SELECT tenant_id, user_key, NULL, NULL, NULL, email_hash, false, NULL, NULL, false
     FROM stg_fact_email_events WHERE user_key IS NOT NULL AND email_hash IS NOT NULL
     UNION ALL
-    SELECT tenant_id, user_key, event_ts, NULL, NULL, NULL, true, NULL, false
+    SELECT tenant_id, user_key, event_ts, NULL, NULL, NULL, true, NULL, NULL, false
     FROM stg_fact_login_oauth WHERE success AND user_key IS NOT NULL
 ),
 n AS (
@@ -52,6 +55,8 @@ n AS (
            max(email_hash) AS email_hash,
            max(event_ts) FILTER (WHERE login) AS last_login,
            arg_max(consent, event_ts) FILTER (WHERE consent IS NOT NULL) AS marketing_consent,
+           arg_max(expires, event_ts) FILTER (WHERE consent IS NOT NULL)
+               AS marketing_consent_expires_at,
            max(event_ts) FILTER (WHERE consent IS NOT NULL) AS consent_at,
            bool_or(verified) AS email_verified
     FROM b
@@ -73,6 +78,9 @@ merged AS (
         (coalesce(c.steps_completed, 0) + coalesce(d.steps, 0))::BIGINT AS steps_completed,
         CASE WHEN n.consent_at IS NOT NULL AND (c.consent_at IS NULL OR n.consent_at >= c.consent_at)
              THEN n.marketing_consent ELSE c.marketing_consent END AS marketing_consent,
+        CASE WHEN n.consent_at IS NOT NULL AND (c.consent_at IS NULL OR n.consent_at >= c.consent_at)
+             THEN n.marketing_consent_expires_at ELSE c.marketing_consent_expires_at END
+            AS marketing_consent_expires_at,
         greatest(n.consent_at, c.consent_at) AS consent_at,
         coalesce(n.email_verified, false) OR coalesce(c.email_verified, false) AS email_verified
     FROM n
@@ -94,5 +102,6 @@ SELECT
     steps_completed,
     marketing_consent,
     consent_at,
-    email_verified
+    email_verified,
+    marketing_consent_expires_at
 FROM merged

@@ -1,7 +1,8 @@
 -- The daily segment job of seed 001 section 5, as of the run's as-of date, for users who had
 -- signed up before it. consent_state: the latest marketing-email consent event decides
--- 'marketing_opted_in'; otherwise a confirmed double opt-in ('email_verified') gives
--- 'email_only'; otherwise 'unverified'. persona_current only for active users.
+-- 'marketing_opted_in' (unless it expired before the as-of instant); otherwise a confirmed
+-- double opt-in ('email_verified') gives 'email_only'; otherwise 'unverified'. persona_current
+-- only for active users.
 SELECT
     tenant_id,
     user_key,
@@ -20,7 +21,9 @@ SELECT
         ELSE 'low'
     END AS engagement_level,
     CASE
-        WHEN marketing_consent THEN 'marketing_opted_in'
+        WHEN marketing_consent
+             AND (marketing_consent_expires_at IS NULL OR marketing_consent_expires_at > $as_of_ts)
+            THEN 'marketing_opted_in'
         WHEN email_verified THEN 'email_only'
         ELSE 'unverified'
     END AS consent_state,
