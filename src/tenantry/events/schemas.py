@@ -210,7 +210,7 @@ _FAMILY_SCHEMAS: dict[str, type[_Props]] = {
     "visibility_request": VisibilityCheck,
     "visibility": VisibilityCheck,
     "email": EmailEvent,
-    "oauth_login": LoginOAuth,
+    "login_oauth": LoginOAuth,
     "login": Login,
 }
 

@@ -146,7 +146,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType(
         "login_oauth",
         "ingest",
-        "oauth_login",
+        "login_oauth",
         ("fact_login_oauth", "agg_user_daily", "dim_user", "ml_user_features"),
         _OAUTH,
     ),
@@ -174,7 +174,7 @@ OUTBOX = tuple(e.name for e in EVENT_TYPES if e.channel == "outbox")
 ONBOARDING_EVENTS = _fact_types("onboarding")
 EMAIL_EVENTS = _fact_types("email")
 VISIBILITY_EVENTS = tuple(family("visibility"))
-OAUTH_LOGIN_EVENTS = tuple(family("oauth_login"))
+OAUTH_LOGIN_EVENTS = tuple(family("login_oauth"))
 LOGIN_EVENTS = tuple(family("login"))
 CONSENT_EVENTS = tuple(family("consent"))
 VERIFIED_EVENTS = tuple(family("verified"))

@@ -23,7 +23,7 @@ FACT_TYPES = {
     "fact_onboarding_steps": tuple(vocabulary.family("onboarding")),
     "fact_visibility_check": tuple(vocabulary.family("visibility")),
     "fact_email_events": tuple(vocabulary.family("email")),
-    "fact_login_oauth": tuple(vocabulary.family("oauth_login")),
+    "fact_login_oauth": tuple(vocabulary.family("login_oauth")),
 }
 
 

@@ -3,7 +3,7 @@ WITH e AS (
     SELECT *, json_transform(properties,
         '{"provider": "VARCHAR", "success": "BOOLEAN", "error_code": "VARCHAR"}') AS p
     FROM batch
-    WHERE event_type IN ({{ types:oauth_login }})
+    WHERE event_type IN ({{ types:login_oauth }})
 )
 SELECT
     event_id,
