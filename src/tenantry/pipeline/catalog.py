@@ -3,7 +3,9 @@
 Each `Model` names the SQL file (in `pipeline/sql/`) that computes its staged rows, how its
 rows are published (`fact`: replace the processed date partitions; `dim`: replace the table;
 `snapshot`: replace the as-of-date partition) and which staged models it reads (`needs`).
-This module holds declarations only; it reads and writes nothing.
+`sql_text` hands out a model's SQL with the event types and names of
+`tenantry.lake.vocabulary` filled in. This module holds declarations only; it reads nothing
+but its own SQL files and writes nothing.
 """
 
 from __future__ import annotations
