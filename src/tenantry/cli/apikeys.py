@@ -33,7 +33,7 @@ def create(
         metavar="ID",
         help="Limit the key to this location id (repeatable).",
     ),
-    name: str | None = typer.Option(None, help="A label for listings."),
+    name: str | None = typer.Option(None, metavar="LABEL", help="A label for listings."),
 ) -> None:
     """Create a key and print it once."""
     with database() as db:

@@ -57,6 +57,7 @@ _SHOWN_REJECTS = 20
 def ingest(
     file: Path = typer.Argument(
         ...,
+        metavar="FILE",
         exists=True,
         dir_okay=False,
         readable=True,

@@ -116,11 +116,31 @@ def rewrap(tenant: str = tenant_option()) -> None:
 def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
     tenant: str | None = tenant_option("Only this tenant (UUID or slug).", required=False),
+    fmt: OutputFormat = format_option(),
 ) -> None:
     """Apply every retention policy (idempotent) and print what was done."""
     with database() as db:
         tenants = [resolve_tenant(db, tenant)] if tenant else None
         outcomes = run_retention(db, tenant_ids=tenants, dry_run=dry_run)
+    if fmt is OutputFormat.JSON:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "outcomes": [
+                    {
+                        "tenant": o.tenant,
+                        "dataset": o.dataset,
+                        "action": o.action,
+                        "expired_before": o.cutoff.isoformat() if o.cutoff else None,
+                        "rows": o.affected,
+                        "held": o.held,
+                        "note": o.note or None,
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
+        return
     t = Table(title="Retention " + ("(dry run: nothing changed)" if dry_run else "applied"))
     for col in ("tenant", "dataset", "action", "expired before", "rows", "held", "note"):
         t.add_column(col, justify="right" if col in ("rows", "held") else "left")
@@ -185,7 +205,7 @@ def _dataset(value: str) -> str:
 def hold(
     tenant: str = tenant_option(),
     scope: HoldScope = typer.Option(..., help="What the hold covers."),
-    reason: str = typer.Option(..., help="Why (e.g. the case or audit reference)."),
+    reason: str = typer.Option(..., metavar="TEXT", help="Why (e.g. the case or audit reference)."),
     dataset: str | None = typer.Option(
         None, parser=_dataset, metavar="DATASET", help=f"One of: {', '.join(sorted(DATASETS))}"
     ),

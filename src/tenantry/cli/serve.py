@@ -47,7 +47,7 @@ class LogLevel(StrEnum):
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    host: str = typer.Option("127.0.0.1", metavar="ADDRESS", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(
         1, min=1, max=64, help="Worker processes (each with its own pool)."
