@@ -51,3 +51,22 @@ def test_known_failures_read_as_sentences_and_others_by_their_type(
 ) -> None:
     line = describe(exc)
     assert words in line and "jane.doe" not in line
+
+
+def test_an_unreachable_server_gives_libpqs_reason() -> None:
+    import psycopg
+
+    from tenantry.errors import DatabaseUnavailableError
+
+    try:
+        try:
+            raise psycopg.OperationalError(
+                'connection failed: connection to server at "db.example.org" failed: FATAL:  '
+                'password authentication failed for user "app" (password=hunter22)\nmore'
+            )
+        except psycopg.OperationalError as driver:
+            raise DatabaseUnavailableError("cannot connect to PostgreSQL: x") from driver
+    except DatabaseUnavailableError as exc:
+        line = describe(exc)
+    assert line.startswith("cannot connect to PostgreSQL: connection to server at")
+    assert "password authentication failed" in line and "hunter22" not in line

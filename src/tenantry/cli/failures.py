@@ -50,7 +50,9 @@ def describe(exc: BaseException) -> str:
     """The one line printed after `tenantry: error: `."""
     if isinstance(exc, DatabaseUnavailableError):
         cause = _driver_cause(exc)
-        if cause is not None and not getattr(cause, "sqlstate", None):
+        if cause is not None and exc.message.startswith("cannot connect"):
+            # libpq's reason (refused, unknown host, bad password, no such database) names
+            # hosts, users and databases, never a value of a row.
             return f"cannot connect to PostgreSQL: {postgres_reason(cause)}"
         return exc.message
     if isinstance(exc, TenantryError):
