@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from tenantry.cli.failures import describe, postgres_reason
 from tenantry.config import get_settings
-from tenantry.errors import ConfigurationError
+from tenantry.errors import ConfigurationError, DatabaseUnavailableError
 
 
 @pytest.mark.parametrize(
@@ -54,10 +55,6 @@ def test_known_failures_read_as_sentences_and_others_by_their_type(
 
 
 def test_an_unreachable_server_gives_libpqs_reason() -> None:
-    import psycopg
-
-    from tenantry.errors import DatabaseUnavailableError
-
     try:
         try:
             raise psycopg.OperationalError(
