@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from tenantry.errors import ConfigurationError
+
+__all__ = ["Settings", "get_settings", "settings_error_message"]
 
 
 class Settings(BaseSettings):
@@ -144,6 +147,20 @@ class Settings(BaseSettings):
         return self.home / "audit-signing.key"
 
 
+def settings_error_message(exc: PydanticValidationError) -> str:
+    """What is wrong with the environment, naming each variable and never its value (it can be
+    a secret)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        reason = error["msg"].removeprefix("Value error, ")
+        problems.append(f"TENANTRY_{field.upper()}: {reason[:1].lower()}{reason[1:]}")
+    return "invalid setting " + "; ".join(problems)
+
+
 def get_settings() -> Settings:
-    """Read the settings from the current environment."""
-    return Settings()
+    """Read the settings from the current environment; `ConfigurationError` if one is invalid."""
+    try:
+        return Settings()
+    except PydanticValidationError as exc:
+        raise ConfigurationError(settings_error_message(exc)) from None

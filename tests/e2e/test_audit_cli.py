@@ -117,18 +117,19 @@ def test_log_shows_a_tenants_or_a_tables_history(audit_env, tenant, capsys) -> N
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (["audit", "log", "--tenant", "Not A Slug!"], "--tenant must be a tenant UUID or slug"),
-        (["audit", "log", "--tenant", "no-such-tenant"], "tenant not found"),
-        (["audit", "verify", "--tenant", str(uuid.UUID(int=1))], "tenant not found"),
-        (["audit", "log", "--tenant", "x", "--table", "audit.log"], "--table must be"),
+        (["audit", "log", "--tenant", "Not A Slug!"], 2, "Invalid value for '--tenant'"),
+        (["audit", "log", "--tenant", "no-such-tenant"], 1, "tenant not found"),
+        (["audit", "verify", "--tenant", str(uuid.UUID(int=1))], 1, "tenant not found"),
+        (["audit", "log", "--tenant", "x", "--table", "audit.log"], 2, "'--table'"),
+        (["audit", "log", "--tenant", "x", "--row", "not-a-uuid"], 2, "'--row'"),
     ],
 )
 def test_bad_input_is_one_clear_line(
-    audit_env, tenant, capsys, args: list[str], message: str
+    audit_env, tenant, capsys, args: list[str], code: int, message: str
 ) -> None:
-    _out, err = cli(capsys, *args, code=1)
+    _out, err = cli(capsys, *args, code=code)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tenantry: error:") and message in lines[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,20 +74,26 @@ def test_seed_loads_and_a_rerun_adds_nothing(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (["seed", "--scale", "huge"], "--scale must be one of"),
-        (["seed", "--tenants", "many"], "--tenants"),
-        (["seed", "--anchor", "yesterday"], "--anchor must be a date"),
-        (["db", "downgrade", "--revision", "base"], "pass --yes"),
-        (["no-such-command"], "No such command"),
+        (["seed", "--scale", "huge"], 2, "Invalid value for '--scale'"),
+        (["seed", "--tenants", "many"], 2, "--tenants"),
+        (["seed", "--anchor", "yesterday"], 2, "'--anchor': must be a date"),
+        (["db", "downgrade", "--revision", "base"], 1, "pass --yes"),
+        (["no-such-command"], 2, "No such command"),
+        (["privacy", "catalog", "--format", "yaml"], 2, "'--format'"),
+        (["apikeys", "create", "--tenant", "demo-x", "--role", "superuser"], 2, "'--role'"),
+        (["serve", "--port", "99999"], 2, "'--port'"),
+        (["pipeline", "run", "--as-of", "notadate"], 2, "'--as-of'"),
+        (["pipeline", "run", "--as-of", "1900-01-01"], 2, "between 2000-01-01 and"),
+        (["audit", "log", "--tenant", "demo-x", "--row", "not-a-uuid"], 2, "'--row'"),
     ],
 )
-def test_bad_input_gives_one_line_on_stderr_and_a_non_zero_exit(
-    env: dict[str, str], args: list[str], message: str
+def test_bad_input_gives_one_line_on_stderr_and_the_documented_exit(
+    env: dict[str, str], args: list[str], code: int, message: str
 ) -> None:
     proc = run(env, *args, ok=False)
-    assert proc.returncode != 0
+    assert proc.returncode == code, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tenantry: error:"), proc.stderr
     assert message in lines[0]
@@ -127,6 +134,32 @@ def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
         return [line for line in out.splitlines() if "Trattoria Sole " in line and "│" in line][:1]
 
     assert tenant_rows(first) == tenant_rows(second)
+
+    def flow_results(out: str) -> list[str]:
+        """The flows' result cells (the last column says whether this run did the work)."""
+        flows = ("│ lead -> catering", "│ TÜV due -> ", "│ instagram lead -> ")
+        rows = [line for line in out.splitlines() if line.startswith(flows)]
+        return [row.split("│")[2].strip() for row in rows]
+
+    assert len(flow_results(first)) == 3
+    assert flow_results(first) == flow_results(second)
+
+
+def test_the_demo_tenants_legal_names_match_their_legal_form(
+    env: dict[str, str], demo: None, settings: Settings
+) -> None:
+    suffix = {"gmbh": "GmbH", "ug": "UG", "ek": "e.K.", "gbr": "GbR", "kg": " KG"}
+    suffix["gmbh_co_kg"] = "GmbH & Co. KG"
+    url = run(env, "db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT legal_name, legal_form FROM identity.tenants WHERE slug LIKE 'demo-%'"
+        ).fetchall()
+    assert len(rows) == 3
+    for legal_name, legal_form in rows:
+        assert legal_name.endswith(suffix[legal_form]), (legal_name, legal_form)
+        others = {s for f, s in suffix.items() if f != legal_form and s not in suffix[legal_form]}
+        assert not any(legal_name.endswith(s) for s in others), (legal_name, legal_form)
 
 
 def test_privacy_catalog_exports_the_register_as_json(env: dict[str, str]) -> None:
@@ -245,3 +278,124 @@ def test_audit_prune_dry_run_reports_the_cutoff_and_changes_nothing(
     out = run(env, "audit", "prune", "--dry-run").stdout
     assert re.search(r"entries recorded before \d{4}-\d{2}-01: 0; would remove", out)
     run(env, "audit", "verify")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _failures(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
+    """Ways a command meets a broken environment: arguments, environment, expected words."""
+    a_file = tmp / "a-file"
+    a_file.write_text("not a folder")
+    not_utf8 = tmp / "latin1.jsonl"
+    not_utf8.write_bytes('{"event_type": "page_view", "user": "Jürgen"}\n'.encode("latin-1"))
+    password = "s3cret-pw"
+    dead = f"postgresql://someone:{password}@127.0.0.1:{_closed_port()}/tenantry"
+    return {
+        "unknown revision up": (["db", "upgrade", "--revision", "nosuchrev"], {}, "nosuchrev"),
+        "unknown revision down": (
+            ["db", "downgrade", "--revision", "nosuchrev", "--yes"],
+            {},
+            "nosuchrev",
+        ),
+        "events not UTF-8": (
+            ["events", "ingest", str(not_utf8), "--tenant", "demo-trattoria-sole"],
+            {},
+            "1 of 1 lines rejected",
+        ),
+        "pool size not a number": (
+            ["tenants", "list"],
+            {"TENANTRY_POOL_SIZE": "abc"},
+            "invalid setting TENANTRY_POOL_SIZE",
+        ),
+        "home is a file": (["db", "status"], {"TENANTRY_HOME": str(a_file)}, str(a_file)),
+        "home below a file": (
+            ["tenants", "list"],
+            {"TENANTRY_HOME": str(a_file / "home")},
+            str(a_file),
+        ),
+        "master key not base64": (
+            ["keys", "rotate", "--tenant", "demo-trattoria-sole"],
+            {"TENANTRY_MASTER_KEY": "%%%"},
+            "TENANTRY_MASTER_KEY",
+        ),
+        "server unreachable": (
+            ["tenants", "list"],
+            {"TENANTRY_DATABASE_URL": dead},
+            "cannot connect to PostgreSQL: connection to server at",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown revision up",
+        "unknown revision down",
+        "events not UTF-8",
+        "pool size not a number",
+        "home is a file",
+        "home below a file",
+        "master key not base64",
+        "server unreachable",
+    ],
+)
+def test_a_failure_is_one_line_on_stderr_and_exit_1_never_a_traceback(
+    env: dict[str, str], demo: None, tmp_path: Path, case: str
+) -> None:
+    args, extra, words = _failures(tmp_path)[case]
+    broken = dict(env, **extra)
+    if "TENANTRY_HOME" in extra:  # the home matters to the embedded server only
+        broken.pop("TENANTRY_DATABASE_URL", None)
+    proc = run(broken, *args, ok=False)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tenantry: error: "), proc.stderr
+    assert words in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "s3cret-pw" not in proc.stdout + proc.stderr
+    assert "Jürgen" not in proc.stdout + proc.stderr
+
+
+def test_debug_adds_the_traceback_of_a_failure(env: dict[str, str]) -> None:
+    proc = run(env, "--debug", "db", "upgrade", "--revision", "nosuchrev", ok=False)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("tenantry: error: migrations:")
+
+
+def test_tenants_list_names_the_demo_tenants_by_slug(env: dict[str, str], demo: None) -> None:
+    listed = json.loads(run(env, "tenants", "list", "--format", "json").stdout)
+    by_slug = {t["slug"]: t for t in listed}
+    assert by_slug["demo-schrauber-soehne"]["vertical"] == "workshop"
+    assert by_slug["demo-trattoria-sole"]["name"] == "Trattoria Sole"
+    text = run(dict(env, COLUMNS="40"), "tenants", "list").stdout
+    assert max(len(line) for line in text.splitlines()) <= 40
+    assert "demo-" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["privacy", "catalog", "--personal-only"],
+        ["tenants", "list"],
+        ["audit", "log", "--tenant", "demo-trattoria-sole", "--limit", "3"],
+        ["dsar", "list", "--tenant", "demo-trattoria-sole"],
+        ["apikeys", "list", "--tenant", "demo-trattoria-sole"],
+        ["retention", "policies", "--tenant", "demo-trattoria-sole"],
+        ["retention", "run", "--dry-run", "--tenant", "demo-trattoria-sole"],
+    ],
+)
+def test_tables_wrap_in_a_narrow_terminal_and_json_is_offered(
+    env: dict[str, str], demo: None, args: list[str]
+) -> None:
+    narrow = run(dict(env, COLUMNS="50"), *args).stdout
+    wide = run(dict(env, COLUMNS="1000"), *args).stdout
+    # Values may hold an ellipsis of their own (the audit log shortens long values); folding
+    # into the narrow width adds none.
+    assert narrow.count("…") == wide.count("…")
+    assert max(len(line) for line in narrow.splitlines()) <= 50
+    data = json.loads(run(env, *args, "--format", "json").stdout)
+    assert isinstance(data, list | dict)

@@ -62,7 +62,8 @@ def test_ingest_relay_and_project_from_the_command_line(
     file.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
 
     first = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr  # one line was rejected
+    assert first.stderr == "tenantry: error: 1 of 6 lines rejected\n"
     assert "accepted 5, duplicate 0, suppressed 0, rejected 1" in first.stdout
     assert "line 6: event_type: unknown event type" in first.stdout
     again = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
@@ -84,9 +85,52 @@ def test_bad_input_is_one_line_on_stderr(
     env: dict[str, str], tenant_slug: str, tmp_path: Path
 ) -> None:
     missing = run(env, "events", "ingest", str(tmp_path / "nope.jsonl"), "--tenant", tenant_slug)
-    assert missing.returncode == 1
-    assert missing.stderr.strip() == "tenantry: error: the events file does not exist"
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("tenantry: error: Invalid value for 'FILE'")
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
     bad = run(env, "events", "ingest", str(broken), "--tenant", tenant_slug)
-    assert bad.returncode == 1 and bad.stderr.strip() == "tenantry: error: line 1 is not valid JSON"
+    assert bad.returncode == 1 and bad.stderr.strip() == "tenantry: error: 1 of 1 lines rejected"
+    assert "line 1: the line is not valid JSON" in bad.stdout
+
+
+def test_malformed_lines_are_rejected_with_their_line_numbers_and_the_rest_goes_in(
+    env: dict[str, str], tenant_slug: str, tmp_path: Path
+) -> None:
+    def event(step: str) -> bytes:
+        body = {
+            "event_id": str(uuid7()),
+            "timestamp": "2026-01-10T10:00:00Z",
+            "event_type": "step_completed",
+            "properties": {"step_id": step},
+        }
+        return json.dumps(body).encode()
+
+    file = tmp_path / "mixed.jsonl"
+    file.write_bytes(
+        b"\n".join(
+            [
+                event("m1"),
+                b"",  # blank lines are skipped but still counted
+                '{"event_type": "step_completed", "note": "Jürgen"}'.encode("latin-1"),
+                b'{"event_id": "x", "broken": ',
+                event("m2"),
+                b'["an", "array"]',
+                b"[" * 100_000,
+                event("m3"),
+            ]
+        )
+        + b"\n"
+    )
+    proc = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
+    assert proc.returncode == 1
+    assert proc.stderr == "tenantry: error: 4 of 7 lines rejected\n"
+    assert "accepted 3, duplicate 0, suppressed 0, rejected 4" in proc.stdout
+    reported = [line.strip() for line in proc.stdout.splitlines()[1:]]
+    assert reported == [
+        "line 3: the line is not UTF-8 text",
+        "line 4: the line is not valid JSON",
+        "line 6: an event must be a JSON object",
+        "line 7: the line nests too deeply",
+    ]
+    assert "Jürgen" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr

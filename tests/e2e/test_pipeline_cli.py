@@ -63,7 +63,8 @@ def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
     text = run(home, "pipeline", "status").stdout
     for heading in ("Source freshness", "Lake tables", "Last runs", "Data-quality report"):
         assert heading in text
-    data = json.loads(run(home, "pipeline", "status", "--json").stdout)
+    data = json.loads(run(home, "pipeline", "status", "--format", "json").stdout)
+    assert json.loads(run(home, "pipeline", "status", "--json").stdout).keys() == data.keys()
     # every source ingestion and the relay really write, each with data from the generator
     assert {s["source"] for s in data["sources"]} == {"api", "bulk", "outbox"}
     assert all(s["age_seconds"] is not None for s in data["sources"])
@@ -76,8 +77,12 @@ def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
 def test_bad_input_is_one_line_on_stderr(tmp_path: Path) -> None:
     empty = run(tmp_path, "pipeline", "run", code=1)
     assert empty.stderr.strip() == "tenantry: error: the raw event table is empty: nothing to build"
-    bad = run(tmp_path, "pipeline", "run", "--as-of", "yesterday", code=1)
-    assert bad.stderr.strip() == "tenantry: error: --as-of must be a date (YYYY-MM-DD)"
+    bad = run(tmp_path, "pipeline", "run", "--as-of", "yesterday", code=2)
+    assert bad.stderr.strip() == (
+        "tenantry: error: Invalid value for '--as-of': must be a date (YYYY-MM-DD)"
+    )
+    early = run(tmp_path, "pipeline", "run", "--as-of", "1999-12-31", code=2)
+    assert "between 2000-01-01 and" in early.stderr
 
 
 def test_a_failing_rule_exits_1_and_names_the_rule(home: Path) -> None:

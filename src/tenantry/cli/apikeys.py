@@ -10,10 +10,11 @@ import sys
 import uuid
 
 import typer
-from rich.table import Table
 
-from tenantry.cli.common import console, open_db, resolve_tenant
-from tenantry.errors import ValidationError
+from tenantry.cli.common import database, resolve_tenant
+from tenantry.cli.output import print_json, show, table
+from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
+from tenantry.models import ApiRole
 from tenantry.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 
 __all__ = ["app"]
@@ -21,36 +22,27 @@ __all__ = ["app"]
 app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 
 
-def _uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ValidationError(f"{what} must be a UUID") from None
-
-
 @app.command("create")
 def create(
-    tenant: str = typer.Option(..., help="Tenant id or slug."),
-    role: str = typer.Option(
-        ..., help="owner | admin | manager | staff | analyst | dpo | platform_admin"
+    tenant: str = tenant_option(),
+    role: ApiRole = typer.Option(..., help="What the key may do."),
+    location: list[uuid.UUID] | None = typer.Option(
+        None,
+        "--location",
+        parser=uuid_value,
+        metavar="ID",
+        help="Limit the key to this location id (repeatable).",
     ),
-    location: list[str] = typer.Option(
-        None, "--location", help="Limit the key to this location id (repeatable)."
-    ),
-    name: str | None = typer.Option(None, help="A label for listings."),
+    name: str | None = typer.Option(None, metavar="LABEL", help="A label for listings."),
 ) -> None:
     """Create a key and print it once."""
-    db = open_db()
-    try:
+    with database() as db:
         tenant_id = resolve_tenant(db, tenant)
-        locations = [_uuid(x, "--location") for x in location] if location else None
         with db.platform_uow(actor="cli:apikeys", tenant_id=tenant_id) as uow:
             issued = create_api_key(
-                uow, tenant_id=tenant_id, role=role, name=name, location_ids=locations
+                uow, tenant_id=tenant_id, role=role, name=name, location_ids=location or None
             )
             uow.commit()
-    finally:
-        db.dispose()
     print(issued.secret)
     print(
         f"api key {issued.key.id} ({issued.key.role.value}) created; it is shown only once",
@@ -59,18 +51,33 @@ def create(
 
 
 @app.command("list")
-def list_(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
+def list_(tenant: str = tenant_option(), fmt: OutputFormat = format_option()) -> None:
     """List a tenant's keys (never their secrets)."""
-    db = open_db()
-    try:
+    with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.platform_uow(tenant_id=tenant_id) as uow:
             keys = list_api_keys(uow, tenant_id)
-    finally:
-        db.dispose()
-    table = Table("id", "name", "prefix", "role", "locations", "created", "revoked")
+    if fmt is OutputFormat.JSON:
+        print_json(
+            [
+                {
+                    "id": str(k.id),
+                    "name": k.name,
+                    "prefix": k.prefix,
+                    "role": k.role.value,
+                    "locations": [str(x) for x in k.location_ids] if k.location_ids else None,
+                    "created_at": k.created_at.isoformat(timespec="seconds"),
+                    "revoked_at": k.revoked_at.isoformat(timespec="seconds")
+                    if k.revoked_at
+                    else None,
+                }
+                for k in keys
+            ]
+        )
+        return
+    out = table("id", "name", "prefix", "role", "locations", "created", "revoked")
     for k in keys:
-        table.add_row(
+        out.add_row(
             str(k.id),
             k.name,
             k.prefix + "...",
@@ -79,17 +86,17 @@ def list_(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
             k.created_at.isoformat(timespec="seconds"),
             k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
         )
-    console().print(table)
+    show(out)
 
 
 @app.command("revoke")
-def revoke(key_id: str = typer.Argument(..., help="Id of the key (from `apikeys list`).")) -> None:
+def revoke(
+    key_id: uuid.UUID = typer.Argument(
+        ..., parser=uuid_value, metavar="KEY_ID", help="Id of the key (from `apikeys list`)."
+    ),
+) -> None:
     """Revoke a key; workers stop accepting it within TENANTRY_API_KEY_CACHE_SECONDS."""
-    db = open_db()
-    try:
-        with db.platform_uow(actor="cli:apikeys") as uow:
-            key = revoke_api_key(uow, _uuid(key_id, "key id"))
-            uow.commit()
-    finally:
-        db.dispose()
+    with database() as db, db.platform_uow(actor="cli:apikeys") as uow:
+        key = revoke_api_key(uow, key_id)
+        uow.commit()
     print(f"api key {key.id} revoked", file=sys.stderr)

@@ -1,44 +1,52 @@
-"""Helpers shared by CLI commands: opening the database, resolving a tenant argument."""
+"""Helpers shared by CLI commands: the database a command works on, resolving a tenant.
+
+`database()` is the one way a command opens the configured database: it applies pending
+migrations (unless told not to), hands the `Database` to the block and disposes of its engines
+however the block ends.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from rich.console import Console
-
+from tenantry.cli.output import console
+from tenantry.cli.params import tenant_ref
 from tenantry.config import get_settings
 from tenantry.db.engine import Database, open_database
-from tenantry.errors import NotFoundError, ValidationError
+from tenantry.errors import NotFoundError
 
-__all__ = ["console", "open_db", "resolve_tenant"]
+__all__ = ["console", "database", "open_db", "resolve_tenant"]
 
 
-def console() -> Console:
-    c = Console()
-    return c if c.is_terminal else Console(width=150)
+@contextmanager
+def database(*, migrate: bool = True) -> Iterator[Database]:
+    """The configured database for the length of a `with` block."""
+    db = open_database(get_settings(), migrate=migrate)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def open_db() -> Database:
+    """The configured database, migrated; the caller disposes of it (prefer `database()`)."""
     return open_database(get_settings(), migrate=True)
 
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-
-
 def resolve_tenant(db: Database, value: str) -> uuid.UUID:
-    """A tenant given by id or slug; unknown or malformed values are one clear error."""
+    """A tenant given by id or slug; an unknown one is one clear error."""
+    value = tenant_ref(value)
     try:
         tenant_id: uuid.UUID | None = uuid.UUID(value)
     except ValueError:
-        if not _SLUG.fullmatch(value):
-            raise ValidationError("--tenant must be a tenant UUID or slug") from None
         tenant_id = None
     with db.platform_uow() as uow:
         if tenant_id is None:
             tenant = uow.repos.tenants.by_slug(value)
             if tenant is None:
-                raise NotFoundError("tenant not found (give its UUID or slug)")
+                raise NotFoundError("tenant not found (see `tenantry tenants list`)")
             return tenant.id
         uow.repos.tenants.get(tenant_id)
         return tenant_id

@@ -23,7 +23,9 @@ def url(
 
 
 @app.command("upgrade")
-def upgrade_cmd(revision: str = typer.Option("head", help="Target revision.")) -> None:
+def upgrade_cmd(
+    revision: str = typer.Option("head", metavar="REV", help="Target revision."),
+) -> None:
     """Apply migrations up to a revision (default: head). Idempotent."""
     target = ensure_database(get_settings())
     upgrade(target, revision)
@@ -32,7 +34,9 @@ def upgrade_cmd(revision: str = typer.Option("head", help="Target revision.")) -
 
 @app.command("downgrade")
 def downgrade_cmd(
-    revision: str = typer.Option(..., help="Target revision, or 'base' to remove everything."),
+    revision: str = typer.Option(
+        ..., metavar="REV", help="Target revision, or 'base' to remove everything."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Confirm: this drops tables and their data."),
 ) -> None:
     """Revert migrations down to a revision. Destroys data of the removed tables."""

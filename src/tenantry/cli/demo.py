@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from tenantry.cli.common import console
+from tenantry.cli.common import console, database
+from tenantry.cli.output import show
 from tenantry.config import get_settings
-from tenantry.db.engine import open_database
 from tenantry.demo.pipeline import show_pipeline
 from tenantry.demo.scenario import DemoSummary, run_demo
 from tenantry.models.enums import BookingStatus, LeadStatus
@@ -41,7 +41,7 @@ def render(summary: DemoSummary, console: Console) -> None:
             f"{sum(f.bookings_by_status.values()):,}",
             _eur(f.collected_cents),
         )
-    console.print(t)
+    show(t, out=console)
 
     t = Table(title="Leads by status")
     t.add_column("tenant")
@@ -49,7 +49,7 @@ def render(summary: DemoSummary, console: Console) -> None:
         t.add_column(ls.value, justify="right")
     for f in summary.tenants:
         t.add_row(f.name, *(f"{f.leads_by_status.get(ls.value, 0):,}" for ls in LeadStatus))
-    console.print(t)
+    show(t, out=console)
 
     t = Table(title="Bookings by state")
     t.add_column("tenant")
@@ -57,7 +57,7 @@ def render(summary: DemoSummary, console: Console) -> None:
         t.add_column(bs.value, justify="right")
     for f in summary.tenants:
         t.add_row(f.name, *(f"{f.bookings_by_status.get(bs.value, 0):,}" for bs in BookingStatus))
-    console.print(t)
+    show(t, out=console)
 
     t = Table(title="Lead dashboard (seed 002) through tenantry_app under RLS")
     for col in (
@@ -89,7 +89,7 @@ def render(summary: DemoSummary, console: Console) -> None:
             f"{d.open_leads:,}",
             f"{d.conversion_rate:.0%}" if d.conversion_rate else "-",
         )
-    console.print(t)
+    show(t, out=console)
 
     t = Table(title="Booking KPIs per location (bookings from 30 days ago to 30 days ahead)")
     for col in (
@@ -115,7 +115,7 @@ def render(summary: DemoSummary, console: Console) -> None:
                 _eur(k.booked_cents),
                 _eur(k.collected_cents),
             )
-    console.print(t)
+    show(t, out=console)
 
     t = Table(title="Sample flows (services, as the tenant owner)")
     t.add_column("flow")
@@ -123,7 +123,7 @@ def render(summary: DemoSummary, console: Console) -> None:
     t.add_column("this run")
     for fl in summary.flows:
         t.add_row(fl.name, fl.outcome, "ran" if fl.fresh else "already done")
-    console.print(t)
+    show(t, out=console)
 
     if summary.privacy is not None:
         p = summary.privacy
@@ -138,29 +138,28 @@ def render(summary: DemoSummary, console: Console) -> None:
             t.add_row(f"erasure: {what}", count)
         for note in p.notes:
             t.add_row("note", note)
-        console.print(t)
+        show(t, out=console)
 
     t = Table(title="Row level security: tenants visible to tenantry_app")
     t.add_column("transaction bound to")
     t.add_column("tenants visible in crm.leads", justify="right")
     for who, n in summary.isolation.items():
         t.add_row(who, str(n))
-    console.print(t)
+    show(t, out=console)
 
 
 def demo() -> None:
-    """Seed three demo tenants (idempotent), run sample flows and print a summary; then
-    build the analytics lake from a few weeks of events and print the star schema."""
+    """Seed three demo tenants (idempotent), run sample flows and print a summary.
+
+    Then build the analytics lake from a few weeks of events and print the star schema.
+    """
     settings = get_settings()
-    db = open_database(settings, migrate=True)
-    try:
+    with database() as db:
         summary = run_demo(
             db,
             db.target.libpq(db.target.owner_url),
             master=master_key_provider(settings),
             home=settings.home,
         )
-    finally:
-        db.dispose()
     render(summary, console())
     show_pipeline(console(), settings)

@@ -1,15 +1,25 @@
 """The `tenantry` command.
 
-Errors end as one line on stderr and a non-zero exit: 1 for a tenantry error, 2 for bad usage.
-No command prints personal data.
+Every way a command can end is handled here, once: bad usage is one line on stderr and exit 2;
+anything else that stops a command (a tenantry error, an unusable setting, file or database, an
+unexpected exception) is one line and exit 1, never a traceback. `--debug` (or
+`TENANTRY_DEBUG=1`) adds the traceback of an unexpected exception. No command prints personal
+data.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from typing import Any
 
 import typer
+from typer._click.core import Command
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer.core import TyperGroup
 
+from tenantry import __version__
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
@@ -19,17 +29,22 @@ from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.cli import serve as serve_cmd
-from tenantry.errors import TenantryError
+from tenantry.cli import tenants as tenants_cmd
+from tenantry.cli.failures import describe
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_command", "entrypoint", "main"]
 
 app = typer.Typer(
     name="tenantry",
     help="GDPR-native multi-tenant data platform on PostgreSQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain Click help: paragraphs re-wrapped to the terminal, no type labels such as <bool>,
+    # and square brackets shown as written (Rich markup would swallow "[redacted]").
+    rich_markup_mode=None,
     add_completion=False,
 )
+app.add_typer(tenants_cmd.app, name="tenants")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(privacy_cmd.privacy_app, name="privacy")
 app.add_typer(privacy_cmd.keys_app, name="keys")
@@ -44,6 +59,49 @@ app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
 
+_debug = False
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"tenantry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="On an unexpected error, also print the traceback."
+    ),
+) -> None:
+    """GDPR-native multi-tenant data platform on PostgreSQL."""
+    global _debug
+    _debug = _debug or debug
+
+
+def _short_help(command: Command) -> None:
+    """Each subcommand's listing shows its first paragraph whole, on as many lines as it needs
+    (Click would cut it short with '...')."""
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if sub.help and not sub.short_help:
+                sub.short_help = " ".join(sub.help.strip().split("\n\n")[0].split())
+            _short_help(sub)
+
+
+def build_command() -> Command:
+    """The Click command tree of `tenantry`."""
+    command = typer.main.get_command(app)
+    _short_help(command)
+    return command
+
 
 def _fail(message: str, code: int) -> int:
     print(f"tenantry: error: {message}", file=sys.stderr)
@@ -52,21 +110,29 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    global _debug
+    _debug = os.environ.get("TENANTRY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
-        result = app(args=argv, standalone_mode=False)
+        result: Any = build_command().main(args=argv, prog_name="tenantry", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         return _fail("aborted", 1)
-    except typer.TyperException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            print(exc.format_message(), file=sys.stderr)
-            return 2
-        return _fail(" ".join(exc.format_message().split()), exc.exit_code)
-    except TenantryError as exc:
-        return _fail(exc.message, 1)
+    except NoArgsIsHelpError as exc:
+        print(exc.format_message(), file=sys.stderr)
+        return 2
+    except ClickException as exc:
+        # Typer words some checks as pydantic does; say it plainly.
+        message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+        message = message.replace("Input should be", "must be")
+        return _fail(message, exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except Exception as exc:
+        message = describe(exc)
+        if _debug:
+            traceback.print_exc()
+        return _fail(message, 1)
     return result if isinstance(result, int) else 0
 
 

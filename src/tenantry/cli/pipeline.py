@@ -9,9 +9,9 @@ from datetime import date
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tenantry.cli.common import console
+from tenantry.cli.output import console, show
+from tenantry.cli.params import OutputFormat, as_of_date, format_option
 from tenantry.config import get_settings
-from tenantry.errors import ValidationError
 from tenantry.pipeline.catalog import MODELS
 from tenantry.pipeline.freshness import pipeline_status
 from tenantry.pipeline.render import dq_table, run_table, runs_table, sources_table, tables_table
@@ -25,26 +25,22 @@ app = typer.Typer(
 )
 
 
-def _as_of(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("--as-of must be a date (YYYY-MM-DD)") from None
-
-
 @app.command("run")
 def run(
     full: bool = typer.Option(False, "--full", help="Rebuild every table from all raw events."),
-    as_of: str | None = typer.Option(
+    as_of: date | None = typer.Option(
         None,
         "--as-of",
-        help="Snapshot date for segments and features (default: day after the newest raw event).",
+        parser=as_of_date,
+        metavar="YYYY-MM-DD",
+        help=(
+            "Snapshot date for segments and features, from 2000-01-01 to tomorrow (default: the"
+            " day after the newest raw event)."
+        ),
     ),
 ) -> None:
     """Process new raw events into the curated and ml tables (incremental unless --full)."""
-    day = _as_of(as_of)
+    day = as_of
     out = console()
     steps = 2 * len(MODELS)
     with Progress(
@@ -66,10 +62,10 @@ def run(
     if record.status == "noop":
         out.print(f"Nothing new since the last run (as of {record.as_of}); no table changed.")
         return
-    out.print(run_table(record))
+    show(run_table(record), out=out)
     failed = [r for r in record.dq if not r.passed]
     if failed:
-        out.print(dq_table(failed, only_failed=True))
+        show(dq_table(failed, only_failed=True), out=out)
         not_published = sum(1 for s in record.steps if s.status in ("failed", "blocked"))
         print(
             f"tenantry: error: {not_published} table(s) not published: data-quality rules failed",
@@ -80,11 +76,12 @@ def run(
 
 @app.command("status")
 def status(
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    fmt: OutputFormat = format_option(),
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="Same as --format json."),
 ) -> None:
     """Freshness of each source and table against its SLA, the last runs and DQ report."""
     st = pipeline_status(get_settings().home)
-    if as_json:
+    if as_json or fmt is OutputFormat.JSON:
         payload = {
             "sources": [
                 {
@@ -116,12 +113,9 @@ def status(
         }
         print(json.dumps(payload, indent=2))
         return
-    out = console()
-    out.print(sources_table(st))
-    out.print(tables_table(st))
-    out.print(runs_table(st.runs))
+    show(sources_table(st), tables_table(st), runs_table(st.runs))
     if st.dq:
-        out.print(dq_table(st.dq))
+        show(dq_table(st.dq))
 
 
 def _secs(value: object) -> float | None:

@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tenantry.cli.params import anchor_date
 from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import ensure_database
-from tenantry.errors import ValidationError
 from tenantry.privacy.master import master_key_provider
-from tenantry.seed.generator import SCALES
 from tenantry.seed.loader import derive_tenants, load
 
 
-def parse_anchor(anchor: str | None) -> int | None:
-    if anchor is None:
+class ScaleName(StrEnum):
+    """The sizes of `tenantry.seed.generator.SCALES` (a test keeps the two in step)."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+def anchor_seconds(day: date | None) -> int | None:
+    """Noon UTC of the anchor day, as the generator's 'now' in epoch seconds."""
+    if day is None:
         return None
-    try:
-        day = datetime.strptime(anchor, "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
-    except ValueError as exc:
-        raise ValidationError("--anchor must be a date like 2026-01-31") from exc
-    return int(day.timestamp())
+    return int(datetime.combine(day, time(12), tzinfo=UTC).timestamp())
 
 
 def seed(
     tenants: int = typer.Option(3, min=1, max=1_000_000, help="Number of tenants."),
-    scale: str = typer.Option("small", help="Rows per tenant: small | medium | large."),
-    seed_value: int = typer.Option(1, "--seed", help="Random seed; same seed, same data."),
-    anchor: str | None = typer.Option(
-        None, help="'Now' of the dataset as YYYY-MM-DD (default: now); fixes it for reruns."
+    scale: ScaleName = typer.Option(ScaleName.SMALL, help="Rows per tenant."),
+    seed_value: int = typer.Option(
+        1, "--seed", min=0, max=2**63 - 1, help="Random seed; same seed, same data."
+    ),
+    anchor: date | None = typer.Option(
+        None,
+        parser=anchor_date,
+        metavar="YYYY-MM-DD",
+        help="'Now' of the dataset (default: now); fixes it for reruns.",
     ),
     workers: int = typer.Option(1, min=1, max=16, help="Generator processes beside the loader."),
 ) -> None:
@@ -40,9 +50,7 @@ def seed(
 
     Tenants that already exist for this seed are skipped, so a rerun adds nothing twice.
     """
-    if scale not in SCALES:
-        raise ValidationError(f"--scale must be one of {', '.join(SCALES)}")
-    anchor_s = parse_anchor(anchor)
+    anchor_s = anchor_seconds(anchor)
     target = ensure_database(get_settings())
     upgrade(target)
     console = Console(stderr=True)
@@ -64,7 +72,7 @@ def seed(
             target.libpq(target.owner_url),
             derive_tenants(tenants, seed_value),
             master=master_key_provider(get_settings()),
-            scale=scale,
+            scale=scale.value,
             seed=seed_value,
             anchor_s=anchor_s,
             progress=progress,

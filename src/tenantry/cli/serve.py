@@ -7,6 +7,9 @@ listens on a socket of its own (`tenantry.api.workers`), so connections spread e
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+
 import typer
 
 from tenantry.api.workers import (
@@ -20,24 +23,40 @@ from tenantry.api.workers import (
 from tenantry.config import get_settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import ensure_database
-from tenantry.errors import ConfigurationError, ValidationError
+from tenantry.errors import ConfigurationError
 
 __all__ = ["serve"]
 
 
+def _announce(host: str, port: int, workers: int) -> None:
+    """Where the API listens, on stderr (uvicorn's own line is hidden below log level info)."""
+    shown = f"[{host}]" if ":" in host else host
+    plural = "worker" if workers == 1 else "workers"
+    print(f"listening on http://{shown}:{port} ({workers} {plural})", file=sys.stderr, flush=True)
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+    TRACE = "trace"
+
+
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, help="Worker processes (each with its own pool)."),
-    log_level: str = typer.Option("warning", help="uvicorn's own log level."),
+    host: str = typer.Option("127.0.0.1", metavar="ADDRESS", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes (each with its own pool)."
+    ),
+    log_level: LogLevel = typer.Option(LogLevel.WARNING, help="uvicorn's own log level."),
 ) -> None:
     """Serve the HTTP API (uvicorn)."""
     import uvicorn
 
-    if not 1 <= port <= 65535:
-        raise ValidationError("--port must be between 1 and 65535")
-    if not 1 <= workers <= 64:
-        raise ValidationError("--workers must be between 1 and 64")
     settings = get_settings()
     upgrade(ensure_database(settings))
     if workers > 1 and reuse_port_supported():
@@ -45,12 +64,14 @@ def serve(
             check_port(host, port)
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        _announce(host, port, workers)
         try:
-            options = WorkerOptions(host, port, log_level, settings.api_gc_threshold)
+            options = WorkerOptions(host, port, log_level.value, settings.api_gc_threshold)
             run_workers(options, workers)
         except WorkersFailedError as exc:
             raise ConfigurationError(str(exc)) from None
         return
+    _announce(host, port, workers)
     tune_gc(settings.api_gc_threshold)  # this process serves (uvicorn's own workers do not)
     uvicorn.run(
         "tenantry.api.app:create_app",
@@ -58,7 +79,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level=log_level.value,
         access_log=False,  # the app logs one JSON line per request itself
         proxy_headers=True,
     )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.demo.privacy import PrivacyDemo, run_privacy_demo
-from tenantry.models import Customer, Lead, Location, Service, Tenant, Vehicle
+from tenantry.models import Booking, Customer, Lead, Location, Payment, Service, Tenant, Vehicle
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
@@ -87,6 +87,52 @@ def _existing_flow_lead(uow: UnitOfWork, email: str) -> Lead | None:
     return uow.repos.leads.by_email(email)
 
 
+# Each flow reports the state it left behind, read back the same way on the run that did the
+# work and on every rerun, so the summary says the same thing each time.
+
+
+def _lead_booking(uow: UnitOfWork, lead: Lead) -> Booking | None:
+    """The booking made from the lead (or, failing that, its customer's latest one)."""
+    linked = uow.session.scalars(
+        sa.select(Booking).where(Booking.lead_id == lead.id).order_by(Booking.id).limit(1)
+    ).first()
+    if linked is not None or lead.customer_id is None:
+        return linked
+    return uow.session.scalars(
+        sa.select(Booking)
+        .where(Booking.customer_id == lead.customer_id)
+        .order_by(Booking.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _catering_outcome(uow: UnitOfWork, lead: Lead) -> str:
+    booking = _lead_booking(uow, lead)
+    if booking is None:
+        return f"lead {lead.status.value}"
+    payments = uow.session.scalar(
+        sa.select(sa.func.count()).select_from(Payment).where(Payment.booking_id == booking.id)
+    )
+    return (
+        f"booking {booking.status.value}, {booking.total_cents / 100:,.2f} EUR"
+        f" in {payments or 0} payments"
+    )
+
+
+def _tuv_outcome(uow: UnitOfWork, lead: Lead) -> str:
+    booking = _lead_booking(uow, lead)
+    if booking is None or booking.vehicle_id is None:
+        return f"lead {lead.status.value}"
+    vehicle = uow.session.scalars(sa.select(Vehicle).where(Vehicle.id == booking.vehicle_id)).one()
+    due = f"TÜV due {vehicle.tuv_due_on:%Y-%m-%d}, " if vehicle.tuv_due_on else ""
+    return f"{due}appointment {booking.status.value}"
+
+
+def _lost_outcome(lead: Lead) -> str:
+    reason = " (reason recorded)" if lead.lost_reason else ""
+    return f"lead {lead.status.value}{reason}"
+
+
 def _first(uow: UnitOfWork, model: type[M], *where: sa.ColumnElement[bool]) -> M:
     stmt = sa.select(model).where(*where).order_by(model.id).limit(1)
     return uow.session.scalars(stmt).one()
@@ -99,7 +145,7 @@ def flow_lead_to_catering(db: Database) -> FlowResult:
     email = "flow.catering@example.com"
     with db.tenant_uow(tenant.id, actor="demo") as uow:
         if (lead := _existing_flow_lead(uow, email)) is not None:
-            return FlowResult("lead -> catering event", f"lead {lead.status.value}", False)
+            return FlowResult("lead -> catering event", _catering_outcome(uow, lead), False)
         location = _first(uow, Location)
         service = _first(uow, Service, Service.name == "Hibachi-Menü pro Person")
         lead = leads.capture_lead(
@@ -150,11 +196,7 @@ def flow_lead_to_catering(db: Database) -> FlowResult:
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.FULFILLED)
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.REVIEWED)
         uow.commit()
-        return FlowResult(
-            "lead -> catering event",
-            f"booking {booking.status.value}, {booking.total_cents / 100:,.2f} EUR in 2 payments",
-            True,
-        )
+        return FlowResult("lead -> catering event", _catering_outcome(uow, lead), True)
 
 
 def flow_tuv_reminder(db: Database) -> FlowResult:
@@ -164,7 +206,7 @@ def flow_tuv_reminder(db: Database) -> FlowResult:
     email = "flow.tuev@example.com"
     with db.tenant_uow(tenant.id, actor="demo") as uow:
         if (lead := _existing_flow_lead(uow, email)) is not None:
-            return FlowResult("TÜV due -> appointment", f"lead {lead.status.value}", False)
+            return FlowResult("TÜV due -> appointment", _tuv_outcome(uow, lead), False)
         today = uow.clock.now().date()
         vehicle = uow.session.scalars(
             sa.select(Vehicle)
@@ -186,7 +228,7 @@ def flow_tuv_reminder(db: Database) -> FlowResult:
         )
         leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
         leads.advance_lead(uow, owner, lead.id, LeadStatus.QUALIFIED)
-        leads.convert_lead(uow, owner, lead.id, customer_id=customer.id)
+        lead, _ = leads.convert_lead(uow, owner, lead.id, customer_id=customer.id)
         booking = bookings.create_booking(
             uow,
             owner,
@@ -196,14 +238,11 @@ def flow_tuv_reminder(db: Database) -> FlowResult:
             kind=BookingKind.APPOINTMENT,
             starts_at=uow.clock.now() + timedelta(days=3),
             items=[ItemLine(quantity=1, service_id=service.id)],
+            lead_id=lead.id,
         )
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
         uow.commit()
-        assert vehicle.tuv_due_on is not None
-        days = (vehicle.tuv_due_on - today).days
-        return FlowResult(
-            "TÜV due -> appointment", f"TÜV due in {days} days, appointment confirmed", True
-        )
+        return FlowResult("TÜV due -> appointment", _tuv_outcome(uow, lead), True)
 
 
 def flow_lost_lead(db: Database) -> FlowResult:
@@ -213,7 +252,7 @@ def flow_lost_lead(db: Database) -> FlowResult:
     email = "flow.instagram@example.com"
     with db.tenant_uow(tenant.id, actor="demo") as uow:
         if (lead := _existing_flow_lead(uow, email)) is not None:
-            return FlowResult("instagram lead -> lost", f"lead {lead.status.value}", False)
+            return FlowResult("instagram lead -> lost", _lost_outcome(lead), False)
         location = _first(uow, Location)
         lead = leads.capture_lead(
             uow,
@@ -225,9 +264,9 @@ def flow_lost_lead(db: Database) -> FlowResult:
             score=40,
         )
         leads.advance_lead(uow, owner, lead.id, LeadStatus.CONTACTED)
-        leads.advance_lead(uow, owner, lead.id, LeadStatus.LOST, reason="Termin passt nicht")
+        lead = leads.advance_lead(uow, owner, lead.id, LeadStatus.LOST, reason="Termin passt nicht")
         uow.commit()
-        return FlowResult("instagram lead -> lost", "lead lost (reason recorded)", True)
+        return FlowResult("instagram lead -> lost", _lost_outcome(lead), True)
 
 
 def _figures(db: Database, tenant: Tenant) -> TenantFigures:

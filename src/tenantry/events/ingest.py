@@ -275,6 +275,9 @@ def _parse(raws: Iterable[Any], result: IngestResult, *, offset: int) -> list[_P
     """The valid events; the invalid ones go into `result` as rejected, with the reason."""
     parsed: list[_Parsed] = []
     for i, raw in enumerate(raws, start=offset):
+        if isinstance(raw, PayloadError):  # the reader could not even decode this one
+            result.add(EventOutcome(i, None, "rejected", str(raw)))
+            continue
         try:
             event, properties, email = parse_event(raw)
         except PayloadError as exc:
@@ -452,7 +455,8 @@ def ingest_bulk(
     Same rules and outcomes as `ingest_batch`, but only the non-accepted events are listed
     (accepted ones are counted). Chunks commit in input order; a crash loses at most the chunk
     being written, and re-running the load is safe, as stored event ids come back as
-    duplicates.
+    duplicates. An item that is a `PayloadError` (a line the reader could not decode) is
+    rejected with its message, like an invalid event.
     """
     if chunk_size <= 0:
         raise ValidationError("chunk_size must be positive")

@@ -272,6 +272,15 @@ LEAD_SOURCES = {
 PERSONAS = ("solo-sarah", "bewahrer-ben", "wachstums-walter", "ketten-katrin")
 LOST_REASONS = ("kein Budget", "Termin passt nicht", "Wettbewerber gewählt", "keine Antwort")
 LEGAL_FORMS = ("gmbh", "gmbh", "gmbh", "ug", "ek", "gbr", "kg", "gmbh_co_kg")
+# The suffix of the legal name that goes with each legal form.
+LEGAL_SUFFIX = {
+    "gmbh": "GmbH",
+    "ug": "UG (haftungsbeschränkt)",
+    "ek": "e.K.",
+    "gbr": "GbR",
+    "kg": "KG",
+    "gmbh_co_kg": "GmbH & Co. KG",
+}
 PLANS = ("free", "starter", "starter", "professional", "professional", "enterprise")
 BOOKING_KIND = {"restaurant": "reservation", "workshop": "appointment", "caterer": "catering_event"}
 
@@ -401,13 +410,17 @@ class _Chunk:
         self.keys = SeedKeys(tid, self.spec.master)
         self.subject_rng = random.Random(self.spec.seed * 7_000_003 + t.index)
         self.customer_subjects = {}
+        # One draw used to pick the name's suffix apart from the legal form (a "KG" that was a
+        # GmbH); it is still made, so every later draw, and the data, stay as they were.
+        rng.random()
+        legal_form = rng.choice(LEGAL_FORMS)
         self.emit(
             "identity.tenants",
             tid,
             t.slug,
-            f"{t.name} {rng.choice(('GmbH', 'UG', 'KG'))}",
+            f"{t.name} {LEGAL_SUFFIX[legal_form]}",
             t.name,
-            rng.choice(LEGAL_FORMS),
+            legal_form,
             t.vertical,
             "DE",
             f"DE{rng.randint(100000000, 999999999)}",

@@ -109,8 +109,25 @@ def test_key_is_printed_once_and_listed_without_its_secret(env: dict[str, str], 
 
 def test_bad_role_is_one_line_on_stderr(env: dict[str, str], slug: str) -> None:
     proc = run(env, "apikeys", "create", "--tenant", slug, "--role", "emperor", ok=False)
-    assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and "role must be one of" in proc.stderr
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Invalid value for '--role'" in proc.stderr
+
+
+def test_serve_says_where_it_listens(env: dict[str, str], slug: str) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert f"listening on http://127.0.0.1:{port} (1 worker)" in err.splitlines()
 
 
 def test_served_api_accepts_a_cli_key_until_it_is_revoked(
