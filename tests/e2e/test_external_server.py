@@ -238,3 +238,19 @@ def test_admin_that_may_not_create_the_owner_role_is_told_the_sql(
     assert_one_line_error(
         proc, "role tenantry_owner does not exist", "CREATE ROLE tenantry_owner", "BYPASSRLS"
     )
+
+
+def test_without_the_app_password_the_user_is_told_to_set_it(
+    env: dict[str, str], demo: str
+) -> None:
+    no_password = {k: v for k, v in env.items() if k != "TENANTRY_APP_PASSWORD"}
+    proc = run(no_password, "dsar", "list", "--tenant", TENANT, ok=False)
+    assert_one_line_error(proc, "TENANTRY_APP_PASSWORD")
+    wrong = {
+        **no_password,
+        "TENANTRY_APP_DATABASE_URL": env["TENANTRY_DATABASE_URL"].replace(
+            "tenantry_admin:", "tenantry_app:wrong-"
+        ),
+    }
+    proc = run(wrong, "dsar", "list", "--tenant", TENANT, ok=False)
+    assert_one_line_error(proc, "refused the login of tenantry_app")
