@@ -276,7 +276,9 @@ def reason(exc: BaseException) -> str:
     diag = getattr(exc, "diag", None)
     text = getattr(diag, "message_primary", None) or str(exc) or type(exc).__name__
     text = " ".join(text.split())
-    return text.removeprefix("connection failed: ")
+    for noise in ("connection failed: ", "connection is bad: "):  # psycopg's own wrapping
+        text = text.removeprefix(noise)
+    return text
 
 
 # Reloadable settings for a laptop-sized embedded server: fewer checkpoints during bulk loads.
