@@ -4,7 +4,9 @@ The embedded server (pgserver) starts in a temporary folder unless `TENANTRY_DAT
 names an external server, whose user must be allowed to create databases, or
 `TENANTRY_TEST_SERVER=external` asks for a second server started from the distribution's
 PostgreSQL binaries and reached as a user reaches theirs (see `tests/pgcluster.py`: TCP,
-passwords, an admin that is neither superuser nor the database's owner). Tests isolate
+passwords, an admin that is neither superuser nor the database's owner; it creates the test
+databases as a member of `tenantry_owner`, and drops them WITH (FORCE) as a member of
+`pg_signal_backend`). Tests isolate
 themselves by creating their own tenants, so they can share one database and commit for real.
 """
 

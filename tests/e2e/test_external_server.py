@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.pgcluster import PgCluster, find_bindir, skip_reason, start_cluster
 
@@ -244,6 +245,8 @@ def test_without_the_app_password_the_user_is_told_to_set_it(
     env: dict[str, str], demo: str
 ) -> None:
     no_password = {k: v for k, v in env.items() if k != "TENANTRY_APP_PASSWORD"}
+    app = conninfo_to_dict(run(no_password, "db", "url", "--app").stdout.strip())
+    assert app["user"] == "tenantry_app" and "password" not in app  # not the admin's
     proc = run(no_password, "dsar", "list", "--tenant", TENANT, ok=False)
     assert_one_line_error(proc, "TENANTRY_APP_PASSWORD")
     wrong = {

@@ -47,10 +47,11 @@ def translate_db_error(exc: DBAPIError) -> TenantryError:
 def _login_refused(orig: BaseException | None) -> bool:
     if not isinstance(orig, psycopg.OperationalError):
         return False
-    sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate == "28P01":  # invalid password
+    if getattr(orig, "sqlstate", None) == "28P01":  # invalid password
         return True
-    return sqlstate is None and "no password supplied" in str(orig)
+    # A refused login ends the connection attempt before any SQLSTATE reaches psycopg.
+    text = str(orig)
+    return "no password supplied" in text or "password authentication failed" in text
 
 
 def translate_driver_error(orig: BaseException | None) -> TenantryError:

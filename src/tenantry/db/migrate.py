@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from tenantry.db.provider import DatabaseTarget, reason
 from tenantry.errors import (
@@ -113,6 +113,8 @@ def _guarded(action: str, work: Callable[[], Any]) -> Any:
         raise ValidationError(f"{action} failed: {' '.join(str(exc).split())}") from exc
     except (DBAPIError, psycopg.Error) as exc:
         raise _failure(action, exc) from exc
+    except SQLAlchemyError as exc:  # raised before any statement reached the server
+        raise TenantryError(f"{action} failed: {' '.join(str(exc).split())}") from exc
 
 
 def _run(target: DatabaseTarget, fn_name: str, revision: str) -> None:

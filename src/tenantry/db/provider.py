@@ -339,7 +339,8 @@ def _ensure_external(settings: Settings) -> DatabaseTarget:
     if settings.app_database_url is not None:
         app = make_url(settings.app_database_url.get_secret_value())
     else:
-        app = admin.set(username=APP_ROLE, password=app_password)
+        # Not `set()`: it ignores None, and the admin's password would be tried for the app.
+        app = admin._replace(username=APP_ROLE, password=app_password)
     return DatabaseTarget(
         admin_url=_as_psycopg(admin),
         owner_url=_as_psycopg(owner),
