@@ -231,7 +231,7 @@ def _join_owner(conn: psycopg.Connection[Any], admin: str) -> None:
 
 
 def _grant_database(
-    conn: psycopg.Connection[Any], database: str, role: str, privileges: str
+    conn: psycopg.Connection[Any], database: str, role: str, privileges: LiteralString
 ) -> None:
     wanted = [p.strip() for p in privileges.split(",")]
     have = conn.execute(
