@@ -194,7 +194,10 @@ def start_cluster(bindir: Path) -> PgCluster:
     user = _os_user()
     last: Exception | None = None
     for _ in range(3):  # the free port can be taken between the probe and the start
-        root = Path(tempfile.mkdtemp(prefix="tenantry-extpg-"))
+        # As root, under /tmp: the server's OS user must be able to reach the folder, and
+        # $TMPDIR may be private to root. mkdtemp makes a fresh folder of mode 0700.
+        shared = "/tmp" if user else None  # noqa: S108
+        root = Path(tempfile.mkdtemp(prefix="tenantry-extpg-", dir=shared))
         cluster = PgCluster(
             bindir=bindir,
             root=root,
