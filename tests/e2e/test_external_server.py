@@ -205,6 +205,9 @@ def test_admin_that_may_not_act_as_the_owner_is_told_what_to_ask_for(
     pg_cluster: PgCluster, tmp_path: Path
 ) -> None:
     with _superuser(pg_cluster, "postgres") as su:
+        # Both roles exist (whichever test runs first): only the membership is missing.
+        if not su.execute("SELECT 1 FROM pg_roles WHERE rolname = 'tenantry_app'").fetchone():
+            su.execute("CREATE ROLE tenantry_app LOGIN NOINHERIT")
         su.execute("CREATE ROLE plain_admin LOGIN CREATEDB PASSWORD 'plain'")
         su.execute("CREATE DATABASE plain OWNER plain_admin")
     try:
