@@ -1,7 +1,12 @@
 """Shared fixtures: one real PostgreSQL per test session, one migrated database in it.
 
 The embedded server (pgserver) starts in a temporary folder unless `TENANTRY_DATABASE_URL`
-names an external server, whose user must be allowed to create databases. Tests isolate
+names an external server, whose user must be allowed to create databases, or
+`TENANTRY_TEST_SERVER=external` asks for a second server started from the distribution's
+PostgreSQL binaries and reached as a user reaches theirs (see `tests/pgcluster.py`: TCP,
+passwords, an admin that is neither superuser nor the database's owner; it creates the test
+databases as a member of `tenantry_owner`, and drops them WITH (FORCE) as a member of
+`pg_signal_backend`). Tests isolate
 themselves by creating their own tenants, so they can share one database and commit for real.
 """
 
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 
 from tenantry.clock import FixedClock
 from tenantry.config import Settings
@@ -26,17 +32,39 @@ from tenantry.models.enums import LegalForm, MembershipRole, Vertical
 from tenantry.privacy.master import LocalMasterKey
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
+from tests.pgcluster import PgCluster, find_bindir, skip_reason, start_cluster
 
 # The master key of every test database (tests that build key rings use the same one).
 TEST_MASTER = LocalMasterKey(bytes(range(32)), "test")
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def pg_cluster() -> Iterator[PgCluster]:
+    """A second PostgreSQL server set up as docs/configuration.md says; skips without binaries."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(skip_reason())
+    cluster = start_cluster(bindir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
     if os.environ.get("TENANTRY_DATABASE_URL"):
         yield Settings()
         return
     home = tmp_path_factory.mktemp("home")
+    if os.environ.get("TENANTRY_TEST_SERVER") == "external":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        yield Settings(
+            home=home,
+            database_url=SecretStr(cluster.admin_url),
+            app_password=SecretStr("app-" + cluster.admin_password),
+        )
+        return
     s = Settings(home=home)
     yield s
     stop_embedded(s)

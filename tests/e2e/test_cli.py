@@ -25,6 +25,8 @@ def env(settings: Settings, server) -> dict[str, str]:
     e["TENANTRY_HOME"] = str(settings.home)
     if settings.database_url is not None:
         e["TENANTRY_DATABASE_URL"] = settings.database_url.get_secret_value()
+    if settings.app_password is not None:
+        e["TENANTRY_APP_PASSWORD"] = settings.app_password.get_secret_value()
     e["COLUMNS"] = "160"
     return e
 
@@ -106,7 +108,8 @@ def test_unreachable_external_database_is_one_clear_line(
     proc = run(bad, "db", "status", ok=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-    assert "cannot connect to PostgreSQL" in proc.stderr
+    assert "PostgreSQL cannot be reached: connection to server on socket" in proc.stderr
+    assert "No such file or directory" in proc.stderr  # libpq's reason
 
 
 def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(

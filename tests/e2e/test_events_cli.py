@@ -23,6 +23,8 @@ def env(settings: Settings, server) -> dict[str, str]:
     e["TENANTRY_HOME"] = str(settings.home)
     if settings.database_url is not None:
         e["TENANTRY_DATABASE_URL"] = settings.database_url.get_secret_value()
+    if settings.app_password is not None:
+        e["TENANTRY_APP_PASSWORD"] = settings.app_password.get_secret_value()
     return e
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from tenantry.db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
+from tenantry.db.migrate import (
+    VERSION_SCHEMA,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 from tenantry.db.provider import DatabaseTarget
+from tenantry.errors import ValidationError
 from tenantry.models import SCHEMAS, Base
 from tenantry.models.audit import is_partition
 from tests.conftest import create_database, drop_database
@@ -93,4 +102,38 @@ def test_migrated_schema_matches_the_models(target: DatabaseTarget) -> None:
 
 def test_upgrade_is_idempotent(target: DatabaseTarget) -> None:
     upgrade(target)
+    assert current_revision(target) == head_revision()
+
+
+def _in_public(target: DatabaseTarget) -> list[str]:
+    with psycopg.connect(target.libpq(target.owner_url)) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' ORDER BY 1"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_migrations_put_nothing_in_public(empty_db: DatabaseTarget) -> None:
+    # PostgreSQL 15 lets only the database's owner create in public; an admin-created
+    # database is not owned by tenantry_owner.
+    upgrade(empty_db)
+    assert _in_public(empty_db) == []
+    downgrade(empty_db, "base")
+    assert _in_public(empty_db) == []
+
+
+def test_a_version_table_left_in_public_is_adopted(empty_db: DatabaseTarget) -> None:
+    upgrade(empty_db, "0100")
+    with psycopg.connect(empty_db.libpq(empty_db.owner_url)) as conn:
+        conn.execute(f"ALTER TABLE {VERSION_SCHEMA}.alembic_version SET SCHEMA public")
+    assert current_revision(empty_db) == "0100"  # an older tenantry's database
+    upgrade(empty_db)
+    assert current_revision(empty_db) == head_revision()
+    assert _in_public(empty_db) == []
+
+
+def test_an_unknown_revision_is_a_validation_error(target: DatabaseTarget) -> None:
+    with pytest.raises(ValidationError, match="nosuchrev"):
+        upgrade(target, "nosuchrev")
     assert current_revision(target) == head_revision()

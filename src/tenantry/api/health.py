@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tenantry.api.deps import ApiState
 from tenantry.api.problems import problem_response
-from tenantry.db.migrate import head_revision
+from tenantry.db.migrate import head_revision, read_revision
 
 __all__ = ["router"]
 
@@ -40,8 +40,7 @@ async def healthz() -> Health:
 def _revision(state: ApiState) -> str | None:
     with state.db.owner_engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-        value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return str(value) if value is not None else None
+        return read_revision(conn)
 
 
 @router.get(

@@ -32,9 +32,26 @@ def _redact(text: str) -> str:
 
 def translate_db_error(exc: DBAPIError) -> TenantryError:
     """Map a SQLAlchemy/psycopg error to the matching tenantry error."""
+    if _login_refused(exc.orig):
+        # The owner's login was checked when the database was prepared, so this is the
+        # application role's: its password is the part a user has to supply.
+        return DatabaseUnavailableError(
+            "PostgreSQL refused the login of tenantry_app: set TENANTRY_APP_PASSWORD "
+            "(or TENANTRY_APP_DATABASE_URL)"
+        )
     if exc.connection_invalidated:  # SQLAlchemy saw the connection break
         return DatabaseUnavailableError("database unavailable (connection lost)")
     return translate_driver_error(exc.orig)
+
+
+def _login_refused(orig: BaseException | None) -> bool:
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    if getattr(orig, "sqlstate", None) == "28P01":  # invalid password
+        return True
+    # A refused login ends the connection attempt before any SQLSTATE reaches psycopg.
+    text = str(orig)
+    return "no password supplied" in text or "password authentication failed" in text
 
 
 def translate_driver_error(orig: BaseException | None) -> TenantryError:

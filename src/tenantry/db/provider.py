@@ -13,9 +13,11 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL, make_url
 
 from tenantry.config import Settings
@@ -26,14 +28,13 @@ __all__ = [
     "OWNER_ROLE",
     "DatabaseTarget",
     "bootstrap_roles",
+    "conninfo",
     "ensure_database",
     "stop_embedded",
 ]
 
 OWNER_ROLE = "tenantry_owner"
 APP_ROLE = "tenantry_app"
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class DatabaseTarget:
     embedded: bool
 
     def libpq(self, url: URL) -> str:
-        """The URL as a plain libpq connection string (for psql and psycopg)."""
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """The URL as a libpq connection string (for psql and psycopg); see `conninfo`."""
+        return conninfo(url)
 
     def with_database(self, name: str) -> DatabaseTarget:
         """The same server and roles, pointed at another database (tests use this)."""
@@ -61,6 +62,26 @@ class DatabaseTarget:
             app_url=self.app_url.set(database=name),
             embedded=self.embedded,
         )
+
+
+def conninfo(url: URL) -> str:
+    """A libpq `key=value` connection string with the URL's parts and query parameters.
+
+    Never the URL rendered as text: SQLAlchemy writes a space in a query value as `+`, which
+    libpq does not decode (`options=-c role=x` reached the server as `-c+role=x`). Each part is
+    a separate keyword here, quoted by psycopg, as SQLAlchemy passes them to `psycopg.connect`.
+    """
+    params: dict[str, str | int | None] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
+    for key, value in url.query.items():
+        # A repeated key (several hosts) is libpq's comma-separated list.
+        params[key] = value if isinstance(value, str) else ",".join(value)
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
 
 def _as_psycopg(url: URL) -> URL:
@@ -101,33 +122,81 @@ def stop_embedded(settings: Settings) -> bool:
     return True
 
 
+# The roles' attributes; the role names are constants, so these are whole statements.
+_CREATE_ROLE: dict[str, LiteralString] = {
+    OWNER_ROLE: "CREATE ROLE tenantry_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS",
+    APP_ROLE: (
+        "CREATE ROLE tenantry_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT"
+    ),
+}
+
+
+def _denied(what: str, fix: str) -> ConfigurationError:
+    return ConfigurationError(f"{what}; have a superuser run: {fix}")
+
+
 def bootstrap_roles(admin_libpq: str, database: str, *, app_password: str | None = None) -> None:
     """Create the fixed roles if missing and give them what they need on `database`.
 
-    Idempotent. `tenantry_owner` bypasses RLS (it runs migrations and bulk loads);
-    `tenantry_app` never does and owns nothing.
+    Idempotent, and it changes only what is missing, so an admin who is not a superuser (nor the
+    owner of anything) can run it once a DBA did the parts it may not do. `tenantry_owner`
+    bypasses RLS (it runs migrations and bulk loads); `tenantry_app` never does and owns
+    nothing. The connecting user becomes a member of `tenantry_owner`, so it can act as it.
+    A part the admin may not do is a `ConfigurationError` naming the SQL a superuser must run.
     """
     with psycopg.connect(admin_libpq, autocommit=True) as conn:
-        existing = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
-        if OWNER_ROLE not in existing:
-            conn.execute(
-                sql.SQL(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS"
-                ).format(sql.Identifier(OWNER_ROLE))
+        admin, is_super = conn.execute(
+            "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() or ("", False)
+        roles = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = ANY(%s)",
+                ([OWNER_ROLE, APP_ROLE],),
+            ).fetchall()
+        }
+        for role in (OWNER_ROLE, APP_ROLE):
+            if role in roles:
+                continue
+            try:
+                conn.execute(_CREATE_ROLE[role])
+            except psycopg.errors.InsufficientPrivilege:
+                raise _denied(
+                    f"role {role} does not exist and {admin} may not create it"
+                    + (" (BYPASSRLS needs a superuser)" if role == OWNER_ROLE else ""),
+                    _CREATE_ROLE[role],
+                ) from None
+            roles[role] = (role == OWNER_ROLE, False)
+        owner_bypass, _ = roles[OWNER_ROLE]
+        if not owner_bypass:
+            raise _denied(
+                f"role {OWNER_ROLE} must have BYPASSRLS", f"ALTER ROLE {OWNER_ROLE} BYPASSRLS"
             )
-        if APP_ROLE not in existing:
-            conn.execute(
-                sql.SQL(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT"
-                ).format(sql.Identifier(APP_ROLE))
-            )
-        conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(APP_ROLE)))
+        app_bypass, app_super = roles[APP_ROLE]
+        if app_bypass or app_super:
+            # The application role must never see past row-level security.
+            try:
+                conn.execute("ALTER ROLE tenantry_app NOSUPERUSER NOBYPASSRLS")
+            except psycopg.errors.InsufficientPrivilege:
+                raise _denied(
+                    f"role {APP_ROLE} must not bypass row-level security",
+                    f"ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS",
+                ) from None
+        if not is_super and admin != OWNER_ROLE:
+            _join_owner(conn, admin)
         if app_password:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(APP_ROLE), sql.Literal(app_password)
+            try:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(APP_ROLE), sql.Literal(app_password)
+                    )
                 )
-            )
+            except psycopg.errors.InsufficientPrivilege:
+                raise _denied(
+                    f"{admin} may not set the password of {APP_ROLE} "
+                    "(or set TENANTRY_APP_DATABASE_URL instead of TENANTRY_APP_PASSWORD)",
+                    f"ALTER ROLE {APP_ROLE} PASSWORD '...'",
+                ) from None
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
         ).fetchone()
@@ -137,16 +206,50 @@ def bootstrap_roles(admin_libpq: str, database: str, *, app_password: str | None
                     sql.Identifier(database), sql.Identifier(OWNER_ROLE)
                 )
             )
+        _grant_database(conn, database, OWNER_ROLE, "CONNECT, CREATE, TEMPORARY")
+        _grant_database(conn, database, APP_ROLE, "CONNECT")
+
+
+def _join_owner(conn: psycopg.Connection[Any], admin: str) -> None:
+    """Make `admin` a member of `tenantry_owner` that may `SET ROLE` to it."""
+    # 'MEMBER' is what SET ROLE needs on PostgreSQL 15; 16 split it out as 'SET'.
+    privilege = "SET" if conn.info.server_version >= 160000 else "MEMBER"
+    row = conn.execute(
+        "SELECT pg_has_role(current_user, %s, %s)", (OWNER_ROLE, privilege)
+    ).fetchone()
+    if row and row[0]:
+        return
+    try:
         conn.execute(
-            sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
-                sql.Identifier(database), sql.Identifier(OWNER_ROLE)
-            )
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(OWNER_ROLE), sql.Identifier(admin))
         )
-        conn.execute(
-            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(database), sql.Identifier(APP_ROLE)
-            )
-        )
+    except psycopg.errors.InsufficientPrivilege:
+        raise _denied(
+            f"{admin} is not a member of {OWNER_ROLE} and may not become one",
+            f"GRANT {OWNER_ROLE} TO {admin}",
+        ) from None
+
+
+def _grant_database(
+    conn: psycopg.Connection[Any], database: str, role: str, privileges: LiteralString
+) -> None:
+    wanted = [p.strip() for p in privileges.split(",")]
+    have = conn.execute(
+        "SELECT bool_and(has_database_privilege(%s, %s, p)) FROM unnest(%s::text[]) AS p",
+        (role, database, wanted),
+    ).fetchone()
+    if have and have[0]:
+        return  # already granted: an admin who does not own the database need not re-grant
+    statement = sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
+        sql.SQL(privileges), sql.Identifier(database), sql.Identifier(role)
+    )
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        raise _denied(
+            f"{role} lacks {privileges} on database {database} and the admin may not grant it",
+            statement.as_string(conn),
+        ) from None
 
 
 def ensure_database(settings: Settings) -> DatabaseTarget:
@@ -160,9 +263,22 @@ def ensure_database(settings: Settings) -> DatabaseTarget:
             return _ensure_embedded(settings)
         return _ensure_external(settings)
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(
-            f"cannot connect to PostgreSQL: {type(exc).__name__}"
-        ) from exc
+        raise DatabaseUnavailableError(f"PostgreSQL cannot be reached: {reason(exc)}") from exc
+    except psycopg.Error as exc:
+        raise DatabaseUnavailableError(f"cannot prepare the database: {reason(exc)}") from exc
+
+
+def reason(exc: BaseException) -> str:
+    """libpq's or the server's message about a connection, on one line.
+
+    These messages name hosts, ports, roles and databases, never passwords or row values.
+    """
+    diag = getattr(exc, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    for noise in ("connection failed: ", "connection is bad: "):  # psycopg's own wrapping
+        text = text.removeprefix(noise)
+    return text
 
 
 # Reloadable settings for a laptop-sized embedded server: fewer checkpoints during bulk loads.
@@ -211,19 +327,20 @@ def _ensure_external(settings: Settings) -> DatabaseTarget:
     if not admin.database:
         raise ConfigurationError("TENANTRY_DATABASE_URL must name a database")
     app_password = settings.app_password.get_secret_value() if settings.app_password else None
-    admin_libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        bootstrap_roles(admin_libpq, admin.database, app_password=app_password)
-    except psycopg.errors.InsufficientPrivilege:
-        log.info("no privilege to create roles; expecting %s and %s to exist", OWNER_ROLE, APP_ROLE)
+    bootstrap_roles(conninfo(admin), admin.database, app_password=app_password)
     owner = admin
     if admin.username != OWNER_ROLE:
         # Connect as the admin, act as the owner: objects created are owned by tenantry_owner.
-        owner = admin.update_query_dict({"options": f"-c role={OWNER_ROLE}"})
+        # The option is a query parameter of the URL object, which SQLAlchemy and `conninfo`
+        # pass to libpq as the `options` keyword (never as URL text).
+        given = admin.query.get("options")
+        given = given if isinstance(given, str) else " ".join(given or ())
+        owner = admin.update_query_dict({"options": f"{given} -c role={OWNER_ROLE}".strip()})
     if settings.app_database_url is not None:
         app = make_url(settings.app_database_url.get_secret_value())
     else:
-        app = admin.set(username=APP_ROLE, password=app_password)
+        # Not `set()`: it ignores None, and the admin's password would be tried for the app.
+        app = admin._replace(username=APP_ROLE, password=app_password)
     return DatabaseTarget(
         admin_url=_as_psycopg(admin),
         owner_url=_as_psycopg(owner),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from alembic import context
 from sqlalchemy import create_engine
 
+from tenantry.db.migrate import VERSION_SCHEMA, prepare_version_table
 from tenantry.models import SCHEMAS, Base
 from tenantry.models.audit import is_partition
 
@@ -33,6 +34,7 @@ def _configure(connection: object) -> None:
         include_name=_include_name,
         compare_type=True,
         compare_server_default=False,
+        version_table_schema=VERSION_SCHEMA,
         transaction_per_migration=True,
     )
 
@@ -50,6 +52,7 @@ def run_migrations_online() -> None:
     target = ensure_database(get_settings())
     engine = create_engine(target.owner_url)
     with engine.connect() as conn:
+        prepare_version_table(conn)
         _configure(conn)
         with context.begin_transaction():
             context.run_migrations()
