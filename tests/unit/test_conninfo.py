@@ -6,7 +6,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
-from tenantry.db.provider import conninfo
+from tenantry.db.provider import conninfo, uri
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,19 @@ def test_passwords_with_reserved_characters_survive(password: str) -> None:
 def test_several_hosts_are_a_comma_separated_list() -> None:
     url = make_url("postgresql://admin@/tenantry?host=a.example.org&host=b.example.org")
     assert conninfo_to_dict(conninfo(url))["host"] == "a.example.org,b.example.org"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://admin:p%40ss%2Fw%3Ard@db.example.org:5433/tenantry?sslmode=require",
+        "postgresql+psycopg://admin:a%20b@/tenantry?host=/tmp/socket&port=5433",
+        "postgresql://admin@[::1]:5432/tenantry",
+    ],
+)
+def test_the_printed_uri_means_what_the_conninfo_means(url: str) -> None:
+    parsed = make_url(url).update_query_dict({"options": "-c role=tenantry_owner"})
+    printed = uri(parsed)
+    assert printed.startswith("postgresql://") and "+" not in printed
+    assert conninfo_to_dict(printed) == conninfo_to_dict(conninfo(parsed))
+    assert make_url(printed).database == "tenantry"

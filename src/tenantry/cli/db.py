@@ -7,7 +7,7 @@ from rich.console import Console
 
 from tenantry.config import get_settings
 from tenantry.db.migrate import current_revision, downgrade, head_revision, upgrade
-from tenantry.db.provider import ensure_database, stop_embedded
+from tenantry.db.provider import ensure_database, stop_embedded, uri
 from tenantry.errors import ValidationError
 
 app = typer.Typer(help="The configured database.", no_args_is_help=True)
@@ -17,9 +17,9 @@ app = typer.Typer(help="The configured database.", no_args_is_help=True)
 def url(
     app_role: bool = typer.Option(False, "--app", help="Print the application role's URL."),
 ) -> None:
-    """Print the owner connection URL (libpq form, usable with psql)."""
+    """Print the owner connection URL (a postgresql:// URI, usable with psql and psycopg)."""
     target = ensure_database(get_settings())
-    print(target.libpq(target.app_url if app_role else target.owner_url))
+    print(uri(target.app_url if app_role else target.owner_url))
 
 
 @app.command("upgrade")

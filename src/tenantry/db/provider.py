@@ -13,6 +13,7 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlencode
 from typing import Any, LiteralString
 
 import psycopg
@@ -31,6 +32,7 @@ __all__ = [
     "conninfo",
     "ensure_database",
     "stop_embedded",
+    "uri",
 ]
 
 OWNER_ROLE = "tenantry_owner"
@@ -82,6 +84,30 @@ def conninfo(url: URL) -> str:
         # A repeated key (several hosts) is libpq's comma-separated list.
         params[key] = value if isinstance(value, str) else ",".join(value)
     return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+
+
+def uri(url: URL) -> str:
+    """A `postgresql://` URI with every part percent-encoded, as libpq decodes it.
+
+    What `tenantry db url` prints: psql, psycopg and SQLAlchemy (after swapping the scheme)
+    all read it. Spaces in `options` become `%20`, never SQLAlchemy's `+`; a Unix-socket host
+    moves into the `host` query parameter.
+    """
+    user = quote(url.username or "", safe="")
+    if url.password is not None:
+        user += ":" + quote(str(url.password), safe="")
+    query = {k: v if isinstance(v, str) else ",".join(v) for k, v in url.query.items()}
+    host = url.host or ""
+    if host.startswith("/"):
+        query["host"], host = host, ""
+    netloc = f"{user}@" if user else ""
+    netloc += f"[{host}]" if ":" in host else host
+    if url.port:
+        netloc += f":{url.port}"
+    text = f"postgresql://{netloc}/{quote(url.database or '', safe='')}"
+    if query:
+        text += "?" + urlencode(query, quote_via=quote, safe="")
+    return text
 
 
 def _as_psycopg(url: URL) -> URL:
