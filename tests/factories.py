@@ -53,10 +53,10 @@ from tenantry.models.base import Base
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope
 from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.doi import start_opt_in
-from tenantry.privacy.dsar import open_request
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.retention import place_hold
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.privacy.dsar import open_request
 from tests.conftest import TEST_MASTER
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)

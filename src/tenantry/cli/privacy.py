@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,19 +14,13 @@ from rich.table import Table
 
 from tenantry.cli.common import console, open_db, resolve_tenant
 from tenantry.config import get_settings
-from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.events.erasure import lake_needles
-from tenantry.lake.erasure import lake_scan
-from tenantry.models import Base, DsarRequest
-from tenantry.models.enums import ConsentPurpose, HoldScope
+from tenantry.models import DsarRequest
+from tenantry.models.enums import ConsentPurpose, HoldScope, MembershipRole
 from tenantry.privacy import catalog as register
 from tenantry.privacy.consent import consent_status
-from tenantry.privacy.dsar import overdue
-from tenantry.privacy.erasure import erase_subject, targets_of
-from tenantry.privacy.export import export_subject
-from tenantry.privacy.footprint import find_footprint
-from tenantry.privacy.keys import KeyRing, rotate_tenant_key
+from tenantry.privacy.crypto import DecryptionError
+from tenantry.privacy.keys import rotate_tenant_key
 from tenantry.privacy.master import master_key_provider
 from tenantry.privacy.retention import (
     DATASETS,
@@ -34,8 +29,18 @@ from tenantry.privacy.retention import (
     release_hold,
     run_retention,
 )
-from tenantry.privacy.scan import Hit, scan
-from tenantry.privacy.subjects import email_index, find_subject
+from tenantry.privacy.subjects import find_subject
+from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.dsar import overdue
+from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
+from tenantry.services.privacy.export import (
+    export_subject,
+    open_bundle,
+    seal_bundle,
+    sealed_name,
+    write_private,
+)
+from tenantry.services.privacy.scan import Hit, scan_subject
 
 privacy_app = typer.Typer(help="The processing register.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
@@ -258,28 +263,104 @@ dsar_app = typer.Typer(
 )
 
 
-def _ring(uow: UnitOfWork) -> KeyRing:
-    return uow.keyring
+# The CLI's operator holds the master key and acts for the tenant's data protection officer
+# unless told otherwise; the services check the role's permissions as they do for the API.
+_AS_ROLE = typer.Option(
+    MembershipRole.DPO,
+    "--as-role",
+    help="The tenant role to act as (its permissions are checked); default dpo.",
+)
+
+
+def _principal(tenant_id: uuid.UUID, role: MembershipRole) -> Principal:
+    return Principal(tenant_id=tenant_id, role=role)
 
 
 @dsar_app.command("export")
 def dsar_export(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
-    out: Path = typer.Option(..., help="Where to write the bundle (.zip)."),
+    out: str | None = typer.Option(
+        None,
+        help="Also write the decrypted bundle here (FILE.zip, or - for stdout); it then"
+        " leaves tenantry's custody and an erasure cannot reach it.",
+    ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
-    """Write everything the tenant holds about the subject to a zip (GDPR Art. 15, 20)."""
+    """Export everything the tenant holds about the subject (GDPR Art. 15, 20).
+
+    The bundle is kept sealed under the subject's key in $TENANTRY_HOME/exports (an erasure
+    shreds it); `--out` also writes it decrypted.
+    """
+    target = _plain_target(out)
+    home = get_settings().home
     db = open_db()
     try:
-        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
-            result = export_subject(uow, _ring(uow), email, out)
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            result = export_subject(uow, _principal(tenant_id, as_role), email, lake_home=home)
+            sealed = seal_bundle(uow.keyring, result)
             uow.commit()
     finally:
         db.dispose()
+    exports = home / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    kept = write_private(sealed, exports / sealed_name(result.request_id))
+    if target == "-":
+        sys.stdout.buffer.write(result.bundle)
+        sys.stdout.buffer.flush()
+    elif isinstance(target, Path):
+        write_private(result.bundle, target)
     print(
-        f"request {result.request_id}: {result.rows} records from {result.tables} tables "
-        f"written to {result.path}"
+        f"request {result.request_id}: {result.rows} records from {result.tables} places;"
+        f" kept sealed in {kept}" + (f"; decrypted copy in {target}" if target else ""),
+        file=sys.stderr if target == "-" else sys.stdout,
     )
+
+
+def _plain_target(out: str | None) -> Path | str | None:
+    if out is None or out == "-":
+        return out
+    path = Path(out)
+    if path.suffix != ".zip":
+        raise ValidationError("the export file must end in .zip")
+    if not path.parent.is_dir():
+        raise ValidationError("the export file's folder does not exist")
+    return path
+
+
+@dsar_app.command("open")
+def dsar_open(
+    tenant: str = typer.Option(..., help="Tenant id or slug."),
+    sealed: Path = typer.Option(..., "--file", help="A kept bundle (dsar-<id>.zip.sealed)."),
+    out: str = typer.Option(..., help="Where to write the decrypted bundle (FILE.zip or -)."),
+    as_role: MembershipRole = _AS_ROLE,
+) -> None:
+    """Decrypt a kept export bundle, while the subject's key exists (not after an erasure)."""
+    target = _plain_target(out)
+    try:
+        data = sealed.read_bytes()
+    except OSError:
+        raise ValidationError("the sealed export cannot be read") from None
+    db = open_db()
+    try:
+        tenant_id = resolve_tenant(db, tenant)
+        _principal(tenant_id, as_role).require(Action.PRIVACY)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            try:
+                bundle = open_bundle(uow.keyring, data)
+            except DecryptionError:
+                raise ValidationError(
+                    "the subject has been erased: the bundle is shredded"
+                ) from None
+    finally:
+        db.dispose()
+    if target == "-":
+        sys.stdout.buffer.write(bundle)
+        sys.stdout.buffer.flush()
+    else:
+        assert isinstance(target, Path)
+        print(f"decrypted bundle written to {write_private(bundle, target)}")
 
 
 @dsar_app.command("erase")
@@ -287,6 +368,12 @@ def dsar_erase(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
     as_json: bool = typer.Option(False, "--json", help="Print the receipt as JSON."),
+    checkpoint: bool = typer.Option(
+        False,
+        "--checkpoint",
+        help="Then switch the WAL and checkpoint, so old segments are recycled sooner.",
+    ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Erase the subject (GDPR Art. 17), destroy their keys, scan, and print the receipt.
 
@@ -294,9 +381,13 @@ def dsar_erase(
     """
     db = open_db()
     try:
-        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
-            result = erase_subject(uow, _ring(uow), email, lake_home=get_settings().home)
+        tenant_id = resolve_tenant(db, tenant)
+        principal = _principal(tenant_id, as_role)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            result = erase_subject(uow, principal, email, lake_home=get_settings().home)
             uow.commit()
+        if checkpoint:
+            result = replace(result, wal=shorten_wal_retention(db))
     finally:
         db.dispose()
     if as_json:
@@ -311,6 +402,8 @@ def dsar_erase(
                 t.add_row(table, action, str(n))
         console().print(t)
         print(f"keys destroyed: {result.receipt.keys_destroyed}; scan hits: {len(result.hits)}")
+        if result.wal:
+            print(result.wal)
     _report_hits(result.hits)
 
 
@@ -362,25 +455,20 @@ def dsar_list(
 def privacy_scan(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
-    """Search every column of every table, sealed values opened, and every byte of the lake for
-    the subject's values; exit 1 on any hit."""
+    """Search every column of every table, sealed values opened, every byte of the lake and
+    every file in the exports folder for the subject's values; exit 1 on any hit."""
+    home = get_settings().home
     db = open_db()
     try:
-        with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-            ring = _ring(uow)
-            footprint = find_footprint(uow, ring, email)
-            targets = targets_of(uow, ring, footprint)
-            targets.add_binary(email_index(ring, email))
-            hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}), ring=ring)
-            pseudonym = footprint.subject.pseudonym if footprint.subject else None
-            needles = lake_needles(ring, pseudonym=pseudonym, email=footprint.email)
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            report = scan_subject(uow, _principal(tenant_id, as_role), email, home=home)
     finally:
         db.dispose()
-    lake = lake_scan(get_settings().home, needles)
-    hits += [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake]
     print(
-        f"scanned every column of {len(Base.metadata.tables)} tables and the lake:"
-        f" {len(hits)} hit(s)"
+        f"scanned every column of {report.tables} tables, {report.lake_tables} lake tables"
+        f" and the exports folder {home / 'exports'}: {len(report.hits)} hit(s)"
     )
-    _report_hits(hits)
+    _report_hits(report.hits)
