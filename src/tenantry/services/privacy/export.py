@@ -138,6 +138,8 @@ def export_subject(
     # registered subject gets one now, so that erasure finds and shreds it.
     subject = fp.subject or resolve_subject(uow, ring, email=fp.email)
     request = open_request(uow, ring, kind=DsarKind.ACCESS, email=email)
+    if request.subject_id is not None:  # this request is now part of the footprint too
+        fp.rows.setdefault("privacy.dsar_requests", []).append(request.id)
     files: dict[str, list[dict[str, object]]] = {}
     for table, ids in fp.rows.items():
         if ids:
