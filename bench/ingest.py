@@ -43,7 +43,8 @@ import psycopg
 
 from bench.api import Server, _closed, _loop_run
 from bench.common import BENCH_MASTER, Result, database, median
-from tenantry.db.engine import Database, open_database
+from tenantry.composition import open_database
+from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.events.ingest import ingest_batch, ingest_bulk
 from tenantry.events.relay import relay_once

@@ -27,11 +27,13 @@ import psycopg
 import sqlalchemy as sa
 
 from bench.common import BENCH_MASTER, Result, database, median
-from tenantry.db.engine import Database, open_database
+from tenantry.composition import open_database
+from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import Customer
 from tenantry.models.enums import MembershipRole
 from tenantry.privacy.keys import KeyRing, rotate_tenant_key
+from tenantry.privacy.vault import keyring
 from tenantry.seed.generator import Scale, TenantSpec
 from tenantry.seed.loader import load
 from tenantry.services.principal import Principal
@@ -211,7 +213,7 @@ def run(server: DatabaseTarget) -> list[Result]:
                 result = export_subject(
                     uow, Principal(tenant_id=tenant_id, role=MembershipRole.DPO), other
                 )
-                write_private(seal_bundle(uow.keyring, result), Path(tmp) / f"{i}.zip.sealed")
+                write_private(seal_bundle(keyring(uow), result), Path(tmp) / f"{i}.zip.sealed")
                 uow.commit()
             export_times.append(time.perf_counter() - started)
             with db.tenant_uow(tenant_id) as uow:

@@ -30,6 +30,7 @@ from tenantry.privacy.consent import record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.retention import place_hold
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.dsar import extend_request, open_request, overdue
 from tenantry.services.privacy.erasure import erase_subject
@@ -218,7 +219,7 @@ def test_erasure_deletes_pseudonymises_shreds_and_proves_it(
     )
     with db.tenant_uow(tenant.id) as uow:
         assert scan(uow, _targets()) == []  # only ciphertext at rest
-        before = scan(uow, _targets(), ring=uow.keyring)
+        before = scan(uow, _targets(), ring=keyring(uow))
         assert any(h.table == "crm.customers" for h in before)
         result = erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
@@ -333,7 +334,7 @@ def test_a_shared_address_is_reported_not_silently_ignored(
         erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        hits = scan(uow, _targets(), ring=uow.keyring)
+        hits = scan(uow, _targets(), ring=keyring(uow))
     assert {h.row for h in hits if h.table == "crm.customers"} == {str(housemate["customer"])}
 
 

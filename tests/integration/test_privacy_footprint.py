@@ -11,10 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import sqlalchemy as sa
 from deltalake import write_deltalake
 
 from tenantry.db.engine import Database
+from tenantry.errors import PermissionDeniedError
 from tenantry.events import relay
 from tenantry.events.ingest import ingest_bulk
 from tenantry.models import InboxEvent, Membership, User
@@ -22,6 +24,7 @@ from tenantry.models.enums import ConsentPurpose, MembershipRole
 from tenantry.privacy.consent import record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import (
@@ -158,13 +161,13 @@ def test_a_kept_export_is_shredded_by_the_erasure_and_covered_by_the_scan(
     with clocked_db.tenant_uow(tenant.id) as uow:
         result = export_subject(uow, _dpo(tenant), EMAIL, lake_home=tmp_path)
         kept = write_private(
-            seal_bundle(uow.keyring, result), exports / sealed_name(result.request_id)
+            seal_bundle(keyring(uow), result), exports / sealed_name(result.request_id)
         )
         uow.commit()
     needles = [EMAIL, "Examplewoman", "Musterweg 12"]
     assert _grep(exports, needles) == []  # sealed at rest
     with clocked_db.tenant_uow(tenant.id) as uow:
-        opened = zipfile.ZipFile(io.BytesIO(open_bundle(uow.keyring, kept.read_bytes())))
+        opened = zipfile.ZipFile(io.BytesIO(open_bundle(keyring(uow), kept.read_bytes())))
         assert b"Examplewoman" in opened.read("data/crm.customers.json")
         before = scan_subject(uow, _dpo(tenant), EMAIL, home=tmp_path)
     assert {h.column for h in before.hits if h.table == "exports"} == {kept.name}
@@ -196,3 +199,29 @@ def test_the_scan_reports_a_plain_copy_left_in_the_exports_folder(
         report = scan_subject(uow, _dpo(tenant), EMAIL, home=tmp_path)
     assert erased.hits == []  # the erasure's own proof covers the database and the lake
     assert {h.column for h in report.hits if h.table == "exports"} == {name}
+
+
+@pytest.mark.parametrize("role", [r for r in MembershipRole if r is not MembershipRole.DPO])
+def test_the_erasure_service_refuses_every_role_but_the_dpo(
+    clocked_db: Database, tenant: TenantFixture, role: MembershipRole
+) -> None:
+    _person(clocked_db, tenant)
+    who = Principal(tenant_id=tenant.id, role=role)
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        with pytest.raises(PermissionDeniedError, match="may not erase"):
+            erase_subject(uow, who, EMAIL)
+        uow.commit()
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        assert scan_subject(uow, _dpo(tenant), EMAIL).hits  # nothing was erased
+
+
+def test_an_analyst_may_neither_export_nor_scan(
+    clocked_db: Database, tenant: TenantFixture
+) -> None:
+    _person(clocked_db, tenant)
+    analyst = Principal(tenant_id=tenant.id, role=MembershipRole.ANALYST)
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        with pytest.raises(PermissionDeniedError):
+            export_subject(uow, analyst, EMAIL)
+        with pytest.raises(PermissionDeniedError):
+            scan_subject(uow, analyst, EMAIL)

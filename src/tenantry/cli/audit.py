@@ -20,8 +20,9 @@ from tenantry.audit.history import row_history
 from tenantry.audit.maintenance import drop_partitions_before, ensure_partitions, retention_cutoff
 from tenantry.audit.verify import verify_trail
 from tenantry.cli.common import resolve_tenant
+from tenantry.composition import open_database
 from tenantry.config import get_settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.errors import AuditTrailBrokenError, ValidationError
 from tenantry.ids import uuid7
 from tenantry.models import tenant_tables

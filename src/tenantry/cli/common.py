@@ -7,8 +7,9 @@ import uuid
 
 from rich.console import Console
 
+from tenantry.composition import open_database
 from tenantry.config import get_settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.errors import NotFoundError, ValidationError
 
 __all__ = ["console", "open_db", "resolve_tenant"]

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tenantry.cli.common import console
+from tenantry.composition import open_database
 from tenantry.config import get_settings
-from tenantry.db.engine import open_database
 from tenantry.demo.pipeline import show_pipeline
 from tenantry.demo.scenario import DemoSummary, run_demo
 from tenantry.models.enums import BookingStatus, LeadStatus

@@ -30,6 +30,7 @@ from tenantry.privacy.retention import (
     run_retention,
 )
 from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.dsar import overdue
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
@@ -237,7 +238,7 @@ def status(
     db = open_db()
     try:
         with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-            ring = uow.keyring
+            ring = keyring(uow)
             subject = find_subject(uow, ring, email=email)
             if subject is None:
                 raise NotFoundError("no data subject with this e-mail in this tenant")
@@ -299,7 +300,7 @@ def dsar_export(
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
             result = export_subject(uow, _principal(tenant_id, as_role), email, lake_home=home)
-            sealed = seal_bundle(uow.keyring, result)
+            sealed = seal_bundle(keyring(uow), result)
             uow.commit()
     finally:
         db.dispose()
@@ -348,7 +349,7 @@ def dsar_open(
         _principal(tenant_id, as_role).require(Action.PRIVACY)
         with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
             try:
-                bundle = open_bundle(uow.keyring, data)
+                bundle = open_bundle(keyring(uow), data)
             except DecryptionError:
                 raise ValidationError(
                     "the subject has been erased: the bundle is shredded"

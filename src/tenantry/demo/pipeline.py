@@ -15,8 +15,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import open_database
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path
 from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.freshness import pipeline_status

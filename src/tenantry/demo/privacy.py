@@ -13,6 +13,7 @@ from tenantry.models.enums import ConsentPurpose, MembershipRole
 from tenantry.privacy.consent import Notice, consent_status
 from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.erasure import erase_subject, was_erased
 from tenantry.services.privacy.export import export_subject, seal_bundle, write_private
@@ -35,7 +36,7 @@ class PrivacyDemo:
 
 def _consent(db: Database, tenant_id: object, out: PrivacyDemo) -> None:
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        ring = uow.keyring
+        ring = keyring(uow)
         subject = find_subject(uow, ring, email=SUBSCRIBER)
         if subject is None:
             pending = start_opt_in(
@@ -109,7 +110,7 @@ def run_privacy_demo(
     exports = home / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        if was_erased(uow, uow.keyring, LEAVER):
+        if was_erased(uow, keyring(uow), LEAVER):
             out.notes.append("the demo customer was erased in an earlier run (receipt on file)")
             return out
     _leaver(db, tenant_id, location_id)
@@ -118,7 +119,7 @@ def run_privacy_demo(
     (exports / "privacy-demo.zip").unlink(missing_ok=True)  # plaintext left by older versions
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
         result = export_subject(uow, dpo, LEAVER, lake_home=home)
-        kept = write_private(seal_bundle(uow.keyring, result), exports / EXPORT_NAME)
+        kept = write_private(seal_bundle(keyring(uow), result), exports / EXPORT_NAME)
         uow.commit()
     out.export = f"{result.rows} records from {result.tables} places -> {kept.name} (sealed)"
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ from tenantry.privacy.consent import Notice, consent_status, record_consent
 from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action
 from tenantry.services.privacy.dsar import open_request
 from tenantry.services.privacy.erasure import erase_subject
@@ -175,7 +176,7 @@ class RegisterOut(BaseModel):
 
 
 def _ring(_ctx: CtxDep, uow: UnitOfWork) -> KeyRing:
-    return uow.keyring
+    return keyring(uow)
 
 
 @router.post("/consents", status_code=201, response_model=ConsentOut, summary="Record consent")

@@ -39,6 +39,7 @@ from tenantry.pipeline.runner import pipeline_lock
 from tenantry.privacy.crypto import blind_index, normalise_email
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.sealing import open_rows, seal_value
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.dsar import close_request, open_request
 from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
@@ -284,7 +285,7 @@ def erase_subject(
     a scan of the lake directory (raw bytes and decoded Parquet values) is part of the proof.
     """
     principal.require(Action.ERASE)
-    ring = uow.keyring
+    ring = keyring(uow)
     tenant = uow.require_tenant()
     normal = normalise_email(email)
     lookup = _lookup(ring, normal)

@@ -30,6 +30,7 @@ from tenantry.models.enums import DsarKind, DsarStatus
 from tenantry.privacy.crypto import DecryptionError, KeyDestroyedError, open_, seal
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.dsar import close_request, open_request
 from tenantry.services.privacy.footprint import (
@@ -130,7 +131,7 @@ def export_subject(
     With `lake_home` (`$TENANTRY_HOME`), the subject's lake rows are part of the bundle.
     """
     principal.require(Action.PRIVACY)
-    ring = uow.keyring
+    ring = keyring(uow)
     fp = find_footprint(uow, ring, email, lake_home=lake_home)
     if fp.total == 0:
         raise NotFoundError("no data about this e-mail address in this tenant")

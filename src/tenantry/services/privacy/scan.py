@@ -30,6 +30,7 @@ from tenantry.privacy.crypto import DecryptionError, normalise_email, normalise_
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.sealing import open_platform_value, open_rows, open_value, sealed_columns
 from tenantry.privacy.subjects import email_index
+from tenantry.privacy.vault import keyring, platform_keys
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.export import open_bundle, read_header
 from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
@@ -191,7 +192,7 @@ def scan_sealed(
         for row in rows:
             for i, column in enumerate(columns, start=2):
                 value = (
-                    open_platform_value(uow.platform_keys, table.fullname, column, row.id, row[i])
+                    open_platform_value(platform_keys(uow), table.fullname, column, row.id, row[i])
                     if platform
                     else open_value(ring, table.fullname, column, row.id, row.subject_id, row[i])
                 )
@@ -329,7 +330,7 @@ def scan_subject(
     subject's values: the footprint's values and the pseudonyms events and the lake know it by.
     Lake hits name the lake table (`lake:raw/events`), export hits the file."""
     principal.require(Action.PRIVACY)
-    ring = uow.keyring
+    ring = keyring(uow)
     fp: Footprint = find_footprint(uow, ring, email)
     targets = targets_of(uow, ring, fp)
     targets.add_binary(email_index(ring, email))
