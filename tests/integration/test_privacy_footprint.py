@@ -4,6 +4,7 @@ kept exports are shredded by the erasure, and the scan covers them."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -26,7 +27,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
-from tenantry.services.privacy.erasure import erase_subject
+from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
     export_subject,
     open_bundle,
@@ -225,3 +226,19 @@ def test_an_analyst_may_neither_export_nor_scan(
             export_subject(uow, analyst, EMAIL)
         with pytest.raises(PermissionDeniedError):
             scan_subject(uow, analyst, EMAIL)
+
+
+def test_the_erasure_can_switch_the_wal_and_says_so_when_it_may_not(
+    db: Database, tenant: TenantFixture
+) -> None:
+    with db.owner_engine.connect() as conn:
+        before = conn.scalar(sa.text("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+    done = shorten_wal_retention(db)
+    with db.owner_engine.connect() as conn:
+        after = conn.scalar(sa.text("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+    assert done.startswith("WAL switched") and after > before
+
+    app_only = dataclasses.replace(db.target, admin_url=db.target.app_url)
+    weak = Database(target=app_only, app_engine=db.app_engine, owner_engine=db.owner_engine)
+    note = shorten_wal_retention(weak)
+    assert note.startswith("WAL not switched") and "privilege" in note

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
@@ -256,24 +257,29 @@ def _erase_lake(
 
 
 def shorten_wal_retention(db: Database) -> str:
-    """Switch to a new WAL segment and checkpoint, so the segments holding the erased values
-    can be recycled now rather than after the next timed checkpoint. Needs privileges the
-    application's roles may lack; then the answer says so (it never fails)."""
+    """Switch to a new WAL segment, then checkpoint, so the segments that still hold the erased
+    values can be recycled now rather than after the next timed checkpoint.
+
+    Runs as the server's administrative role (`admin_url`: the embedded server's superuser, or
+    whatever role the operator configured). Without the privilege (superuser, or
+    `pg_checkpoint` and EXECUTE on `pg_switch_wal`), the answer says so; it never fails.
+    """
+    engine = sa.create_engine(db.target.admin_url, poolclass=NullPool)
     try:
-        with db.owner_engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_switch_wal()"))
+        with engine.connect() as conn:
+            segment = conn.scalar(sa.text("SELECT pg_walfile_name(pg_switch_wal())"))
             conn.execute(sa.text("CHECKPOINT"))
-            conn.commit()
     except DBAPIError as exc:
         state = getattr(exc.orig, "sqlstate", None)
         if state == "42501":  # insufficient_privilege
             return (
-                "WAL not switched: the owner role lacks the privilege; a superuser can run"
-                " SELECT pg_switch_wal(); CHECKPOINT; (or GRANT pg_checkpoint and EXECUTE ON"
-                " FUNCTION pg_switch_wal() to it)"
+                "WAL not switched: the configured role lacks the privilege; an administrator"
+                " can run SELECT pg_switch_wal(); CHECKPOINT; (docs/privacy.md)"
             )
-        return f"WAL not switched: the server refused ({state or 'unknown error'})"
-    return "WAL switched and checkpoint done: older segments are recycled from now on"
+        return f"WAL not switched: the server refused ({state or 'no connection'})"
+    finally:
+        engine.dispose()
+    return f"WAL switched after segment {segment} and checkpoint done: it can be recycled now"
 
 
 def erase_subject(
