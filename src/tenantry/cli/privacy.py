@@ -8,14 +8,12 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
 from tenantry.cli.common import console, open_db, resolve_tenant
 from tenantry.config import get_settings
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.models import DsarRequest
 from tenantry.models.enums import ConsentPurpose, HoldScope, MembershipRole
 from tenantry.privacy import catalog as register
 from tenantry.privacy.consent import consent_status
@@ -32,7 +30,7 @@ from tenantry.privacy.retention import (
 from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
-from tenantry.services.privacy.dsar import overdue
+from tenantry.services.privacy.dsar import list_requests
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
     export_subject,
@@ -419,19 +417,14 @@ def _report_hits(hits: list[Hit]) -> None:
 def dsar_list(
     tenant: str = typer.Option(..., help="Tenant id or slug."),
     only_overdue: bool = typer.Option(False, "--overdue", help="Only open requests past due."),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """List data-subject requests with their deadlines."""
     db = open_db()
     try:
-        with db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-            if only_overdue:
-                requests = overdue(uow)
-            else:
-                requests = list(
-                    uow.session.scalars(
-                        sa.select(DsarRequest).order_by(DsarRequest.received_at.desc()).limit(200)
-                    )
-                )
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            requests = list_requests(uow, _principal(tenant_id, as_role), only_overdue=only_overdue)
             now = uow.clock.now()
     finally:
         db.dispose()

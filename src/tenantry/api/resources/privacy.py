@@ -26,7 +26,6 @@ from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError
 from tenantry.models import DsarRequest
 from tenantry.models.enums import (
     ConsentDecision,
@@ -41,7 +40,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action
-from tenantry.services.privacy.dsar import open_request
+from tenantry.services.privacy.dsar import get_request, register_request
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import export_subject
 
@@ -281,10 +280,10 @@ def confirm(
 def post_dsar(
     body: DsarIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
+    ctx.principal.require(Action.PRIVACY)  # before the idempotency machinery; checked again below
 
     def run(uow: UnitOfWork) -> Written:
-        r = open_request(uow, _ring(ctx, uow), kind=body.kind, email=body.email)
+        r = register_request(uow, ctx.principal, kind=body.kind, email=body.email)
         return Written(201, DsarOut.of(r))
 
     return write(ctx, request, body, idempotency_key, run)
@@ -292,12 +291,8 @@ def post_dsar(
 
 @router.get("/dsar/{request_id}", response_model=DsarOut, summary="Status of a request")
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.PRIVACY)
     with ctx.read() as uow:
-        r = uow.session.get(DsarRequest, (ctx.caller.tenant_id, request_id))
-        if r is None:
-            raise NotFoundError("data-subject request not found")
-        out = DsarOut.of(r)
+        out = DsarOut.of(get_request(uow, ctx.principal, request_id))
     return json_response(out)
 
 
