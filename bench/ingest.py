@@ -51,11 +51,11 @@ from tenantry.events.relay import relay_once
 from tenantry.ids import uuid7
 from tenantry.models import Membership, User
 from tenantry.models.enums import ConsentPurpose, LegalForm, Vertical
-from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.apikeys import create_api_key
 from tenantry.services.platform import create_tenant
+from tenantry.services.privacy.consent import Notice, record_consent
 
 MASTER = BENCH_MASTER
 NOTICE = Notice("bench-1", "Analytics help us improve the product.")

@@ -26,15 +26,15 @@ from tenantry.models import (
     tenant_tables,
 )
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
-from tenantry.privacy.consent import record_consent
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.retention import place_hold
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import record_consent
 from tenantry.services.privacy.dsar import extend_request, open_request, overdue
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import export_subject
+from tenantry.services.privacy.retention import place_hold
 from tenantry.services.privacy.scan import ScanTargets, scan
 from tests.conftest import TenantFixture
 from tests.factories import NOTICE, TEST_MASTER

@@ -22,11 +22,11 @@ from tenantry.events import relay
 from tenantry.events.ingest import ingest_bulk
 from tenantry.models import InboxEvent, Membership, User
 from tenantry.models.enums import ConsentPurpose, MembershipRole
-from tenantry.privacy.consent import record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import record_consent
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
     export_subject,

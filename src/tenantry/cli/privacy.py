@@ -16,20 +16,13 @@ from tenantry.config import get_settings
 from tenantry.errors import NotFoundError, ValidationError
 from tenantry.models.enums import ConsentPurpose, HoldScope, MembershipRole
 from tenantry.privacy import catalog as register
-from tenantry.privacy.consent import consent_status
 from tenantry.privacy.crypto import DecryptionError
 from tenantry.privacy.keys import rotate_tenant_key
 from tenantry.privacy.master import master_key_provider
-from tenantry.privacy.retention import (
-    DATASETS,
-    effective_policies,
-    place_hold,
-    release_hold,
-    run_retention,
-)
 from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.consent import consent_status
 from tenantry.services.privacy.dsar import list_requests
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
@@ -38,6 +31,13 @@ from tenantry.services.privacy.export import (
     seal_bundle,
     sealed_name,
     write_private,
+)
+from tenantry.services.privacy.retention import (
+    DATASETS,
+    effective_policies,
+    place_hold,
+    release_hold,
+    run_retention,
 )
 from tenantry.services.privacy.scan import Hit, scan_subject
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from tenantry.db.engine import Database
 from tenantry.models import Booking, Customer, Payment
 from tenantry.models.enums import ConsentPurpose, MembershipRole
-from tenantry.privacy.consent import Notice, consent_status
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import Notice, consent_status
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.services.privacy.erasure import erase_subject, was_erased
 from tenantry.services.privacy.export import export_subject, seal_bundle, write_private
 

@@ -34,12 +34,12 @@ from tenantry.models.enums import (
     DsarStatus,
 )
 from tenantry.privacy import catalog
-from tenantry.privacy.consent import Notice, consent_status, record_consent
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action
+from tenantry.services.privacy.consent import Notice, consent_status, record_consent
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.services.privacy.dsar import get_request, register_request
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import export_subject
