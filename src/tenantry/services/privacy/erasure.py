@@ -44,7 +44,7 @@ from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.dsar import close_request, open_request
 from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
-from tenantry.services.privacy.scan import Hit, scan, targets_of
+from tenantry.services.privacy.scan import Hit, scan, scan_exports, targets_of
 
 __all__ = [
     "ErasureResult",
@@ -288,7 +288,8 @@ def erase_subject(
     """Erase everything about the subject with this e-mail that the law lets us erase.
 
     With `lake_home` (`$TENANTRY_HOME`), the subject's rows leave the analytics lake too, and
-    a scan of the lake directory (raw bytes and decoded Parquet values) is part of the proof.
+    a scan of the lake directory (raw bytes and decoded Parquet values) and of the exports
+    folder is part of the proof.
     """
     principal.require(Action.ERASE)
     ring = keyring(uow)
@@ -390,6 +391,8 @@ def erase_subject(
 
     hits = scan(uow, targets, skip=ERASURE_SCAN_SKIPS)
     hits += _residue(uow, ring, fp, replacement) + lake_hits
+    if lake_home is not None:  # kept bundles are shredded by now; a plain copy is a hit
+        hits += scan_exports(lake_home / "exports", ring, targets)
     body = {
         "request_id": str(request.id),
         "replacement": replacement,
