@@ -65,7 +65,6 @@ DELETABLE = (
     "privacy.doi_tokens",
     "crm.vehicles",
     "crm.leads",
-    "events.inbox",
 )
 # Kept for their figures (retention duty), personal data replaced.
 KEPT = (
@@ -368,6 +367,8 @@ def erase_subject(
         _delete(uow, "crm.customers", [c for c in customers if c not in set(tombstones)]),
     )
 
+    # Events are no business record a hold could cover: they go, in the inbox as in the lake.
+    note("events.inbox", "deleted", _delete(uow, "events.inbox", fp.ids("events.inbox")))
     lake_hits = _erase_lake(uow, fp, lake_home, note)
     keys_destroyed = 0
     if fp.subject is not None:
