@@ -61,7 +61,7 @@ from bench.common import (
     percentile,
     settings,
 )
-from tenantry.db.engine import open_database
+from tenantry.composition import open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import Lead, Location
 from tenantry.models.enums import LeadSource, LeadStatus, Vertical

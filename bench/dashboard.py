@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, create_engine, text
 
 from bench.common import BENCH_MASTER, Result, database, median, percentile
-from tenantry.db.engine import open_database
+from tenantry.composition import open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.repositories.dashboard import LEAD_DASHBOARD_SQL
 from tenantry.seed.loader import derive_tenants, load

@@ -43,18 +43,19 @@ import psycopg
 
 from bench.api import Server, _closed, _loop_run
 from bench.common import BENCH_MASTER, Result, database, median
-from tenantry.db.engine import Database, open_database
+from tenantry.composition import open_database
+from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.events.ingest import ingest_batch, ingest_bulk
 from tenantry.events.relay import relay_once
 from tenantry.ids import uuid7
 from tenantry.models import Membership, User
 from tenantry.models.enums import ConsentPurpose, LegalForm, Vertical
-from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.apikeys import create_api_key
 from tenantry.services.platform import create_tenant
+from tenantry.services.privacy.consent import Notice, record_consent
 
 MASTER = BENCH_MASTER
 NOTICE = Notice("bench-1", "Analytics help us improve the product.")

@@ -27,15 +27,19 @@ import psycopg
 import sqlalchemy as sa
 
 from bench.common import BENCH_MASTER, Result, database, median
-from tenantry.db.engine import Database, open_database
+from tenantry.composition import open_database
+from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import Customer
-from tenantry.privacy.erasure import erase_subject
-from tenantry.privacy.export import export_subject
-from tenantry.privacy.footprint import find_footprint
+from tenantry.models.enums import MembershipRole
 from tenantry.privacy.keys import KeyRing, rotate_tenant_key
+from tenantry.privacy.vault import keyring
 from tenantry.seed.generator import Scale, TenantSpec
 from tenantry.seed.loader import load
+from tenantry.services.principal import Principal
+from tenantry.services.privacy.erasure import erase_subject
+from tenantry.services.privacy.export import export_subject, seal_bundle, write_private
+from tenantry.services.privacy.footprint import find_footprint
 
 MASTER = BENCH_MASTER
 SCALE = Scale("privacy-bench", (1, 1), 100_000, 150_000, 60_000, 1, jitter=False)
@@ -200,13 +204,16 @@ def run(server: DatabaseTarget) -> list[Result]:
             delete_times.append(_plain_delete(db, tenant_id, email))
             started = time.perf_counter()
             with db.tenant_uow(tenant_id, actor="bench") as uow:
-                erase_subject(uow, KeyRing(uow, MASTER), email)
+                erase_subject(uow, Principal(tenant_id=tenant_id, role=MembershipRole.DPO), email)
                 uow.commit()
             erase_times.append(time.perf_counter() - started)
             other = emails[5 + i]
             started = time.perf_counter()
             with db.tenant_uow(tenant_id, actor="bench") as uow:
-                export_subject(uow, KeyRing(uow, MASTER), other, Path(tmp) / f"{i}.zip")
+                result = export_subject(
+                    uow, Principal(tenant_id=tenant_id, role=MembershipRole.DPO), other
+                )
+                write_private(seal_bundle(keyring(uow), result), Path(tmp) / f"{i}.zip.sealed")
                 uow.commit()
             export_times.append(time.perf_counter() - started)
             with db.tenant_uow(tenant_id) as uow:

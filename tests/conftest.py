@@ -23,8 +23,9 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from tenantry.clock import FixedClock
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import OWNER_ROLE, DatabaseTarget, ensure_database, stop_embedded
 from tenantry.models import Location
@@ -181,5 +182,5 @@ def clocked_db(db: Database, clock: FixedClock) -> Database:
         app_engine=db.app_engine,
         owner_engine=db.owner_engine,
         clock=clock,
-        master=db.master,
+        sealing=db.sealing,
     )

@@ -10,9 +10,9 @@ from tenantry.db.engine import Database
 from tenantry.ids import uuid7
 from tenantry.models import Membership, User
 from tenantry.models.enums import ConsentPurpose
-from tenantry.privacy.consent import record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.privacy.consent import record_consent
 from tests.factories import NOTICE, TEST_MASTER
 
 NOW = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)

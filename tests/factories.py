@@ -51,12 +51,12 @@ from tenantry.models import (
 )
 from tenantry.models.base import Base
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope
-from tenantry.privacy.consent import Notice, record_consent
-from tenantry.privacy.doi import start_opt_in
-from tenantry.privacy.dsar import open_request
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.retention import place_hold
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.privacy.consent import Notice, record_consent
+from tenantry.services.privacy.doi import start_opt_in
+from tenantry.services.privacy.dsar import open_request
+from tenantry.services.privacy.retention import place_hold
 from tests.conftest import TEST_MASTER
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)

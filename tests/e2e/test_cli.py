@@ -8,14 +8,15 @@ import re
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import open_database
 from tenantry.models import Customer, Payment
 
 
@@ -205,6 +206,30 @@ def _demo_customer_email(settings: Settings) -> str:
     return str(email)
 
 
+def _grep(folder: Path, needles: list[str]) -> list[str]:
+    """Files (and zip members) under the folder whose bytes hold a needle, case-insensitive."""
+    found = []
+    for file in (p for p in folder.rglob("*") if p.is_file()):
+        parts = [file.read_bytes()]
+        if zipfile.is_zipfile(file):
+            with zipfile.ZipFile(file) as zf:
+                parts += [zf.read(n) for n in zf.namelist()]
+        if any(n.lower().encode() in p.lower() for n in needles for p in parts):
+            found.append(file.name)
+    return found
+
+
+def test_the_demo_leaves_no_plain_copy_of_the_erased_person_in_the_exports_folder(
+    env: dict[str, str], demo: None, settings: Settings
+) -> None:
+    exports = settings.home / "exports"
+    assert (exports / "privacy-demo.zip.sealed").exists()
+    assert _grep(exports, ["privacy.demo@example.org", "Paula Privacy", "Datenweg 17"]) == []
+    tenant = ["--tenant", "demo-hibachi-heroes"]
+    scan = run(env, "privacy", "scan", *tenant, "--email", "privacy.demo@example.org")
+    assert "0 hit(s)" in scan.stdout and "exports folder" in scan.stdout
+
+
 def test_dsar_export_erase_and_scan_end_to_end(
     env: dict[str, str], demo: None, tmp_path: Path, settings: Settings
 ) -> None:
@@ -215,11 +240,31 @@ def test_dsar_export_erase_and_scan_end_to_end(
     out = tmp_path / "bundle.zip"
     run(env, "dsar", "export", *tenant, "--email", email, "--out", str(out))
     assert out.exists()
-    receipt = json.loads(run(env, "dsar", "erase", *tenant, "--email", email, "--json").stdout)
+    exports = settings.home / "exports"
+    kept = sorted(exports.glob("dsar-*.zip.sealed"))
+    assert kept and _grep(exports, [email]) == []  # the kept copy is sealed
+    refused = run(env, "dsar", "erase", *tenant, "--email", email, "--as-role", "analyst", ok=False)
+    assert refused.returncode == 1 and "may not erase" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    erase = ["dsar", "erase", *tenant, "--email", email, "--json", "--checkpoint"]
+    receipt = json.loads(run(env, *erase).stdout)
     assert receipt["scan_hits"] == 0
+    assert receipt["wal"].startswith("WAL switched")  # the embedded server's superuser may
     assert email not in json.dumps(receipt)
     clean = run(env, "privacy", "scan", *tenant, "--email", email)
-    assert "0 hit(s)" in clean.stdout
+    assert "0 hit(s)" in clean.stdout and "exports folder" in clean.stdout
+    shredded = run(
+        env,
+        "dsar",
+        "open",
+        *tenant,
+        "--file",
+        str(kept[-1]),
+        "--out",
+        str(tmp_path / "x.zip"),
+        ok=False,
+    )
+    assert shredded.returncode == 1 and "shredded" in shredded.stderr
     again = run(env, "dsar", "erase", *tenant, "--email", email, ok=False)
     assert again.returncode == 1 and "already been erased" in again.stderr
     for proc in (found, again):

@@ -19,8 +19,9 @@ from sqlalchemy import text
 from tenantry.audit.chain import SELECT_FIELDS, entry_hash
 from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.verify import Report, verify_trail
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tenantry.ids import uuid7

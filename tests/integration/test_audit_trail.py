@@ -20,9 +20,11 @@ from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.errors import TenantryError
 from tenantry.models import Customer, Lead, SubjectKey
-from tenantry.privacy.erasure import erase_subject
+from tenantry.models.enums import MembershipRole
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.principal import Principal
+from tenantry.services.privacy.erasure import erase_subject
 from tests.conftest import TenantFixture, make_tenant
 from tests.factories import TEST_MASTER
 
@@ -162,7 +164,7 @@ def test_after_a_subject_is_erased_and_crypto_shredded_the_trail_still_verifies(
     assert verify(target, settings, tenant.id).intact
 
     with db.tenant_uow(tenant.id, actor="job:erasure") as uow:
-        result = erase_subject(uow, KeyRing(uow, TEST_MASTER), email)
+        result = erase_subject(uow, Principal(tenant_id=tenant.id, role=MembershipRole.DPO), email)
         uow.commit()
     assert result.receipt.keys_destroyed == 1
     with db.platform_uow() as uow:

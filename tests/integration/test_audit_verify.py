@@ -17,8 +17,8 @@ import pytest
 from tenantry.audit import scan
 from tenantry.audit.chain import BODY_FROM, BODY_SQL, SELECT_FIELDS, canonical, entry_hash
 from tenantry.audit.verify import verify_trail
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import open_database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tests.conftest import create_database, drop_database

@@ -19,12 +19,12 @@ from tenantry.models.enums import (
     PaymentKind,
     PaymentMethod,
 )
-from tenantry.privacy.consent import record_consent
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services import bookings, leads
 from tenantry.services.bookings import ItemLine
+from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tests.conftest import TenantFixture, make_tenant
 from tests.events_support import member, pseudonym_of
 from tests.factories import NOTICE, TEST_MASTER

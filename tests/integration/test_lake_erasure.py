@@ -14,6 +14,8 @@ from tenantry.errors import ValidationError
 from tenantry.events import relay
 from tenantry.events.ingest import ingest_bulk
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan, lake_tables
+from tenantry.models.enums import MembershipRole
+from tenantry.services.principal import Principal
 from tests.conftest import TenantFixture
 from tests.events_support import NOW, event, member, pseudonym_of
 from tests.factories import TEST_MASTER
@@ -117,7 +119,7 @@ def test_a_data_subject_erasure_reaches_the_lake_and_proves_it_by_byte_scan(
 ) -> None:
     """`erase_subject` with the lake: inbox, raw and ml rows go; the receipt names the tables."""
     from tenantry.models import User
-    from tenantry.privacy.erasure import erase_subject
+    from tenantry.services.privacy.erasure import erase_subject
 
     erased, kept = member(clocked_db, tenant.id), member(clocked_db, tenant.id)
     ingest_bulk(clocked_db, TEST_MASTER, tenant.id, [event(user_id=erased) for _ in range(5)])
@@ -128,7 +130,12 @@ def test_a_data_subject_erasure_reaches_the_lake_and_proves_it_by_byte_scan(
     with clocked_db.tenant_uow(tenant.id) as uow:
         user = uow.session.get(User, erased)
         assert user is not None
-        result = erase_subject(uow, uow.keyring, user.email, lake_home=tmp_path)
+        result = erase_subject(
+            uow,
+            Principal(tenant_id=tenant.id, role=MembershipRole.DPO),
+            user.email,
+            lake_home=tmp_path,
+        )
         uow.commit()
     summary = result.receipt.summary
     assert summary["events.inbox"]["deleted"] == 8
@@ -145,7 +152,7 @@ def test_erasure_reaches_the_star_schema_built_from_the_subjects_events(
     """Ingest -> relay -> pipeline -> erase: no curated or ml table keeps the subject."""
     from tenantry.models import User
     from tenantry.pipeline.runner import run_pipeline
-    from tenantry.privacy.erasure import erase_subject
+    from tenantry.services.privacy.erasure import erase_subject
 
     erased, kept = member(clocked_db, tenant.id), member(clocked_db, tenant.id)
     steps = ("profile", "photos", "hours")
@@ -165,7 +172,12 @@ def test_erasure_reaches_the_star_schema_built_from_the_subjects_events(
     with clocked_db.tenant_uow(tenant.id) as uow:
         user = uow.session.get(User, erased)
         assert user is not None
-        result = erase_subject(uow, uow.keyring, user.email, lake_home=tmp_path)
+        result = erase_subject(
+            uow,
+            Principal(tenant_id=tenant.id, role=MembershipRole.DPO),
+            user.email,
+            lake_home=tmp_path,
+        )
         uow.commit()
     assert result.hits == [] and lake_scan(tmp_path, [needle]) == []
     assert lake_scan(tmp_path, [pseudonym_of(clocked_db, tenant.id, kept)])

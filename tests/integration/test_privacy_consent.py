@@ -12,16 +12,21 @@ from tenantry.db.engine import Database
 from tenantry.errors import PermissionDeniedError, ValidationError
 from tenantry.models import DoiToken, Subject
 from tenantry.models.enums import ConsentDecision, ConsentPurpose
-from tenantry.privacy.consent import (
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.privacy.consent import (
     ConsentRequiredError,
     consent_history,
     consent_status,
     record_consent,
     require_consent,
 )
-from tenantry.privacy.doi import InvalidTokenError, confirm_opt_in, purge_unconfirmed, start_opt_in
-from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.subjects import resolve_subject
+from tenantry.services.privacy.doi import (
+    InvalidTokenError,
+    confirm_opt_in,
+    purge_unconfirmed,
+    start_opt_in,
+)
 from tests.conftest import TenantFixture
 from tests.factories import NOTICE, TEST_MASTER
 

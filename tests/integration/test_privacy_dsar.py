@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -24,19 +25,25 @@ from tenantry.models import (
     Vehicle,
     tenant_tables,
 )
-from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope
-from tenantry.privacy.consent import record_consent
-from tenantry.privacy.dsar import extend_request, open_request, overdue
-from tenantry.privacy.erasure import erase_subject
-from tenantry.privacy.export import export_subject
+from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.retention import place_hold
-from tenantry.privacy.scan import ScanTargets, scan
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.dsar import extend_request, open_request, overdue
+from tenantry.services.privacy.erasure import erase_subject
+from tenantry.services.privacy.export import export_subject
+from tenantry.services.privacy.retention import place_hold
+from tenantry.services.privacy.scan import ScanTargets, scan
 from tests.conftest import TenantFixture
 from tests.factories import NOTICE, TEST_MASTER
 
 EMAIL = "Erika.Example@example.org"
+
+
+def _dpo(tenant: TenantFixture) -> Principal:
+    return Principal(tenant_id=tenant.id, role=MembershipRole.DPO)
 
 
 def _person(
@@ -162,11 +169,10 @@ def test_access_export_bundles_every_source_searched(
         last="Otherfamily",
         phone="5559876",
     )
-    out = tmp_path / "export.zip"
     with db.tenant_uow(tenant.id) as uow:
-        result = export_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL, out)
+        result = export_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
-    with zipfile.ZipFile(out) as zf:
+    with zipfile.ZipFile(io.BytesIO(result.bundle)) as zf:
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
         customers = json.loads(zf.read("data/crm.customers.json"))
@@ -187,7 +193,6 @@ def test_access_export_bundles_every_source_searched(
     assert consent[0]["purpose"] == "marketing_email"
     assert "someone.else" not in json.dumps(customers)
     assert "crm.customers" in summary and result.rows >= 8
-    assert out.stat().st_mode & 0o077 == 0
 
 
 def test_export_of_an_unknown_or_malformed_address_is_refused(
@@ -195,10 +200,9 @@ def test_export_of_an_unknown_or_malformed_address_is_refused(
 ) -> None:
     with db.tenant_uow(tenant.id) as uow:
         with pytest.raises(NotFoundError):
-            export_subject(uow, KeyRing(uow, TEST_MASTER), "nobody@example.org", tmp_path / "x.zip")
+            export_subject(uow, _dpo(tenant), "nobody@example.org")
         with pytest.raises(ValidationError):
-            export_subject(uow, KeyRing(uow, TEST_MASTER), "not-an-address", tmp_path / "x.zip")
-    assert list(tmp_path.iterdir()) == []
+            export_subject(uow, _dpo(tenant), "not-an-address")
 
 
 def test_erasure_deletes_pseudonymises_shreds_and_proves_it(
@@ -215,9 +219,9 @@ def test_erasure_deletes_pseudonymises_shreds_and_proves_it(
     )
     with db.tenant_uow(tenant.id) as uow:
         assert scan(uow, _targets()) == []  # only ciphertext at rest
-        before = scan(uow, _targets(), ring=uow.keyring)
+        before = scan(uow, _targets(), ring=keyring(uow))
         assert any(h.table == "crm.customers" for h in before)
-        result = erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        result = erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     assert result.hits == [] and result.receipt.scan_hits == 0
     assert result.receipt.keys_destroyed == 1
@@ -263,12 +267,12 @@ def test_second_erasure_and_tenant_mismatch_are_refused(
 ) -> None:
     _person(db, tenant)
     with db.tenant_uow(other_tenant.id) as uow, pytest.raises(NotFoundError):
-        erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        erase_subject(uow, _dpo(tenant), EMAIL)
     with db.tenant_uow(tenant.id) as uow:
-        erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     with db.tenant_uow(tenant.id) as uow, pytest.raises(ConflictError):
-        erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        erase_subject(uow, _dpo(tenant), EMAIL)
 
 
 def test_legal_hold_turns_deletion_into_pseudonymisation(
@@ -285,7 +289,7 @@ def test_legal_hold_turns_deletion_into_pseudonymisation(
         )
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        result = erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        result = erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     assert result.hits == []
     with db.platform_uow(tenant_id=tenant.id) as uow:
@@ -327,10 +331,10 @@ def test_a_shared_address_is_reported_not_silently_ignored(
     _person(db, tenant)
     housemate = _person(db, tenant, "housemate@example.org")
     with db.tenant_uow(tenant.id) as uow:
-        erase_subject(uow, KeyRing(uow, TEST_MASTER), EMAIL)
+        erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        hits = scan(uow, _targets(), ring=uow.keyring)
+        hits = scan(uow, _targets(), ring=keyring(uow))
     assert {h.row for h in hits if h.table == "crm.customers"} == {str(housemate["customer"])}
 
 
@@ -350,7 +354,7 @@ def test_erasure_reports_the_address_copied_into_someone_elses_free_text(
         )
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        result = erase_subject(uow, uow.keyring, EMAIL)
+        result = erase_subject(uow, _dpo(tenant), EMAIL)
         uow.commit()
     assert [(h.table, h.column, h.row) for h in result.hits] == [
         ("crm.leads", "interest", str(leak.id))

@@ -13,7 +13,7 @@ from tenantry.db.engine import Database
 from tenantry.errors import ValidationError
 from tenantry.models import Customer, Invoice, Lead, RetentionPolicy
 from tenantry.models.enums import HoldScope
-from tenantry.privacy.retention import place_hold, release_hold, run_retention
+from tenantry.services.privacy.retention import place_hold, release_hold, run_retention
 from tests.conftest import TenantFixture
 
 
@@ -183,9 +183,9 @@ def test_superseded_consent_entries_expire_but_the_latest_stays(
 ) -> None:
     from tenantry.models import ConsentEntry
     from tenantry.models.enums import ConsentPurpose
-    from tenantry.privacy.consent import record_consent, require_consent
     from tenantry.privacy.keys import KeyRing
     from tenantry.privacy.subjects import resolve_subject
+    from tenantry.services.privacy.consent import record_consent, require_consent
     from tests.factories import NOTICE, TEST_MASTER
 
     clock.set(datetime(2020, 1, 1, tzinfo=UTC))
@@ -226,7 +226,7 @@ def test_a_hold_needs_a_reason_and_a_known_dataset(db: Database, tenant: TenantF
 
 
 def test_defaults_follow_german_law_since_2025(db: Database, tenant: TenantFixture) -> None:
-    from tenantry.privacy.retention import effective_policies
+    from tenantry.services.privacy.retention import effective_policies
 
     with db.tenant_uow(tenant.id) as uow:
         policies = {p.dataset: p for p in effective_policies(uow)}

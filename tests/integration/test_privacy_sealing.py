@@ -9,6 +9,7 @@ from tenantry.db.engine import Database
 from tenantry.errors import ConfigurationError, ValidationError
 from tenantry.models import Connection, Customer, Lead, Subject, Vehicle
 from tenantry.privacy.crypto import blind_index
+from tenantry.privacy.vault import keyring
 from tests.conftest import TenantFixture
 
 
@@ -64,7 +65,7 @@ def test_children_inherit_the_subject_and_plates_are_found_by_blind_index(
         uow.commit()
     assert vehicle.subject_id == customer.subject_id
     with db.tenant_uow(tenant.id) as uow:
-        index = uow.keyring.field_index_key("license_plate")
+        index = keyring(uow).field_index_key("license_plate")
         found = uow.session.scalars(
             sa.select(Vehicle).where(
                 Vehicle.tenant_id == tenant.id,
@@ -97,7 +98,7 @@ def test_a_ciphertext_moved_to_another_row_does_not_open(
 def test_destroying_the_subject_key_shreds_every_copy(db: Database, tenant: TenantFixture) -> None:
     customer = _customer(db, tenant, "shred@example.org")
     with db.tenant_uow(tenant.id) as uow:
-        assert uow.keyring.destroy_subject_key(customer.subject_id) == 1
+        assert keyring(uow).destroy_subject_key(customer.subject_id) == 1
         uow.commit()
     assert _raw(db, "crm.customers", "email", customer.id) is not None  # a "backup" copy
     with db.tenant_uow(tenant.id) as uow:
@@ -146,7 +147,7 @@ def test_a_row_moved_to_another_subject_is_sealed_again_under_its_key(
         loaded.subject_id = other.subject_id
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        assert uow.keyring.destroy_subject_key(customer.subject_id) == 1  # the old key
+        assert keyring(uow).destroy_subject_key(customer.subject_id) == 1  # the old key
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
         moved = uow.repos.customers.get(customer.id)
@@ -170,13 +171,14 @@ def test_a_wrong_master_key_is_an_error_not_missing_data(
     db: Database, tenant: TenantFixture
 ) -> None:
     from tenantry.privacy.master import LocalMasterKey
+    from tenantry.privacy.vault import KeyVault
 
     customer = _customer(db, tenant, "wrong.master@example.org")
     other = Database(
         target=db.target,
         app_engine=db.app_engine,
         owner_engine=db.owner_engine,
-        master=LocalMasterKey(bytes(32), "other"),
+        sealing=KeyVault(LocalMasterKey(bytes(32), "other")),
     )
     with pytest.raises(ConfigurationError, match="master key"), other.tenant_uow(tenant.id) as uow:
         _ = uow.repos.customers.get(customer.id).email

@@ -16,6 +16,7 @@ from tenantry.db.engine import Database
 from tenantry.errors import ConfigurationError, NotFoundError, ValidationError
 from tenantry.models import Lead
 from tenantry.models.enums import ConnectionProvider, LeadSource, LeadStatus, MembershipRole
+from tenantry.privacy.vault import keyring, vault_of
 from tenantry.services.principal import Principal
 from tenantry.services.reads import read_query, read_records
 from tenantry.services.records import KINDS, get_record, list_records
@@ -96,7 +97,7 @@ def test_a_destroyed_subject_key_reads_as_none_like_in_the_unit_of_work(
 ) -> None:
     leads = _leads(db, tenant)
     with db.tenant_uow(tenant.id) as uow:
-        uow.keyring.destroy_subject_key(leads[0].subject_id)
+        keyring(uow).destroy_subject_key(leads[0].subject_id)
         uow.commit()
     (record,) = run(_read(db, settings, tenant.principal(), id_=leads[0].id))
     assert record["email"] is None and record["phone"] is None and record["last_name"] is None
@@ -111,9 +112,9 @@ def test_a_key_opened_before_its_destruction_opens_nothing_after_it(
     """The process keeps unwrapped subject keys for a minute; the database still decides."""
     leads = _leads(db, tenant)
     (before,) = run(_read(db, settings, tenant.principal(), id_=leads[0].id))
-    assert before["email"] == leads[0].email and len(db.opened_keys) >= 1
+    assert before["email"] == leads[0].email and len(vault_of(db).opened_keys) >= 1
     with db.tenant_uow(tenant.id) as uow:
-        uow.keyring.destroy_subject_key(leads[0].subject_id)
+        keyring(uow).destroy_subject_key(leads[0].subject_id)
         uow.commit()
     (after,) = run(_read(db, settings, tenant.principal(), id_=leads[0].id))
     assert after["email"] is None and after["first_name"] is None and after["phone"] is None
@@ -239,7 +240,7 @@ def test_personal_data_cannot_be_read_without_the_master_key(
 ) -> None:
     leads = _leads(db, tenant)
     keyless = Database(
-        target=db.target, app_engine=db.app_engine, owner_engine=db.owner_engine, master=None
+        target=db.target, app_engine=db.app_engine, owner_engine=db.owner_engine, sealing=None
     )
     reader = AsyncReader(db.target, size=1)
     with pytest.raises(ConfigurationError):

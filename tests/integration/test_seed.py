@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import create_engine, text
 
-from tenantry.db.engine import open_database
+from tenantry.composition import open_database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tenantry.models import Tenant, Vehicle

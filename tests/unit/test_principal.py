@@ -51,3 +51,7 @@ def test_requested_scope_is_intersected_with_the_principal_scope() -> None:
     p = Principal(tenant_id=TENANT, role=R.MANAGER, location_ids=frozenset({LOC_A}))
     assert p.scope([LOC_A, LOC_B]) == frozenset({LOC_A})
     assert Principal(tenant_id=TENANT, role=R.OWNER).scope([LOC_B]) == frozenset({LOC_B})
+
+
+def test_only_the_dpo_may_erase_personal_data() -> None:
+    assert {r for r, acts in PERMISSIONS.items() if Action.ERASE in acts} == {R.DPO}

@@ -25,9 +25,10 @@ from tenantry.api.observability import Metrics, ObservabilityMiddleware, configu
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
 from tenantry.api.ratelimit import RateLimiter
 from tenantry.api.resources import RENDERERS, ROUTERS
+from tenantry.composition import open_database
 from tenantry.config import Settings, get_settings
 from tenantry.db.aio import AsyncReader
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 
 __all__ = ["create_app"]
 

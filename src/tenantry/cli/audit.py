@@ -28,7 +28,7 @@ from tenantry.errors import AuditTrailBrokenError
 from tenantry.ids import uuid7
 from tenantry.models import tenant_tables
 from tenantry.models.enums import KeyPurpose
-from tenantry.privacy.retention import DATASETS
+from tenantry.services.privacy.retention import DATASETS
 
 __all__ = ["app"]
 

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 
 from tenantry.cli.output import console
 from tenantry.cli.params import tenant_ref
+from tenantry.composition import open_database
 from tenantry.config import get_settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.errors import NotFoundError
 
-__all__ = ["console", "database", "open_db", "resolve_tenant"]
+__all__ = ["console", "database", "resolve_tenant"]
 
 
 @contextmanager
@@ -28,11 +29,6 @@ def database(*, migrate: bool = True) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
-
-
-def open_db() -> Database:
-    """The configured database, migrated; the caller disposes of it (prefer `database()`)."""
-    return open_database(get_settings(), migrate=True)
 
 
 def resolve_tenant(db: Database, value: str) -> uuid.UUID:

@@ -5,39 +5,43 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from tenantry.cli.common import console, database, open_db, resolve_tenant
+from tenantry.cli.common import console, database, resolve_tenant
 from tenantry.cli.output import print_json, show
 from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
 from tenantry.config import get_settings
-from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError
-from tenantry.events.erasure import lake_needles
-from tenantry.lake.erasure import lake_scan
-from tenantry.models import Base, DsarRequest
-from tenantry.models.enums import ConsentPurpose, HoldScope
+from tenantry.errors import NotFoundError, ValidationError
+from tenantry.models.enums import ConsentPurpose, HoldScope, MembershipRole
 from tenantry.privacy import catalog as register
-from tenantry.privacy.consent import consent_status
-from tenantry.privacy.dsar import overdue
-from tenantry.privacy.erasure import erase_subject, targets_of
-from tenantry.privacy.export import export_subject
-from tenantry.privacy.footprint import find_footprint
-from tenantry.privacy.keys import KeyRing, rotate_tenant_key
+from tenantry.privacy.crypto import DecryptionError
+from tenantry.privacy.keys import rotate_tenant_key
 from tenantry.privacy.master import master_key_provider
-from tenantry.privacy.retention import (
+from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.consent import consent_status
+from tenantry.services.privacy.dsar import list_requests
+from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
+from tenantry.services.privacy.export import (
+    export_subject,
+    open_bundle,
+    seal_bundle,
+    sealed_name,
+    write_private,
+)
+from tenantry.services.privacy.retention import (
     DATASETS,
     effective_policies,
     place_hold,
     release_hold,
     run_retention,
 )
-from tenantry.privacy.scan import Hit, scan
-from tenantry.privacy.subjects import email_index, find_subject
+from tenantry.services.privacy.scan import Hit, scan_subject
 
 privacy_app = typer.Typer(help="The processing register.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
@@ -249,7 +253,7 @@ def status(
 ) -> None:
     """Show the subject's current consent per purpose (the e-mail is used only to look up)."""
     with database() as db, db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-        ring = uow.keyring
+        ring = keyring(uow)
         subject = find_subject(uow, ring, email=email)
         if subject is None:
             raise NotFoundError("no data subject with this e-mail in this tenant")
@@ -291,28 +295,98 @@ dsar_app = typer.Typer(
 )
 
 
-def _ring(uow: UnitOfWork) -> KeyRing:
-    return uow.keyring
+# The CLI's operator holds the master key and acts for the tenant's data protection officer
+# unless told otherwise; the services check the role's permissions as they do for the API.
+_AS_ROLE = typer.Option(
+    MembershipRole.DPO,
+    "--as-role",
+    help="The tenant role to act as (its permissions are checked); default dpo.",
+)
+
+
+def _principal(tenant_id: uuid.UUID, role: MembershipRole) -> Principal:
+    return Principal(tenant_id=tenant_id, role=role)
 
 
 @dsar_app.command("export")
 def dsar_export(
     tenant: str = tenant_option(),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
-    out: Path = typer.Option(..., help="Where to write the bundle (.zip)."),
+    out: str | None = typer.Option(
+        None,
+        help="Also write the decrypted bundle here (FILE.zip, or - for stdout); it then"
+        " leaves tenantry's custody and an erasure cannot reach it.",
+    ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
-    """Write everything the tenant holds about the subject to a zip (GDPR Art. 15, 20)."""
-    db = open_db()
-    try:
-        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
-            result = export_subject(uow, _ring(uow), email, out)
+    """Export everything the tenant holds about the subject (GDPR Art. 15, 20).
+
+    The bundle is kept sealed under the subject's key in $TENANTRY_HOME/exports (an erasure
+    shreds it); `--out` also writes it decrypted.
+    """
+    target = _plain_target(out)
+    home = get_settings().home
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            result = export_subject(uow, _principal(tenant_id, as_role), email, lake_home=home)
+            sealed = seal_bundle(keyring(uow), result)
             uow.commit()
-    finally:
-        db.dispose()
+    exports = home / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    kept = write_private(sealed, exports / sealed_name(result.request_id))
+    if target == "-":
+        sys.stdout.buffer.write(result.bundle)
+        sys.stdout.buffer.flush()
+    elif isinstance(target, Path):
+        write_private(result.bundle, target)
     print(
-        f"request {result.request_id}: {result.rows} records from {result.tables} tables "
-        f"written to {result.path}"
+        f"request {result.request_id}: {result.rows} records from {result.tables} places;"
+        f" kept sealed in {kept}" + (f"; decrypted copy in {target}" if target else ""),
+        file=sys.stderr if target == "-" else sys.stdout,
     )
+
+
+def _plain_target(out: str | None) -> Path | str | None:
+    if out is None or out == "-":
+        return out
+    path = Path(out)
+    if path.suffix != ".zip":
+        raise ValidationError("the export file must end in .zip")
+    if not path.parent.is_dir():
+        raise ValidationError("the export file's folder does not exist")
+    return path
+
+
+@dsar_app.command("open")
+def dsar_open(
+    tenant: str = tenant_option(),
+    sealed: Path = typer.Option(..., "--file", help="A kept bundle (dsar-<id>.zip.sealed)."),
+    out: str = typer.Option(..., help="Where to write the decrypted bundle (FILE.zip or -)."),
+    as_role: MembershipRole = _AS_ROLE,
+) -> None:
+    """Decrypt a kept export bundle, while the subject's key exists (not after an erasure)."""
+    target = _plain_target(out)
+    try:
+        data = sealed.read_bytes()
+    except OSError:
+        raise ValidationError("the sealed export cannot be read") from None
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        _principal(tenant_id, as_role).require(Action.PRIVACY)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            try:
+                bundle = open_bundle(keyring(uow), data)
+            except DecryptionError:
+                raise ValidationError(
+                    "the subject has been erased: the bundle is shredded"
+                ) from None
+    if target == "-":
+        sys.stdout.buffer.write(bundle)
+        sys.stdout.buffer.flush()
+    else:
+        assert isinstance(target, Path)
+        print(f"decrypted bundle written to {write_private(bundle, target)}")
 
 
 @dsar_app.command("erase")
@@ -320,18 +394,25 @@ def dsar_erase(
     tenant: str = tenant_option(),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
     as_json: bool = typer.Option(False, "--json", help="Print the receipt as JSON."),
+    checkpoint: bool = typer.Option(
+        False,
+        "--checkpoint",
+        help="Then switch the WAL and checkpoint, so old segments are recycled sooner.",
+    ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Erase the subject (GDPR Art. 17), destroy their keys, scan, and print the receipt.
 
     Exits 1 if the scan still finds any of the subject's values.
     """
-    db = open_db()
-    try:
-        with db.tenant_uow(resolve_tenant(db, tenant), actor="cli:dsar") as uow:
-            result = erase_subject(uow, _ring(uow), email, lake_home=get_settings().home)
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        principal = _principal(tenant_id, as_role)
+        with db.tenant_uow(tenant_id, actor="cli:dsar") as uow:
+            result = erase_subject(uow, principal, email, lake_home=get_settings().home)
             uow.commit()
-    finally:
-        db.dispose()
+        if checkpoint:
+            result = replace(result, wal=shorten_wal_retention(db))
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
     else:
@@ -344,6 +425,8 @@ def dsar_erase(
                 t.add_row(table, action, str(n))
         console().print(t)
         print(f"keys destroyed: {result.receipt.keys_destroyed}; scan hits: {len(result.hits)}")
+        if result.wal:
+            print(result.wal)
     _report_hits(result.hits)
 
 
@@ -359,18 +442,14 @@ def dsar_list(
     tenant: str = tenant_option(),
     only_overdue: bool = typer.Option(False, "--overdue", help="Only open requests past due."),
     fmt: OutputFormat = format_option(),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """List data-subject requests with their deadlines."""
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-        if only_overdue:
-            requests = overdue(uow)
-        else:
-            requests = list(
-                uow.session.scalars(
-                    sa.select(DsarRequest).order_by(DsarRequest.received_at.desc()).limit(200)
-                )
-            )
-        now = uow.clock.now()
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            requests = list_requests(uow, _principal(tenant_id, as_role), only_overdue=only_overdue)
+            now = uow.clock.now()
     rows = []
     for r in requests:
         due = r.extended_due_at or r.due_at
@@ -407,23 +486,17 @@ def dsar_list(
 def privacy_scan(
     tenant: str = tenant_option(),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
-    """Search every table and the lake for the subject's values; exit 1 on any hit.
-
-    Every column of every table is searched, sealed values opened, and every byte of the lake.
-    """
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-        ring = _ring(uow)
-        footprint = find_footprint(uow, ring, email)
-        targets = targets_of(uow, ring, footprint)
-        targets.add_binary(email_index(ring, email))
-        hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}), ring=ring)
-        pseudonym = footprint.subject.pseudonym if footprint.subject else None
-        needles = lake_needles(ring, pseudonym=pseudonym, email=footprint.email)
-    lake = lake_scan(get_settings().home, needles)
-    hits += [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake]
+    """Search every column of every table, sealed values opened, every byte of the lake and
+    every file in the exports folder for the subject's values; exit 1 on any hit."""
+    home = get_settings().home
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            report = scan_subject(uow, _principal(tenant_id, as_role), email, home=home)
     print(
-        f"scanned every column of {len(Base.metadata.tables)} tables and the lake:"
-        f" {len(hits)} hit(s)"
+        f"scanned every column of {report.tables} tables, {report.lake_tables} lake tables"
+        f" and the exports folder {home / 'exports'}: {len(report.hits)} hit(s)"
     )
-    _report_hits(hits)
+    _report_hits(report.hits)

@@ -1,8 +1,10 @@
 """Engine factory and the `Database` handle that the rest of the system receives.
 
-`open_database()` makes the server reachable (embedded or external), optionally migrates it, and
-builds two engines: one as `tenantry_app` for tenant work under row level security, one as
-`tenantry_owner` for platform work (migrations, tenant creation, bulk loads).
+`connect_database()` makes the server reachable (embedded or external), optionally migrates it,
+and builds two engines: one as `tenantry_app` for tenant work under row level security, one as
+`tenantry_owner` for platform work (migrations, tenant creation, bulk loads). The sealer of
+personal data comes from above, as a factory (`tenantry.composition.open_database` passes the
+one that holds the master key): this package never imports the key code.
 """
 
 from __future__ import annotations
@@ -20,16 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenantry.clock import Clock, SystemClock
 from tenantry.config import Settings, get_settings
 from tenantry.db.provider import DatabaseTarget, ensure_database
-from tenantry.db.uow import UnitOfWork
+from tenantry.db.uow import SealerFactory, UnitOfWork
 from tenantry.ids import IdGenerator, uuid7
-from tenantry.privacy.master import (
-    MasterKeyProvider,
-    OpenedSubjectKeys,
-    TenantKeyCache,
-    master_key_provider,
-)
 
-__all__ = ["Database", "make_engine", "open_database"]
+__all__ = ["Database", "connect_database", "make_engine"]
 
 
 # psycopg turns a statement's `%(name)s` placeholders into `$n` with a regular expression over
@@ -91,9 +87,7 @@ class Database:
     owner_engine: Engine
     clock: Clock = field(default_factory=SystemClock)
     ids: IdGenerator = uuid7
-    master: MasterKeyProvider | None = None
-    key_cache: TenantKeyCache = field(default_factory=TenantKeyCache)
-    opened_keys: OpenedSubjectKeys = field(default_factory=OpenedSubjectKeys)
+    sealing: SealerFactory | None = None  # None: personal data can be neither written nor read
     _app_sessions: sessionmaker[Session] = field(init=False)
     _owner_sessions: sessionmaker[Session] = field(init=False)
 
@@ -109,8 +103,7 @@ class Database:
             actor=actor,
             clock=self.clock,
             ids=self.ids,
-            master=self.master,
-            key_cache=self.key_cache,
+            sealer_factory=self.sealing,
         )
 
     def unbound_uow(self) -> UnitOfWork:
@@ -133,8 +126,7 @@ class Database:
             actor=actor,
             clock=self.clock,
             ids=self.ids,
-            master=self.master,
-            key_cache=self.key_cache,
+            sealer_factory=self.sealing,
         )
 
     def dispose(self) -> None:
@@ -142,14 +134,14 @@ class Database:
         self.owner_engine.dispose()
 
 
-def open_database(
+def connect_database(
     settings: Settings | None = None,
     *,
     target: DatabaseTarget | None = None,
     migrate: bool = False,
     clock: Clock | None = None,
     ids: Callable[[], uuid.UUID] | None = None,
-    master: MasterKeyProvider | None = None,
+    sealing: SealerFactory | None = None,
 ) -> Database:
     """Reach the configured database (starting the embedded one if needed) and wrap it."""
     settings = settings or get_settings()
@@ -164,5 +156,5 @@ def open_database(
         owner_engine=make_engine(target.owner_url, settings, pool_size=2),
         clock=clock or SystemClock(),
         ids=ids or uuid7,
-        master=master or master_key_provider(settings),
+        sealing=sealing,
     )

@@ -13,8 +13,8 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlencode
 from typing import Any, LiteralString
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql

@@ -5,6 +5,9 @@ Entering opens a session; every transaction it begins first runs
 binding ends with the transaction and a pooled connection can never carry a tenant into the
 next one. Leaving without `commit()` rolls back. Driver errors raised inside the block come out
 as tenantry errors. Repositories and services never commit; only the caller of `commit()` does.
+
+Personal data is sealed and opened by a sealer (`tenantry.models.sealed.Sealer`) that the
+composition root injects as a factory; this package knows the protocol only, never the keys.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +27,15 @@ from tenantry.clock import Clock
 from tenantry.db.errors import translate_db_error
 from tenantry.errors import ConfigurationError, TenantNotBoundError
 from tenantry.ids import IdGenerator
-from tenantry.models.sealed import SEALER_KEY, has_pending_plaintext
+from tenantry.models.sealed import SEALER_KEY, Sealer, has_pending_plaintext
 
 if TYPE_CHECKING:
-    from tenantry.privacy.keys import KeyRing, PlatformKeys
-    from tenantry.privacy.master import MasterKeyProvider, TenantKeyCache
-    from tenantry.privacy.sealing import FieldSealer
     from tenantry.repositories import Repositories
 
-__all__ = ["UnitOfWork"]
+__all__ = ["SealerFactory", "UnitOfWork"]
+
+# Builds the sealer of a unit of work as it is entered (the unit of work is its key source).
+SealerFactory = Callable[["UnitOfWork"], Sealer]
 
 _BIND_SQL = text(
     "SELECT set_config('tenantry.tenant_id', :tenant, true),"
@@ -49,7 +53,7 @@ def _bind(session: Session, _tx: SessionTransaction, connection: Any) -> None:
 
 def _seal(session: Session, _context: Any, _instances: Any) -> None:
     """Before every flush: seal staged personal data, or refuse to write it without keys."""
-    sealer: FieldSealer | None = session.info.get(SEALER_KEY)
+    sealer: Sealer | None = session.info.get(SEALER_KEY)
     if sealer is not None:
         sealer.seal_pending(session)
     elif any(has_pending_plaintext(obj) for obj in [*session.new, *session.dirty]):
@@ -85,8 +89,7 @@ class UnitOfWork:
         actor: str | None,
         clock: Clock,
         ids: IdGenerator,
-        master: MasterKeyProvider | None = None,
-        key_cache: TenantKeyCache | None = None,
+        sealer_factory: SealerFactory | None = None,
     ) -> None:
         self._factory = session_factory
         _install_binding(session_factory)
@@ -94,11 +97,10 @@ class UnitOfWork:
         self.actor = actor
         self.clock = clock
         self.ids = ids
-        self.master = master
-        self.key_cache = key_cache
+        self._sealer_factory = sealer_factory
         self._session: Session | None = None
         self._repos: Repositories | None = None
-        self._sealer: FieldSealer | None = None
+        self._sealer: Sealer | None = None
 
     @property
     def session(self) -> Session:
@@ -115,18 +117,9 @@ class UnitOfWork:
         return self._repos
 
     @property
-    def keyring(self) -> KeyRing:
-        """The tenant's keys for this unit of work (the same ring its sealer uses)."""
-        if self._sealer is None or self.tenant_id is None:
-            raise ConfigurationError("this unit of work has no tenant or no master key")
-        return self._sealer.ring
-
-    @property
-    def platform_keys(self) -> PlatformKeys:
-        """The platform-wide keys (staff accounts) for this unit of work."""
-        if self._sealer is None:
-            raise ConfigurationError("this unit of work has no master key")
-        return self._sealer.platform
+    def sealer(self) -> Sealer | None:
+        """The sealer of this unit of work (None without a master key or outside `with`)."""
+        return self._sealer
 
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:
@@ -139,14 +132,8 @@ class UnitOfWork:
             "tenant": str(self.tenant_id) if self.tenant_id else "",
             "actor": self.actor or "",
         }
-        if self.master is not None:
-            from tenantry.privacy.keys import KeyRing, PlatformKeys
-            from tenantry.privacy.sealing import FieldSealer
-
-            ring = (
-                KeyRing(self, self.master, self.key_cache) if self.tenant_id is not None else None
-            )
-            self._sealer = FieldSealer(ring, PlatformKeys(self, self.master, self.key_cache))
+        if self._sealer_factory is not None:
+            self._sealer = self._sealer_factory(self)
             self._session.info[SEALER_KEY] = self._sealer
         return self
 

@@ -22,10 +22,11 @@ from tenantry.ids import uuid7
 from tenantry.lake import vocabulary as v
 from tenantry.models import Location, Tenant
 from tenantry.models.enums import ConsentPurpose, MembershipRole
-from tenantry.privacy.consent import Notice, consent_status, record_consent
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.platform import find_user, grant_membership
+from tenantry.services.privacy.consent import Notice, consent_status, record_consent
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 
 __all__ = ["DEMO_DAYS", "DEMO_USERS", "AppUsers", "app_users", "demo_events", "send"]
 
@@ -51,7 +52,7 @@ def app_users(db: Database, tenant_id: uuid.UUID) -> AppUsers:
     with db.platform_uow(tenant_id=tenant_id, actor="demo") as uow:
         tenant = uow.session.get(Tenant, tenant_id)
         slug = tenant.slug if tenant is not None else str(tenant_id)
-        ring = uow.keyring
+        ring = keyring(uow)
         users, emails = [], []
         for i in range(DEMO_USERS):
             email = f"app-user-{i + 1:02d}.{slug}@example.com"
@@ -188,7 +189,7 @@ def send(db: Database, tenant_id: uuid.UUID, events: list[dict[str, Any]]) -> tu
     accepted = other = 0
     for i in range(0, len(events), MAX_BATCH_EVENTS):
         with db.tenant_uow(tenant_id, actor="demo:app") as uow:
-            result = ingest_batch(uow, uow.keyring, events[i : i + MAX_BATCH_EVENTS])
+            result = ingest_batch(uow, keyring(uow), events[i : i + MAX_BATCH_EVENTS])
             uow.commit()
         accepted += result.accepted
         other += result.rejected + result.suppressed + result.duplicate

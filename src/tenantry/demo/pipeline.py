@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.demo.app_events import DEMO_USERS, app_users, demo_events, send
 from tenantry.events.relay import relay_once
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path

@@ -9,18 +9,21 @@ from pathlib import Path
 
 from tenantry.db.engine import Database
 from tenantry.models import Booking, Customer, Payment
-from tenantry.models.enums import ConsentPurpose
-from tenantry.privacy.consent import Notice, consent_status
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
-from tenantry.privacy.erasure import erase_subject, was_erased
-from tenantry.privacy.export import export_subject
+from tenantry.models.enums import ConsentPurpose, MembershipRole
 from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import Notice, consent_status
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.erasure import erase_subject, was_erased
+from tenantry.services.privacy.export import export_subject, seal_bundle, write_private
 
 __all__ = ["PrivacyDemo", "run_privacy_demo"]
 
 NOTICE = Notice("2026-11", "Hibachi Heroes sends a newsletter twice a month. Withdraw any time.")
 SUBSCRIBER = "newsletter.demo@example.org"
 LEAVER = "privacy.demo@example.org"
+EXPORT_NAME = "privacy-demo.zip.sealed"
 
 
 @dataclass
@@ -33,7 +36,7 @@ class PrivacyDemo:
 
 def _consent(db: Database, tenant_id: object, out: PrivacyDemo) -> None:
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        ring = uow.keyring
+        ring = keyring(uow)
         subject = find_subject(uow, ring, email=SUBSCRIBER)
         if subject is None:
             pending = start_opt_in(
@@ -107,16 +110,20 @@ def run_privacy_demo(
     exports = home / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        if was_erased(uow, uow.keyring, LEAVER):
+        if was_erased(uow, keyring(uow), LEAVER):
             out.notes.append("the demo customer was erased in an earlier run (receipt on file)")
             return out
     _leaver(db, tenant_id, location_id)
+    dpo = Principal(tenant_id=tenant_id, role=MembershipRole.DPO)  # type: ignore[arg-type]
+    # Kept sealed under the customer's key: the erasure below shreds it.
+    (exports / "privacy-demo.zip").unlink(missing_ok=True)  # plaintext left by older versions
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        result = export_subject(uow, uow.keyring, LEAVER, exports / "privacy-demo.zip")
+        result = export_subject(uow, dpo, LEAVER, lake_home=home)
+        kept = write_private(seal_bundle(keyring(uow), result), exports / EXPORT_NAME)
         uow.commit()
-    out.export = f"{result.rows} records from {result.tables} tables -> {result.path.name}"
+    out.export = f"{result.rows} records from {result.tables} places -> {kept.name} (sealed)"
     with db.tenant_uow(tenant_id, actor="demo") as uow:  # type: ignore[arg-type]
-        erased = erase_subject(uow, uow.keyring, LEAVER, lake_home=home)
+        erased = erase_subject(uow, dpo, LEAVER, lake_home=home)
         uow.commit()
     for table, actions in sorted(erased.receipt.summary.items()):
         for action, n in actions.items():

@@ -24,13 +24,20 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
+from deltalake import DeltaTable, QueryBuilder
 
 from tenantry.errors import ValidationError
 from tenantry.lake.raw import LAYERS
 from tenantry.lake.writer import IDENTIFYING_COLUMNS
 
-__all__ = ["LakeErasure", "ScanHit", "erase_subject_from_lake", "lake_scan", "lake_tables"]
+__all__ = [
+    "LakeErasure",
+    "ScanHit",
+    "erase_subject_from_lake",
+    "lake_scan",
+    "lake_tables",
+    "subject_rows",
+]
 
 _NEEDLE = re.compile(r"^[A-Za-z0-9_.:@+-]{8,200}$")
 _JSON_COLUMNS = ("properties", "external_ids", "payload")
@@ -106,6 +113,34 @@ def _clean_log(table: DeltaTable, path: Path) -> int:
     return removed
 
 
+def _checked(needles: Iterable[str]) -> list[str]:
+    """The needles, each of a form that can be quoted into a predicate safely."""
+    values = sorted({n for n in needles if n})
+    if not values:
+        raise ValidationError("nothing to erase: no pseudonyms given")
+    for n in values:
+        if not _NEEDLE.match(n):
+            raise ValidationError("a pseudonym has an unexpected form")
+    return values
+
+
+def subject_rows(
+    home: Path, tenant_id: object, needles: Iterable[str]
+) -> dict[str, list[dict[str, object]]]:
+    """The tenant's rows holding any needle, per lake table (relative path): exactly the rows
+    `erase_subject_from_lake` deletes, found with the same predicate."""
+    values = _checked(needles)
+    found: dict[str, list[dict[str, object]]] = {}
+    for path in lake_tables(home):
+        table = DeltaTable(str(path))
+        predicate = _predicate(pa.schema(table.schema().to_arrow()), str(tenant_id), values)
+        if predicate is None:
+            continue
+        reader = QueryBuilder().register("t", table).execute(f"SELECT * FROM t WHERE {predicate}")
+        found[str(path.relative_to(home / "lake"))] = pa.table(reader.read_all()).to_pylist()
+    return found
+
+
 def erase_subject_from_lake(home: Path, tenant_id: object, needles: Iterable[str]) -> LakeErasure:
     """Delete the tenant's rows holding any needle from every lake table; vacuum; clean logs.
 
@@ -114,12 +149,7 @@ def erase_subject_from_lake(home: Path, tenant_id: object, needles: Iterable[str
     the subject's pseudonym is overwritten in PostgreSQL.
     """
     started = time.perf_counter()
-    values = sorted({n for n in needles if n})
-    if not values:
-        raise ValidationError("nothing to erase: no pseudonyms given")
-    for n in values:
-        if not _NEEDLE.match(n):
-            raise ValidationError("a pseudonym has an unexpected form")
+    values = _checked(needles)
     result = LakeErasure()
     for path in lake_tables(home):
         table = DeltaTable(str(path))

@@ -1,6 +1,8 @@
-"""The privacy kernel: keys and encryption, blind indexes and pseudonyms, data subjects, the
-processing register, consent and double opt-in, retention with legal holds.
+"""The privacy kernel, low level: keys and encryption (`crypto`, `master`, `keys`, `vault`),
+sealed personal data (`sealing`), data subjects with blind indexes and pseudonyms
+(`subjects`), and the processing register (`catalog`).
 
-Cross-cutting by design (DESIGN.md): services call into it, it uses the unit of work and the
-models, and it never imports an entrypoint.
+It uses the unit of work and the models and imports nothing above them; the workflows built on
+it (access export, erasure, requests, scan, consent, double opt-in, retention) are services in
+`tenantry.services.privacy`.
 """

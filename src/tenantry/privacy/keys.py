@@ -480,7 +480,9 @@ def rotate_tenant_key(
         else:
             target = old
         uow.commit()
-    db.key_cache.forget_active((master.key_id, tenant_id))  # this process wraps under it now
+    cache = getattr(db.sealing, "key_cache", None)  # the vault's cache, when it has one
+    if isinstance(cache, TenantKeyCache):
+        cache.forget_active((master.key_id, tenant_id))  # this process wraps under it now
     rotated = time.perf_counter() - started
     total = 0
     while rewrap:

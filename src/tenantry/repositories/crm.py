@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tenantry.models import Customer, Lead, LeadScoreHistory
 from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
 from tenantry.repositories.base import TenantRepository
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class CustomerRepository(TenantRepository[Customer]):
 
     def by_email(self, email: str) -> Customer | None:
         """The customer with this e-mail, found through the subject's blind index."""
-        subject = find_subject(self.uow, self.uow.keyring, email=email)
+        subject = find_subject(self.uow, keyring(self.uow), email=email)
         if subject is None:
             return None
         stmt = sa.select(Customer).where(
@@ -40,7 +41,7 @@ class LeadRepository(TenantRepository[Lead]):
 
     def by_email(self, email: str) -> Lead | None:
         """The newest lead with this e-mail, found through the subject's blind index."""
-        subject = find_subject(self.uow, self.uow.keyring, email=email)
+        subject = find_subject(self.uow, keyring(self.uow), email=email)
         if subject is None:
             return None
         stmt = sa.select(Lead).where(

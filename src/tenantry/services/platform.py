@@ -16,6 +16,7 @@ from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import Membership, MembershipLocation, Tenant, User
 from tenantry.models.enums import LegalForm, MembershipRole, Plan, TenantStatus, Vertical
 from tenantry.privacy.crypto import blind_index, normalise_email
+from tenantry.privacy.vault import platform_keys
 from tenantry.services.principal import Principal
 
 __all__ = ["create_tenant", "find_user", "grant_membership", "principal_for"]
@@ -56,7 +57,7 @@ def create_tenant(
 
 def find_user(uow: UnitOfWork, email: str) -> User | None:
     """The staff account with this e-mail, found by its blind index (the address is sealed)."""
-    index = blind_index(uow.platform_keys.field_index_key("email"), normalise_email(email))
+    index = blind_index(platform_keys(uow).field_index_key("email"), normalise_email(email))
     return uow.session.scalars(sa.select(User).where(User.email_bidx == index)).one_or_none()
 
 

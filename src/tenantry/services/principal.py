@@ -27,6 +27,7 @@ class Action(StrEnum):
     MANAGE_LOCATIONS = "manage_locations"
     MANAGE_MEMBERS = "manage_members"
     PRIVACY = "privacy"
+    ERASE = "erase"  # personal data of a data subject (GDPR Art. 17): the dpo alone
     INGEST_EVENTS = "ingest_events"
 
 
@@ -34,14 +35,14 @@ _R = MembershipRole
 _A = Action
 
 PERMISSIONS: dict[MembershipRole, frozenset[Action]] = {
-    _R.OWNER: frozenset(Action),
-    _R.ADMIN: frozenset(Action) - {_A.PRIVACY},
+    _R.OWNER: frozenset(Action) - {_A.ERASE},
+    _R.ADMIN: frozenset(Action) - {_A.PRIVACY, _A.ERASE},
     _R.MANAGER: frozenset(
         {_A.READ, _A.WRITE_CRM, _A.WRITE_BOOKINGS, _A.WRITE_PAYMENTS, _A.INGEST_EVENTS}
     ),
     _R.STAFF: frozenset({_A.READ, _A.WRITE_CRM, _A.WRITE_BOOKINGS, _A.INGEST_EVENTS}),
     _R.ANALYST: frozenset({_A.READ}),
-    _R.DPO: frozenset({_A.READ, _A.PRIVACY}),
+    _R.DPO: frozenset({_A.READ, _A.PRIVACY, _A.ERASE}),
 }
 
 

@@ -32,13 +32,14 @@ from sqlalchemy.orm import ColumnProperty
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
 from tenantry.db.paging import page_limit
-from tenantry.errors import ConfigurationError, NotFoundError
+from tenantry.errors import NotFoundError
 from tenantry.models import SubjectKey
 from tenantry.models.enums import KeyPurpose
 from tenantry.models.sealed import sealed_fields
 from tenantry.privacy.crypto import DecryptionError, key_version_of
 from tenantry.privacy.keys import cached_tenant_keys
 from tenantry.privacy.sealing import FetchedKeys
+from tenantry.privacy.vault import keyring, vault_of
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
 
@@ -146,16 +147,16 @@ async def _wrapping_keys(
     """The tenant's unwrapped wrapping keys by version: from the process cache, else loaded."""
     if not versions:
         return {}
-    if db.master is None:
-        raise ConfigurationError("personal data can only be read with the master key")
-    master = db.master
-    keys = cached_tenant_keys(db.key_cache, master, tenant_id, KeyPurpose.WRAPPING, versions)
+    vault = vault_of(db)
+    keys = cached_tenant_keys(
+        vault.key_cache, vault.master, tenant_id, KeyPurpose.WRAPPING, versions
+    )
     missing = versions - keys.keys()
     if missing:
 
         def load() -> dict[int, bytes]:
             with db.tenant_uow(tenant_id, actor="api:keys") as uow:
-                return {v: uow.keyring.tenant_key(KeyPurpose.WRAPPING, v) for v in missing}
+                return {v: keyring(uow).tenant_key(KeyPurpose.WRAPPING, v) for v in missing}
 
         # In the thread pool the API sizes to its connection pool (a cold cache only).
         keys |= await anyio.to_thread.run_sync(load)
@@ -183,7 +184,8 @@ async def _open(
                     versions.add(key_version_of(row[i]))
                 except DecryptionError:  # not a tenantry ciphertext: opens as None
                     continue
-    keys = FetchedKeys(tenant_id, await _wrapping_keys(db, tenant_id, versions), db.opened_keys)
+    wrapping = await _wrapping_keys(db, tenant_id, versions)
+    keys = FetchedKeys(tenant_id, wrapping, vault_of(db).opened_keys)
     subject_at, key_at, table, id_at = query.subject_at, query.key_at, query.table, query.id_at
     for row, record in zip(rows, records, strict=True):
         subject = row[subject_at] if subject_at is not None else None

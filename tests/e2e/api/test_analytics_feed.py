@@ -35,12 +35,12 @@ from tenantry.models.enums import ConsentPurpose, LegalForm, MembershipRole, Ver
 from tenantry.pipeline.catalog import MODELS, Model, model_path
 from tenantry.pipeline.lakeio import register
 from tenantry.pipeline.runner import run_pipeline
-from tenantry.privacy.consent import record_consent
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.services.resources import create_location
 from tests.conftest import TEST_MASTER
 from tests.e2e.api.conftest import api_settings, issue_key

@@ -126,9 +126,9 @@ def test_erasure_is_reserved_to_the_dpo_and_returns_a_receipt(
 ) -> None:
     _subject_with_data(client, tenant, key_for(tenant))
     body = {"email": EMAIL}
-    assert (
-        client.post("/v1/privacy/erasures", json=body, headers=key_for(tenant)).status_code == 403
-    )
+    for role in ("owner", "admin", "analyst"):
+        refused = client.post("/v1/privacy/erasures", json=body, headers=key_for(tenant, role))
+        assert refused.status_code == 403, role
     dpo = key_for(tenant, "dpo") | {"Idempotency-Key": "erase-1"}
     r = client.post("/v1/privacy/erasures", json=body, headers=dpo)
     assert r.status_code == 201, r.text

@@ -16,8 +16,8 @@ import httpx
 import psutil
 import pytest
 
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import open_database
 from tenantry.models.enums import Vertical
 from tenantry.services.platform import create_tenant
 

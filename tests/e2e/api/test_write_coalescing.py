@@ -41,6 +41,7 @@ from tenantry.db.provider import DatabaseTarget
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import DatabaseUnavailableError, ValidationError
 from tenantry.privacy.subjects import lock_phone, phone_index
+from tenantry.privacy.vault import keyring
 from tenantry.services.leads import capture_lead
 from tests.conftest import TenantFixture
 from tests.e2e.api.conftest import Headers, api_settings
@@ -353,7 +354,7 @@ def test_a_batch_takes_its_phone_locks_before_the_audit_chain(
     def holder() -> None:
         try:
             with db.tenant_uow(tenant.id, actor="test:holder") as uow:
-                lock_phone(uow, [phone_index(uow.keyring, phone)[0]])
+                lock_phone(uow, [phone_index(keyring(uow), phone)[0]])
                 locked.set()
                 go.wait(10)
                 capture_lead(
@@ -365,7 +366,7 @@ def test_a_batch_takes_its_phone_locks_before_the_audit_chain(
             errors.append(exc)
 
     with db.tenant_uow(tenant.id) as uow:  # the tenant's keys (an audited insert) exist first
-        phone_index(uow.keyring, phone)
+        phone_index(keyring(uow), phone)
         uow.commit()
     other = threading.Thread(target=holder)
     other.start()

@@ -27,6 +27,7 @@ from tenantry.events.ingest import (
     BatchTooLargeError,
     ingest_batch,
 )
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
@@ -104,7 +105,7 @@ async def post_events(request: Request, ctx: CtxDep) -> Response:
 
     def run() -> IngestOut:
         with ctx.uow() as uow:
-            result = ingest_batch(uow, uow.keyring, events, size_bytes=len(raw))
+            result = ingest_batch(uow, keyring(uow), events, size_bytes=len(raw))
             uow.commit()
         return IngestOut.model_validate(result.as_json())
 

@@ -2,18 +2,17 @@
 
 E-mail addresses travel only in request bodies, never in URLs (which end up in logs). Roles:
 recording consent and opt-ins needs `write_crm`, checking consent and reading the register
-`read`; data-subject requests and exports need `privacy` (owner, dpo); erasure is reserved to
-the dpo role. An opt-in token is returned once: an idempotent replay returns `token: null`.
+`read`; data-subject requests and exports need `privacy` (owner, dpo); erasure needs `erase`,
+which only the dpo role has (the services check both, as they do for the CLI). An opt-in token
+is returned once: an idempotent replay returns `token: null`.
 Exports are not replayed: each call produces a fresh bundle and is recorded as an access
-request.
+request; the bundle is returned and nothing of it is kept.
 """
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -27,24 +26,23 @@ from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError, PermissionDeniedError
 from tenantry.models import DsarRequest
 from tenantry.models.enums import (
     ConsentDecision,
     ConsentPurpose,
     DsarKind,
     DsarStatus,
-    MembershipRole,
 )
 from tenantry.privacy import catalog
-from tenantry.privacy.consent import Notice, consent_status, record_consent
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
-from tenantry.privacy.dsar import open_request
-from tenantry.privacy.erasure import erase_subject
-from tenantry.privacy.export import export_subject
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action
+from tenantry.services.privacy.consent import Notice, consent_status, record_consent
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.dsar import get_request, register_request
+from tenantry.services.privacy.erasure import erase_subject
+from tenantry.services.privacy.export import export_subject
 
 __all__ = ["RENDERERS", "router"]
 
@@ -177,7 +175,7 @@ class RegisterOut(BaseModel):
 
 
 def _ring(_ctx: CtxDep, uow: UnitOfWork) -> KeyRing:
-    return uow.keyring
+    return keyring(uow)
 
 
 @router.post("/consents", status_code=201, response_model=ConsentOut, summary="Record consent")
@@ -282,10 +280,10 @@ def confirm(
 def post_dsar(
     body: DsarIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
+    ctx.principal.require(Action.PRIVACY)  # before the idempotency machinery; checked again below
 
     def run(uow: UnitOfWork) -> Written:
-        r = open_request(uow, _ring(ctx, uow), kind=body.kind, email=body.email)
+        r = register_request(uow, ctx.principal, kind=body.kind, email=body.email)
         return Written(201, DsarOut.of(r))
 
     return write(ctx, request, body, idempotency_key, run)
@@ -293,12 +291,8 @@ def post_dsar(
 
 @router.get("/dsar/{request_id}", response_model=DsarOut, summary="Status of a request")
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.PRIVACY)
     with ctx.read() as uow:
-        r = uow.session.get(DsarRequest, (ctx.caller.tenant_id, request_id))
-        if r is None:
-            raise NotFoundError("data-subject request not found")
-        out = DsarOut.of(r)
+        out = DsarOut.of(get_request(uow, ctx.principal, request_id))
     return json_response(out)
 
 
@@ -331,15 +325,12 @@ def list_dsar(
     },
 )
 def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.PRIVACY)
-    with tempfile.TemporaryDirectory(prefix="tenantry-export-") as tmp:
-        out = Path(tmp) / "export.zip"
-        with ctx.uow() as uow:
-            result = export_subject(uow, _ring(ctx, uow), body.email, out)
-            uow.commit()
-        content = out.read_bytes()
+    # Nothing is kept: the bundle goes to the caller and leaves tenantry's custody.
+    with ctx.uow() as uow:
+        result = export_subject(uow, ctx.principal, body.email, lake_home=ctx.state.settings.home)
+        uow.commit()
     return Response(
-        content,
+        result.bundle,
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="dsar-{result.request_id}.zip"',
@@ -357,12 +348,10 @@ def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
 def post_erasure(
     body: SubjectIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
-    if ctx.principal.role is not MembershipRole.DPO:
-        raise PermissionDeniedError("only the data protection officer may erase a subject")
+    ctx.principal.require(Action.ERASE)  # before the idempotency machinery; checked again below
 
     def run(uow: UnitOfWork) -> Written:
-        result = erase_subject(uow, _ring(ctx, uow), body.email, lake_home=ctx.state.settings.home)
+        result = erase_subject(uow, ctx.principal, body.email, lake_home=ctx.state.settings.home)
         return Written(201, ErasureOut.model_validate(result.as_json()))
 
     return write(ctx, request, body, idempotency_key, run)

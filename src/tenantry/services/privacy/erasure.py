@@ -8,6 +8,12 @@ such records still point at it. The consent journal stays (proof of consent is a
 obligation) but holds no personal data. Then the subject's data keys are destroyed
 (crypto-shredding), the blind indexes and pseudonym removed, the scan run, and a receipt
 without personal data written.
+
+What it acts on is the subject's footprint (`footprint.py`), the same rows the access export
+shows and the scan searches: every place in it appears in the receipt, with what happened there.
+Only the data protection officer may erase (`Action.ERASE`), whichever entrypoint asks.
+`shorten_wal_retention` (after the commit) lets PostgreSQL recycle the WAL segments that still
+hold the erased values sooner; docs/privacy.md lists what else remains, and for how long.
 """
 
 from __future__ import annotations
@@ -21,22 +27,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
+from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
-from tenantry.events.erasure import erase_subject_changes, erase_subject_events, lake_needles
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
 from tenantry.pipeline.runner import pipeline_lock
 from tenantry.privacy.crypto import blind_index, normalise_email
-from tenantry.privacy.dsar import close_request, open_request
-from tenantry.privacy.footprint import Footprint, find_footprint
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.scan import Hit, ScanTargets, scan
 from tenantry.privacy.sealing import open_rows, seal_value
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.dsar import close_request, open_request
+from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
+from tenantry.services.privacy.scan import Hit, scan, scan_exports, targets_of
 
-__all__ = ["ErasureResult", "erase_subject", "targets_of", "was_erased"]
+__all__ = [
+    "ErasureResult",
+    "erase_subject",
+    "shorten_wal_retention",
+    "targets_of",
+    "was_erased",
+]
 
 # Deleted unless held, children before parents.
 DELETABLE = (
@@ -70,27 +86,21 @@ DETACH = (
 # catalog test keeps that list equal to the models). `tenantry privacy scan` covers both.
 ERASURE_SCAN_SKIPS = frozenset({"privacy.erasure_receipts", "audit.log"})
 
-# Columns whose value identifies a person on its own. Parts (a first name, a city, a postal
-# code) do not, and would match other people's rows.
-_IDENTIFYING = frozenset(
-    {
-        "street",
-        "event_address",
-        "billing_address",
-        "license_plate",
-        "vin",
-        "payer_name",
-        "sender_name",
-        "billing_name",
-        "author_name",
-    }
-)
+
+# Places of the footprint the erasure keeps as they are, and why (they hold no personal data
+# once the subject's keys are destroyed and its indexes removed).
+KEPT_AS_IS = {
+    "privacy.consent_journal": "kept: proof of consent (no personal data)",
+    "privacy.dsar_requests": "kept: the request record (requester index replaced)",
+    "insight.visibility_checks": "kept: business record (detached from the erased lead)",
+}
 
 
 @dataclass(frozen=True)
 class ErasureResult:
     receipt: ErasureReceipt
     hits: list[Hit]
+    wal: str | None = None  # what `shorten_wal_retention` did, when it was asked for
 
     def as_json(self) -> dict[str, object]:
         r = self.receipt
@@ -103,6 +113,7 @@ class ErasureResult:
             "keys_destroyed": r.keys_destroyed,
             "scan_hits": r.scan_hits,
             "receipt_hash": r.receipt_hash,
+            "wal": self.wal,
         }
 
 
@@ -113,35 +124,6 @@ def _pii(table: str) -> list[sa.Column[object]]:
 def _personal(table: str) -> list[sa.Column[object]]:
     """Personal-data columns that hold values (not keyed hashes or key material)."""
     return [c for c in _pii(table) if c.info["pii"] not in ("keyed_hash", "key_material")]
-
-
-def targets_of(uow: UnitOfWork, ring: KeyRing, fp: Footprint) -> ScanTargets:
-    """The subject's identifying values, read (and opened) from its rows before they change."""
-    targets = ScanTargets()
-    targets.add_email(fp.email)
-    for table, ids in fp.rows.items():
-        cols = [c for c in _pii(table) if c.info["pii"] not in ("free_text", "secret")]
-        if not ids or not cols:
-            continue
-        for row in open_rows(uow, ring, table, ids):
-            first, last = row.get("first_name"), row.get("last_name")
-            if first and last:
-                targets.add_text(f"{first} {last}")
-            for c in cols:
-                kind, value = c.info["pii"], row.get(c.name)
-                if not isinstance(value, str):
-                    continue
-                if kind == "email":
-                    targets.add_email(value)
-                elif kind == "phone":
-                    targets.add_phone(value)
-                elif c.name in _IDENTIFYING:
-                    targets.add_text(value)
-    if fp.subject is not None:
-        for value in (fp.subject.email_bidx, fp.subject.phone_bidx, fp.subject.phone_last4_bidx):
-            targets.add_binary(value)
-        targets.add_text(fp.subject.pseudonym)
-    return targets
 
 
 def _held(uow: UnitOfWork, fp: Footprint) -> tuple[set[str], set[uuid.UUID], bool]:
@@ -251,14 +233,10 @@ def was_erased(uow: UnitOfWork, ring: KeyRing, email: str) -> bool:
     return bool(count)
 
 
-def _erase_events(
-    uow: UnitOfWork,
-    ring: KeyRing,
-    fp: Footprint,
-    lake_home: Path | None,
-    note: Callable[[str, str, int], None],
+def _erase_lake(
+    uow: UnitOfWork, fp: Footprint, lake_home: Path | None, note: Callable[[str, str, int], None]
 ) -> list[Hit]:
-    """The subject's events: inbox rows here, lake rows (with data files and log) there.
+    """The subject's lake rows (with data files and log), found by the footprint's needles.
 
     Runs before the pseudonym is overwritten, since the lake knows the subject only by it.
     The lake is not transactional with PostgreSQL: it is erased even if this transaction
@@ -266,32 +244,59 @@ def _erase_events(
     While a pipeline run holds the lake, the erasure fails with a conflict and changes nothing
     in the database; retry it when the run is done.
     """
-    pseudonym = fp.subject.pseudonym if fp.subject is not None else None
-    needles = lake_needles(ring, pseudonym=pseudonym, email=fp.email)
-    note("events.inbox", "deleted", erase_subject_events(uow, needles))
-    # analytics outbox (issue 16 section 3): consent changes carry the subject's pseudonym
-    note("events.outbox", "deleted", erase_subject_changes(uow, needles))
-    if lake_home is None:
+    note("events.outbox", "deleted", _delete(uow, "events.outbox", fp.ids("events.outbox")))
+    if lake_home is None or not fp.needles:
         return []
     with pipeline_lock(lake_home):  # a pipeline run must not write back rows it read before
-        report = erase_subject_from_lake(lake_home, uow.require_tenant(), needles)
+        report = erase_subject_from_lake(lake_home, uow.require_tenant(), fp.needles)
     for table, rows in report.tables.items():
-        note(f"lake:{table}", "deleted (files vacuumed, log cleaned)", rows)
-    return [Hit("lake", h.path, f"needle {h.needle_index}") for h in lake_scan(lake_home, needles)]
+        note(LAKE + table, "deleted (files vacuumed, log cleaned)", rows)
+    return [
+        Hit("lake", h.path, f"needle {h.needle_index}") for h in lake_scan(lake_home, fp.needles)
+    ]
+
+
+def shorten_wal_retention(db: Database) -> str:
+    """Switch to a new WAL segment, then checkpoint, so the segments that still hold the erased
+    values can be recycled now rather than after the next timed checkpoint.
+
+    Runs as the server's administrative role (`admin_url`: the embedded server's superuser, or
+    whatever role the operator configured). Without the privilege (superuser, or
+    `pg_checkpoint` and EXECUTE on `pg_switch_wal`), the answer says so; it never fails.
+    """
+    engine = sa.create_engine(db.target.admin_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            segment = conn.scalar(sa.text("SELECT pg_walfile_name(pg_switch_wal())"))
+            conn.execute(sa.text("CHECKPOINT"))
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state == "42501":  # insufficient_privilege
+            return (
+                "WAL not switched: the configured role lacks the privilege; an administrator"
+                " can run SELECT pg_switch_wal(); CHECKPOINT; (docs/privacy.md)"
+            )
+        return f"WAL not switched: the server refused ({state or 'no connection'})"
+    finally:
+        engine.dispose()
+    return f"WAL switched after segment {segment} and checkpoint done: it can be recycled now"
 
 
 def erase_subject(
-    uow: UnitOfWork, ring: KeyRing, email: str, *, lake_home: Path | None = None
+    uow: UnitOfWork, principal: Principal, email: str, *, lake_home: Path | None = None
 ) -> ErasureResult:
     """Erase everything about the subject with this e-mail that the law lets us erase.
 
     With `lake_home` (`$TENANTRY_HOME`), the subject's rows leave the analytics lake too, and
-    a scan of the lake directory (raw bytes and decoded Parquet values) is part of the proof.
+    a scan of the lake directory (raw bytes and decoded Parquet values) and of the exports
+    folder is part of the proof.
     """
+    principal.require(Action.ERASE)
+    ring = keyring(uow)
     tenant = uow.require_tenant()
     normal = normalise_email(email)
     lookup = _lookup(ring, normal)
-    fp = find_footprint(uow, ring, normal)
+    fp = find_footprint(uow, ring, normal, lake_home=lake_home)
     if fp.total == 0:
         if was_erased(uow, ring, normal):
             raise ConflictError("this data subject has already been erased")
@@ -363,7 +368,9 @@ def erase_subject(
         _delete(uow, "crm.customers", [c for c in customers if c not in set(tombstones)]),
     )
 
-    lake_hits = _erase_events(uow, ring, fp, lake_home, note)
+    # Events are no business record a hold could cover: they go, in the inbox as in the lake.
+    note("events.inbox", "deleted", _delete(uow, "events.inbox", fp.ids("events.inbox")))
+    lake_hits = _erase_lake(uow, fp, lake_home, note)
     keys_destroyed = 0
     if fp.subject is not None:
         keys_destroyed = ring.destroy_subject_key(fp.subject.id)
@@ -379,10 +386,15 @@ def erase_subject(
         )
         .values(requester_bidx=lookup)
     )
+    for place in sorted(fp.places() - set(summary)):
+        n = len(fp.ids(place)) or len(fp.lake.get(place.removeprefix(LAKE), []))
+        note(place, KEPT_AS_IS.get(place, "kept (no personal data left)"), n)
     uow.flush()
 
     hits = scan(uow, targets, skip=ERASURE_SCAN_SKIPS)
     hits += _residue(uow, ring, fp, replacement) + lake_hits
+    if lake_home is not None:  # kept bundles are shredded by now; a plain copy is a hit
+        hits += scan_exports(lake_home / "exports", ring, targets)
     body = {
         "request_id": str(request.id),
         "replacement": replacement,

@@ -21,9 +21,9 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
 from tenantry.models import ConsentEntry, DoiToken, Subject, SubjectKey
 from tenantry.models.enums import ConsentDecision, ConsentPurpose
-from tenantry.privacy.consent import Notice, record_consent
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import email_index, resolve_subject
+from tenantry.services.privacy.consent import Notice, record_consent
 
 __all__ = [
     "DOI_TTL",

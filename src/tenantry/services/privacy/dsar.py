@@ -3,7 +3,9 @@
 A request is due one month after receipt (counted here as 30 days); it can be extended once by
 up to two further months with a reason. The requester is identified by a keyed blind index of
 the e-mail address, never the address itself. `overdue()` lists open requests past their
-deadline.
+deadline. `register_request`, `get_request` and `list_requests` are the entrypoints' services
+(they check the principal's `privacy` permission); the others are steps of the export and
+erasure workflows, which check it themselves.
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ from tenantry.models import DsarRequest
 from tenantry.models.enums import DsarKind, DsarStatus
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import email_index, find_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Action, Principal
 
 __all__ = [
     "DEADLINE",
     "MAX_EXTENSION",
     "close_request",
     "extend_request",
+    "get_request",
+    "list_requests",
     "open_request",
     "overdue",
+    "register_request",
 ]
 
 DEADLINE = timedelta(days=30)
@@ -104,5 +111,34 @@ def overdue(uow: UnitOfWork) -> list[DsarRequest]:
             deadline < uow.clock.now(),
         )
         .order_by(deadline)
+    )
+    return list(uow.session.scalars(stmt))
+
+
+def register_request(
+    uow: UnitOfWork, principal: Principal, *, kind: DsarKind | str, email: str
+) -> DsarRequest:
+    """Record a data-subject request as received (its deadline starts now)."""
+    principal.require(Action.PRIVACY)
+    return open_request(uow, keyring(uow), kind=kind, email=email)
+
+
+def get_request(uow: UnitOfWork, principal: Principal, request_id: uuid.UUID) -> DsarRequest:
+    principal.require(Action.PRIVACY)
+    return _get(uow, request_id)
+
+
+def list_requests(
+    uow: UnitOfWork, principal: Principal, *, only_overdue: bool = False, limit: int = 200
+) -> list[DsarRequest]:
+    """The newest requests first, or the overdue ones (oldest deadline first)."""
+    principal.require(Action.PRIVACY)
+    if only_overdue:
+        return overdue(uow)
+    stmt = (
+        sa.select(DsarRequest)
+        .where(DsarRequest.tenant_id == uow.require_tenant())
+        .order_by(DsarRequest.received_at.desc())
+        .limit(limit)
     )
     return list(uow.session.scalars(stmt))

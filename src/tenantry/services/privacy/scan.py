@@ -1,4 +1,5 @@
-"""Proof of erasure: search every column of every table for a subject's identifying values.
+"""Proof of erasure: search every column of every table, and the exports folder, for a
+subject's identifying values.
 
 Targets are the subject's plaintext values (e-mail, phone, full name, street line, plate,
 VIN), their normalised variants, their blind-index values and their analytics pseudonym.
@@ -11,8 +12,11 @@ searches the plaintext too. A hit names table, column and row id, never the valu
 from __future__ import annotations
 
 import contextlib
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +24,27 @@ from sqlalchemy.dialects import postgresql
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
+from tenantry.lake.erasure import lake_scan, lake_tables
 from tenantry.models import Base
-from tenantry.privacy.crypto import normalise_email, normalise_phone
+from tenantry.privacy.crypto import DecryptionError, normalise_email, normalise_phone
 from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.sealing import open_platform_value, open_value, sealed_columns
+from tenantry.privacy.sealing import open_platform_value, open_rows, open_value, sealed_columns
+from tenantry.privacy.subjects import email_index
+from tenantry.privacy.vault import keyring, platform_keys
+from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.export import open_bundle, read_header
+from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
 
-__all__ = ["Hit", "ScanTargets", "scan", "scan_sealed"]
+__all__ = [
+    "Hit",
+    "ScanReport",
+    "ScanTargets",
+    "scan",
+    "scan_exports",
+    "scan_sealed",
+    "scan_subject",
+    "targets_of",
+]
 
 _TEXTUAL = (sa.String, sa.Text, postgresql.JSONB, sa.JSON, postgresql.ARRAY)
 _MIN_LENGTH = 5  # shorter strings (a postal code, "Köln") identify no one and match anyone
@@ -66,6 +85,58 @@ class Hit:
     table: str
     column: str
     row: str
+
+
+# Columns whose value identifies a person on its own. Parts (a first name, a city, a postal
+# code) do not, and would match other people's rows.
+_IDENTIFYING = frozenset(
+    {
+        "street",
+        "event_address",
+        "billing_address",
+        "license_plate",
+        "vin",
+        "payer_name",
+        "sender_name",
+        "billing_name",
+        "author_name",
+    }
+)
+
+
+def _pii(table: str) -> list[sa.Column[object]]:
+    return [c for c in Base.metadata.tables[table].c if "pii" in c.info]
+
+
+def targets_of(uow: UnitOfWork, ring: KeyRing, fp: Footprint) -> ScanTargets:
+    """The subject's identifying values, read (and opened) from its rows before they change."""
+    targets = ScanTargets()
+    targets.add_email(fp.email)
+    for needle in fp.needles:  # how events and the lake know the subject
+        targets.add_text(needle)
+    for table, ids in fp.rows.items():
+        cols = [c for c in _pii(table) if c.info["pii"] not in ("free_text", "secret")]
+        if not ids or not cols:
+            continue
+        for row in open_rows(uow, ring, table, ids):
+            first, last = row.get("first_name"), row.get("last_name")
+            if first and last:
+                targets.add_text(f"{first} {last}")
+            for c in cols:
+                kind, value = c.info["pii"], row.get(c.name)
+                if not isinstance(value, str):
+                    continue
+                if kind == "email":
+                    targets.add_email(value)
+                elif kind == "phone":
+                    targets.add_phone(value)
+                elif c.name in _IDENTIFYING:
+                    targets.add_text(value)
+    if fp.subject is not None:
+        for value in (fp.subject.email_bidx, fp.subject.phone_bidx, fp.subject.phone_last4_bidx):
+            targets.add_binary(value)
+        targets.add_text(fp.subject.pseudonym)
+    return targets
 
 
 def _escape(value: str) -> str:
@@ -121,7 +192,7 @@ def scan_sealed(
         for row in rows:
             for i, column in enumerate(columns, start=2):
                 value = (
-                    open_platform_value(uow.platform_keys, table.fullname, column, row.id, row[i])
+                    open_platform_value(platform_keys(uow), table.fullname, column, row.id, row[i])
                     if platform
                     else open_value(ring, table.fullname, column, row.id, row.subject_id, row[i])
                 )
@@ -195,3 +266,81 @@ def scan(
     if ring is not None:
         hits += scan_sealed(uow, ring, targets, skip=skip)
     return hits
+
+
+def _zip_members(data: bytes) -> list[tuple[str, bytes]]:
+    """The members of a zip archive (compressed text hides from a byte search), or none."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return [(info.filename, zf.read(info)) for info in zf.infolist()]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
+
+
+def scan_exports(folder: Path, ring: KeyRing, targets: ScanTargets) -> list[Hit]:
+    """Targets in the files of an exports folder: plain files as bytes (zip archives member
+    by member), this tenant's sealed bundles opened while their subject's key exists. A
+    bundle whose key was destroyed is shredded: nothing in it can be read, so nothing is hit."""
+    texts = [t.encode() for t in targets.texts if len(t) >= _MIN_LENGTH]
+    hits: list[Hit] = []
+    if not folder.is_dir() or not texts:
+        return hits
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(file.relative_to(folder))
+        data = file.read_bytes()
+        header = read_header(data)
+        if header is not None:
+            if header.tenant_id != ring.tenant_id:
+                continue  # another tenant's subject: not this scan's business
+            try:
+                data = open_bundle(ring, data)
+            except (DecryptionError, ValidationError):  # key destroyed (shredded), or damaged
+                continue
+        parts = [("", data), *_zip_members(data)]
+        for member, content in parts:
+            lowered = content.lower()
+            if any(t in lowered for t in texts):
+                hits.append(Hit("exports", name, member or "file"))
+    return hits
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Where the subject's values still appear, and what was searched."""
+
+    hits: list[Hit]
+    tables: int
+    lake_tables: int
+    exports_searched: bool
+
+
+def _lake_place(path: str, tables: list[str]) -> str:
+    """The lake table a file belongs to (its place name), or the file's folder."""
+    for table in tables:
+        if path.startswith(table + "/"):
+            return LAKE + table
+    return LAKE + path.rsplit("/", 1)[0]
+
+
+def scan_subject(
+    uow: UnitOfWork, principal: Principal, email: str, *, home: Path | None = None
+) -> ScanReport:
+    """Search every column of every table (sealed values opened) and, with `home`
+    (`$TENANTRY_HOME`), every byte of the lake and every file of the exports folder, for the
+    subject's values: the footprint's values and the pseudonyms events and the lake know it by.
+    Lake hits name the lake table (`lake:raw/events`), export hits the file."""
+    principal.require(Action.PRIVACY)
+    ring = keyring(uow)
+    fp: Footprint = find_footprint(uow, ring, email)
+    targets = targets_of(uow, ring, fp)
+    targets.add_binary(email_index(ring, email))
+    hits = scan(uow, targets, skip=frozenset({"privacy.erasure_receipts"}), ring=ring)
+    lake: list[str] = []
+    if home is not None:
+        lake = [str(p.relative_to(home / "lake")) for p in lake_tables(home)]
+        hits += [
+            Hit(_lake_place(h.path, lake), h.path, f"needle {h.needle_index}")
+            for h in lake_scan(home, fp.needles)
+        ]
+        hits += scan_exports(home / "exports", ring, targets)
+    return ScanReport(hits, len(Base.metadata.tables), len(lake), home is not None)

@@ -1,28 +1,38 @@
-"""Where a data subject appears: every row of the tenant that is about them.
+"""Where a data subject appears: every row of the tenant that is about them, in the database
+and in the analytics lake. The one definition that the access export shows, the erasure acts
+on, and the scan searches.
 
 Starting from the e-mail address (and the subject registry's blind index), the search follows
 the model's references: customers and leads with that address, leads converted into those
 customers, their vehicles, bookings, items, payments, invoices, payment notifications, threads,
 messages, reviews, e-mail events, interactions, score history, visibility checks, and the
-subject's consent journal, opt-in tokens and requests. Every tenant table is listed in the
-manifest with how it was searched, including those where nothing was found.
+subject's consent journal, opt-in tokens and requests. Events (`events.inbox` and the lake's
+Delta tables) know the subject only by pseudonymous values, the `needles`: the subject's
+pseudonym (`user_key`) and the keyed hash of the e-mail address (`email_key`). Every tenant
+table and every lake table is listed in the manifest with how it was searched, including those
+where nothing was found.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
+from tenantry.events.erasure import lake_needles
+from tenantry.lake.erasure import lake_tables, subject_rows
 from tenantry.models import Base, Subject, tenant_tables
 from tenantry.privacy.crypto import normalise_email
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.sealing import open_json_row
 from tenantry.privacy.subjects import find_subject
 
-__all__ = ["Footprint", "find_footprint"]
+__all__ = ["LAKE", "Footprint", "find_footprint", "pseudonymised_columns", "row_dicts"]
+
+LAKE = "lake:"  # prefix of a lake table's place name, e.g. "lake:raw/events"
 
 # table -> (how it is searched, SQL condition on alias t). Placeholders: :e e-mail, :c customer
 # ids, :l lead ids, :b booking ids, :th thread ids, :s subject ids.
@@ -79,23 +89,37 @@ SEARCH: dict[str, tuple[str, str]] = {
     "privacy.consent_journal": ("decisions of the subject", "t.subject_id = ANY(:s)"),
     "privacy.doi_tokens": ("opt-ins of the subject", "t.subject_id = ANY(:s)"),
     "privacy.dsar_requests": ("requests of the subject", "t.subject_id = ANY(:s)"),
+    "events.inbox": (
+        "events of the subject: its pseudonym (user_key) or the keyed hash of its e-mail",
+        "t.user_key = ANY(:n) OR t.properties->>'email_key' = ANY(:n)",
+    ),
 }
+LAKE_SEARCH = "rows of the tenant carrying the subject's pseudonym or keyed e-mail hash"
 NOT_ABOUT_PERSONS = "searched: holds no data about end customers"
 
 
 @dataclass
 class Footprint:
+    """The subject's rows: database rows by id, lake rows as read (the lake has no ids)."""
+
     email: str
     subject: Subject | None
+    needles: list[str] = field(default_factory=list)
     rows: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    lake: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     manifest: list[dict[str, object]] = field(default_factory=list)
 
     def ids(self, table: str) -> list[uuid.UUID]:
         return self.rows.get(table, [])
 
+    def places(self) -> set[str]:
+        """Every place holding at least one of the subject's rows (lake tables prefixed)."""
+        found = {table for table, ids in self.rows.items() if ids}
+        return found | {LAKE + table for table, rows in self.lake.items() if rows}
+
     @property
     def total(self) -> int:
-        return sum(len(v) for v in self.rows.values())
+        return sum(len(v) for v in self.rows.values()) + sum(len(v) for v in self.lake.values())
 
 
 def _ids(uow: UnitOfWork, table: str, params: dict[str, object]) -> list[uuid.UUID]:
@@ -104,10 +128,15 @@ def _ids(uow: UnitOfWork, table: str, params: dict[str, object]) -> list[uuid.UU
     return list(uow.session.scalars(sa.text(sql), params))
 
 
-def find_footprint(uow: UnitOfWork, ring: KeyRing, email: str) -> Footprint:
+def find_footprint(
+    uow: UnitOfWork, ring: KeyRing, email: str, *, lake_home: Path | None = None
+) -> Footprint:
+    """The subject's footprint in the tenant; with `lake_home` (`$TENANTRY_HOME`), in the
+    lake too."""
     normal = normalise_email(email)
     subject = find_subject(uow, ring, email=normal)
-    fp = Footprint(normal, subject)
+    needles = lake_needles(ring, pseudonym=subject.pseudonym if subject else None, email=normal)
+    fp = Footprint(normal, subject, needles)
     tenant = uow.require_tenant()
     customers: list[uuid.UUID] = []
     leads: list[uuid.UUID] = []
@@ -119,6 +148,7 @@ def find_footprint(uow: UnitOfWork, ring: KeyRing, email: str) -> Footprint:
         "b": [],
         "th": [],
         "s": [subject.id] if subject else [],
+        "n": needles,
     }
     # Customers and leads reference each other: follow until nothing new appears.
     for _ in range(3):
@@ -150,7 +180,23 @@ def find_footprint(uow: UnitOfWork, ring: KeyRing, email: str) -> Footprint:
         fp.manifest.append(
             {"source": table, "searched_by": how, "rows": len(fp.rows.get(table, []))}
         )
+    if lake_home is not None:
+        fp.lake = subject_rows(lake_home, tenant, needles) if needles else {}
+        for path in lake_tables(lake_home):
+            name = str(path.relative_to(lake_home / "lake"))
+            rows = len(fp.lake.get(name, []))
+            fp.manifest.append({"source": LAKE + name, "searched_by": LAKE_SEARCH, "rows": rows})
     return fp
+
+
+def pseudonymised_columns(table: str) -> list[str]:
+    """Columns of the table's exported rows that hold keyed pseudonyms, not the values."""
+    t = Base.metadata.tables[table]
+    return sorted(
+        c.name
+        for c in t.c
+        if c.info.get("pii") == "keyed_hash" and not isinstance(c.type, sa.LargeBinary)
+    )
 
 
 def row_dicts(
@@ -160,11 +206,14 @@ def row_dicts(
     if not ids:
         return []
     t = Base.metadata.tables[table]
+    # Binary blind indexes and key material mean nothing to a reader; text pseudonyms
+    # (`user_key`, `pseudonym`) are shown, and named as pseudonyms in the manifest.
     hidden = {
         c.name
         for c in t.c
-        if c.name in {"wrapped_key", "token_hash"} or c.info.get("pii") == "keyed_hash"
-    } - {"pseudonym"}
+        if c.name in {"wrapped_key", "token_hash"}
+        or (c.info.get("pii") == "keyed_hash" and isinstance(c.type, sa.LargeBinary))
+    }
     rows = uow.session.execute(
         sa.text(
             f"SELECT to_jsonb(t) FROM {table} t WHERE t.tenant_id = :tenant AND t.id = ANY(:ids)"
