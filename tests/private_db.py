@@ -7,8 +7,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.db.engine import Database, open_database
+from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tests.conftest import TEST_MASTER, create_database, drop_database

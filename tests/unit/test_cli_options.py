@@ -37,6 +37,9 @@ FREE_TEXT = {
     ("consent status", "email"),
     ("dsar export", "email"),
     ("dsar erase", "email"),
+    # a path or "-" for stdout; checked by the command (.zip, folder exists)
+    ("dsar export", "out"),
+    ("dsar open", "out"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}
