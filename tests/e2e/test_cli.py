@@ -373,7 +373,7 @@ def _failures(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
         "server unreachable": (
             ["tenants", "list"],
             {"TENANTRY_DATABASE_URL": dead},
-            "cannot connect to PostgreSQL: connection to server at",
+            "PostgreSQL cannot be reached: connection to server at",
         ),
     }
 
@@ -411,7 +411,7 @@ def test_a_failure_is_one_line_on_stderr_and_exit_1_never_a_traceback(
 def test_debug_adds_the_traceback_of_a_failure(env: dict[str, str]) -> None:
     proc = run(env, "--debug", "db", "upgrade", "--revision", "nosuchrev", ok=False)
     assert proc.returncode == 1 and "Traceback" in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("tenantry: error: migrations:")
+    assert proc.stderr.strip().splitlines()[-1].startswith("tenantry: error: db upgrade failed:")
 
 
 def test_tenants_list_names_the_demo_tenants_by_slug(env: dict[str, str], demo: None) -> None:

@@ -62,8 +62,8 @@ def test_an_unreachable_server_gives_libpqs_reason() -> None:
                 'password authentication failed for user "app" (password=hunter22)\nmore'
             )
         except psycopg.OperationalError as driver:
-            raise DatabaseUnavailableError("cannot connect to PostgreSQL: x") from driver
+            raise DatabaseUnavailableError("PostgreSQL cannot be reached: x") from driver
     except DatabaseUnavailableError as exc:
         line = describe(exc)
-    assert line.startswith("cannot connect to PostgreSQL: connection to server at")
+    assert line.startswith("PostgreSQL cannot be reached: connection to server at")
     assert "password authentication failed" in line and "hunter22" not in line

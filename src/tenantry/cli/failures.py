@@ -50,10 +50,10 @@ def describe(exc: BaseException) -> str:
     """The one line printed after `tenantry: error: `."""
     if isinstance(exc, DatabaseUnavailableError):
         cause = _driver_cause(exc)
-        if cause is not None and exc.message.startswith("cannot connect"):
+        if cause is not None and exc.message.startswith(("cannot connect", "PostgreSQL cannot")):
             # libpq's reason (refused, unknown host, bad password, no such database) names
             # hosts, users and databases, never a value of a row.
-            return f"cannot connect to PostgreSQL: {postgres_reason(cause)}"
+            return f"PostgreSQL cannot be reached: {postgres_reason(cause)}"
         return exc.message
     if isinstance(exc, TenantryError):
         return exc.message
@@ -69,7 +69,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, CommandError):
         return f"migrations: {' '.join(str(exc).split())}"
     if isinstance(exc, psycopg.OperationalError) and not exc.sqlstate:
-        return f"cannot connect to PostgreSQL: {postgres_reason(exc)}"
+        return f"PostgreSQL cannot be reached: {postgres_reason(exc)}"
     if isinstance(exc, DBAPIError):
         return describe(translate_db_error(exc))
     if isinstance(exc, psycopg.Error):

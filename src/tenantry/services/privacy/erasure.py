@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
+from tenantry.events.erasure import erase_subject_changes
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
@@ -244,7 +245,6 @@ def _erase_lake(
     While a pipeline run holds the lake, the erasure fails with a conflict and changes nothing
     in the database; retry it when the run is done.
     """
-    note("events.outbox", "deleted", _delete(uow, "events.outbox", fp.ids("events.outbox")))
     if lake_home is None or not fp.needles:
         return []
     with pipeline_lock(lake_home):  # a pipeline run must not write back rows it read before
@@ -386,6 +386,9 @@ def erase_subject(
         )
         .values(requester_bidx=lookup)
     )
+    # Last, after every change above: the consent journal's outbox trigger may have queued the
+    # subject's withdrawal under its old pseudonym while this erasure ran.
+    note("events.outbox", "deleted", erase_subject_changes(uow, fp.needles))
     for place in sorted(fp.places() - set(summary)):
         n = len(fp.ids(place)) or len(fp.lake.get(place.removeprefix(LAKE), []))
         note(place, KEPT_AS_IS.get(place, "kept (no personal data left)"), n)

@@ -93,6 +93,10 @@ SEARCH: dict[str, tuple[str, str]] = {
         "events of the subject: its pseudonym (user_key) or the keyed hash of its e-mail",
         "t.user_key = ANY(:n) OR t.properties->>'email_key' = ANY(:n)",
     ),
+    "events.outbox": (
+        "database changes about the subject (consent decisions carry its pseudonym as user_key)",
+        "t.payload->>'user_key' = ANY(:n)",
+    ),
 }
 LAKE_SEARCH = "rows of the tenant carrying the subject's pseudonym or keyed e-mail hash"
 NOT_ABOUT_PERSONS = "searched: holds no data about end customers"
