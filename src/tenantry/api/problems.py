@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from tenantry.errors import (
     AuditTrailBrokenError,
@@ -44,6 +45,7 @@ __all__ = [
     "install_problem_handlers",
     "problem_response",
     "problem_type",
+    "send_problem",
 ]
 
 MEDIA_TYPE = "application/problem+json"
@@ -115,6 +117,41 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+) -> None:
+    """Answer with a problem document from ASGI middleware (where no `Request` exists yet)."""
+    state = scope.get("state") or {}
+    body = Problem(
+        type=problem_type(slug),
+        title=title,
+        status=status,
+        detail=detail,
+        instance=scope.get("path"),
+        request_id=state.get("request_id"),
+        errors=[FieldProblem(field=f, message=m) for f, m in errors] if errors else None,
+    ).model_dump_json(exclude_none=True)
+    content = body.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(content)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -158,7 +195,10 @@ async def _tenantry_error(request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="tenantry"'}
     if status >= 500:
-        log.error("request failed", extra={"error": type(exc).__name__})
+        log.error(
+            "request failed",
+            extra={"request_id": _request_id(request), "error": type(exc).__name__},
+        )
         return problem_response(request, status, slug, title, "internal error", headers=headers)
     return problem_response(request, status, slug, title, exc.message, headers=headers)
 
@@ -167,9 +207,23 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+# Pydantic prefixes the message of an error a validator raised with its kind.
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid value"))
+    for prefix in _PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldProblem(field=_field(e.get("loc", ())), message=e["msg"]) for e in exc.errors()]
+    errors = [
+        FieldProblem(field=_field(e.get("loc", ())), message=_message(e)) for e in exc.errors()
+    ]
     return problem_response(
         request,
         422,
@@ -190,7 +244,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error", extra={"error": type(exc).__name__})
+    log.error(
+        "unexpected error", extra={"request_id": _request_id(request), "error": type(exc).__name__}
+    )
     return problem_response(request, 500, "internal-error", "Internal error", "internal error")
 
 
