@@ -55,6 +55,7 @@ def create_app(
         db=db,
         auth=Authenticator(settings, db),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        auth_failures=RateLimiter(settings.auth_failures_per_minute),
         metrics=metrics,
         reader=AsyncReader(
             db.target,
