@@ -33,6 +33,7 @@ from tenantry.errors import (
     TenantNotBoundError,
     TenantryError,
     ValidationError,
+    plain_message,
 )
 from tenantry.events.ingest import BatchTooLargeError
 
@@ -207,16 +208,8 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
-# Pydantic prefixes the message of an error a validator raised with its kind.
-_PREFIXES = ("Value error, ", "Assertion failed, ")
-
-
 def _message(error: dict[str, Any]) -> str:
-    message = str(error.get("msg", "invalid value"))
-    for prefix in _PREFIXES:
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
+    return plain_message(str(error.get("msg", "invalid value")))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -266,11 +259,12 @@ def _problem_ref(description: str) -> dict[str, Any]:
 
 # Documented on every /v1 operation.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_ref("Malformed request (for example a body that is not JSON)"),
+    400: _problem_ref("Malformed request: a body that is not JSON, or JSON nested too deep"),
     401: _problem_ref("Missing, invalid, revoked or expired credentials"),
     403: _problem_ref("The principal's role does not allow this"),
     404: _problem_ref("No such record in the principal's tenant and location scope"),
     409: _problem_ref("Conflict or illegal state transition"),
+    413: _problem_ref("Request body over the size limit"),
     422: _problem_ref("Invalid input (each bad field listed)"),
     429: _problem_ref("Rate limit exceeded; see Retry-After"),
     503: _problem_ref("Database unavailable"),

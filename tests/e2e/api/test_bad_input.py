@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tenantry.api.guard import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from tenantry.api.resources.common import MAX_CENTS
 from tests.conftest import TenantFixture
 
 Path = tuple[str | int, ...]
@@ -105,7 +106,20 @@ def _string_paths(spec: Spec, schema: dict[str, Any], prefix: Path = ()) -> Iter
             yield (*prefix, "note")
 
 
-def _put(document: Any, path: Path, value: str) -> Any:
+def _number_paths(spec: Spec, schema: dict[str, Any], prefix: Path = ()) -> Iterator[Path]:
+    """Every place a number or boolean goes in a body of this schema."""
+    schema = spec.resolve(schema)
+    kind = schema.get("type")
+    if kind in ("integer", "number", "boolean"):
+        yield prefix
+    elif kind == "array":
+        yield from _number_paths(spec, schema["items"], (*prefix, 0))
+    elif kind == "object":
+        for key, sub in schema.get("properties", {}).items():
+            yield from _number_paths(spec, sub, (*prefix, key))
+
+
+def _put(document: Any, path: Path, value: object) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]
@@ -184,6 +198,40 @@ def test_unstorable_text_in_any_query_or_path_parameter_is_refused_with_422(
                 failures.append(f"{method} {path} {param['in']}.{param['name']}: {r.status_code}")
     assert cases > 60
     assert not failures, "\n".join(failures)
+
+
+def test_numbers_and_booleans_must_arrive_as_json_numbers_and_booleans(
+    app: FastAPI, client: TestClient, tenant: TenantFixture, owner: dict[str, str]
+) -> None:
+    spec = Spec(app)
+    failures: list[str] = []
+    cases = 0
+    for method, path, operation in spec.operations():
+        schema = spec.body_schema(operation)
+        if method not in WRITES or schema is None:
+            continue
+        url = _url(path, tenant, operation.get("parameters", []))
+        base = _sample(spec, schema, "body", tenant)
+        for where in _number_paths(spec, schema):
+            for wrong in ("1", True):
+                cases += 1
+                r = client.request(method, url, json=_put(base, where, wrong), headers=owner)
+                named = ".".join(["body", *map(str, where)])
+                fields = [e["field"] for e in r.json().get("errors", [])]
+                if r.status_code != 422 or named not in fields:
+                    failures.append(f"{method} {path} {named}={wrong!r}: {r.status_code} {fields}")
+    assert cases > 30
+    assert not failures, "\n".join(failures)
+
+
+def test_amounts_of_money_are_bounded(
+    client: TestClient, tenant: TenantFixture, owner: dict[str, str]
+) -> None:
+    service = {"kind": "menu_item", "name": "Soup", "price_cents": MAX_CENTS}
+    assert client.post("/v1/services", json=service, headers=owner).status_code == 201
+    r = client.post("/v1/services", json=service | {"price_cents": 10**12}, headers=owner)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.price_cents"
 
 
 def test_a_surrogate_pair_is_ordinary_text(

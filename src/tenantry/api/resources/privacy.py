@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
+from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
@@ -49,7 +49,7 @@ from tenantry.services.principal import Action
 __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERRORS)
-_EMAIL = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Never echoed back.")
+_EMAIL = Field(description="Never echoed back.")
 
 
 class NoticeIn(In):
@@ -61,7 +61,7 @@ class NoticeIn(In):
 
 
 class ConsentIn(NoticeIn):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
     decision: ConsentDecision
     source: str = Field(min_length=1, max_length=40)
@@ -82,7 +82,7 @@ class ConsentOut(BaseModel):
 
 
 class ConsentCheckIn(In):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
 
 
@@ -96,7 +96,7 @@ class ConsentStatusOut(BaseModel):
 
 
 class OptInIn(NoticeIn):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
 
 
@@ -110,12 +110,12 @@ class OptInOut(BaseModel):
 
 class ConfirmIn(NoticeIn):
     token: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email | None = None
 
 
 class DsarIn(In):
     kind: DsarKind
-    email: str = _EMAIL
+    email: Email = _EMAIL
 
 
 class DsarOut(BaseModel):
@@ -147,7 +147,7 @@ class DsarOut(BaseModel):
 
 
 class SubjectIn(In):
-    email: str = _EMAIL
+    email: Email = _EMAIL
 
 
 class ErasureOut(BaseModel):
@@ -331,7 +331,7 @@ def list_dsar(
     },
 )
 def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.PRIVACY)
+    ctx.principal.require(Action.PRIVACY, "export personal data")
     with tempfile.TemporaryDirectory(prefix="tenantry-export-") as tmp:
         out = Path(tmp) / "export.zip"
         with ctx.uow() as uow:
@@ -357,7 +357,7 @@ def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
 def post_erasure(
     body: SubjectIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
+    ctx.principal.require(Action.PRIVACY, "erase personal data")
     if ctx.principal.role is not MembershipRole.DPO:
         raise PermissionDeniedError("only the data protection officer may erase a subject")
 
