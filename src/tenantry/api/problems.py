@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
+from tenantry.db.errors import translate_db_error, translate_driver_error
 from tenantry.errors import (
     AuditTrailBrokenError,
     AuthenticationError,
@@ -204,6 +207,12 @@ async def _tenantry_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, status, slug, title, exc.message, headers=headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A driver error that escaped the adapter (a raw COPY, say): translated here as there."""
+    translate = translate_db_error if isinstance(exc, DBAPIError) else translate_driver_error
+    return await _tenantry_error(request, translate(exc))  # type: ignore[arg-type]
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
@@ -246,6 +255,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TenantryError, _tenantry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 

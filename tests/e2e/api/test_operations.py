@@ -151,3 +151,28 @@ def test_every_problem_carries_its_instance_and_request_id_and_so_does_the_error
         assert problem["request_id"] == r.headers["x-request-id"]
     assert answers["/v1/_explode"].status_code == 500
     assert [getattr(r, "request_id", None) for r in records] == ["req-explode-1"]
+
+
+def test_a_driver_error_that_escaped_the_adapter_is_still_translated(
+    db: Database, settings: Settings
+) -> None:
+    app = create_app(db, settings=api_settings(settings))
+
+    @app.post("/v1/_raw_reference")
+    def raw_reference() -> None:
+        # A statement on the driver's own connection (as a raw COPY runs), breaking a foreign key.
+        connection = db.app_engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("CREATE TEMP TABLE parents (id int PRIMARY KEY)")
+            cursor.execute("CREATE TEMP TABLE children (parent int REFERENCES parents)")
+            cursor.execute("INSERT INTO children VALUES (1)")
+        finally:
+            connection.rollback()
+            connection.close()
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/v1/_raw_reference")
+    assert r.status_code == 422, r.text
+    assert r.json()["type"] == "urn:tenantry:problem:reference-not-found"
+    assert r.json()["instance"] == "/v1/_raw_reference"
