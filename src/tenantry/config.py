@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests per minute per principal and worker process (0: unlimited).",
     )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Failed authentications per minute a client address may make (per worker process)"
+            " before its requests are refused with 429 (0: unlimited)."
+        ),
+    )
     api_key_cache_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -22,7 +22,19 @@ __all__ = [
     "TenantNotBoundError",
     "TenantryError",
     "ValidationError",
+    "plain_message",
 ]
+
+# What pydantic puts before the message of an error a validator raised.
+_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(message: str) -> str:
+    """A validation message as a user reads it: without pydantic's "Value error, " prefix."""
+    for prefix in _VALIDATOR_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 class TenantryError(Exception):

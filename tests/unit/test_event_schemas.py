@@ -50,7 +50,7 @@ def test_the_fast_and_the_full_check_agree() -> None:
         ({"event_type": "made_up"}, "event_type: unknown event type"),
         ({"external_ids": {"twitter": "x"}}, "external_ids"),
         ({"external_ids": None}, "external_ids"),
-        ({"external_ids": {"gbp_place_id": "ChIJ\x00"}}, "external_ids: Value error, gbp_place_id"),
+        ({"external_ids": {"gbp_place_id": "ChIJ\x00"}}, "external_ids: gbp_place_id"),
         ({"external_ids": []}, "external_ids"),
         (
             {"properties": {"step_id": "a", "note": "a\x00b"}},

@@ -8,7 +8,7 @@ import pytest
 
 from tenantry.errors import NotFoundError, PermissionDeniedError
 from tenantry.models.enums import MembershipRole as R
-from tenantry.services.principal import PERMISSIONS, Action, Principal
+from tenantry.services.principal import DOING, PERMISSIONS, Action, Principal
 
 TENANT = uuid.uuid4()
 LOC_A, LOC_B = uuid.uuid4(), uuid.uuid4()
@@ -55,3 +55,19 @@ def test_requested_scope_is_intersected_with_the_principal_scope() -> None:
 
 def test_only_the_dpo_may_erase_personal_data() -> None:
     assert {r for r, acts in PERMISSIONS.items() if Action.ERASE in acts} == {R.DPO}
+
+
+def test_every_action_has_words_and_a_refusal_says_them() -> None:
+    assert set(DOING) == set(Action)
+    analyst = Principal(tenant_id=TENANT, role=R.ANALYST)
+    with pytest.raises(PermissionDeniedError) as info:
+        analyst.require(Action.ERASE)
+    assert info.value.message == "role analyst may not erase personal data"
+    with pytest.raises(PermissionDeniedError) as info:
+        analyst.require(Action.WRITE_BOOKINGS)
+    assert info.value.message == "role analyst may not change bookings"
+    for action in Action:  # never the enum's code name
+        if action not in PERMISSIONS[R.ANALYST]:
+            with pytest.raises(PermissionDeniedError) as info:
+                analyst.require(action)
+            assert action.value not in info.value.message

@@ -21,6 +21,7 @@ from tenantry.api import health
 from tenantry.api.auth import Authenticator
 from tenantry.api.coalescing import WriteCoalescer
 from tenantry.api.deps import SECURITY_SCHEMES, ApiState, authenticates
+from tenantry.api.guard import RequestGuard
 from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
 from tenantry.api.ratelimit import RateLimiter
@@ -55,6 +56,7 @@ def create_app(
         db=db,
         auth=Authenticator(settings, db),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        auth_failures=RateLimiter(settings.auth_failures_per_minute),
         metrics=metrics,
         reader=AsyncReader(
             db.target,
@@ -103,6 +105,8 @@ def create_app(
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router)
+    # Added last, runs first: the request id exists before the guard may refuse a request.
+    app.add_middleware(RequestGuard)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -5,8 +5,10 @@ the hash of its secret; a verified key is cached in the worker for
 `TENANTRY_API_KEY_CACHE_SECONDS`, so revocation takes effect within that time. A JWT arrives as
 `Authorization: Bearer <jwt>` and is verified with HS256 (`TENANTRY_JWT_SECRET`) or RS256 (a PEM
 public key or a JWKS file); its claims are `sub`, `tenant_id`, `role`, optional `location_ids`
-and `exp` (required). Either way the result is the existing service `Principal`, plus whether
-the caller is a platform administrator and a reference for logs, rate limits and idempotency.
+and `exp` (required); a token whose `tenant_id` names no (live) tenant is refused like a bad
+signature. That a tenant exists is cached like a verified key. Either way the result is the
+existing service `Principal`, plus whether the caller is a platform administrator and a
+reference for logs, rate limits and idempotency.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tenantry.errors import AuthenticationError, ConfigurationError
 from tenantry.models import ApiKey, ApiRole
 from tenantry.models.enums import MembershipRole
 from tenantry.services.apikeys import KEY_PREFIX, authenticate_api_key, hash_secret
+from tenantry.services.platform import tenant_exists
 from tenantry.services.principal import Principal
 
 __all__ = ["Authenticator", "Caller"]
@@ -91,6 +94,8 @@ class Authenticator:
         # looked up wait for that lookup instead of each running one (a burst of a client's
         # requests when its cache entry has just expired).
         self._pending: dict[bytes, asyncio.Task[Caller]] = {}
+        # Tenants known to exist, until when (the tenant of a verified JWT is looked up once).
+        self._tenants: dict[uuid.UUID, float] = {}
 
     async def authenticate(self, api_key: str | None, bearer: str | None) -> Caller:
         if api_key is None and bearer is not None and bearer.startswith(KEY_PREFIX):
@@ -98,7 +103,9 @@ class Authenticator:
         if api_key is not None:
             return await self._api_key(api_key)
         if bearer is not None:
-            return self._jwt(bearer)
+            caller = self._jwt(bearer)
+            await self._require_tenant(caller.tenant_id)
+            return caller
         raise AuthenticationError("send an API key (X-API-Key) or a bearer token")
 
     async def _api_key(self, presented: str) -> Caller:
@@ -135,6 +142,23 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[digest] = (caller, now + self.cache_seconds)
         return caller
+
+    async def _require_tenant(self, tenant_id: uuid.UUID) -> None:
+        until = self._tenants.get(tenant_id)
+        now = time.monotonic()
+        if until is not None and until > now:
+            return
+        if not await run_in_threadpool(self._tenant_lookup, tenant_id):
+            raise AuthenticationError("bearer token names a tenant that does not exist")
+        if self.cache_seconds > 0:
+            with self._lock:
+                if len(self._tenants) > 10_000:
+                    self._tenants.clear()
+                self._tenants[tenant_id] = now + self.cache_seconds
+
+    def _tenant_lookup(self, tenant_id: uuid.UUID) -> bool:
+        with self.db.platform_uow(actor="api:auth") as uow:
+            return tenant_exists(uow, tenant_id)
 
     def _lookup(self, presented: str) -> ApiKey | None:
         with self.db.platform_uow(actor="api:auth") as uow:

@@ -27,7 +27,7 @@ from tenantry.config import Settings
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import PermissionDeniedError, ValidationError
+from tenantry.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from tenantry.services.principal import Principal
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class ApiState:
     db: Database
     auth: Authenticator
     limiter: RateLimiter
+    auth_failures: RateLimiter  # failed authentications, by client address
     metrics: Metrics
     reader: AsyncReader
     writes: WriteCoalescer
@@ -132,12 +133,21 @@ async def _caller(request: Request) -> Ctx:
     if scheme.lower() == "bearer" and credentials.strip():
         bearer = credentials.strip()
     # An empty header counts as absent (so a bearer token next to it still authenticates).
-    caller = await state.auth.authenticate(headers.get("x-api-key") or None, bearer)
+    api_key = headers.get("x-api-key") or None
+    address = request.client.host if request.client is not None else "unknown"
+    state.auth_failures.check(address, _THROTTLED)
+    try:
+        caller = await state.auth.authenticate(api_key, bearer)
+    except AuthenticationError:
+        if api_key is not None or bearer is not None:  # wrong credentials, not missing ones
+            state.auth_failures.hit(address)
+        raise
     request.state.caller_ref = caller.ref
     state.limiter.hit(caller.ref)
     return Ctx(caller=caller, state=state)
 
 
+_THROTTLED = "too many failed authentications from this address; retry later"
 context = Depends(_caller)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tenantry.api.problems import send_problem
+
 __all__ = ["JsonFormatter", "Metrics", "ObservabilityMiddleware", "configure_logging"]
 
 log = logging.getLogger("tenantry.api")
@@ -91,16 +93,6 @@ class Metrics:
         children[1].observe(seconds)
 
 
-_FAILURE_BODY = json.dumps(
-    {
-        "type": "urn:tenantry:problem:internal-error",
-        "title": "Internal error",
-        "status": 500,
-        "detail": "internal error",
-    }
-).encode()
-
-
 class ObservabilityMiddleware:
     """Request id, access log line, metrics; last-resort 500 problem."""
 
@@ -145,18 +137,9 @@ class ObservabilityMiddleware:
             if started:
                 raise
             status = 500
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(_FAILURE_BODY)).encode()),
-                        header,
-                    ],
-                }
+            await send_problem(
+                scope, send_wrapper, 500, "internal-error", "Internal error", "internal error"
             )
-            await send({"type": "http.response.body", "body": _FAILURE_BODY})
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")

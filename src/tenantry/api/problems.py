@@ -12,12 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
+from tenantry.db.errors import translate_db_error, translate_driver_error
 from tenantry.errors import (
     AuditTrailBrokenError,
     AuthenticationError,
@@ -32,6 +36,7 @@ from tenantry.errors import (
     TenantNotBoundError,
     TenantryError,
     ValidationError,
+    plain_message,
 )
 from tenantry.events.ingest import BatchTooLargeError
 
@@ -44,6 +49,7 @@ __all__ = [
     "install_problem_handlers",
     "problem_response",
     "problem_type",
+    "send_problem",
 ]
 
 MEDIA_TYPE = "application/problem+json"
@@ -115,6 +121,41 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+) -> None:
+    """Answer with a problem document from ASGI middleware (where no `Request` exists yet)."""
+    state = scope.get("state") or {}
+    body = Problem(
+        type=problem_type(slug),
+        title=title,
+        status=status,
+        detail=detail,
+        instance=scope.get("path"),
+        request_id=state.get("request_id"),
+        errors=[FieldProblem(field=f, message=m) for f, m in errors] if errors else None,
+    ).model_dump_json(exclude_none=True)
+    content = body.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(content)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -158,18 +199,33 @@ async def _tenantry_error(request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="tenantry"'}
     if status >= 500:
-        log.error("request failed", extra={"error": type(exc).__name__})
+        log.error(
+            "request failed",
+            extra={"request_id": _request_id(request), "error": type(exc).__name__},
+        )
         return problem_response(request, status, slug, title, "internal error", headers=headers)
     return problem_response(request, status, slug, title, exc.message, headers=headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A driver error that escaped the adapter (a raw COPY, say): translated here as there."""
+    translate = translate_db_error if isinstance(exc, DBAPIError) else translate_driver_error
+    return await _tenantry_error(request, translate(exc))  # type: ignore[arg-type]
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+def _message(error: dict[str, Any]) -> str:
+    return plain_message(str(error.get("msg", "invalid value")))
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldProblem(field=_field(e.get("loc", ())), message=e["msg"]) for e in exc.errors()]
+    errors = [
+        FieldProblem(field=_field(e.get("loc", ())), message=_message(e)) for e in exc.errors()
+    ]
     return problem_response(
         request,
         422,
@@ -190,13 +246,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error", extra={"error": type(exc).__name__})
+    log.error(
+        "unexpected error", extra={"request_id": _request_id(request), "error": type(exc).__name__}
+    )
     return problem_response(request, 500, "internal-error", "Internal error", "internal error")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TenantryError, _tenantry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -210,11 +270,12 @@ def _problem_ref(description: str) -> dict[str, Any]:
 
 # Documented on every /v1 operation.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_ref("Malformed request (for example a body that is not JSON)"),
+    400: _problem_ref("Malformed request: a body that is not JSON, or JSON nested too deep"),
     401: _problem_ref("Missing, invalid, revoked or expired credentials"),
     403: _problem_ref("The principal's role does not allow this"),
     404: _problem_ref("No such record in the principal's tenant and location scope"),
     409: _problem_ref("Conflict or illegal state transition"),
+    413: _problem_ref("Request body over the size limit"),
     422: _problem_ref("Invalid input (each bad field listed)"),
     429: _problem_ref("Rate limit exceeded; see Retry-After"),
     503: _problem_ref("Database unavailable"),

@@ -1,8 +1,11 @@
-"""Per-principal rate limiting with an in-process token bucket.
+"""Rate limiting with in-process token buckets: per principal, and failed logins per address.
 
-Each principal gets a bucket of `per_minute` tokens that refills continuously. The buckets live
-in the worker process: with N workers a principal can make up to N times the limit; put a
-shared limiter (at the load balancer) in front when that matters.
+Each key gets a bucket of `per_minute` tokens that refills continuously. The API keeps two sets:
+one per principal (every authenticated request takes a token) and one per client address
+(every failed authentication takes a token; an address whose bucket is empty is refused before
+its credentials are checked, so keys cannot be guessed at full speed). The buckets live in the
+worker process: with N workers a key can make up to N times the limit; put a shared limiter (at
+the load balancer) in front when that matters.
 """
 
 from __future__ import annotations
@@ -45,6 +48,18 @@ class RateLimiter:
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > 100_000:
                 self._evict(now)
+
+    def check(self, key: str, message: str) -> None:
+        """Raise `RateLimitedError` if `key` has no token left, without taking one."""
+        bucket = self._buckets.get(key)
+        if bucket is None:  # the common case, without the lock: this key never spent a token
+            return
+        tokens, last = bucket
+        tokens = min(self.capacity, tokens + (self._clock() - last) * self.rate)
+        if tokens < 1.0:
+            raise RateLimitedError(
+                message, retry_after=max(1, math.ceil((1.0 - tokens) / self.rate))
+            )
 
     def _evict(self, now: float) -> None:
         """Drop buckets that have refilled completely (they behave like new ones)."""

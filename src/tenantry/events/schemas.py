@@ -21,6 +21,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import to_json
 
+from tenantry.errors import plain_message
 from tenantry.events.property_checks import PropertyCheck
 from tenantry.lake import vocabulary
 from tenantry.models.enums import Persona
@@ -298,7 +299,7 @@ def _reason(exc: ValidationError) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "payload"
     if where == "event_id" and err["type"] == "string_pattern_mismatch":
         return "event_id: must be a UUIDv7"
-    return f"{where}: {err['msg']}"[:200]
+    return f"{where}: {plain_message(err['msg'])}"[:200]
 
 
 class Event(NamedTuple):

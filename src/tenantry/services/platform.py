@@ -19,7 +19,7 @@ from tenantry.privacy.crypto import blind_index, normalise_email
 from tenantry.privacy.vault import platform_keys
 from tenantry.services.principal import Principal
 
-__all__ = ["create_tenant", "find_user", "grant_membership", "principal_for"]
+__all__ = ["create_tenant", "find_user", "grant_membership", "principal_for", "tenant_exists"]
 
 
 def create_tenant(
@@ -53,6 +53,12 @@ def create_tenant(
     uow.repos.tenants.add(tenant)
     uow.flush()
     return tenant
+
+
+def tenant_exists(uow: UnitOfWork, tenant_id: uuid.UUID) -> bool:
+    """Whether a tenant with this id exists and has not been deleted."""
+    stmt = sa.select(Tenant.id).where(Tenant.id == tenant_id, Tenant.deleted_at.is_(None))
+    return uow.session.scalar(stmt) is not None
 
 
 def find_user(uow: UnitOfWork, email: str) -> User | None:

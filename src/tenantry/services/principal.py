@@ -16,7 +16,7 @@ from enum import StrEnum
 from tenantry.errors import NotFoundError, PermissionDeniedError
 from tenantry.models.enums import MembershipRole
 
-__all__ = ["PERMISSIONS", "Action", "Principal"]
+__all__ = ["DOING", "PERMISSIONS", "Action", "Principal"]
 
 
 class Action(StrEnum):
@@ -33,6 +33,19 @@ class Action(StrEnum):
 
 _R = MembershipRole
 _A = Action
+
+# What each action is, as the end of "role analyst may not ...".
+DOING: dict[Action, str] = {
+    _A.READ: "read this tenant's records",
+    _A.WRITE_CRM: "change leads, customers, vehicles or consents",
+    _A.WRITE_BOOKINGS: "change bookings",
+    _A.WRITE_PAYMENTS: "record payments",
+    _A.MANAGE_LOCATIONS: "manage locations",
+    _A.MANAGE_MEMBERS: "manage members",
+    _A.PRIVACY: "handle data-subject requests (access to and export of personal data)",
+    _A.ERASE: "erase personal data",
+    _A.INGEST_EVENTS: "send events",
+}
 
 PERMISSIONS: dict[MembershipRole, frozenset[Action]] = {
     _R.OWNER: frozenset(Action) - {_A.ERASE},
@@ -59,10 +72,13 @@ class Principal:
     def actor(self) -> str:
         return f"user:{self.user_id}" if self.user_id else f"role:{self.role.value}"
 
-    def require(self, action: Action) -> None:
+    def require(self, action: Action, doing: str | None = None) -> None:
+        """Refuse unless the role may take `action`; `doing` names the act more precisely."""
         if action not in PERMISSIONS[self.role]:
             raise PermissionDeniedError(
-                f"role {self.role.value} may not {action.value}", role=self.role.value
+                f"role {self.role.value} may not {doing or DOING[action]}",
+                role=self.role.value,
+                action=action.value,
             )
 
     def sees(self, location_id: uuid.UUID | None) -> bool:

@@ -25,6 +25,7 @@ def api_settings(settings: Settings, **overrides: object) -> Settings:
         "home": settings.home,
         "jwt_secret": SecretStr(JWT_SECRET),
         "rate_limit_per_minute": 1_000_000,
+        "auth_failures_per_minute": 1_000_000,
         "api_key_cache_seconds": 0.0,
         "api_log_level": "WARNING",
     }

@@ -224,3 +224,39 @@ def test_requests_presenting_a_key_at_once_share_one_lookup(
     assert {caller.principal.tenant_id for caller in good} == {tenant.id}
     assert all(isinstance(r, AuthenticationError) for r in refused)
     assert len(lookups) == 2  # one for the good key, one for the bad one
+
+
+def test_a_token_for_a_tenant_that_does_not_exist_is_401(
+    client: TestClient, tenant: TenantFixture
+) -> None:
+    ghost = _token(tenant, tenant_id=str(uuid.uuid4()))
+    for r in (
+        client.get("/v1/leads", headers=_bearer(ghost)),
+        client.post("/v1/events", json=[], headers=_bearer(ghost)),
+    ):
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"] == "bearer token names a tenant that does not exist"
+
+
+def test_repeated_wrong_credentials_from_one_address_are_throttled(
+    db: Database, settings: Settings, tenant: TenantFixture
+) -> None:
+    app = create_app(db, settings=api_settings(settings, auth_failures_per_minute=5))
+    good = issue_key(db, tenant.id)
+    with TestClient(app) as c:
+        # Valid requests take nothing from the allowance.
+        for _ in range(10):
+            assert c.get("/v1/leads", headers=good).status_code == 200
+        wrong = [
+            c.get("/v1/leads", headers={"X-API-Key": f"tnry_guess{n}"}).status_code
+            for n in range(5)
+        ]
+        assert wrong == [401] * 5
+        refused = c.get("/v1/leads", headers={"X-API-Key": "tnry_guess-6"})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["type"] == "urn:tenantry:problem:rate-limited"
+        # Refused without checking: even the right key waits until the address may try again.
+        assert c.get("/v1/leads", headers=good).status_code == 429
+    with TestClient(app, client=("192.0.2.7", 50000)) as other:  # another address is not held up
+        assert other.get("/v1/leads", headers=good).status_code == 200

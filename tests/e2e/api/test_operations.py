@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi.testclient import TestClient
 
 from tenantry.api.app import create_app
@@ -105,3 +107,72 @@ def test_an_unexpected_error_is_a_bare_500_problem(db: Database, settings: Setti
     assert r.headers["content-length"] == str(len(r.content))
     assert r.json()["type"] == "urn:tenantry:problem:internal-error"
     assert "example.com" not in r.text and "RuntimeError" not in r.text
+
+
+def test_every_problem_carries_its_instance_and_request_id_and_so_does_the_error_log(
+    db: Database, settings: Settings, tenant: TenantFixture, key_for
+) -> None:
+    app = create_app(db, settings=api_settings(settings))
+
+    @app.get("/v1/_explode")
+    async def explode() -> None:
+        raise RuntimeError("unexpected")
+
+    owner = key_for(tenant)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("tenantry.api").addHandler(handler)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        answers = {
+            "/v1/_explode": c.get("/v1/_explode", headers={"X-Request-ID": "req-explode-1"}),
+            "/v1/leads": c.get("/v1/leads", headers={"X-Request-ID": "req-no-key-01"}),
+            "/v1/nowhere": c.get("/v1/nowhere", headers={"X-Request-ID": "req-nowhere-1"}),
+            "/v1/locations": c.post(
+                "/v1/locations",
+                json={"name": "x"},
+                headers={**owner, "X-Request-ID": "req-invalid-1"},
+            ),
+            "/v1/customers": c.post(
+                "/v1/customers",
+                content='{"notes": "a\\u0000b"}',
+                headers={
+                    **owner,
+                    "X-Request-ID": "req-guarded-1",
+                    "Content-Type": "application/json",
+                },
+            ),
+        }
+    logging.getLogger("tenantry.api").removeHandler(handler)
+    for path, r in answers.items():
+        assert r.headers["content-type"] == "application/problem+json", path
+        problem = r.json()
+        assert problem["instance"] == path
+        assert problem["request_id"] == r.headers["x-request-id"]
+    assert answers["/v1/_explode"].status_code == 500
+    assert [getattr(r, "request_id", None) for r in records] == ["req-explode-1"]
+
+
+def test_a_driver_error_that_escaped_the_adapter_is_still_translated(
+    db: Database, settings: Settings
+) -> None:
+    app = create_app(db, settings=api_settings(settings))
+
+    @app.post("/v1/_raw_reference")
+    def raw_reference() -> None:
+        # A statement on the driver's own connection (as a raw COPY runs), breaking a foreign key.
+        connection = db.app_engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("CREATE TEMP TABLE parents (id int PRIMARY KEY)")
+            cursor.execute("CREATE TEMP TABLE children (parent int REFERENCES parents)")
+            cursor.execute("INSERT INTO children VALUES (1)")
+        finally:
+            connection.rollback()
+            connection.close()
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/v1/_raw_reference")
+    assert r.status_code == 422, r.text
+    assert r.json()["type"] == "urn:tenantry:problem:reference-not-found"
+    assert r.json()["instance"] == "/v1/_raw_reference"

@@ -27,8 +27,10 @@ from tenantry.api.deps import (
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Cents,
     IdempotencyKey,
     In,
+    Integer,
     Out,
     get_one,
     list_page,
@@ -55,7 +57,6 @@ __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1", responses=ERRORS)
 _CURRENCY = r"^[A-Z]{3}$"
-_MONEY = 10**12
 
 
 class ServiceIn(In):
@@ -64,10 +65,10 @@ class ServiceIn(In):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     category: str | None = Field(default=None, max_length=100)
-    price_cents: int = Field(ge=0, le=_MONEY)
+    price_cents: Cents
     currency: str = Field(default="EUR", pattern=_CURRENCY)
-    vat_rate_bp: int = Field(default=1900, ge=0, le=10_000)
-    duration_minutes: int | None = Field(default=None, ge=1, le=100_000)
+    vat_rate_bp: Integer = Field(default=1900, ge=0, le=10_000)
+    duration_minutes: Integer | None = Field(default=None, ge=1, le=100_000)
 
 
 class ServiceOut(Out):
@@ -84,10 +85,10 @@ class ServiceOut(Out):
 
 
 class ItemIn(In):
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: Integer = Field(ge=1, le=100_000)
     service_id: uuid.UUID | None = None
     description: str | None = Field(default=None, max_length=200)
-    unit_price_cents: int | None = Field(default=None, ge=0, le=_MONEY)
+    unit_price_cents: Cents | None = None
 
 
 class BookingIn(In):
@@ -96,8 +97,8 @@ class BookingIn(In):
     kind: BookingKind
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None = None
-    guest_count: int | None = Field(default=None, ge=1, le=100_000)
-    deposit_cents: int = Field(default=0, ge=0, le=_MONEY)
+    guest_count: Integer | None = Field(default=None, ge=1, le=100_000)
+    deposit_cents: Cents = 0
     lead_id: uuid.UUID | None = None
     vehicle_id: uuid.UUID | None = None
     currency: str = Field(default="EUR", pattern=_CURRENCY)
@@ -141,7 +142,7 @@ class CancelIn(In):
 class PaymentIn(In):
     kind: PaymentKind
     method: PaymentMethod
-    amount_cents: int = Field(ge=1, le=_MONEY)
+    amount_cents: Cents = Field(ge=1)
     provider: str | None = Field(default=None, max_length=40)
     provider_ref: str | None = Field(default=None, max_length=255)
     payer_name: str | None = Field(default=None, max_length=200)

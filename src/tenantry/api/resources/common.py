@@ -1,15 +1,22 @@
-"""Shared pieces of the resource modules: base schemas, get and list helpers, write wrapper."""
+"""Shared pieces of the resource modules: base schemas, get and list helpers, write wrapper.
+
+Request bodies derive from `In` and type their numbers with `Integer`, `Cents` and `Number`:
+a number must arrive as a JSON number (`true` or `"100"` is refused, not read as 1 or 100), and
+an amount of money lies between 0 and `MAX_CENTS`. A test holds every body model to this.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic_core import PydanticCustomError
 
 from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_response
 from tenantry.api.idempotency import WriteRequest, Written
@@ -20,9 +27,15 @@ from tenantry.services.reads import read_page, read_records
 from tenantry.services.records import KINDS, get_record
 
 __all__ = [
+    "EMAIL_PATTERN",
     "ERRORS",
+    "MAX_CENTS",
+    "Cents",
+    "Email",
     "IdempotencyKey",
     "In",
+    "Integer",
+    "Number",
     "Out",
     "get_one",
     "list_page",
@@ -33,6 +46,27 @@ __all__ = [
 
 T = TypeVar("T", bound="Out")
 ERRORS = PROBLEM_RESPONSES
+
+# 100 million euros: more than any booking, payment, deposit or deal of a local business, and
+# far inside a bigint, so sums of many amounts cannot overflow.
+MAX_CENTS = 10**10
+# Local part, @, domain: no spaces, no control characters, one @.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
+
+
+def _json_number(value: Any) -> Any:
+    """Refuse text and booleans where a (decimal) number belongs; JSON numbers pass."""
+    if isinstance(value, (str, bool)):
+        raise PydanticCustomError("decimal_type", "Input should be a number")
+    return value
+
+
+# Strict: in the Python mode FastAPI validates bodies in, pydantic would read "100" and true as
+# integers; strict accepts only an int (which is what a JSON integer becomes).
+Integer = Annotated[int, Strict()]
+Cents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
+Number = Annotated[Decimal, BeforeValidator(_json_number)]
+Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
 
 IdempotencyKey = Annotated[
     str | None,

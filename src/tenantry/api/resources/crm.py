@@ -14,8 +14,10 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Email,
     IdempotencyKey,
     In,
+    Integer,
     Out,
     get_one,
     list_page,
@@ -31,15 +33,13 @@ __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
-_EMAIL = r"^[^@\s]+@[^@\s]+$"
-
 
 class CustomerIn(In):
     home_location_id: uuid.UUID | None = None
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     company_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320, pattern=_EMAIL)
+    email: Email | None = None
     phone: str | None = Field(default=None, max_length=40)
     street: str | None = Field(default=None, max_length=200)
     postal_code: str | None = Field(default=None, max_length=20)
@@ -75,11 +75,11 @@ class VehicleIn(In):
     customer_id: uuid.UUID
     make: str = Field(min_length=1, max_length=60)
     model: str = Field(min_length=1, max_length=60)
-    model_year: int | None = Field(default=None, ge=1900, le=2100)
+    model_year: Integer | None = Field(default=None, ge=1900, le=2100)
     fuel_type: FuelType | None = None
     license_plate: str | None = Field(default=None, max_length=20)
     vin: str | None = Field(default=None, min_length=17, max_length=17)
-    mileage_km: int | None = Field(default=None, ge=0, le=2_000_000_000)
+    mileage_km: Integer | None = Field(default=None, ge=0, le=2_000_000_000)
     tuv_due_on: date | None = None
     last_service_on: date | None = None
 

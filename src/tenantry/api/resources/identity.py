@@ -19,8 +19,11 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Email,
     IdempotencyKey,
     In,
+    Integer,
+    Number,
     Out,
     get_one,
     list_page,
@@ -67,17 +70,17 @@ class LocationIn(In):
     city: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
-    latitude: Decimal | None = Field(default=None, ge=-90, le=90, decimal_places=6)
-    longitude: Decimal | None = Field(default=None, ge=-180, le=180, decimal_places=6)
+    latitude: Number | None = Field(default=None, ge=-90, le=90, decimal_places=6)
+    longitude: Number | None = Field(default=None, ge=-180, le=180, decimal_places=6)
     phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=320)
+    email: Email | None = None
     website: str | None = Field(default=None, max_length=500)
     categories: list[Annotated[str, Field(max_length=60)]] = Field(
         default_factory=list, max_length=50
     )
     cuisine: str | None = Field(default=None, max_length=60)
-    price_range: int | None = Field(default=None, ge=1, le=4)
-    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
+    price_range: Integer | None = Field(default=None, ge=1, le=4)
+    capacity: Integer | None = Field(default=None, ge=1, le=1_000_000)
     google_place_id: str | None = Field(default=None, max_length=255)
     timezone: str = Field(default="Europe/Berlin", max_length=64)
 
@@ -122,7 +125,7 @@ class UserOut(BaseModel):
 
 
 class MembershipIn(In):
-    email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email
     role: MembershipRole
     display_name: str | None = Field(default=None, max_length=200)
     location_ids: list[uuid.UUID] | None = Field(

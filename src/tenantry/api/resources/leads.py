@@ -18,8 +18,11 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Cents,
+    Email,
     IdempotencyKey,
     In,
+    Integer,
     Out,
     get_one,
     list_page,
@@ -44,13 +47,13 @@ class LeadIn(In):
     source: LeadSource
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email | None = None
     phone: str | None = Field(default=None, max_length=40)
     message: str | None = Field(default=None, max_length=5000)
     interest: str | None = Field(default=None, max_length=120)
     persona: Persona | None = None
-    score: int = Field(default=0, ge=0, le=100)
-    estimated_value_cents: int | None = Field(default=None, ge=0, le=10**12)
+    score: Integer = Field(default=0, ge=0, le=100)
+    estimated_value_cents: Cents | None = None
 
 
 class LeadOut(Out):
@@ -85,7 +88,7 @@ class ConvertIn(In):
 
 
 class RescoreIn(In):
-    score: int = Field(ge=0, le=100)
+    score: Integer = Field(ge=0, le=100)
     reason: str = Field(min_length=1, max_length=200)
     model_version: str | None = Field(default=None, max_length=50)
 

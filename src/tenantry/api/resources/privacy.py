@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
+from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
@@ -47,7 +47,7 @@ from tenantry.services.privacy.export import export_subject
 __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERRORS)
-_EMAIL = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Never echoed back.")
+_EMAIL = Field(description="Never echoed back.")
 
 
 class NoticeIn(In):
@@ -59,7 +59,7 @@ class NoticeIn(In):
 
 
 class ConsentIn(NoticeIn):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
     decision: ConsentDecision
     source: str = Field(min_length=1, max_length=40)
@@ -80,7 +80,7 @@ class ConsentOut(BaseModel):
 
 
 class ConsentCheckIn(In):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
 
 
@@ -94,7 +94,7 @@ class ConsentStatusOut(BaseModel):
 
 
 class OptInIn(NoticeIn):
-    email: str = _EMAIL
+    email: Email = _EMAIL
     purpose: ConsentPurpose
 
 
@@ -108,12 +108,12 @@ class OptInOut(BaseModel):
 
 class ConfirmIn(NoticeIn):
     token: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email | None = None
 
 
 class DsarIn(In):
     kind: DsarKind
-    email: str = _EMAIL
+    email: Email = _EMAIL
 
 
 class DsarOut(BaseModel):
@@ -145,7 +145,7 @@ class DsarOut(BaseModel):
 
 
 class SubjectIn(In):
-    email: str = _EMAIL
+    email: Email = _EMAIL
 
 
 class ErasureOut(BaseModel):
