@@ -70,4 +70,5 @@ def test_every_action_has_words_and_a_refusal_says_them() -> None:
         if action not in PERMISSIONS[R.ANALYST]:
             with pytest.raises(PermissionDeniedError) as info:
                 analyst.require(action)
-            assert action.value not in info.value.message
+            assert info.value.message == f"role analyst may not {DOING[action]}"
+            assert DOING[action] != action.value
