@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from starlette.concurrency import run_in_threadpool
 
 from tenantry.config import Settings
@@ -31,6 +32,8 @@ from tenantry.services.apikeys import KEY_PREFIX, authenticate_api_key, hash_sec
 from tenantry.services.principal import Principal
 
 __all__ = ["Authenticator", "Caller"]
+
+_CACHED_KEYS = 10_000  # API keys remembered per process
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ class Authenticator:
             except (OSError, ValueError, jwt.PyJWTError) as exc:
                 raise ConfigurationError("TENANTRY_JWT_JWKS_FILE is unreadable") from exc
             self.jwks = {k.key_id: k.key for k in keyset.keys if k.key_id}
-        self._cache: dict[bytes, tuple[Caller, float]] = {}
+        # Least recently used first out when full; an entry lives `cache_seconds`.
+        self._cache: TTLCache[bytes, Caller] = TTLCache(
+            _CACHED_KEYS, max(settings.api_key_cache_seconds, 1e-9), timer=time.monotonic
+        )
         self._lock = threading.Lock()
         # Lookups under way, by key digest: requests that present a key while it is being
         # looked up wait for that lookup instead of each running one (a burst of a client's
@@ -103,9 +109,10 @@ class Authenticator:
 
     async def _api_key(self, presented: str) -> Caller:
         digest = hash_secret(presented)
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None:
+            return cached
         loop = asyncio.get_running_loop()
         pending = self._pending.get(digest)
         if pending is None or pending.get_loop() is not loop:
@@ -122,7 +129,6 @@ class Authenticator:
             done.exception()  # retrieved here, should every waiter have gone away
 
     async def _verify(self, presented: str, digest: bytes) -> Caller:
-        now = time.monotonic()
         key = await run_in_threadpool(self._lookup, presented)
         if key is None:
             raise AuthenticationError("invalid, revoked or expired API key")
@@ -131,9 +137,7 @@ class Authenticator:
         caller = Caller(principal=principal, ref=f"apikey:{key.id}", platform_admin=admin)
         if self.cache_seconds > 0:
             with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (caller, now + self.cache_seconds)
+                self._cache[digest] = caller
         return caller
 
     def _lookup(self, presented: str) -> ApiKey | None:

@@ -13,10 +13,12 @@ import binascii
 import hashlib
 import importlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tenantry.config import Settings
@@ -103,37 +105,36 @@ class TenantKeyCache:
     def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[tuple[object, ...], tuple[bytes, float]] = {}
-        self._active: dict[object, tuple[dict[Any, int], float]] = {}
+        # Bounded and least recently used first out when full, so a burst of tenants never
+        # empties the cache for everyone. Units of work in several threads share it.
+        self._entries: TTLCache[tuple[object, ...], bytes] = TTLCache(
+            max_entries, ttl_seconds, timer=time.monotonic
+        )
+        self._active: TTLCache[object, dict[Any, int]] = TTLCache(
+            max_entries, self.ACTIVE_TTL, timer=time.monotonic
+        )
+        self._lock = threading.Lock()
 
     def active_versions(self, tenant: object) -> dict[Any, int] | None:
-        hit = self._active.get(tenant)
-        if hit is None or time.monotonic() > hit[1]:
-            return None
-        return dict(hit[0])
+        with self._lock:
+            hit = self._active.get(tenant)
+        return None if hit is None else dict(hit)
 
     def remember_active(self, tenant: object, versions: dict[Any, int]) -> None:
-        if len(self._active) >= self.max_entries:
-            self._active.clear()
-        self._active[tenant] = (dict(versions), time.monotonic() + self.ACTIVE_TTL)
+        with self._lock:
+            self._active[tenant] = dict(versions)
 
     def forget_active(self, tenant: object) -> None:
-        self._active.pop(tenant, None)
+        with self._lock:
+            self._active.pop(tenant, None)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        value, expires = hit
-        if time.monotonic() > expires:
-            self._entries.pop(key, None)
-            return None
-        return value
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], value: bytes) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (value, time.monotonic() + self.ttl)
+        with self._lock:
+            self._entries[key] = value
 
 
 class OpenedSubjectKeys:
@@ -144,38 +145,34 @@ class OpenedSubjectKeys:
     statement; when those bytes are the ones unwrapped a moment ago, the cipher is reused.
     The database still decides on every read whether a key exists: a destroyed key comes back
     as NULL and opens nothing, whatever is held here. An entry is used for `ttl_seconds` at
-    most and dropped by the first lookup after it expired (every lookup sweeps all expired
-    entries at most every 10 s), so an erased person's key does not stay in the process's
-    memory for long either.
+    most and dropped at most 10 s after it expired (a lookup sweeps the expired entries), so
+    an erased person's key does not stay in the process's memory for long either. When full,
+    the least recently used entry goes first.
     """
 
     def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[tuple[object, ...], tuple[AESGCM, float]] = {}
+        self._entries: TTLCache[tuple[object, ...], AESGCM] = TTLCache(
+            max_entries, ttl_seconds, timer=time.monotonic
+        )
+        self._lock = threading.Lock()
         self._next_sweep = time.monotonic() + min(ttl_seconds, 10.0)
 
     def get(self, key: tuple[object, ...]) -> AESGCM | None:
         now = time.monotonic()
-        if now >= self._next_sweep:
-            self._sweep(now)
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        if now > hit[1]:
-            self._entries.pop(key, None)
-            return None
-        return hit[0]
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], cipher: AESGCM) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (cipher, time.monotonic() + self.ttl)
+        with self._lock:
+            self._entries[key] = cipher
 
     def _sweep(self, now: float) -> None:
         """Drop every expired key (an erased person's is never looked up again)."""
-        for key in [k for k, (_, expires) in self._entries.items() if now > expires]:
-            del self._entries[key]
+        self._entries.expire(now)
         self._next_sweep = now + min(self.ttl, 10.0)
 
     def __len__(self) -> int:
