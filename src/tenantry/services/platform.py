@@ -16,6 +16,7 @@ from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import Membership, MembershipLocation, Tenant, User
 from tenantry.models.enums import LegalForm, MembershipRole, Plan, TenantStatus, Vertical
 from tenantry.privacy.crypto import blind_index, normalise_email
+from tenantry.privacy.keys import create_tenant_keys
 from tenantry.services.principal import Principal
 
 __all__ = ["create_tenant", "find_user", "grant_membership", "principal_for"]
@@ -34,7 +35,8 @@ def create_tenant(
     plan: Plan = Plan.STARTER,
     tenant_id: uuid.UUID | None = None,
 ) -> Tenant:
-    """Register a new business account."""
+    """Register a new business account, with its keys (when the unit of work holds the master
+    key: personal data of the tenant can only be written with it anyway)."""
     if uow.repos.tenants.by_slug(slug) is not None:
         raise ConflictError("a tenant with this slug already exists", slug=slug)
     tenant = Tenant(
@@ -51,6 +53,8 @@ def create_tenant(
     )
     uow.repos.tenants.add(tenant)
     uow.flush()
+    if uow.master is not None:
+        create_tenant_keys(uow, uow.master, tenant.id)
     return tenant
 
 
