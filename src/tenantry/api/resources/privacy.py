@@ -44,6 +44,7 @@ from tenantry.privacy.erasure import erase_subject
 from tenantry.privacy.export import export_subject
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
+from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
@@ -230,8 +231,7 @@ def check_consent(body: ConsentCheckIn, ctx: CtxDep) -> Response:
                 recorded_at=s.recorded_at,
                 expires_at=s.expires_at,
             )
-        uow.commit()  # the key ring may have created the tenant's keys on first use
-    return json_response(out)
+    return json_response(out)  # read-only: the unit of work rolls back (keys exist from birth)
 
 
 @router.post(
@@ -334,9 +334,9 @@ def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
     ctx.principal.require(Action.PRIVACY)
     with tempfile.TemporaryDirectory(prefix="tenantry-export-") as tmp:
         out = Path(tmp) / "export.zip"
-        with ctx.uow() as uow:
-            result = export_subject(uow, _ring(ctx, uow), body.email, out)
-            uow.commit()
+        result = commit_once(
+            ctx.uow, lambda uow: export_subject(uow, _ring(ctx, uow), body.email, out)
+        )
         content = out.read_bytes()
     return Response(
         content,
