@@ -60,7 +60,7 @@ def capture_lead(
             persona=persona,
             first_name=first_name,
             last_name=last_name,
-            email=email.strip().lower() if email else None,
+            email=email or None,  # normalised by the sealed field
             phone=phone,
             message=message,
             interest=interest,

@@ -74,12 +74,11 @@ def grant_membership(
     location_ids: Iterable[uuid.UUID] | None = None,
 ) -> Membership:
     """Create the user if new and make them a member of the tenant with a role and scope."""
-    if "@" not in email:
-        raise ValidationError("email must be an e-mail address")
+    email = normalise_email(email)
     session = uow.session
     user = find_user(uow, email)
     if user is None:
-        user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
+        user = User(id=uow.ids(), email=email, display_name=display_name)
         session.add(user)
         uow.flush()  # no ORM relationship orders these inserts: the user must exist first
     membership = Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role=role)
