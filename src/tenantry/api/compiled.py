@@ -80,9 +80,7 @@ _DEPENDANT_NAMES = (
     "own_oauth_scopes",
 )
 _CONTEXT_VAR = "_effective_route_context_var"  # of fastapi.routing
-_gone = missing(fastapi.routing, (_CONTEXT_VAR,)) + missing(
-    Dependant, _DEPENDANT_NAMES
-)
+_gone = missing(fastapi.routing, (_CONTEXT_VAR,)) + missing(Dependant, _DEPENDANT_NAMES)
 if _gone:
     COMPILED.off(f"missing {', '.join(_gone)}")
 
