@@ -74,7 +74,7 @@ _gone = (
     )
     + missing(pq.ExecStatus, ("PIPELINE_SYNC", "PIPELINE_ABORTED", "TUPLES_OK", "FATAL_ERROR"))
     + missing(Transformer, ("from_context", "dump_sequence", "set_pgresult", "load_rows"))
-    + missing(psycopg.AsyncConnection, ("pgconn", "cancel_safe"))
+    + missing(psycopg.AsyncConnection, ("cancel_safe",))
 )
 if _gone:
     PIPELINED.off(f"missing {', '.join(_gone)}")

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -25,9 +24,8 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
-from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError, PermissionDeniedError
+from tenantry.errors import PermissionDeniedError
 from tenantry.models import DsarRequest
 from tenantry.models.enums import (
     ConsentDecision,
@@ -46,6 +44,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
 from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
+from tenantry.services.records import KINDS, get_record, list_records
 
 __all__ = ["RENDERERS", "router"]
 
@@ -293,12 +292,8 @@ def post_dsar(
 
 @router.get("/dsar/{request_id}", response_model=DsarOut, summary="Status of a request")
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.PRIVACY)
     with ctx.read() as uow:
-        r = uow.session.get(DsarRequest, (ctx.caller.tenant_id, request_id))
-        if r is None:
-            raise NotFoundError("data-subject request not found")
-        out = DsarOut.of(r)
+        out = DsarOut.of(get_record(uow, ctx.principal, KINDS["dsar"], request_id))
     return json_response(out)
 
 
@@ -309,15 +304,16 @@ def list_dsar(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
     after = decode_cursor(cursor)
-    stmt = sa.select(DsarRequest).where(DsarRequest.tenant_id == ctx.caller.tenant_id)
-    if status is not None:
-        stmt = stmt.where(DsarRequest.status == status)
-    if after is not None:
-        stmt = stmt.where(DsarRequest.id > after)
     with ctx.read() as uow:
-        rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(page_limit(limit + 1))))
+        rows = list_records(
+            uow,
+            ctx.principal,
+            KINDS["dsar"],
+            where={"status": status},
+            after=after,
+            limit=limit + 1,
+        )
         items = [DsarOut.of(r) for r in rows]
     return json_response(page_of(items, [r.id for r in rows], limit))
 
