@@ -40,8 +40,7 @@ def create(
     name: str | None = typer.Option(None, help="A label for listings."),
 ) -> None:
     """Create a key and print it once."""
-    db = open_db()
-    try:
+    with open_db() as db:
         tenant_id = resolve_tenant(db, tenant)
         locations = [_uuid(x, "--location") for x in location] if location else None
         with db.platform_uow(actor="cli:apikeys", tenant_id=tenant_id) as uow:
@@ -49,8 +48,6 @@ def create(
                 uow, tenant_id=tenant_id, role=role, name=name, location_ids=locations
             )
             uow.commit()
-    finally:
-        db.dispose()
     print(issued.secret)
     print(
         f"api key {issued.key.id} ({issued.key.role.value}) created; it is shown only once",
@@ -61,13 +58,10 @@ def create(
 @app.command("list")
 def list_(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
     """List a tenant's keys (never their secrets)."""
-    db = open_db()
-    try:
+    with open_db() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.platform_uow(tenant_id=tenant_id) as uow:
             keys = list_api_keys(uow, tenant_id)
-    finally:
-        db.dispose()
     table = Table("id", "name", "prefix", "role", "locations", "created", "revoked")
     for k in keys:
         table.add_row(
@@ -85,11 +79,7 @@ def list_(tenant: str = typer.Option(..., help="Tenant id or slug.")) -> None:
 @app.command("revoke")
 def revoke(key_id: str = typer.Argument(..., help="Id of the key (from `apikeys list`).")) -> None:
     """Revoke a key; workers stop accepting it within TENANTRY_API_KEY_CACHE_SECONDS."""
-    db = open_db()
-    try:
-        with db.platform_uow(actor="cli:apikeys") as uow:
-            key = revoke_api_key(uow, _uuid(key_id, "key id"))
-            uow.commit()
-    finally:
-        db.dispose()
+    with open_db() as db, db.platform_uow(actor="cli:apikeys") as uow:
+        key = revoke_api_key(uow, _uuid(key_id, "key id"))
+        uow.commit()
     print(f"api key {key.id} revoked", file=sys.stderr)

@@ -41,15 +41,12 @@ def _owner(db: Database) -> psycopg.Connection:
 def checkpoint() -> None:
     """Sign the head of every chain; store it in the database and under $TENANTRY_HOME."""
     settings = get_settings()
-    db = open_database(settings)
-    try:
+    with open_database(settings) as db:
         now = datetime.now(UTC)
         with _owner(db) as conn:
             ensure_partitions(conn, today=now.date())
             signed = create_checkpoint(conn, settings, now=now, checkpoint_id=uuid7())
             conn.commit()
-    finally:
-        db.dispose()
     print(f"checkpoint {signed.id}: {len(signed.heads())} chains signed at {now.isoformat()}")
 
 
@@ -57,13 +54,10 @@ def checkpoint() -> None:
 def verify(tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP)) -> None:
     """Recompute every chain and check it against the latest checkpoint; exit 1 if broken."""
     settings = get_settings()
-    db = open_database(settings)
-    try:
+    with open_database(settings) as db:
         tenant_id = resolve_tenant(db, tenant) if tenant is not None else None
         with _owner(db) as conn:
             report = verify_trail(conn, settings, tenant=tenant_id)
-    finally:
-        db.dispose()
     if not report.intact:
         first = report.breaks[0]
         more = len(report.breaks) - 1
@@ -88,13 +82,10 @@ def log(
     audited = [t for t in tenant_tables() if not t.startswith("audit.")]
     if table is not None and table not in audited:
         raise ValidationError("--table must be an audited table such as crm.leads")
-    db = open_database(get_settings())
-    try:
+    with open_database(get_settings()) as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id) as uow:
             lines = row_history(uow, table=table, row_id=row, limit=limit)
-    finally:
-        db.dispose()
     if not lines:
         print("no entries")
         return
@@ -132,8 +123,7 @@ def prune(
     Each chain remembers its last dropped entry, so `verify` keeps passing afterwards.
     """
     settings = get_settings()
-    db = open_database(settings, migrate=True)
-    try:
+    with open_database(settings, migrate=True) as db:
         cutoff = retention_cutoff(datetime.now(UTC).date(), settings.audit_retention_months)
         with _owner(db) as conn:
             row = conn.execute(
@@ -142,7 +132,5 @@ def prune(
             expired = int(row[0]) if row else 0
             dropped = 0 if dry_run else drop_partitions_before(conn, cutoff)
             conn.commit()
-    finally:
-        db.dispose()
     verb = "would remove" if dry_run else f"removed ({dropped} monthly partitions dropped)"
     print(f"entries recorded before {cutoff.isoformat()}: {expired}; {verb}")

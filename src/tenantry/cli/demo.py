@@ -152,15 +152,12 @@ def demo() -> None:
     """Seed three demo tenants (idempotent), run sample flows and print a summary; then
     build the analytics lake from a few weeks of events and print the star schema."""
     settings = get_settings()
-    db = open_database(settings, migrate=True)
-    try:
+    with open_database(settings, migrate=True) as db:
         summary = run_demo(
             db,
             db.target.libpq(db.target.owner_url),
             master=master_key_provider(settings),
             home=settings.home,
         )
-    finally:
-        db.dispose()
     render(summary, console())
     show_pipeline(console(), settings)

@@ -47,14 +47,11 @@ def ingest(
     """Bulk-load events (same validation, consent and idempotency rules as the API)."""
     if not file.is_file():
         raise ValidationError("the events file does not exist")
-    db = open_db()
-    try:
+    with open_db() as db:
         tenant_id = resolve_tenant(db, tenant)
         result = ingest_bulk(
             db, master_key_provider(get_settings()), tenant_id, _lines(file), chunk_size=chunk_size
         )
-    finally:
-        db.dispose()
     print(
         f"accepted {result.accepted}, duplicate {result.duplicate},"
         f" suppressed {result.suppressed}, rejected {result.rejected}"
@@ -79,8 +76,7 @@ def relay(
 ) -> None:
     """Move the inbox and the outbox into $TENANTRY_HOME/lake/raw, in order, exactly once."""
     settings = get_settings()
-    db = open_db()
-    try:
+    with open_db() as db:
         if once:
             _print(relay_once(db, settings.home, batch_size=batch_size))
         else:
@@ -91,8 +87,6 @@ def relay(
                 interval=interval,
                 on_report=lambda r: _print(r) if any(r.rows.values()) else None,
             )
-    finally:
-        db.dispose()
 
 
 @app.command("project")
@@ -100,8 +94,7 @@ def project(
     tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant (UUID or slug)."),
 ) -> None:
     """Bring identity links up to date with the ingested events."""
-    db = open_db()
-    try:
+    with open_db() as db:
         if tenant is not None:
             tenants = [resolve_tenant(db, tenant)]
         else:
@@ -115,8 +108,6 @@ def project(
         for tenant_id in tenants:
             report = project_identity_links(db, tenant_id)
             linked, events = linked + report.linked, events + report.events
-    finally:
-        db.dispose()
     print(f"{events} events read, {linked} links made, {len(tenants)} tenant(s)")
 
 
@@ -127,9 +118,6 @@ def prune(
     ),
 ) -> None:
     """Delete inbox and outbox rows already relayed (and projected) and older than the window."""
-    db = open_db()
-    try:
+    with open_db() as db:
         counts = prune_events(db, keep_days=keep_days)
-    finally:
-        db.dispose()
     print(", ".join(f"{table}: {n} deleted" for table, n in counts.items()))

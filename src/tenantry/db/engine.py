@@ -151,6 +151,13 @@ class Database:
         self.app_engine.dispose()
         self.owner_engine.dispose()
 
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """A `with open_database(...) as db:` block disposes of the engines when it ends."""
+        self.dispose()
+
 
 def open_database(
     settings: Settings | None = None,
