@@ -6,17 +6,36 @@ import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tenantry.cache import ExpiringCache
 from tenantry.privacy.master import OpenedSubjectKeys, TenantKeyCache
 
 
-def test_a_full_tenant_key_cache_drops_only_its_least_recently_used_entry() -> None:
+def test_a_full_cache_drops_only_its_oldest_entry() -> None:
+    cache: ExpiringCache[int, str] = ExpiringCache(3, 60)
+    for i in range(5):
+        cache.put(i, str(i))
+    assert [cache.get(i) for i in range(5)] == [None, None, "2", "3", "4"]
+    cache.put(2, "two")  # stored again: now the newest
+    cache.put(5, "5")
+    assert [cache.get(i) for i in range(6)] == [None, None, "two", None, "4", "5"]
+
+
+def test_entries_expire_and_expire_drops_them() -> None:
+    cache: ExpiringCache[str, int] = ExpiringCache(10, 0.05)
+    cache.put("a", 1)
+    cache.put("b", 2, since=time.monotonic() + 60)
+    time.sleep(0.06)
+    assert cache.get("a") is None
+    cache.expire()
+    assert len(cache) == 1 and cache.get("b") == 2
+
+
+def test_a_full_tenant_key_cache_keeps_all_but_its_oldest_entry() -> None:
     cache = TenantKeyCache(max_entries=3)
-    for i in range(3):
+    for i in range(4):
         cache.put(("k", i), bytes([i]) * 32)
-    assert cache.get(("k", 0)) is not None  # 0 is now the most recently used
-    cache.put(("k", 3), b"\x03" * 32)
     kept = [i for i in range(4) if cache.get(("k", i)) is not None]
-    assert kept == [0, 2, 3]
+    assert kept == [1, 2, 3]
 
 
 def test_a_full_active_version_cache_keeps_the_other_tenants() -> None:
@@ -28,7 +47,7 @@ def test_a_full_active_version_cache_keeps_the_other_tenants() -> None:
     assert cache.active_versions("b") == {"wrapping": 2}
 
 
-def test_a_full_opened_key_cache_drops_only_its_least_recently_used_entry() -> None:
+def test_a_full_opened_key_cache_keeps_all_but_its_oldest_entry() -> None:
     cache = OpenedSubjectKeys(max_entries=2)
     ciphers = [AESGCM(AESGCM.generate_key(bit_length=256)) for _ in range(3)]
     for i, cipher in enumerate(ciphers):

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cachetools import TTLCache
 from starlette.concurrency import run_in_threadpool
 
+from tenantry.cache import ExpiringCache
 from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.errors import AuthenticationError, ConfigurationError
@@ -88,11 +87,10 @@ class Authenticator:
             except (OSError, ValueError, jwt.PyJWTError) as exc:
                 raise ConfigurationError("TENANTRY_JWT_JWKS_FILE is unreadable") from exc
             self.jwks = {k.key_id: k.key for k in keyset.keys if k.key_id}
-        # Least recently used first out when full; an entry lives `cache_seconds`.
-        self._cache: TTLCache[bytes, Caller] = TTLCache(
-            _CACHED_KEYS, max(settings.api_key_cache_seconds, 1e-9), timer=time.monotonic
+        # The oldest goes first when full; an entry lives `cache_seconds`.
+        self._cache: ExpiringCache[bytes, Caller] = ExpiringCache(
+            _CACHED_KEYS, settings.api_key_cache_seconds
         )
-        self._lock = threading.Lock()
         # Lookups under way, by key digest: requests that present a key while it is being
         # looked up wait for that lookup instead of each running one (a burst of a client's
         # requests when its cache entry has just expired).
@@ -109,8 +107,7 @@ class Authenticator:
 
     async def _api_key(self, presented: str) -> Caller:
         digest = hash_secret(presented)
-        with self._lock:
-            cached = self._cache.get(digest)
+        cached = self._cache.get(digest)
         if cached is not None:
             return cached
         loop = asyncio.get_running_loop()
@@ -129,6 +126,7 @@ class Authenticator:
             done.exception()  # retrieved here, should every waiter have gone away
 
     async def _verify(self, presented: str, digest: bytes) -> Caller:
+        now = time.monotonic()  # a revocation committed during the lookup counts from here
         key = await run_in_threadpool(self._lookup, presented)
         if key is None:
             raise AuthenticationError("invalid, revoked or expired API key")
@@ -136,8 +134,7 @@ class Authenticator:
         principal, admin = _principal(key.tenant_id, key.role, scope)
         caller = Caller(principal=principal, ref=f"apikey:{key.id}", platform_admin=admin)
         if self.cache_seconds > 0:
-            with self._lock:
-                self._cache[digest] = caller
+            self._cache.put(digest, caller, since=now)
         return caller
 
     def _lookup(self, presented: str) -> ApiKey | None:

@@ -13,14 +13,13 @@ import binascii
 import hashlib
 import importlib
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from cachetools import TTLCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tenantry.cache import ExpiringCache
 from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
 from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
@@ -105,36 +104,28 @@ class TenantKeyCache:
     def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        # Bounded and least recently used first out when full, so a burst of tenants never
-        # empties the cache for everyone. Units of work in several threads share it.
-        self._entries: TTLCache[tuple[object, ...], bytes] = TTLCache(
-            max_entries, ttl_seconds, timer=time.monotonic
+        self._entries: ExpiringCache[tuple[object, ...], bytes] = ExpiringCache(
+            max_entries, ttl_seconds
         )
-        self._active: TTLCache[object, dict[Any, int]] = TTLCache(
-            max_entries, self.ACTIVE_TTL, timer=time.monotonic
+        self._active: ExpiringCache[object, dict[Any, int]] = ExpiringCache(
+            max_entries, self.ACTIVE_TTL
         )
-        self._lock = threading.Lock()
 
     def active_versions(self, tenant: object) -> dict[Any, int] | None:
-        with self._lock:
-            hit = self._active.get(tenant)
+        hit = self._active.get(tenant)
         return None if hit is None else dict(hit)
 
     def remember_active(self, tenant: object, versions: dict[Any, int]) -> None:
-        with self._lock:
-            self._active[tenant] = dict(versions)
+        self._active.put(tenant, dict(versions))
 
     def forget_active(self, tenant: object) -> None:
-        with self._lock:
-            self._active.pop(tenant, None)
+        self._active.pop(tenant)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
-        with self._lock:
-            return self._entries.get(key)
+        return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], value: bytes) -> None:
-        with self._lock:
-            self._entries[key] = value
+        self._entries.put(key, value)
 
 
 class OpenedSubjectKeys:
@@ -147,33 +138,30 @@ class OpenedSubjectKeys:
     as NULL and opens nothing, whatever is held here. An entry is used for `ttl_seconds` at
     most and dropped at most 10 s after it expired (a lookup sweeps the expired entries), so
     an erased person's key does not stay in the process's memory for long either. When full,
-    the least recently used entry goes first.
+    the oldest entry goes first.
     """
 
     def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: TTLCache[tuple[object, ...], AESGCM] = TTLCache(
-            max_entries, ttl_seconds, timer=time.monotonic
+        self._entries: ExpiringCache[tuple[object, ...], AESGCM] = ExpiringCache(
+            max_entries, ttl_seconds
         )
-        self._lock = threading.Lock()
         self._next_sweep = time.monotonic() + min(ttl_seconds, 10.0)
 
     def get(self, key: tuple[object, ...]) -> AESGCM | None:
         now = time.monotonic()
-        with self._lock:
-            if now >= self._next_sweep:
-                self._sweep(now)
-            return self._entries.get(key)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], cipher: AESGCM) -> None:
-        with self._lock:
-            self._entries[key] = cipher
+        self._entries.put(key, cipher)
 
     def _sweep(self, now: float) -> None:
         """Drop every expired key (an erased person's is never looked up again)."""
-        self._entries.expire(now)
         self._next_sweep = now + min(self.ttl, 10.0)
+        self._entries.expire(now)
 
     def __len__(self) -> int:
         return len(self._entries)
