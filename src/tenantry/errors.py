@@ -14,6 +14,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DatabaseUnavailableError",
+    "IdempotencyKeyReusedError",
     "IllegalTransitionError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -64,6 +65,10 @@ class NotFoundError(TenantryError):
 
 class ConflictError(TenantryError):
     """The record conflicts with an existing one."""
+
+
+class IdempotencyKeyReusedError(ValidationError):
+    """This Idempotency-Key was already used with a different request."""
 
 
 class ReferenceNotFoundError(ValidationError):

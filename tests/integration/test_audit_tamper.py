@@ -66,8 +66,8 @@ def trail(server: DatabaseTarget, settings: Settings) -> Iterator[Trail]:
     drop_database(server, name)
 
 
-def chain_of_six(trail: Trail) -> TenantFixture:
-    """A tenant with six entries: two location inserts, four renames."""
+def chain_of_eight(trail: Trail) -> TenantFixture:
+    """A tenant with eight entries: its two keys and two locations inserted, four renames."""
     tenant = make_tenant(trail.db)
     for i in range(4):
         with trail.db.tenant_uow(tenant.id, actor="user:test") as uow:
@@ -103,15 +103,15 @@ EDITS = {
 
 
 def test_an_untouched_chain_verifies(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     trail.checkpoint()
     report = trail.verify(tenant.id)
-    assert report.intact and report.entries == 6 and report.chains == 1
+    assert report.intact and report.entries == 8 and report.chains == 1
 
 
 @pytest.mark.parametrize("column", sorted(EDITS))
 def test_editing_any_column_of_an_entry_is_detected(trail: Trail, column: str) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         changed = su.execute(
             f"UPDATE audit.log SET {EDITS[column]} WHERE tenant_id = %s AND seq = 3",
@@ -122,7 +122,7 @@ def test_editing_any_column_of_an_entry_is_detected(trail: Trail, column: str) -
 
 
 def test_the_guard_rejects_edits_even_for_the_owner(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.owner() as conn:
         for statement in ("UPDATE audit.log SET actor = 'x'", "DELETE FROM audit.log"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -135,14 +135,14 @@ def test_the_guard_rejects_edits_even_for_the_owner(trail: Trail) -> None:
 
 
 def test_deleting_an_entry_is_detected(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute("DELETE FROM audit.log WHERE tenant_id = %s AND seq = 4", (tenant.id,))
     assert first_break(trail.verify(tenant.id)) == ("deleted", 4)
 
 
 def test_reordering_entries_is_detected(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute(
             "UPDATE audit.log SET seq = CASE seq WHEN 3 THEN 4 ELSE 3 END"
@@ -153,7 +153,7 @@ def test_reordering_entries_is_detected(trail: Trail) -> None:
 
 
 def test_inserting_a_forged_entry_with_a_taken_number_is_detected(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute(
             "INSERT INTO audit.log SELECT tenant_id, seq, recorded_at + interval '1 microsecond',"
@@ -168,7 +168,7 @@ def test_inserting_a_forged_entry_with_a_taken_number_is_detected(trail: Trail) 
 
 def test_inserting_a_well_formed_entry_and_renumbering_is_detected(trail: Trail) -> None:
     """The forger makes the inserted entry hash correctly; its successor betrays it."""
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute(
             "UPDATE audit.log SET seq = seq + 1 WHERE tenant_id = %s AND seq >= 3", (tenant.id,)
@@ -192,14 +192,14 @@ def test_inserting_a_well_formed_entry_and_renumbering_is_detected(trail: Trail)
 
 
 def test_truncating_the_tail_is_detected_by_the_chain_head(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute("DELETE FROM audit.log WHERE tenant_id = %s AND seq >= 5", (tenant.id,))
     assert first_break(trail.verify(tenant.id)) == ("truncated tail", 5)
 
 
 def test_truncating_the_tail_and_the_head_is_detected_by_the_checkpoint(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     trail.checkpoint()
     with trail.superuser() as su:
         su.execute("DELETE FROM audit.log WHERE tenant_id = %s AND seq >= 5", (tenant.id,))
@@ -249,20 +249,20 @@ def _rewrite_whole_chain(trail: Trail, tenant: uuid.UUID) -> None:
 def test_rewriting_a_whole_chain_consistently_is_caught_only_by_the_checkpoint(
     trail: Trail,
 ) -> None:
-    unanchored = chain_of_six(trail)
+    unanchored = chain_of_eight(trail)
     _rewrite_whole_chain(trail, unanchored.id)
     # Never checkpointed: a consistent rewrite is indistinguishable from the truth.
     assert trail.verify(unanchored.id).intact
 
-    anchored = chain_of_six(trail)
+    anchored = chain_of_eight(trail)
     trail.checkpoint()
     _rewrite_whole_chain(trail, anchored.id)
-    assert first_break(trail.verify(anchored.id)) == ("checkpoint mismatch", 6)
+    assert first_break(trail.verify(anchored.id)) == ("checkpoint mismatch", 8)
 
 
 def test_entries_appended_after_the_checkpoint_verify(trail: Trail) -> None:
     """The checkpoint pins the entries it signed; later ones extend the chain normally."""
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     trail.checkpoint()
     with trail.db.tenant_uow(tenant.id) as uow:
         uow.session.execute(
@@ -271,11 +271,11 @@ def test_entries_appended_after_the_checkpoint_verify(trail: Trail) -> None:
         )
         uow.commit()
     report = trail.verify(tenant.id)
-    assert report.intact and report.entries == 8
+    assert report.intact and report.entries == 10
 
 
 def test_a_deleted_database_copy_of_the_checkpoint_is_detected(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     trail.checkpoint()
     with trail.superuser() as su:
         su.execute(

@@ -313,13 +313,14 @@ def test_retention_drops_whole_months_and_verification_starts_after_the_cut(
     last_month = date(
         this_month.year - (this_month.month == 1), (this_month.month - 2) % 12 + 1, 15
     )
-    # Age the first four entries, as if written last month (a superuser's change).
+    # Age the first six entries (the tenant's two keys, its four locations), as if written last
+    # month (a superuser's change).
     with psycopg.connect(
         target.libpq(target.admin_url.set(database=target.owner_url.database)), autocommit=True
     ) as su:
         su.execute("SET session_replication_role = replica")
         su.execute(
-            "UPDATE audit.log SET recorded_at = %s WHERE tenant_id = %s AND seq <= 4",
+            "UPDATE audit.log SET recorded_at = %s WHERE tenant_id = %s AND seq <= 6",
             (datetime(last_month.year, last_month.month, 15, tzinfo=UTC), tenant.id),
         )
     assert verify(target, settings, tenant.id).breaks[0].reason == "edited"
@@ -333,6 +334,6 @@ def test_retention_drops_whole_months_and_verification_starts_after_the_cut(
         remaining = owner.execute(
             "SELECT min(seq), count(*) FROM audit.log WHERE tenant_id = %s", (tenant.id,)
         ).fetchone()
-    assert remaining == (5, 4)
+    assert remaining == (7, 4)
     report = verify(target, settings, tenant.id)
     assert report.intact and report.entries == 4

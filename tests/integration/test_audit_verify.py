@@ -22,7 +22,7 @@ from tenantry.config import Settings
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tests.conftest import create_database, drop_database
-from tests.integration.test_audit_tamper import Trail, chain_of_six, first_break
+from tests.integration.test_audit_tamper import Trail, chain_of_eight, first_break
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def rehash(trail: Trail, tenant: uuid.UUID) -> None:
 
 
 def test_postgresql_renders_exactly_the_canonical_text(trail: Trail) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:  # a non-ASCII value and a NULL where a value usually is
         su.execute(
             'UPDATE audit.log SET new_values = \'{"name": "Škoda Straße"}\', old_values = NULL,'
@@ -80,7 +80,7 @@ def test_postgresql_renders_exactly_the_canonical_text(trail: Trail) -> None:
             " WHERE l.tenant_id = %s ORDER BY l.seq",
             (tenant.id,),
         ).fetchall()
-    assert len(rows) == 6
+    assert len(rows) == 8
     for body, *fields in rows:
         assert (body + f"64:{fields[-1]}\n").encode() == canonical(fields)
     rehash(trail, tenant.id)  # such an entry, hashed as the trigger would, verifies
@@ -88,7 +88,7 @@ def test_postgresql_renders_exactly_the_canonical_text(trail: Trail) -> None:
 
 
 def test_parallel_connections_find_the_same_as_one(trail: Trail) -> None:
-    tenants = [chain_of_six(trail) for _ in range(5)]
+    tenants = [chain_of_eight(trail) for _ in range(5)]
     trail.checkpoint()
     with trail.owner() as conn:
         single = verify_trail(conn, trail.settings, jobs=1)
@@ -109,7 +109,7 @@ def test_parallel_connections_find_the_same_as_one(trail: Trail) -> None:
 
 
 def test_entries_stored_out_of_order_verify(trail: Trail, monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = chain_of_six(trail)
+    tenant = chain_of_eight(trail)
     with trail.superuser() as su:  # a new row version: entry 2 now lies after entry 6
         su.execute("UPDATE audit.log SET seq = seq WHERE tenant_id = %s AND seq = 2", (tenant.id,))
         physical = [
@@ -129,7 +129,7 @@ def test_entries_stored_out_of_order_verify(trail: Trail, monkeypatch: pytest.Mo
 
 
 def test_encrypted_values_are_digested_here_not_by_the_database(trail: Trail) -> None:
-    tenant, untouched = chain_of_six(trail), chain_of_six(trail)
+    tenant, untouched = chain_of_eight(trail), chain_of_eight(trail)
     original, forged = b"\x01sealed-for-the-subject", b"\x01forged"
     with trail.superuser() as su:  # as the privacy kernel may store values one day
         su.execute(
@@ -180,7 +180,7 @@ def test_encrypted_values_are_digested_here_not_by_the_database(trail: Trail) ->
 def test_a_chain_without_head_and_a_head_without_chain_are_found_in_parallel(
     trail: Trail,
 ) -> None:
-    headless, emptied = chain_of_six(trail), chain_of_six(trail)
+    headless, emptied = chain_of_eight(trail), chain_of_eight(trail)
     with trail.superuser() as su:
         su.execute("DELETE FROM audit.chain_heads WHERE tenant_id = %s", (headless.id,))
         su.execute("DELETE FROM audit.log WHERE tenant_id = %s", (emptied.id,))

@@ -12,8 +12,12 @@ from sqlalchemy import create_engine, text
 from tenantry.composition import open_database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
+from tenantry.domain.contact import normalise_email
 from tenantry.models import Tenant, Vehicle
+from tenantry.models.enums import MembershipRole
 from tenantry.seed.loader import derive_tenants, load
+from tenantry.services.principal import Principal
+from tenantry.services.records import KINDS, list_records
 from tests.conftest import TEST_MASTER, create_database, drop_database
 
 ANCHOR = 1_780_000_000
@@ -120,15 +124,17 @@ def test_seeded_personal_data_is_sealed_and_opens_through_the_key_ring(seeded, s
             tenant = uow.session.scalars(
                 sa.select(Tenant).where(Tenant.vertical == "workshop").limit(1)
             ).one()
+        owner = Principal(tenant_id=tenant.id, role=MembershipRole.OWNER)
         with db.tenant_uow(tenant.id) as uow:
-            customers = uow.repos.customers.list(limit=20)
+            customers = list_records(uow, owner, KINDS["customer"], limit=20)
             vehicles = uow.session.scalars(sa.select(Vehicle).limit(20)).all()
-            leads = uow.repos.leads.list(limit=20)
+            leads = list_records(uow, owner, KINDS["lead"], limit=20)
             emails = [c.email for c in customers] + [x.email for x in leads if x.email]
             plates = [v.license_plate for v in vehicles]
             found = uow.repos.customers.by_email(customers[0].email)
     finally:
         db.dispose()
     assert emails and all(re.search(r"@example\.(com|org|net)$", e) for e in emails)
+    assert all(normalise_email(e) == e for e in emails)  # stored as their blind index reads
     assert plates and all(re.fullmatch(r"[A-Z]{1,2}-[A-Z]{2} \d{1,4}", p) for p in plates)
     assert found is not None and found.id == customers[0].id  # the blind index matches

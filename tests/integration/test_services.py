@@ -26,6 +26,7 @@ from tenantry.models.enums import (
 )
 from tenantry.services import bookings, dashboard, leads
 from tenantry.services.bookings import ItemLine
+from tenantry.services.records import KINDS, get_record, list_records
 from tests.conftest import TenantFixture
 
 
@@ -78,7 +79,8 @@ def test_converting_links_an_existing_customer_with_the_same_email(
         uow.commit()
         assert customer.id == existing.id
     with db.tenant_uow(tenant.id) as uow:
-        same = [c for c in uow.repos.customers.list() if c.email == "known@example.org"]
+        everyone = list_records(uow, tenant.principal(), KINDS["customer"])
+        same = [c for c in everyone if c.email == "known@example.org"]
         assert [c.id for c in same] == [existing.id]
 
 
@@ -118,9 +120,9 @@ def test_scoped_manager_cannot_see_or_touch_other_locations(
     theirs = _lead(db, tenant, "theirs@example.com", location=1)
     manager = tenant.principal(MembershipRole.MANAGER, locations=[tenant.locations[0]])
     with db.tenant_uow(tenant.id) as uow:
-        assert leads.get_lead(uow, manager, mine.id).id == mine.id
+        assert get_record(uow, manager, KINDS["lead"], mine.id).id == mine.id
         with pytest.raises(NotFoundError):
-            leads.get_lead(uow, manager, theirs.id)
+            get_record(uow, manager, KINDS["lead"], theirs.id)
         with pytest.raises(NotFoundError):
             leads.advance_lead(uow, manager, theirs.id, LeadStatus.CONTACTED)
         with pytest.raises(NotFoundError):
@@ -339,12 +341,13 @@ def test_booking_kpis_per_location_count_money_collected(
         assert scoped == []
 
 
-def test_repositories_list_with_a_stable_cursor(db: Database, tenant: TenantFixture) -> None:
+def test_records_list_with_a_stable_cursor(db: Database, tenant: TenantFixture) -> None:
     for i in range(5):
         _lead(db, tenant, f"page{i}@example.com")
     with db.tenant_uow(tenant.id) as uow:
-        first = uow.repos.leads.list(limit=3)
-        rest = uow.repos.leads.list(after=first[-1].id, limit=3)
+        owner, kind = tenant.principal(), KINDS["lead"]
+        first = list_records(uow, owner, kind, limit=3)
+        rest = list_records(uow, owner, kind, after=first[-1].id, limit=3)
         ids = [lead.id for lead in [*first, *rest]]
         assert ids == sorted(ids) and len(set(ids)) == 5
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 5

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.api.compiled import COMPILED as COMPILED_PATH
 from tenantry.api.compiled import CompiledRoute, RequestPlan
 from tenantry.api.resources import ROUTERS
 
@@ -276,3 +277,52 @@ def test_an_inclusions_own_dependencies_still_run() -> None:
         b = plain.get(f"/things/{ID}", headers=headers)
         assert (a.status_code, a.json()) == (b.status_code, b.json())
     assert compiled.get(f"/things/{ID}").status_code == 403
+
+
+@pytest.fixture
+def fastapi_changed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """FastAPI without the context variable the plan reads: as if a release renamed it."""
+    monkeypatch.setattr("tenantry.api.compiled._CONTEXT_VAR", "_renamed_in_a_later_release")
+    monkeypatch.setattr(COMPILED_PATH, "on", True)
+    caplog.set_level("WARNING", logger="tenantry.fastpath")
+
+
+def test_without_the_internals_it_reads_every_route_falls_back_with_one_warning(
+    fastapi_changed: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[str] = []
+    arguments = RequestPlan.arguments
+
+    async def spy(self: RequestPlan, request: Request) -> dict[str, Any] | None:
+        planned.append(request.url.path)
+        return await arguments(self, request)
+
+    monkeypatch.setattr(RequestPlan, "arguments", spy)
+    fallback = TestClient(_app(CompiledRoute))
+    assert not COMPILED_PATH.on
+    for method, path, kwargs in CASES:
+        ours = fallback.request(method, path, **kwargs)
+        plain = PLAIN.request(method, path, **kwargs)
+        assert (ours.status_code, ours.json()) == (plain.status_code, plain.json())
+    assert planned == [], "FastAPI's own handler answered every request"
+    warnings = [r for r in caplog.records if r.name == "tenantry.fastpath"]
+    assert len(warnings) == 1 and "api.compiled" in warnings[0].getMessage()
+
+
+def test_an_internal_missing_at_the_first_request_switches_the_plan_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="tenantry.fastpath")
+    monkeypatch.setattr(COMPILED_PATH, "on", True)
+    client = TestClient(_app(CountedRoute))
+
+    async def gone(self: RequestPlan, request: Request) -> None:
+        raise AttributeError("'Request' object has no attribute '_internal'")
+
+    monkeypatch.setattr(RequestPlan, "arguments", gone)
+    for method, path, kwargs in CASES:
+        ours = client.request(method, path, **kwargs)
+        plain = PLAIN.request(method, path, **kwargs)
+        assert (ours.status_code, ours.json()) == (plain.status_code, plain.json())
+    assert not COMPILED_PATH.on
+    assert len([r for r in caplog.records if r.name == "tenantry.fastpath"]) == 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import jwt
 from starlette.concurrency import run_in_threadpool
 
+from tenantry.cache import ExpiringCache
 from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.errors import AuthenticationError, ConfigurationError
@@ -34,6 +34,8 @@ from tenantry.services.platform import tenant_exists
 from tenantry.services.principal import Principal
 
 __all__ = ["Authenticator", "Caller"]
+
+_CACHED_KEYS = 10_000  # API keys remembered per process
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,18 @@ class Authenticator:
             except (OSError, ValueError, jwt.PyJWTError) as exc:
                 raise ConfigurationError("TENANTRY_JWT_JWKS_FILE is unreadable") from exc
             self.jwks = {k.key_id: k.key for k in keyset.keys if k.key_id}
-        self._cache: dict[bytes, tuple[Caller, float]] = {}
-        self._lock = threading.Lock()
+        # The oldest goes first when full; an entry lives `cache_seconds`.
+        self._cache: ExpiringCache[bytes, Caller] = ExpiringCache(
+            _CACHED_KEYS, settings.api_key_cache_seconds
+        )
         # Lookups under way, by key digest: requests that present a key while it is being
         # looked up wait for that lookup instead of each running one (a burst of a client's
         # requests when its cache entry has just expired).
         self._pending: dict[bytes, asyncio.Task[Caller]] = {}
-        # Tenants known to exist, until when (the tenant of a verified JWT is looked up once).
-        self._tenants: dict[uuid.UUID, float] = {}
+        # Tenants known to exist (the tenant of a verified JWT is looked up once per lifetime).
+        self._tenants: ExpiringCache[uuid.UUID, bool] = ExpiringCache(
+            _CACHED_KEYS, settings.api_key_cache_seconds
+        )
 
     async def authenticate(self, api_key: str | None, bearer: str | None) -> Caller:
         if api_key is None and bearer is not None and bearer.startswith(KEY_PREFIX):
@@ -111,8 +117,8 @@ class Authenticator:
     async def _api_key(self, presented: str) -> Caller:
         digest = hash_secret(presented)
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        if cached is not None:
+            return cached
         loop = asyncio.get_running_loop()
         pending = self._pending.get(digest)
         if pending is None or pending.get_loop() is not loop:
@@ -129,7 +135,7 @@ class Authenticator:
             done.exception()  # retrieved here, should every waiter have gone away
 
     async def _verify(self, presented: str, digest: bytes) -> Caller:
-        now = time.monotonic()
+        now = time.monotonic()  # a revocation committed during the lookup counts from here
         key = await run_in_threadpool(self._lookup, presented)
         if key is None:
             raise AuthenticationError("invalid, revoked or expired API key")
@@ -137,24 +143,17 @@ class Authenticator:
         principal, admin = _principal(key.tenant_id, key.role, scope)
         caller = Caller(principal=principal, ref=f"apikey:{key.id}", platform_admin=admin)
         if self.cache_seconds > 0:
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (caller, now + self.cache_seconds)
+            self._cache.put(digest, caller, since=now)
         return caller
 
     async def _require_tenant(self, tenant_id: uuid.UUID) -> None:
-        until = self._tenants.get(tenant_id)
-        now = time.monotonic()
-        if until is not None and until > now:
+        if self._tenants.get(tenant_id):
             return
+        now = time.monotonic()
         if not await run_in_threadpool(self._tenant_lookup, tenant_id):
             raise AuthenticationError("bearer token names a tenant that does not exist")
         if self.cache_seconds > 0:
-            with self._lock:
-                if len(self._tenants) > 10_000:
-                    self._tenants.clear()
-                self._tenants[tenant_id] = now + self.cache_seconds
+            self._tenants.put(tenant_id, True, since=now)
 
     def _tenant_lookup(self, tenant_id: uuid.UUID) -> bool:
         with self.db.platform_uow(actor="api:auth") as uow:

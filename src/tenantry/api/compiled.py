@@ -16,6 +16,11 @@ requests that FastAPI would accept take the short way. Routes whose signature us
 features (forms, cookies, parameters that are not single values, embedded bodies, background
 tasks, a `Response` parameter, dependencies with parameters of their own, repeated or with a
 concurrency limit, a return value that is not a `Response`) are not compiled at all.
+
+The plan mirrors FastAPI internals (`fastapi.routing._effective_route_context_var`, the fields
+of `Dependant`, `fastapi.telemetry`, starlette's body limit key). If one is missing when this
+module loads, or a request meets one missing, `COMPILED` turns off (one warning) and every
+route answers through FastAPI's own handler.
 """
 
 from __future__ import annotations
@@ -38,16 +43,46 @@ import fastapi.routing
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.telemetry import get_telemetry_data
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["CompiledRoute", "RequestPlan"]
+from tenantry.fastpath import FastPath, missing
+
+__all__ = ["COMPILED", "CompiledRoute", "RequestPlan"]
+
+# Off when FastAPI's internals this plan mirrors are gone (checked here, once, and on the
+# first request that meets a missing one): routes then use FastAPI's own handler.
+COMPILED = FastPath("api.compiled", "fastapi")
+try:
+    from fastapi.telemetry import get_telemetry_data
+    from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+except ImportError as _exc:
+    COMPILED.off(str(_exc))
+_DEPENDANT_NAMES = (
+    "call",
+    "dependencies",
+    "path_params",
+    "query_params",
+    "header_params",
+    "cookie_params",
+    "body_params",
+    "name",
+    "request_param_name",
+    "websocket_param_name",
+    "http_connection_param_name",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+    "own_oauth_scopes",
+)
+_CONTEXT_VAR = "_effective_route_context_var"  # of fastapi.routing
+_gone = missing(fastapi.routing, (_CONTEXT_VAR,)) + missing(Dependant, _DEPENDANT_NAMES)
+if _gone:
+    COMPILED.off(f"missing {', '.join(_gone)}")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # Parameter types the plan reads as FastAPI does: one value, validated as it is. Anything
@@ -282,11 +317,17 @@ class RequestPlan:
         """The route's request handler: the plan for valid requests, else `standard`."""
 
         async def app(request: Request) -> Response:
-            if get_telemetry_data() is not None:  # FastAPI records its solver's values
+            if not COMPILED.on:
                 return await standard(request)
             if getattr(self.overrides, "dependency_overrides", None):  # tests swap dependencies
                 return await standard(request)
-            values = await self.arguments(request)
+            try:
+                if get_telemetry_data() is not None:  # FastAPI records its solver's values
+                    return await standard(request)
+                values = await self.arguments(request)
+            except (AttributeError, NameError) as exc:  # an internal it reads is gone
+                COMPILED.off(f"{type(exc).__name__}: {exc}")
+                return await standard(request)
             if values is None:
                 return await standard(request)
             for name, request_param, dependency in self.dependencies:
@@ -311,8 +352,9 @@ def _as_built(route: APIRoute) -> Any | None:
     must be made from the same view, or it would skip an inclusion's dependencies; on a
     FastAPI without that variable nothing is compiled.
     """
-    effective = getattr(fastapi.routing, "_effective_route_context_var", None)
+    effective = getattr(fastapi.routing, _CONTEXT_VAR, None)
     if effective is None:
+        COMPILED.off(f"missing fastapi.routing.{_CONTEXT_VAR}")
         return None
     context = effective.get()
     if context is not None and getattr(context, "original_route", None) is route:
@@ -325,6 +367,12 @@ class CompiledRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
-        route = _as_built(self)
-        plan = RequestPlan.compile(route) if route is not None else None
+        if not COMPILED.on:
+            return standard
+        try:
+            route = _as_built(self)
+            plan = RequestPlan.compile(route) if route is not None else None
+        except (AttributeError, NameError) as exc:  # FastAPI's view of a route changed
+            COMPILED.off(f"{type(exc).__name__}: {exc}")
+            return standard
         return standard if plan is None else plan.handler(standard)

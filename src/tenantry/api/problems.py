@@ -28,6 +28,7 @@ from tenantry.errors import (
     ConfigurationError,
     ConflictError,
     DatabaseUnavailableError,
+    IdempotencyKeyReusedError,
     IllegalTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -55,10 +56,6 @@ __all__ = [
 MEDIA_TYPE = "application/problem+json"
 _URN = "urn:tenantry:problem:"
 log = logging.getLogger("tenantry.api")
-
-
-class IdempotencyKeyReusedError(ValidationError):
-    """This Idempotency-Key was already used with a different request."""
 
 
 class FieldProblem(BaseModel):

@@ -16,7 +16,9 @@ point in the unit of work.
 A pool belongs to the event loop that opened it: `open()` in the application's lifespan,
 `close()` at its end, each in its own loop (test clients run one loop each, sometimes side by
 side). A read in a loop without an open pool (an app embedded without lifespan events) opens
-a connection of its own: slower, never wrong.
+a connection of its own: slower, never wrong. With the pipelined fast path off
+(`tenantry.db.pipelined.PIPELINED`), a read is the binding and the statement in an explicit
+transaction through psycopg's cursor: more round trips, the same rows.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from tenantry.db.errors import translate_driver_error
-from tenantry.db.pipelined import run_pipelined
+from tenantry.db.pipelined import PIPELINED, run_pipelined
 from tenantry.db.provider import DatabaseTarget
 from tenantry.errors import DatabaseUnavailableError
 
@@ -101,6 +104,18 @@ class AsyncReader:
         params: Mapping[str, Any] | Sequence[Any],
     ) -> list[tuple[Any, ...]]:
         """Run one read-only statement bound to the tenant; its rows."""
+        try:
+            return await self._fetch(tenant_id, actor, sql, params)
+        except _FastPathLostError:  # `PIPELINED` is off now: once more, through the cursor
+            return await self._fetch(tenant_id, actor, sql, params)
+
+    async def _fetch(
+        self,
+        tenant_id: uuid.UUID,
+        actor: str,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any],
+    ) -> list[tuple[Any, ...]]:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         try:
@@ -134,7 +149,22 @@ class AsyncReader:
         sql: str,
         params: Mapping[str, Any] | Sequence[Any],
     ) -> list[tuple[Any, ...]]:
-        # The statements up to the pipeline's one Sync form one implicit transaction: the
-        # binding holds for the statement and ends with it. (Were a Sync ever sent between
-        # them, the statement would run unbound and see no rows: it fails closed.)
-        return await run_pipelined(conn, _BIND, (str(tenant_id), actor), sql, params)
+        if PIPELINED.on:
+            # The statements up to the pipeline's one Sync form one implicit transaction: the
+            # binding holds for the statement and ends with it. (Were a Sync ever sent between
+            # them, the statement would run unbound and see no rows: it fails closed.)
+            try:
+                return await run_pipelined(conn, _BIND, (str(tenant_id), actor), sql, params)
+            except (AttributeError, NameError) as exc:  # a psycopg internal it uses is gone
+                PIPELINED.off(f"{type(exc).__name__}: {exc}")
+                if conn.closed or conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                    raise _FastPathLostError() from exc
+        # psycopg's own way: the binding and the statement in one explicit transaction.
+        async with conn.transaction():
+            await conn.execute(_BIND, (str(tenant_id), actor))
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall()
+
+
+class _FastPathLostError(Exception):
+    """The pipelined read failed half-way on a missing psycopg name; its connection is gone."""

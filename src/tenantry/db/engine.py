@@ -23,6 +23,7 @@ from tenantry.clock import Clock, SystemClock
 from tenantry.config import Settings, get_settings
 from tenantry.db.provider import DatabaseTarget, ensure_database
 from tenantry.db.uow import SealerFactory, UnitOfWork
+from tenantry.fastpath import FastPath
 from tenantry.ids import IdGenerator, uuid7
 
 __all__ = ["Database", "connect_database", "make_engine"]
@@ -37,20 +38,29 @@ _CACHED_STATEMENT_BYTES = 64 * 1024
 _CACHED_STATEMENT_PARAMS = 4096
 
 
+# Off (one warning) when psycopg no longer has these private limits: its own limits stand.
+STATEMENT_CACHE = FastPath("db.engine statement cache", "psycopg")
+_LIMITS = {
+    "MAX_CACHED_STATEMENT_LENGTH": _CACHED_STATEMENT_BYTES,
+    "MAX_CACHED_STATEMENT_PARAMS": _CACHED_STATEMENT_PARAMS,
+}
+
+
 def _cache_long_statements() -> None:
     """Raise psycopg's limits for caching converted statements (never lowers them)."""
+    if not STATEMENT_CACHE.on:
+        return
     try:
         queries = importlib.import_module("psycopg._queries")
-    except ImportError:  # another psycopg: its own limits stand
+    except ImportError as exc:
+        STATEMENT_CACHE.off(str(exc))
         return
-    limits = {
-        "MAX_CACHED_STATEMENT_LENGTH": _CACHED_STATEMENT_BYTES,
-        "MAX_CACHED_STATEMENT_PARAMS": _CACHED_STATEMENT_PARAMS,
-    }
-    for name, value in limits.items():
-        current = getattr(queries, name, None)
-        if isinstance(current, int):
-            setattr(queries, name, max(current, value))
+    gone = [name for name in _LIMITS if not isinstance(getattr(queries, name, None), int)]
+    if gone:
+        STATEMENT_CACHE.off(f"missing psycopg._queries.{', '.join(gone)}")
+        return
+    for name, value in _LIMITS.items():
+        setattr(queries, name, max(getattr(queries, name), value))
 
 
 def make_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> Engine:
@@ -132,6 +142,13 @@ class Database:
     def dispose(self) -> None:
         self.app_engine.dispose()
         self.owner_engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """A `with open_database(...) as db:` block disposes of the engines when it ends."""
+        self.dispose()
 
 
 def connect_database(

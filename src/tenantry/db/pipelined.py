@@ -22,7 +22,9 @@ whose exchange did not finish (a broken socket, a cancelled task) has its statem
 and is closed, never reused: its pool replaces it.
 
 This module only speaks the protocol; `tenantry.db.aio.AsyncReader` owns the pool and the
-binding's meaning, and translates the driver's errors.
+binding's meaning, and translates the driver's errors. It speaks it through psycopg's libpq
+wrapper (`psycopg.pq`) and adapters: should a name it uses be missing, `PIPELINED` turns off
+(one warning) and the reader uses psycopg's ordinary cursor, with the same answers.
 """
 
 from __future__ import annotations
@@ -39,13 +41,47 @@ from typing import Any
 import psycopg
 from psycopg import abc, pq
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.errors import error_from_result
 
-__all__ = ["PreparedStatements", "numbered", "run_pipelined"]
+from tenantry.fastpath import FastPath, missing
+
+__all__ = ["PIPELINED", "PreparedStatements", "numbered", "run_pipelined"]
+
+# Off when a psycopg name this module speaks the protocol with is missing (checked here, once,
+# and on the first read that meets one): `AsyncReader` then reads through psycopg's cursor.
+PIPELINED = FastPath("db.pipelined", "psycopg")
+try:
+    from psycopg.errors import error_from_result
+except ImportError as _exc:
+    PIPELINED.off(str(_exc))
+_gone = (
+    missing(
+        pq.PGconn,
+        (
+            "enter_pipeline_mode",
+            "exit_pipeline_mode",
+            "pipeline_sync",
+            "send_prepare",
+            "send_query_prepared",
+            "send_query_params",
+            "flush",
+            "is_busy",
+            "consume_input",
+            "get_result",
+            "finish",
+            "socket",
+            "transaction_status",
+        ),
+    )
+    + missing(pq.ExecStatus, ("PIPELINE_SYNC", "PIPELINE_ABORTED", "TUPLES_OK", "FATAL_ERROR"))
+    + missing(Transformer, ("from_context", "dump_sequence", "set_pgresult", "load_rows"))
+    + missing(psycopg.AsyncConnection, ("cancel_safe",))
+)
+if _gone:
+    PIPELINED.off(f"missing {', '.join(_gone)}")
 
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?s|%%")
 _OK = {pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK}
-_ABORTED = pq.ExecStatus.PIPELINE_ABORTED
+_ABORTED = getattr(pq.ExecStatus, "PIPELINE_ABORTED", None)
 _EXPECTED = {*_OK, _ABORTED, pq.ExecStatus.FATAL_ERROR}
 
 

@@ -330,18 +330,14 @@ _UUID7_RE = re.compile(_UUID7)
 
 
 _NO_IDS: dict[str, str | int] = {}
-_UUIDS: dict[str, uuid.UUID] = {}  # user and location ids repeat; parsing one costs ~2 us
+# User and location ids repeat; parsing one costs ~2 us (least recently used first out).
+_parse_uuid = functools.lru_cache(maxsize=100_000)(uuid.UUID)
 
 
 def _opt_uuid(value: Any) -> uuid.UUID | None:
     if value is None:
         return None
-    found = _UUIDS.get(value)
-    if found is None:
-        if len(_UUIDS) > 100_000:
-            _UUIDS.clear()
-        found = _UUIDS[value] = uuid.UUID(value)
-    return found
+    return _parse_uuid(value)
 
 
 def _fast_envelope(raw: Mapping[str, Any]) -> Event | None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import MappedColumn, mapped_column
 
+from tenantry.domain.contact import normalise_email
 from tenantry.errors import TenantryError, ValidationError
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class SealedField:
         if value is not None:
             if not isinstance(value, str):
                 raise ValidationError(f"{self.name} must be text")
+            if self.kind == "email":  # stored as its blind index reads it
+                value = normalise_email(value)
             if self.max_length is not None and len(value) > self.max_length:
                 raise ValidationError(f"{self.name} is longer than {self.max_length} characters")
         obj.__dict__.setdefault(_PLAIN, {})[self.name] = value

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from tenantry.domain.contact import normalise_email
 from tenantry.errors import TenantryError, ValidationError
 
 __all__ = [
@@ -96,15 +97,6 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()
     ).derive(secret)
-
-
-def normalise_email(email: str) -> str:
-    """NFKC, trimmed, lower-cased; must look like an address."""
-    value = unicodedata.normalize("NFKC", email).strip().lower()
-    local, _, domain = value.rpartition("@")
-    if not local or "." not in domain or " " in value:
-        raise ValidationError("not a valid e-mail address")
-    return value
 
 
 def normalise_phone(phone: str, region: str = "DE") -> str:

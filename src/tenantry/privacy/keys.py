@@ -39,6 +39,7 @@ __all__ = [
     "PlatformKeys",
     "RotationReport",
     "cached_tenant_keys",
+    "create_tenant_keys",
     "platform_key_aad",
     "rotate_tenant_key",
     "subject_key_aad",
@@ -84,6 +85,24 @@ def _insert_key(
     if theirs is None:
         raise ConflictError("a key was created concurrently; retry the operation")
     return master.unwrap(theirs, aad)
+
+
+def create_tenant_keys(uow: UnitOfWork, master: MasterKeyProvider, tenant_id: uuid.UUID) -> None:
+    """Version 1 of each of a new tenant's keys, in the transaction that creates the tenant.
+
+    A tenant is born with its keys, so no read has to create them (and commit) and two first
+    writes of a new tenant do not meet creating them.
+    """
+    for purpose in KeyPurpose:
+        _insert_key(
+            uow,
+            master,
+            TenantKey,
+            tenant_key_aad(tenant_id, purpose, 1),
+            tenant_id=tenant_id,
+            purpose=purpose,
+            version=1,
+        )
 
 
 def _unwrap(master: MasterKeyProvider, wrapped: bytes, aad: bytes) -> bytes:

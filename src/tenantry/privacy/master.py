@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tenantry.cache import ExpiringCache
 from tenantry.config import Settings
 from tenantry.errors import ConfigurationError
 from tenantry.privacy.crypto import KEY_BYTES, new_key, open_, seal
@@ -103,37 +104,28 @@ class TenantKeyCache:
     def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[tuple[object, ...], tuple[bytes, float]] = {}
-        self._active: dict[object, tuple[dict[Any, int], float]] = {}
+        self._entries: ExpiringCache[tuple[object, ...], bytes] = ExpiringCache(
+            max_entries, ttl_seconds
+        )
+        self._active: ExpiringCache[object, dict[Any, int]] = ExpiringCache(
+            max_entries, self.ACTIVE_TTL
+        )
 
     def active_versions(self, tenant: object) -> dict[Any, int] | None:
         hit = self._active.get(tenant)
-        if hit is None or time.monotonic() > hit[1]:
-            return None
-        return dict(hit[0])
+        return None if hit is None else dict(hit)
 
     def remember_active(self, tenant: object, versions: dict[Any, int]) -> None:
-        if len(self._active) >= self.max_entries:
-            self._active.clear()
-        self._active[tenant] = (dict(versions), time.monotonic() + self.ACTIVE_TTL)
+        self._active.put(tenant, dict(versions))
 
     def forget_active(self, tenant: object) -> None:
-        self._active.pop(tenant, None)
+        self._active.pop(tenant)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        value, expires = hit
-        if time.monotonic() > expires:
-            self._entries.pop(key, None)
-            return None
-        return value
+        return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], value: bytes) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (value, time.monotonic() + self.ttl)
+        self._entries.put(key, value)
 
 
 class OpenedSubjectKeys:
@@ -144,39 +136,32 @@ class OpenedSubjectKeys:
     statement; when those bytes are the ones unwrapped a moment ago, the cipher is reused.
     The database still decides on every read whether a key exists: a destroyed key comes back
     as NULL and opens nothing, whatever is held here. An entry is used for `ttl_seconds` at
-    most and dropped by the first lookup after it expired (every lookup sweeps all expired
-    entries at most every 10 s), so an erased person's key does not stay in the process's
-    memory for long either.
+    most and dropped at most 10 s after it expired (a lookup sweeps the expired entries), so
+    an erased person's key does not stay in the process's memory for long either. When full,
+    the oldest entry goes first.
     """
 
     def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[tuple[object, ...], tuple[AESGCM, float]] = {}
+        self._entries: ExpiringCache[tuple[object, ...], AESGCM] = ExpiringCache(
+            max_entries, ttl_seconds
+        )
         self._next_sweep = time.monotonic() + min(ttl_seconds, 10.0)
 
     def get(self, key: tuple[object, ...]) -> AESGCM | None:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._sweep(now)
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        if now > hit[1]:
-            self._entries.pop(key, None)
-            return None
-        return hit[0]
+        return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], cipher: AESGCM) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (cipher, time.monotonic() + self.ttl)
+        self._entries.put(key, cipher)
 
     def _sweep(self, now: float) -> None:
         """Drop every expired key (an erased person's is never looked up again)."""
-        for key in [k for k, (_, expires) in self._entries.items() if now > expires]:
-            del self._entries[key]
         self._next_sweep = now + min(self.ttl, 10.0)
+        self._entries.expire(now)
 
     def __len__(self) -> int:
         return len(self._entries)

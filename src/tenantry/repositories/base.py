@@ -1,15 +1,17 @@
-"""The generic tenant-scoped repository: add, get, list with keyset pagination."""
+"""The generic tenant-scoped repository: add, get by id (for a write), count.
+
+Reads of records for a caller (permission, location scope, filters, pages) are not here:
+they are built from the record specifications of `tenantry.services.records`.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tenantry.db.paging import page_limit
 from tenantry.errors import NotFoundError
 from tenantry.models.base import TenantOwned
 
@@ -55,23 +57,6 @@ class TenantRepository(Generic[M]):
         if obj is None or (not include_deleted and getattr(obj, "deleted_at", None) is not None):
             raise NotFoundError(f"{self.model.__name__.lower()} not found", id=str(id_))
         return obj
-
-    def list(
-        self,
-        *filters: Any,
-        after: uuid.UUID | None = None,
-        limit: int = 50,
-        location_ids: Iterable[uuid.UUID] | None = None,
-    ) -> Sequence[M]:
-        """Rows ordered by id (UUIDv7, so by creation), after a cursor, optionally filtered."""
-        stmt = sa.select(self.model).where(self.model.tenant_id == self.tenant_id, *filters)
-        if hasattr(self.model, "deleted_at"):
-            stmt = stmt.where(self.model.deleted_at.is_(None))  # type: ignore[attr-defined]
-        if location_ids is not None:
-            stmt = stmt.where(self.model.location_id.in_(list(location_ids)))  # type: ignore[attr-defined]
-        if after is not None:
-            stmt = stmt.where(self.model.id > after)
-        return self.session.scalars(stmt.order_by(self.model.id).limit(page_limit(limit))).all()
 
     def count(self, *filters: Any) -> int:
         stmt = (

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tenantry.domain.contact import normalise_email
 from tenantry.ids import uuid7_hex
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.seed.pools import CITIES, CUISINES, EMAIL_DOMAINS, SERVICES, VEHICLES, Pools
@@ -378,7 +379,8 @@ class _Chunk:
     def person(self, rng: random.Random, serial: int) -> tuple[str, str, str, str]:
         first, last = rng.choice(self.p.first_names), rng.choice(self.p.last_names)
         local = f"{first}.{last}".lower().replace(" ", "-")
-        email = f"{local}{serial}@{rng.choice(EMAIL_DOMAINS)}"
+        # Stored and indexed in this one spelling (see `subject`).
+        email = normalise_email(f"{local}{serial}@{rng.choice(EMAIL_DOMAINS)}")
         phone = f"+49 {rng.randint(151, 179)} {rng.randint(1000000, 9999999)}"
         return first, last, email, phone
 
@@ -390,7 +392,7 @@ class _Chunk:
             "privacy.subjects",
             tid,
             sid,
-            self.keys.index("email", email.lower()) if email else None,
+            self.keys.index("email", email) if email else None,  # normalised by `person`
             self.keys.index("phone", e164),
             self.keys.index("phone_last4", e164[-4:]),
             self.keys.pseudonym(sid),
@@ -430,7 +432,7 @@ class _Chunk:
             _ts(created),
         )
         uid = self.uid(rng, created)
-        owner = f"owner.{t.slug}@example.com"
+        owner = normalise_email(f"owner.{t.slug}@example.com")
         self.emit(
             "identity.users",
             uid,

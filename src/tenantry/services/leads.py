@@ -11,14 +11,14 @@ from tenantry.events.outbox import record_change
 from tenantry.models import Customer, Lead, LeadScoreHistory
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
 from tenantry.services.principal import Action, Principal
+from tenantry.services.records import KINDS, get_record
 
-__all__ = ["advance_lead", "capture_lead", "convert_lead", "get_lead", "rescore_lead"]
+__all__ = ["advance_lead", "capture_lead", "convert_lead", "rescore_lead"]
 
 
-def get_lead(uow: UnitOfWork, principal: Principal, lead_id: uuid.UUID) -> Lead:
-    principal.require(Action.READ)
-    lead = uow.repos.leads.get(lead_id)
-    principal.require_location(lead.location_id, "lead")
+def _lead_to_change(uow: UnitOfWork, principal: Principal, lead_id: uuid.UUID) -> Lead:
+    """The lead, locked, if the principal may read it (else not found), as every read finds it."""
+    lead: Lead = get_record(uow, principal, KINDS["lead"], lead_id, for_update=True)
     return lead
 
 
@@ -60,7 +60,7 @@ def capture_lead(
             persona=persona,
             first_name=first_name,
             last_name=last_name,
-            email=email.strip().lower() if email else None,
+            email=email or None,  # normalised by the sealed field
             phone=phone,
             message=message,
             interest=interest,
@@ -103,8 +103,7 @@ def advance_lead(
     principal.require(Action.WRITE_CRM)
     if target is LeadStatus.CONVERTED:
         raise ValidationError("use convert_lead to convert a lead")
-    lead = uow.repos.leads.get(lead_id, for_update=True)
-    principal.require_location(lead.location_id, "lead")
+    lead = _lead_to_change(uow, principal, lead_id)
     LEAD_PIPELINE.check(lead.status, target)
     now = uow.clock.now()
     if target is LeadStatus.LOST:
@@ -133,8 +132,7 @@ def rescore_lead(
 ) -> Lead:
     """Set a new score and append it to the lead's score history."""
     principal.require(Action.WRITE_CRM)
-    lead = uow.repos.leads.get(lead_id, for_update=True)
-    principal.require_location(lead.location_id, "lead")
+    lead = _lead_to_change(uow, principal, lead_id)
     new = clamp_score(score)
     uow.repos.leads.add_score(
         LeadScoreHistory(
@@ -161,8 +159,7 @@ def convert_lead(
     """Convert a qualified lead: link the given customer, an existing one with the same
     e-mail, or create one from the lead's contact data."""
     principal.require(Action.WRITE_CRM)
-    lead = uow.repos.leads.get(lead_id, for_update=True)
-    principal.require_location(lead.location_id, "lead")
+    lead = _lead_to_change(uow, principal, lead_id)
     LEAD_PIPELINE.check(lead.status, LeadStatus.CONVERTED)
     now = uow.clock.now()
     if customer_id is not None:

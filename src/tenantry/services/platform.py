@@ -16,6 +16,8 @@ from tenantry.errors import ConflictError, ValidationError
 from tenantry.models import Membership, MembershipLocation, Tenant, User
 from tenantry.models.enums import LegalForm, MembershipRole, Plan, TenantStatus, Vertical
 from tenantry.privacy.crypto import blind_index, normalise_email
+from tenantry.privacy.keys import create_tenant_keys
+from tenantry.privacy.sealing import FieldSealer
 from tenantry.privacy.vault import platform_keys
 from tenantry.services.principal import Principal
 
@@ -35,7 +37,8 @@ def create_tenant(
     plan: Plan = Plan.STARTER,
     tenant_id: uuid.UUID | None = None,
 ) -> Tenant:
-    """Register a new business account."""
+    """Register a new business account, with its keys (when the unit of work holds the master
+    key: personal data of the tenant can only be written with it anyway)."""
     if uow.repos.tenants.by_slug(slug) is not None:
         raise ConflictError("a tenant with this slug already exists", slug=slug)
     tenant = Tenant(
@@ -52,6 +55,8 @@ def create_tenant(
     )
     uow.repos.tenants.add(tenant)
     uow.flush()
+    if isinstance(uow.sealer, FieldSealer):
+        create_tenant_keys(uow, uow.sealer.platform.master, tenant.id)
     return tenant
 
 
@@ -77,12 +82,11 @@ def grant_membership(
     location_ids: Iterable[uuid.UUID] | None = None,
 ) -> Membership:
     """Create the user if new and make them a member of the tenant with a role and scope."""
-    if "@" not in email:
-        raise ValidationError("email must be an e-mail address")
+    email = normalise_email(email)
     session = uow.session
     user = find_user(uow, email)
     if user is None:
-        user = User(id=uow.ids(), email=email.lower(), display_name=display_name)
+        user = User(id=uow.ids(), email=email, display_name=display_name)
         session.add(user)
         uow.flush()  # no ORM relationship orders these inserts: the user must exist first
     membership = Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role=role)

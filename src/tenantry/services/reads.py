@@ -1,14 +1,15 @@
 """Reading records without a unit of work: one statement, one round trip, rows as dicts.
 
 The API's read endpoints (`GET /v1/<kind>/{id}` and the filtered lists) are the hot path of
-the system. They read exactly what `get_record` and `list_records` read (same tenant, the same
-soft-delete rule, the same location scope, the same permission check, the same keyset order)
-but through `AsyncReader`: a statement compiled once per shape of query, whose rows carry the
-data subject's key (`LEFT JOIN LATERAL privacy.subject_keys`), so the sealed columns can be
-opened without a second query. `FetchedKeys` opens them by the rules of `open_value`: a
-destroyed subject key, or a value written under an older key version, opens as None. One
-deliberate difference: a row whose subject has no key row at all (which only a damaged
-database has) also reads as None here, where the unit of work reports the key as not found.
+the system. They read exactly what `get_record` and `list_records` read: both build their
+statement from the kind's `RecordKind` (tenant, soft delete, location scope, permission,
+filters, keyset order), here with bind parameters. The statement is compiled once per shape
+of query and read through `AsyncReader`; its rows carry the data subject's key (`LEFT JOIN
+LATERAL privacy.subject_keys`), so the sealed columns can be opened without a second query.
+`FetchedKeys` opens them by the rules of `open_value`: a destroyed subject key, or a value
+written under an older key version, opens as None. One deliberate difference: a row whose
+subject has no key row at all (which only a damaged database has) also reads as None here,
+where the unit of work reports the key as not found.
 
 A shape is the kind, whether it reads by id, which filter columns are set, whether the caller
 has a location scope, whether a cursor is given and the page size; its SQL text depends on no
@@ -40,7 +41,7 @@ from tenantry.privacy.crypto import DecryptionError, key_version_of
 from tenantry.privacy.keys import cached_tenant_keys
 from tenantry.privacy.sealing import FetchedKeys
 from tenantry.privacy.vault import keyring, vault_of
-from tenantry.services.principal import Action, Principal
+from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
 
 __all__ = ["ReadQuery", "read_page", "read_query", "read_records"]
@@ -92,7 +93,7 @@ def read_query(
     columns, names = _output_names(model)
     sealed_cols = {c.name for c in table.columns if c.info.get("sealed")}
     select_cols: list[Any] = [table.c[c] for c in columns]
-    joined = "subject_id" in table.c and bool(sealed_cols)
+    joined = kind.joins_subject_key
     key: Any = None
     if joined:
         key = (
@@ -109,26 +110,17 @@ def read_query(
     stmt = sa.select(*select_cols).select_from(table)
     if joined:
         stmt = stmt.select_from(table.outerjoin(key, sa.true()))
-    stmt = stmt.where(table.c.tenant_id == sa.bindparam("tenant", type_=sa.Uuid()))
-    if "deleted_at" in table.c:
-        stmt = stmt.where(table.c.deleted_at.is_(None))
-    if scoped:
-        if kind.scope is None:
-            raise ValueError(f"{kind_name} has no location scope")
-        stmt = stmt.where(kind.scope(sa.bindparam("scope", type_=SCOPE_TYPE)))
-    if by_id:
-        stmt = stmt.where(table.c.id == sa.bindparam("id", type_=sa.Uuid()))
-    for name in filters:
-        column = table.c[name]
-        if name in sealed_cols:
-            raise ValueError(f"{table.fullname}.{name} is sealed and cannot be filtered on")
-        stmt = stmt.where(column == sa.bindparam(f"f_{name}", type_=column.type))
-    if after:
-        stmt = stmt.where(table.c.id > sa.bindparam("after", type_=sa.Uuid()))
-    if not by_id:
-        if limit is None or limit < 1:
-            raise ValueError("a list needs a positive limit")
-        stmt = stmt.order_by(table.c.id).limit(page_limit(limit))
+    if not by_id and (limit is None or limit < 1):
+        raise ValueError("a list needs a positive limit")
+    stmt = kind.select(
+        stmt,
+        tenant=sa.bindparam("tenant", type_=sa.Uuid()),
+        scope=sa.bindparam("scope", type_=SCOPE_TYPE) if scoped else None,
+        id_=sa.bindparam("id", type_=sa.Uuid()) if by_id else None,
+        equal={name: sa.bindparam(f"f_{name}", type_=table.c[name].type) for name in filters},
+        after=sa.bindparam("after", type_=sa.Uuid()) if after else None,
+        limit=None if by_id else limit,
+    )
     compiled = stmt.compile(dialect=_DIALECT)
     return ReadQuery(
         sql=str(compiled),
@@ -216,7 +208,7 @@ async def read_records(
     """
     query, rows = await _fetch(reader, principal, actor, kind_name, id_, filters, after, limit)
     if id_ is not None and not rows:
-        raise NotFoundError(f"{KINDS[kind_name].name.replace('_', ' ')} not found")
+        raise NotFoundError(f"{KINDS[kind_name].label} not found")
     return await _open(db, principal.tenant_id, query, rows)
 
 
@@ -249,10 +241,10 @@ async def _fetch(
     after: uuid.UUID | None,
     limit: int,
 ) -> tuple[ReadQuery, list[tuple[Any, ...]]]:
-    principal.require(Action.READ)
     kind = KINDS[kind_name]
+    kind.authorise(principal)
     set_filters = {k: v for k, v in (filters or {}).items() if v is not None}
-    scoped = principal.location_ids is not None and kind.scope is not None
+    scoped = kind.scoped(principal)
     query = read_query(
         kind_name,
         id_ is not None,

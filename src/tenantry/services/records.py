@@ -1,9 +1,16 @@
-"""Reading tenant records within the principal's scope: one get and one keyset list for all.
+"""The record specifications: who may read a record of each kind, and how a read is built.
 
-Each kind of record declares how a location scope applies to it: directly (`location_id`),
-through a parent (a payment through its booking, a vehicle through its customer's home
-location) or not at all (records of the tenant as a whole). A record outside the scope is
-reported as not found, like a record of another tenant.
+A `RecordKind` is the one statement of the rules for reading a kind of record: the permission
+it needs, its tenant, the soft-delete rule, how a location scope applies to it (directly by
+`location_id`, through a parent such as a payment's booking or a vehicle's owner, or not at
+all for records of the tenant as a whole), which columns it may be filtered on (never a
+sealed one) and its keyset order (by id: UUIDv7, creation order). A record outside the scope
+is reported as not found, like a record of another tenant.
+
+Both read paths are built from it by `RecordKind.select`: the ORM reads here (`get_record`,
+`list_records`, inside a unit of work) with values, and the compiled reads of
+`tenantry.services.reads` (the API's hot path, on the event loop) with bind parameters. So the
+two cannot disagree on who sees what; `tests/integration/test_reads.py` compares them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from tenantry.models import (
     Booking,
     Connection,
     Customer,
+    DsarRequest,
     Evidence,
     Lead,
     Location,
@@ -49,11 +57,75 @@ SCOPE_TYPE = postgresql.ARRAY(sa.Uuid())
 
 @dataclass(frozen=True)
 class RecordKind(Generic[M]):
-    """A kind of record: its model, display name and how a location scope filters it."""
+    """A kind of record: its model, display name, permission and how a location scope applies."""
 
     name: str
     model: type[M]
     scope: ScopeClause | None = None
+    action: Action = Action.READ
+    noun: str | None = None  # in messages, when not the name
+
+    @property
+    def label(self) -> str:
+        return self.noun or self.name.replace("_", " ")
+
+    @property
+    def table(self) -> sa.Table:
+        return self.model.__table__  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def joins_subject_key(self) -> bool:
+        """Whether its sealed columns open under the row's data subject's key."""
+        table = self.table
+        return "subject_id" in table.c and any(c.info.get("sealed") for c in table.columns)
+
+    def authorise(self, principal: Principal) -> None:
+        principal.require(self.action)
+
+    def scoped(self, principal: Principal) -> bool:
+        """Whether the principal's location scope narrows this kind."""
+        return principal.location_ids is not None and self.scope is not None
+
+    def select(
+        self,
+        stmt: sa.Select[Any],
+        *,
+        tenant: Any,
+        scope: Any = None,
+        id_: Any = None,
+        equal: Mapping[str, Any] | None = None,
+        after: Any = None,
+        limit: int | None = None,
+    ) -> sa.Select[Any]:
+        """`stmt` narrowed to what one read returns: the tenant's records that are not
+        soft-deleted, in `scope` (location ids, a uuid[]) if given, the one with `id_`, equal to
+        the `equal` values, after the cursor; with a `limit`, a page in id order.
+
+        Values or bind parameters alike: the ORM reads pass values, the compiled reads
+        parameters.
+        """
+        table = self.table
+        stmt = stmt.where(table.c.tenant_id == tenant)
+        if "deleted_at" in table.c:
+            stmt = stmt.where(table.c.deleted_at.is_(None))
+        if scope is not None:
+            if self.scope is None:
+                raise ValueError(f"{self.name} has no location scope")
+            stmt = stmt.where(self.scope(scope))
+        if id_ is not None:
+            stmt = stmt.where(table.c.id == id_)
+        for name, value in (equal or {}).items():
+            column = table.c[name]
+            if column.info.get("sealed"):
+                raise ValueError(f"{table.fullname}.{name} is sealed and cannot be filtered on")
+            stmt = stmt.where(column == value)
+        if after is not None:
+            stmt = stmt.where(table.c.id > after)
+        if limit is not None:
+            if limit < 1:
+                raise ValueError("a list needs a positive limit")
+            stmt = stmt.order_by(table.c.id).limit(page_limit(limit))
+        return stmt
 
 
 def _direct(model: Any, column: str = "location_id") -> ScopeClause:
@@ -98,20 +170,15 @@ KINDS: dict[str, RecordKind[Any]] = {
         RecordKind("visibility_check", VisibilityCheck, _direct(VisibilityCheck)),
         RecordKind("evidence", Evidence, _direct(Evidence)),
         RecordKind("recommendation", Recommendation, _direct(Recommendation)),
+        RecordKind("dsar", DsarRequest, action=Action.PRIVACY, noun="data-subject request"),
     )
 }
 
 
-def _base(uow: UnitOfWork, principal: Principal, kind: RecordKind[M]) -> sa.Select[Any]:
-    principal.require(Action.READ)
-    model = kind.model
-    stmt = sa.select(model).where(model.tenant_id == uow.require_tenant())
-    if hasattr(model, "deleted_at"):
-        stmt = stmt.where(model.deleted_at.is_(None))  # type: ignore[attr-defined]
-    if principal.location_ids is not None and kind.scope is not None:
-        ids = sa.bindparam("scope", sorted(principal.location_ids), type_=SCOPE_TYPE)
-        stmt = stmt.where(kind.scope(ids))
-    return stmt
+def _scope(principal: Principal, kind: RecordKind[Any]) -> Any:
+    if not kind.scoped(principal):
+        return None
+    return sa.bindparam("scope", sorted(principal.location_ids or ()), type_=SCOPE_TYPE)
 
 
 def get_record(
@@ -123,12 +190,15 @@ def get_record(
     for_update: bool = False,
 ) -> M:
     """The record with this id in the tenant and the principal's scope, or `NotFoundError`."""
-    stmt = _base(uow, principal, kind).where(kind.model.id == id_)
+    kind.authorise(principal)
+    stmt = kind.select(
+        sa.select(kind.model), tenant=uow.require_tenant(), scope=_scope(principal, kind), id_=id_
+    )
     if for_update:
         stmt = stmt.with_for_update()
     obj: M | None = uow.session.scalars(stmt).one_or_none()
     if obj is None:
-        raise NotFoundError(f"{kind.name.replace('_', ' ')} not found")
+        raise NotFoundError(f"{kind.label} not found")
     return obj
 
 
@@ -145,12 +215,14 @@ def list_records(
 
     `where` filters by equality on columns (None values are ignored), `clauses` by anything.
     """
-    table: Any = kind.model.__table__  # type: ignore[attr-defined]
-    equal = [table.c[k] == v for k, v in (where or {}).items() if v is not None]
-    stmt = _base(uow, principal, kind).where(*clauses, *equal)
-    if after is not None:
-        stmt = stmt.where(kind.model.id > after)
-    rows: Sequence[M] = uow.session.scalars(
-        stmt.order_by(kind.model.id).limit(page_limit(limit))
-    ).all()
+    kind.authorise(principal)
+    stmt = kind.select(
+        sa.select(kind.model).where(*clauses),
+        tenant=uow.require_tenant(),
+        scope=_scope(principal, kind),
+        equal={k: v for k, v in (where or {}).items() if v is not None},
+        after=after,
+        limit=limit,
+    )
+    rows: Sequence[M] = uow.session.scalars(stmt).all()
     return rows

@@ -55,8 +55,6 @@ def create_customer(uow: UnitOfWork, principal: Principal, **fields: Any) -> Cus
     home = fields.get("home_location_id")
     if principal.location_ids is not None:
         principal.require_location(home, "location")
-    if fields.get("email"):
-        fields["email"] = str(fields["email"]).strip().lower()
     customer = uow.repos.customers.add(Customer(**_stamp(uow, fields)))
     uow.flush()
     return customer

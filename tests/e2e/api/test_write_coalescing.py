@@ -32,14 +32,13 @@ from tenantry.api.idempotency import (
     Written,
     perform_writes,
 )
-from tenantry.api.problems import IdempotencyKeyReusedError
 from tenantry.api.resources.leads import LeadIn, LeadOut
 from tenantry.audit.verify import verify_trail
 from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import DatabaseUnavailableError, ValidationError
+from tenantry.errors import DatabaseUnavailableError, IdempotencyKeyReusedError, ValidationError
 from tenantry.privacy.subjects import lock_phone, phone_index
 from tenantry.privacy.vault import keyring
 from tenantry.services.leads import capture_lead

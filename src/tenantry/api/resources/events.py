@@ -28,6 +28,7 @@ from tenantry.events.ingest import (
     ingest_batch,
 )
 from tenantry.privacy.vault import keyring
+from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
@@ -104,9 +105,9 @@ async def post_events(request: Request, ctx: CtxDep) -> Response:
         raise ValidationError("the body must be a JSON array of events")
 
     def run() -> IngestOut:
-        with ctx.uow() as uow:
-            result = ingest_batch(uow, keyring(uow), events, size_bytes=len(raw))
-            uow.commit()
+        result = commit_once(
+            ctx.uow, lambda uow: ingest_batch(uow, keyring(uow), events, size_bytes=len(raw))
+        )
         return IngestOut.model_validate(result.as_json())
 
     return json_response(await run_in_threadpool(run))

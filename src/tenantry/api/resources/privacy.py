@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -24,7 +23,6 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, write
 from tenantry.api.routing import ResourceRouter
-from tenantry.db.paging import page_limit
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import DsarRequest
 from tenantry.models.enums import (
@@ -37,12 +35,14 @@ from tenantry.privacy import catalog
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import find_subject, resolve_subject
 from tenantry.privacy.vault import keyring
+from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 from tenantry.services.privacy.consent import Notice, consent_status, record_consent
 from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.services.privacy.dsar import get_request, register_request
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import export_subject
+from tenantry.services.records import KINDS, list_records
 
 __all__ = ["RENDERERS", "router"]
 
@@ -228,8 +228,7 @@ def check_consent(body: ConsentCheckIn, ctx: CtxDep) -> Response:
                 recorded_at=s.recorded_at,
                 expires_at=s.expires_at,
             )
-        uow.commit()  # the key ring may have created the tenant's keys on first use
-    return json_response(out)
+    return json_response(out)  # read-only: the unit of work rolls back (keys exist from birth)
 
 
 @router.post(
@@ -303,15 +302,16 @@ def list_dsar(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
-    ctx.principal.require(Action.PRIVACY)
     after = decode_cursor(cursor)
-    stmt = sa.select(DsarRequest).where(DsarRequest.tenant_id == ctx.caller.tenant_id)
-    if status is not None:
-        stmt = stmt.where(DsarRequest.status == status)
-    if after is not None:
-        stmt = stmt.where(DsarRequest.id > after)
     with ctx.read() as uow:
-        rows = list(uow.session.scalars(stmt.order_by(DsarRequest.id).limit(page_limit(limit + 1))))
+        rows = list_records(
+            uow,
+            ctx.principal,
+            KINDS["dsar"],
+            where={"status": status},
+            after=after,
+            limit=limit + 1,
+        )
         items = [DsarOut.of(r) for r in rows]
     return json_response(page_of(items, [r.id for r in rows], limit))
 
@@ -326,9 +326,12 @@ def list_dsar(
 )
 def post_export(body: SubjectIn, ctx: CtxDep) -> Response:
     # Nothing is kept: the bundle goes to the caller and leaves tenantry's custody.
-    with ctx.uow() as uow:
-        result = export_subject(uow, ctx.principal, body.email, lake_home=ctx.state.settings.home)
-        uow.commit()
+    result = commit_once(
+        ctx.uow,
+        lambda uow: export_subject(
+            uow, ctx.principal, body.email, lake_home=ctx.state.settings.home
+        ),
+    )
     return Response(
         result.bundle,
         media_type="application/zip",

@@ -57,9 +57,10 @@ class ScanTargets:
 
     def add_email(self, email: str | None) -> None:
         if email:
-            self.texts.add(email.strip().lower())
-            with contextlib.suppress(ValidationError):
+            try:
                 self.texts.add(normalise_email(email))
+            except ValidationError:  # not an address: searched for as it was given
+                self.texts.add(email.strip())
 
     def add_phone(self, phone: str | None) -> None:
         if phone:
