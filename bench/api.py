@@ -544,7 +544,7 @@ def _read_rps(r: Round, get: str, lst: str) -> float:
 def run(server: DatabaseTarget) -> list[Result]:
     workers, conns, seconds, rounds = _config()
     leads, _lookup, fixed_rate = _sizes()
-    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.5)
+    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.0)
     fixed_conns = knob("BENCH_API_FIXED_CONNECTIONS", 64, 8)
     f = _prepare(server)
     rng = random.Random(11)

@@ -166,7 +166,7 @@ def _http_rate(
     keep-alive load generator on the same machine. Every batch is new (no duplicates)."""
     seconds = fknob("BENCH_INGEST_HTTP_SECONDS", 10.0, 1.0)
     conns = knob("BENCH_INGEST_HTTP_CONNECTIONS", 8, 2)
-    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.5)
+    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.0)
     with db.platform_uow(actor="bench") as uow:
         key = create_api_key(uow, tenant_id=tenant_id, role="staff", name="ingest-bench").secret
         uow.commit()
