@@ -1,30 +1,43 @@
 """Run every benchmark, write one JSON per benchmark, print a table.
 
-Environment: BENCH_TENANTS (default 10000, the large scale), BENCH_SEED_TENANTS (500),
-BENCH_ITERATIONS (2000), BENCH_ONLY (comma-separated names), TENANTRY_BENCH_HOME; the audit
-benchmarks read BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the
-pipeline benchmark BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW.
+A benchmark that fails does not stop the others: its error is one row of the table (the
+traceback goes to stderr) and the run exits 1 once every benchmark has had its turn.
+
+Environment: BENCH_SCALE (`full`, the default, or `tiny`: seconds per benchmark), BENCH_ONLY
+(comma-separated names from `BENCHMARKS`), BENCH_RESULTS (folder of the JSON files),
+TENANTRY_BENCH_HOME; the sizes: BENCH_TENANTS (default 10000, the large scale),
+BENCH_SEED_TENANTS (500), BENCH_ITERATIONS (2000); the audit benchmarks read
+BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the pipeline benchmark
+BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; each module's docstring lists its own.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
 from bench import api, audit, dashboard, ingest, lake_erasure, pipeline, privacy, seed_rate
-from bench.common import Result, server
+from bench.common import Result, bench_scale, server
+from tenantry.db.provider import DatabaseTarget
 
-BENCHMARKS = {
+Benchmark = Callable[[DatabaseTarget], "Result | list[Result]"]
+
+BENCHMARKS: dict[str, Benchmark] = {
     "seed_copy_rate": seed_rate.run,
     "dashboard_p95": dashboard.run,
     "audit_write_overhead": audit.write_overhead,
     "audit_verify_rate": audit.verify_rate,
     # key_rotation_seconds, dsar_erase_seconds, dsar_export_seconds, pii_write_overhead
     "privacy": privacy.run,
-    # ingest_events_per_s (bulk API) and ingest_events_per_s_service (500-event batches)
+    # ingest_events_per_s (bulk API), ingest_events_per_s_service (500-event batches) and
+    # ingest_events_per_s_http
     "ingest_events_per_s": ingest.run,
     "lake_erasure_seconds": lake_erasure.run,
     # pipeline_run_seconds (full build) and pipeline_incremental_seconds
@@ -34,32 +47,78 @@ BENCHMARKS = {
 }
 
 
-def main() -> int:
-    only = {n for n in os.environ.get("BENCH_ONLY", "").split(",") if n}
-    console = Console()
-    target = server()
+@dataclass
+class Failure:
+    benchmark: str
+    error: str
+
+
+def selected(names: Iterable[str], only: str) -> list[str]:
+    """The benchmarks `BENCH_ONLY` names (all when empty); an unknown name is an error."""
+    wanted = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        raise ValueError(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(names)}")
+    return [n for n in names if not wanted or n in wanted]
+
+
+def run_all(
+    benchmarks: dict[str, Benchmark], names: list[str], target: DatabaseTarget, console: Console
+) -> tuple[list[Result], list[Failure]]:
+    """Run each named benchmark in turn; one that raises is recorded and the next one runs."""
     results: list[Result] = []
-    for name, fn in BENCHMARKS.items():
-        if only and name not in only:
-            continue
+    failures: list[Failure] = []
+    for name in names:
         console.print(f"[bold]running {name}[/] ...")
-        produced = fn(target)
+        started = time.perf_counter()
+        try:
+            produced = benchmarks[name](target)
+        except Exception as exc:  # any failure is reported; the others still run
+            traceback.print_exc(file=sys.stderr)
+            failures.append(Failure(name, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]))
+            console.print(f"  [red]failed[/] after {time.perf_counter() - started:.0f} s")
+            continue
         for result in produced if isinstance(produced, list) else [produced]:
             path = result.write()
             console.print(f"  wrote {path}")
             results.append(result)
-    table = Table(title="tenantry benchmarks")
-    for col in ("benchmark", "value", "baseline", "ratio", "target"):
-        table.add_column(col)
+        console.print(f"  done in {time.perf_counter() - started:.0f} s")
+    return results, failures
+
+
+def table(results: list[Result], failures: list[Failure]) -> Table:
+    out = Table(title=f"tenantry benchmarks (scale {bench_scale()})")
+    out.add_column("benchmark", no_wrap=True)  # names stay whole in a narrow terminal
+    for col in ("value", "baseline", "ratio", "target"):
+        out.add_column(col)
     for r in results:
-        table.add_row(
+        out.add_row(
             r.name,
             f"{r.value:,} {r.unit}",
             f"{r.baseline_value:,} {r.unit}",
             f"{r.ratio:.3f}",
             r.target,
         )
-    console.print(table)
+    for f in failures:
+        out.add_row(f.benchmark, "[red]FAILED[/]", f.error, "", "")
+    return out
+
+
+def main() -> int:
+    console = Console()
+    try:
+        names = selected(list(BENCHMARKS), os.environ.get("BENCH_ONLY", ""))
+        bench_scale()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    results, failures = run_all(BENCHMARKS, names, server(), console)
+    console.print(table(results, failures))
+    console.print(f"{len(names)} benchmarks in {time.perf_counter() - started:.0f} s")
+    if failures:
+        console.print(f"[red]{len(failures)} failed:[/] {', '.join(f.benchmark for f in failures)}")
+        return 1
     return 0
 
 

@@ -57,6 +57,8 @@ from bench.common import (
     BENCH_MASTER_BYTES,
     Result,
     database,
+    fknob,
+    knob,
     median,
     percentile,
     settings,
@@ -70,9 +72,13 @@ from tenantry.services.platform import create_tenant
 from tenantry.services.reads import read_query
 
 DB_NAME = "bench_api"
-LEADS = 5_000
-LOOKUP = 1_000
-FIXED_RATE = 1_000.0
+
+
+def _sizes() -> tuple[int, int, float]:
+    """Leads in the fixture, leads the reads draw from, the fixed offered rate (req/s)."""
+    leads = knob("BENCH_API_LEADS", 5_000, 200)
+    lookup = min(leads, knob("BENCH_API_LOOKUP", 1_000, 50))
+    return leads, lookup, fknob("BENCH_API_FIXED_RATE", 1_000.0, 100.0)
 
 
 @dataclass
@@ -88,6 +94,7 @@ def _prepare(server: DatabaseTarget) -> Fixture:
     target = database(server, DB_NAME, fresh=True)
     db = open_database(target=target, master=BENCH_MASTER)
     rng = random.Random(5)
+    leads_n, lookup_n, _rate = _sizes()
     try:
         with db.platform_uow(actor="bench") as uow:
             tenant = create_tenant(
@@ -108,7 +115,7 @@ def _prepare(server: DatabaseTarget) -> Fixture:
         # personal data (the leads' addresses) is sealed under the tenant's keys
         with db.platform_uow(actor="bench", tenant_id=tenant.id) as uow:
             leads = []
-            for i in range(LEADS):
+            for i in range(leads_n):
                 lead = Lead(
                     tenant_id=tenant.id,
                     id=uow.ids(),
@@ -124,7 +131,7 @@ def _prepare(server: DatabaseTarget) -> Fixture:
             uow.flush()
             key = create_api_key(uow, tenant_id=tenant.id, role="owner", name="bench")
             uow.commit()
-        lookup = [lead.id for lead in leads[:: LEADS // LOOKUP]][:LOOKUP]
+        lookup = [lead.id for lead in leads[:: leads_n // lookup_n]][:lookup_n]
         with psycopg.connect(target.libpq(target.owner_url), autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS public.bench_lead_ids")
             conn.execute("CREATE TABLE public.bench_lead_ids (n int PRIMARY KEY, id uuid)")
@@ -443,7 +450,8 @@ def _scripts(f: Fixture) -> dict[str, str]:
         },
     )
     return {
-        "get": f"\\set n random(1, {LOOKUP})\n\\startpipeline\n{bind}\n{get_sql};\n\\endpipeline\n",
+        "get": f"\\set n random(1, {len(f.lead_ids)})\n"
+        f"\\startpipeline\n{bind}\n{get_sql};\n\\endpipeline\n",
         "list": f"\\startpipeline\n{bind}\n{list_sql};\n\\endpipeline\n",
         "write": f"\\set k random(1, 1000000000)\nBEGIN;\n{bind}\n"
         "SELECT tenant_id FROM events.idempotency_keys"
@@ -497,10 +505,10 @@ def _pgbench(f: Fixture, scripts: list[str], clients: int, seconds: int, rate: f
 
 def _config() -> tuple[int, int, float, int]:
     return (
-        int(os.environ.get("BENCH_API_WORKERS", "2")),
-        int(os.environ.get("BENCH_API_CONNECTIONS", "32")),
-        float(os.environ.get("BENCH_API_SECONDS", "10")),
-        int(os.environ.get("BENCH_API_ROUNDS", "3")),
+        knob("BENCH_API_WORKERS", 2, 1),
+        knob("BENCH_API_CONNECTIONS", 32, 4),
+        fknob("BENCH_API_SECONDS", 10.0, 1.0),
+        knob("BENCH_API_ROUNDS", 3, 1),
     )
 
 
@@ -535,6 +543,9 @@ def _read_rps(r: Round, get: str, lst: str) -> float:
 
 def run(server: DatabaseTarget) -> list[Result]:
     workers, conns, seconds, rounds = _config()
+    leads, _lookup, fixed_rate = _sizes()
+    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.0)
+    fixed_conns = knob("BENCH_API_FIXED_CONNECTIONS", 64, 8)
     f = _prepare(server)
     rng = random.Random(11)
     ids = [str(i) for i in f.lead_ids]
@@ -577,16 +588,16 @@ def run(server: DatabaseTarget) -> list[Result]:
             api_rounds.append(
                 {
                     "get": meter.measure(
-                        lambda: _loop_run(_closed(port, get_one, conns, seconds, 2.0))
+                        lambda: _loop_run(_closed(port, get_one, conns, seconds, warm))
                     ),
                     "list": meter.measure(
-                        lambda: _loop_run(_closed(port, get_list, conns, seconds, 2.0))
+                        lambda: _loop_run(_closed(port, get_list, conns, seconds, warm))
                     ),
                     "fixed": meter.measure(
-                        lambda: _loop_run(_open(port, mixed, FIXED_RATE, 64, seconds))
+                        lambda: _loop_run(_open(port, mixed, fixed_rate, fixed_conns, seconds))
                     ),
                     "write": meter.measure(
-                        lambda: _loop_run(_closed(port, post_lead, conns, seconds, 2.0))
+                        lambda: _loop_run(_closed(port, post_lead, conns, seconds, warm))
                     ),
                 }
             )
@@ -598,7 +609,7 @@ def run(server: DatabaseTarget) -> list[Result]:
                     "list": pg_meter.measure(
                         lambda: _pgbench(f, [scripts["list"]], conns, whole, None)
                     ),
-                    "fixed": pg_meter.measure(lambda: _pgbench(f, both, conns, whole, FIXED_RATE)),
+                    "fixed": pg_meter.measure(lambda: _pgbench(f, both, conns, whole, fixed_rate)),
                     "write": pg_meter.measure(
                         lambda: _pgbench(f, [scripts["write"]], conns, whole, None)
                     ),
@@ -612,7 +623,7 @@ def run(server: DatabaseTarget) -> list[Result]:
         "connections": conns,
         "seconds": seconds,
         "rounds": rounds,
-        "leads": LEADS,
+        "leads": leads,
         "cpus": os.cpu_count(),
         "load_generator": "asyncio keep-alive HTTP/1.1 client, same machine",
         "requests_per_connection": _requests_per_connection(),

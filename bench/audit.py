@@ -19,7 +19,6 @@ BENCH_AUDIT_ENTRIES (500000).
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
@@ -29,7 +28,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, create_engine, text
 
-from bench.common import BENCH_MASTER, Result, database, median, settings
+from bench.common import BENCH_MASTER, Result, database, knob, median, scaled_name, settings
 from tenantry.audit.checkpoints import create_checkpoint
 from tenantry.audit.verify import default_jobs, verify_trail
 from tenantry.db.provider import DatabaseTarget
@@ -38,8 +37,6 @@ from tenantry.seed.loader import derive_tenants, load
 SEED = 23
 ANCHOR = 1_780_000_000
 BLOCK = 50
-# Chains in the verify dataset; its entries grow by updating every lead, round after round.
-VERIFY_TENANTS = 40
 BIND = text(
     "SELECT set_config('tenantry.tenant_id', :t, true), set_config('tenantry.actor', :a, true)"
 )
@@ -94,8 +91,8 @@ def _writes(engine: Engine, tenant: str, leads: list[str], n: int, rng: random.R
 
 
 def write_overhead(server: DatabaseTarget) -> Result:
-    tenants = int(os.environ.get("BENCH_AUDIT_TENANTS", "8"))
-    iterations = int(os.environ.get("BENCH_AUDIT_ITERATIONS", "2000"))
+    tenants = knob("BENCH_AUDIT_TENANTS", 8, 2)
+    iterations = knob("BENCH_AUDIT_ITERATIONS", 2000, 100)
     on, on_stats = _seeded(server, "bench_audit_on", tenants, trail=True)
     off, off_stats = _seeded(server, "bench_audit_off", tenants, trail=False)
     with psycopg.connect(off.libpq(off.owner_url)) as conn:
@@ -111,7 +108,7 @@ def write_overhead(server: DatabaseTarget) -> Result:
     work = {"on": _leads(on), "off": _leads(off)}
     rng = random.Random(SEED)
     for side in ("on", "off"):  # warm-up
-        _writes(engines[side], *work[side], 200, rng)
+        _writes(engines[side], *work[side], min(200, iterations), rng)
     seconds = {"on": 0.0, "off": 0.0}
     blocks: dict[str, list[float]] = {"on": [], "off": []}
     for i in range(max(1, iterations // BLOCK)):
@@ -188,12 +185,14 @@ def _raw_copy(conninfo: str) -> tuple[int, float]:
 
 
 def verify_rate(server: DatabaseTarget) -> Result:
-    wanted = int(os.environ.get("BENCH_AUDIT_ENTRIES", "500000"))
-    target = database(server, "bench_audit_verify", fresh=False)
+    wanted = knob("BENCH_AUDIT_ENTRIES", 500_000, 3000)
+    # Chains in the dataset; its entries grow by updating every lead, round after round.
+    chains = knob("BENCH_AUDIT_VERIFY_TENANTS", 40, 3)
+    target = database(server, scaled_name("bench_audit_verify"), fresh=False)
     if _entries(target) == 0:
         load(
             target.libpq(target.owner_url),
-            derive_tenants(VERIFY_TENANTS, SEED),
+            derive_tenants(chains, SEED),
             master=BENCH_MASTER,
             scale="small",
             seed=SEED,

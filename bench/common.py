@@ -1,4 +1,10 @@
-"""Shared benchmark plumbing: the benchmark server, result files, statistics."""
+"""Shared benchmark plumbing: the benchmark server, result files, scale knobs, statistics.
+
+Every size a benchmark uses comes from `knob`: an explicit environment variable wins, else
+`BENCH_SCALE` picks the full size (the default, the figures in docs/benchmarks.md) or the tiny
+one (`BENCH_SCALE=tiny`: seconds per benchmark, for the smoke test that keeps every benchmark
+runnable). `BENCH_RESULTS` moves the result files (default `bench/results/`).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,41 @@ BENCH_MASTER_BYTES = bytes(range(32))
 BENCH_MASTER = LocalMasterKey(BENCH_MASTER_BYTES, "bench")
 
 RESULTS = Path(__file__).parent / "results"
+SCALES = ("full", "tiny")
+
+
+def bench_scale() -> str:
+    """`full` (default) or `tiny`, from `BENCH_SCALE`."""
+    value = os.environ.get("BENCH_SCALE", "full").strip().lower() or "full"
+    if value not in SCALES:
+        raise ValueError(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {value!r}")
+    return value
+
+
+def knob(name: str, full: int, tiny: int) -> int:
+    """The integer setting `name`: its environment variable, else the size of the scale."""
+    raw = os.environ.get(name, "").strip()
+    if raw:
+        return int(raw)
+    return tiny if bench_scale() == "tiny" else full
+
+
+def fknob(name: str, full: float, tiny: float) -> float:
+    """The number setting `name` (seconds, rates): like `knob`, for fractional values."""
+    raw = os.environ.get(name, "").strip()
+    if raw:
+        return float(raw)
+    return tiny if bench_scale() == "tiny" else full
+
+
+def scaled_name(name: str) -> str:
+    """A database name per scale, so a tiny run never leaves a dataset a full run would reuse."""
+    scale = bench_scale()
+    return name if scale == "full" else f"{name}_{scale}"
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("BENCH_RESULTS", "").strip() or RESULTS)
 
 
 @dataclass
@@ -38,19 +79,20 @@ class Result:
     params: dict[str, Any] = field(default_factory=dict)
 
     def write(self) -> Path:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"{self.name}.json"
+        folder = results_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.json"
         payload = asdict(self) | {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}
+            "scale": bench_scale(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         }
         path.write_text(json.dumps(payload, indent=2) + "\n")
         return path
 
 
 def settings() -> Settings:
-    """Benchmarks use their own home so they never touch the demo's data."""
-    if os.environ.get("TENANTRY_DATABASE_URL"):
-        return Settings()
+    """Benchmarks use their own home so they never touch the demo's data (with an external
+    server too: the lake, pipeline and checkpoint files go there)."""
     return Settings(home=Path(os.environ.get("TENANTRY_BENCH_HOME", ".tenantry-bench")))
 
 

@@ -9,14 +9,13 @@ ORM session, tenant timezone lookup) are reported in `params`."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, text
 
-from bench.common import BENCH_MASTER, Result, database, median, percentile
+from bench.common import BENCH_MASTER, Result, database, knob, median, percentile
 from tenantry.composition import open_database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.repositories.dashboard import LEAD_DASHBOARD_SQL
@@ -47,8 +46,8 @@ def _dataset(server: DatabaseTarget, tenants: int) -> tuple[DatabaseTarget, dict
 
 
 def run(server: DatabaseTarget) -> Result:
-    tenants = int(os.environ.get("BENCH_TENANTS", "10000"))
-    iterations = int(os.environ.get("BENCH_ITERATIONS", "2000"))
+    tenants = knob("BENCH_TENANTS", 10_000, 3)
+    iterations = knob("BENCH_ITERATIONS", 2000, 40)
     target, info = _dataset(server, tenants)
     owner = create_engine(target.owner_url, pool_size=1)
     app = create_engine(target.app_url, pool_size=1)
@@ -96,7 +95,7 @@ def run(server: DatabaseTarget) -> Result:
     with owner.connect() as conn:
         assert conn.execute(query, params).one() == rls_result, "RLS must not change the answer"
 
-    for _ in range(200):
+    for _ in range(min(200, iterations)):
         with_rls(), without_rls()
     statement["app"].clear()
     statement["owner"].clear()

@@ -24,13 +24,15 @@ handled event per second (suppressed ones too).
 
 The relay's rate (inbox rows into `lake/raw/events`, in 50,000-row batches) is reported in
 `params` as `relay_rows_per_s`.
+
+Environment: BENCH_INGEST_EVENTS (200000), BENCH_INGEST_ROUNDS (3), BENCH_INGEST_USERS (200),
+BENCH_INGEST_HTTP_SECONDS (10), BENCH_INGEST_HTTP_CONNECTIONS (8).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import tempfile
 import time
@@ -42,7 +44,7 @@ from typing import Any
 import psycopg
 
 from bench.api import Server, _closed, _loop_run
-from bench.common import BENCH_MASTER, Result, database, median
+from bench.common import BENCH_MASTER, Result, database, fknob, knob, median
 from tenantry.composition import open_database
 from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
@@ -163,8 +165,9 @@ def _http_rate(
 ) -> dict[str, float]:
     """`POST /v1/events` with 500-event batches: `tenantry serve` (2 workers) in a subprocess, a
     keep-alive load generator on the same machine. Every batch is new (no duplicates)."""
-    seconds = float(os.environ.get("BENCH_INGEST_HTTP_SECONDS", "10"))
-    conns = int(os.environ.get("BENCH_INGEST_HTTP_CONNECTIONS", "8"))
+    seconds = fknob("BENCH_INGEST_HTTP_SECONDS", 10.0, 1.0)
+    conns = knob("BENCH_INGEST_HTTP_CONNECTIONS", 8, 2)
+    warm = fknob("BENCH_API_WARM_SECONDS", 2.0, 0.0)
     with db.platform_uow(actor="bench") as uow:
         key = create_api_key(uow, tenant_id=tenant_id, role="staff", name="ingest-bench").secret
         uow.commit()
@@ -179,7 +182,7 @@ def _http_rate(
 
     api = Server(target, workers=2, db_name=str(target.owner_url.database))
     try:
-        run = _loop_run(_closed(api.port, request, conns, seconds, warm=2.0))
+        run = _loop_run(_closed(api.port, request, conns, seconds, warm=warm))
     finally:
         api.stop()
     stored = owner.execute("SELECT count(*) FROM events.inbox").fetchone()
@@ -197,14 +200,14 @@ def _http_rate(
 
 
 def run(server: DatabaseTarget) -> list[Result]:
-    n = int(os.environ.get("BENCH_INGEST_EVENTS", "200000"))
-    rounds = int(os.environ.get("BENCH_INGEST_ROUNDS", "3"))
+    n = knob("BENCH_INGEST_EVENTS", 200_000, 2000)
+    rounds = knob("BENCH_INGEST_ROUNDS", 3, 1)
     rng = random.Random(6)
     target = database(server, "bench_ingest", fresh=True)
     db = open_database(target=target, master=BENCH_MASTER)
     owner = psycopg.connect(target.libpq(target.owner_url))
     try:
-        tenant_id, users = _tenant(db, 200)
+        tenant_id, users = _tenant(db, knob("BENCH_INGEST_USERS", 200, 20))
         events = _events(n, users, rng)
 
         bulk = ingest_bulk(db, MASTER, tenant_id, events[:1_000])  # warm-up, then emptied

@@ -6,12 +6,13 @@ spread over 90 days, one commit per day, as the relay would have produced them) 
 `$TENANTRY_HOME`. Measured: `erase_subject_from_lake` for one subject, followed by a byte scan
 that must find nothing (the scan is reported, not timed). Baseline: one full read of the table
 (every data file), which any delete that must find the subject's rows pays at least once.
+
+Environment: BENCH_LAKE_EVENTS (10000000), BENCH_LAKE_DAYS (90), BENCH_LAKE_SUBJECTS (50000).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import tempfile
 import time
@@ -23,14 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from bench.common import Result
+from bench.common import Result, knob
 from tenantry.db.provider import DatabaseTarget
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.lake.raw import RAW_EVENTS_PARTITION_BY, RAW_EVENTS_SCHEMA, table_path
 from tenantry.lake.writer import append
 
-DAYS = 90
-SUBJECTS = 50_000
 TYPES = pa.array(["step_completed", "email_open", "visibility_check_completed", "login_oauth"])
 
 
@@ -67,15 +66,17 @@ def _day(day: date, n: int, tenant: str, keys: pa.Array) -> pa.Table:
 
 
 def run(_server: DatabaseTarget) -> Result:
-    events = int(os.environ.get("BENCH_LAKE_EVENTS", "10000000"))
+    events = knob("BENCH_LAKE_EVENTS", 10_000_000, 5000)
+    days = knob("BENCH_LAKE_DAYS", 90, 5)
+    subjects = knob("BENCH_LAKE_SUBJECTS", 50_000, 300)
     tenant = str(uuid.uuid4())
-    keys = pa.array([secrets.token_hex(32) for _ in range(SUBJECTS)])
-    per_day = events // DAYS
+    keys = pa.array([secrets.token_hex(32) for _ in range(subjects)])
+    per_day = events // days
     with tempfile.TemporaryDirectory(prefix="tenantry-lake-bench-") as tmp:
         home = Path(tmp)
         path = table_path(home, "raw", "events")
         first = date(2026, 1, 1)
-        for d in range(DAYS):
+        for d in range(days):
             day = _day(first + timedelta(days=d), per_day, tenant, keys)
             append(
                 path,
@@ -105,9 +106,9 @@ def run(_server: DatabaseTarget) -> Result:
         ratio=round(seconds / baseline, 3),
         target="<= 10 s for 10 million events",
         params={
-            "events": per_day * DAYS,
-            "days": DAYS,
-            "subjects": SUBJECTS,
+            "events": per_day * days,
+            "days": days,
+            "subjects": subjects,
             "rows_deleted": report.tables.get("raw/events", 0),
             "files_removed": report.files_removed,
             "log_files_removed": report.log_files_removed,

@@ -11,12 +11,12 @@ run, so the full build always starts from an empty curated layer.
 - `pipeline_incremental_seconds`: 100,000 new events on the next day appended to the raw
   table, then `run_pipeline` again. Baseline: the full build. Target: ratio <= 0.05.
 
-Environment: BENCH_PIPELINE_EVENTS (10000000), BENCH_PIPELINE_NEW (100000).
+Environment: BENCH_PIPELINE_EVENTS (10000000), BENCH_PIPELINE_NEW (100000),
+BENCH_PIPELINE_TENANTS (2000), BENCH_PIPELINE_USERS (100), BENCH_PIPELINE_DAYS (180).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,26 +24,24 @@ from pathlib import Path
 
 import duckdb
 
-from bench.common import Result, settings
+from bench.common import Result, knob, settings
 from tenantry.db.provider import DatabaseTarget
 from tenantry.lake.raw import RAW_EVENTS, RAW_EVENTS_SCHEMA, table_path
 from tenantry.pipeline.lakeio import raw_files, register
 from tenantry.pipeline.runner import run_pipeline
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
 
-TENANTS = 2000
-USERS = 100
-DAYS = 180
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def _base(root: Path, events: int) -> Path:
+def _base(root: Path, events: int, tenants: int, users: int, days: int) -> Path:
     base = root / "base"
-    marker = base / f"ready-v2-{events}"  # v2: outbox types in raw/domain_events
+    # v2: outbox types in raw/domain_events
+    marker = base / f"ready-v2-{events}-{tenants}x{users}x{days}"
     if not marker.exists():
         shutil.rmtree(base, ignore_errors=True)
         spec = EventSpec(
-            synthetic_tenant_ids(TENANTS), events, END - timedelta(days=DAYS), END, USERS
+            synthetic_tenant_ids(tenants), events, END - timedelta(days=days), END, users
         )
         started = time.perf_counter()
         generate_events(base, spec)
@@ -61,10 +59,13 @@ def _scan_seconds(home: Path) -> float:
 
 
 def run(_server: DatabaseTarget) -> list[Result]:
-    events = int(os.environ.get("BENCH_PIPELINE_EVENTS", "10000000"))
-    new = int(os.environ.get("BENCH_PIPELINE_NEW", "100000"))
+    events = knob("BENCH_PIPELINE_EVENTS", 10_000_000, 20_000)
+    new = knob("BENCH_PIPELINE_NEW", 100_000, 1000)
+    tenants = knob("BENCH_PIPELINE_TENANTS", 2000, 10)
+    users = knob("BENCH_PIPELINE_USERS", 100, 20)
+    days = knob("BENCH_PIPELINE_DAYS", 180, 30)
     root = settings().home / "pipeline"
-    base = _base(root, events)
+    base = _base(root, events, tenants, users, days)
     work = root / "work"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base / "lake" / "raw", work / "lake" / "raw")
@@ -76,7 +77,7 @@ def run(_server: DatabaseTarget) -> list[Result]:
     assert full.status == "ok", [r for r in full.dq if not r.passed]
 
     spec = EventSpec(
-        synthetic_tenant_ids(TENANTS), new, END, END + timedelta(days=1), USERS, first_index=events
+        synthetic_tenant_ids(tenants), new, END, END + timedelta(days=1), users, first_index=events
     )
     generate_events(work, spec)
     started = time.perf_counter()
@@ -89,9 +90,9 @@ def run(_server: DatabaseTarget) -> list[Result]:
     common = {
         "raw_events": events,
         "new_events": new,
-        "tenants": TENANTS,
-        "users": TENANTS * USERS,
-        "days": DAYS,
+        "tenants": tenants,
+        "users": tenants * users,
+        "days": days,
         "raw_files": len(raw_files(work)),
     }
     return [

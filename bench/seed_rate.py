@@ -3,12 +3,11 @@ very same rows, pre-generated in memory, into an identical fresh database."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import psycopg
 
-from bench.common import BENCH_MASTER, Result, database
+from bench.common import BENCH_MASTER, Result, database, knob
 from tenantry.db.provider import DatabaseTarget
 from tenantry.seed.generator import SCALES
 from tenantry.seed.loader import copy_chunk, derive_tenants, generate_encoded, iter_chunks, load
@@ -19,7 +18,7 @@ ANCHOR = 1_780_000_000
 
 
 def run(server: DatabaseTarget) -> Result:
-    tenants = int(os.environ.get("BENCH_SEED_TENANTS", "500"))
+    tenants = knob("BENCH_SEED_TENANTS", 500, 3)
     specs = derive_tenants(tenants, SEED)
 
     gen_db = database(server, "bench_seed_generator", fresh=True)
