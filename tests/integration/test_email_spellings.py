@@ -8,17 +8,18 @@ import random
 import uuid
 
 import pytest
-from tenantry.privacy.consent import Notice
-from tenantry.privacy.doi import confirm_opt_in, start_opt_in
-from tenantry.privacy.scan import ScanTargets
 
 from tenantry.db.engine import Database
 from tenantry.domain.contact import normalise_email
 from tenantry.models.enums import ConsentPurpose, MembershipRole
 from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
 from tenantry.seed.generator import _Chunk
 from tenantry.services.leads import capture_lead
 from tenantry.services.platform import find_user, grant_membership
+from tenantry.services.privacy.consent import Notice
+from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.scan import ScanTargets
 from tenantry.services.resources import create_customer
 from tests.conftest import TenantFixture
 
@@ -51,7 +52,7 @@ def test_records_store_the_address_their_subject_is_indexed_by(
         customer_id, lead_id = customer.id, lead.id
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        subject = find_subject(uow, uow.keyring, email=SPELLINGS[3])  # the erasure's lookup
+        subject = find_subject(uow, keyring(uow), email=SPELLINGS[3])  # the erasure's lookup
         assert subject is not None
         customer = uow.repos.customers.get(customer_id)
         lead = uow.repos.leads.get(lead_id)
@@ -65,15 +66,15 @@ def test_double_opt_in_matches_the_address_in_any_spelling(
     with db.tenant_uow(tenant.id) as uow:
         pending = start_opt_in(
             uow,
-            uow.keyring,
+            keyring(uow),
             email=SPELLINGS[1],
             purpose=ConsentPurpose.MARKETING_EMAIL,
             notice=NOTICE,
         )
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        entry = confirm_opt_in(uow, uow.keyring, pending.token, notice=NOTICE, email=SPELLINGS[2])
-        subject = find_subject(uow, uow.keyring, email=SPELLINGS[0])
+        entry = confirm_opt_in(uow, keyring(uow), pending.token, notice=NOTICE, email=SPELLINGS[2])
+        subject = find_subject(uow, keyring(uow), email=SPELLINGS[0])
         assert subject is not None and entry.subject_id == subject.id
         uow.commit()
 

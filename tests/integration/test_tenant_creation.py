@@ -11,6 +11,7 @@ from tenantry.db.engine import Database
 from tenantry.models import Lead, Location, TenantKey
 from tenantry.models.enums import KeyPurpose, LeadSource, LegalForm, MembershipRole, Vertical
 from tenantry.privacy.subjects import resolve_subject
+from tenantry.privacy.vault import keyring
 from tenantry.services import leads
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
@@ -64,7 +65,7 @@ def _race_first_writes(db: Database, tenant_id: uuid.UUID, location_id: uuid.UUI
             with db.tenant_uow(tenant_id) as uow:
                 start.wait()
                 if n % 2:  # a data subject first: the blind index's key, then a subject key
-                    resolve_subject(uow, uow.keyring, email=f"first-{n}@example.com")
+                    resolve_subject(uow, keyring(uow), email=f"first-{n}@example.com")
                 else:  # a sealed record first
                     leads.capture_lead(
                         uow,
