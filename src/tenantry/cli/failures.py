@@ -32,7 +32,8 @@ def postgres_reason(exc: BaseException) -> str:
     """Why libpq could not connect, on one line, any password removed."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
-    text = text.removeprefix("connection failed: ")
+    for noise in ("connection failed: ", "connection is bad: "):  # psycopg's own wrapping
+        text = text.removeprefix(noise)
     text = _SECRETS[0].sub(r"\1[hidden]", text)
     return _SECRETS[1].sub(r"\1[hidden]\2", text)
 
@@ -50,7 +51,7 @@ def describe(exc: BaseException) -> str:
     """The one line printed after `tenantry: error: `."""
     if isinstance(exc, DatabaseUnavailableError):
         cause = _driver_cause(exc)
-        if cause is not None and exc.message.startswith(("cannot connect", "PostgreSQL cannot")):
+        if cause is not None and exc.message.startswith("cannot connect"):
             # libpq's reason (refused, unknown host, bad password, no such database) names
             # hosts, users and databases, never a value of a row.
             return f"PostgreSQL cannot be reached: {postgres_reason(cause)}"
