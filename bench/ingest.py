@@ -57,7 +57,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.apikeys import create_api_key
 from tenantry.services.platform import create_tenant
-from tenantry.services.privacy.consent import Notice, record_consent
+from tenantry.services.privacy.consent import Notice, append_consent
 
 MASTER = BENCH_MASTER
 NOTICE = Notice("bench-1", "Analytics help us improve the product.")
@@ -90,7 +90,7 @@ def _tenant(db: Database, users: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
             )
             subject = resolve_subject(uow, ring, email=user.email)
             if i % 4:
-                record_consent(
+                append_consent(
                     uow,
                     subject.id,
                     ConsentPurpose.ANALYTICS,

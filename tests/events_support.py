@@ -12,7 +12,7 @@ from tenantry.models import Membership, User
 from tenantry.models.enums import ConsentPurpose
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
-from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.consent import append_consent
 from tests.factories import NOTICE, TEST_MASTER
 
 NOW = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
@@ -30,7 +30,7 @@ def member(db: Database, tenant_id: uuid.UUID, *, consent: str | None = "granted
         if consent is not None:
             ring = KeyRing(uow, TEST_MASTER)
             subject = resolve_subject(uow, ring, email=user.email)
-            record_consent(
+            append_consent(
                 uow, subject.id, ConsentPurpose.ANALYTICS, consent, source="test", notice=NOTICE
             )
         uow.commit()

@@ -50,11 +50,12 @@ from tenantry.models import (
     VisibilityCheck,
 )
 from tenantry.models.base import Base
-from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope
+from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
-from tenantry.services.privacy.consent import Notice, record_consent
-from tenantry.services.privacy.doi import start_opt_in
+from tenantry.services.principal import Principal
+from tenantry.services.privacy.consent import Notice, append_consent
+from tenantry.services.privacy.doi import issue_opt_in
 from tenantry.services.privacy.dsar import open_request
 from tenantry.services.privacy.retention import place_hold
 from tests.conftest import TEST_MASTER
@@ -341,10 +342,10 @@ def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:
     with db.platform_uow(tenant_id=t) as uow:
         ring = KeyRing(uow, TEST_MASTER)
         subject = resolve_subject(uow, ring, email=email, phone="+49 30 1234567")
-        consent = record_consent(
+        consent = append_consent(
             uow, subject.id, ConsentPurpose.ANALYTICS, "granted", source="web_form", notice=NOTICE
         )
-        pending = start_opt_in(
+        pending = issue_opt_in(
             uow,
             ring,
             email="optin@example.org",
@@ -353,6 +354,7 @@ def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:
         )
         hold = place_hold(
             uow,
+            Principal(tenant_id=t, role=MembershipRole.DPO),
             scope=HoldScope.DATASET,
             dataset="commerce.invoices",
             reason="tax audit",

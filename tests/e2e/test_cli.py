@@ -173,6 +173,24 @@ def test_privacy_catalog_exports_the_register_as_json(env: dict[str, str]) -> No
     assert not [e for e in entries if "UNCLASSIFIED" in e.values()]
 
 
+def test_retention_and_consent_commands_act_as_a_role_whose_permissions_are_checked(
+    env: dict[str, str], demo: None
+) -> None:
+    tenant = ["--tenant", "demo-trattoria-sole"]
+    hold = ["hold", *tenant, "--scope", "dataset", "--dataset", "crm.leads", "--reason", "audit"]
+    release = ["release", *tenant, "--hold", "00000000-0000-0000-0000-000000000001"]
+    for args in (["run"], ["run", "--dry-run", *tenant], hold, release):
+        refused = run(env, "retention", *args, "--as-role", "analyst", ok=False)
+        assert refused.returncode == 1, args
+        assert refused.stderr.strip().splitlines() == [refused.stderr.strip()], args
+        assert "role analyst may not" in refused.stderr and "Traceback" not in refused.stderr
+    policies = run(env, "retention", "policies", *tenant, "--as-role", "analyst")
+    assert "commerce.invoices" in policies.stdout
+    email = ["--email", "nobody@example.org"]
+    status = run(env, "consent", "status", *tenant, *email, "--as-role", "analyst", ok=False)
+    assert status.returncode == 1 and "no data subject" in status.stderr
+
+
 def test_retention_dry_run_then_run_is_idempotent(env: dict[str, str], demo: None) -> None:
     dry = run(env, "retention", "run", "--dry-run").stdout
     assert "nothing changed" in dry

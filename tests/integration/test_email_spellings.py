@@ -18,7 +18,7 @@ from tenantry.seed.generator import _Chunk
 from tenantry.services.leads import capture_lead
 from tenantry.services.platform import find_user, grant_membership
 from tenantry.services.privacy.consent import Notice
-from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
 from tenantry.services.privacy.scan import ScanTargets
 from tenantry.services.resources import create_customer
 from tests.conftest import TenantFixture
@@ -64,7 +64,7 @@ def test_double_opt_in_matches_the_address_in_any_spelling(
     db: Database, tenant: TenantFixture
 ) -> None:
     with db.tenant_uow(tenant.id) as uow:
-        pending = start_opt_in(
+        pending = issue_opt_in(
             uow,
             keyring(uow),
             email=SPELLINGS[1],
@@ -73,7 +73,7 @@ def test_double_opt_in_matches_the_address_in_any_spelling(
         )
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
-        entry = confirm_opt_in(uow, keyring(uow), pending.token, notice=NOTICE, email=SPELLINGS[2])
+        entry = redeem_opt_in(uow, keyring(uow), pending.token, notice=NOTICE, email=SPELLINGS[2])
         subject = find_subject(uow, keyring(uow), email=SPELLINGS[0])
         assert subject is not None and entry.subject_id == subject.id
         uow.commit()

@@ -23,8 +23,8 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services import bookings, leads
 from tenantry.services.bookings import ItemLine
-from tenantry.services.privacy.consent import record_consent
-from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.consent import append_consent
+from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
 from tests.conftest import TenantFixture, make_tenant
 from tests.events_support import member, pseudonym_of
 from tests.factories import NOTICE, TEST_MASTER
@@ -140,11 +140,11 @@ def test_consent_decisions_reach_the_outbox_as_pseudonymous_events(
         ring = KeyRing(uow, TEST_MASTER)
         subject = resolve_subject(uow, ring, email="consent-outbox@example.com")
         for purpose, decision in (("analytics", "granted"), ("marketing_email", "denied")):
-            record_consent(uow, subject.id, purpose, decision, source="t", notice=NOTICE)
-        pending = start_opt_in(
+            append_consent(uow, subject.id, purpose, decision, source="t", notice=NOTICE)
+        pending = issue_opt_in(
             uow, ring, email="consent-outbox@example.com", purpose="vc_report", notice=NOTICE
         )
-        confirm_opt_in(uow, ring, pending.token, notice=NOTICE)
+        redeem_opt_in(uow, ring, pending.token, notice=NOTICE)
         other = subject.pseudonym
         uow.commit()
     entries = [e for e in _analytics(db, tenant.id) if e.aggregate_type == "consent"]
@@ -169,10 +169,10 @@ def test_without_analytics_consent_only_the_analytics_decision_reaches_the_outbo
     with db.platform_uow(tenant_id=tenant.id) as uow:
         ring = KeyRing(uow, TEST_MASTER)
         subject = resolve_subject(uow, ring, email="no-analytics@example.com")
-        record_consent(uow, subject.id, "marketing_email", "granted", source="t", notice=NOTICE)
-        record_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
-        record_consent(uow, subject.id, "analytics", "withdrawn", source="t", notice=NOTICE)
-        record_consent(uow, subject.id, "marketing_email", "withdrawn", source="t", notice=NOTICE)
+        append_consent(uow, subject.id, "marketing_email", "granted", source="t", notice=NOTICE)
+        append_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
+        append_consent(uow, subject.id, "analytics", "withdrawn", source="t", notice=NOTICE)
+        append_consent(uow, subject.id, "marketing_email", "withdrawn", source="t", notice=NOTICE)
         uow.commit()
     got = [(e.event_type, e.payload["purpose"]) for e in _analytics(db, tenant.id, before)]
     assert got == [("consent_granted", "analytics"), ("consent_withdrawn", "analytics")]
@@ -182,7 +182,7 @@ def test_a_rolled_back_consent_leaves_no_event(db: Database, tenant: TenantFixtu
     before = _last_seq(db, tenant.id)
     with db.platform_uow(tenant_id=tenant.id) as uow:
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email="rb@example.com")
-        record_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
+        append_consent(uow, subject.id, "analytics", "granted", source="t", notice=NOTICE)
     assert _analytics(db, tenant.id, before) == []
 
 

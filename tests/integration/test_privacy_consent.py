@@ -16,16 +16,16 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.privacy.consent import (
     ConsentRequiredError,
+    append_consent,
     consent_history,
     consent_status,
-    record_consent,
     require_consent,
 )
 from tenantry.services.privacy.doi import (
     InvalidTokenError,
-    confirm_opt_in,
+    issue_opt_in,
     purge_unconfirmed,
-    start_opt_in,
+    redeem_opt_in,
 )
 from tests.conftest import TenantFixture
 from tests.factories import NOTICE, TEST_MASTER
@@ -70,7 +70,7 @@ def test_granted_consent_allows_only_its_own_purpose(
 ) -> None:
     subject_id = _subject(db, tenant)
     with db.tenant_uow(tenant.id) as uow:
-        record_consent(uow, subject_id, purpose, "granted", source="web_form", notice=NOTICE)
+        append_consent(uow, subject_id, purpose, "granted", source="web_form", notice=NOTICE)
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:
         require_consent(uow, subject_id, purpose)
@@ -87,11 +87,11 @@ def test_withdrawn_consent_refuses_processing(
 ) -> None:
     subject_id = _subject(clocked_db, tenant)
     with clocked_db.tenant_uow(tenant.id) as uow:
-        record_consent(uow, subject_id, purpose, "granted", source="web_form", notice=NOTICE)
+        append_consent(uow, subject_id, purpose, "granted", source="web_form", notice=NOTICE)
         uow.commit()
     clock.advance(timedelta(minutes=5))
     with clocked_db.tenant_uow(tenant.id) as uow:
-        record_consent(
+        append_consent(
             uow, subject_id, purpose, "withdrawn", source="preference_center", notice=NOTICE
         )
         uow.commit()
@@ -111,7 +111,7 @@ def test_expired_consent_refuses_processing(
 ) -> None:
     subject_id = _subject(clocked_db, tenant)
     with clocked_db.tenant_uow(tenant.id) as uow:
-        record_consent(
+        append_consent(
             uow,
             subject_id,
             purpose,
@@ -152,7 +152,7 @@ def test_consent_journal_is_append_only_even_for_the_owner(
 ) -> None:
     subject_id = _subject(db, tenant)
     with db.tenant_uow(tenant.id) as uow:
-        record_consent(
+        append_consent(
             uow, subject_id, ConsentPurpose.ANALYTICS, "granted", source="web_form", notice=NOTICE
         )
         uow.commit()
@@ -173,20 +173,20 @@ def test_consent_for_an_unknown_subject_or_purpose_is_refused(
     subject_id = _subject(db, tenant)
     with db.tenant_uow(tenant.id) as uow:
         with pytest.raises(ValidationError):
-            record_consent(
+            append_consent(
                 uow, db.ids(), ConsentPurpose.ANALYTICS, "granted", source="x", notice=NOTICE
             )
         with pytest.raises(ValidationError):
-            record_consent(uow, subject_id, "telepathy", "granted", source="x", notice=NOTICE)
+            append_consent(uow, subject_id, "telepathy", "granted", source="x", notice=NOTICE)
         with pytest.raises(ValidationError):
-            record_consent(
+            append_consent(
                 uow, subject_id, ConsentPurpose.ANALYTICS, "maybe", source="x", notice=NOTICE
             )
 
 
 def _start(db: Database, tenant: TenantFixture, email: str = "optin@example.org"):
     with db.tenant_uow(tenant.id) as uow:
-        pending = start_opt_in(
+        pending = issue_opt_in(
             uow,
             KeyRing(uow, TEST_MASTER),
             email=email,
@@ -199,7 +199,7 @@ def _start(db: Database, tenant: TenantFixture, email: str = "optin@example.org"
 
 def _confirm(db: Database, tenant: TenantFixture, token: str, **kw):
     with db.tenant_uow(tenant.id) as uow:
-        entry = confirm_opt_in(uow, KeyRing(uow, TEST_MASTER), token, notice=NOTICE, **kw)
+        entry = redeem_opt_in(uow, KeyRing(uow, TEST_MASTER), token, notice=NOTICE, **kw)
         uow.commit()
         return entry
 

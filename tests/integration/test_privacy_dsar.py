@@ -30,7 +30,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
-from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.consent import append_consent
 from tenantry.services.privacy.dsar import extend_request, open_request, overdue
 from tenantry.services.privacy.erasure import erase_subject
 from tenantry.services.privacy.export import export_subject
@@ -137,7 +137,7 @@ def _person(
         s.add_all([payment, invoice])
         ring = KeyRing(uow, TEST_MASTER)
         subject = resolve_subject(uow, ring, email=email, phone=f"+49 30 {phone}")
-        record_consent(
+        append_consent(
             uow,
             subject.id,
             ConsentPurpose.MARKETING_EMAIL,
@@ -282,6 +282,7 @@ def test_legal_hold_turns_deletion_into_pseudonymisation(
     with db.tenant_uow(tenant.id) as uow:
         place_hold(
             uow,
+            _dpo(tenant),
             scope=HoldScope.CUSTOMER,
             target_id=person["customer"],
             reason="court order 12 O 34/26",

@@ -26,7 +26,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
-from tenantry.services.privacy.consent import record_consent
+from tenantry.services.privacy.consent import append_consent
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
     export_subject,
@@ -65,7 +65,7 @@ def _user_with_events(db: Database, tenant: TenantFixture, home: Path, email: st
             Membership(tenant_id=tenant.id, id=uow.ids(), user_id=user.id, role="staff")
         )
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email=email)
-        record_consent(
+        append_consent(
             uow, subject.id, ConsentPurpose.ANALYTICS, "granted", source="test", notice=NOTICE
         )
         uow.commit()

@@ -12,7 +12,8 @@ from tenantry.clock import FixedClock
 from tenantry.db.engine import Database
 from tenantry.errors import ValidationError
 from tenantry.models import Customer, Invoice, Lead, RetentionPolicy
-from tenantry.models.enums import HoldScope
+from tenantry.models.enums import HoldScope, MembershipRole
+from tenantry.services.principal import Principal
 from tenantry.services.privacy.retention import place_hold, release_hold, run_retention
 from tests.conftest import TenantFixture
 
@@ -45,8 +46,12 @@ def _invoices(db: Database, tenant: TenantFixture) -> set:
         return set(uow.session.scalars(sa.select(Invoice.id).where(Invoice.tenant_id == tenant.id)))
 
 
+def _dpo(tenant: TenantFixture) -> Principal:
+    return Principal(tenant_id=tenant.id, role=MembershipRole.DPO)
+
+
 def _run(db: Database, tenant: TenantFixture, **kw):
-    return {o.dataset: o for o in run_retention(db, tenant_ids=[tenant.id], **kw)}
+    return {o.dataset: o for o in run_retention(db, _dpo(tenant), **kw)}
 
 
 def test_invoices_expire_eight_years_after_the_end_of_their_year(
@@ -93,6 +98,7 @@ def test_legal_hold_blocks_deletion_until_released(
     with clocked_db.tenant_uow(tenant.id) as uow:
         hold = place_hold(
             uow,
+            _dpo(tenant),
             scope=scope,
             reason="tax audit 2012",
             placed_by="dpo",
@@ -106,7 +112,7 @@ def test_legal_hold_blocks_deletion_until_released(
     assert _invoices(clocked_db, tenant) == expected_left
     assert outcome.held == len(expected_left)
     with clocked_db.tenant_uow(tenant.id) as uow:
-        release_hold(uow, hold.id)
+        release_hold(uow, _dpo(tenant), hold.id)
         uow.commit()
     _run(clocked_db, tenant)
     assert _invoices(clocked_db, tenant) == set()
@@ -185,19 +191,19 @@ def test_superseded_consent_entries_expire_but_the_latest_stays(
     from tenantry.models.enums import ConsentPurpose
     from tenantry.privacy.keys import KeyRing
     from tenantry.privacy.subjects import resolve_subject
-    from tenantry.services.privacy.consent import record_consent, require_consent
+    from tenantry.services.privacy.consent import append_consent, require_consent
     from tests.factories import NOTICE, TEST_MASTER
 
     clock.set(datetime(2020, 1, 1, tzinfo=UTC))
     with clocked_db.tenant_uow(tenant.id) as uow:
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email="journal@example.org")
-        record_consent(
+        append_consent(
             uow, subject.id, ConsentPurpose.ANALYTICS, "denied", source="form", notice=NOTICE
         )
         uow.commit()
     clock.set(datetime(2020, 6, 1, tzinfo=UTC))
     with clocked_db.tenant_uow(tenant.id) as uow:
-        record_consent(
+        append_consent(
             uow, subject.id, ConsentPurpose.ANALYTICS, "granted", source="form", notice=NOTICE
         )
         uow.commit()
@@ -213,15 +219,30 @@ def test_a_hold_needs_a_reason_and_a_known_dataset(db: Database, tenant: TenantF
     with db.tenant_uow(tenant.id) as uow:
         with pytest.raises(ValidationError):
             place_hold(
-                uow, scope=HoldScope.DATASET, dataset="commerce.invoices", reason=" ", placed_by="x"
+                uow,
+                _dpo(tenant),
+                scope=HoldScope.DATASET,
+                dataset="commerce.invoices",
+                reason=" ",
+                placed_by="x",
             )
         with pytest.raises(ValidationError):
             place_hold(
-                uow, scope=HoldScope.DATASET, dataset="crm.nothing", reason="r", placed_by="x"
+                uow,
+                _dpo(tenant),
+                scope=HoldScope.DATASET,
+                dataset="crm.nothing",
+                reason="r",
+                placed_by="x",
             )
         with pytest.raises(ValidationError):
             place_hold(
-                uow, scope=HoldScope.ROW, dataset="commerce.invoices", reason="r", placed_by="x"
+                uow,
+                _dpo(tenant),
+                scope=HoldScope.ROW,
+                dataset="commerce.invoices",
+                reason="r",
+                placed_by="x",
             )
 
 
@@ -229,7 +250,7 @@ def test_defaults_follow_german_law_since_2025(db: Database, tenant: TenantFixtu
     from tenantry.services.privacy.retention import effective_policies
 
     with db.tenant_uow(tenant.id) as uow:
-        policies = {p.dataset: p for p in effective_policies(uow)}
+        policies = {p.dataset: p for p in effective_policies(uow, _dpo(tenant))}
     assert policies["commerce.invoices"].period_months == 96
     assert policies["commerce.payments"].period_months == 96
     assert policies["accounting.books"].period_months == 120

@@ -16,15 +16,14 @@ from tenantry.cli.output import print_json, show
 from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
 from tenantry.config import get_settings
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.models.enums import ConsentPurpose, HoldScope, MembershipRole
+from tenantry.models.enums import HoldScope, MembershipRole
 from tenantry.privacy import catalog as register
 from tenantry.privacy.crypto import DecryptionError
 from tenantry.privacy.keys import rotate_tenant_key
 from tenantry.privacy.master import master_key_provider
-from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
-from tenantry.services.privacy.consent import consent_status
+from tenantry.services.privacy.consent import read_consent
 from tenantry.services.privacy.dsar import list_requests
 from tenantry.services.privacy.erasure import erase_subject, shorten_wal_retention
 from tenantry.services.privacy.export import (
@@ -37,6 +36,7 @@ from tenantry.services.privacy.export import (
 from tenantry.services.privacy.retention import (
     DATASETS,
     effective_policies,
+    every_tenant,
     place_hold,
     release_hold,
     run_retention,
@@ -80,6 +80,20 @@ def catalog(
     show(t)
 
 
+# The CLI's operator holds the master key and acts for the tenant's data protection officer
+# unless told otherwise; the services check the role's permissions as they do for the API
+# (dsar, privacy scan, retention and consent commands alike).
+_AS_ROLE = typer.Option(
+    MembershipRole.DPO,
+    "--as-role",
+    help="The tenant role to act as (its permissions are checked); default dpo.",
+)
+
+
+def _principal(tenant_id: uuid.UUID, role: MembershipRole) -> Principal:
+    return Principal(tenant_id=tenant_id, role=role)
+
+
 @keys_app.command("rotate")
 def rotate(
     tenant: str = tenant_option(),
@@ -121,11 +135,16 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
     tenant: str | None = tenant_option("Only this tenant (UUID or slug).", required=False),
     fmt: OutputFormat = format_option(),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Apply every retention policy (idempotent) and print what was done."""
     with database() as db:
-        tenants = [resolve_tenant(db, tenant)] if tenant else None
-        outcomes = run_retention(db, tenant_ids=tenants, dry_run=dry_run)
+        tenants = [resolve_tenant(db, tenant)] if tenant else every_tenant(db)
+        outcomes = [
+            outcome
+            for tenant_id in tenants  # one transaction per tenant
+            for outcome in run_retention(db, _principal(tenant_id, as_role), dry_run=dry_run)
+        ]
     if fmt is OutputFormat.JSON:
         print_json(
             {
@@ -165,10 +184,16 @@ def run(
 
 
 @retention_app.command("policies")
-def policies(tenant: str = tenant_option(), fmt: OutputFormat = format_option()) -> None:
+def policies(
+    tenant: str = tenant_option(),
+    fmt: OutputFormat = format_option(),
+    as_role: MembershipRole = _AS_ROLE,
+) -> None:
     """Show the tenant's effective retention policies."""
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-        rows = effective_policies(uow)
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            rows = effective_policies(uow, _principal(tenant_id, as_role))
     if fmt is OutputFormat.JSON:
         print_json(
             [
@@ -216,18 +241,22 @@ def hold(
     target: uuid.UUID | None = typer.Option(
         None, parser=uuid_value, metavar="ID", help="Row id (scope row) or customer id."
     ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Place a legal hold: retention will not delete or anonymise what it covers."""
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant), actor="cli") as uow:
-        placed = place_hold(
-            uow,
-            scope=scope,
-            reason=reason,
-            placed_by="cli",
-            dataset=dataset,
-            target_id=target,
-        )
-        uow.commit()
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id, actor="cli") as uow:
+            placed = place_hold(
+                uow,
+                _principal(tenant_id, as_role),
+                scope=scope,
+                reason=reason,
+                placed_by="cli",
+                dataset=dataset,
+                target_id=target,
+            )
+            uow.commit()
     print(f"legal hold {placed.id} placed")
 
 
@@ -237,11 +266,14 @@ def release(
     hold_id: uuid.UUID = typer.Option(
         ..., "--hold", parser=uuid_value, metavar="ID", help="Id of the hold."
     ),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Release a legal hold."""
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant), actor="cli") as uow:
-        release_hold(uow, hold_id)
-        uow.commit()
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id, actor="cli") as uow:
+            release_hold(uow, _principal(tenant_id, as_role), hold_id)
+            uow.commit()
     print(f"legal hold {hold_id} released")
 
 
@@ -250,18 +282,20 @@ def status(
     tenant: str = tenant_option(),
     email: str = typer.Option(..., help="The subject's e-mail address (not printed)."),
     fmt: OutputFormat = format_option(),
+    as_role: MembershipRole = _AS_ROLE,
 ) -> None:
     """Show the subject's current consent per purpose (the e-mail is used only to look up)."""
-    with database() as db, db.tenant_uow(resolve_tenant(db, tenant)) as uow:
-        ring = keyring(uow)
-        subject = find_subject(uow, ring, email=email)
-        if subject is None:
-            raise NotFoundError("no data subject with this e-mail in this tenant")
-        states = [consent_status(uow, subject.id, p) for p in ConsentPurpose]
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id) as uow:
+            consent = read_consent(uow, _principal(tenant_id, as_role), email=email)
+    if consent.pseudonym is None:
+        raise NotFoundError("no data subject with this e-mail in this tenant")
+    pseudonym, states = consent.pseudonym, consent.states
     if fmt is OutputFormat.JSON:
         print_json(
             {
-                "subject": subject.pseudonym[:12],
+                "subject": pseudonym[:12],
                 "purposes": [
                     {
                         "purpose": s.purpose.value,
@@ -276,7 +310,7 @@ def status(
             }
         )
         return
-    t = Table(title=f"Consent of subject {subject.pseudonym[:12]}")
+    t = Table(title=f"Consent of subject {pseudonym[:12]}")
     for col in ("purpose", "decision", "recorded", "expires", "processing allowed"):
         t.add_column(col)
     for s in states:
@@ -293,19 +327,6 @@ def status(
 dsar_app = typer.Typer(
     help="Data-subject requests: access, erasure, deadlines.", no_args_is_help=True
 )
-
-
-# The CLI's operator holds the master key and acts for the tenant's data protection officer
-# unless told otherwise; the services check the role's permissions as they do for the API.
-_AS_ROLE = typer.Option(
-    MembershipRole.DPO,
-    "--as-role",
-    help="The tenant role to act as (its permissions are checked); default dpo.",
-)
-
-
-def _principal(tenant_id: uuid.UUID, role: MembershipRole) -> Principal:
-    return Principal(tenant_id=tenant_id, role=role)
 
 
 @dsar_app.command("export")

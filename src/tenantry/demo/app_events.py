@@ -25,8 +25,8 @@ from tenantry.models.enums import ConsentPurpose, MembershipRole
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.platform import find_user, grant_membership
-from tenantry.services.privacy.consent import Notice, consent_status, record_consent
-from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.consent import Notice, append_consent, consent_status
+from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
 
 __all__ = ["DEMO_DAYS", "DEMO_USERS", "AppUsers", "app_users", "demo_events", "send"]
 
@@ -67,14 +67,14 @@ def app_users(db: Database, tenant_id: uuid.UUID) -> AppUsers:
                 if i % 3 == 0:
                     purposes.append(ConsentPurpose.MARKETING_EMAIL)
                 for purpose in purposes:
-                    record_consent(
+                    append_consent(
                         uow, subject.id, purpose, "granted", source="demo", notice=_NOTICE
                     )
                 if i % 3 == 1:
-                    pending = start_opt_in(
+                    pending = issue_opt_in(
                         uow, ring, email=email, purpose=ConsentPurpose.VC_REPORT, notice=_NOTICE
                     )
-                    confirm_opt_in(uow, ring, pending.token, notice=_NOTICE)
+                    redeem_opt_in(uow, ring, pending.token, notice=_NOTICE)
             users.append(user.id)
             emails.append(email)
         locations = list(

@@ -14,7 +14,7 @@ from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.consent import Notice, consent_status
-from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
 from tenantry.services.privacy.erasure import erase_subject, was_erased
 from tenantry.services.privacy.export import export_subject, seal_bundle, write_private
 
@@ -39,10 +39,10 @@ def _consent(db: Database, tenant_id: object, out: PrivacyDemo) -> None:
         ring = keyring(uow)
         subject = find_subject(uow, ring, email=SUBSCRIBER)
         if subject is None:
-            pending = start_opt_in(
+            pending = issue_opt_in(
                 uow, ring, email=SUBSCRIBER, purpose=ConsentPurpose.MARKETING_EMAIL, notice=NOTICE
             )
-            confirm_opt_in(uow, ring, pending.token, notice=NOTICE, email=SUBSCRIBER)
+            redeem_opt_in(uow, ring, pending.token, notice=NOTICE, email=SUBSCRIBER)
             uow.commit()
             out.notes.append("double opt-in started and confirmed (token stored only as a hash)")
             subject = find_subject(uow, ring, email=SUBSCRIBER)

@@ -39,8 +39,8 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
-from tenantry.services.privacy.consent import record_consent
-from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
+from tenantry.services.privacy.consent import append_consent
+from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
 from tenantry.services.resources import create_location
 from tests.conftest import TEST_MASTER
 from tests.e2e.api.conftest import api_settings, issue_key
@@ -78,7 +78,7 @@ def _user(db: Database, tenant_id: uuid.UUID, email: str) -> uuid.UUID:
             Membership(tenant_id=tenant_id, id=uow.ids(), user_id=user.id, role="staff")
         )
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email=email)
-        record_consent(
+        append_consent(
             uow, subject.id, ConsentPurpose.ANALYTICS, "granted", source="test", notice=NOTICE
         )
         uow.commit()
@@ -91,7 +91,7 @@ def _marketing(
     with db.platform_uow(tenant_id=tenant_id) as uow:
         subject = resolve_subject(uow, KeyRing(uow, TEST_MASTER), email=email)
         for decision in decisions:
-            record_consent(
+            append_consent(
                 uow,
                 subject.id,
                 ConsentPurpose.MARKETING_EMAIL,
@@ -107,10 +107,10 @@ def _double_opt_in(db: Database, tenant_id: uuid.UUID, email: str) -> None:
     """A confirmed double opt-in for a purpose other than marketing: e-mail verified only."""
     with db.platform_uow(tenant_id=tenant_id) as uow:
         ring = KeyRing(uow, TEST_MASTER)
-        pending = start_opt_in(
+        pending = issue_opt_in(
             uow, ring, email=email, purpose=ConsentPurpose.VC_REPORT, notice=NOTICE
         )
-        confirm_opt_in(uow, ring, pending.token, notice=NOTICE)
+        redeem_opt_in(uow, ring, pending.token, notice=NOTICE)
         uow.commit()
 
 

@@ -151,3 +151,23 @@ def test_processing_register_lists_every_column(
         e for e in entries if e["table"] == "crm.leads" and e["column"] == "email"
     ).items()
     assert not [e for e in entries if e["category"] == "UNCLASSIFIED"]
+
+
+def test_consent_and_opt_in_writes_are_refused_to_roles_without_write_crm(
+    client: TestClient, tenant: TenantFixture, key_for
+) -> None:
+    consent = {**NOTICE, "email": EMAIL, "purpose": "analytics", "decision": "granted"}
+    writes = [
+        ("/v1/privacy/consents", consent | {"source": "web_form"}),
+        ("/v1/privacy/opt-ins", {**NOTICE, "email": EMAIL, "purpose": "marketing_email"}),
+        ("/v1/privacy/opt-ins/confirm", {**NOTICE, "token": "no-such-token"}),
+    ]
+    for role in ("analyst", "dpo"):
+        for path, body in writes:
+            for extra in ({}, {"Idempotency-Key": f"k-{role}-{path}"}):
+                r = client.post(path, json=body, headers=key_for(tenant, role) | extra)
+                assert r.status_code == 403, (role, path, r.text)
+                assert f"role {role} may not" in r.json()["detail"]
+    check = {"email": EMAIL, "purpose": "analytics"}
+    read = client.post("/v1/privacy/consents/check", json=check, headers=key_for(tenant, "analyst"))
+    assert read.status_code == 200 and read.json()["reason"] == "missing"

@@ -3,7 +3,8 @@
 E-mail addresses travel only in request bodies, never in URLs (which end up in logs). Roles:
 recording consent and opt-ins needs `write_crm`, checking consent and reading the register
 `read`; data-subject requests and exports need `privacy` (owner, dpo); erasure needs `erase`,
-which only the dpo role has (the services check both, as they do for the CLI). An opt-in token
+which only the dpo role has. The services check every one of these rules, as they do for the
+CLI; this module passes the caller's principal. An opt-in token
 is returned once: an idempotent replay returns `token: null`.
 Exports are not replayed: each call produces a fresh bundle and is recorded as an access
 request; the bundle is returned and nothing of it is kept.
@@ -32,12 +33,9 @@ from tenantry.models.enums import (
     DsarStatus,
 )
 from tenantry.privacy import catalog
-from tenantry.privacy.keys import KeyRing
-from tenantry.privacy.subjects import find_subject, resolve_subject
-from tenantry.privacy.vault import keyring
 from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
-from tenantry.services.privacy.consent import Notice, consent_status, record_consent
+from tenantry.services.privacy.consent import Notice, read_consent, record_consent
 from tenantry.services.privacy.doi import confirm_opt_in, start_opt_in
 from tenantry.services.privacy.dsar import get_request, register_request
 from tenantry.services.privacy.erasure import erase_subject
@@ -174,23 +172,17 @@ class RegisterOut(BaseModel):
     record_of_processing_activities: list[RegisterEntry]
 
 
-def _ring(_ctx: CtxDep, uow: UnitOfWork) -> KeyRing:
-    return keyring(uow)
-
-
 @router.post("/consents", status_code=201, response_model=ConsentOut, summary="Record consent")
 def post_consent(
     body: ConsentIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.WRITE_CRM)
-
     def run(uow: UnitOfWork) -> Written:
-        subject = resolve_subject(uow, _ring(ctx, uow), email=body.email)
         entry = record_consent(
             uow,
-            subject.id,
-            body.purpose,
-            body.decision,
+            ctx.principal,
+            email=body.email,
+            purpose=body.purpose,
+            decision=body.decision,
             source=body.source,
             notice=body.notice(),
             expires_at=body.expires_at,
@@ -206,28 +198,16 @@ def post_consent(
     summary="Whether processing for a purpose is allowed now (read-only)",
 )
 def check_consent(body: ConsentCheckIn, ctx: CtxDep) -> Response:
-    ctx.principal.require(Action.READ)
     with ctx.uow() as uow:
-        subject = find_subject(uow, _ring(ctx, uow), email=body.email)
-        if subject is None:
-            out = ConsentStatusOut(
-                purpose=body.purpose,
-                active=False,
-                reason="missing",
-                decision=None,
-                recorded_at=None,
-                expires_at=None,
-            )
-        else:
-            s = consent_status(uow, subject.id, body.purpose)
-            out = ConsentStatusOut(
-                purpose=s.purpose,
-                active=s.active,
-                reason=s.reason,
-                decision=s.decision,
-                recorded_at=s.recorded_at,
-                expires_at=s.expires_at,
-            )
+        (s,) = read_consent(uow, ctx.principal, email=body.email, purposes=(body.purpose,)).states
+    out = ConsentStatusOut(
+        purpose=s.purpose,
+        active=s.active,
+        reason=s.reason,
+        decision=s.decision,
+        recorded_at=s.recorded_at,
+        expires_at=s.expires_at,
+    )
     return json_response(out)  # read-only: the unit of work rolls back (keys exist from birth)
 
 
@@ -240,11 +220,9 @@ def check_consent(body: ConsentCheckIn, ctx: CtxDep) -> Response:
 def post_opt_in(
     body: OptInIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.WRITE_CRM)
-
     def run(uow: UnitOfWork) -> Written:
         pending = start_opt_in(
-            uow, _ring(ctx, uow), email=body.email, purpose=body.purpose, notice=body.notice()
+            uow, ctx.principal, email=body.email, purpose=body.purpose, notice=body.notice()
         )
         out = OptInOut(
             token_id=pending.token_id, subject_id=pending.subject_id, token=pending.token
@@ -262,11 +240,9 @@ def post_opt_in(
 def confirm(
     body: ConfirmIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    ctx.principal.require(Action.WRITE_CRM)
-
     def run(uow: UnitOfWork) -> Written:
         entry = confirm_opt_in(
-            uow, _ring(ctx, uow), body.token, notice=body.notice(), email=body.email
+            uow, ctx.principal, body.token, notice=body.notice(), email=body.email
         )
         return Written(200, ConsentOut.model_validate(entry))
 

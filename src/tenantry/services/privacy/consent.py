@@ -4,6 +4,11 @@ Processing for a purpose is allowed only while the subject's latest decision for
 `granted` and not expired. Services gate with `require_consent()`; queries join the SQL view
 `privacy.active_consents` (same rule, evaluated by the database at `now()`). Entries record the
 exact notice text the subject saw by its SHA-256 and version.
+
+`record_consent` and `read_consent` are the entrypoints' services: they take the acting
+`Principal` and check its role (recording needs `write_crm`, reading `read`), so the API and
+the CLI are held to one rule. `append_consent`, `consent_status` and the gates are the
+unchecked steps that internal code (ingestion, double opt-in, the demo) builds on.
 """
 
 from __future__ import annotations
@@ -19,14 +24,20 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import PermissionDeniedError, ValidationError
 from tenantry.models import ConsentEntry, Subject
 from tenantry.models.enums import ConsentDecision, ConsentPurpose, LegalBasis
+from tenantry.privacy.subjects import find_subject, resolve_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Action, Principal
 
 __all__ = [
     "ConsentRequiredError",
     "ConsentStatus",
     "Notice",
+    "SubjectConsent",
+    "append_consent",
     "consent_history",
     "consent_status",
     "has_consent",
+    "read_consent",
     "record_consent",
     "require_consent",
 ]
@@ -58,7 +69,54 @@ class ConsentStatus:
     reason: str
 
 
+@dataclass(frozen=True)
+class SubjectConsent:
+    """A subject's consent per purpose; `pseudonym` is None when the address is unknown."""
+
+    pseudonym: str | None
+    states: list[ConsentStatus]
+
+
 def record_consent(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    email: str,
+    purpose: ConsentPurpose | str,
+    decision: ConsentDecision | str,
+    source: str,
+    notice: Notice,
+    expires_at: datetime | None = None,
+) -> ConsentEntry:
+    """Record the decision of the subject with this address (created if new)."""
+    principal.require(Action.WRITE_CRM, "record consent")
+    subject = resolve_subject(uow, keyring(uow), email=email)
+    return append_consent(
+        uow, subject.id, purpose, decision, source=source, notice=notice, expires_at=expires_at
+    )
+
+
+def read_consent(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    email: str,
+    purposes: tuple[ConsentPurpose, ...] = tuple(ConsentPurpose),
+) -> SubjectConsent:
+    """The current state per purpose of the subject with this address (read-only).
+
+    An unknown address reads as consent `missing` for every purpose; nothing is created.
+    """
+    principal.require(Action.READ, "read consent")
+    subject = find_subject(uow, keyring(uow), email=email)
+    if subject is None:
+        return SubjectConsent(
+            None, [ConsentStatus(p, None, None, None, False, "missing") for p in purposes]
+        )
+    return SubjectConsent(subject.pseudonym, [consent_status(uow, subject.id, p) for p in purposes])
+
+
+def append_consent(
     uow: UnitOfWork,
     subject_id: uuid.UUID,
     purpose: ConsentPurpose | str,
@@ -70,7 +128,7 @@ def record_consent(
     legal_basis: LegalBasis = LegalBasis.CONSENT,
     doi_token_id: uuid.UUID | None = None,
 ) -> ConsentEntry:
-    """Append one decision to the journal."""
+    """Append one decision to the journal (unchecked: for internal callers)."""
     try:
         purpose, decision = ConsentPurpose(purpose), ConsentDecision(decision)
     except ValueError as exc:

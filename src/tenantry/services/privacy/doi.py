@@ -4,6 +4,10 @@ The token itself goes to the subject (by e-mail) and is never stored: only its S
 single use and lives 7 days; an expired or replayed token is refused. Confirmation appends a
 `granted` decision with source `double_opt_in` to the consent journal. Unconfirmed sign-ups
 are purged once their token has expired.
+
+`start_opt_in` and `confirm_opt_in` are the entrypoints' services: they take the acting
+`Principal` and need its `write_crm` permission, as recording consent does. `issue_opt_in` and
+`redeem_opt_in` are the same steps unchecked, for internal callers (the demo).
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from tenantry.models import ConsentEntry, DoiToken, Subject, SubjectKey
 from tenantry.models.enums import ConsentDecision, ConsentPurpose
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import email_index, resolve_subject
-from tenantry.services.privacy.consent import Notice, record_consent
+from tenantry.privacy.vault import keyring
+from tenantry.services.principal import Action, Principal
+from tenantry.services.privacy.consent import Notice, append_consent
 
 __all__ = [
     "DOI_TTL",
     "InvalidTokenError",
     "PendingOptIn",
     "confirm_opt_in",
+    "issue_opt_in",
     "purge_unconfirmed",
+    "redeem_opt_in",
     "start_opt_in",
 ]
 
@@ -53,9 +61,25 @@ def _hash(token: str) -> bytes:
 
 
 def start_opt_in(
-    uow: UnitOfWork, ring: KeyRing, *, email: str, purpose: ConsentPurpose, notice: Notice
+    uow: UnitOfWork, principal: Principal, *, email: str, purpose: ConsentPurpose, notice: Notice
 ) -> PendingOptIn:
     """Register a pending opt-in and return the token to send to `email`."""
+    principal.require(Action.WRITE_CRM, "start a double opt-in")
+    return issue_opt_in(uow, keyring(uow), email=email, purpose=purpose, notice=notice)
+
+
+def confirm_opt_in(
+    uow: UnitOfWork, principal: Principal, token: str, *, notice: Notice, email: str | None = None
+) -> ConsentEntry:
+    """Confirm with the token from the link; refuses unknown, expired and used tokens."""
+    principal.require(Action.WRITE_CRM, "confirm a double opt-in")
+    return redeem_opt_in(uow, keyring(uow), token, notice=notice, email=email)
+
+
+def issue_opt_in(
+    uow: UnitOfWork, ring: KeyRing, *, email: str, purpose: ConsentPurpose, notice: Notice
+) -> PendingOptIn:
+    """`start_opt_in` without a principal: for internal callers."""
     subject = resolve_subject(uow, ring, email=email)
     token = secrets.token_urlsafe(32)
     now = uow.clock.now()
@@ -76,10 +100,10 @@ def start_opt_in(
     return PendingOptIn(token, row.id, subject.id)
 
 
-def confirm_opt_in(
+def redeem_opt_in(
     uow: UnitOfWork, ring: KeyRing, token: str, *, notice: Notice, email: str | None = None
 ) -> ConsentEntry:
-    """Confirm with the token from the link; refuses unknown, expired and used tokens."""
+    """`confirm_opt_in` without a principal: for internal callers."""
     if not token or len(token) > 200:
         raise InvalidTokenError()
     row = uow.session.scalars(
@@ -99,7 +123,7 @@ def confirm_opt_in(
     if notice.sha256 != row.notice_hash:
         raise ValidationError("the notice differs from the one the subject was shown")
     row.confirmed_at = now
-    return record_consent(
+    return append_consent(
         uow,
         row.subject_id,
         row.purpose,

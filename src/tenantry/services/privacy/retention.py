@@ -8,12 +8,17 @@ of the calendar year (commercial and tax law) expire on 1 January after the last
 Actions: `delete` removes expired rows; `anonymise` clears their personal-data columns and
 keeps the business figures. Rows under an active legal hold are counted and left alone.
 A second run finds nothing left to do.
+
+Who may: running the job and placing or releasing legal holds change what personal data is
+kept, so they need the `privacy` permission (owner, dpo), like access exports; the effective
+policies are the tenant's published rules (the processing register shows them to every role)
+and need `read`. The entrypoints pass the acting `Principal`; each function checks it before
+touching anything.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,14 +27,16 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.models import Base, LegalHold
+from tenantry.models import Base, LegalHold, Tenant
 from tenantry.models.enums import HoldScope, RetentionAction
+from tenantry.services.principal import Action, Principal
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "RetentionOutcome",
     "effective_policies",
+    "every_tenant",
     "place_hold",
     "release_hold",
     "run_retention",
@@ -109,7 +116,13 @@ class _Policy:
     overridden: bool = field(default=False)
 
 
-def effective_policies(uow: UnitOfWork) -> list[_Policy]:
+def effective_policies(uow: UnitOfWork, principal: Principal) -> list[_Policy]:
+    """The tenant's policies: its override where it has one, else the shipped default."""
+    principal.require(Action.READ, "read the retention policies")
+    return _policies(uow)
+
+
+def _policies(uow: UnitOfWork) -> list[_Policy]:
     rows = uow.session.execute(
         sa.text(
             "SELECT d.dataset, coalesce(p.period_months, d.period_months) AS period_months,"
@@ -218,44 +231,49 @@ def _apply(
     return outcome
 
 
-def run_retention(
-    db: Database, *, tenant_ids: Iterable[uuid.UUID] | None = None, dry_run: bool = False
-) -> list[RetentionOutcome]:
-    """Apply every effective policy to every (or the given) tenant, one transaction each."""
+def every_tenant(db: Database) -> list[uuid.UUID]:
+    """Every tenant, deleted ones included (their data expires too), by slug."""
     with db.platform_uow() as uow:
-        tenants = [
-            (t.id, t.slug)
-            for t in uow.repos.tenants.all()
-            if tenant_ids is None or t.id in set(tenant_ids)
-        ]
+        return list(uow.session.scalars(sa.select(Tenant.id).order_by(Tenant.slug)))
+
+
+def run_retention(
+    db: Database, principal: Principal, *, dry_run: bool = False
+) -> list[RetentionOutcome]:
+    """Apply every effective policy to the principal's tenant, in one transaction."""
+    principal.require(Action.PRIVACY, "apply retention policies")
+    tenant_id = principal.tenant_id
     outcomes: list[RetentionOutcome] = []
-    for tenant_id, slug in tenants:
-        # As the owner (the application role may not delete consent entries at all), with
-        # every statement filtered by tenant; the flag lets the append-only guard of the
-        # consent journal accept this job's deletions of superseded entries.
-        with db.platform_uow(actor="system:retention", tenant_id=tenant_id) as uow:
-            uow.session.execute(sa.text("SELECT set_config('tenantry.retention', 'on', true)"))
-            for policy in effective_policies(uow):
-                ds = DATASETS.get(policy.dataset)
-                if ds is None:
-                    outcomes.append(
-                        RetentionOutcome(
-                            slug,
-                            policy.dataset,
-                            policy.action.value,
-                            None,
-                            note="not stored in tenantry",
-                        )
+    # As the owner (the application role may not delete consent entries at all), with every
+    # statement filtered by tenant; the flag lets the append-only guard of the consent journal
+    # accept this job's deletions of superseded entries.
+    with db.platform_uow(actor="system:retention", tenant_id=tenant_id) as uow:
+        slug = uow.session.scalar(sa.select(Tenant.slug).where(Tenant.id == tenant_id))
+        if slug is None:
+            raise NotFoundError("tenant not found")
+        uow.session.execute(sa.text("SELECT set_config('tenantry.retention', 'on', true)"))
+        for policy in _policies(uow):
+            ds = DATASETS.get(policy.dataset)
+            if ds is None:
+                outcomes.append(
+                    RetentionOutcome(
+                        slug,
+                        policy.dataset,
+                        policy.action.value,
+                        None,
+                        note="not stored in tenantry",
                     )
-                    continue
-                outcomes.append(_apply(uow, policy, ds, dry_run=dry_run, tenant=slug))
-            if not dry_run:
-                uow.commit()
+                )
+                continue
+            outcomes.append(_apply(uow, policy, ds, dry_run=dry_run, tenant=slug))
+        if not dry_run:
+            uow.commit()
     return outcomes
 
 
 def place_hold(
     uow: UnitOfWork,
+    principal: Principal,
     *,
     scope: HoldScope,
     reason: str,
@@ -264,6 +282,7 @@ def place_hold(
     target_id: uuid.UUID | None = None,
 ) -> LegalHold:
     """Put a legal hold on a dataset, a row of a dataset, or everything of a customer."""
+    principal.require(Action.PRIVACY, "place legal holds")
     if not reason.strip():
         raise ValidationError("a legal hold needs a reason")
     if scope is not HoldScope.CUSTOMER and dataset not in DATASETS:
@@ -285,7 +304,8 @@ def place_hold(
     return hold
 
 
-def release_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> LegalHold:
+def release_hold(uow: UnitOfWork, principal: Principal, hold_id: uuid.UUID) -> LegalHold:
+    principal.require(Action.PRIVACY, "release legal holds")
     hold = uow.session.get(LegalHold, (uow.require_tenant(), hold_id))
     if hold is None:
         raise NotFoundError("legal hold not found")
