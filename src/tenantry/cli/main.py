@@ -9,6 +9,8 @@ data.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import traceback
@@ -137,4 +139,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    sys.exit(main())
+    code = main()
+    # The threads of native libraries (DuckDB, the Delta Lake runtime) can abort the process
+    # while the interpreter tears down ("terminate called without an active exception", exit
+    # -6) after a command has done its work. Nothing is left to clean up once the output is
+    # flushed, so the process ends here without that teardown.
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: the reader has gone
+            stream.flush()
+    os._exit(code)
