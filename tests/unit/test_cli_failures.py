@@ -62,7 +62,7 @@ def test_an_unreachable_server_gives_libpqs_reason() -> None:
                 'password authentication failed for user "app" (password=hunter22)\nmore'
             )
         except psycopg.OperationalError as driver:
-            raise DatabaseUnavailableError("PostgreSQL cannot be reached: x") from driver
+            raise DatabaseUnavailableError("cannot connect to PostgreSQL: x") from driver
     except DatabaseUnavailableError as exc:
         line = describe(exc)
     assert line.startswith("PostgreSQL cannot be reached: connection to server at")
