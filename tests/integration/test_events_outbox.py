@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
-from tenantry.events.erasure import erase_subject_changes
 from tenantry.lake.vocabulary import EVENT_TYPES, OUTBOX
-from tenantry.models import Customer, OutboxEntry
+from tenantry.models import Customer, OutboxEntry, User
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
     LeadStatus,
+    MembershipRole,
     PaymentKind,
     PaymentMethod,
 )
@@ -25,6 +25,7 @@ from tenantry.services import bookings, leads
 from tenantry.services.bookings import ItemLine
 from tenantry.services.privacy.consent import append_consent
 from tenantry.services.privacy.doi import issue_opt_in, redeem_opt_in
+from tenantry.services.privacy.erasure import erase_subject
 from tests.conftest import TenantFixture, make_tenant
 from tests.events_support import member, pseudonym_of
 from tests.factories import NOTICE, TEST_MASTER
@@ -229,7 +230,14 @@ def test_the_triggers_use_only_the_vocabularys_names(db: Database) -> None:
 def test_erasure_deletes_the_subjects_consent_events(db: Database, tenant: TenantFixture) -> None:
     user = member(db, tenant.id)
     key = pseudonym_of(db, tenant.id, user)
+    assert [e for e in _analytics(db, tenant.id) if e.payload.get("user_key") == key]
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        found = uow.session.get(User, user)
+        assert found is not None
+        email = found.email
     with db.tenant_uow(tenant.id) as uow:
-        assert erase_subject_changes(uow, [key]) >= 1
+        result = erase_subject(uow, tenant.principal(MembershipRole.DPO), email)
         uow.commit()
+    assert result.receipt.summary["events.outbox"]["deleted"] >= 1
+    assert result.hits == []
     assert [e for e in _analytics(db, tenant.id) if e.payload.get("user_key") == key] == []

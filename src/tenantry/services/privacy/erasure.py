@@ -33,7 +33,6 @@ from sqlalchemy.pool import NullPool
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, NotFoundError
-from tenantry.events.erasure import erase_subject_changes
 from tenantry.lake.erasure import erase_subject_from_lake, lake_scan
 from tenantry.models import Base, DsarRequest, ErasureReceipt, Subject
 from tenantry.models.enums import DsarKind, DsarStatus
@@ -44,7 +43,7 @@ from tenantry.privacy.sealing import open_rows, seal_value
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.dsar import close_request, open_request
-from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint
+from tenantry.services.privacy.footprint import LAKE, Footprint, find_footprint, rows_now
 from tenantry.services.privacy.scan import Hit, scan, scan_exports, targets_of
 
 __all__ = [
@@ -388,7 +387,8 @@ def erase_subject(
     )
     # Last, after every change above: the consent journal's outbox trigger may have queued the
     # subject's withdrawal under its old pseudonym while this erasure ran.
-    note("events.outbox", "deleted", erase_subject_changes(uow, fp.needles))
+    outbox = rows_now(uow, fp, "events.outbox")
+    note("events.outbox", "deleted", _delete(uow, "events.outbox", outbox))
     for place in sorted(fp.places() - set(summary)):
         n = len(fp.ids(place)) or len(fp.lake.get(place.removeprefix(LAKE), []))
         note(place, KEPT_AS_IS.get(place, "kept (no personal data left)"), n)

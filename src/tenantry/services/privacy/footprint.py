@@ -30,7 +30,14 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.sealing import open_json_row
 from tenantry.privacy.subjects import find_subject
 
-__all__ = ["LAKE", "Footprint", "find_footprint", "pseudonymised_columns", "row_dicts"]
+__all__ = [
+    "LAKE",
+    "Footprint",
+    "find_footprint",
+    "pseudonymised_columns",
+    "row_dicts",
+    "rows_now",
+]
 
 LAKE = "lake:"  # prefix of a lake table's place name, e.g. "lake:raw/events"
 
@@ -191,6 +198,12 @@ def find_footprint(
             rows = len(fp.lake.get(name, []))
             fp.manifest.append({"source": LAKE + name, "searched_by": LAKE_SEARCH, "rows": rows})
     return fp
+
+
+def rows_now(uow: UnitOfWork, fp: Footprint, table: str) -> list[uuid.UUID]:
+    """The ids of `table`'s rows of the subject now, by the footprint's own rule (for a place
+    keyed by the needles alone, such as the outbox, which may gain rows while an erasure runs)."""
+    return _ids(uow, table, {"tenant": uow.require_tenant(), "n": fp.needles})
 
 
 def pseudonymised_columns(table: str) -> list[str]:
