@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tenantry.cli.failures import describe, postgres_reason
+from tenantry.cli.failures import describe
 from tenantry.config import get_settings
+from tenantry.db.provider import reason as postgres_reason
 from tenantry.errors import ConfigurationError, DatabaseUnavailableError
 
 

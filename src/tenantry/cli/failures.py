@@ -8,8 +8,6 @@ of an unexpected exception can quote personal data or a password.
 
 from __future__ import annotations
 
-import re
-
 import psycopg
 import pydantic
 from alembic.util import CommandError
@@ -17,25 +15,10 @@ from sqlalchemy.exc import DBAPIError
 
 from tenantry.config import settings_error_message
 from tenantry.db.errors import translate_db_error, translate_driver_error
+from tenantry.db.provider import reason
 from tenantry.errors import DatabaseUnavailableError, TenantryError
 
-__all__ = ["describe", "postgres_reason"]
-
-# A password in a conninfo string or a URL; never printed.
-_SECRETS = (
-    re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE),
-    re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)"),
-)
-
-
-def postgres_reason(exc: BaseException) -> str:
-    """Why libpq could not connect, on one line, any password removed."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    for noise in ("connection failed: ", "connection is bad: "):  # psycopg's own wrapping
-        text = text.removeprefix(noise)
-    text = _SECRETS[0].sub(r"\1[hidden]", text)
-    return _SECRETS[1].sub(r"\1[hidden]\2", text)
+__all__ = ["describe"]
 
 
 def _driver_cause(exc: BaseException) -> psycopg.OperationalError | None:
@@ -54,7 +37,7 @@ def describe(exc: BaseException) -> str:
         if cause is not None and exc.message.startswith("cannot connect"):
             # libpq's reason (refused, unknown host, bad password, no such database) names
             # hosts, users and databases, never a value of a row.
-            return f"PostgreSQL cannot be reached: {postgres_reason(cause)}"
+            return f"PostgreSQL cannot be reached: {reason(cause)}"
         return exc.message
     if isinstance(exc, TenantryError):
         return exc.message
@@ -70,7 +53,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, CommandError):
         return f"migrations: {' '.join(str(exc).split())}"
     if isinstance(exc, psycopg.OperationalError) and not exc.sqlstate:
-        return f"PostgreSQL cannot be reached: {postgres_reason(exc)}"
+        return f"PostgreSQL cannot be reached: {reason(exc)}"
     if isinstance(exc, DBAPIError):
         return describe(translate_db_error(exc))
     if isinstance(exc, psycopg.Error):

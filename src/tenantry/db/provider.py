@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import warnings
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "bootstrap_roles",
     "conninfo",
     "ensure_database",
+    "reason",
     "stop_embedded",
     "uri",
 ]
@@ -304,7 +306,16 @@ def reason(exc: BaseException) -> str:
     text = " ".join(text.split())
     for noise in ("connection failed: ", "connection is bad: "):  # psycopg's own wrapping
         text = text.removeprefix(noise)
-    return text
+    # A conninfo string or URL quoted back (an invalid option) may hold a password.
+    text = _SECRETS[0].sub(r"\1[hidden]", text)
+    return _SECRETS[1].sub(r"\1[hidden]\2", text)
+
+
+# A password in a conninfo string or a URL; never printed.
+_SECRETS = (
+    re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE),
+    re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)"),
+)
 
 
 # Reloadable settings for a laptop-sized embedded server: fewer checkpoints during bulk loads.
