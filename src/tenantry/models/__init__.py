@@ -35,6 +35,7 @@ from tenantry.models.insight import (
     RecommendationEvidence,
     VisibilityCheck,
 )
+from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
 from tenantry.models.privacy import (
     ConsentEntry,
     DoiToken,
@@ -70,6 +71,7 @@ __all__ = [
     "EmailEvent",
     "ErasureReceipt",
     "Evidence",
+    "IdMapEntry",
     "IdempotencyRecord",
     "IdentityLink",
     "InboxEvent",
@@ -78,14 +80,17 @@ __all__ = [
     "LeadInteraction",
     "LeadScoreHistory",
     "LegalHold",
+    "Lineage",
     "Location",
     "Membership",
     "MembershipLocation",
     "Message",
+    "MigrationRun",
     "OutboxEntry",
     "Payment",
     "PaymentNotification",
     "PlatformKey",
+    "Progress",
     "ProjectionPosition",
     "Recommendation",
     "RecommendationEvidence",
@@ -102,6 +107,7 @@ __all__ = [
     "Thread",
     "User",
     "Vehicle",
+    "Verification",
     "VisibilityCheck",
     "tenant_tables",
 ]

@@ -43,6 +43,7 @@ SCHEMAS = (
     "privacy",
     "audit",
     "events",
+    "migrate",
 )
 
 NAMING_CONVENTION = {
