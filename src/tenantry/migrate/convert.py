@@ -2,7 +2,7 @@
 
 Every source value arrives as text (what `::text` and pgoutput both deliver), so one set of
 parsers serves the snapshot load, change capture and verification alike. A value that cannot
-be converted raises `Unconvertible` with a reason that names what was wrong but never the
+be converted raises `UnconvertibleError` with a reason that names what was wrong but never the
 value itself (it may be personal data). Legacy ciphertext (Fernet) is opened here with keys the
 user supplies; a value that is not a Fernet token is taken as plaintext, because legacy columns
 mix both. Card numbers in free text are masked. Pure functions, no I/O.
@@ -31,7 +31,7 @@ __all__ = [
     "CONVERSIONS",
     "Context",
     "LegacyKeyError",
-    "Unconvertible",
+    "UnconvertibleError",
     "extract_path",
     "mask_card_numbers",
     "open_fernet",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-class Unconvertible(ValueError):
+class UnconvertibleError(ValueError):
     """A value the mapping's conversion cannot turn into the canonical type."""
 
 
@@ -94,9 +94,7 @@ def open_fernet(value: str, ctx: Context) -> str:
     try:
         return ctx.fernet.decrypt(text.encode()).decode()
     except InvalidToken as exc:
-        raise LegacyKeyError(
-            "legacy ciphertext cannot be opened with the supplied Fernet keys"
-        ) from exc
+        raise UnconvertibleError("is legacy ciphertext none of the supplied keys opens") from exc
 
 
 def extract_path(value: str, paths: Sequence[str]) -> str | None:
@@ -104,7 +102,7 @@ def extract_path(value: str, paths: Sequence[str]) -> str | None:
     try:
         doc = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise Unconvertible("is not valid JSON") from exc
+        raise UnconvertibleError("is not valid JSON") from exc
     if isinstance(doc, str):  # JSON stored as a JSON string (double-encoded)
         try:
             doc = json.loads(doc)
@@ -149,7 +147,7 @@ def parse_timestamp(value: str, zone: ZoneInfo) -> datetime:
     formats; values without a zone are read in `zone`."""
     text = value.strip()
     if not text:
-        raise Unconvertible("is empty")
+        raise UnconvertibleError("is empty")
     if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         seconds = float(text) / (1000 if len(text.split(".")[0]) == 13 else 1)
         return datetime.fromtimestamp(seconds, UTC)
@@ -167,11 +165,11 @@ def parse_timestamp(value: str, zone: ZoneInfo) -> datetime:
             except ValueError:
                 continue
         else:
-            raise Unconvertible("is not a recognisable timestamp") from None
+            raise UnconvertibleError("is not a recognisable timestamp") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     if not 1900 <= parsed.year <= 2200:
-        raise Unconvertible("is a timestamp outside 1900-2200")
+        raise UnconvertibleError("is a timestamp outside 1900-2200")
     return parsed
 
 
@@ -191,25 +189,25 @@ def _decimal(value: str) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation as exc:
-        raise Unconvertible("is not a number") from exc
+        raise UnconvertibleError("is not a number") from exc
     if not number.is_finite():
-        raise Unconvertible("is not a finite number")
+        raise UnconvertibleError("is not a finite number")
     return number
 
 
 def _int(value: str) -> int:
     number = _decimal(value)
     if number != number.to_integral_value():
-        raise Unconvertible("is not a whole number")
+        raise UnconvertibleError("is not a whole number")
     return int(number)
 
 
 def _cents(number: Decimal) -> int:
     cents = (number * 100).quantize(Decimal(1))
     if cents != number * 100:
-        raise Unconvertible("has fractions of a cent")
+        raise UnconvertibleError("has fractions of a cent")
     if abs(cents) > 10**12:
-        raise Unconvertible("is out of range for an amount")
+        raise UnconvertibleError("is out of range for an amount")
     return int(cents)
 
 
@@ -223,7 +221,7 @@ def _bool(value: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise Unconvertible("is not a boolean")
+    raise UnconvertibleError("is not a boolean")
 
 
 def parse_array(value: str) -> list[str]:
@@ -233,7 +231,7 @@ def parse_array(value: str) -> list[str]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise Unconvertible("is not a valid array") from exc
+            raise UnconvertibleError("is not a valid array") from exc
         return [str(i) for i in items if i is not None]
     if not (text.startswith("{") and text.endswith("}")):
         return [p.strip() for p in text.split(",") if p.strip()]
@@ -266,7 +264,7 @@ def _slug(value: str) -> str:
     text = text.encode("ascii", "ignore").decode().lower()
     text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
     if len(text) < 2:
-        raise Unconvertible("gives no usable slug")
+        raise UnconvertibleError("gives no usable slug")
     return text[:60].rstrip("-")
 
 
@@ -297,7 +295,7 @@ def _email(value: str) -> str:
     try:
         return normalise_email(value)
     except ValidationError as exc:
-        raise Unconvertible("is not a valid e-mail address") from exc
+        raise UnconvertibleError("is not a valid e-mail address") from exc
 
 
 def _phone(value: str, ctx: Context) -> str:
@@ -305,7 +303,7 @@ def _phone(value: str, ctx: Context) -> str:
     try:
         return normalise_phone(text, ctx.phone_region)
     except ValidationError as exc:
-        raise Unconvertible("is not a valid phone number") from exc
+        raise UnconvertibleError("is not a valid phone number") from exc
 
 
 # name -> (text, context, spec timezone) -> value. `enum` is handled by the caller (it needs
@@ -340,14 +338,14 @@ def _uuid(value: str) -> str:
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError as exc:
-        raise Unconvertible("is not a UUID") from exc
+        raise UnconvertibleError("is not a UUID") from exc
 
 
 def _json(value: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise Unconvertible("is not valid JSON") from exc
+        raise UnconvertibleError("is not valid JSON") from exc
 
 
 def enum_value(value: str, values: dict[str, str], default: str | None) -> str:
@@ -358,7 +356,7 @@ def enum_value(value: str, values: dict[str, str], default: str | None) -> str:
             return values[candidate]
     if default is not None:
         return default
-    raise Unconvertible("is a status the mapping does not know")
+    raise UnconvertibleError("is a status the mapping does not know")
 
 
 BY_KIND: dict[str, str] = {

@@ -311,7 +311,7 @@ def _tenant(raw: object, where: str) -> TenantRule:
             "fixed", slug=slug, name=str(raw.get("name", slug)), vertical=raw.get("vertical")
         )
     raise MappingError(
-        f"{where}: tenant must be \"self\", {{ ref = ..., from = ... }} or {{ slug = ... }}"
+        f'{where}: tenant must be "self", {{ ref = ..., from = ... }} or {{ slug = ... }}'
     )
 
 
@@ -401,7 +401,7 @@ def _check(mapping: Mapping) -> None:
             if spec.ref is not None and spec.ref not in names:
                 problems.append(f"{where}: ref {spec.ref!r} is not an entity")
             if spec.legacy_cipher not in (None, "fernet"):
-                problems.append(f"{where}: legacy_cipher must be \"fernet\"")
+                problems.append(f'{where}: legacy_cipher must be "fernet"')
             if spec.source is not None and looks_like_card_data(spec.source):
                 problems.append(f"{where}: {spec.source} holds card data, which is never imported")
         seen.add(entity.name)

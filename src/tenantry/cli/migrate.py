@@ -1,0 +1,227 @@
+"""`tenantry migrate ...`: move a legacy PostgreSQL database into tenantry.
+
+Entry point only; the work is done by `tenantry.migrate`. Every command takes `--source URL`
+(or `TENANTRY_MIGRATE_SOURCE_URL`, which keeps a password out of the process list) and
+`--mapping M` (a built-in mapping name or a TOML file); `--run NAME` names the run when one
+mapping moves several sources (default: the mapping's name). Output never contains personal
+data or the source's password.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tenantry.cli.common import database
+from tenantry.cli.output import console, print_json, show, table
+from tenantry.cli.params import OutputFormat, format_option
+from tenantry.errors import ValidationError
+from tenantry.migrate.load import load as run_load
+from tenantry.migrate.load import owner_connection
+from tenantry.migrate.mapping import Mapping, load_mapping
+from tenantry.migrate.plan import make_plan
+from tenantry.migrate.report import quarantine_rows, status_of
+from tenantry.migrate.source import connect_source, describe, introspect
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Move a legacy database into tenantry.", no_args_is_help=True)
+
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        envvar="TENANTRY_MIGRATE_SOURCE_URL",
+        show_envvar=True,
+        help="PostgreSQL URL of the legacy database (postgresql://user:pass@host:port/db).",
+    ),
+]
+MappingOption = Annotated[
+    str,
+    typer.Option(
+        "--mapping", help="A built-in mapping (matbakh, carbot, myhibachi) or a TOML file."
+    ),
+]
+RunOption = Annotated[
+    str | None, typer.Option("--run", help="Name of the run (default: the mapping's name).")
+]
+FernetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fernet-key",
+        help="A Fernet key that opens legacy ciphertext (repeatable; newest first). "
+        "Also TENANTRY_MIGRATE_FERNET_KEYS, comma-separated.",
+    ),
+]
+
+
+def _fernet_keys(given: list[str] | None) -> list[str]:
+    keys = list(given or [])
+    env = os.environ.get("TENANTRY_MIGRATE_FERNET_KEYS", "")
+    keys.extend(k.strip() for k in env.split(",") if k.strip())
+    return keys
+
+
+def _mapping(name: str) -> Mapping:
+    return load_mapping(name)
+
+
+@app.command()
+def plan(
+    source: SourceOption,
+    mapping: MappingOption,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Show what maps where, row counts, unused and personal columns, expected duplicates.
+
+    Exits 1 with the list of problems when the mapping does not fit the source.
+    """
+    m = _mapping(mapping)
+    with connect_source(source) as conn:
+        tables = introspect(conn)
+        conn.rollback()
+        result = make_plan(conn, m, tables, describe(source))
+    if fmt is OutputFormat.JSON:
+        print_json(result.as_json())
+    else:
+        out = table(
+            "entity",
+            "source",
+            "target",
+            "rows",
+            "sealed",
+            "unused columns",
+            title=f"Plan: {m.name} from {result.source}",
+        )
+        for e in result.entities:
+            out.add_row(
+                e.name,
+                e.source + ("" if e.present else " (absent)"),
+                e.target,
+                str(e.rows),
+                ", ".join(e.sealed),
+                ", ".join(e.unused),
+            )
+        show(out)
+        personal = table("entity", "column", "what happens", title="Personal data not imported")
+        for e in result.entities:
+            for column, what in e.personal_unmapped.items():
+                personal.add_row(e.name, column, what)
+            for column in e.card_data:
+                personal.add_row(e.name, column, "never imported (card data)")
+        show(personal)
+        if result.duplicates:
+            console().print(
+                "Expected duplicates: "
+                + ", ".join(f"{k}: {v}" for k, v in result.duplicates.items())
+            )
+        if result.unmapped_tables:
+            console().print("Tables no entity reads: " + ", ".join(result.unmapped_tables))
+    if not result.fits:
+        raise ValidationError(
+            f"the mapping does not fit the source ({len(result.problems)} problems): "
+            + "; ".join(result.problems)
+        )
+
+
+@app.command()
+def load(
+    source: SourceOption,
+    mapping: MappingOption,
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Full load from one consistent snapshot; a rerun after a crash continues where it was."""
+    m = _mapping(mapping)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+        disable=fmt is OutputFormat.JSON,
+    )
+    tasks: dict[str, Any] = {}
+
+    def progress(entity: str, done: int, total: int) -> None:
+        if entity not in tasks:
+            tasks[entity] = bar.add_task(entity, total=total)
+        bar.update(tasks[entity], completed=done)
+
+    with database() as db, bar:
+        report = run_load(
+            db, source, m, run=run, fernet_keys=_fernet_keys(fernet_key), progress=progress
+        )
+    if fmt is OutputFormat.JSON:
+        print_json(
+            {
+                "run": report.run,
+                "already_loaded": report.already_loaded,
+                "rows": report.rows,
+                "seconds": round(report.seconds, 3),
+                "counts": report.counts,
+            }
+        )
+        return
+    out = table("entity", "loaded", "merged", "quarantined", title=f"Load {report.run}")
+    for entity, counts in report.counts.items():
+        out.add_row(entity, *(str(counts.get(k, 0)) for k in ("loaded", "merged", "quarantined")))
+    show(out)
+    if report.already_loaded:
+        console().print("The run was loaded before; nothing to do.")
+    else:
+        rate = f"{report.rows_per_second:,.0f} rows/s"
+        console().print(f"{report.rows} source rows in {report.seconds:.1f} s ({rate})")
+
+
+@app.command()
+def status(
+    mapping: MappingOption,
+    run: RunOption = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Phase, counts per entity, replication lag and the last verification of a run."""
+    m = _mapping(mapping)
+    with database() as db, owner_connection(db) as conn:
+        info = status_of(conn, run or m.name)
+    if fmt is OutputFormat.JSON:
+        print_json(info)
+        return
+    console().print(f"Run {info['run']}: phase {info['phase']} (source {info['source']})")
+    out = table("entity", "loaded", "merged", "quarantined", title="Rows")
+    for entity, counts in info["counts"].items():
+        out.add_row(entity, *(str(counts.get(k, 0)) for k in ("loaded", "merged", "quarantined")))
+    show(out)
+    for label, key in (
+        ("applied up to", "applied_lsn"),
+        ("cutover", "cutover_at"),
+        ("last verify", "last_verify"),
+    ):
+        if info.get(key) is not None:
+            console().print(f"{label}: {info[key]}")
+
+
+@app.command()
+def quarantine(
+    mapping: MappingOption,
+    run: RunOption = None,
+    entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """The quarantined source rows with their reasons."""
+    m = _mapping(mapping)
+    with database() as db, owner_connection(db) as conn:
+        rows = quarantine_rows(conn, run or m.name, entity, limit)
+    if fmt is OutputFormat.JSON:
+        print_json(rows)
+        return
+    out = table("entity", "source key", "reason", title="Quarantine")
+    for r in rows:
+        out.add_row(r["entity"], r["source_key"], r["reason"])
+    show(out)

@@ -1,0 +1,491 @@
+"""`tenantry migrate load`: the full load of a legacy source from one consistent snapshot.
+
+Entities load in mapping order (parents first). Each is read in key order through a
+server-side cursor inside one REPEATABLE READ snapshot of the source, transformed, resolved
+(tenant and references through the id map) and written per tenant in one transaction with
+its id-map rows. A rerun after a crash or kill -9 continues after the last committed key and
+skips any key the id map already has, so no row is loaded twice. Every source row ends in the
+id map as loaded, merged (consolidation) or quarantined with a reason. Consolidation groups are
+loaded whole, after their members are read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import psycopg.sql
+
+from tenantry.db.engine import Database
+from tenantry.db.provider import conninfo
+from tenantry.db.uow import UnitOfWork
+from tenantry.migrate import consolidate, state
+from tenantry.migrate.convert import Context, LegacyKeyError, UnconvertibleError, open_fernet
+from tenantry.migrate.mapping import Consolidation, Entity, Mapping
+from tenantry.migrate.plan import check_fit
+from tenantry.migrate.source import SourceTable, connect_source, introspect, source_id
+from tenantry.migrate.state import IdMapRow, Placed
+from tenantry.migrate.targets import TARGETS
+from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer, key_parts
+from tenantry.migrate.writer import Row, driver, write_rows, write_tenant
+
+__all__ = ["LoadReport", "Progress", "load", "owner_connection", "resolve"]
+
+# (entity, rows done in this run, rows in the entity)
+Progress = Callable[[str, int, int], None]
+BATCH = 5000
+
+
+@dataclass
+class LoadReport:
+    run: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: int = 0
+    seconds: float = 0.0
+    already_loaded: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def owner_connection(db: Database) -> psycopg.Connection:
+    """An autocommit connection of `tenantry_owner` for the run's bookkeeping."""
+    return psycopg.connect(conninfo(db.owner_engine.url), autocommit=True)
+
+
+def probe_legacy_keys(
+    src: psycopg.Connection, mapping: Mapping, tables: dict[str, SourceTable], ctx: Context
+) -> None:
+    """Refuse to start when legacy ciphertext exists and none of a sample opens (wrong keys)."""
+    for entity in mapping.entities:
+        if entity.source not in tables:
+            continue
+        for spec in entity.columns:
+            if spec.legacy_cipher != "fernet" or spec.source is None:
+                continue
+            rows = src.execute(
+                f'SELECT "{spec.source}"::text FROM "{entity.schema}"."{entity.table}"'
+                f" WHERE \"{spec.source}\"::text LIKE 'gAAAAA%%' LIMIT 20"
+            ).fetchall()
+            if not rows:
+                continue
+            opened = 0
+            for (value,) in rows:
+                try:
+                    open_fernet(value, ctx)
+                    opened += 1
+                except UnconvertibleError:
+                    continue
+            if opened == 0:
+                raise LegacyKeyError(
+                    f"legacy ciphertext in {entity.source}.{spec.source} cannot be opened with "
+                    "the supplied Fernet keys; nothing was written"
+                )
+
+
+@dataclass
+class Batch:
+    size: int
+    present: int
+    last: list[str]
+    prepared: list[Prepared] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass
+class Resolved:
+    """A prepared row with its tenant and references turned into canonical ids."""
+
+    prepared: Prepared
+    tenant: uuid.UUID
+    values: dict[str, Any]
+    refs: dict[str, list[str]]
+
+
+def resolve(
+    conn: psycopg.Connection,
+    run: str,
+    entity: Entity,
+    rows: Sequence[Prepared],
+    fixed_tenant: uuid.UUID | None,
+) -> tuple[list[Resolved], list[Rejected]]:
+    """Tenants and references of a batch, through the id map."""
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        if row.tenant_ref:
+            wanted.setdefault(row.tenant_ref[0], set()).add(row.tenant_ref[1])
+        for ref_entity, key in row.refs.values():
+            wanted.setdefault(ref_entity, set()).add(key)
+    found: dict[str, dict[str, Placed]] = {
+        name: state.placed(conn, run, name, keys) for name, keys in wanted.items()
+    }
+    required = entity.canonical.required
+    ok: list[Resolved] = []
+    bad: list[Rejected] = []
+    for row in rows:
+        tenant = fixed_tenant
+        if row.tenant_ref is not None:
+            ref_entity, key = row.tenant_ref
+            hit = found.get(ref_entity, {}).get(key)
+            if hit is None or hit.tenant is None:
+                bad.append(Rejected(row.key, f"no tenant: {ref_entity} {key} was not loaded"))
+                continue
+            tenant = hit.tenant
+        if tenant is None:
+            bad.append(Rejected(row.key, "no tenant"))
+            continue
+        values = dict(row.values)
+        refs: dict[str, list[str]] = {}
+        reason = None
+        for column, (ref_entity, key) in row.refs.items():
+            hit = found.get(ref_entity, {}).get(key)
+            spec = entity.column(column)
+            if hit is None or hit.canonical_id is None:
+                if spec is not None and spec.missing == "null" and column not in required:
+                    continue
+                reason = f"{column}: {ref_entity} {key} was not loaded"
+                break
+            if hit.tenant != tenant:
+                reason = f"{column}: {ref_entity} {key} belongs to another tenant"
+                break
+            values[column] = hit.canonical_id
+            refs[column] = [ref_entity, key]
+        if reason is None:
+            missing = sorted(c for c in required if c not in values)
+            if missing:
+                reason = f"no value for required {entity.target}.{missing[0]}"
+        if reason is not None:
+            bad.append(Rejected(row.key, reason))
+            continue
+        ok.append(Resolved(row, tenant, values, refs))
+    return ok, bad
+
+
+class Loader:
+    """One load of one run; see the module docstring."""
+
+    def __init__(
+        self,
+        db: Database,
+        source_url: str,
+        mapping: Mapping,
+        *,
+        run: str | None = None,
+        fernet_keys: Sequence[str] = (),
+        progress: Progress | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.db = db
+        self.source_url = source_url
+        self.mapping = mapping
+        self.run = run or mapping.name
+        self.ctx = Context(mapping.timezone, mapping.phone_region, tuple(fernet_keys))
+        self.progress = progress
+        self.batch = batch
+        self.report = LoadReport(self.run)
+        self.fixed: dict[str, uuid.UUID] = {}
+
+    def __call__(
+        self,
+        snapshot: Callable[[psycopg.Connection, psycopg.Connection, state.Run], None] | None = None,
+    ) -> LoadReport:
+        started = time.perf_counter()
+        with connect_source(self.source_url) as src, owner_connection(self.db) as conn:
+            tables = introspect(src)
+            src.rollback()
+            check_fit(self.mapping, tables)
+            probe_legacy_keys(src, self.mapping, tables, self.ctx)
+            src.rollback()
+            run = state.start_run(conn, self.run, self.mapping.name, source_id(self.source_url))
+            if run.phase != "loading":
+                self.report.already_loaded = True
+                self.report.counts = state.outcome_counts(conn, self.run)
+                return self.report
+            src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if snapshot is not None:
+                snapshot(src, conn, run)
+            done = state.progress_of(conn, self.run)
+            handled: set[str] = set()
+            for entity in self.mapping.entities:
+                if entity.name in handled or entity.source not in tables:
+                    continue
+                group = self.mapping.consolidation_of(entity.name)
+                if group is not None:
+                    members = [self.mapping.entity(n) for n in group.entities]
+                    present = [m for m in members if m.source in tables]
+                    handled.update(m.name for m in members)
+                    if not all(done.get(m.name, (None, False))[1] for m in present):
+                        self._load_group(src, conn, group, present, tables)
+                    continue
+                handled.add(entity.name)
+                last, finished = done.get(entity.name, (None, False))
+                if not finished:
+                    self._load_entity(src, conn, entity, tables[entity.source], last)
+            src.rollback()
+            state.update_run(conn, self.run, phase="loaded", load_finished_at=_now(conn))
+            self.report.counts = state.outcome_counts(conn, self.run)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    # -- tenants ---------------------------------------------------------------------------
+
+    def _fixed_tenant(self, entity: Entity) -> uuid.UUID | None:
+        rule = entity.tenant
+        if rule.kind != "fixed" or rule.slug is None:
+            return None
+        if rule.slug in self.fixed:
+            return self.fixed[rule.slug]
+        with self.db.platform_uow(actor=f"migrate:{self.run}") as uow:
+            existing = uow.repos.tenants.by_slug(rule.slug)
+            if existing is not None:
+                self.fixed[rule.slug] = existing.id
+                return existing.id
+        values = {
+            "slug": rule.slug,
+            "legal_name": rule.name or rule.slug,
+            "vertical": rule.vertical or self.mapping.vertical,
+        }
+        tenant_id = self.db.ids()
+        write_tenant(self.db, Row(tenant_id, values, "", ""), self.run, set(), id_map=False)
+        self.fixed[rule.slug] = tenant_id
+        return tenant_id
+
+    # -- one entity --------------------------------------------------------------------------
+
+    def _rows(
+        self, src: psycopg.Connection, reader: Reader, after: Sequence[str] | None
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        with src.cursor(name=f"migrate_{reader.entity.name}") as cur:
+            cur.itersize = self.batch
+            cur.execute(reader.scan(after), None if after is None else list(after))
+            while True:
+                rows = cur.fetchmany(self.batch)
+                if not rows:
+                    return
+                yield rows
+
+    def _batches(
+        self,
+        src: psycopg.Connection,
+        conn: psycopg.Connection,
+        entity: Entity,
+        table: SourceTable,
+        after: Sequence[str] | None,
+    ) -> Iterator[Batch]:
+        """The entity's rows in batches: transformed, minus the keys the id map has."""
+        reader = Reader(entity, table)
+        transform = Transformer(self.mapping, entity, reader, self.ctx)
+        for rows in self._rows(src, reader, after):
+            keys = [reader.key_of(r) for r in rows]
+            present = state.existing_keys(conn, self.run, entity.name, keys)
+            batch = Batch(len(rows), len(present), key_parts(keys[-1], len(reader.key)))
+            for row, key in zip(rows, keys, strict=True):
+                if key in present:
+                    continue
+                out = transform(row)
+                if isinstance(out, Rejected):
+                    batch.rejected.append(out)
+                else:
+                    batch.prepared.append(out)
+            self.report.rows += batch.size - batch.present
+            yield batch
+
+    def _load_entity(
+        self,
+        src: psycopg.Connection,
+        conn: psycopg.Connection,
+        entity: Entity,
+        table: SourceTable,
+        after: Sequence[str] | None,
+    ) -> None:
+        total = _count(src, entity)
+        done = 0
+        fixed = self._fixed_tenant(entity)
+        taken_slugs: set[str] = set()
+        if entity.target == "identity.tenants":
+            taken_slugs = {r[0] for r in conn.execute("SELECT slug FROM identity.tenants")}
+        for batch in self._batches(src, conn, entity, table, after):
+            prepared, rejected = batch.prepared, batch.rejected
+            if entity.target == "identity.tenants":
+                for item in prepared:
+                    tid = self.db.ids()
+                    write_tenant(
+                        self.db,
+                        Row(tid, item.values, entity.name, item.key, source_deleted=item.deleted),
+                        self.run,
+                        taken_slugs,
+                    )
+            else:
+                ok, bad = resolve(conn, self.run, entity, prepared, fixed)
+                rejected.extend(bad)
+                self._write(conn, entity, ok)
+            self._quarantine(conn, entity, rejected)
+            state.save_progress(conn, self.run, entity.name, batch.last, batch.size - batch.present)
+            done += batch.size
+            if self.progress:
+                self.progress(entity.name, done, total)
+        state.save_progress(conn, self.run, entity.name, None, 0, done=True)
+
+    def _write(self, conn: psycopg.Connection, entity: Entity, rows: Sequence[Resolved]) -> None:
+        by_tenant: dict[uuid.UUID, list[Row]] = {}
+        for r in rows:
+            by_tenant.setdefault(r.tenant, []).append(
+                Row(
+                    self.db.ids(),
+                    r.values,
+                    entity.name,
+                    r.prepared.key,
+                    refs=r.refs,
+                    source_deleted=r.prepared.deleted,
+                )
+            )
+        target = entity.canonical
+        for tenant, items in by_tenant.items():
+            with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
+                if target.name == "identity.locations":
+                    _unique_slugs(uow, tenant, items)
+                write_rows(uow, target, items, self.run, uow.clock.now())
+                uow.commit()
+
+    def _quarantine(
+        self, conn: psycopg.Connection, entity: Entity, rows: Sequence[Rejected]
+    ) -> None:
+        state.copy_id_map(
+            conn,
+            self.run,
+            [
+                IdMapRow(entity.name, r.key, "quarantined", entity.target, reason=r.reason)
+                for r in rows
+            ],
+        )
+
+    # -- consolidation groups ------------------------------------------------------------------
+
+    def _load_group(
+        self,
+        src: psycopg.Connection,
+        conn: psycopg.Connection,
+        group: Consolidation,
+        members: Sequence[Entity],
+        tables: dict[str, SourceTable],
+    ) -> None:
+        """Read every member entity, cluster per tenant, write one record per cluster."""
+        resolved: list[tuple[Entity, Resolved]] = []
+        for entity in members:
+            fixed = self._fixed_tenant(entity)
+            for batch in self._batches(src, conn, entity, tables[entity.source], None):
+                ok, bad = resolve(conn, self.run, entity, batch.prepared, fixed)
+                resolved.extend((entity, r) for r in ok)
+                self._quarantine(conn, entity, [*batch.rejected, *bad])
+        target = TARGETS[group.target]
+        by_tenant: dict[uuid.UUID, list[tuple[Entity, Resolved]]] = {}
+        for entity, r in resolved:
+            by_tenant.setdefault(r.tenant, []).append((entity, r))
+        for tenant, items in by_tenant.items():
+            clusters = consolidate.cluster(
+                [(e.name, r.prepared.key, r.values) for e, r in items], group
+            )
+            rows: list[Row] = []
+            extra: list[IdMapRow] = []
+            lineage: list[tuple[uuid.UUID, str, str, str]] = []
+            for members_idx in clusters:
+                row_id = self.db.ids()
+                merged = consolidate.survive(
+                    [
+                        (items[i][0].name, items[i][1].prepared.key, items[i][1].values)
+                        for i in members_idx
+                    ],
+                    group,
+                    self.mapping.entities,
+                )
+                first_entity, first = items[members_idx[0]]
+                rows.append(
+                    Row(
+                        row_id,
+                        merged.values,
+                        first_entity.name,
+                        first.prepared.key,
+                        refs=first.refs,
+                        source_deleted=all(items[i][1].prepared.deleted for i in members_idx),
+                    )
+                )
+                for i in members_idx[1:]:
+                    e, r = items[i]
+                    extra.append(
+                        IdMapRow(
+                            e.name,
+                            r.prepared.key,
+                            "merged",
+                            group.target,
+                            tenant,
+                            row_id,
+                            refs=r.refs or None,
+                            source_deleted=r.prepared.deleted,
+                        )
+                    )
+                if len(members_idx) > 1:
+                    lineage.extend(
+                        (row_id, col, ent, key) for col, (ent, key) in merged.lineage.items()
+                    )
+            with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
+                if group.target == "identity.locations":
+                    _unique_slugs(uow, tenant, rows)
+                write_rows(uow, target, rows, self.run, uow.clock.now())
+                state.copy_id_map(driver(uow), self.run, extra)
+                consolidate.copy_lineage(driver(uow), self.run, group.target, lineage)
+                uow.commit()
+        for entity in members:
+            state.save_progress(conn, self.run, entity.name, None, 0, done=True)
+
+
+def load(
+    db: Database,
+    source_url: str,
+    mapping: Mapping,
+    *,
+    run: str | None = None,
+    fernet_keys: Sequence[str] = (),
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> LoadReport:
+    """Load `source_url` into `db` with `mapping` (see the module docstring)."""
+    return Loader(
+        db, source_url, mapping, run=run, fernet_keys=fernet_keys, progress=progress, batch=batch
+    )()
+
+
+def _count(src: psycopg.Connection, entity: Entity) -> int:
+    row = src.execute(
+        psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
+            psycopg.sql.Identifier(entity.schema), psycopg.sql.Identifier(entity.table)
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _now(conn: psycopg.Connection) -> Any:
+    row = conn.execute("SELECT now()").fetchone()
+    return row[0] if row else None
+
+
+def _unique_slugs(uow: UnitOfWork, tenant: uuid.UUID, rows: Sequence[Row]) -> None:
+    """Location slugs are unique per tenant: a taken one gets a numeric suffix."""
+    taken = {
+        r[0]
+        for r in driver(uow).execute(
+            "SELECT slug FROM identity.locations WHERE tenant_id = %s", (tenant,)
+        )
+    }
+    for row in rows:
+        base = str(row.values.get("slug") or "location")[:90]
+        slug, n = base, 1
+        while slug in taken:
+            n += 1
+            slug = f"{base}-{n}"
+        taken.add(slug)
+        row.values["slug"] = slug

@@ -1,0 +1,59 @@
+"""What a run looks like from outside: `migrate status` and `migrate quarantine` as data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from tenantry.migrate import state
+
+__all__ = ["quarantine_rows", "status_of"]
+
+
+def status_of(conn: psycopg.Connection, name: str) -> dict[str, Any]:
+    run = state.require_run(conn, name)
+    last = conn.execute(
+        "SELECT verified_at, equal, report->'differences_total' FROM migrate.verifications"
+        " WHERE run = %s ORDER BY verified_at DESC LIMIT 1",
+        (name,),
+    ).fetchone()
+    lag: dict[str, Any] | None = None
+    if run.applied_commit_at is not None:
+        lag = {"applied_commit_at": run.applied_commit_at.isoformat()}
+    return {
+        "run": run.name,
+        "mapping": run.mapping,
+        "source": run.source_id,
+        "phase": run.phase,
+        "slot": run.slot,
+        "applied_lsn": None if run.applied_lsn is None else state.lsn_text(run.applied_lsn),
+        "lag": lag,
+        "load_started_at": _iso(run.load_started_at),
+        "load_finished_at": _iso(run.load_finished_at),
+        "cutover_at": _iso(run.cutover_at),
+        "rollback_until": _iso(run.rollback_until),
+        "counts": state.outcome_counts(conn, name),
+        "last_verify": None
+        if last is None
+        else {"at": last[0].isoformat(), "equal": bool(last[1]), "differences": last[2]},
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def quarantine_rows(
+    conn: psycopg.Connection, name: str, entity: str | None, limit: int
+) -> list[dict[str, Any]]:
+    state.require_run(conn, name)
+    rows = conn.execute(
+        "SELECT entity, source_key, reason, loaded_at FROM migrate.id_map"
+        " WHERE run = %s AND outcome = 'quarantined' AND (%s::text IS NULL OR entity = %s)"
+        " ORDER BY entity, source_key LIMIT %s",
+        (name, entity, entity, limit),
+    )
+    return [
+        {"entity": e, "source_key": k, "reason": r, "at": at.isoformat()} for e, k, r, at in rows
+    ]

@@ -1,0 +1,247 @@
+"""Writing prepared rows of one tenant into a canonical table, sealed as tenantry seals them.
+
+One call is one transaction of `tenantry_owner` bound to the tenant: the rows' data subjects
+are found or created (by the blind index of their e-mail, else phone, or inherited from the
+parent row, exactly the rules of the ORM sealer), every personal value is sealed under its
+subject's key (or the tenant's records key), rows are written with COPY, and their id-map rows
+go in the same transaction. Tenants themselves are created through `create_tenant`, so they get
+their keys. Nothing here decides what a row means; `transform` did that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from tenantry.db.engine import Database
+from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ValidationError
+from tenantry.migrate.state import IdMapRow, copy_id_map
+from tenantry.migrate.targets import Target
+from tenantry.models import Tenant
+from tenantry.models.enums import LegalForm, Vertical
+from tenantry.privacy.crypto import blind_index, normalise_email, normalise_phone
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.sealing import normalise_identifier, seal_value
+from tenantry.privacy.subjects import email_index, find_or_insert_subject, find_or_insert_subjects
+from tenantry.privacy.vault import keyring
+from tenantry.services.platform import create_tenant
+
+__all__ = ["Row", "driver", "write_rows", "write_tenant"]
+
+
+@dataclass
+class Row:
+    """A row ready to write: its id, values by column, and its id-map entry."""
+
+    id: uuid.UUID
+    values: dict[str, Any]
+    entity: str
+    source_key: str
+    refs: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "loaded"
+    source_deleted: bool = False
+
+
+def driver(uow: UnitOfWork) -> Any:
+    """The psycopg connection under a unit of work (its transaction begun and bound)."""
+    return uow.session.connection().connection.driver_connection
+
+
+def _normalised(kind: str, value: str) -> str:
+    if kind == "email":
+        return normalise_email(value)
+    if kind == "phone":
+        return normalise_phone(value)
+    return normalise_identifier(value)
+
+
+def _subjects(
+    uow: UnitOfWork, ring: KeyRing, target: Target, rows: Sequence[Row]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Each row's data subject, by the ORM sealer's rules (contact first, then parents)."""
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    if not target.subject_linked:
+        return found
+    kinds = {name: target.sealed[name].kind for name in target.subject_from}
+    by_email: dict[uuid.UUID, bytes] = {}
+    contacts: list[tuple[str, str | None]] = []
+    phone_only: dict[uuid.UUID, str] = {}
+    for row in rows:
+        email = next(
+            (row.values.get(n) for n, k in kinds.items() if k == "email" and row.values.get(n)),
+            None,
+        )
+        phone = next(
+            (row.values.get(n) for n, k in kinds.items() if k == "phone" and row.values.get(n)),
+            None,
+        )
+        if email:
+            try:
+                by_email[row.id] = email_index(ring, email)
+                contacts.append((email, phone))
+                continue
+            except ValidationError:
+                pass
+        if phone:
+            try:
+                normalise_phone(phone)
+                phone_only[row.id] = phone
+            except ValidationError:
+                pass
+    if contacts:
+        subjects = find_or_insert_subjects(uow, ring, contacts)
+        for row_id, index in by_email.items():
+            found[row_id] = subjects[index]
+    for row_id, phone in phone_only.items():
+        found[row_id] = find_or_insert_subject(uow, ring, phone=phone)
+    conn = driver(uow)
+    for column, table in target.subject_parents:
+        parents = {
+            row.values[column] for row in rows if row.id not in found and row.values.get(column)
+        }
+        if not parents:
+            continue
+        schema, name = table.split(".")
+        result = conn.execute(
+            sql.SQL(
+                "SELECT id, subject_id FROM {}.{} WHERE tenant_id = %s AND id = ANY(%s)"
+            ).format(sql.Identifier(schema), sql.Identifier(name)),
+            (ring.tenant_id, list(parents)),
+        )
+        subject_of = {pid: sid for pid, sid in result if sid is not None}
+        for row in rows:
+            parent = row.values.get(column)
+            if row.id not in found and parent in subject_of:
+                found[row.id] = subject_of[parent]
+    return found
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, (dict, list)) and not isinstance(value, str):
+        return Jsonb(value) if isinstance(value, dict) else value
+    return value
+
+
+def write_rows(
+    uow: UnitOfWork, target: Target, rows: Sequence[Row], run: str, now: datetime
+) -> None:
+    """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`."""
+    if not rows:
+        return
+    ring = keyring(uow)
+    tenant = ring.tenant_id
+    subjects = _subjects(uow, ring, target, rows)
+    sealed = target.sealed
+    columns = target.by_name
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        values = dict(row.values)
+        if row.source_deleted and target.soft_delete and values.get("deleted_at") is None:
+            values["deleted_at"] = now
+        subject = subjects.get(row.id)
+        for name, fieldspec in sealed.items():
+            plain = values.get(name)
+            if plain is None:
+                continue
+            values[name] = seal_value(ring, target.name, name, row.id, subject, str(plain))
+            if fieldspec.blind_index is not None:
+                values[fieldspec.blind_index] = blind_index(
+                    ring.field_index_key(name), _normalised(fieldspec.kind, str(plain))
+                )
+        present = ["tenant_id", "id"]
+        data: list[Any] = [tenant, row.id]
+        if target.subject_linked:
+            present.append("subject_id")
+            data.append(subject)
+        for name in sorted(values):
+            if name in columns and name not in ("tenant_id", "id", "subject_id"):
+                present.append(name)
+                data.append(_copy_value(values[name]))
+        groups.setdefault(tuple(present), []).append(tuple(data))
+    conn = driver(uow)
+    schema, table = target.name.split(".")
+    for present, data_rows in groups.items():
+        stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+            sql.Identifier(schema),
+            sql.Identifier(table),
+            sql.SQL(", ").join(sql.Identifier(c) for c in present),
+        )
+        with conn.cursor().copy(stmt) as copy:
+            for data in data_rows:
+                copy.write_row(data)
+    copy_id_map(
+        conn,
+        run,
+        [
+            IdMapRow(
+                entity=r.entity,
+                source_key=r.source_key,
+                outcome=r.outcome,
+                canonical_table=target.name,
+                tenant=tenant,
+                canonical_id=r.id,
+                refs=r.refs or None,
+                source_deleted=r.source_deleted,
+            )
+            for r in rows
+        ],
+    )
+
+
+def write_tenant(
+    db: Database, row: Row, run: str, taken_slugs: set[str], *, id_map: bool = True
+) -> uuid.UUID:
+    """Create one tenant (with its keys) from a prepared row, with its id-map row."""
+    values = dict(row.values)
+    slug = _free_slug(str(values.pop("slug")), taken_slugs)
+    with db.platform_uow(actor=f"migrate:{run}") as uow:
+        tenant = create_tenant(
+            uow,
+            slug=slug,
+            legal_name=str(values.pop("legal_name")),
+            display_name=values.pop("display_name", None),
+            vertical=Vertical(values.pop("vertical")),
+            legal_form=LegalForm(values.pop("legal_form", "other")),
+            tenant_id=row.id,
+        )
+        for name, value in values.items():
+            if name in Tenant.__table__.c:
+                setattr(tenant, name, value)
+        if row.source_deleted and tenant.deleted_at is None:
+            tenant.deleted_at = uow.clock.now()
+        uow.flush()
+        if id_map:
+            copy_id_map(
+                driver(uow),
+                run,
+                [
+                    IdMapRow(
+                        entity=row.entity,
+                        source_key=row.source_key,
+                        outcome="loaded",
+                        canonical_table="identity.tenants",
+                        tenant=tenant.id,
+                        canonical_id=tenant.id,
+                        source_deleted=row.source_deleted,
+                    )
+                ],
+            )
+        uow.commit()
+    return row.id
+
+
+def _free_slug(slug: str, taken: set[str]) -> str:
+    base = slug[:56] if len(slug) >= 2 else f"t-{slug}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
