@@ -25,6 +25,7 @@ from tenantry.migrate.mapping import Mapping, load_mapping
 from tenantry.migrate.plan import make_plan
 from tenantry.migrate.report import quarantine_rows, status_of
 from tenantry.migrate.source import connect_source, describe, introspect
+from tenantry.migrate.verify import verify as verify_run
 
 __all__ = ["app"]
 
@@ -225,3 +226,34 @@ def quarantine(
     for r in rows:
         out.add_row(r["entity"], r["source_key"], r["reason"])
     show(out)
+
+
+@app.command()
+def verify(
+    source: SourceOption,
+    mapping: MappingOption,
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Prove that source and target agree; exit 0 only when they do, else name the rows."""
+    m = _mapping(mapping)
+    with database() as db:
+        report = verify_run(db, source, m, run=run, fernet_keys=_fernet_keys(fernet_key))
+    if fmt is OutputFormat.JSON:
+        print_json(report.as_json())
+    else:
+        out = table("entity", "source", "target", "differing", title=f"Verify {report.run}")
+        for entity, counts in report.counts.items():
+            out.add_row(entity, *(str(counts[k]) for k in ("source", "target", "differing")))
+        show(out)
+        if report.differences:
+            diff = table("entity", "source key", "canonical id", "column", "difference")
+            for d in report.differences:
+                diff.add_row(d.entity, d.source_key, d.canonical_id or "", d.column or "", d.kind)
+            show(diff)
+        rate = f"{report.rows_per_second:,.0f} rows/s"
+        verdict = "equal" if report.equal else f"{report.differences_total} rows differ"
+        console().print(f"{verdict}; {report.rows} source rows in {report.seconds:.1f} s ({rate})")
+    if not report.equal:
+        raise typer.Exit(1)
