@@ -41,7 +41,7 @@ _TEST_CARDS = ["4111111111111111", "5555555555554444", "4012888888881881"]
 def apply_schema(conninfo: str) -> None:
     """Create the legacy schema (auth + public tables, demo rows) in the given database."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(SCHEMA_FILE.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        conn.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def _phone(rng: random.Random) -> str:
