@@ -6,13 +6,18 @@ unparseable text timestamp, orphan keys, soft-deleted partners, the demo lead)."
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from tenantry.db.provider import DatabaseTarget
+from tenantry.models import Base
+from tenantry.models.sealed import SealedField
 from tests.conftest import create_database, drop_database
 from tests.legacy.matbakh.data import apply_schema, populate
 
@@ -166,3 +171,99 @@ def test_same_seed_same_data(server: DatabaseTarget) -> None:
         assert first == again
     finally:
         drop_database(server, name)
+
+
+# --- the built-in mapping against this fixture (the engine is not needed for these checks) ---
+
+MAPPING_FILE = (
+    Path(__file__).parents[3] / "src" / "tenantry" / "migrate" / "mappings" / "matbakh.toml"
+)
+MEMBERSHIP_COLUMNS = {"role"}  # identity.users (+ memberships): the membership's role
+
+
+def _mapping() -> dict[str, Any]:
+    with MAPPING_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _model(target: str) -> type[Base]:
+    for mapper in Base.registry.mappers:
+        table = mapper.class_.__table__
+        if f"{table.schema}.{table.name}" == target:
+            return mapper.class_  # type: ignore[no-any-return]
+    raise AssertionError(f"no model for {target}")
+
+
+def _attributes(model: type[Base]) -> set[str]:
+    names = set(sa.inspect(model).attrs.keys())
+    names |= {k for k, v in vars(model).items() if isinstance(v, SealedField)}
+    for klass in model.__mro__:
+        names |= {k for k, v in vars(klass).items() if isinstance(v, SealedField)}
+    return names
+
+
+def _expr(spec: Any) -> str:
+    if isinstance(spec, str):
+        return f't."{spec}"::text'
+    if "sql" in spec:
+        return f"({spec['sql']})::text"
+    if "from" in spec:
+        return f't."{spec["from"]}"::text'
+    return "NULL"
+
+
+def test_mapping_targets_and_values_exist() -> None:
+    mapping = _mapping()
+    names = {e["name"] for e in mapping["entity"]}
+    assert len(names) == len(mapping["entity"])
+    for entity in mapping["entity"]:
+        model = _model(entity["target"])
+        allowed = _attributes(model) | (
+            MEMBERSHIP_COLUMNS if entity["target"] == "identity.users" else set()
+        )
+        for column, spec in entity.get("columns", {}).items():
+            assert column in allowed, f"{entity['name']}: {column} is not a target column"
+            if isinstance(spec, dict) and "ref" in spec:
+                assert spec["ref"] in names
+            if isinstance(spec, dict) and spec.get("convert") == "enum":
+                col = model.__table__.c[column]
+                enum_values = set(col.type.enums)
+                assert set(spec["values"].values()) <= enum_values, (entity["name"], column)
+                assert spec.get("default", next(iter(enum_values))) in enum_values
+            for card in ("card_number", "card_cvc", "cvc", "cvv", "card_expiry"):
+                assert not (isinstance(spec, dict) and spec.get("from") == card)
+                assert card not in _expr(spec)
+        tenant = entity["tenant"]
+        if isinstance(tenant, dict) and "ref" in tenant:
+            assert tenant["ref"] in names
+    for rule in mapping["consolidate"]:
+        assert set(rule["entities"]) <= names
+
+
+def test_mapping_sql_runs_on_the_fixture(source: tuple[str, dict[str, int]]) -> None:
+    conninfo, _ = source
+    mapping = _mapping()
+    with psycopg.connect(conninfo) as conn:
+        for entity in mapping["entity"]:
+            exprs = [_expr(spec) for spec in entity.get("columns", {}).values()]
+            exprs += [f't."{c}"::text' for c in entity.get("key", [])]
+            exprs += [f't."{c}"::text' for c in entity.get("personal", {})]
+            tenant = entity["tenant"]
+            if isinstance(tenant, dict) and "from" in tenant:
+                exprs.append(f't."{tenant["from"]}"::text')
+            soft = entity.get("soft_delete")
+            if soft is not None:
+                exprs.append(_expr(soft) if isinstance(soft, dict) else f't."{soft}"::text')
+            exprs += [f"({rule['sql']})::text" for rule in entity.get("exclude", [])]
+            where = entity.get("where", "true")
+            query = f"SELECT {', '.join(exprs)} FROM {entity['source']} t WHERE {where}"
+            rows = conn.execute(query).fetchall()  # type: ignore[arg-type]
+            assert rows, f"{entity['name']}: no rows pass its filter"
+
+
+def test_demo_lead_is_excluded_and_only_it(source: tuple[str, dict[str, int]]) -> None:
+    conninfo, _ = source
+    (vc,) = [e for e in _mapping()["entity"] if e["name"] == "vc_leads"]
+    rule = vc["exclude"][0]["sql"]
+    excluded = _one(conninfo, f"SELECT count(*) FROM public.visibility_check_leads t WHERE {rule}")
+    assert excluded == 1
