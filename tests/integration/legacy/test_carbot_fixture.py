@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +15,7 @@ from tests.conftest import create_database, drop_database
 from tests.legacy.carbot.data import apply_schema, populate
 
 SCALE = 0.004
+MAPPING = Path(__file__).parents[3] / "src/tenantry/migrate/mappings/carbot.toml"
 
 
 @pytest.fixture(scope="module")
@@ -142,5 +145,67 @@ def test_integer_workshops_leave_every_uuid_reference_dangling(server: DatabaseT
         )
         assert resolvable == 0
         assert one(conninfo, "SELECT count(*) FROM leads WHERE workshop_id IS NOT NULL") > 0
+    finally:
+        drop_database(server, name)
+
+
+def mapping_probes(source_has: set[str]) -> list[tuple[str, str]]:
+    """(entity, SQL) pairs touching every column, expression and filter the mapping names."""
+    spec = tomllib.loads(MAPPING.read_text(encoding="utf-8"))
+    probes: list[tuple[str, str]] = []
+    for ent in spec["entity"]:
+        table = ent["source"].split(".", 1)[1]
+        if table not in source_has:
+            assert ent.get("optional"), f"{ent['name']}: {table} missing but not optional"
+            continue
+        exprs = [f"t.{k}" for k in ent.get("key", [])]
+        for col in ent.get("columns", {}).values():
+            spec_ = {"from": col} if isinstance(col, str) else col
+            if "from" in spec_:
+                exprs.append(f't."{spec_["from"]}"')
+            if "sql" in spec_:
+                exprs.append(f"({spec_['sql']})")
+        tenant = ent.get("tenant")
+        if isinstance(tenant, dict) and "from" in tenant:
+            exprs.append(f't."{tenant["from"]}"')
+        soft = ent.get("soft_delete")
+        if isinstance(soft, dict):
+            exprs.append(f"({soft['sql']})")
+        elif isinstance(soft, str):
+            exprs.append(f't."{soft}"')
+        filters = [e["sql"] for e in ent.get("exclude", [])]
+        if "where" in ent:
+            filters.append(ent["where"])
+        where = " AND ".join(f"({f}) IS NOT NULL" for f in filters) or "true"
+        probes.append(
+            (ent["name"], f"SELECT {', '.join(exprs)} FROM {table} t WHERE {where} LIMIT 5")
+        )
+    return probes
+
+
+@pytest.mark.parametrize("integer_workshops", [False, True])
+def test_mapping_names_only_columns_and_sql_the_fixture_has(
+    server: DatabaseTarget, integer_workshops: bool
+) -> None:
+    name = f"carbot_map_{os.getpid()}_{int(integer_workshops)}"
+    target = create_database(server, name)
+    try:
+        conninfo = target.libpq(target.owner_url)
+        apply_schema(conninfo, integer_workshops=integer_workshops)
+        populate(conninfo, scale=0.001, seed=5)
+        with psycopg.connect(conninfo) as conn:
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+            }
+            probes = mapping_probes(tables)
+            assert len(probes) >= 12
+            for entity, query in probes:
+                try:
+                    conn.execute(query)  # type: ignore[arg-type]
+                except psycopg.Error as exc:
+                    pytest.fail(f"{entity}: {exc.diag.message_primary}")
     finally:
         drop_database(server, name)
