@@ -31,7 +31,7 @@ def source(server: DatabaseTarget) -> Iterator[tuple[str, dict[str, int]]]:
 
 def one(conninfo: str, query: str) -> int:
     with psycopg.connect(conninfo) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(query).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -204,7 +204,7 @@ def test_mapping_names_only_columns_and_sql_the_fixture_has(
             assert len(probes) >= 12
             for entity, query in probes:
                 try:
-                    conn.execute(query)  # type: ignore[arg-type]
+                    conn.execute(query)
                 except psycopg.Error as exc:
                     pytest.fail(f"{entity}: {exc.diag.message_primary}")
     finally:

@@ -155,10 +155,10 @@ NULL = "\\N"
 def apply_schema(conninfo: str, *, integer_workshops: bool = False) -> None:
     """Create the CarBot-shaped source; `integer_workshops` also applies the SERIAL-id rebuild."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute((HERE / "schema.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        conn.execute((HERE / "schema.sql").read_text(encoding="utf-8"))
         if integer_workshops:
             sql = (HERE / "integer_workshops.sql").read_text(encoding="utf-8")
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
 
 class _Gen:
@@ -187,7 +187,7 @@ def _copy(conn: psycopg.Connection, table: str, cols: str, rows: Iterable[str]) 
     """COPY text rows (tab-separated, already escaped) into `table`; returns the row count."""
     n = 0
     buf: list[str] = []
-    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as cp:  # type: ignore[arg-type]
+    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
         for line in rows:
             buf.append(line)
             n += 1
@@ -325,7 +325,7 @@ def populate(conninfo: str, *, scale: float = 1.0, seed: int = 1) -> dict[str, i
         conn.commit()
         with conn.cursor() as cur:
             for table in ("workshops", "customers", "leads", "chat_sessions", "chat_messages"):
-                cur.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
+                cur.execute(f"ANALYZE {table}")
         conn.commit()
     return counts
 
