@@ -31,7 +31,8 @@ from tenantry.migrate.source import SourceTable, connect_source, introspect, sou
 from tenantry.migrate.state import IdMapRow, Placed
 from tenantry.migrate.targets import TARGETS
 from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer, key_parts
-from tenantry.migrate.writer import Row, driver, write_rows, write_tenant
+from tenantry.migrate.writer import Row, driver, write_rows, write_tenant, write_users
+from tenantry.models import Location
 
 __all__ = ["LoadReport", "Progress", "load", "owner_connection", "resolve"]
 
@@ -107,14 +108,35 @@ class Resolved:
     refs: dict[str, list[str]]
 
 
+MAIN_LOCATION = "main"
+
+
+def fixed_defaults(
+    conn: psycopg.Connection, entity: Entity, tenant: uuid.UUID | None
+) -> dict[str, Any]:
+    """For rows of a fixed tenant that need a location the mapping cannot name: the tenant's
+    main location (slug `main`, created by the load)."""
+    if tenant is None or "location_id" not in entity.canonical.required:
+        return {}
+    if entity.column("location_id") is not None:
+        return {}
+    row = conn.execute(
+        "SELECT id FROM identity.locations WHERE tenant_id = %s AND slug = %s",
+        (tenant, MAIN_LOCATION),
+    ).fetchone()
+    return {} if row is None else {"location_id": row[0]}
+
+
 def resolve(
     conn: psycopg.Connection,
     run: str,
     entity: Entity,
     rows: Sequence[Prepared],
     fixed_tenant: uuid.UUID | None,
+    defaults: dict[str, Any] | None = None,
 ) -> tuple[list[Resolved], list[Rejected]]:
-    """Tenants and references of a batch, through the id map."""
+    """Tenants and references of a batch, through the id map; `defaults` fill required
+    columns the mapping leaves out (a fixed tenant's main location)."""
     wanted: dict[str, set[str]] = {}
     for row in rows:
         if row.tenant_ref:
@@ -139,7 +161,7 @@ def resolve(
         if tenant is None:
             bad.append(Rejected(row.key, "no tenant"))
             continue
-        values = dict(row.values)
+        values = (defaults or {}) | dict(row.values)
         refs: dict[str, list[str]] = {}
         reason = None
         for column, (ref_entity, key) in row.refs.items():
@@ -252,6 +274,17 @@ class Loader:
         }
         tenant_id = self.db.ids()
         write_tenant(self.db, Row(tenant_id, values, "", ""), self.run, set(), id_map=False)
+        with self.db.platform_uow(tenant_id=tenant_id, actor=f"migrate:{self.run}") as uow:
+            uow.session.add(
+                Location(
+                    tenant_id=tenant_id,
+                    id=self.db.ids(),
+                    name=values["legal_name"],
+                    slug=MAIN_LOCATION,
+                    vertical=values["vertical"],
+                )
+            )
+            uow.commit()
         self.fixed[rule.slug] = tenant_id
         return tenant_id
 
@@ -321,7 +354,8 @@ class Loader:
                         taken_slugs,
                     )
             else:
-                ok, bad = resolve(conn, self.run, entity, prepared, fixed)
+                defaults = fixed_defaults(conn, entity, fixed)
+                ok, bad = resolve(conn, self.run, entity, prepared, fixed, defaults)
                 rejected.extend(bad)
                 self._write(conn, entity, ok)
             self._quarantine(conn, entity, rejected)
@@ -349,7 +383,10 @@ class Loader:
             with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
                 if target.name == "identity.locations":
                     _unique_slugs(uow, tenant, items)
-                write_rows(uow, target, items, self.run, uow.clock.now())
+                if target.platform_scoped:
+                    write_users(uow, items, self.run)
+                else:
+                    write_rows(uow, target, items, self.run, uow.clock.now())
                 uow.commit()
 
     def _quarantine(
@@ -379,7 +416,8 @@ class Loader:
         for entity in members:
             fixed = self._fixed_tenant(entity)
             for batch in self._batches(src, conn, entity, tables[entity.source], None):
-                ok, bad = resolve(conn, self.run, entity, batch.prepared, fixed)
+                defaults = fixed_defaults(conn, entity, fixed)
+                ok, bad = resolve(conn, self.run, entity, batch.prepared, fixed, defaults)
                 resolved.extend((entity, r) for r in ok)
                 self._quarantine(conn, entity, [*batch.rejected, *bad])
         target = TARGETS[group.target]

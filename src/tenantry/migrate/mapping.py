@@ -61,6 +61,7 @@ _ENTITY_KEYS = {
     "tenant",
     "where",
     "where_reason",
+    "where_outcome",
     "soft_delete",
     "exclude",
     "columns",
@@ -129,6 +130,9 @@ class Entity:
     optional: bool = False
     where: str | None = None
     where_reason: str = "excluded by the mapping's filter"
+    # "quarantine" (default) or "skip": rows the filter leaves out are another entity's to
+    # account for (an entity that derives extra records from a table another entity loads)
+    where_outcome: str = "quarantine"
     soft_delete: str | None = None  # a source column, or `sql:<expression>`
     exclusions: tuple[Exclusion, ...] = ()
     personal: dict[str, str] = field(default_factory=dict)
@@ -255,6 +259,12 @@ def _string(value: object, where: str) -> str:
     return value
 
 
+def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise MappingError(f"{where}: must be one of {', '.join(allowed)}")
+    return str(value)
+
+
 def _paths(value: object, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -353,6 +363,9 @@ def _entity(raw: object, where: str) -> Entity:
         optional=bool(doc.get("optional", False)),
         where=doc.get("where"),
         where_reason=str(doc.get("where_reason", "excluded by the mapping's filter")),
+        where_outcome=_choice(
+            doc.get("where_outcome", "quarantine"), ("quarantine", "skip"), where
+        ),
         soft_delete=soft,
         exclusions=exclusions,
         personal={str(k): str(v) for k, v in _table(doc.get("personal", {}), where).items()},

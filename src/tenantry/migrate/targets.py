@@ -31,9 +31,10 @@ from tenantry.models import (
     Vehicle,
 )
 from tenantry.models.base import Base
+from tenantry.models.enums import MembershipRole
 from tenantry.models.sealed import SealedField, sealed_fields
 
-__all__ = ["TARGETS", "Column", "Target"]
+__all__ = ["MEMBERSHIP_ROLE", "TARGETS", "Column", "Target"]
 
 _MANAGED = {"id", "tenant_id", "subject_id"}
 
@@ -91,12 +92,20 @@ class Target:
 
     @property
     def by_name(self) -> dict[str, Column]:
-        return {c.name: c for c in self.columns}
+        named = {c.name: c for c in self.columns}
+        return named | ({"role": MEMBERSHIP_ROLE} if self.platform_scoped else {})
 
     @property
     def writable(self) -> set[str]:
-        """Columns a mapping may set (the engine owns ids, tenant and subject)."""
-        return {c.name for c in self.columns if c.name not in _MANAGED and not _is_index(c)}
+        """Columns a mapping may set (the engine owns ids, tenant and subject). Staff accounts
+        also take `role`: the membership that ties the account to the row's tenant."""
+        names = {c.name for c in self.columns if c.name not in _MANAGED and not _is_index(c)}
+        return names | ({"role"} if self.platform_scoped else set())
+
+    @property
+    def platform_scoped(self) -> bool:
+        """Sealed under the platform keys (staff accounts belong to no tenant)."""
+        return getattr(self.model, "__sealed_scope__", "tenant") == "platform"
 
     @property
     def required(self) -> set[str]:
@@ -119,6 +128,12 @@ class Target:
     def copy_columns(self) -> list[str]:
         """Every column the loader writes with COPY, in table order."""
         return [c.name for c in self.columns]
+
+
+# The pseudo-column `role` of staff accounts: the role of the membership the load creates.
+MEMBERSHIP_ROLE = Column(
+    "role", sa.String(20), False, True, enum_values=tuple(r.value for r in MembershipRole)
+)
 
 
 def _is_index(column: Column) -> bool:

@@ -60,6 +60,7 @@ class Prepared:
 class Rejected:
     key: str
     reason: str
+    skip: bool = False  # not this entity's row to account for (a derived entity's filter)
 
 
 class Reader:
@@ -176,7 +177,9 @@ class Transformer:
             ):
                 return Rejected(key, exclusion.reason)
         if "where" in reader.slots and reader.value(row, "where") not in (True, "t"):
-            return Rejected(key, f"filtered: {entity.where_reason}")
+            return Rejected(
+                key, f"filtered: {entity.where_reason}", skip=entity.where_outcome == "skip"
+            )
         prepared = Prepared(key, {})
         if entity.tenant.kind == "ref":
             tenant_key = reader.value(row, "tenant")
@@ -288,4 +291,6 @@ class Transformer:
         return None
 
     def _ref_columns(self) -> set[str]:
-        return {s.target for s in self.entity.columns if s.ref is not None}
+        """Columns filled after transformation: references, and a fixed tenant's location."""
+        filled = {s.target for s in self.entity.columns if s.ref is not None}
+        return filled | ({"location_id"} if self.entity.tenant.kind == "fixed" else set())

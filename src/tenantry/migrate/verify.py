@@ -28,15 +28,16 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tenantry.db.engine import Database
+from tenantry.db.uow import UnitOfWork
 from tenantry.migrate import state
 from tenantry.migrate.convert import Context
-from tenantry.migrate.load import owner_connection, resolve
+from tenantry.migrate.load import fixed_defaults, owner_connection, resolve
 from tenantry.migrate.mapping import Entity, Mapping
 from tenantry.migrate.plan import check_fit
 from tenantry.migrate.source import SourceTable, connect_source, introspect
 from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer
-from tenantry.privacy.sealing import open_value
-from tenantry.privacy.vault import keyring
+from tenantry.privacy.sealing import open_platform_value, open_value
+from tenantry.privacy.vault import keyring, platform_keys
 
 __all__ = ["Difference", "VerifyReport", "bisect", "verify"]
 
@@ -201,10 +202,14 @@ def _source_side(
             for row in batch:
                 out = transform(row)
                 if isinstance(out, Rejected):
-                    side.expected[out.key] = Expected("quarantined", {})
+                    if not out.skip:
+                        side.expected[out.key] = Expected("quarantined", {})
                 else:
                     prepared.append(out)
-            ok, bad = resolve(conn, run, entity, prepared, _fixed_tenant(conn, entity))
+            tenant = _fixed_tenant(conn, entity)
+            ok, bad = resolve(
+                conn, run, entity, prepared, tenant, fixed_defaults(conn, entity, tenant)
+            )
             for item in bad:
                 side.expected[item.key] = Expected("quarantined", {})
             for item in ok:
@@ -246,15 +251,27 @@ def _target_side(
         sql.SQL(
             "SELECT m.source_key, m.outcome, m.canonical_id, m.canonical_tenant, {} "
             "FROM migrate.id_map m LEFT JOIN {}.{} t "
-            "ON t.tenant_id = m.canonical_tenant AND t.id = m.canonical_id "
+            "ON {} t.id = m.canonical_id "
             "WHERE m.run = %s AND m.entity = %s"
         ).format(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
             sql.Identifier(schema),
             sql.Identifier(name),
+            sql.SQL("" if target.platform_scoped else "t.tenant_id = m.canonical_tenant AND"),
         ),
         (run, entity.name),
     ).fetchall()
+    roles: dict[tuple[Any, Any], str] = {}
+    if target.platform_scoped:  # a staff account's `role` is its membership's in the tenant
+        roles = {
+            (tenant, user): role
+            for tenant, user, role in conn.execute(
+                "SELECT m.canonical_tenant, ms.user_id, ms.role FROM migrate.id_map m"
+                " JOIN identity.memberships ms ON ms.tenant_id = m.canonical_tenant"
+                " AND ms.user_id = m.canonical_id WHERE m.run = %s AND m.entity = %s",
+                (run, entity.name),
+            )
+        }
     by_tenant: dict[uuid.UUID | None, list[tuple[Any, ...]]] = {}
     for row in rows:
         by_tenant.setdefault(row[3], []).append(row)
@@ -264,19 +281,15 @@ def _target_side(
         opened: dict[tuple[str, str], str | None] = {}
         if tenant is not None and sealed:
             with db.platform_uow(tenant_id=tenant, actor=f"migrate:{run}:verify") as uow:
-                ring = keyring(uow)
                 at = {c: i + 4 for i, c in enumerate(columns)}
-                subjects = {
-                    r[at["subject_id"]] for r in items if "subject_id" in at and r[at["subject_id"]]
-                }
-                ring.preload_subject_keys(subjects)
+                opener = _opener(uow, target.platform_scoped, items, at)
                 for r in items:
-                    if r[4 + columns.index("id")] is None:
+                    if r[at["id"]] is None:
                         continue
                     subject = r[at["subject_id"]] if "subject_id" in at else None
                     for column in sealed:
-                        opened[(r[0], column)] = open_value(
-                            ring, target.name, column, r[at["id"]], subject, r[at[column]]
+                        opened[(r[0], column)] = opener(
+                            target.name, column, r[at["id"]], subject, r[at[column]]
                         )
         for r in items:
             key, outcome, canonical_id = r[0], r[1], r[2]
@@ -291,12 +304,34 @@ def _target_side(
                 continue
             for column in sealed:
                 values[column] = opened.get((key, column))
+            if target.platform_scoped:
+                values["role"] = roles.get((tenant, canonical_id))
             compared = _compared(entity, values, False, soft)
             owned = _owned(lineage, canonical_id, entity.name, key)
             if owned is not None:
                 compared = {c: v for c, v in compared.items() if c in owned}
             side.actual[key] = compared
             side.target[key] = _digest(compared)
+
+
+Opener = Callable[[str, str, uuid.UUID, uuid.UUID | None, bytes | None], str | None]
+
+
+def _opener(
+    uow: UnitOfWork, platform: bool, rows: Sequence[tuple[Any, ...]], at: dict[str, int]
+) -> Opener:
+    """Opens sealed values of a tenant's rows (or of staff accounts, under the platform keys)."""
+    if platform:
+        keys = platform_keys(uow)
+        return lambda table, column, row_id, _subject, ct: open_platform_value(
+            keys, table, column, row_id, ct
+        )
+    ring = keyring(uow)
+    if "subject_id" in at:
+        ring.preload_subject_keys({r[at["subject_id"]] for r in rows if r[at["subject_id"]]})
+    return lambda table, column, row_id, subject, ct: open_value(
+        ring, table, column, row_id, subject, ct
+    )
 
 
 def _owned(

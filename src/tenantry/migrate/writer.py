@@ -26,14 +26,14 @@ from tenantry.migrate.state import IdMapRow, copy_id_map
 from tenantry.migrate.targets import Target
 from tenantry.models import Tenant
 from tenantry.models.enums import LegalForm, Vertical
-from tenantry.privacy.crypto import blind_index, normalise_email, normalise_phone
-from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.crypto import blind_index, field_aad, normalise_email, normalise_phone, seal
+from tenantry.privacy.keys import KeyRing, PlatformKeys
 from tenantry.privacy.sealing import normalise_identifier, seal_value
 from tenantry.privacy.subjects import email_index, find_or_insert_subject, find_or_insert_subjects
-from tenantry.privacy.vault import keyring
+from tenantry.privacy.vault import keyring, platform_keys
 from tenantry.services.platform import create_tenant
 
-__all__ = ["Row", "driver", "write_rows", "write_tenant"]
+__all__ = ["Row", "driver", "write_rows", "write_tenant", "write_users"]
 
 
 @dataclass
@@ -193,6 +193,51 @@ def write_rows(
             for r in rows
         ],
     )
+
+
+_USER_COLUMNS = ("locale", "status", "is_platform_admin", "last_login_at", "created_at")
+
+
+def write_users(uow: UnitOfWork, rows: Sequence[Row], run: str) -> None:
+    """Staff accounts: one per e-mail across the platform (an account that exists already is
+    reused), sealed under the platform keys, with a membership in the row's tenant."""
+    platform = platform_keys(uow)
+    version = platform.active_version()
+    key = platform.data_key(version)
+    tenant = uow.require_tenant()
+    conn = driver(uow)
+    placed: list[IdMapRow] = []
+    for row in rows:
+        email = str(row.values["email"])
+        aad = field_aad("identity.users", "email", PlatformKeys.SCOPE, row.id)
+        name = row.values.get("display_name")
+        name_sealed = None
+        if name:
+            name_aad = field_aad("identity.users", "display_name", PlatformKeys.SCOPE, row.id)
+            name_sealed = seal(key, str(name).encode(), name_aad, version=version)
+        extra = [c for c in _USER_COLUMNS if row.values.get(c) is not None]
+        stmt = sql.SQL(
+            "INSERT INTO identity.users (id, email, email_bidx, display_name{}) VALUES ({})"
+            " ON CONFLICT (email_bidx) DO UPDATE SET updated_at = identity.users.updated_at"
+            " RETURNING id"
+        ).format(
+            sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in extra),
+            sql.SQL(", ").join(sql.Placeholder() for _ in range(4 + len(extra))),
+        )
+        email_index = blind_index(platform.field_index_key("email"), normalise_email(email))
+        params = [row.id, seal(key, email.encode(), aad, version=version), email_index, name_sealed]
+        found = conn.execute(stmt, [*params, *(row.values[c] for c in extra)]).fetchone()
+        user_id = found[0]
+        conn.execute(
+            "INSERT INTO identity.memberships (tenant_id, id, user_id, role)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, user_id) DO NOTHING",
+            (tenant, uow.ids(), user_id, row.values.get("role", "staff")),
+        )
+        outcome = "loaded" if user_id == row.id else "merged"
+        placed.append(
+            IdMapRow(row.entity, row.source_key, outcome, "identity.users", tenant, user_id)
+        )
+    copy_id_map(conn, run, placed)
 
 
 def write_tenant(
