@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import psycopg.errors
 import psycopg.sql
 
 from tenantry.db.engine import Database
@@ -378,16 +379,41 @@ class Loader:
                     source_deleted=r.prepared.deleted,
                 )
             )
-        target = entity.canonical
         for tenant, items in by_tenant.items():
-            with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
-                if target.name == "identity.locations":
-                    _unique_slugs(uow, tenant, items)
-                if target.platform_scoped:
-                    write_users(uow, items, self.run)
-                else:
-                    write_rows(uow, target, items, self.run, uow.clock.now())
-                uow.commit()
+            try:
+                self._write_tenant(entity, tenant, items)
+            except _REFUSED:
+                # One row the database refuses (a check, a unique key) must not stop the others:
+                # write them one by one, each in a savepoint, and quarantine the refused ones.
+                self._write_tenant(entity, tenant, items, one_by_one=conn)
+
+    def _write_tenant(
+        self,
+        entity: Entity,
+        tenant: uuid.UUID,
+        items: Sequence[Row],
+        one_by_one: psycopg.Connection | None = None,
+    ) -> None:
+        target = entity.canonical
+        refused: list[Rejected] = []
+        with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
+            if target.name == "identity.locations":
+                _unique_slugs(uow, tenant, items)
+            batches = [items] if one_by_one is None else [[item] for item in items]
+            for batch in batches:
+                try:
+                    with driver(uow).transaction():
+                        if target.platform_scoped:
+                            write_users(uow, batch, self.run)
+                        else:
+                            write_rows(uow, target, batch, self.run, uow.clock.now())
+                except _REFUSED as exc:
+                    if one_by_one is None:
+                        raise
+                    refused.append(Rejected(batch[0].source_key, _refusal(target.name, exc)))
+            uow.commit()
+        if one_by_one is not None:
+            self._quarantine(one_by_one, entity, refused)
 
     def _quarantine(
         self, conn: psycopg.Connection, entity: Entity, rows: Sequence[Rejected]
@@ -479,6 +505,17 @@ class Loader:
                 uow.commit()
         for entity in members:
             state.save_progress(conn, self.run, entity.name, None, 0, done=True)
+
+
+_REFUSED = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
+
+
+def _refusal(table: str, exc: psycopg.Error) -> str:
+    """Why the database refused a row, by constraint or condition, without any value."""
+    diag = exc.diag
+    if diag.constraint_name:
+        return f"{table} refuses the row: constraint {diag.constraint_name}"
+    return f"{table} refuses the row: {diag.sqlstate} {type(exc).__name__}"
 
 
 def load(
