@@ -40,6 +40,9 @@ LEGACY_SETTINGS = {
     "max_replication_slots": "20",
     "max_wal_senders": "20",
     "max_connections": "100",
+    # Commits flushed at once (cheap, fsync is off), as on a production source: decoding
+    # sees WAL only up to the flushed position.
+    "synchronous_commit": "on",
 }
 
 
