@@ -33,6 +33,7 @@ from tenantry.models.enums import LegalForm, MembershipRole, Vertical
 from tenantry.privacy.master import LocalMasterKey
 from tenantry.services.platform import create_tenant
 from tenantry.services.principal import Principal
+from tests.legacy.server import LegacyServer, start_legacy_server
 from tests.pgcluster import PgCluster, find_bindir, skip_reason, start_cluster
 
 # The master key of every test database (tests that build key rings use the same one).
@@ -48,6 +49,14 @@ def pg_cluster() -> Iterator[PgCluster]:
     cluster = start_cluster(bindir)
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def legacy_server() -> Iterator[LegacyServer]:
+    """A server for legacy source databases, with wal_level=logical (`tests/legacy/server.py`)."""
+    server = start_legacy_server()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

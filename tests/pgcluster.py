@@ -10,6 +10,8 @@ tenantry does the rest through `TENANTRY_DATABASE_URL`.
 
 As root the server runs as an unprivileged OS user (PostgreSQL refuses root), as pgserver does.
 `find_bindir()` returns None when no binaries are installed; callers skip then.
+`start_cluster` also serves other test servers (`tests/legacy/server.py`): any binaries folder,
+extra server settings, and the provisioning step left out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -89,6 +92,7 @@ class PgCluster:
     superuser_password: str
     admin_password: str
     user: str | None
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def socket_dir(self) -> Path:
@@ -160,6 +164,8 @@ def _start(cluster: PgCluster) -> None:
         f"-c unix_socket_directories={cluster.socket_dir} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
+    for name, value in cluster.settings.items():
+        options += f" -c {name}={value}"
     cluster._run(
         str(cluster.bindir / "pg_ctl"),
         "-D",
@@ -189,15 +195,24 @@ def _provision(cluster: PgCluster) -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
 
-def start_cluster(bindir: Path) -> PgCluster:
-    """Initialise, start and provision a server; the caller stops it."""
+def start_cluster(
+    bindir: Path,
+    *,
+    settings: Mapping[str, str] | None = None,
+    provision: bool = True,
+    prefix: str = "tenantry-extpg-",
+) -> PgCluster:
+    """Initialise, start and (unless told not to) provision a server; the caller stops it.
+
+    `settings` are extra server settings (`-c name=value`, values without spaces).
+    """
     user = _os_user()
     last: Exception | None = None
     for _ in range(3):  # the free port can be taken between the probe and the start
         # As root, under /tmp: the server's OS user must be able to reach the folder, and
         # $TMPDIR may be private to root. mkdtemp makes a fresh folder of mode 0700.
         shared = "/tmp" if user else None  # noqa: S108
-        root = Path(tempfile.mkdtemp(prefix="tenantry-extpg-", dir=shared))
+        root = Path(tempfile.mkdtemp(prefix=prefix, dir=shared))
         cluster = PgCluster(
             bindir=bindir,
             root=root,
@@ -205,16 +220,18 @@ def start_cluster(bindir: Path) -> PgCluster:
             superuser_password=secrets.token_urlsafe(16),
             admin_password="a+dm in/" + secrets.token_hex(8),  # characters URLs must escape
             user=user,
+            settings=dict(settings or {}),
         )
         try:
             _init(cluster)
             _start(cluster)
-            _provision(cluster)
+            if provision:
+                _provision(cluster)
             return cluster
         except (subprocess.CalledProcessError, psycopg.Error) as exc:
             log = root / "server.log"
             detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            last = RuntimeError(f"external test server failed: {exc}\n{detail}")
+            last = RuntimeError(f"test server failed: {exc}\n{detail}")
             cluster.stop()
     assert last is not None
     raise last
