@@ -40,6 +40,9 @@ __all__ = ["LoadReport", "Progress", "load", "owner_connection", "resolve"]
 # (entity, rows done in this run, rows in the entity)
 Progress = Callable[[str, int, int], None]
 BATCH = 5000
+# Rows buffered per tenant before a write; rows read between two saved progress keys.
+TENANT_FLUSH = 5000
+CHECKPOINT = 100_000
 
 
 @dataclass
@@ -314,9 +317,12 @@ class Loader:
         """The entity's rows in batches: transformed, minus the keys the id map has."""
         reader = Reader(entity, table)
         transform = Transformer(self.mapping, entity, reader, self.ctx)
+        # An entity this run has not touched yet has no key to skip (the scan never returns a
+        # key twice); after a crash every batch is checked against the id map.
+        started = state.has_rows(conn, self.run, entity.name)
         for rows in self._rows(src, reader, after):
             keys = [reader.key_of(r) for r in rows]
-            present = state.existing_keys(conn, self.run, entity.name, keys)
+            present = state.existing_keys(conn, self.run, entity.name, keys) if started else set()
             batch = Batch(len(rows), len(present), key_parts(keys[-1], len(reader.key)))
             for row, key in zip(rows, keys, strict=True):
                 if key in present:
@@ -337,12 +343,16 @@ class Loader:
         table: SourceTable,
         after: Sequence[str] | None,
     ) -> None:
+        """Rows are buffered per tenant and written in large per-tenant transactions; the
+        progress key is saved only when every buffer before it has been written."""
         total = _count(src, entity)
         done = 0
         fixed = self._fixed_tenant(entity)
         taken_slugs: set[str] = set()
         if entity.target == "identity.tenants":
             taken_slugs = {r[0] for r in conn.execute("SELECT slug FROM identity.tenants")}
+        buffers: dict[uuid.UUID, list[Row]] = {}
+        unsaved = 0
         for batch in self._batches(src, conn, entity, table, after):
             prepared, rejected = batch.prepared, batch.rejected
             if entity.target == "identity.tenants":
@@ -358,62 +368,69 @@ class Loader:
                 defaults = fixed_defaults(conn, entity, fixed)
                 ok, bad = resolve(conn, self.run, entity, prepared, fixed, defaults)
                 rejected.extend(bad)
-                self._write(conn, entity, ok)
+                for r in ok:
+                    buffer = buffers.setdefault(r.tenant, [])
+                    buffer.append(
+                        Row(
+                            self.db.ids(),
+                            r.values,
+                            entity.name,
+                            r.prepared.key,
+                            refs=r.refs,
+                            source_deleted=r.prepared.deleted,
+                        )
+                    )
+                    if len(buffer) >= TENANT_FLUSH:
+                        self._write(conn, entity, r.tenant, buffers.pop(r.tenant))
             self._quarantine(conn, entity, rejected)
-            state.save_progress(conn, self.run, entity.name, batch.last, batch.size - batch.present)
+            unsaved += batch.size - batch.present
             done += batch.size
+            if unsaved >= CHECKPOINT:
+                for tenant in list(buffers):
+                    self._write(conn, entity, tenant, buffers.pop(tenant))
+                state.save_progress(conn, self.run, entity.name, batch.last, unsaved)
+                unsaved = 0
             if self.progress:
                 self.progress(entity.name, done, total)
-        state.save_progress(conn, self.run, entity.name, None, 0, done=True)
+        for tenant in list(buffers):
+            self._write(conn, entity, tenant, buffers.pop(tenant))
+        state.save_progress(conn, self.run, entity.name, None, unsaved, done=True)
 
-    def _write(self, conn: psycopg.Connection, entity: Entity, rows: Sequence[Resolved]) -> None:
-        by_tenant: dict[uuid.UUID, list[Row]] = {}
-        for r in rows:
-            by_tenant.setdefault(r.tenant, []).append(
-                Row(
-                    self.db.ids(),
-                    r.values,
-                    entity.name,
-                    r.prepared.key,
-                    refs=r.refs,
-                    source_deleted=r.prepared.deleted,
-                )
-            )
-        for tenant, items in by_tenant.items():
+    def _write(
+        self, conn: psycopg.Connection, entity: Entity, tenant: uuid.UUID, items: list[Row]
+    ) -> None:
+        """One tenant's rows in one transaction; when the database refuses one of them (a
+        check, a unique key), the half that holds it is retried until the refused rows are
+        found alone and quarantined; the others load."""
+        parts = [items]
+        refused: list[Rejected] = []
+        while parts:
+            part = parts.pop()
             try:
-                self._write_tenant(entity, tenant, items)
-            except _REFUSED:
-                # One row the database refuses (a check, a unique key) must not stop the others:
-                # write them one by one, each in a savepoint, and quarantine the refused ones.
-                self._write_tenant(entity, tenant, items, one_by_one=conn)
+                checks = self._write_tenant(entity, tenant, part)
+                refused.extend(Rejected(key, reason) for key, reason in checks.items())
+            except _REFUSED as exc:
+                if len(part) == 1:
+                    refused.append(Rejected(part[0].source_key, _refusal(entity.target, exc)))
+                else:
+                    mid = len(part) // 2
+                    parts.extend([part[mid:], part[:mid]])
+        self._quarantine(conn, entity, refused)
 
     def _write_tenant(
-        self,
-        entity: Entity,
-        tenant: uuid.UUID,
-        items: Sequence[Row],
-        one_by_one: psycopg.Connection | None = None,
-    ) -> None:
+        self, entity: Entity, tenant: uuid.UUID, items: Sequence[Row]
+    ) -> dict[str, str]:
         target = entity.canonical
-        refused: list[Rejected] = []
+        refused: dict[str, str] = {}
         with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
             if target.name == "identity.locations":
                 _unique_slugs(uow, tenant, items)
-            batches = [items] if one_by_one is None else [[item] for item in items]
-            for batch in batches:
-                try:
-                    with driver(uow).transaction():
-                        if target.platform_scoped:
-                            write_users(uow, batch, self.run)
-                        else:
-                            write_rows(uow, target, batch, self.run, uow.clock.now())
-                except _REFUSED as exc:
-                    if one_by_one is None:
-                        raise
-                    refused.append(Rejected(batch[0].source_key, _refusal(target.name, exc)))
+            if target.platform_scoped:
+                write_users(uow, items, self.run)
+            else:
+                refused = write_rows(uow, target, items, self.run, uow.clock.now())
             uow.commit()
-        if one_by_one is not None:
-            self._quarantine(one_by_one, entity, refused)
+        return refused
 
     def _quarantine(
         self, conn: psycopg.Connection, entity: Entity, rows: Sequence[Rejected]
@@ -499,10 +516,28 @@ class Loader:
             with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
                 if group.target == "identity.locations":
                     _unique_slugs(uow, tenant, rows)
-                write_rows(uow, target, rows, self.run, uow.clock.now())
-                state.copy_id_map(driver(uow), self.run, extra)
-                consolidate.copy_lineage(driver(uow), self.run, group.target, lineage)
+                refused = write_rows(uow, target, rows, self.run, uow.clock.now())
+                # A record the database refuses takes the rows merged into it along.
+                gone = {r.id: reason for r in rows if (reason := refused.get(r.source_key))}
+                placed = [m for m in extra if m.canonical_id not in gone]
+                state.copy_id_map(driver(uow), self.run, placed)
+                kept = [entry for entry in lineage if entry[0] not in gone]
+                consolidate.copy_lineage(driver(uow), self.run, group.target, kept)
                 uow.commit()
+            for r in rows:
+                if r.source_key in refused:
+                    self._quarantine(
+                        conn,
+                        self.mapping.entity(r.entity),
+                        [Rejected(r.source_key, refused[r.source_key])],
+                    )
+            for m in extra:
+                if m.canonical_id in gone:
+                    self._quarantine(
+                        conn,
+                        self.mapping.entity(m.entity),
+                        [Rejected(m.source_key, gone[m.canonical_id])],
+                    )
         for entity in members:
             state.save_progress(conn, self.run, entity.name, None, 0, done=True)
 

@@ -121,6 +121,14 @@ def placed(
     return {key: Placed(o, cid, tenant, bool(d)) for key, o, cid, tenant, d in rows}
 
 
+def has_rows(conn: psycopg.Connection, run: str, entity: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM migrate.id_map WHERE run = %s AND entity = %s)",
+        (run, entity),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def existing_keys(conn: psycopg.Connection, run: str, entity: str, keys: Sequence[str]) -> set[str]:
     rows = conn.execute(
         "SELECT source_key FROM migrate.id_map WHERE run = %s AND entity = %s"

@@ -42,6 +42,8 @@ from tenantry.privacy.vault import keyring, platform_keys
 __all__ = ["Difference", "VerifyReport", "bisect", "verify"]
 
 BATCH = 5000
+# canonical id -> column -> (entity, source key) that supplied it
+Lineage = dict[uuid.UUID, dict[str, tuple[str, str]]]
 MAX_NAMED = 1000  # differences named in full; the count is always exact
 _ZERO = bytes(16)
 
@@ -178,6 +180,9 @@ class Side:
         self.target: dict[str, bytes] = {}
         self.actual: dict[str, dict[str, Any]] = {}
         self.canonical: dict[str, uuid.UUID | None] = {}
+        # Quarantined because the database refused the row (a check constraint): the source
+        # row is expected there as long as it still transforms (verify cannot retry the write).
+        self.refused: set[str] = set()
 
 
 def _source_side(
@@ -242,14 +247,14 @@ def _target_side(
     run: str,
     entity: Entity,
     side: Side,
-    lineage: dict[tuple[uuid.UUID, str], tuple[str, str]],
+    lineage: Lineage,
 ) -> None:
     target = entity.canonical
     schema, name = target.name.split(".")
     columns = [c for c in target.copy_columns if not c.endswith("_bidx")]
     rows = conn.execute(
         sql.SQL(
-            "SELECT m.source_key, m.outcome, m.canonical_id, m.canonical_tenant, {} "
+            "SELECT m.source_key, m.outcome, m.canonical_id, m.canonical_tenant, {}, m.reason "
             "FROM migrate.id_map m LEFT JOIN {}.{} t "
             "ON {} t.id = m.canonical_id "
             "WHERE m.run = %s AND m.entity = %s"
@@ -296,8 +301,10 @@ def _target_side(
             side.canonical[key] = canonical_id
             if outcome == "quarantined":
                 side.target[key] = _digest({"outcome": "quarantined"})
+                if r[4 + len(columns)] is not None and " refuses the row" in r[4 + len(columns)]:
+                    side.refused.add(key)
                 continue
-            values = dict(zip(columns, r[4:], strict=True))
+            values = dict(zip(columns, r[4 : 4 + len(columns)], strict=True))
             if values.get("id") is None:
                 side.target[key] = _digest({"outcome": "missing"})
                 side.actual[key] = {"__missing__": True}
@@ -335,7 +342,7 @@ def _opener(
 
 
 def _owned(
-    lineage: dict[tuple[uuid.UUID, str], tuple[str, str]],
+    lineage: Lineage,
     canonical_id: uuid.UUID | None,
     entity: str,
     key: str,
@@ -343,18 +350,16 @@ def _owned(
     """Columns a member of a consolidated record supplied (None: not consolidated)."""
     if canonical_id is None:
         return None
-    columns = {c for (cid, c), owner in lineage.items() if cid == canonical_id}
-    if not columns:
+    owners = lineage.get(canonical_id)
+    if not owners:
         return None
-    return {c for c in columns if lineage[(canonical_id, c)] == (entity, key)} | {"deleted"}
+    return {c for c, owner in owners.items() if owner == (entity, key)} | {"deleted"}
 
 
-def _expected_digests(
-    entity: Entity, side: Side, lineage: dict[tuple[uuid.UUID, str], tuple[str, str]]
-) -> None:
+def _expected_digests(entity: Entity, side: Side, lineage: Lineage) -> None:
     soft = entity.canonical.soft_delete
     for key, exp in side.expected.items():
-        if exp.outcome == "quarantined":
+        if exp.outcome == "quarantined" or key in side.refused:
             side.source[key] = _digest({"outcome": "quarantined"})
             continue
         compared = _compared(entity, exp.values, exp.deleted, soft)
@@ -411,14 +416,13 @@ def verify(
         src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         if at is not None:
             report.source_lsn = at(src, conn)
-        lineage = {
-            (cid, column): (entity, key)
-            for cid, column, entity, key in conn.execute(
-                "SELECT canonical_id, column_name, entity, source_key FROM migrate.lineage"
-                " WHERE run = %s",
-                (name,),
-            )
-        }
+        lineage: Lineage = {}
+        for cid, column, owner, key in conn.execute(
+            "SELECT canonical_id, column_name, entity, source_key FROM migrate.lineage"
+            " WHERE run = %s",
+            (name,),
+        ):
+            lineage.setdefault(cid, {})[column] = (owner, key)
         for entity in mapping.entities:
             if entity.source not in tables or entity.target == "identity.tenants":
                 continue

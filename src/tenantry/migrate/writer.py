@@ -131,10 +131,14 @@ def _copy_value(value: Any) -> Any:
 
 def write_rows(
     uow: UnitOfWork, target: Target, rows: Sequence[Row], run: str, now: datetime
-) -> None:
-    """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`."""
+) -> dict[str, str]:
+    """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`.
+
+    Rows pass through a constraint-free stage first; those a CHECK constraint of the target
+    would refuse stay out. Returns their source keys with the reason (to be quarantined).
+    """
     if not rows:
-        return
+        return {}
     ring = keyring(uow)
     tenant = ring.tenant_id
     subjects = _subjects(uow, ring, target, rows)
@@ -166,16 +170,22 @@ def write_rows(
                 data.append(_copy_value(values[name]))
         groups.setdefault(tuple(present), []).append(tuple(data))
     conn = driver(uow)
-    schema, table = target.name.split(".")
+    stage = _stage(conn, target)
     for present, data_rows in groups.items():
-        stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-            sql.Identifier(schema),
-            sql.Identifier(table),
-            sql.SQL(", ").join(sql.Identifier(c) for c in present),
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(stage), sql.SQL(", ").join(sql.Identifier(c) for c in present)
         )
         with conn.cursor().copy(stmt) as copy:
             for data in data_rows:
                 copy.write_row(data)
+    refused = _refuse(conn, target, stage)
+    schema, table = target.name.split(".")
+    conn.execute(
+        sql.SQL("INSERT INTO {}.{} SELECT * FROM {}").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(stage)
+        )
+    )
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
     copy_id_map(
         conn,
         run,
@@ -191,8 +201,45 @@ def write_rows(
                 source_deleted=r.source_deleted,
             )
             for r in rows
+            if r.id not in refused
         ],
     )
+    return {r.source_key: refused[r.id] for r in rows if r.id in refused}
+
+
+def _stage(conn: Any, target: Target) -> str:
+    """A session-local table shaped like `target` without its constraints (defaults kept)."""
+    stage = "migrate_stage_" + target.name.replace(".", "_")
+    schema, table = target.name.split(".")
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.{} INCLUDING DEFAULTS)").format(
+            sql.Identifier(stage), sql.Identifier(schema), sql.Identifier(table)
+        )
+    )
+    return stage
+
+
+_CHECKS = """
+SELECT c.conname, pg_get_expr(c.conbin, c.conrelid)
+FROM pg_catalog.pg_constraint c
+WHERE c.conrelid = %s::regclass AND c.contype = 'c'
+ORDER BY c.conname
+"""
+
+
+def _refuse(conn: Any, target: Target, stage: str) -> dict[uuid.UUID, str]:
+    """Take the rows the target's CHECK constraints would refuse out of the stage: their ids
+    with the reason, so one bad row quarantines alone instead of failing its batch."""
+    refused: dict[uuid.UUID, str] = {}
+    for name, expr in conn.execute(_CHECKS, (target.name,)).fetchall():
+        deleted = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE ({}) IS FALSE RETURNING id").format(
+                sql.Identifier(stage), sql.SQL(expr)
+            )
+        ).fetchall()
+        for (row_id,) in deleted:
+            refused[row_id] = f"{target.name} refuses the row: constraint {name}"
+    return refused
 
 
 _USER_COLUMNS = ("locale", "status", "is_platform_admin", "last_login_at", "created_at")
