@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"privacy", "repositories", "audit", "pipeline"},
     {"events", "seed"},
-    {"services"},
+    {"services", "migrate"},
     {"composition", "demo"},
     {"api", "cli", "__main__"},
 ]

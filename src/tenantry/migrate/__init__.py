@@ -1,0 +1,1 @@
+"""Migration toolkit: bring a legacy database into tenantry (`tenantry migrate`)."""
