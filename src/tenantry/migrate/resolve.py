@@ -58,7 +58,7 @@ class Comparison:
     threshold: float = 0.5
     unique_sources: frozenset[str] = frozenset()
     max_block: int = 200
-    random_pairs: int = 50_000
+    random_pairs: int = 20_000
     seed: int = 17
 
     def __post_init__(self) -> None:

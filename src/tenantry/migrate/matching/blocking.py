@@ -31,14 +31,27 @@ class BlockingKey:
     def values(self, fields: Fields, region: str) -> list[str]:
         """The key values of one record (several when a part yields tokens; none if a part is
         missing)."""
-        choices: list[list[str]] = []
+        return self.extractor(region)(fields)
+
+    def extractor(self, region: str) -> Callable[[Fields], list[str]]:
+        """`values` with the parts parsed once, for many records."""
+        parts = []
         for part in self.parts:
             name, _, how = part.partition(":")
-            found = _transform(how or "exact", region)(fields.get(name))
-            if not found:
-                return []
-            choices.append(found)
-        return ["\x1f".join(combo) for combo in product(*choices)]
+            parts.append((name, _transform(how or "exact", region)))
+
+        def extract(fields: Fields) -> list[str]:
+            choices: list[list[str]] = []
+            for name, transform in parts:
+                found = transform(fields.get(name))
+                if not found:
+                    return []
+                choices.append(found)
+            if len(choices) == 1:
+                return choices[0]
+            return ["\x1f".join(combo) for combo in product(*choices)]
+
+        return extract
 
 
 def _transform(how: str, region: str) -> Callable[[str | None], list[str]]:
@@ -86,8 +99,9 @@ def candidate_pairs(
     skipped = 0
     for key in keys:
         blocks: dict[str, list[int]] = defaultdict(list)
+        extract = key.extractor(region)
         for i, (_, fields) in enumerate(records):
-            for value in key.values(fields, region):
+            for value in extract(fields):
                 blocks[value].append(i)
         for members in blocks.values():
             if len(members) < 2:

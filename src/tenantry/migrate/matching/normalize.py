@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Mapping
 
 import phonenumbers
@@ -43,11 +44,15 @@ STREET_WORDS: Mapping[str, str] = {
 
 def fold(value: str | None) -> str:
     """Lower case, umlauts transliterated, accents dropped, punctuation as single spaces."""
-    if not value:
-        return ""
-    text = value.casefold().translate(_TRANSLIT)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _fold(value) if value else ""
+
+
+@lru_cache(maxsize=1 << 16)  # columns repeat their values (cities, postal codes, names)
+def _fold(value: str) -> str:
+    text = value.casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", text).strip()
 
 
@@ -76,6 +81,7 @@ def digits(value: str | None) -> str:
     return "".join(c for c in value or "" if c.isdigit())
 
 
+@lru_cache(maxsize=1 << 14)
 def phone(value: str | None, region: str) -> str:
     """E.164 when the number parses in `region`, else its digits (never raises)."""
     if not value or not value.strip():
