@@ -29,9 +29,10 @@ __all__ = [
 _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"})
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
-# Words that name a legal form or the kind of place rather than the business itself.
-_STOP = "the der die das la le el il gmbh mbh ug ag kg ohg gbr ek e k ltd llc inc co corp "
-BUSINESS_STOPWORDS = frozenset((_STOP + "restaurant ristorante cafe bar und and").split())
+# Articles and legal forms: they do not tell two businesses apart. The kind of place does
+# ("Hotel X Restaurant" and "Hotel X Bar" share an address and a phone), so it stays.
+_STOP = "the der die das la le el il gmbh mbh ug ag kg ohg gbr ek e k ltd llc inc co corp"
+BUSINESS_STOPWORDS = frozenset((_STOP + " und and").split())
 
 # One spelling per street word (German and English abbreviations).
 STREET_WORDS: Mapping[str, str] = {
