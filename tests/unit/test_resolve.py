@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from collections.abc import Hashable
 
 import pytest
 
 from tenantry.errors import ValidationError
 from tenantry.migrate.matching import normalize
+from tenantry.migrate.matching.model import estimate_u, fit
 from tenantry.migrate.resolve import (
     BlockingKey,
     Comparison,
@@ -23,6 +25,8 @@ from tenantry.migrate.resolve import (
     Record,
     Resolution,
     Survivorship,
+    business_comparison,
+    person_comparison,
     resolve,
     survive,
 )
@@ -33,23 +37,7 @@ WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel
 KINDS = ["Bistro", "Grill", "Pizzeria", "Bäckerei", "Imbiss"]
 STREETS = ["Musterstraße", "Beispielweg", "Probeallee", "Testgasse", "Fiktivplatz"]
 
-BUSINESS = Comparison(
-    fields=(
-        FieldComparison("name", "name"),
-        FieldComparison("street", "address", also=("house_number",)),
-        FieldComparison("postal_code", "postal"),
-        FieldComparison("city", "text"),
-        FieldComparison("phone", "phone"),
-        FieldComparison("email", "email"),
-        FieldComparison("place_id", "exact"),
-    ),
-    blocking=(
-        BlockingKey("name:tokens"),
-        BlockingKey("phone:phone"),
-        BlockingKey("postal_code", "street:prefix4"),
-        BlockingKey("place_id"),
-    ),
-)
+BUSINESS = business_comparison()
 
 
 def _business(i: int) -> dict[str, str]:
@@ -179,6 +167,52 @@ def _with(comparison: Comparison, *, unique: frozenset[str]) -> Comparison:
     return Comparison(comparison.fields, comparison.blocking, unique_sources=unique)
 
 
+GIVEN = ["Anna", "Bert", "Carla", "Dieter", "Erika", "Frank", "Greta", "Hans", "Ilse", "Jörg"]
+SUR = ["Musterfrau", "Beispiel", "Testmann", "Probst", "Fiktiv", "Platzhalter", "Muster",
+       "Exempel", "Dummy", "Fakeberg", "Schein", "Erfunden"]  # fmt: skip
+
+
+def test_duplicate_customers_within_one_table_cluster_together() -> None:
+    """Customers entered up to three times (typos, umlauts written out, another phone
+    format, e-mail missing): every copy ends in one cluster, other customers stay alone."""
+    rng = random.Random(11)
+    records: list[Record] = []
+    truth: list[set[str]] = []
+    for i in range(80):
+        given, surname = GIVEN[i % len(GIVEN)], SUR[(i * 5) % len(SUR)] + ("" if i < 12 else str(i))
+        person = {
+            "given_name": given,
+            "surname": surname,
+            "email": f"{given.lower()}.{i}@example.com".replace("ö", "oe"),
+            "phone": f"+49 40 555{i:04d}",
+            "date_of_birth": f"19{50 + i % 40}-0{1 + i % 9}-1{i % 10}",
+            "postal_code": f"2{i % 9}099",
+        }
+        records.append(Record(f"c{i}", "customers", person))
+        copies = {f"c{i}"}
+        for n in range(i % 3):  # 0, 1 or 2 more copies
+            copy = dict(person)
+            copy["given_name"] = given.replace("ö", "oe").upper()
+            copy["phone"] = f"040 555{i:04d}"
+            if n:
+                copy["surname"] = surname[:-1] + rng.choice("xyz")
+                copy["email"] = None
+            records.append(Record(f"c{i}-{n}", "customers", copy))
+            copies.add(f"c{i}-{n}")
+        truth.append(copies)
+    resolution = resolve(records, person_comparison())
+    assert sorted(map(sorted, (set(c) for c in resolution.clusters))) == sorted(map(sorted, truth))
+
+
+def test_the_model_reports_what_it_learnt_per_field_and_level() -> None:
+    records, _ = _two_tables(45)
+    resolution = resolve(records, BUSINESS)
+    rows = {(r["field"], r["level"]): r for r in resolution.parameters()}
+    assert rows[("phone", "equal")]["weight"] > 0 > rows[("phone", "different")]["weight"]
+    assert rows[("name", "exact")]["weight"] > rows[("name", "different")]["weight"]
+    assert all(0 < float(r["m"]) <= 1 and 0 < float(r["u"]) <= 1 for r in rows.values())
+
+
 def test_blocks_beyond_the_bound_are_skipped_and_counted() -> None:
     records = [Record(i, "s", {"name": f"Kilo {WORDS[i % 26]} {i}", "city": "Musterstadt"})
                for i in range(60)]  # fmt: skip
@@ -268,3 +302,25 @@ def test_nicknames_are_optional() -> None:
     nick = FieldComparison("given_name", "person", nicknames={"bob": "robert"})
     assert plain.prepare({"given_name": "Bob"}) != plain.prepare({"given_name": "Robert"})
     assert nick.prepare({"given_name": "Bob"}) == nick.prepare({"given_name": "Robert"})
+
+
+def test_em_recovers_the_parameters_that_generated_the_comparisons() -> None:
+    """Level patterns drawn from a known model (10% matches, three comparisons): the fit,
+    which never sees which pattern came from a match, finds m and the match share again."""
+    rng = random.Random(3)
+    m_true = [[0, 0.85, 0.1, 0.05], [0, 0.9, 0.1], [0, 0.7, 0.2, 0.1]]
+    u_true = [[0, 0.02, 0.08, 0.9], [0, 0.05, 0.95], [0, 0.1, 0.2, 0.7]]
+
+    def draw(probs: list[float]) -> int:
+        return rng.choices(range(1, len(probs)), weights=probs[1:])[0]
+
+    patterns: Counter[tuple[int, ...]] = Counter()
+    for _ in range(20_000):
+        table = m_true if rng.random() < 0.1 else u_true
+        patterns[tuple(draw(row) for row in table)] += 1
+    random_pairs = [tuple(draw(row) for row in u_true) for _ in range(5_000)]
+    sizes = [3, 2, 3]
+    model = fit(patterns, sizes, estimate_u(random_pairs, sizes), match_share=0.3)
+    assert abs(model.match_share - 0.1) < 0.02
+    for fitted, true in zip(model.m, m_true, strict=True):
+        assert all(abs(a - b) < 0.05 for a, b in zip(fitted[1:], true[1:], strict=True))

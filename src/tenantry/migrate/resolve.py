@@ -8,6 +8,7 @@ no labels; the loader decides what to do with the answer.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -31,6 +32,8 @@ __all__ = [
     "ScoredPair",
     "Survivor",
     "Survivorship",
+    "business_comparison",
+    "person_comparison",
     "resolve",
     "survive",
 ]
@@ -92,11 +95,77 @@ class Resolution:
     pairs: list[ScoredPair]  # every candidate pair, most probable first
     clusters: list[tuple[Hashable, ...]]  # every record in exactly one cluster
     model: Model
+    comparison: Comparison
     stats: dict[str, int] = field(default_factory=dict)
 
     def merged(self) -> list[tuple[Hashable, ...]]:
         """The clusters of more than one record."""
         return [c for c in self.clusters if len(c) > 1]
+
+    def parameters(self) -> list[dict[str, str | float]]:
+        """What the model learnt, per field and level (for a merge report): m, u and the
+        weight (log2 m/u) a pair at that level gets."""
+        rows: list[dict[str, str | float]] = []
+        for c, fc in enumerate(self.comparison.fields):
+            for lv, label in enumerate(level_names(fc)):
+                if lv:
+                    m, u = self.model.m[c][lv], self.model.u[c][lv]
+                    rows.append({"field": fc.name, "level": label, "m": m, "u": u,
+                                 "weight": math.log2(m / u)})  # fmt: skip
+        return rows
+
+
+def business_comparison(
+    region: str = "DE", *, unique_sources: frozenset[str] = frozenset(), threshold: float = 0.5
+) -> Comparison:
+    """Businesses (restaurants, workshops) from tables with the canonical business fields:
+    the model `tenantry migrate` uses for e.g. `business_partners` + `business_profiles`.
+    `unique_sources` and `threshold` as in `Comparison`."""
+    return Comparison(
+        fields=(
+            FieldComparison("name", "name"),
+            FieldComparison("street", "address", also=("house_number",)),
+            FieldComparison("postal_code", "postal"),
+            FieldComparison("city", "text"),
+            FieldComparison("phone", "phone", region=region),
+            FieldComparison("email", "email"),
+            FieldComparison("website", "exact"),
+            FieldComparison("place_id", "exact"),
+        ),
+        blocking=(
+            BlockingKey("name:tokens"),
+            BlockingKey("phone:phone"),
+            BlockingKey("postal_code", "street:prefix4"),
+            BlockingKey("email"),
+            BlockingKey("place_id"),
+        ),
+        unique_sources=unique_sources,
+        threshold=threshold,
+    )
+
+
+def person_comparison(
+    region: str = "DE", *, unique_sources: frozenset[str] = frozenset(), threshold: float = 0.5
+) -> Comparison:
+    """Customers: given name, surname, e-mail, phone, date of birth, postal code."""
+    return Comparison(
+        fields=(
+            FieldComparison("given_name", "person"),
+            FieldComparison("surname", "person"),
+            FieldComparison("email", "email"),
+            FieldComparison("phone", "phone", region=region),
+            FieldComparison("date_of_birth", "date"),
+            FieldComparison("postal_code", "postal"),
+        ),
+        blocking=(
+            BlockingKey("email"),
+            BlockingKey("phone:phone"),
+            BlockingKey("surname:phonetic", "given_name:prefix1"),
+            BlockingKey("date_of_birth", "surname:prefix2"),
+        ),
+        unique_sources=unique_sources,
+        threshold=threshold,
+    )
 
 
 def resolve(records: Sequence[Record], comparison: Comparison) -> Resolution:
@@ -154,7 +223,8 @@ def resolve(records: Sequence[Record], comparison: Comparison) -> Resolution:
         "skipped_blocks": blocks.skipped_blocks,
         "em_iterations": model.iterations,
     }
-    return Resolution(scored, [tuple(keys[i] for i in g) for g in groups], model, stats)
+    clustered = [tuple(keys[i] for i in g) for g in groups]
+    return Resolution(scored, clustered, model, comparison, stats)
 
 
 class _Comparer:
