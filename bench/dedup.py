@@ -201,7 +201,7 @@ OURS: dict[str, Comparison] = {
             FieldComparison("name", "name"),
             FieldComparison("street", "address"),
             FieldComparison("city", "text"),
-            FieldComparison("phone", "phone", region="US"),
+            FieldComparison("phone", "phone"),
             FieldComparison("category", "text"),
         ),
         blocking=(
@@ -210,6 +210,7 @@ OURS: dict[str, Comparison] = {
             BlockingKey("street:prefix5"),
         ),
         unique_sources=frozenset({"left", "right"}),
+        region="US",
     ),
 }
 

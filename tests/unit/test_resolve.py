@@ -283,25 +283,33 @@ def test_names_are_compared_after_transliteration(left: str, right: str) -> None
 
 def test_name_order_legal_forms_and_street_spellings_do_not_matter() -> None:
     name = FieldComparison("name", "name")
-    a, b = name.prepare({"name": "Bistro Alpha GmbH"}), name.prepare({"name": "The Alpha Bistro"})
+    a, b = (
+        name.prepare({"name": "Bistro Alpha GmbH"}, "DE"),
+        name.prepare({"name": "The Alpha Bistro"}, "DE"),
+    )
     assert name.level(a, b) == 1
     street = FieldComparison("street", "address", also=("house_number",))
-    s1 = street.prepare({"street": "Musterstraße", "house_number": "12"})
-    s2 = street.prepare({"street": "Musterstr.", "house_number": "12"})
+    s1 = street.prepare({"street": "Musterstraße", "house_number": "12"}, "DE")
+    s2 = street.prepare({"street": "Musterstr.", "house_number": "12"}, "DE")
     assert street.level(s1, s2) == 1
 
 
 def test_phones_compare_as_e164() -> None:
-    phone = FieldComparison("phone", "phone", region="DE")
-    assert phone.prepare({"phone": "030 5550123"}) == phone.prepare({"phone": "+49 (30) 555-0123"})
-    assert phone.prepare({"phone": "not a number"}) == ""
+    phone = FieldComparison("phone", "phone")
+    assert phone.prepare({"phone": "030 5550123"}, "DE") == phone.prepare(
+        {"phone": "+49 (30) 555-0123"}, "US"
+    )
+    assert phone.prepare({"phone": "(310) 555-0123"}, "US") == "+13105550123"
+    assert phone.prepare({"phone": "not a number"}, "DE") == ""
 
 
 def test_nicknames_are_optional() -> None:
     plain = FieldComparison("given_name", "person")
     nick = FieldComparison("given_name", "person", nicknames={"bob": "robert"})
-    assert plain.prepare({"given_name": "Bob"}) != plain.prepare({"given_name": "Robert"})
-    assert nick.prepare({"given_name": "Bob"}) == nick.prepare({"given_name": "Robert"})
+    assert plain.prepare({"given_name": "Bob"}, "DE") != plain.prepare(
+        {"given_name": "Robert"}, "DE"
+    )
+    assert nick.prepare({"given_name": "Bob"}, "DE") == nick.prepare({"given_name": "Robert"}, "DE")
 
 
 def test_em_recovers_the_parameters_that_generated_the_comparisons() -> None:

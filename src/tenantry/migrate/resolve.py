@@ -63,6 +63,7 @@ class Comparison:
     max_block: int = 200
     random_pairs: int = 20_000
     seed: int = 17
+    region: str = "DE"  # where phone numbers without a country code are dialled
 
     def __post_init__(self) -> None:
         if not self.fields:
@@ -127,7 +128,7 @@ def business_comparison(
             FieldComparison("street", "address", also=("house_number",)),
             FieldComparison("postal_code", "postal"),
             FieldComparison("city", "text"),
-            FieldComparison("phone", "phone", region=region),
+            FieldComparison("phone", "phone"),
             FieldComparison("email", "email"),
             FieldComparison("website", "exact"),
             FieldComparison("place_id", "exact"),
@@ -141,6 +142,7 @@ def business_comparison(
         ),
         unique_sources=unique_sources,
         threshold=threshold,
+        region=region,
     )
 
 
@@ -153,7 +155,7 @@ def person_comparison(
             FieldComparison("given_name", "person"),
             FieldComparison("surname", "person"),
             FieldComparison("email", "email"),
-            FieldComparison("phone", "phone", region=region),
+            FieldComparison("phone", "phone"),
             FieldComparison("date_of_birth", "date"),
             FieldComparison("postal_code", "postal"),
         ),
@@ -165,6 +167,7 @@ def person_comparison(
         ),
         unique_sources=unique_sources,
         threshold=threshold,
+        region=region,
     )
 
 
@@ -174,7 +177,7 @@ def resolve(records: Sequence[Record], comparison: Comparison) -> Resolution:
     if len(set(keys)) != len(keys):
         raise ValidationError("record keys must be unique across the input")
     rows = [(r.source, dict(r.fields)) for r in records]
-    region = comparison.fields[0].region
+    region = comparison.region
     unique = comparison.unique_sources
 
     def excluded(a: str, b: str) -> bool:
@@ -183,7 +186,7 @@ def resolve(records: Sequence[Record], comparison: Comparison) -> Resolution:
     blocks = candidate_pairs(
         rows, comparison.blocking, region=region, max_block=comparison.max_block, excluded=excluded
     )
-    prepared = [tuple(fc.prepare(fields) for fc in comparison.fields) for _, fields in rows]
+    prepared = [tuple(fc.prepare(fields, region) for fc in comparison.fields) for _, fields in rows]
     compare = _Comparer(comparison.fields, prepared)
     pairs = sorted(blocks.pairs)
     patterns = [compare(i, j) for i, j in pairs]

@@ -52,7 +52,6 @@ class FieldComparison:
     thresholds: tuple[float, ...] = ()
     stopwords: frozenset[str] = frozenset()
     nicknames: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    region: str = "DE"
 
     @property
     def name(self) -> str:
@@ -73,8 +72,9 @@ class FieldComparison:
         parts = [fields.get(f) for f in (self.field, *self.also)]
         return " ".join(p.strip() for p in parts if p and p.strip())
 
-    def prepare(self, fields: Mapping[str, str | None]) -> str:
-        """The normal form of a record's value ("" when missing)."""
+    def prepare(self, fields: Mapping[str, str | None], region: str) -> str:
+        """The normal form of a record's value ("" when missing); `region` reads phone numbers
+        without a country code."""
         value = self.raw(fields)
         kind = self.kind
         if kind == "name":
@@ -85,7 +85,7 @@ class FieldComparison:
         if kind == "address":
             return normalize.street(value)
         if kind == "phone":
-            return normalize.phone(value, self.region)
+            return normalize.phone(value, region)
         if kind == "email":
             return normalize.email(value)
         if kind == "postal":
