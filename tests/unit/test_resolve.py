@@ -332,3 +332,13 @@ def test_em_recovers_the_parameters_that_generated_the_comparisons() -> None:
     assert abs(model.match_share - 0.1) < 0.02
     for fitted, true in zip(model.m, m_true, strict=True):
         assert all(abs(a - b) < 0.05 for a, b in zip(fitted[1:], true[1:], strict=True))
+
+
+@pytest.mark.parametrize(
+    "written", ["1950-01-05", "1950-1-5", "05.01.1950", "19500105", "1950-01-05T00:00:00"]
+)
+def test_dates_compare_in_every_usual_spelling(written: str) -> None:
+    born = FieldComparison("date_of_birth", "date")
+    assert born.prepare({"date_of_birth": written}, "DE") == "19500105"
+    assert born.level("19500105", born.prepare({"date_of_birth": "1950-01-15"}, "DE")) == 2
+    assert born.prepare({"date_of_birth": "unknown"}, "DE") == ""

@@ -7,6 +7,7 @@ for "nothing alike"). Values are normalised once per record (`prepare`), then co
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -124,9 +125,22 @@ class FieldComparison:
         return _date_level(a, b)
 
 
+_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_DMY_DATE = re.compile(r"(\d{1,2})[.-](\d{1,2})[.-](\d{4})")
+
+
 def _date_digits(value: str) -> str:
-    found = normalize.digits(value)
-    return found if len(found) == 8 else ""
+    """YYYYMMDD from 1950-01-05 (a timestamp too), 5.1.1950 or 19500105; else ""."""
+    value = value.strip()
+    if found := _ISO_DATE.match(value):
+        year, month, day = found.groups()
+    elif found := _DMY_DATE.fullmatch(value):
+        day, month, year = found.groups()
+    elif len(value) == 8 and value.isdigit():
+        year, month, day = value[:4], value[4:6], value[6:]
+    else:
+        return ""
+    return f"{year}{int(month):02d}{int(day):02d}"
 
 
 def _date_level(a: str, b: str) -> int:
