@@ -136,7 +136,9 @@ def _pem_archive() -> Path:
             ) from exc
         if hashlib.sha256(data).hexdigest() != PEM_SHA256:
             raise RuntimeError("Fodors-Zagat: the downloaded sdist does not match its hash")
-        path.write_bytes(data)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(path)  # a reader never sees half an archive
     return path
 
 
