@@ -61,7 +61,7 @@ def _as_profile(values: dict[str, str], rng: random.Random) -> dict[str, str | N
     name = name.replace("Ä", "AE") if rng.random() < 0.5 else name
     return {
         "name": name,
-        "street": values["street"].replace("straße", "str.").replace("weg", "weg"),
+        "street": values["street"].replace("straße", "str."),
         "house_number": values["house_number"],
         "postal_code": values["postal_code"],
         "city": values["city"] if rng.random() < 0.7 else None,
@@ -264,6 +264,10 @@ def test_first_non_null_skips_empty_values_in_priority_order() -> None:
 def test_an_unknown_rule_and_duplicate_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown survivorship rule"):
         Survivorship(rules={"name": "loudest"})  # type: ignore[dict-item]
+    with pytest.raises(ValidationError, match="unknown comparison kind"):
+        FieldComparison("name", "fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="unknown blocking transform"):
+        BlockingKey("name:soundslike")
     with pytest.raises(ValidationError, match="unique"):
         resolve([Record(1, "a", {"name": "x"}), Record(1, "b", {"name": "y"})], BUSINESS)
 

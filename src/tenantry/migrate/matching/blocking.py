@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from tenantry.errors import ValidationError
 from tenantry.migrate.matching import normalize
 
 __all__ = ["BlockingKey", "candidate_pairs"]
@@ -26,6 +27,10 @@ class BlockingKey:
     parts: tuple[str, ...]
 
     def __init__(self, *parts: str) -> None:
+        if not parts:
+            raise ValidationError("a blocking key needs at least one field")
+        for part in parts:
+            _transform(part.partition(":")[2] or "exact", "DE")  # refuses an unknown transform
         object.__setattr__(self, "parts", tuple(parts))
 
     def values(self, fields: Fields, region: str) -> list[str]:
@@ -60,8 +65,8 @@ def _transform(how: str, region: str) -> Callable[[str | None], list[str]]:
 
     if how == "exact":
         return lambda v: one(normalize.fold(v))
-    if how.startswith("prefix"):
-        n = int(how.removeprefix("prefix") or 3)
+    if how.startswith("prefix") and how.removeprefix("prefix").isdigit():
+        n = int(how.removeprefix("prefix"))
         return lambda v: one(normalize.fold(v).replace(" ", "")[:n])
     if how == "phonetic":
         return lambda v: one(" ".join(normalize.soundex(w) for w in normalize.fold(v).split()))
@@ -69,14 +74,14 @@ def _transform(how: str, region: str) -> Callable[[str | None], list[str]]:
         return lambda v: sorted(
             {w for w in normalize.name_tokens(v, normalize.BUSINESS_STOPWORDS) if len(w) > 1}
         )
-    if how.startswith("digits"):
-        n = int(how.removeprefix("digits") or 7)
+    if how.startswith("digits") and how.removeprefix("digits").isdigit():
+        n = int(how.removeprefix("digits"))
         return lambda v: one(d[-n:] if len(d := normalize.digits(v)) >= n else "")
     if how == "phone":
         return lambda v: one(normalize.phone(v, region))
     if how == "postal":
         return lambda v: one(normalize.postal(v))
-    raise ValueError(f"unknown blocking transform {how!r}")
+    raise ValidationError(f"unknown blocking transform {how!r}")
 
 
 @dataclass

@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from tenantry.errors import ValidationError
 from tenantry.migrate.matching import normalize
 
 __all__ = ["FieldComparison", "Kind", "level_names"]
@@ -23,6 +24,7 @@ __all__ = ["FieldComparison", "Kind", "level_names"]
 Kind = Literal[
     "name", "person", "text", "address", "exact", "phone", "email", "postal", "code", "date"
 ]
+_KINDS = frozenset(get_args(Kind))
 
 # Similarity thresholds of the fuzzy levels of each string kind (closest first).
 _DEFAULT_THRESHOLDS: Mapping[str, tuple[float, ...]] = {
@@ -53,6 +55,13 @@ class FieldComparison:
     thresholds: tuple[float, ...] = ()
     stopwords: frozenset[str] = frozenset()
     nicknames: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValidationError(f"unknown comparison kind {self.kind!r} for field {self.field}")
+        limits = self.thresholds
+        if limits and (list(limits) != sorted(limits, reverse=True) or not 0 < limits[-1] <= 1):
+            raise ValidationError(f"thresholds of {self.field} must fall, between 0 and 1")
 
     @property
     def name(self) -> str:
