@@ -346,3 +346,12 @@ def test_dates_compare_in_every_usual_spelling(written: str) -> None:
     assert born.prepare({"date_of_birth": written}, "DE") == "19500105"
     assert born.level("19500105", born.prepare({"date_of_birth": "1950-01-15"}, "DE")) == 2
     assert born.prepare({"date_of_birth": "unknown"}, "DE") == ""
+
+
+def test_web_addresses_compare_by_host_and_path() -> None:
+    site = FieldComparison("website", "website")
+    a = site.prepare({"website": "https://www.example.com/"}, "DE")
+    assert a == site.prepare({"website": "example.com"}, "DE") == "example.com"
+    menu = site.prepare({"website": "http://example.com/menu?lang=de"}, "DE")
+    assert site.level(a, menu) == 2
+    assert site.level(a, site.prepare({"website": "example.org"}, "DE")) == 3

@@ -130,7 +130,7 @@ def business_comparison(
             FieldComparison("city", "text"),
             FieldComparison("phone", "phone"),
             FieldComparison("email", "email"),
-            FieldComparison("website", "exact"),
+            FieldComparison("website", "website"),
             FieldComparison("place_id", "exact"),
         ),
         blocking=(

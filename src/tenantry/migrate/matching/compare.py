@@ -22,7 +22,17 @@ from tenantry.migrate.matching import normalize
 __all__ = ["FieldComparison", "Kind", "level_names"]
 
 Kind = Literal[
-    "name", "person", "text", "address", "exact", "phone", "email", "postal", "code", "date"
+    "name",
+    "person",
+    "text",
+    "address",
+    "exact",
+    "phone",
+    "email",
+    "website",
+    "postal",
+    "code",
+    "date",
 ]
 _KINDS = frozenset(get_args(Kind))
 
@@ -43,7 +53,8 @@ class FieldComparison:
     - name (business names: token set, order-free, legal forms dropped), person (a name part,
       nicknames folded), text, address (street words unified): exact, then one level per
       similarity threshold (max of Jaro-Winkler and token ratios), then different;
-    - exact, email: equal after normalising, or not (email: same local part as a middle level);
+    - exact, email, website: equal after normalising, or not (middle level: email, the same
+      local part; website, the same host);
     - phone: same E.164 number, same last 7 digits, different;
     - postal, code: equal, one edit apart, (code: two edits), different;
     - date: equal, one typo apart, within 31 days, within a year, different.
@@ -72,7 +83,15 @@ class FieldComparison:
         """How many levels besides "missing" (level 0)."""
         if self.kind in _DEFAULT_THRESHOLDS:
             return 2 + len(self._thresholds)
-        return {"exact": 2, "email": 3, "phone": 3, "postal": 3, "code": 4, "date": 5}[self.kind]
+        return {
+            "exact": 2,
+            "email": 3,
+            "website": 3,
+            "phone": 3,
+            "postal": 3,
+            "code": 4,
+            "date": 5,
+        }[self.kind]
 
     @property
     def _thresholds(self) -> tuple[float, ...]:
@@ -98,6 +117,8 @@ class FieldComparison:
             return normalize.phone(value, region)
         if kind == "email":
             return normalize.email(value)
+        if kind == "website":
+            return normalize.website(value)
         if kind == "postal":
             return normalize.postal(value)
         if kind == "date":
@@ -124,6 +145,8 @@ class FieldComparison:
             return 2
         if kind == "email":
             return 2 if a.split("@")[0] == b.split("@")[0] else 3
+        if kind == "website":
+            return 2 if a.split("/")[0] == b.split("/")[0] else 3
         if kind == "phone":
             return 2 if len(a) >= 7 and a[-7:] == b[-7:] else 3
         if kind == "postal":
@@ -173,6 +196,7 @@ def level_names(comparison: FieldComparison) -> list[str]:
     return {
         "exact": ["missing", "equal", "different"],
         "email": ["missing", "equal", "same local part", "different"],
+        "website": ["missing", "equal", "same host", "different"],
         "phone": ["missing", "equal", "same last 7 digits", "different"],
         "postal": ["missing", "equal", "one edit", "different"],
         "code": ["missing", "equal", "one edit", "two edits", "different"],

@@ -23,6 +23,7 @@ __all__ = [
     "postal",
     "soundex",
     "street",
+    "website",
 ]
 
 # Written out before accents are stripped, so "Müller" reads "mueller" like a German typist's.
@@ -98,6 +99,13 @@ def phone(value: str | None, region: str) -> str:
 
 def email(value: str | None) -> str:
     return (value or "").strip().casefold()
+
+
+def website(value: str | None) -> str:
+    """host/path of a web address, without scheme, "www.", query or trailing slash."""
+    text = (value or "").strip().casefold()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text).removeprefix("www.")
+    return text.split("?")[0].split("#")[0].rstrip("/")
 
 
 def postal(value: str | None) -> str:
