@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from bench import api, audit, dashboard, ingest, lake_erasure, pipeline, privacy, seed_rate
+from bench import (
+    api,
+    audit,
+    dashboard,
+    dedup,
+    ingest,
+    lake_erasure,
+    pipeline,
+    privacy,
+    seed_rate,
+)
 from bench.common import Result, bench_scale, server
 from tenantry.db.provider import DatabaseTarget
 
@@ -44,6 +54,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "pipeline_run_seconds": pipeline.run,
     # api_read_rps, api_write_rps
     "api": api.run,
+    # dedup_f1_febrl4, dedup_f1_fodors_zagat (beside Splink)
+    "dedup_f1": dedup.run,
 }
 
 

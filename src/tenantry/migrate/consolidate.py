@@ -10,7 +10,7 @@ these; nothing here reads the source.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from tenantry.migrate.mapping import Consolidation, Entity
-from tenantry.migrate.resolve import Comparison, Record, resolve_clusters
+from tenantry.migrate.resolve import Record, business_comparison, person_comparison, resolve
 
 __all__ = ["Member", "Survivor", "cluster", "copy_lineage", "survive"]
 
@@ -39,27 +39,75 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def cluster(members: Sequence[Member], group: Consolidation) -> list[list[int]]:
-    """Clusters of member indexes; each cluster becomes one canonical record (first = primary).
+# Canonical columns -> the engine's field names, per kind of record.
+_BUSINESS = {
+    "name": "name",
+    "street": "street",
+    "house_number": "house_number",
+    "postal_code": "postal_code",
+    "city": "city",
+    "phone": "phone",
+    "email": "email",
+    "website": "website",
+    "google_place_id": "place_id",
+}
+_PERSON = {
+    "first_name": "given_name",
+    "last_name": "surname",
+    "email": "email",
+    "phone": "phone",
+    "postal_code": "postal_code",
+}
 
-    Members keep their order within a cluster, so the entity listed first in the group is the
-    primary record when it takes part.
+
+def cluster(
+    members: Sequence[Member],
+    group: Consolidation,
+    tenants: Sequence[Hashable],
+    region: str = "DE",
+) -> list[list[int]]:
+    """Clusters of member indexes (each becomes one canonical record; first = primary).
+
+    Businesses and people are matched by the scored model of `resolve` (fitted without labels
+    over all tenants' rows at once, so a tenant with two rows still gets a sound model); other
+    records (bookings) by equal values of every compared column. A cluster never spans
+    tenants. Within a cluster the entity listed first in the group comes first.
     """
     order = {name: i for i, name in enumerate(group.entities)}
-    records = [
-        Record(
-            key=i,
-            source=entity,
-            fields={c: _text(values.get(c)) for c in group.compare},
+    unique = frozenset(group.entities) if group.one_to_one else frozenset()
+    fields = _BUSINESS if group.target == "identity.locations" else _PERSON
+    if group.target in ("identity.locations", "crm.customers", "crm.leads"):
+        records = [
+            Record(
+                key=i,
+                source=entity,
+                fields={fields[c]: _text(values.get(c)) for c in group.compare if c in fields},
+            )
+            for i, (entity, _key, values) in enumerate(members)
+        ]
+        comparison = (
+            business_comparison(region, unique_sources=unique, threshold=group.threshold)
+            if group.target == "identity.locations"
+            else person_comparison(region, unique_sources=unique, threshold=group.threshold)
         )
-        for i, (entity, _key, values) in enumerate(members)
-    ]
-    comparison = Comparison(fields=tuple(group.compare), one_to_one=group.one_to_one)
-    clusters = resolve_clusters(records, comparison, threshold=group.threshold)
-    ordered = [sorted(c, key=lambda i: (order.get(members[i][0], 99), i)) for c in clusters]
-    seen = {i for c in ordered for i in c}
-    ordered.extend([i] for i in range(len(members)) if i not in seen)
-    return sorted(ordered, key=lambda c: c[0])
+        found = [list(c) for c in resolve(records, comparison).clusters]
+    else:
+        by_value: dict[tuple[Any, ...], list[int]] = {}
+        for i, (_entity, _key, values) in enumerate(members):
+            signature = tuple(_text(values.get(c)) for c in group.compare)
+            if any(v is None for v in signature):
+                by_value[("__alone__", i)] = [i]
+            else:
+                by_value.setdefault((tenants[i], *signature), []).append(i)
+        found = list(by_value.values())
+    out: list[list[int]] = []
+    for members_idx in found:
+        split: dict[Hashable, list[int]] = {}
+        for i in members_idx:
+            split.setdefault(tenants[i], []).append(int(i))  # type: ignore[call-overload]
+        for part in split.values():
+            out.append(sorted(part, key=lambda i: (order.get(members[i][0], 99), i)))
+    return sorted(out, key=lambda c: c[0])
 
 
 def _newest(values: dict[str, Any]) -> Any:

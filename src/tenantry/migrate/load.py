@@ -464,13 +464,17 @@ class Loader:
                 resolved.extend((entity, r) for r in ok)
                 self._quarantine(conn, entity, [*batch.rejected, *bad])
         target = TARGETS[group.target]
-        by_tenant: dict[uuid.UUID, list[tuple[Entity, Resolved]]] = {}
-        for entity, r in resolved:
-            by_tenant.setdefault(r.tenant, []).append((entity, r))
-        for tenant, items in by_tenant.items():
-            clusters = consolidate.cluster(
-                [(e.name, r.prepared.key, r.values) for e, r in items], group
-            )
+        every = consolidate.cluster(
+            [(e.name, r.prepared.key, r.values) for e, r in resolved],
+            group,
+            [r.tenant for _e, r in resolved],
+            self.mapping.phone_region,
+        )
+        by_tenant: dict[uuid.UUID, list[list[int]]] = {}
+        for found in every:
+            by_tenant.setdefault(resolved[found[0]][1].tenant, []).append(found)
+        for tenant, clusters in by_tenant.items():
+            items = resolved
             rows: list[Row] = []
             extra: list[IdMapRow] = []
             lineage: list[tuple[uuid.UUID, str, str, str]] = []
