@@ -202,7 +202,16 @@ def _check_rows(
                 )
             )
             continue
-        found = conn.execute(_row_query(table, keys, tenant)).fetchall()
+        # The planner cannot estimate how many leaves the batch entries select and would probe
+        # the table once per leaf on the text row id; hash joins scan each side once.
+        saved = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
+        conn.execute("SET LOCAL enable_nestloop = off")
+        try:
+            found = conn.execute(_row_query(table, keys, tenant)).fetchall()
+        finally:
+            conn.execute(
+                "SELECT set_config('enable_nestloop', %s, true)", (saved[0] if saved else "on",)
+            )
         for t, seq, batch, row_id, deleted in found[:_NAMED_ROWS]:
             what = "is gone" if deleted else "differs from its leaf"
             reason = "bulk row deleted" if deleted else "bulk row edited"
