@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import sessionmaker
 
+from tenantry.audit.bulk import bulk_batch
 from tenantry.db.engine import Database
+from tenantry.db.provider import DatabaseTarget
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import PermissionDeniedError, TenantryError
+from tenantry.ids import uuid7
 from tenantry.models import Base, tenant_tables
 from tests.conftest import TenantFixture, make_tenant
 from tests.factories import populate_every_table
 
 TENANT_TABLES = tenant_tables()
 # Written only by the audit trigger: the application may read its own tenant's rows, nothing else.
-TRIGGER_WRITTEN = ["audit.chain_heads", "audit.log"]
+TRIGGER_WRITTEN = ["audit.bulk_batches", "audit.bulk_rows", "audit.chain_heads", "audit.log"]
 WRITABLE = [t for t in TENANT_TABLES if t not in TRIGGER_WRITTEN]
 # Tables the application may only append to (no UPDATE or DELETE grant).
 APPEND_ONLY = {"privacy.consent_journal", "privacy.erasure_receipts"}
@@ -26,12 +30,28 @@ APPEND_ONLY = {"privacy.consent_journal", "privacy.erasure_receipts"}
 KEPT_FOR_ACCOUNTABILITY = {"privacy.dsar_requests"}
 
 
+def _bulk_load_one_lead(target: DatabaseTarget, rows: dict[str, Base]) -> None:
+    """A bulk batch (as the owner), so the trigger writes the bulk audit tables too."""
+    location = rows["identity.locations"]
+    with psycopg.connect(target.libpq(target.owner_url)) as conn:
+        with bulk_batch(conn, location.tenant_id, "test:isolation"):  # type: ignore[attr-defined]
+            conn.execute(
+                "INSERT INTO crm.leads (tenant_id, id, location_id, source)"
+                " VALUES (%s, %s, %s, 'chat')",
+                (location.tenant_id, uuid7(), location.id),  # type: ignore[attr-defined]
+            )
+        conn.commit()
+
+
 @pytest.fixture(scope="module")
 def two_tenants(
-    db: Database,
+    db: Database, target: DatabaseTarget
 ) -> tuple[TenantFixture, TenantFixture, dict[str, Base], dict[str, Base]]:
     a, b = make_tenant(db), make_tenant(db)
-    return a, b, populate_every_table(db, a.id), populate_every_table(db, b.id)
+    rows_a, rows_b = populate_every_table(db, a.id), populate_every_table(db, b.id)
+    _bulk_load_one_lead(target, rows_a)
+    _bulk_load_one_lead(target, rows_b)
+    return a, b, rows_a, rows_b
 
 
 def _count(uow: UnitOfWork, table: str, tenant_id: uuid.UUID | None = None) -> int:

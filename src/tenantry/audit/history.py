@@ -24,7 +24,7 @@ from tenantry.models import AuditEntry
 __all__ = ["REDACTED", "Change", "HistoryLine", "PiiReader", "RedactingReader", "row_history"]
 
 REDACTED = "[redacted]"
-OPERATIONS = {"I": "insert", "U": "update", "D": "delete"}
+OPERATIONS = {"I": "insert", "U": "update", "D": "delete", "B": "bulk load"}
 _MAX_VALUE = 60
 # Shown for inserts only when set: the rest is noise in a history.
 _QUIET = frozenset({"tenant_id"})

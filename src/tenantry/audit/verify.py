@@ -4,8 +4,9 @@ Every chain is first checked by the fast pass (`scan.py`: one streaming read per
 the connections sharing one snapshot). A chain it cannot confirm is walked again here, alone,
 in `seq` order and field by field with `chain.canonical`, to name its first broken entry and
 why (`_reference_walk`). Every chain is then held against its head in the database and the
-head signed in the latest external checkpoint. All hashing is done in Python; functions are
-resolved in `pg_catalog` only. Reads only; never repairs.
+head signed in the latest external checkpoint. Bulk batches (`B` entries) are then checked
+against their leaves and rows (`bulk_verify.py`). All chain hashing is done in Python; functions
+are resolved in `pg_catalog` only. Reads only; never repairs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tenantry.audit.bulk_verify import BULK_REASONS, verify_batches
 from tenantry.audit.chain import GENESIS_HEX, SELECT_FIELDS, canonical
 from tenantry.audit.checkpoints import (
     HeadRef,
@@ -51,6 +53,7 @@ REASONS = (
     "inserted",
     "truncated tail",
     "checkpoint mismatch",
+    *BULK_REASONS,
 )
 
 _BATCH = 20_000
@@ -90,6 +93,8 @@ class Break:
 class Report:
     chains: int = 0
     entries: int = 0
+    batches: int = 0
+    bulk_rows: int = 0
     breaks: list[Break] = field(default_factory=list)
     checkpoint: SignedCheckpoint | None = None
 
@@ -389,7 +394,7 @@ def verify_chains(
     when `jobs` > 1, so the other connections can share its snapshot. `anchors` are the heads
     of a checkpoint whose signature and database copy the caller has already checked.
     Chains the fast pass (`scan.py`) cannot confirm are walked again in order to name the
-    first broken entry.
+    first broken entry. Bulk batches are checked last (`bulk_verify.verify_batches`).
     """
     anchors = dict(anchors or {})
     if tenant is not None:
@@ -424,6 +429,9 @@ def verify_chains(
         head = heads.get(missing)
         if head is None or head.seq > head.base_seq or missing in anchors:
             _close(report, _start(missing, head), heads, anchors)
+    bulk = verify_batches(conn, tenant=tenant)
+    report.batches, report.bulk_rows = bulk.batches, bulk.rows
+    report.breaks += [Break(p.tenant_id, p.seq, p.reason, p.detail) for p in bulk.problems]
     return report
 
 

@@ -100,7 +100,12 @@ def verify(
         if report.checkpoint
         else "no checkpoint yet (run `tenantry audit checkpoint`)"
     )
-    print(f"audit trail intact: {report.entries} entries in {report.chains} chains; {anchor}")
+    bulk = (
+        f", {report.batches} bulk batches covering {report.bulk_rows} rows"
+        if report.batches
+        else ""
+    )
+    print(f"audit trail intact: {report.entries} entries in {report.chains} chains{bulk}; {anchor}")
 
 
 @app.command("log")

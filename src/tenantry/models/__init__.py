@@ -5,7 +5,14 @@ rely on that). Models do no I/O.
 """
 
 from tenantry.models.api import ApiKey, ApiRole, IdempotencyRecord
-from tenantry.models.audit import AuditEntry, ChainHead, Checkpoint, RedactedColumn
+from tenantry.models.audit import (
+    AuditEntry,
+    BulkBatch,
+    BulkRow,
+    ChainHead,
+    Checkpoint,
+    RedactedColumn,
+)
 from tenantry.models.base import SCHEMAS, Base
 from tenantry.models.channel import Connection
 from tenantry.models.commerce import (
@@ -60,6 +67,8 @@ __all__ = [
     "Benchmark",
     "Booking",
     "BookingItem",
+    "BulkBatch",
+    "BulkRow",
     "Campaign",
     "ChainHead",
     "Checkpoint",

@@ -2,7 +2,8 @@
 of personal-data columns whose values never enter the trail.
 
 These mappings describe tables that only the database writes (trigger `audit.record_rows` from
-migration 0100) or that only `tenantry.audit` appends to; no service changes them. `audit.log`
+migration 0100, bulk batches from migration 0410) or that only `tenantry.audit` appends to; no
+service changes them. `audit.log`
 is partitioned by month: its partitions are child tables that the models deliberately do not
 know (`is_partition` tells the migration tooling and the catalog tests to skip them).
 """
@@ -20,7 +21,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.models.base import Base
 
-__all__ = ["AuditEntry", "ChainHead", "Checkpoint", "RedactedColumn", "is_partition"]
+__all__ = [
+    "AuditEntry",
+    "BulkBatch",
+    "BulkRow",
+    "ChainHead",
+    "Checkpoint",
+    "RedactedColumn",
+    "is_partition",
+]
 
 SCHEMA = "audit"
 _PARTITION = re.compile(r"log_(y\d{4}m\d{2}|default)")
@@ -34,14 +43,17 @@ def is_partition(schema: str | None, name: str | None) -> bool:
 class AuditEntry(Base):
     """One recorded change: who changed which row of which table how, chained by hash.
 
-    `old_values`/`new_values` hold non-personal columns only; personal-data columns appear by
-    name in `redacted_columns`. `subject_id` and `encrypted_values` are reserved for the
-    privacy kernel (PII encrypted under the subject's key) and are NULL until it writes them.
+    `op` is `I`, `U` or `D` for one row, or `B` for a bulk batch: `row_id` is then the batch id
+    and `new_values` holds the batch (source, rows, columns, Merkle root of `BulkRow` leaves).
+
+        `old_values`/`new_values` hold non-personal columns only; personal-data columns appear by
+        name in `redacted_columns`. `subject_id` and `encrypted_values` are reserved for the
+        privacy kernel (PII encrypted under the subject's key) and are NULL until it writes them.
     """
 
     __tablename__ = "log"
     __table_args__ = (
-        sa.CheckConstraint("op IN ('I', 'U', 'D')", name="op"),
+        sa.CheckConstraint("op IN ('I', 'U', 'D', 'B')", name="op"),
         sa.Index("ix_log_tenant_id_table_name_row_id", "tenant_id", "table_name", "row_id"),
         {"schema": SCHEMA, "postgresql_partition_by": "RANGE (recorded_at)"},
     )
@@ -102,3 +114,28 @@ class RedactedColumn(Base):
 
     table_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     column_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+
+
+class BulkBatch(Base):
+    """A (tenant, batch, table) a bulk load wrote rows to; its commit needs the sealed `B` entry."""
+
+    __tablename__ = "bulk_batches"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    opened_at: Mapped[datetime]
+
+
+class BulkRow(Base):
+    """One row of a bulk batch: its id and leaf, SHA-256 of the row as loaded (`audit.bulk`)."""
+
+    __tablename__ = "bulk_rows"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    row_id: Mapped[str] = mapped_column(sa.Text(collation="C"), primary_key=True)
+    leaf: Mapped[bytes] = mapped_column(sa.LargeBinary)
