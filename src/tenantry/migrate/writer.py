@@ -19,6 +19,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from tenantry.audit.bulk import bulk_batch
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
@@ -170,22 +171,8 @@ def write_rows(
                 data.append(_copy_value(values[name]))
         groups.setdefault(tuple(present), []).append(tuple(data))
     conn = driver(uow)
-    stage = _stage(conn, target)
-    for present, data_rows in groups.items():
-        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(stage), sql.SQL(", ").join(sql.Identifier(c) for c in present)
-        )
-        with conn.cursor().copy(stmt) as copy:
-            for data in data_rows:
-                copy.write_row(data)
-    refused = _refuse(conn, target, stage)
-    schema, table = target.name.split(".")
-    conn.execute(
-        sql.SQL("INSERT INTO {}.{} SELECT * FROM {}").format(
-            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(stage)
-        )
-    )
-    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
+    with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}"):
+        refused = _insert(conn, target, groups)
     copy_id_map(
         conn,
         run,
@@ -205,6 +192,29 @@ def write_rows(
         ],
     )
     return {r.source_key: refused[r.id] for r in rows if r.id in refused}
+
+
+def _insert(
+    conn: Any, target: Target, groups: dict[tuple[str, ...], list[tuple[Any, ...]]]
+) -> dict[uuid.UUID, str]:
+    """COPY into the stage, take out what CHECK constraints refuse, insert the rest."""
+    stage = _stage(conn, target)
+    for present, data_rows in groups.items():
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(stage), sql.SQL(", ").join(sql.Identifier(c) for c in present)
+        )
+        with conn.cursor().copy(stmt) as copy:
+            for data in data_rows:
+                copy.write_row(data)
+    refused = _refuse(conn, target, stage)
+    schema, table = target.name.split(".")
+    conn.execute(
+        sql.SQL("INSERT INTO {}.{} SELECT * FROM {}").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(stage)
+        )
+    )
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
+    return refused
 
 
 def _stage(conn: Any, target: Target) -> str:

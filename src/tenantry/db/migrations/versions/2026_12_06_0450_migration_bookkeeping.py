@@ -4,7 +4,7 @@ Platform metadata of `tenantry migrate`: owned by `tenantry_owner`, nothing gran
 `tenantry_app`, no tenant rows (a canonical row's tenant is named `canonical_tenant`).
 
 Revision ID: 0450
-Revises: 0400
+Revises: 0410
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0450"
-down_revision: str | None = "0400"
+down_revision: str | None = "0410"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,7 +19,7 @@ which the old check constraint would reject).
 
 Revision ID: 0410
 Revises: 0400
-Create Date: 2026-12-13
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
