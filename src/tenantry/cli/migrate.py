@@ -19,12 +19,15 @@ from tenantry.cli.common import database
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option
 from tenantry.errors import ValidationError
+from tenantry.migrate.follow import FollowReport, applier_lock, consistent_point
+from tenantry.migrate.follow import follow as run_follow
 from tenantry.migrate.load import load as run_load
 from tenantry.migrate.load import owner_connection
 from tenantry.migrate.mapping import Mapping, load_mapping
 from tenantry.migrate.plan import make_plan
 from tenantry.migrate.report import quarantine_rows, status_of
 from tenantry.migrate.source import connect_source, describe, introspect
+from tenantry.migrate.state import lsn_text
 from tenantry.migrate.verify import verify as verify_run
 
 __all__ = ["app"]
@@ -81,9 +84,8 @@ def plan(
     Exits 1 with the list of problems when the mapping does not fit the source.
     """
     m = _mapping(mapping)
-    with connect_source(source) as conn:
+    with connect_source(source, autocommit=True) as conn:
         tables = introspect(conn)
-        conn.rollback()
         result = make_plan(conn, m, tables, describe(source))
     if fmt is OutputFormat.JSON:
         print_json(result.as_json())
@@ -238,8 +240,11 @@ def verify(
 ) -> None:
     """Prove that source and target agree; exit 0 only when they do, else name the rows."""
     m = _mapping(mapping)
-    with database() as db:
-        report = verify_run(db, source, m, run=run, fernet_keys=_fernet_keys(fernet_key))
+    name = run or m.name
+    keys = _fernet_keys(fernet_key)
+    with database() as db, applier_lock(db, name):
+        at = consistent_point(db, source, m, name, keys)
+        report = verify_run(db, source, m, run=name, fernet_keys=keys, at=at)
     if fmt is OutputFormat.JSON:
         print_json(report.as_json())
     else:
@@ -257,3 +262,62 @@ def verify(
         console().print(f"{verdict}; {report.rows} source rows in {report.seconds:.1f} s ({rate})")
     if not report.equal:
         raise typer.Exit(1)
+
+
+@app.command()
+def follow(
+    source: SourceOption,
+    mapping: MappingOption,
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    until_caught_up: Annotated[
+        bool, typer.Option("--until-caught-up", help="Stop once no change is pending.")
+    ] = False,
+    seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Apply the source's changes (logical replication) until stopped (Ctrl-C), caught up,
+    or --seconds have passed; shows the lag in bytes and seconds."""
+    m = _mapping(mapping)
+    err = console(stderr=True)
+
+    def shown(report: FollowReport) -> None:
+        if fmt is OutputFormat.TABLE and report.transactions:
+            lag = report.lag_seconds[-1] if report.lag_seconds else 0.0
+            err.print(
+                f"applied {report.transactions} transactions ({report.changes} rows); "
+                f"lag {report.lag_bytes} bytes, {lag:.2f} s",
+                end="\r",
+            )
+
+    with database() as db:
+        try:
+            report = run_follow(
+                db,
+                source,
+                m,
+                run=run,
+                fernet_keys=_fernet_keys(fernet_key),
+                until_caught_up=until_caught_up,
+                seconds=seconds,
+                on_batch=shown,
+            )
+        except KeyboardInterrupt:
+            console(stderr=True).print("stopped")
+            return
+    data = {
+        "transactions": report.transactions,
+        "changes": report.changes,
+        "applied_lsn": None if report.applied_lsn is None else lsn_text(report.applied_lsn),
+        "lag_bytes": report.lag_bytes,
+        "seconds": round(report.seconds, 3),
+    }
+    if fmt is OutputFormat.JSON:
+        print_json(data)
+    else:
+        console().print(
+            f"applied {data['transactions']} transactions ({data['changes']} rows) up to "
+            f"{data['applied_lsn']}; lag {data['lag_bytes']} bytes"
+        )

@@ -24,7 +24,7 @@ import psycopg.sql
 from tenantry.db.engine import Database
 from tenantry.db.provider import conninfo
 from tenantry.db.uow import UnitOfWork
-from tenantry.migrate import consolidate, state
+from tenantry.migrate import consolidate, replication, state
 from tenantry.migrate.convert import Context, LegacyKeyError, UnconvertibleError, open_fernet
 from tenantry.migrate.mapping import Consolidation, Entity, Mapping
 from tenantry.migrate.plan import check_fit
@@ -52,6 +52,7 @@ class LoadReport:
     rows: int = 0
     seconds: float = 0.0
     already_loaded: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -205,7 +206,9 @@ class Loader:
         fernet_keys: Sequence[str] = (),
         progress: Progress | None = None,
         batch: int = BATCH,
+        cdc: bool = True,
     ) -> None:
+        self.cdc = cdc
         self.db = db
         self.source_url = source_url
         self.mapping = mapping
@@ -216,25 +219,21 @@ class Loader:
         self.report = LoadReport(self.run)
         self.fixed: dict[str, uuid.UUID] = {}
 
-    def __call__(
-        self,
-        snapshot: Callable[[psycopg.Connection, psycopg.Connection, state.Run], None] | None = None,
-    ) -> LoadReport:
+    def __call__(self) -> LoadReport:
         started = time.perf_counter()
-        with connect_source(self.source_url) as src, owner_connection(self.db) as conn:
+        with (
+            connect_source(self.source_url, autocommit=True) as src,
+            owner_connection(self.db) as conn,
+        ):
             tables = introspect(src)
-            src.rollback()
-            check_fit(self.mapping, tables)
+            check_fit(self.mapping, tables, src)
             probe_legacy_keys(src, self.mapping, tables, self.ctx)
-            src.rollback()
             run = state.start_run(conn, self.run, self.mapping.name, source_id(self.source_url))
             if run.phase != "loading":
                 self.report.already_loaded = True
                 self.report.counts = state.outcome_counts(conn, self.run)
                 return self.report
-            src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            if snapshot is not None:
-                snapshot(src, conn, run)
+            self._snapshot(src, conn, run, tables)
             done = state.progress_of(conn, self.run)
             handled: set[str] = set()
             for entity in self.mapping.entities:
@@ -252,11 +251,54 @@ class Loader:
                 last, finished = done.get(entity.name, (None, False))
                 if not finished:
                     self._load_entity(src, conn, entity, tables[entity.source], last)
-            src.rollback()
+            src.execute("COMMIT")
             state.update_run(conn, self.run, phase="loaded", load_finished_at=_now(conn))
             self.report.counts = state.outcome_counts(conn, self.run)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _snapshot(
+        self,
+        src: psycopg.Connection,
+        conn: psycopg.Connection,
+        run: state.Run,
+        tables: dict[str, SourceTable],
+    ) -> None:
+        """Open the snapshot every entity is read in.
+
+        A first load creates the replication slot (and publication) that `follow` reads, and
+        reads exactly the data as of the slot's start, so no change is lost or applied twice
+        in meaning. A resumed load, or a source without logical replication, reads a fresh
+        snapshot: changes since the slot's start come again through `follow`, and applying
+        them is idempotent.
+        """
+        if run.slot is None and self.cdc:
+            slot = slot_name(self.run)
+            with replication.connect_source(self.source_url) as admin:
+                problems = replication.check_source(admin, slot=slot)
+                if not problems:
+                    published = sorted(
+                        {(e.schema, e.table) for e in self.mapping.entities if e.source in tables}
+                    )
+                    replication.ensure_publication(admin, slot, published)
+            if problems:
+                self.report.notes.append("no change-data capture: " + problems[0])
+            else:
+                snap = replication.create_slot_with_snapshot(self.source_url, slot)
+                try:
+                    replication.import_snapshot(src, snap.snapshot_name)
+                finally:
+                    snap.release()
+                state.update_run(
+                    conn,
+                    self.run,
+                    slot=slot,
+                    publication=slot,
+                    start_lsn=snap.consistent_lsn,
+                    applied_lsn=snap.consistent_lsn,
+                )
+                return
+        src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     # -- tenants ---------------------------------------------------------------------------
 
@@ -566,11 +608,25 @@ def load(
     fernet_keys: Sequence[str] = (),
     progress: Progress | None = None,
     batch: int = BATCH,
+    cdc: bool = True,
 ) -> LoadReport:
-    """Load `source_url` into `db` with `mapping` (see the module docstring)."""
+    """Load `source_url` into `db` with `mapping` (see the module docstring); `cdc=False`
+    skips the replication slot (a one-off copy that will not be followed)."""
     return Loader(
-        db, source_url, mapping, run=run, fernet_keys=fernet_keys, progress=progress, batch=batch
+        db,
+        source_url,
+        mapping,
+        run=run,
+        fernet_keys=fernet_keys,
+        progress=progress,
+        batch=batch,
+        cdc=cdc,
     )()
+
+
+def slot_name(run: str) -> str:
+    """The replication slot (and publication) of a run on the source."""
+    return f"tenantry_{run}"[:63]
 
 
 def _count(src: psycopg.Connection, entity: Entity) -> int:

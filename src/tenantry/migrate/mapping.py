@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,11 @@ class Entity:
         return TARGETS[self.target]
 
     def column(self, target: str) -> ColumnSpec | None:
-        return next((c for c in self.columns if c.target == target), None)
+        return self._by_target.get(target)
+
+    @cached_property
+    def _by_target(self) -> dict[str, ColumnSpec]:
+        return {c.target: c for c in self.columns}
 
     def source_columns(self) -> set[str]:
         """The source columns the entity reads by name (SQL expressions not parsed)."""

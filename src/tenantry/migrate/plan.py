@@ -167,6 +167,8 @@ def make_plan(
             )
         ).fetchone()
         ep.rows = int(row[0]) if row else 0
+        if not conn.autocommit:
+            conn.rollback()
         sealed = entity.canonical.sealed
         for spec in entity.columns:
             origin = spec.source or ("sql" if spec.sql else ("ref" if spec.ref else "constant"))
@@ -188,7 +190,6 @@ def make_plan(
                 ep.personal_unmapped[column] = entity.personal[column]
             elif personal_hint(column):
                 ep.personal_unmapped[column] = "not imported (looks personal)"
-        conn.rollback()
     plan.unmapped_tables = sorted(
         t
         for t, info in tables.items()

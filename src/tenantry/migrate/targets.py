@@ -9,6 +9,7 @@ loader, the verifier and `plan` all read these descriptions. No I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,24 +91,24 @@ class Target:
     soft_delete: bool
     tenant_owned: bool
 
-    @property
+    @cached_property
     def by_name(self) -> dict[str, Column]:
         named = {c.name: c for c in self.columns}
         return named | ({"role": MEMBERSHIP_ROLE} if self.platform_scoped else {})
 
-    @property
+    @cached_property
     def writable(self) -> set[str]:
         """Columns a mapping may set (the engine owns ids, tenant and subject). Staff accounts
         also take `role`: the membership that ties the account to the row's tenant."""
         names = {c.name for c in self.columns if c.name not in _MANAGED and not _is_index(c)}
         return names | ({"role"} if self.platform_scoped else set())
 
-    @property
+    @cached_property
     def platform_scoped(self) -> bool:
         """Sealed under the platform keys (staff accounts belong to no tenant)."""
         return getattr(self.model, "__sealed_scope__", "tenant") == "platform"
 
-    @property
+    @cached_property
     def required(self) -> set[str]:
         """Writable columns that need a value (not nullable, no default)."""
         return {
@@ -116,15 +117,15 @@ class Target:
             if not c.nullable and not c.has_default and c.name in self.writable
         }
 
-    @property
+    @cached_property
     def sealed(self) -> dict[str, SealedField]:
         return {c.name: c.sealed for c in self.columns if c.sealed is not None}
 
-    @property
+    @cached_property
     def subject_linked(self) -> bool:
         return "subject_id" in self.by_name
 
-    @property
+    @cached_property
     def copy_columns(self) -> list[str]:
         """Every column the loader writes with COPY, in table order."""
         return [c.name for c in self.columns]

@@ -166,6 +166,8 @@ class Transformer:
         self.ctx = ctx
         self.target = entity.canonical
         self.columns = self.target.by_name
+        self.required = sorted(self.target.required)
+        self.filled = self._ref_columns()
 
     def __call__(self, row: Sequence[Any]) -> Prepared | Rejected:
         reader, entity = self.reader, self.entity
@@ -277,7 +279,7 @@ class Transformer:
                 values.setdefault("legal_name", name)
                 values.setdefault("display_name", name)
             values.setdefault("legal_form", "other")
-        for column in sorted(self.target.required):
+        for column in self.required:
             if column == "slug" and column not in values:
                 base = values.get("name") or values.get("display_name") or values.get("legal_name")
                 if base:
@@ -286,7 +288,7 @@ class Transformer:
                     except UnconvertibleError:
                         digest = hashlib.sha256(str(base).encode()).hexdigest()[:10]
                         values["slug"] = f"x-{digest}"
-            if column not in values and column not in self._ref_columns():
+            if column not in values and column not in self.filled:
                 return column
         return None
 

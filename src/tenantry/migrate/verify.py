@@ -39,7 +39,7 @@ from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer
 from tenantry.privacy.sealing import open_platform_value, open_value
 from tenantry.privacy.vault import keyring, platform_keys
 
-__all__ = ["Difference", "VerifyReport", "bisect", "verify"]
+__all__ = ["Difference", "VerifyReport", "bisect", "canonical_equal", "verify"]
 
 BATCH = 5000
 # canonical id -> column -> (entity, source key) that supplied it
@@ -113,6 +113,11 @@ def _canon(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return format(Decimal(value).normalize(), "f")
     return value
+
+
+def canonical_equal(a: Any, b: Any) -> bool:
+    """Whether two values mean the same (as verification compares them)."""
+    return bool(_canon(a) == _canon(b))
 
 
 def _digest(values: dict[str, Any]) -> bytes:
@@ -408,14 +413,17 @@ def verify(
     report = VerifyReport(name)
     started = time.perf_counter()
     ctx = Context(mapping.timezone, mapping.phone_region, tuple(fernet_keys))
-    with connect_source(source_url) as src, owner_connection(db) as conn:
+    with (
+        connect_source(source_url, autocommit=True) as src,
+        owner_connection(db) as conn,
+    ):
         state.require_run(conn, name)
         tables = introspect(src)
-        src.rollback()
         check_fit(mapping, tables)
-        src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         if at is not None:
-            report.source_lsn = at(src, conn)
+            report.source_lsn = at(src, conn)  # opens the snapshot itself
+        else:
+            src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         lineage: Lineage = {}
         for cid, column, owner, key in conn.execute(
             "SELECT canonical_id, column_name, entity, source_key FROM migrate.lineage"
@@ -442,7 +450,7 @@ def verify(
             for key in differing:
                 if len(report.differences) < MAX_NAMED:
                     report.differences.extend(_name(entity, side, key))
-        src.rollback()
+        src.execute("COMMIT")
         report.equal = report.differences_total == 0
         report.seconds = time.perf_counter() - started
         if save:

@@ -347,3 +347,60 @@ def _free_slug(slug: str, taken: set[str]) -> str:
         candidate = f"{base}-{n}"
     taken.add(candidate)
     return candidate
+
+
+def update_rows(
+    uow: UnitOfWork,
+    target: Target,
+    changes: Sequence[tuple[uuid.UUID, dict[str, Any]]],
+    *,
+    touch: bool = True,
+) -> None:
+    """Set changed columns of existing rows of the unit of work's tenant, resealing personal
+    data under each row's own subject (audited like any other update). `touch` sets
+    `updated_at` too (not when the mapping carries the source's own `updated_at`)."""
+    if not changes:
+        return
+    ring = keyring(uow)
+    conn = driver(uow)
+    schema, table = target.name.split(".")
+    subjects: dict[uuid.UUID, uuid.UUID | None] = {}
+    if target.subject_linked:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT id, subject_id FROM {}.{} WHERE tenant_id = %s AND id = ANY(%s)"
+            ).format(sql.Identifier(schema), sql.Identifier(table)),
+            (ring.tenant_id, [row_id for row_id, _ in changes]),
+        )
+        subjects = dict(rows.fetchall())
+    for row_id, values in changes:
+        assignments: dict[str, Any] = {}
+        for name, value in values.items():
+            field = target.sealed.get(name)
+            if field is None:
+                assignments[name] = _copy_value(value)
+                continue
+            text = None if value is None else str(value)
+            assignments[name] = (
+                None
+                if text is None
+                else seal_value(ring, target.name, name, row_id, subjects.get(row_id), text)
+            )
+            if field.blind_index is not None:
+                assignments[field.blind_index] = (
+                    None
+                    if text is None
+                    else blind_index(ring.field_index_key(name), _normalised(field.kind, text))
+                )
+        if touch and "updated_at" in target.by_name and "updated_at" not in assignments:
+            assignments["updated_at"] = uow.clock.now()
+        conn.execute(
+            sql.SQL("UPDATE {}.{} SET {} WHERE tenant_id = %s AND id = %s").format(
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(
+                    sql.SQL("{} = %s").format(sql.Identifier(c)) for c in assignments
+                ),
+            ),
+            [*assignments.values(), ring.tenant_id, row_id],
+        )

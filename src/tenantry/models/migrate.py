@@ -1,7 +1,8 @@
 """Schema `migrate`: the bookkeeping of migrations from legacy databases (platform-owned).
 
 A run is one legacy source moved by one mapping. `id_map` holds, per source row, the one outcome
-it reached (loaded, merged into another record, quarantined with a reason) and the canonical row
+it reached (loaded, merged into another record, quarantined with a reason; `deleted` once
+change capture saw it deleted in the source) and the canonical row
 it became; its primary key is what makes a load resumable without loading a row twice.
 `lineage` names the source row behind each value of a consolidated record; `progress` is how far
 each entity's snapshot load has gone; `verifications` keeps every verify report.
@@ -62,12 +63,15 @@ class IdMapEntry(Base):
     __tablename__ = "id_map"
     __table_args__ = (
         sa.ForeignKeyConstraint(["run"], ["migrate.runs.name"], ondelete="CASCADE"),
-        sa.CheckConstraint("outcome IN ('loaded', 'merged', 'quarantined')", name="outcome_known"),
+        sa.CheckConstraint(
+            "outcome IN ('loaded', 'merged', 'quarantined', 'deleted')", name="outcome_known"
+        ),
         sa.CheckConstraint(
             "(outcome = 'quarantined') = (reason IS NOT NULL)", name="quarantine_has_reason"
         ),
         sa.CheckConstraint(
-            "outcome = 'quarantined' OR canonical_id IS NOT NULL", name="placed_has_id"
+            "outcome IN ('quarantined', 'deleted') OR canonical_id IS NOT NULL",
+            name="placed_has_id",
         ),
         sa.Index("ix_id_map_canonical", "canonical_table", "canonical_id"),
         sa.Index(
