@@ -10,6 +10,7 @@ data or the source's password.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,8 @@ from tenantry.cli.common import database
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option
 from tenantry.errors import ValidationError
+from tenantry.migrate.cutover import cutover as run_cutover
+from tenantry.migrate.cutover import rollback as run_rollback
 from tenantry.migrate.follow import FollowReport, applier_lock, consistent_point
 from tenantry.migrate.follow import follow as run_follow
 from tenantry.migrate.load import load as run_load
@@ -321,3 +324,89 @@ def follow(
             f"applied {data['transactions']} transactions ({data['changes']} rows) up to "
             f"{data['applied_lsn']}; lag {data['lag_bytes']} bytes"
         )
+
+
+@app.command()
+def cutover(
+    source: SourceOption,
+    mapping: MappingOption,
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    rollback_minutes: Annotated[
+        float, typer.Option(min=0, help="How long `migrate rollback` stays possible.")
+    ] = 5.0,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Fence writes on the source, apply what is left, verify, record the switch.
+
+    Exits 1 (and lifts the fence again) when source and target differ.
+    """
+    m = _mapping(mapping)
+    with database() as db:
+        report = run_cutover(
+            db,
+            source,
+            m,
+            run=run,
+            fernet_keys=_fernet_keys(fernet_key),
+            window=timedelta(minutes=rollback_minutes),
+        )
+    verified = report.verified
+    data = {
+        "run": report.run,
+        "switched": report.switched,
+        "fenced_tables": report.fenced,
+        "cutover_at": None if report.cutover_at is None else report.cutover_at.isoformat(),
+        "rollback_until": None
+        if report.rollback_until is None
+        else report.rollback_until.isoformat(),
+        "verify": None if verified is None else verified.as_json(),
+    }
+    if fmt is OutputFormat.JSON:
+        print_json(data)
+    elif report.switched:
+        console().print(
+            f"cut over at {data['cutover_at']}; {len(report.fenced)} source tables fenced; "
+            f"rollback possible until {data['rollback_until']}"
+        )
+    if not report.switched:
+        total = 0 if verified is None else verified.differences_total
+        raise ValidationError(
+            f"cutover refused: {total} rows differ (see `tenantry migrate verify`); "
+            "the source is writable again"
+        )
+
+
+@app.command()
+def rollback(
+    source: SourceOption,
+    mapping: MappingOption,
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Within the rollback window: write tenantry's changes since the cutover back into the
+    legacy tables and lift the fence, so the old application can take over again."""
+    m = _mapping(mapping)
+    with database() as db:
+        report = run_rollback(db, source, m, run=run, fernet_keys=_fernet_keys(fernet_key))
+    data = {
+        "run": report.run,
+        "updated": report.updated,
+        "inserted": report.inserted,
+        "deleted": report.deleted,
+        "columns_not_written_back": {k: v for k, v in report.skipped_columns.items() if v},
+    }
+    if fmt is OutputFormat.JSON:
+        print_json(data)
+        return
+    out = table("entity", "updated", "inserted", "deleted", title=f"Rollback {report.run}")
+    for entity in sorted({*report.updated, *report.inserted, *report.deleted}):
+        out.add_row(
+            entity,
+            str(report.updated.get(entity, 0)),
+            str(report.inserted.get(entity, 0)),
+            str(report.deleted.get(entity, 0)),
+        )
+    show(out)
+    console().print("the legacy application may write again")

@@ -52,6 +52,7 @@ _SPEC_KEYS = {
     "missing",
     "legacy_cipher",
     "timezone",
+    "write_back",
 }
 _ENTITY_KEYS = {
     "name",
@@ -95,6 +96,8 @@ class ColumnSpec:
     missing: str = "quarantine"  # or "null": an unresolved reference loads as NULL
     legacy_cipher: str | None = None
     timezone: str | None = None
+    # The source column `migrate rollback` writes this value to when it comes from `sql`.
+    write_back: str | None = None
 
     @property
     def reads_source(self) -> bool:
@@ -310,6 +313,7 @@ def _column(target: str, raw: object, where: str) -> ColumnSpec:
         missing=missing,
         legacy_cipher=raw.get("legacy_cipher"),
         timezone=raw.get("timezone"),
+        write_back=raw.get("write_back"),
     )
 
 

@@ -71,14 +71,16 @@ def upgrade() -> None:
         sa.Column("source_deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.CheckConstraint(
-            "outcome IN ('loaded', 'merged', 'quarantined', 'deleted')", name="ck_id_map_outcome_known"
+            "outcome IN ('loaded', 'merged', 'quarantined', 'deleted')",
+            name="ck_id_map_outcome_known",
         ),
         sa.CheckConstraint(
             "(outcome = 'quarantined') = (reason IS NOT NULL)",
             name="ck_id_map_quarantine_has_reason",
         ),
         sa.CheckConstraint(
-            "outcome IN ('quarantined', 'deleted') OR canonical_id IS NOT NULL", name="ck_id_map_placed_has_id"
+            "outcome IN ('quarantined', 'deleted') OR canonical_id IS NOT NULL",
+            name="ck_id_map_placed_has_id",
         ),
         _run_fk("id_map"),
         sa.PrimaryKeyConstraint("run", "entity", "source_key", name="pk_id_map"),
