@@ -28,9 +28,11 @@ from tenantry.migrate.load import load as run_load
 from tenantry.migrate.load import owner_connection
 from tenantry.migrate.mapping import Mapping, load_mapping
 from tenantry.migrate.plan import make_plan
+from tenantry.migrate.report import merges as merge_report
 from tenantry.migrate.report import quarantine_rows, status_of
 from tenantry.migrate.source import connect_source, describe, introspect
 from tenantry.migrate.state import lsn_text
+from tenantry.migrate.unmerge import unmerge as run_unmerge
 from tenantry.migrate.verify import verify as verify_run
 
 __all__ = ["app"]
@@ -410,3 +412,64 @@ def rollback(
         )
     show(out)
     console().print("the legacy application may write again")
+
+
+@app.command()
+def merges(
+    mapping: MappingOption,
+    run: RunOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """The merge report: consolidated records, their source rows and what each supplied."""
+    m = _mapping(mapping)
+    with database() as db, owner_connection(db) as conn:
+        records = merge_report(conn, run or m.name, limit)
+    if fmt is OutputFormat.JSON:
+        print_json(records)
+        return
+    out = table("record", "entity", "source key", "outcome", "supplied", title="Merges")
+    for record in records:
+        for member in record["members"]:
+            out.add_row(
+                record["id"],
+                member["entity"],
+                member["source_key"],
+                member["outcome"],
+                ", ".join(member["supplied"]),
+            )
+    show(out)
+
+
+@app.command()
+def unmerge(
+    source: SourceOption,
+    mapping: MappingOption,
+    entity: Annotated[str, typer.Option(help="The entity of the merged source row.")],
+    key: Annotated[str, typer.Option(help="The source key of the merged row.")],
+    run: RunOption = None,
+    fernet_key: FernetOption = None,
+    fmt: OutputFormat = format_option(),
+) -> None:
+    """Take one merged source row out of its consolidated record again."""
+    m = _mapping(mapping)
+    with database() as db:
+        report = run_unmerge(
+            db, source, m, entity, key, run=run, fernet_keys=_fernet_keys(fernet_key)
+        )
+    data = {
+        "entity": report.entity,
+        "source_key": report.source_key,
+        "record": str(report.record),
+        "new_record": str(report.new_record),
+        "columns_recomputed": report.columns_recomputed,
+        "references_moved": report.references_moved,
+    }
+    if fmt is OutputFormat.JSON:
+        print_json(data)
+        return
+    console().print(
+        f"{report.entity} {report.source_key} is record {report.new_record} again "
+        f"(was merged into {report.record}; {len(report.columns_recomputed)} columns "
+        f"recomputed, {report.references_moved} references moved)"
+    )

@@ -8,7 +8,7 @@ import psycopg
 
 from tenantry.migrate import state
 
-__all__ = ["quarantine_rows", "status_of"]
+__all__ = ["merges", "quarantine_rows", "status_of"]
 
 
 def status_of(conn: psycopg.Connection, name: str) -> dict[str, Any]:
@@ -57,3 +57,28 @@ def quarantine_rows(
     return [
         {"entity": e, "source_key": k, "reason": r, "at": at.isoformat()} for e, k, r, at in rows
     ]
+
+
+def merges(conn: psycopg.Connection, name: str, limit: int) -> list[dict[str, Any]]:
+    """Consolidated records: the record, its members and which columns each supplied."""
+    state.require_run(conn, name)
+    rows = conn.execute(
+        "SELECT m.canonical_table, m.canonical_id, m.entity, m.source_key, m.outcome,"
+        " coalesce(array_agg(l.column_name ORDER BY l.column_name)"
+        " FILTER (WHERE l.column_name IS NOT NULL), '{}')"
+        " FROM migrate.id_map m"
+        " LEFT JOIN migrate.lineage l ON l.run = m.run AND l.canonical_id = m.canonical_id"
+        " AND l.entity = m.entity AND l.source_key = m.source_key"
+        " WHERE m.run = %s AND m.canonical_id IN (SELECT canonical_id FROM migrate.id_map"
+        " WHERE run = %s AND outcome = 'merged' ORDER BY canonical_id LIMIT %s)"
+        " AND m.outcome IN ('loaded', 'merged')"
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 5 DESC, 3, 4",
+        (name, name, limit),
+    )
+    records: dict[str, dict[str, Any]] = {}
+    for table, cid, entity, key, outcome, columns in rows:
+        record = records.setdefault(str(cid), {"table": table, "id": str(cid), "members": []})
+        record["members"].append(
+            {"entity": entity, "source_key": key, "outcome": outcome, "supplied": list(columns)}
+        )
+    return list(records.values())
