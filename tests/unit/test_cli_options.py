@@ -40,6 +40,8 @@ FREE_TEXT = {
     # a path or "-" for stdout; checked by the command (.zip, folder exists)
     ("dsar export", "out"),
     ("dsar open", "out"),
+    # a legacy source's own primary key value, as text (checked against the id map)
+    ("migrate unmerge", "key"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

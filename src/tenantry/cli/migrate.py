@@ -10,23 +10,29 @@ data or the source's password.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 import typer
+from cryptography.fernet import Fernet
+from psycopg.conninfo import conninfo_to_dict
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tenantry.cli.common import database
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option
 from tenantry.errors import ValidationError
+from tenantry.migrate.convert import Context
 from tenantry.migrate.cutover import cutover as run_cutover
 from tenantry.migrate.cutover import rollback as run_rollback
 from tenantry.migrate.follow import FollowReport, applier_lock, consistent_point
 from tenantry.migrate.follow import follow as run_follow
 from tenantry.migrate.load import load as run_load
 from tenantry.migrate.load import owner_connection
-from tenantry.migrate.mapping import Mapping, load_mapping
+from tenantry.migrate.mapping import Mapping, builtin_names, load_mapping
 from tenantry.migrate.plan import make_plan
 from tenantry.migrate.report import merges as merge_report
 from tenantry.migrate.report import quarantine_rows, status_of
@@ -39,28 +45,78 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Move a legacy database into tenantry.", no_args_is_help=True)
 
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
+
+
+def source_url(value: str) -> str:
+    """A PostgreSQL connection URL (never echoed: it may hold a password)."""
+    if not re.match(r"^postgres(ql)?(\+psycopg)?://", value.strip()):
+        raise typer.BadParameter("must be a PostgreSQL URL: postgresql://user:pass@host:port/db")
+    try:
+        conninfo_to_dict(value.strip().replace("+psycopg", "", 1))
+    except psycopg.ProgrammingError:
+        raise typer.BadParameter("is not a valid PostgreSQL connection URL") from None
+    return value.strip()
+
+
+def mapping_ref(value: str) -> str:
+    """A built-in mapping's name or the path of a mapping file."""
+    if value in builtin_names() or Path(value).is_file():
+        return value
+    raise typer.BadParameter(
+        f"give a built-in mapping ({', '.join(builtin_names())}) or an existing TOML file"
+    )
+
+
+def run_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise typer.BadParameter("must be lower-case letters, digits and _ (at most 41)")
+    return value
+
+
+def entity_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
+        raise typer.BadParameter("must name an entity of the mapping (lower-case, digits, _)")
+    return value
+
+
+def fernet_key(value: str) -> str:
+    try:
+        Fernet(value.strip())
+    except (ValueError, TypeError):
+        raise typer.BadParameter(
+            "must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from None
+    return value.strip()
+
+
 SourceOption = Annotated[
     str,
     typer.Option(
         "--source",
         envvar="TENANTRY_MIGRATE_SOURCE_URL",
         show_envvar=True,
+        parser=source_url,
         help="PostgreSQL URL of the legacy database (postgresql://user:pass@host:port/db).",
     ),
 ]
 MappingOption = Annotated[
     str,
     typer.Option(
-        "--mapping", help="A built-in mapping (matbakh, carbot, myhibachi) or a TOML file."
+        "--mapping",
+        parser=mapping_ref,
+        help="A built-in mapping (matbakh, carbot, myhibachi) or a TOML file.",
     ),
 ]
 RunOption = Annotated[
-    str | None, typer.Option("--run", help="Name of the run (default: the mapping's name).")
+    str | None,
+    typer.Option("--run", parser=run_name, help="Name of the run (default: the mapping's name)."),
 ]
 FernetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--fernet-key",
+        parser=fernet_key,
         help="A Fernet key that opens legacy ciphertext (repeatable; newest first). "
         "Also TENANTRY_MIGRATE_FERNET_KEYS, comma-separated.",
     ),
@@ -82,6 +138,7 @@ def _mapping(name: str) -> Mapping:
 def plan(
     source: SourceOption,
     mapping: MappingOption,
+    fernet_key: FernetOption = None,
     fmt: OutputFormat = format_option(),
 ) -> None:
     """Show what maps where, row counts, unused and personal columns, expected duplicates.
@@ -91,7 +148,8 @@ def plan(
     m = _mapping(mapping)
     with connect_source(source, autocommit=True) as conn:
         tables = introspect(conn)
-        result = make_plan(conn, m, tables, describe(source))
+        ctx = Context(m.timezone, m.phone_region, tuple(_fernet_keys(fernet_key)))
+        result = make_plan(conn, m, tables, describe(source), ctx)
     if fmt is OutputFormat.JSON:
         print_json(result.as_json())
     else:
@@ -218,7 +276,9 @@ def status(
 def quarantine(
     mapping: MappingOption,
     run: RunOption = None,
-    entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
+    entity: Annotated[
+        str | None, typer.Option(parser=entity_name, help="Only this entity.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
     fmt: OutputFormat = format_option(),
 ) -> None:
@@ -279,7 +339,8 @@ def follow(
         bool, typer.Option("--until-caught-up", help="Stop once no change is pending.")
     ] = False,
     seconds: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+        float | None,
+        typer.Option(min=0.1, max=365 * 24 * 3600, help="Stop after this many seconds."),
     ] = None,
     fmt: OutputFormat = format_option(),
 ) -> None:
@@ -335,7 +396,8 @@ def cutover(
     run: RunOption = None,
     fernet_key: FernetOption = None,
     rollback_minutes: Annotated[
-        float, typer.Option(min=0, help="How long `migrate rollback` stays possible.")
+        float,
+        typer.Option(min=0, max=7 * 24 * 60, help="Minutes `migrate rollback` stays possible."),
     ] = 5.0,
     fmt: OutputFormat = format_option(),
 ) -> None:
@@ -445,7 +507,9 @@ def merges(
 def unmerge(
     source: SourceOption,
     mapping: MappingOption,
-    entity: Annotated[str, typer.Option(help="The entity of the merged source row.")],
+    entity: Annotated[
+        str, typer.Option(parser=entity_name, help="The entity of the merged source row.")
+    ],
     key: Annotated[str, typer.Option(help="The source key of the merged row.")],
     run: RunOption = None,
     fernet_key: FernetOption = None,

@@ -76,6 +76,7 @@ def cluster(
     order = {name: i for i, name in enumerate(group.entities)}
     unique = frozenset(group.entities) if group.one_to_one else frozenset()
     fields = _BUSINESS if group.target == "identity.locations" else _PERSON
+    found: list[list[int]]
     if group.target in ("identity.locations", "crm.customers", "crm.leads"):
         records = [
             Record(
@@ -90,9 +91,9 @@ def cluster(
             if group.target == "identity.locations"
             else person_comparison(region, unique_sources=unique, threshold=group.threshold)
         )
-        found = [list(c) for c in resolve(records, comparison).clusters]
+        found = [[int(k) for k in c] for c in resolve(records, comparison).clusters]  # type: ignore[call-overload]
     else:
-        by_value: dict[tuple[Any, ...], list[int]] = {}
+        by_value: dict[tuple[Hashable, ...], list[int]] = {}
         for i, (_entity, _key, values) in enumerate(members):
             signature = tuple(_text(values.get(c)) for c in group.compare)
             if any(v is None for v in signature):
@@ -104,7 +105,7 @@ def cluster(
     for members_idx in found:
         split: dict[Hashable, list[int]] = {}
         for i in members_idx:
-            split.setdefault(tenants[i], []).append(int(i))  # type: ignore[call-overload]
+            split.setdefault(tenants[i], []).append(i)
         for part in split.values():
             out.append(sorted(part, key=lambda i: (order.get(members[i][0], 99), i)))
     return sorted(out, key=lambda c: c[0])

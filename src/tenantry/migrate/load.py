@@ -570,12 +570,12 @@ class Loader:
                 kept = [entry for entry in lineage if entry[0] not in gone]
                 consolidate.copy_lineage(driver(uow), self.run, group.target, kept)
                 uow.commit()
-            for r in rows:
-                if r.source_key in refused:
+            for written in rows:
+                if written.source_key in refused:
                     self._quarantine(
                         conn,
-                        self.mapping.entity(r.entity),
-                        [Rejected(r.source_key, refused[r.source_key])],
+                        self.mapping.entity(written.entity),
+                        [Rejected(written.source_key, refused[written.source_key])],
                     )
             for m in extra:
                 if m.canonical_id in gone:

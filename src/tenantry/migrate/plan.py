@@ -17,9 +17,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tenantry.errors import TenantryError
+from tenantry.migrate import consolidate
+from tenantry.migrate.convert import Context
 from tenantry.migrate.mapping import Entity, Mapping, MappingError, looks_like_card_data
 from tenantry.migrate.source import SourceTable
-from tenantry.migrate.transform import Reader
+from tenantry.migrate.transform import Reader, Rejected, Transformer
 
 __all__ = ["EntityPlan", "Plan", "check_fit", "make_plan", "personal_hint"]
 
@@ -150,7 +153,11 @@ def _referenced(entity: Entity, column: str, table: SourceTable) -> bool:
 
 
 def make_plan(
-    conn: psycopg.Connection, mapping: Mapping, tables: dict[str, SourceTable], source: str
+    conn: psycopg.Connection,
+    mapping: Mapping,
+    tables: dict[str, SourceTable],
+    source: str,
+    ctx: Context | None = None,
 ) -> Plan:
     plan = Plan(mapping.name, source)
     plan.problems = fit_problems(mapping, tables, conn)
@@ -190,6 +197,8 @@ def make_plan(
                 ep.personal_unmapped[column] = entity.personal[column]
             elif personal_hint(column):
                 ep.personal_unmapped[column] = "not imported (looks personal)"
+    if not plan.problems:
+        plan.duplicates = expected_duplicates(conn, mapping, tables, ctx or Context())
     plan.unmapped_tables = sorted(
         t
         for t, info in tables.items()
@@ -197,6 +206,52 @@ def make_plan(
         and info.schema not in ("auth", "storage", "realtime", "supabase_functions", "extensions")
     )
     return plan
+
+
+def expected_duplicates(
+    conn: psycopg.Connection,
+    mapping: Mapping,
+    tables: dict[str, SourceTable],
+    ctx: Context,
+    limit: int = 200_000,
+) -> dict[str, int]:
+    """Per consolidation group: how many source rows the load would merge into another.
+
+    The group's rows are transformed as the load transforms them and clustered by the same
+    engine; the tenant reference stands in for the tenant (nothing is resolved yet). Groups of
+    more than `limit` rows are not estimated.
+    """
+    out: dict[str, int] = {}
+    for group in mapping.consolidations:
+        members: list[consolidate.Member] = []
+        tenants: list[str] = []
+        for name in group.entities:
+            entity = mapping.entity(name)
+            table = tables.get(entity.source)
+            if table is None:
+                continue
+            reader = Reader(entity, table)
+            transform = Transformer(mapping, entity, reader, ctx)
+            try:
+                with conn.transaction():
+                    scan = reader.scan() + sql.SQL(" LIMIT {}").format(limit)
+                    for row in conn.execute(scan):
+                        out_row = transform(row)
+                        if isinstance(out_row, Rejected):
+                            continue
+                        members.append((name, out_row.key, out_row.values))
+                        tenants.append(out_row.tenant_ref[1] if out_row.tenant_ref else "fixed")
+            except TenantryError:  # e.g. legacy ciphertext and no key given: no estimate
+                members = []
+                break
+        if not members or len(members) >= limit:
+            continue
+        try:
+            clusters = consolidate.cluster(members, group, tenants, mapping.phone_region)
+        except TenantryError:
+            continue
+        out[f"{group.target} ({', '.join(group.entities)})"] = sum(len(c) - 1 for c in clusters)
+    return out
 
 
 def raise_if_unfit(plan: Plan) -> None:

@@ -9,6 +9,7 @@ tables were made by hand in a dashboard.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -30,7 +31,7 @@ class SourceError(TenantryError):
     """The legacy source database cannot be used."""
 
 
-def _params(url: str) -> dict[str, object]:
+def _params(url: str) -> dict[str, Any]:
     text = url.strip()
     if text.startswith("postgres+psycopg://") or text.startswith("postgresql+psycopg://"):
         text = "postgresql://" + text.split("://", 1)[1]
@@ -63,7 +64,7 @@ def connect_source(url: str, *, autocommit: bool = False, **extra: object) -> ps
     params.setdefault("connect_timeout", 10)
     params.setdefault("application_name", "tenantry-migrate")
     try:
-        return psycopg.connect(autocommit=autocommit, **params)  # type: ignore[arg-type]
+        return psycopg.connect(autocommit=autocommit, **params)
     except psycopg.Error as exc:
         raise SourceError(f"cannot connect to the source {describe(url)}: {reason(exc)}") from exc
 

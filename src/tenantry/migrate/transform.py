@@ -87,25 +87,25 @@ class Reader:
                     f"col:{spec.target}", sql.SQL("t.{}::text").format(sql.Identifier(spec.source))
                 )
             elif spec.sql is not None:
-                slot(f"col:{spec.target}", sql.SQL("({})::text").format(sql.SQL(spec.sql)))  # type: ignore[arg-type]
+                slot(f"col:{spec.target}", sql.SQL("({})::text").format(sql.SQL(spec.sql)))
         rule = entity.tenant
         if rule.kind == "ref":
             expr = (
                 sql.SQL("t.{}::text").format(sql.Identifier(rule.column))
                 if rule.column
-                else sql.SQL("({})::text").format(sql.SQL(rule.sql or "NULL"))  # type: ignore[arg-type]
+                else sql.SQL("({})::text").format(sql.SQL(rule.sql or "NULL"))
             )
             slot("tenant", expr)
         if entity.soft_delete:
             if entity.soft_delete.startswith("sql:"):
-                expr = sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.soft_delete[4:]))  # type: ignore[arg-type]
+                expr = sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.soft_delete[4:]))
             else:
                 expr = sql.SQL("(t.{} IS NOT NULL)").format(sql.Identifier(entity.soft_delete))
             slot("deleted", expr)
         if entity.where:
-            slot("where", sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.where)))  # type: ignore[arg-type]
+            slot("where", sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.where)))
         for i, exclusion in enumerate(entity.exclusions):
-            slot(f"exclude:{i}", sql.SQL("coalesce(({}), false)").format(sql.SQL(exclusion.sql)))  # type: ignore[arg-type]
+            slot(f"exclude:{i}", sql.SQL("coalesce(({}), false)").format(sql.SQL(exclusion.sql)))
         self._select = sql.SQL("SELECT {} FROM {}.{} AS t").format(
             sql.SQL(", ").join(exprs),
             sql.Identifier(entity.schema),
@@ -117,8 +117,7 @@ class Reader:
 
     def _typed_params(self) -> sql.Composable:
         return sql.SQL(", ").join(
-            sql.SQL("CAST({} AS {})").format(sql.Placeholder(), sql.SQL(t))  # type: ignore[arg-type]
-            for t in self.key_types
+            sql.SQL("CAST({} AS {})").format(sql.Placeholder(), sql.SQL(t)) for t in self.key_types
         )
 
     def _key_tuple(self) -> sql.Composable:

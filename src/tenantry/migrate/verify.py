@@ -220,8 +220,8 @@ def _source_side(
             ok, bad = resolve(
                 conn, run, entity, prepared, tenant, fixed_defaults(conn, entity, tenant)
             )
-            for item in bad:
-                side.expected[item.key] = Expected("quarantined", {})
+            for refused in bad:
+                side.expected[refused.key] = Expected("quarantined", {})
             for item in ok:
                 side.expected[item.prepared.key] = Expected(
                     "placed", item.values, item.prepared.deleted
