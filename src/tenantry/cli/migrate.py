@@ -199,9 +199,20 @@ def load(
     mapping: MappingOption,
     run: RunOption = None,
     fernet_key: FernetOption = None,
+    no_cdc: Annotated[
+        bool,
+        typer.Option(
+            "--no-cdc",
+            help="A one-off copy: no replication slot, so the run cannot be followed. "
+            "Needed when the source has no logical replication.",
+        ),
+    ] = False,
     fmt: OutputFormat = format_option(),
 ) -> None:
-    """Full load from one consistent snapshot; a rerun after a crash continues where it was."""
+    """Full load from one consistent snapshot; a rerun after a crash continues where it was.
+
+    Creates the replication slot `follow` reads (the source needs wal_level = logical, or
+    --no-cdc)."""
     m = _mapping(mapping)
     bar = Progress(
         TextColumn("{task.description}"),

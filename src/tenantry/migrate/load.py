@@ -11,6 +11,9 @@ loaded whole, after their members are read.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -20,10 +23,12 @@ from typing import Any
 import psycopg
 import psycopg.errors
 import psycopg.sql
+from psycopg import sql as psql
 
 from tenantry.db.engine import Database
 from tenantry.db.provider import conninfo
 from tenantry.db.uow import UnitOfWork
+from tenantry.errors import TenantryError
 from tenantry.migrate import consolidate, replication, state
 from tenantry.migrate.convert import Context, LegacyKeyError, UnconvertibleError, open_fernet
 from tenantry.migrate.mapping import Consolidation, Entity, Mapping
@@ -31,7 +36,14 @@ from tenantry.migrate.plan import check_fit
 from tenantry.migrate.source import SourceTable, connect_source, introspect, source_id
 from tenantry.migrate.state import IdMapRow, Placed
 from tenantry.migrate.targets import TARGETS
-from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer, key_parts
+from tenantry.migrate.transform import (
+    Prepared,
+    Reader,
+    Rejected,
+    Transformer,
+    key_parts,
+    user_sql,
+)
 from tenantry.migrate.writer import Row, driver, write_rows, write_tenant, write_users
 from tenantry.models import Location
 
@@ -43,6 +55,12 @@ BATCH = 5000
 # Rows buffered per tenant before a write; rows read between two saved progress keys.
 TENANT_FLUSH = 5000
 CHECKPOINT = 100_000
+# Entities with at least this many rows load in `jobs` worker processes.
+PARALLEL_ROWS = 50_000
+
+
+class MigrationError(TenantryError):
+    """The migration could not go on."""
 
 
 @dataclass
@@ -67,30 +85,42 @@ def owner_connection(db: Database) -> psycopg.Connection:
 def probe_legacy_keys(
     src: psycopg.Connection, mapping: Mapping, tables: dict[str, SourceTable], ctx: Context
 ) -> None:
-    """Refuse to start when legacy ciphertext exists and none of a sample opens (wrong keys)."""
+    """Refuse to start, before anything is written, when a column holds legacy ciphertext and
+    no key was given, or most of a sample does not open with the given keys (wrong keys)."""
     for entity in mapping.entities:
         if entity.source not in tables:
             continue
         for spec in entity.columns:
-            if spec.legacy_cipher != "fernet" or spec.source is None:
+            if spec.legacy_cipher != "fernet" or not spec.reads_source:
                 continue
-            rows = src.execute(
-                f'SELECT "{spec.source}"::text FROM "{entity.schema}"."{entity.table}"'
-                f" WHERE \"{spec.source}\"::text LIKE 'gAAAAA%%' LIMIT 20"
-            ).fetchall()
-            if not rows:
+            expr = (
+                psql.SQL("t.{}::text").format(psql.Identifier(spec.source))
+                if spec.source is not None
+                else psql.SQL("({})::text").format(user_sql(spec.sql or "NULL"))
+            )
+            query = psql.SQL(
+                "SELECT v FROM (SELECT {} AS v FROM {}.{} AS t) s WHERE v LIKE 'gAAAAA%%' LIMIT 40"
+            ).format(expr, psql.Identifier(entity.schema), psql.Identifier(entity.table))
+            values = [v for (v,) in src.execute(query, []).fetchall()]
+            if not values:
                 continue
+            where = f"{entity.source} ({spec.target})"
+            if not ctx.fernet_keys:
+                raise LegacyKeyError(
+                    f"{where} holds Fernet ciphertext: give its keys with --fernet-key or "
+                    "TENANTRY_MIGRATE_FERNET_KEYS; nothing was written"
+                )
             opened = 0
-            for (value,) in rows:
+            for value in values:
                 try:
                     open_fernet(value, ctx)
                     opened += 1
                 except UnconvertibleError:
                     continue
-            if opened == 0:
+            if opened * 2 < len(values):
                 raise LegacyKeyError(
-                    f"legacy ciphertext in {entity.source}.{spec.source} cannot be opened with "
-                    "the supplied Fernet keys; nothing was written"
+                    f"legacy ciphertext in {where} does not open with the supplied Fernet keys "
+                    f"({opened} of {len(values)} sampled values); nothing was written"
                 )
 
 
@@ -207,8 +237,10 @@ class Loader:
         progress: Progress | None = None,
         batch: int = BATCH,
         cdc: bool = True,
+        jobs: int = 2,
     ) -> None:
         self.cdc = cdc
+        self.jobs = jobs
         self.db = db
         self.source_url = source_url
         self.mapping = mapping
@@ -228,6 +260,20 @@ class Loader:
             tables = introspect(src)
             check_fit(self.mapping, tables, src)
             probe_legacy_keys(src, self.mapping, tables, self.ctx)
+            earlier = state.get_run(conn, self.run)
+            if self.cdc and (earlier is None or earlier.slot is None):
+                with replication.connect_source(self.source_url) as admin:
+                    problems = replication.check_source(admin, slot=slot_name(self.run))
+                    published = sorted(
+                        {(e.schema, e.table) for e in self.mapping.entities if e.source in tables}
+                    )
+                    problems += replication.replica_identity_problems(admin, published)
+                if problems:
+                    raise MigrationError(
+                        f"the source cannot feed change-data capture ({problems[0]}); fix "
+                        "that, or load a one-off copy that cannot be followed (--no-cdc); "
+                        "nothing was written"
+                    )
             run = state.start_run(conn, self.run, self.mapping.name, source_id(self.source_url))
             if run.phase != "loading":
                 self.report.already_loaded = True
@@ -249,13 +295,35 @@ class Loader:
                     continue
                 handled.add(entity.name)
                 last, finished = done.get(entity.name, (None, False))
-                if not finished:
-                    self._load_entity(src, conn, entity, tables[entity.source], last)
+                if finished:
+                    continue
+                table = tables[entity.source]
+                if self._parallel(src, entity, last, done):
+                    self._load_parallel(src, conn, entity, table, done)
+                else:
+                    self._load_entity(src, conn, entity, table, last)
             src.execute("COMMIT")
             state.update_run(conn, self.run, phase="loaded", load_finished_at=_now(conn))
             self.report.counts = state.outcome_counts(conn, self.run)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _parallel(
+        self,
+        src: psycopg.Connection,
+        entity: Entity,
+        last: Sequence[str] | None,
+        done: dict[str, tuple[list[str] | None, bool]],
+    ) -> bool:
+        """Large entities of tenant-owned tables load in worker processes; a load that began
+        one way continues that way."""
+        if self.jobs < 2 or entity.canonical.platform_scoped:
+            return False
+        if entity.target == "identity.tenants" or last is not None:
+            return False
+        if any(k.startswith(f"{entity.name}#") for k in done):
+            return True
+        return _count(src, entity) >= PARALLEL_ROWS
 
     def _snapshot(
         self,
@@ -275,29 +343,24 @@ class Loader:
         if run.slot is None and self.cdc:
             slot = slot_name(self.run)
             with replication.connect_source(self.source_url) as admin:
-                problems = replication.check_source(admin, slot=slot)
-                if not problems:
-                    published = sorted(
-                        {(e.schema, e.table) for e in self.mapping.entities if e.source in tables}
-                    )
-                    replication.ensure_publication(admin, slot, published)
-            if problems:
-                self.report.notes.append("no change-data capture: " + problems[0])
-            else:
-                snap = replication.create_slot_with_snapshot(self.source_url, slot)
-                try:
-                    replication.import_snapshot(src, snap.snapshot_name)
-                finally:
-                    snap.release()
-                state.update_run(
-                    conn,
-                    self.run,
-                    slot=slot,
-                    publication=slot,
-                    start_lsn=snap.consistent_lsn,
-                    applied_lsn=snap.consistent_lsn,
+                published = sorted(
+                    {(e.schema, e.table) for e in self.mapping.entities if e.source in tables}
                 )
-                return
+                replication.ensure_publication(admin, slot, published)
+            snap = replication.create_slot_with_snapshot(self.source_url, slot)
+            try:
+                replication.import_snapshot(src, snap.snapshot_name)
+            finally:
+                snap.release()
+            state.update_run(
+                conn,
+                self.run,
+                slot=slot,
+                publication=slot,
+                start_lsn=snap.consistent_lsn,
+                applied_lsn=snap.consistent_lsn,
+            )
+            return
         src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     # -- tenants ---------------------------------------------------------------------------
@@ -337,11 +400,15 @@ class Loader:
     # -- one entity --------------------------------------------------------------------------
 
     def _rows(
-        self, src: psycopg.Connection, reader: Reader, after: Sequence[str] | None
+        self,
+        src: psycopg.Connection,
+        reader: Reader,
+        after: Sequence[str] | None,
+        part: tuple[int, int] | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
         with src.cursor(name=f"migrate_{reader.entity.name}") as cur:
             cur.itersize = self.batch
-            cur.execute(reader.scan(after), None if after is None else list(after))
+            cur.execute(reader.scan(after, part), list(after or []))
             while True:
                 rows = cur.fetchmany(self.batch)
                 if not rows:
@@ -355,6 +422,7 @@ class Loader:
         entity: Entity,
         table: SourceTable,
         after: Sequence[str] | None,
+        part: tuple[int, int] | None = None,
     ) -> Iterator[Batch]:
         """The entity's rows in batches: transformed, minus the keys the id map has."""
         reader = Reader(entity, table)
@@ -362,7 +430,7 @@ class Loader:
         # An entity this run has not touched yet has no key to skip (the scan never returns a
         # key twice); after a crash every batch is checked against the id map.
         started = state.has_rows(conn, self.run, entity.name)
-        for rows in self._rows(src, reader, after):
+        for rows in self._rows(src, reader, after, part):
             keys = [reader.key_of(r) for r in rows]
             present = state.existing_keys(conn, self.run, entity.name, keys) if started else set()
             batch = Batch(len(rows), len(present), key_parts(keys[-1], len(reader.key)))
@@ -384,10 +452,14 @@ class Loader:
         entity: Entity,
         table: SourceTable,
         after: Sequence[str] | None,
+        part: tuple[int, int] | None = None,
+        counter: Any = None,
     ) -> None:
         """Rows are buffered per tenant and written in large per-tenant transactions; the
-        progress key is saved only when every buffer before it has been written."""
-        total = _count(src, entity)
+        progress key is saved only when every buffer before it has been written. With `part`
+        only that partition is loaded (by a worker process) and its own progress is kept."""
+        name = entity.name if part is None else f"{entity.name}#{part[0]}/{part[1]}"
+        total = _count(src, entity) if part is None else 0
         done = 0
         fixed = self._fixed_tenant(entity)
         taken_slugs: set[str] = set()
@@ -395,7 +467,7 @@ class Loader:
             taken_slugs = {r[0] for r in conn.execute("SELECT slug FROM identity.tenants")}
         buffers: dict[uuid.UUID, list[Row]] = {}
         unsaved = 0
-        for batch in self._batches(src, conn, entity, table, after):
+        for batch in self._batches(src, conn, entity, table, after, part):
             prepared, rejected = batch.prepared, batch.rejected
             if entity.target == "identity.tenants":
                 for item in prepared:
@@ -430,13 +502,87 @@ class Loader:
             if unsaved >= CHECKPOINT:
                 for tenant in list(buffers):
                     self._write(conn, entity, tenant, buffers.pop(tenant))
-                state.save_progress(conn, self.run, entity.name, batch.last, unsaved)
+                state.save_progress(conn, self.run, name, batch.last, unsaved)
                 unsaved = 0
-            if self.progress:
+            if counter is not None:
+                with counter.get_lock():
+                    counter.value += batch.size
+            elif self.progress:
                 self.progress(entity.name, done, total)
         for tenant in list(buffers):
             self._write(conn, entity, tenant, buffers.pop(tenant))
-        state.save_progress(conn, self.run, entity.name, None, unsaved, done=True)
+        state.save_progress(conn, self.run, name, None, unsaved, done=True)
+
+    def _load_parallel(
+        self,
+        src: psycopg.Connection,
+        conn: psycopg.Connection,
+        entity: Entity,
+        table: SourceTable,
+        done: dict[str, tuple[list[str] | None, bool]],
+    ) -> None:
+        """Load a large entity in `jobs` worker processes, one hash partition of its keys
+        each, all reading the same snapshot (exported by `src`). While a worker waits for
+        PostgreSQL another transforms and seals, so both cores work."""
+        snapshot = src.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        self._fixed_tenant(entity)  # created once, before the workers start
+        ctx = multiprocessing.get_context("fork")
+        counters = [ctx.Value("q", 0) for _ in range(self.jobs)]
+        workers = []
+        for i in range(self.jobs):
+            part = (i, self.jobs)
+            last, finished = done.get(f"{entity.name}#{i}/{self.jobs}", (None, False))
+            if finished:
+                continue
+            process = ctx.Process(
+                target=self._worker, args=(entity, table, snapshot, last, part, counters[i])
+            )
+            process.start()
+            workers.append(process)
+        total = _count(src, entity)
+        while any(p.is_alive() for p in workers):
+            if self.progress:
+                self.progress(entity.name, sum(c.value for c in counters), total)
+            time.sleep(0.2)
+        failed = [p.exitcode for p in workers if p.exitcode != 0]
+        if failed:
+            raise MigrationError(
+                f"a worker loading {entity.name} failed (exit {failed[0]}); "
+                "run `tenantry migrate load` again to continue"
+            )
+        if self.progress:
+            self.progress(entity.name, total, total)
+        self.report.rows += sum(c.value for c in counters)
+        state.save_progress(conn, self.run, entity.name, None, 0, done=True)
+
+    def _worker(
+        self,
+        entity: Entity,
+        table: SourceTable,
+        snapshot: str,
+        after: Sequence[str] | None,
+        part: tuple[int, int],
+        counter: Any,
+    ) -> None:
+        """One partition in a forked process; it never touches the parent's connections and
+        leaves with `os._exit`, so nothing of the parent is closed or flushed twice."""
+        code = 1
+        try:
+            self.db.app_engine.dispose(close=False)
+            self.db.owner_engine.dispose(close=False)
+            with (
+                connect_source(self.source_url, autocommit=True) as src,
+                owner_connection(self.db) as conn,
+            ):
+                replication.import_snapshot(src, snapshot)
+                self._load_entity(src, conn, entity, table, after, part, counter)
+                src.execute("COMMIT")
+            code = 0
+        except BaseException as exc:  # the parent reports the failure; say why on stderr
+            sys.stderr.write(f"tenantry: worker {part[0]} of {entity.name}: {exc}\n")
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
 
     def _write(
         self, conn: psycopg.Connection, entity: Entity, tenant: uuid.UUID, items: list[Row]
@@ -483,6 +629,7 @@ class Loader:
             [
                 IdMapRow(entity.name, r.key, "quarantined", entity.target, reason=r.reason)
                 for r in rows
+                if not r.skip  # another entity accounts for rows a derived entity leaves out
             ],
         )
 
@@ -609,6 +756,7 @@ def load(
     progress: Progress | None = None,
     batch: int = BATCH,
     cdc: bool = True,
+    jobs: int = 2,
 ) -> LoadReport:
     """Load `source_url` into `db` with `mapping` (see the module docstring); `cdc=False`
     skips the replication slot (a one-off copy that will not be followed)."""
@@ -621,6 +769,7 @@ def load(
         progress=progress,
         batch=batch,
         cdc=cdc,
+        jobs=jobs,
     )()
 
 

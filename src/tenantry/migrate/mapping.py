@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 BUILTIN = "tenantry.migrate.mappings"
+SURVIVORSHIP = ("most_complete", "first_non_null", "longest", "newest")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _QUALIFIED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
 _CARD = re.compile(r"(^|_)(card_?number|cc_?num(ber)?|pan|cvc2?|cvv2?|card_?cvc|security_code)$")
@@ -428,6 +429,12 @@ def _check(mapping: Mapping) -> None:
                 problems.append(f"{where}: {spec.source} holds card data, which is never imported")
         seen.add(entity.name)
     for group in mapping.consolidations:
+        for column, rule in group.survivorship.items():
+            if rule not in SURVIVORSHIP:
+                problems.append(
+                    f"consolidate {group.target}: survivorship {column} = {rule!r} is not one "
+                    f"of {', '.join(SURVIVORSHIP)}"
+                )
         for name in group.entities:
             if name not in names:
                 problems.append(f"consolidate {group.target}: {name!r} is not an entity")

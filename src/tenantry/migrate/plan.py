@@ -109,7 +109,7 @@ def _expression_problems(conn: psycopg.Connection, entity: Entity, table: Source
         return [f"entity {entity.name}: {exc}"]
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("EXPLAIN ") + reader.scan())
+            conn.execute(sql.SQL("EXPLAIN ") + reader.scan(), [])
     except psycopg.Error as exc:
         message = (exc.diag.message_primary if exc.diag else None) or type(exc).__name__
         return [f"entity {entity.name}: the source refuses the mapping's SQL: {message}"]
@@ -235,7 +235,7 @@ def expected_duplicates(
             try:
                 with conn.transaction():
                     scan = reader.scan() + sql.SQL(" LIMIT {}").format(limit)
-                    for row in conn.execute(scan):
+                    for row in conn.execute(scan, []):
                         out_row = transform(row)
                         if isinstance(out_row, Rejected):
                             continue

@@ -33,7 +33,13 @@ from tenantry.migrate.mapping import ColumnSpec, Entity, Mapping
 from tenantry.migrate.source import SourceTable
 from tenantry.migrate.targets import Column
 
-__all__ = ["Prepared", "Reader", "Rejected", "Transformer", "key_text"]
+__all__ = ["Prepared", "Reader", "Rejected", "Transformer", "key_text", "user_sql"]
+
+
+def user_sql(text: str) -> sql.SQL:
+    """A mapping's SQL expression as a query part: `%` doubled, because queries built from it
+    always run with parameters (psycopg then reads `%%` as one `%`)."""
+    return sql.SQL(text.replace("%", "%%"))
 
 
 def key_text(parts: Sequence[str | None]) -> str:
@@ -87,25 +93,25 @@ class Reader:
                     f"col:{spec.target}", sql.SQL("t.{}::text").format(sql.Identifier(spec.source))
                 )
             elif spec.sql is not None:
-                slot(f"col:{spec.target}", sql.SQL("({})::text").format(sql.SQL(spec.sql)))
+                slot(f"col:{spec.target}", sql.SQL("({})::text").format(user_sql(spec.sql)))
         rule = entity.tenant
         if rule.kind == "ref":
             expr = (
                 sql.SQL("t.{}::text").format(sql.Identifier(rule.column))
                 if rule.column
-                else sql.SQL("({})::text").format(sql.SQL(rule.sql or "NULL"))
+                else sql.SQL("({})::text").format(user_sql(rule.sql or "NULL"))
             )
             slot("tenant", expr)
         if entity.soft_delete:
             if entity.soft_delete.startswith("sql:"):
-                expr = sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.soft_delete[4:]))
+                expr = sql.SQL("coalesce(({}), false)").format(user_sql(entity.soft_delete[4:]))
             else:
                 expr = sql.SQL("(t.{} IS NOT NULL)").format(sql.Identifier(entity.soft_delete))
             slot("deleted", expr)
         if entity.where:
-            slot("where", sql.SQL("coalesce(({}), false)").format(sql.SQL(entity.where)))
+            slot("where", sql.SQL("coalesce(({}), false)").format(user_sql(entity.where)))
         for i, exclusion in enumerate(entity.exclusions):
-            slot(f"exclude:{i}", sql.SQL("coalesce(({}), false)").format(sql.SQL(exclusion.sql)))
+            slot(f"exclude:{i}", sql.SQL("coalesce(({}), false)").format(user_sql(exclusion.sql)))
         self._select = sql.SQL("SELECT {} FROM {}.{} AS t").format(
             sql.SQL(", ").join(exprs),
             sql.Identifier(entity.schema),
@@ -125,15 +131,26 @@ class Reader:
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in self.key)
         )
 
-    def scan(self, after: Sequence[str] | None = None) -> sql.Composed:
-        """Every row in key order (after the key `after`, when resuming)."""
-        if after is None:
+    def scan(
+        self, after: Sequence[str] | None = None, part: tuple[int, int] | None = None
+    ) -> sql.Composed:
+        """Every row in key order (after the key `after`, when resuming); with `part` = (i, n)
+        only the i-th of n partitions by a hash of the key."""
+        where: list[sql.Composable] = []
+        if after is not None:
+            where.append(sql.SQL("{} > ({})").format(self._key_tuple(), self._typed_params()))
+        if part is not None:
+            key = sql.SQL(" || '|' || ").join(
+                sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in self.key
+            )
+            where.append(
+                sql.SQL("mod(abs(hashtext({})::bigint), {}) = {}").format(
+                    key, sql.Literal(part[1]), sql.Literal(part[0])
+                )
+            )
+        if not where:
             return self._select + self._order
-        return (
-            self._select
-            + sql.SQL(" WHERE {} > ({})").format(self._key_tuple(), self._typed_params())
-            + self._order
-        )
+        return self._select + sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) + self._order
 
     def by_keys(self) -> sql.Composed:
         """The rows whose key is one of `%s` (a list of key texts; single-column keys only
@@ -257,8 +274,7 @@ class Transformer:
                 raise UnconvertibleError(f"is not one of {', '.join(column.enum_values)}")
             return text
         if isinstance(value, str):
-            if column.sealed is not None and column.sealed.kind == "free_text":
-                value = mask_card_numbers(value)
+            value = mask_card_numbers(value)  # card numbers never enter, in any column
             limit = column.sealed.max_length if column.sealed is not None else column.max_length
             if limit is not None and len(value) > limit:
                 raise UnconvertibleError(f"is longer than {limit} characters")

@@ -205,7 +205,7 @@ def _source_side(
     rows = 0
     with src.cursor(name=f"verify_{entity.name}") as cur:
         cur.itersize = BATCH
-        cur.execute(reader.scan())
+        cur.execute(reader.scan(), [])
         while batch := cur.fetchmany(BATCH):
             rows += len(batch)
             prepared: list[Prepared] = []
@@ -303,6 +303,8 @@ def _target_side(
                         )
         for r in items:
             key, outcome, canonical_id = r[0], r[1], r[2]
+            if outcome == "deleted":
+                continue  # gone from the source, retired in the target: nothing to compare
             side.canonical[key] = canonical_id
             if outcome == "quarantined":
                 side.target[key] = _digest({"outcome": "quarantined"})
