@@ -19,7 +19,8 @@ import pytest
 from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget, conninfo
-from tenantry.migrate.mapping import Entity, Mapping
+from tenantry.migrate.load import LoadReport, load
+from tenantry.migrate.mapping import Entity, Mapping, load_mapping
 from tests.legacy.carbot import data as carbot
 from tests.legacy.matbakh import data as matbakh
 from tests.legacy.myhibachi import data as myhibachi
@@ -166,3 +167,35 @@ def sources(legacy_server: LegacyServer) -> Iterator[Callable[..., str]]:
     yield made
     for url in made.made:
         drop_source(legacy_server, url)
+
+
+SCALES = {"matbakh": 0.05, "myhibachi": 0.05, "carbot": 0.003}
+
+
+@dataclass
+class Loaded:
+    fixture: str
+    url: str
+    mapping: Mapping
+    run: str
+    report: LoadReport
+    keys: tuple[str, ...]
+
+
+@pytest.fixture(scope="package")
+def builtin_runs(mdb: Database, sources: Callable[..., str]) -> Callable[[str], Loaded]:
+    """The load of each built-in mapping on its fixture, made once and shared by the tests
+    that only read it (`load_<fixture>` runs)."""
+    made: dict[str, Loaded] = {}
+
+    def get(fixture: str) -> Loaded:
+        if fixture not in made:
+            run = f"load_{fixture}"
+            url = sources(fixture, run, SCALES[fixture])
+            mapping = load_mapping(fixture)
+            keys = myhibachi.FERNET_KEYS if fixture == "myhibachi" else ()
+            report = load(mdb, url, mapping, run=run, fernet_keys=keys)
+            made[fixture] = Loaded(fixture, url, mapping, run, report, tuple(keys))
+        return made[fixture]
+
+    return get

@@ -6,17 +6,18 @@ and the matbakh consolidation of partners and profiles into one location with li
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tenantry.config import Settings
 from tenantry.db.engine import Database
-from tenantry.migrate.load import LoadReport, load
-from tenantry.migrate.mapping import Mapping, load_mapping
+from tenantry.migrate.load import load
+from tenantry.migrate.mapping import load_mapping
 from tenantry.migrate.verify import verify
 from tests.integration.migrate.conftest import (
+    SCALES,
+    Loaded,
     accounted,
     audit_intact,
     duplicate_keys,
@@ -26,35 +27,11 @@ from tests.integration.migrate.conftest import (
     run_tenants,
     superuser,
 )
-from tests.legacy.myhibachi import data as myhibachi
-
-SCALES = {"matbakh": 0.05, "myhibachi": 0.05, "carbot": 0.003}
-
-
-@dataclass
-class Loaded:
-    fixture: str
-    url: str
-    mapping: Mapping
-    run: str
-    report: LoadReport
-    keys: tuple[str, ...]
-
-
-_loaded: dict[str, Loaded] = {}
 
 
 @pytest.fixture(params=sorted(SCALES))
-def loaded(request: pytest.FixtureRequest, mdb: Database, sources: Callable[..., str]) -> Loaded:
-    """One load per built-in mapping (kept for the module's other tests)."""
-    fixture: str = request.param
-    if fixture not in _loaded:
-        url = sources(fixture, f"load_{fixture}", SCALES[fixture])
-        mapping = load_mapping(fixture)
-        keys = myhibachi.FERNET_KEYS if fixture == "myhibachi" else ()
-        report = load(mdb, url, mapping, run=f"load_{fixture}", fernet_keys=keys)
-        _loaded[fixture] = Loaded(fixture, url, mapping, f"load_{fixture}", report, keys)
-    return _loaded[fixture]
+def loaded(request: pytest.FixtureRequest, builtin_runs: Callable[[str], Loaded]) -> Loaded:
+    return builtin_runs(request.param)
 
 
 def test_every_source_row_is_accounted_for_exactly_once(mdb: Database, loaded: Loaded) -> None:
