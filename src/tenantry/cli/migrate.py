@@ -49,14 +49,17 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
 
 def source_url(value: str) -> str:
-    """A PostgreSQL connection URL (never echoed: it may hold a password)."""
-    if not re.match(r"^postgres(ql)?(\+psycopg)?://", value.strip()):
+    """A PostgreSQL connection URL or libpq `key=value` string (never echoed: it may hold a
+    password)."""
+    text = value.strip()
+    url = re.match(r"^postgres(ql)?(\+psycopg)?://", text) is not None
+    if not url and "=" not in text:
         raise typer.BadParameter("must be a PostgreSQL URL: postgresql://user:pass@host:port/db")
     try:
-        conninfo_to_dict(value.strip().replace("+psycopg", "", 1))
+        conninfo_to_dict(text.replace("+psycopg", "", 1) if url else text)
     except psycopg.ProgrammingError:
         raise typer.BadParameter("is not a valid PostgreSQL connection URL") from None
-    return value.strip()
+    return text
 
 
 def mapping_ref(value: str) -> str:
@@ -232,7 +235,13 @@ def load(
 
     with database() as db, bar:
         report = run_load(
-            db, source, m, run=run, fernet_keys=_fernet_keys(fernet_key), progress=progress
+            db,
+            source,
+            m,
+            run=run,
+            fernet_keys=_fernet_keys(fernet_key),
+            progress=progress,
+            cdc=not no_cdc,
         )
     if fmt is OutputFormat.JSON:
         print_json(

@@ -195,12 +195,6 @@ def test_verify_differences_while_following_are_only_deleted_source_rows(
         assert others == []
 
 
-@pytest.mark.xfail(
-    reason="bug: verify._target_side counts id_map rows of outcome 'deleted' (source row "
-    "deleted, canonical row soft-deleted by follow) as target rows, so every followed "
-    "delete is reported 'not in source'",
-    strict=True,
-)
 def test_verify_is_equal_during_writes_and_after_catching_up(followed: dict[str, Any]) -> None:
     for report in [*followed["during"], followed["final"]]:
         assert report.differences == [], "false positive"
