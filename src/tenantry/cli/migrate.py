@@ -269,12 +269,21 @@ def load(
 def status(
     mapping: MappingOption,
     run: RunOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            envvar="TENANTRY_MIGRATE_SOURCE_URL",
+            parser=source_url,
+            help="The legacy database: with it, the lag is measured live at the source.",
+        ),
+    ] = None,
     fmt: OutputFormat = format_option(),
 ) -> None:
     """Phase, counts per entity, replication lag and the last verification of a run."""
     m = _mapping(mapping)
     with database() as db, owner_connection(db) as conn:
-        info = status_of(conn, run or m.name)
+        info = status_of(conn, run or m.name, source)
     if fmt is OutputFormat.JSON:
         print_json(info)
         return

@@ -6,12 +6,15 @@ from typing import Any
 
 import psycopg
 
-from tenantry.migrate import state
+from tenantry.migrate import replication, state
+from tenantry.migrate.pgoutput import Decoder
 
 __all__ = ["merges", "quarantine_rows", "status_of"]
 
 
-def status_of(conn: psycopg.Connection, name: str) -> dict[str, Any]:
+def status_of(conn: psycopg.Connection, name: str, source_url: str | None = None) -> dict[str, Any]:
+    """The run as `migrate status` shows it; with the source's URL the lag is measured live
+    (bytes the slot still holds, seconds since the oldest of them was committed)."""
     run = state.require_run(conn, name)
     last = conn.execute(
         "SELECT verified_at, equal, report->'differences_total' FROM migrate.verifications"
@@ -19,8 +22,22 @@ def status_of(conn: psycopg.Connection, name: str) -> dict[str, Any]:
         (name,),
     ).fetchone()
     lag: dict[str, Any] | None = None
-    if run.applied_commit_at is not None:
-        lag = {"applied_commit_at": run.applied_commit_at.isoformat()}
+    if source_url is not None and run.slot is not None:
+        with replication.connect_source(source_url) as repl:
+            now = replication.lag(repl, run.slot)
+            pending = replication.read_changes(
+                repl,
+                run.slot,
+                run.publication or run.slot,
+                Decoder(),
+                max_changes=1,
+                after_lsn=run.applied_lsn,
+            )
+            seconds = 0.0
+            if pending:
+                age = replication.source_now(repl) - pending[0].commit_time
+                seconds = max(0.0, age.total_seconds())
+        lag = {"bytes": now.bytes, "seconds": round(seconds, 3)}
     return {
         "run": run.name,
         "mapping": run.mapping,
