@@ -28,7 +28,7 @@ lock: ## Resolve pyproject.toml's dependencies afresh (newest allowed) into requ
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,bench]'
 	echo "# Exact versions installed by make install (then tenantry with --no-deps)." > $(LOCK).new
 	echo "# Made by make lock from pyproject.toml: rerun it when the dependencies change." >> $(LOCK).new
 	.lock-venv/bin/python -m pip freeze --exclude-editable >> $(LOCK).new
