@@ -24,6 +24,7 @@ from tenantry.config import Settings
 from tenantry.db.provider import DatabaseTarget
 from tests.conftest import create_database, drop_database
 from tests.integration.migrate.conftest import drop_source, make_source
+from tests.legacy.myhibachi.data import FERNET_KEY, FERNET_KEY_OLD
 from tests.legacy.server import LegacyServer
 
 EXE = str(Path(sys.executable).with_name("tenantry"))
@@ -331,4 +332,62 @@ def test_a_load_killed_with_sigkill_resumes_without_loading_a_row_twice(
     assert loaded_messages == canonical == in_target[0]  # type: ignore[index]
     assert loaded_messages == scalar(url, "SELECT count(*) FROM chat_messages")
     verify = cli(env, "migrate", "verify", *args)
+    assert verify.returncode == 0, verify.stdout[-2000:]
+
+
+def test_a_follow_killed_with_sigkill_resumes_and_applies_every_change_once(
+    env: dict[str, str], legacy_server: LegacyServer, made: list[str], target_url: str
+) -> None:
+    url = source(legacy_server, made, "myhibachi", 0.02)
+    run = unique("killfollow")
+    keys = ("--fernet-key", FERNET_KEY, "--fernet-key", FERNET_KEY_OLD)
+    args = ("--source", url, "--mapping", "myhibachi", "--run", run)
+    assert cli(env, "migrate", "load", *args, *keys).returncode == 0
+    with psycopg.connect(url, autocommit=True) as src:
+        customers = [r[0] for r in src.execute("SELECT id FROM core.customers ORDER BY id")]
+        proc = subprocess.Popen(
+            [EXE, "migrate", "follow", *args, *keys],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        start = scalar(target_url, "SELECT applied_lsn FROM migrate.runs WHERE name = %s", run)
+        written = 0
+        try:
+            deadline = time.monotonic() + 60
+            # Keep changing the source until the follower has applied some of it, then kill it
+            # in the middle of its work.
+            while time.monotonic() < deadline and proc.poll() is None:
+                for _ in range(20):
+                    target = customers[written % len(customers)]
+                    src.execute(
+                        "UPDATE core.customers SET notes = %s WHERE id = %s",
+                        (f"follow note {written}", target),
+                    )
+                    written += 1
+                applied = scalar(
+                    target_url, "SELECT applied_lsn FROM migrate.runs WHERE name = %s", run
+                )
+                if applied != start and written > 200:
+                    break
+                time.sleep(0.02)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "follow ended before it could be killed"
+        for n in range(written, written + 40):  # more changes while no follower runs
+            src.execute(
+                "UPDATE core.customers SET notes = %s WHERE id = %s",
+                (f"follow note {n}", customers[n % len(customers)]),
+            )
+    again = cli(env, "migrate", "follow", *args, *keys, "--until-caught-up", "--format", "json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    with psycopg.connect(target_url) as conn:
+        dupes = conn.execute(
+            "SELECT count(*) FROM (SELECT canonical_id FROM migrate.id_map WHERE run = %s"
+            " AND outcome = 'loaded' GROUP BY 1 HAVING count(*) > 1) d",
+            (run,),
+        ).fetchone()
+        assert dupes == (0,)
+    verify = cli(env, "migrate", "verify", *args, *keys)
     assert verify.returncode == 0, verify.stdout[-2000:]
