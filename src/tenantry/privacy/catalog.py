@@ -178,6 +178,21 @@ TABLES: dict[str, TableEntry] = {
         "30 days after relay (tenantry events prune)",
     ),
     "events.projection_positions": TableEntry("projection state", _CONTRACT, _NONE, _LIFETIME),
+    "audit.bulk_batches": TableEntry(
+        "tamper evidence of bulk loads (Merkle roots)", _LEGAL, _NONE, "with the trail"
+    ),
+    "audit.bulk_rows": TableEntry(
+        "tamper evidence of bulk-loaded rows (hashes)", _LEGAL, _NONE, "with the trail"
+    ),
+    **{
+        f"migrate.{t}": TableEntry(
+            "bookkeeping of a migration from a legacy database",
+            _CONTRACT,
+            _NONE,
+            "until the migration run is dropped",
+        )
+        for t in ("runs", "id_map", "lineage", "progress", "verifications")
+    },
     "events.relay_positions": TableEntry("relay state", _CONTRACT, _NONE, "indefinite"),
     "identity.api_keys": TableEntry(
         "API access control", _CONTRACT, _NONE, "until revoked (hash of the secret only)"
@@ -335,6 +350,39 @@ _COLUMNS: dict[str, str] = {
     "events.idempotency_keys.request_hash": "salted hash of a request body",
     "events.idempotency_keys.resource_kind": "technical (keys, state, timestamps)",
     "events.idempotency_keys.response_body": "response without personal data",
+    "audit.bulk_batches.table_name": _CONFIG,
+    "audit.bulk_rows.table_name": _CONFIG,
+    "audit.bulk_rows.leaf": "hash of a loaded row (tamper evidence, not reversible)",
+    **{
+        f"migrate.{c}": _CONFIG
+        for c in (
+            "id_map.run",
+            "id_map.entity",
+            "id_map.outcome",
+            "id_map.canonical_table",
+            "lineage.run",
+            "lineage.canonical_table",
+            "lineage.column_name",
+            "lineage.entity",
+            "progress.run",
+            "progress.entity",
+            "runs.name",
+            "runs.mapping",
+            "runs.phase",
+            "runs.slot",
+            "runs.publication",
+            "verifications.run",
+        )
+    },
+    **{
+        f"migrate.{c}": "reference (a legacy row's key)"
+        for c in ("id_map.source_key", "lineage.source_key", "progress.last_key")
+    },
+    "migrate.id_map.canonical_tenant": "reference (pseudonymous identifier)",
+    "migrate.id_map.reason": "quarantine reason (names columns and problems, never values)",
+    "migrate.id_map.refs": "reference (legacy keys of the rows a row referenced)",
+    "migrate.runs.rollback_until": "event time",
+    "migrate.verifications.report": "verification report (keys, ids and columns, no values)",
 }
 
 
