@@ -142,9 +142,19 @@ _TIME_FORMATS = (
 )
 
 
+_PG_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?)?")
+
+
 def parse_timestamp(value: str, zone: ZoneInfo) -> datetime:
     """An aware datetime from PostgreSQL output, ISO 8601, epoch seconds or common local
     formats; values without a zone are read in `zone`."""
+    if _PG_TIMESTAMP.fullmatch(value):  # what PostgreSQL prints: the common case, parsed fast
+        text = value if len(value) < 3 or value[-3] not in "+-" else value + ":00"
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        if 1900 <= parsed.year <= 2200:
+            return parsed
     text = value.strip()
     if not text:
         raise UnconvertibleError("is empty")

@@ -50,7 +50,7 @@ class Column:
     enum_values: tuple[str, ...] = ()
     max_length: int | None = None
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """A coarse type name the converters understand."""
         if self.sealed is not None:

@@ -184,16 +184,21 @@ class Transformer:
         self.columns = self.target.by_name
         self.required = sorted(self.target.required)
         self.filled = self._ref_columns()
+        # Per column spec: where its text is in a row (None: a constant), computed once.
+        self.specs = [
+            (spec, reader.slots.get(f"col:{spec.target}") if spec.reads_source else None)
+            for spec in entity.columns
+        ]
+        self.excludes = [
+            (reader.slots[f"exclude:{i}"], e.reason) for i, e in enumerate(entity.exclusions)
+        ]
 
     def __call__(self, row: Sequence[Any]) -> Prepared | Rejected:
         reader, entity = self.reader, self.entity
         key = reader.key_of(row)
-        for i, exclusion in enumerate(entity.exclusions):
-            if (
-                reader.value(row, f"exclude:{i}") == "t"
-                or reader.value(row, f"exclude:{i}") is True
-            ):
-                return Rejected(key, exclusion.reason)
+        for index, reason in self.excludes:
+            if row[index] in ("t", True):
+                return Rejected(key, reason)
         if "where" in reader.slots and reader.value(row, "where") not in (True, "t"):
             return Rejected(
                 key, f"filtered: {entity.where_reason}", skip=entity.where_outcome == "skip"
@@ -205,8 +210,8 @@ class Transformer:
                 return Rejected(key, "no tenant: the tenant reference is empty")
             prepared.tenant_ref = (entity.tenant.ref or "", str(tenant_key))
         prepared.deleted = reader.value(row, "deleted") in (True, "t")
-        for spec in entity.columns:
-            raw = spec.value if not spec.reads_source else reader.value(row, f"col:{spec.target}")
+        for spec, index in self.specs:
+            raw = spec.value if index is None else row[index]
             try:
                 value = self._convert(spec, raw)
             except UnconvertibleError as exc:
