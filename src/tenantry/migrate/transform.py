@@ -196,8 +196,8 @@ class Transformer:
     def __call__(self, row: Sequence[Any]) -> Prepared | Rejected:
         reader, entity = self.reader, self.entity
         key = reader.key_of(row)
-        for index, reason in self.excludes:
-            if row[index] in ("t", True):
+        for at, reason in self.excludes:
+            if row[at] in ("t", True):
                 return Rejected(key, reason)
         if "where" in reader.slots and reader.value(row, "where") not in (True, "t"):
             return Rejected(
