@@ -8,7 +8,8 @@ Environment: BENCH_SCALE (`full`, the default, or `tiny`: seconds per benchmark)
 TENANTRY_BENCH_HOME; the sizes: BENCH_TENANTS (default 10000, the large scale),
 BENCH_SEED_TENANTS (500), BENCH_ITERATIONS (2000); the audit benchmarks read
 BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the pipeline benchmark
-BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; each module's docstring lists its own.
+BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; the migrate benchmarks BENCH_MIGRATE_SCALE,
+BENCH_CDC_SECONDS, BENCH_CDC_RATE and BENCH_CDC_TX_CHANGES; each module's docstring lists its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench import (
     dedup,
     ingest,
     lake_erasure,
+    migrate,
     pipeline,
     privacy,
     seed_rate,
@@ -56,6 +58,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "api": api.run,
     # dedup_f1_febrl4, dedup_f1_fodors_zagat (beside Splink)
     "dedup_f1": dedup.run,
+    # one CarBot-shaped source and one migration shared by the three (built by the first)
+    "migrate_rows_per_s": migrate.rows_per_s,
+    "migrate_verify_rows_per_s": migrate.verify_rows_per_s,
+    "migrate_cdc_lag": migrate.cdc_lag,
 }
 
 
