@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from tenantry.db.engine import Database
@@ -167,30 +168,39 @@ class Applier:
                 (self.run, entity.name, list(keys)),
             )
 
-    def _retire(
-        self, entity: Entity, placed: Placed, outcome: str, reason: str | None, key: str
-    ) -> None:
-        """The canonical row of a source row that is gone (or no longer valid): soft deleted
-        where the table keeps deleted rows, else left in place; the id map says why."""
+    def _retire(self, entity: Entity, rows: Sequence[tuple[str, Placed, str, str | None]]) -> None:
+        """Canonical rows of source rows that are gone (or no longer valid), as (key, where it
+        went, new outcome, reason): soft deleted where the table keeps deleted rows, else left
+        in place; the id map says why. One transaction per tenant."""
         target = entity.canonical
-        with self.db.platform_uow(tenant_id=placed.tenant, actor=f"migrate:{self.run}") as uow:
-            conn = driver(uow)
-            if placed.outcome == "loaded" and target.soft_delete and placed.tenant is not None:
-                schema, table = target.name.split(".")
-                conn.execute(
-                    sql.SQL(
-                        "UPDATE {}.{} SET deleted_at = coalesce(deleted_at, now())"
-                        " WHERE tenant_id = %s AND id = %s"
-                    ).format(sql.Identifier(schema), sql.Identifier(table)),
-                    (placed.tenant, placed.canonical_id),
-                )
-            conn.execute(
-                "UPDATE migrate.id_map SET outcome = %s, reason = %s,"
-                " canonical_id = CASE WHEN %s = 'quarantined' THEN NULL ELSE canonical_id END"
-                " WHERE run = %s AND entity = %s AND source_key = %s",
-                (outcome, reason, outcome, self.run, entity.name, key),
-            )
-            uow.commit()
+        by_tenant: dict[uuid.UUID | None, list[tuple[str, Placed, str, str | None]]] = {}
+        for row in rows:
+            by_tenant.setdefault(row[1].tenant, []).append(row)
+        for tenant, items in by_tenant.items():
+            with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
+                conn = driver(uow)
+                gone = [
+                    p.canonical_id
+                    for _k, p, _o, _r in items
+                    if p.outcome == "loaded" and target.soft_delete and tenant is not None
+                ]
+                if gone:
+                    schema, table = target.name.split(".")
+                    conn.execute(
+                        sql.SQL(
+                            "UPDATE {}.{} SET deleted_at = coalesce(deleted_at, now())"
+                            " WHERE tenant_id = %s AND id = ANY(%s) AND deleted_at IS NULL"
+                        ).format(sql.Identifier(schema), sql.Identifier(table)),
+                        (tenant, gone),
+                    )
+                for key, _placed, outcome, reason in items:
+                    conn.execute(
+                        "UPDATE migrate.id_map SET outcome = %s, reason = %s, canonical_id ="
+                        " CASE WHEN %s = 'quarantined' THEN NULL ELSE canonical_id END"
+                        " WHERE run = %s AND entity = %s AND source_key = %s",
+                        (outcome, reason, outcome, self.run, entity.name, key),
+                    )
+                uow.commit()
 
     def _deleted(
         self,
@@ -201,10 +211,14 @@ class Applier:
     ) -> None:
         quarantined = [k for k in keys if k in placed and placed[k].outcome == "quarantined"]
         self._forget(conn, entity, quarantined)
-        for key in keys:
-            hit = placed.get(key)
-            if hit is not None and hit.outcome in ("loaded", "merged"):
-                self._retire(entity, hit, "deleted", None, key)
+        self._retire(
+            entity,
+            [
+                (key, placed[key], "deleted", None)
+                for key in keys
+                if key in placed and placed[key].outcome in ("loaded", "merged")
+            ],
+        )
 
     def _rejected(
         self,
@@ -214,6 +228,7 @@ class Applier:
         placed: dict[str, Placed],
     ) -> None:
         fresh: list[Rejected] = []
+        retired: list[tuple[str, Placed, str, str | None]] = []
         for row in rows:
             hit = placed.get(row.key)
             if hit is None:
@@ -222,7 +237,8 @@ class Applier:
                 self._forget(conn, entity, [row.key])
                 fresh.append(row)
             else:
-                self._retire(entity, hit, "quarantined", row.reason, row.key)
+                retired.append((row.key, hit, "quarantined", row.reason))
+        self._retire(entity, retired)
         self.loader._quarantine(conn, entity, fresh)
 
     def _upsert(
@@ -257,16 +273,21 @@ class Applier:
             else:
                 self.loader._write(conn, entity, tenant, items)
         for tenant, pairs in updates.items():
-            self._update(entity, tenant, pairs)
+            self._update(conn, entity, tenant, pairs)
 
     def _update(
-        self, entity: Entity, tenant: uuid.UUID, pairs: Sequence[tuple[Resolved, Placed]]
+        self,
+        state_conn: psycopg.Connection,
+        entity: Entity,
+        tenant: uuid.UUID,
+        pairs: Sequence[tuple[Resolved, Placed]],
     ) -> None:
         target = entity.canonical
         if target.platform_scoped:
             return  # staff accounts are created by the load and then managed in tenantry
         schema, table = target.name.split(".")
-        owned = _lineage(self.db, self.run, [p.canonical_id for _r, p in pairs])
+        owned = _lineage(state_conn, self.run, [p.canonical_id for _r, p in pairs])
+        refused: dict[uuid.UUID, str] = {}
         with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:
             conn = driver(uow)
             ring = keyring(uow) if target.name != "identity.tenants" else None
@@ -341,8 +362,40 @@ class Applier:
                         [*diff.values(), row_id],
                     )
             else:
-                update_rows(uow, target, changes, touch=entity.column("updated_at") is None)
+                refused = self._update_each(uow, entity, target, changes)
             uow.commit()
+        if target.name != "identity.tenants" and refused:
+            by_id = {p.canonical_id: (r.prepared.key, p) for r, p in pairs}
+            self._retire(
+                entity,
+                [(by_id[i][0], by_id[i][1], "quarantined", why) for i, why in refused.items()],
+            )
+
+    def _update_each(
+        self,
+        uow: Any,
+        entity: Entity,
+        target: Any,
+        changes: Sequence[tuple[uuid.UUID, dict[str, Any]]],
+    ) -> dict[uuid.UUID, str]:
+        """Update the rows; one the database refuses (a check: a lost lead needs a reason) is
+        left as it was and returned with why, to be quarantined, as the load would have."""
+        touch = entity.column("updated_at") is None
+        try:
+            with driver(uow).transaction():
+                update_rows(uow, target, changes, touch=touch)
+            return {}
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+            pass
+        refused: dict[uuid.UUID, str] = {}
+        for change in changes:
+            try:
+                with driver(uow).transaction():
+                    update_rows(uow, target, [change], touch=touch)
+            except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+                name = exc.diag.constraint_name or exc.diag.sqlstate
+                refused[change[0]] = f"{target.name} refuses the row: constraint {name}"
+        return refused
 
 
 def _slugs(conn: psycopg.Connection) -> list[str]:
@@ -350,16 +403,15 @@ def _slugs(conn: psycopg.Connection) -> list[str]:
 
 
 def _lineage(
-    db: Database, run: str, ids: Sequence[uuid.UUID | None]
+    conn: psycopg.Connection, run: str, ids: Sequence[uuid.UUID | None]
 ) -> dict[uuid.UUID, dict[str, tuple[str, str]]]:
     out: dict[uuid.UUID, dict[str, tuple[str, str]]] = {}
-    with owner_connection(db) as conn:
-        for cid, column, entity, key in conn.execute(
-            "SELECT canonical_id, column_name, entity, source_key FROM migrate.lineage"
-            " WHERE run = %s AND canonical_id = ANY(%s)",
-            (run, [i for i in ids if i is not None]),
-        ):
-            out.setdefault(cid, {})[column] = (entity, key)
+    for cid, column, entity, key in conn.execute(
+        "SELECT canonical_id, column_name, entity, source_key FROM migrate.lineage"
+        " WHERE run = %s AND canonical_id = ANY(%s)",
+        (run, [i for i in ids if i is not None]),
+    ):
+        out.setdefault(cid, {})[column] = (entity, key)
     return out
 
 
@@ -372,6 +424,14 @@ def _require_slot(run: state.Run) -> tuple[str, str]:
     return run.slot, run.publication
 
 
+# Changes a follow batch applies at most (a backlog is worked off in batches of this size).
+MAX_CHANGES = 20_000
+
+
+def _messages(txs: Sequence[Transaction]) -> int:
+    return sum(len(tx.changes) + 2 for tx in txs)
+
+
 def catch_up(
     applier: Applier,
     repl: psycopg.Connection,
@@ -380,13 +440,24 @@ def catch_up(
     run: state.Run,
     upto: int,
     report: FollowReport,
+    *,
+    bounded: bool = True,
 ) -> None:
-    """Apply every change committed before `upto`, reading rows in `src`'s snapshot (open),
-    then store the position and advance the slot. The caller holds the applier lock."""
+    """Apply the changes committed before `upto` (all of them when `bounded`, else a batch of
+    at most about MAX_CHANGES), reading rows in `src`'s snapshot (open), then store the
+    position and advance the slot. The caller holds the applier lock."""
     slot, publication = _require_slot(run)
     txs = replication.read_changes(
-        repl, slot, publication, Decoder(), upto_lsn=upto, after_lsn=run.applied_lsn
+        repl,
+        slot,
+        publication,
+        Decoder(),
+        upto_lsn=upto,
+        after_lsn=run.applied_lsn,
+        max_changes=None if bounded else MAX_CHANGES,
     )
+    if not bounded and txs and _messages(txs) >= MAX_CHANGES:
+        upto = txs[-1].end_lsn  # a capped batch: only up to its last transaction
     if txs:
         report.changes += applier.apply(src, conn, applier.keys_of(txs))
         report.transactions += len(txs)
@@ -430,16 +501,20 @@ def follow(
         applier = Applier(db, source_url, mapping, name, tables, fernet_keys)
         if current.phase == "loaded":
             state.update_run(conn, name, phase="following")
+        lock = (_lock_key(name),)
         while True:
-            with applier_lock(db, name):
+            conn.execute("SELECT pg_advisory_lock(%s)", lock)
+            try:
                 current = state.require_run(conn, name)
                 upto = replication.current_lsn(repl)
                 src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
                     before = report.transactions
-                    catch_up(applier, repl, src, conn, current, upto, report)
+                    catch_up(applier, repl, src, conn, current, upto, report, bounded=False)
                 finally:
                     src.execute("COMMIT")
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", lock)
             report.lag_bytes = replication.lag(repl, current.slot or "").bytes
             if on_batch is not None:
                 on_batch(report)

@@ -277,3 +277,39 @@ def test_verify_finds_every_injected_difference_and_nothing_else(
     key, cid = injected["removed"]
     assert by_key["messages", key] == Difference("messages", key, cid, None, "missing in target")
     assert report.counts["messages"]["differing"] == 2
+
+
+def test_a_change_the_target_refuses_is_quarantined_and_follow_goes_on(
+    mdb: Database, sources: Callable[..., str]
+) -> None:
+    """A CarBot lead set to `lost` has no lost reason, which crm.leads requires: the row is
+    quarantined with the constraint's name, the other changes of the batch still apply."""
+    url = sources("carbot", "refused_update", 0.002)
+    mapping = load_mapping("carbot")
+    run = "refused_update"
+    load(mdb, url, mapping, run=run)
+    leads = _keys(mdb, run, "leads")
+    lost, renamed = leads[0][0], leads[1][0]
+    with psycopg.connect(url, autocommit=True) as src:
+        src.execute("UPDATE leads SET status = 'verloren' WHERE id::text = %s", (lost,))
+        src.execute("UPDATE leads SET anliegen = 'Bremsen prüfen' WHERE id::text = %s", (renamed,))
+    report = follow(mdb, url, mapping, run=run, until_caught_up=True)
+    assert report.transactions >= 2
+    with owner(mdb) as conn:
+        outcome, reason = conn.execute(
+            "SELECT outcome, reason FROM migrate.id_map WHERE run = %s AND entity = 'leads'"
+            " AND source_key = %s",
+            (run, lost),
+        ).fetchone()  # type: ignore[misc]
+        interest = one(
+            conn,
+            "SELECT l.interest FROM crm.leads l JOIN migrate.id_map m ON m.canonical_id = l.id"
+            " WHERE m.run = %s AND m.entity = 'leads' AND m.source_key = %s",
+            run,
+            renamed,
+        )
+    assert outcome == "quarantined" and "lost_has_reason" in reason
+    assert interest == "Bremsen prüfen"
+    with applier_lock(mdb, run):
+        at = consistent_point(mdb, url, mapping, run)
+        assert verify(mdb, url, mapping, run=run, at=at).equal
