@@ -211,7 +211,8 @@ def resolve(
                 reason = f"{column}: {ref_entity} {key} belongs to another tenant"
                 break
             values[column] = hit.canonical_id
-            refs[column] = [ref_entity, key]
+            if hit.outcome == "merged":  # kept so that `unmerge` can move this row along
+                refs[column] = [ref_entity, key]
         if reason is None:
             missing = sorted(c for c in required if c not in values)
             if missing:

@@ -32,7 +32,12 @@ from tenantry.models.enums import LegalForm, Vertical
 from tenantry.privacy.crypto import blind_index, field_aad, normalise_email, normalise_phone, seal
 from tenantry.privacy.keys import KeyRing, PlatformKeys
 from tenantry.privacy.sealing import normalise_identifier, seal_value
-from tenantry.privacy.subjects import email_index, find_or_insert_subject, find_or_insert_subjects
+from tenantry.privacy.subjects import (
+    email_index,
+    find_or_insert_phone_subjects,
+    find_or_insert_subjects,
+    phone_index,
+)
 from tenantry.privacy.vault import keyring, platform_keys
 from tenantry.services.platform import create_tenant
 
@@ -102,8 +107,10 @@ def _subjects(
         subjects = find_or_insert_subjects(uow, ring, contacts)
         for row_id, index in by_email.items():
             found[row_id] = subjects[index]
-    for row_id, phone in phone_only.items():
-        found[row_id] = find_or_insert_subject(uow, ring, phone=phone)
+    if phone_only:
+        by_phone = find_or_insert_phone_subjects(uow, ring, list(phone_only.values()))
+        for row_id, phone in phone_only.items():
+            found[row_id] = by_phone[phone_index(ring, phone)[0]]
     conn = driver(uow)
     for column, table in target.subject_parents:
         parents = {
@@ -409,6 +416,8 @@ def update_rows(
                     if text is None
                     else blind_index(ring.field_index_key(name), _normalised(field.kind, text))
                 )
+        if not assignments:
+            continue
         if touch and "updated_at" in target.by_name and "updated_at" not in assignments:
             assignments["updated_at"] = uow.clock.now()
         conn.execute(

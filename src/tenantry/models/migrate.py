@@ -91,7 +91,7 @@ class IdMapEntry(Base):
     canonical_tenant: Mapped[uuid.UUID | None]
     canonical_id: Mapped[uuid.UUID | None]
     reason: Mapped[str | None] = mapped_column(sa.Text)
-    refs: Mapped[dict[str, Any] | None]
+    refs: Mapped[dict[str, Any] | None]  # references to rows that were merged (for unmerge)
     source_deleted: Mapped[bool] = mapped_column(server_default=sa.false())
     loaded_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
 

@@ -21,6 +21,7 @@ from tenantry.privacy.keys import KeyRing
 
 __all__ = [
     "email_index",
+    "find_or_insert_phone_subjects",
     "find_or_insert_subject",
     "find_or_insert_subjects",
     "find_subject",
@@ -251,3 +252,77 @@ def find_or_insert_subjects(
     for index in sorted(rows.keys() - result.keys()):  # lost a race: the other's is there
         result[index] = find_or_insert_subject(uow, ring, email=emails[index])
     return result
+
+
+_FIND_PHONES = """
+SELECT DISTINCT ON (phone_bidx) phone_bidx, id FROM privacy.subjects
+WHERE tenant_id = :tenant_id AND erased_at IS NULL AND phone_bidx = ANY(CAST(:lookups AS bytea[]))
+ORDER BY phone_bidx, id
+"""
+
+_INSERT_PHONES = """
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:phone_bidx AS bytea[]), CAST(:phone_last4_bidx AS bytea[]),
+        CAST(:pseudonyms AS text[]), CAST(:wrapped_keys AS bytea[])
+    ) AS i(id, phone_bidx, phone_last4_bidx, pseudonym, wrapped_key)
+), created AS (
+    INSERT INTO privacy.subjects
+        (tenant_id, id, kind, email_bidx, phone_bidx, phone_last4_bidx, pseudonym)
+    SELECT :tenant_id, i.id, :kind, NULL, i.phone_bidx, i.phone_last4_bidx, i.pseudonym
+    FROM input i
+    RETURNING id
+)
+INSERT INTO privacy.subject_keys (tenant_id, subject_id, version, wrapped_key, wrapping_version)
+SELECT :tenant_id, c.id, :version, i.wrapped_key, :wrapping_version
+FROM created c JOIN input i USING (id)
+"""
+
+
+def find_or_insert_phone_subjects(
+    uow: UnitOfWork, ring: KeyRing, phones: list[str]
+) -> dict[bytes, uuid.UUID]:
+    """`find_or_insert_subject` for many phone-only contacts: subject ids by phone index.
+
+    The phones' advisory locks are taken first, in order (as `find_or_insert_subject` takes
+    one), so a concurrent creator of the same number waits; then one statement finds the
+    existing subjects and one creates the rest, each with its key. Phones that normalise to the
+    same number share one subject.
+    """
+    rows: dict[bytes, dict[str, object]] = {}
+    for phone in phones:
+        values = subject_values(uow, ring, phone=phone)
+        index = values["phone_bidx"]
+        assert isinstance(index, bytes)
+        rows.setdefault(index, values)
+    if not rows:
+        return {}
+    lock_phone(uow, rows)
+    tenant = uow.require_tenant()
+    found: dict[bytes, uuid.UUID] = {
+        bytes(index): subject_id
+        for index, subject_id in uow.session.execute(
+            sa.text(_FIND_PHONES), {"tenant_id": tenant, "lookups": list(rows)}
+        )
+    }
+    ring.preload_subject_keys(set(found.values()))
+    missing = {index: v for index, v in sorted(rows.items()) if index not in found}
+    if missing:
+        keys = {index: ring.new_subject_key(v["id"]) for index, v in missing.items()}  # type: ignore[arg-type]
+        first = next(iter(keys.values()))
+        uow.session.execute(
+            sa.text(_INSERT_PHONES),
+            {
+                "tenant_id": tenant,
+                "kind": SubjectKind.PERSON.value,
+                "version": first["version"],
+                "wrapping_version": first["wrapping_version"],
+                "ids": [v["id"] for v in missing.values()],
+                "phone_bidx": list(missing),
+                "phone_last4_bidx": [v["phone_last4_bidx"] for v in missing.values()],
+                "pseudonyms": [v["pseudonym"] for v in missing.values()],
+                "wrapped_keys": [keys[index]["wrapped_key"] for index in missing],
+            },
+        )
+        found.update({index: v["id"] for index, v in missing.items()})  # type: ignore[misc]
+    return found

@@ -16,9 +16,11 @@ import psycopg
 import pytest
 
 from tenantry.db.engine import Database
+from tenantry.errors import ConflictError
 from tenantry.migrate.follow import applier_lock, consistent_point, follow
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
+from tenantry.migrate.unmerge import unmerge
 from tenantry.migrate.verify import Difference, verify
 from tenantry.models import Service
 from tests.integration.migrate.conftest import one, owner, superuser
@@ -313,3 +315,60 @@ def test_a_change_the_target_refuses_is_quarantined_and_follow_goes_on(
     with applier_lock(mdb, run):
         at = consistent_point(mdb, url, mapping, run)
         assert verify(mdb, url, mapping, run=run, at=at).equal
+
+
+def test_unmerge_takes_a_row_out_of_its_record_and_its_references_follow(
+    mdb: Database, sources: Callable[..., str]
+) -> None:
+    url = sources("matbakh", "unmerge", 0.05)
+    mapping = load_mapping("matbakh")
+    run = "unmerge"
+    load(mdb, url, mapping, run=run)
+    with owner(mdb) as conn:
+        key, record = conn.execute(
+            "SELECT source_key, canonical_id FROM migrate.id_map WHERE run = %s"
+            " AND entity = 'profiles' AND outcome = 'merged' ORDER BY source_key LIMIT 1",
+            (run,),
+        ).fetchone()  # type: ignore[misc]
+        primary = one(
+            conn,
+            "SELECT source_key FROM migrate.id_map WHERE run = %s AND canonical_id = %s"
+            " AND outcome = 'loaded'",
+            run,
+            record,
+        )
+    report = unmerge(mdb, url, mapping, "profiles", key, run=run)
+    assert report.record == record and report.new_record != record
+    with owner(mdb) as conn:
+        outcome, now = conn.execute(
+            "SELECT outcome, canonical_id FROM migrate.id_map WHERE run = %s"
+            " AND entity = 'profiles' AND source_key = %s",
+            (run, key),
+        ).fetchone()  # type: ignore[misc]
+        assert (outcome, now) == ("loaded", report.new_record)
+        assert one(conn, "SELECT count(*) FROM identity.locations WHERE id = %s", now) == 1
+        assert (
+            one(
+                conn,
+                "SELECT count(*) FROM migrate.lineage WHERE run = %s AND source_key = %s",
+                run,
+                key,
+            )
+            == 0
+        )
+        # Connections whose source row named the profile now point at its own record.
+        moved = one(
+            conn,
+            "SELECT count(*) FROM channel.connections c JOIN migrate.id_map m"
+            " ON m.canonical_id = c.id, jsonb_each(m.refs) e WHERE m.run = %s"
+            " AND e.value = %s::jsonb AND c.location_id = %s",
+            run,
+            f'["profiles", "{key}"]',
+            now,
+        )
+    assert moved == report.references_moved
+    with applier_lock(mdb, run):
+        at = consistent_point(mdb, url, mapping, run)
+        assert verify(mdb, url, mapping, run=run, at=at).equal
+    with pytest.raises(ConflictError):
+        unmerge(mdb, url, mapping, "partners", primary, run=run)
