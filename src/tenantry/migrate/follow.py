@@ -86,6 +86,7 @@ class Applier:
         self.run = run
         self.tables = tables
         self.loader = Loader(db, source_url, mapping, run=run, fernet_keys=fernet_keys)
+        self.loader.bulk = False  # a change's few rows: one audit entry each
         self.readers = {
             e.name: Reader(e, tables[e.source]) for e in mapping.entities if e.source in tables
         }

@@ -242,6 +242,7 @@ class Loader:
     ) -> None:
         self.cdc = cdc
         self.jobs = jobs
+        self.bulk = True  # audit writes as bulk batches (change capture turns this off)
         self.db = db
         self.source_url = source_url
         self.mapping = mapping
@@ -617,7 +618,7 @@ class Loader:
             if target.platform_scoped:
                 write_users(uow, items, self.run)
             else:
-                refused = write_rows(uow, target, items, self.run, uow.clock.now())
+                refused = write_rows(uow, target, items, self.run, uow.clock.now(), bulk=self.bulk)
             uow.commit()
         return refused
 

@@ -140,12 +140,20 @@ def _copy_value(value: Any) -> Any:
 
 
 def write_rows(
-    uow: UnitOfWork, target: Target, rows: Sequence[Row], run: str, now: datetime
+    uow: UnitOfWork,
+    target: Target,
+    rows: Sequence[Row],
+    run: str,
+    now: datetime,
+    *,
+    bulk: bool = True,
 ) -> dict[str, str]:
     """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`.
 
-    Rows pass through a constraint-free stage first; those a CHECK constraint of the target
-    would refuse stay out. Returns their source keys with the reason (to be quarantined).
+    The rows are audited as one bulk batch (`bulk`, the load: a Merkle root that `audit verify`
+    holds the rows against) or one chained entry each (change capture's few rows). Rows a
+    CHECK constraint of the target would refuse stay out; their source keys are returned with
+    the reason (to be quarantined).
     """
     if not rows:
         return {}
@@ -180,7 +188,10 @@ def write_rows(
                 data.append(_copy_value(values[name]))
         groups.setdefault(tuple(present), []).append(tuple(data))
     conn = driver(uow)
-    with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}"):
+    if bulk:
+        with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}"):
+            refused = _insert(conn, target, groups)
+    else:  # a few rows (change capture): one audit entry each costs less than a batch
         refused = _insert(conn, target, groups)
     copy_id_map(
         conn,
