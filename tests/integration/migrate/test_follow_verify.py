@@ -14,20 +14,16 @@ from typing import Any
 
 import psycopg
 import pytest
-import sqlalchemy as sa
-from cryptography.fernet import Fernet
 
 from tenantry.db.engine import Database
 from tenantry.errors import ConflictError
-from tenantry.migrate.cutover import cutover, rollback
 from tenantry.migrate.follow import applier_lock, consistent_point, follow
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
 from tenantry.migrate.unmerge import unmerge
 from tenantry.migrate.verify import Difference, verify
-from tenantry.models import Customer, Service
-from tests.integration.migrate.conftest import one, owner, run_tenants, superuser
-from tests.legacy.myhibachi.data import FERNET_KEYS as MH_KEYS
+from tenantry.models import Service
+from tests.integration.migrate.conftest import one, owner, superuser
 
 
 def _keys(db: Database, run: str, entity: str, outcome: str = "loaded") -> list[tuple[Any, ...]]:
@@ -376,71 +372,3 @@ def test_unmerge_takes_a_row_out_of_its_record_and_its_references_follow(
         assert verify(mdb, url, mapping, run=run, at=at).equal
     with pytest.raises(ConflictError):
         unmerge(mdb, url, mapping, "partners", primary, run=run)
-
-
-def test_cutover_fences_the_source_and_rollback_writes_tenantry_changes_back(
-    mdb: Database, sources: Callable[..., str]
-) -> None:
-    url = sources("myhibachi", "cutover", 0.05)
-    mapping = load_mapping("myhibachi")
-    keys = MH_KEYS
-    run = "cutover"
-    load(mdb, url, mapping, run=run, fernet_keys=keys)
-    with psycopg.connect(url, autocommit=True) as src:
-        src.execute(
-            "UPDATE core.customers SET notes = 'before the cutover' WHERE id ="
-            " (SELECT id FROM core.customers WHERE deleted_at IS NULL ORDER BY id LIMIT 1)"
-        )
-    report = cutover(mdb, url, mapping, run=run, fernet_keys=keys)
-    assert report.switched and report.verified is not None and report.verified.equal
-    assert "core.customers" in report.fenced
-    with psycopg.connect(url, autocommit=True) as src, pytest.raises(psycopg.Error) as fenced:
-        src.execute("UPDATE core.customers SET notes = 'the old app writes'")
-    assert "fenced" in str(fenced.value)
-    tenant = run_tenants(mdb, run)[0]
-    with mdb.platform_uow(tenant_id=tenant) as uow:
-        customer = uow.session.scalars(
-            sa.select(Customer)
-            .where(Customer.tenant_id == tenant, Customer.deleted_at.is_(None))
-            .order_by(Customer.id)
-            .limit(1)
-        ).one()
-        changed = customer.id
-        customer.notes = "changed in tenantry"
-        uow.session.add(
-            Customer(
-                tenant_id=tenant,
-                id=mdb.ids(),
-                first_name="Neu",
-                last_name="Kundin",
-                email="neu.kundin@example.com",
-                phone="+1 555 0100 123",
-            )
-        )
-        uow.commit()
-    back = rollback(mdb, url, mapping, run=run, fernet_keys=keys)
-    assert back.inserted.get("core_customers") == 1
-    assert back.updated.get("core_customers", 0) >= 1
-    with psycopg.connect(url, autocommit=True) as src:
-        with owner(mdb) as conn:
-            source_key = one(
-                conn,
-                "SELECT source_key FROM migrate.id_map WHERE run = %s AND canonical_id = %s",
-                run,
-                changed,
-            )
-            assert one(conn, "SELECT phase FROM migrate.runs WHERE name = %s", run) == (
-                "rolled_back"
-            )
-        notes = src.execute(
-            "SELECT notes FROM core.customers WHERE id::text = %s", (source_key,)
-        ).fetchone()
-        assert notes == ("changed in tenantry",)
-        email = src.execute(
-            "SELECT email_encrypted FROM core.customers WHERE first_name = 'Neu'"
-        ).fetchone()
-        assert email is not None and email[0].startswith("gAAAAA")  # sealed again with Fernet
-        assert Fernet(keys[0]).decrypt(email[0].encode()) == b"neu.kundin@example.com"
-        src.execute("UPDATE core.customers SET notes = 'the old app writes again'")  # unfenced
-    with pytest.raises(ConflictError):
-        rollback(mdb, url, mapping, run=run, fernet_keys=keys)  # once is all
