@@ -373,29 +373,37 @@ class Loader:
             return None
         if rule.slug in self.fixed:
             return self.fixed[rule.slug]
-        with self.db.platform_uow(actor=f"migrate:{self.run}") as uow:
-            existing = uow.repos.tenants.by_slug(rule.slug)
-            if existing is not None:
-                self.fixed[rule.slug] = existing.id
-                return existing.id
         values = {
             "slug": rule.slug,
             "legal_name": rule.name or rule.slug,
             "vertical": rule.vertical or self.mapping.vertical,
         }
-        tenant_id = self.db.ids()
-        write_tenant(self.db, Row(tenant_id, values, "", ""), self.run, set(), id_map=False)
+        with self.db.platform_uow(actor=f"migrate:{self.run}") as uow:
+            existing = uow.repos.tenants.by_slug(rule.slug)
+        tenant_id = existing.id if existing is not None else self.db.ids()
+        if existing is None:
+            write_tenant(self.db, Row(tenant_id, values, "", ""), self.run, set(), id_map=False)
+        # Also after a crash between the two transactions: the main location exists.
         with self.db.platform_uow(tenant_id=tenant_id, actor=f"migrate:{self.run}") as uow:
-            uow.session.add(
-                Location(
-                    tenant_id=tenant_id,
-                    id=self.db.ids(),
-                    name=values["legal_name"],
-                    slug=MAIN_LOCATION,
-                    vertical=values["vertical"],
+            found = (
+                driver(uow)
+                .execute(
+                    "SELECT 1 FROM identity.locations WHERE tenant_id = %s AND slug = %s",
+                    (tenant_id, MAIN_LOCATION),
                 )
+                .fetchone()
             )
-            uow.commit()
+            if found is None:
+                uow.session.add(
+                    Location(
+                        tenant_id=tenant_id,
+                        id=self.db.ids(),
+                        name=values["legal_name"],
+                        slug=MAIN_LOCATION,
+                        vertical=values["vertical"],
+                    )
+                )
+                uow.commit()
         self.fixed[rule.slug] = tenant_id
         return tenant_id
 
