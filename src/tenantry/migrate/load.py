@@ -70,7 +70,6 @@ class LoadReport:
     rows: int = 0
     seconds: float = 0.0
     already_loaded: bool = False
-    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:

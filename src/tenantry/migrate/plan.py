@@ -252,8 +252,3 @@ def expected_duplicates(
             continue
         out[f"{group.target} ({', '.join(group.entities)})"] = sum(len(c) - 1 for c in clusters)
     return out
-
-
-def raise_if_unfit(plan: Plan) -> None:
-    if not plan.fits:
-        raise MappingError("; ".join(plan.problems), problems=plan.problems)

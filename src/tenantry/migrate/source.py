@@ -77,7 +77,6 @@ class SourceTable:
     name: str
     columns: dict[str, str] = field(default_factory=dict)
     primary_key: tuple[str, ...] = ()
-    estimated_rows: int = 0
     required: set[str] = field(default_factory=set)  # NOT NULL without a default
 
     @property
@@ -87,7 +86,7 @@ class SourceTable:
 
 _TABLES = """
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-       greatest(c.reltuples, 0)::bigint, a.attnotnull AND NOT a.atthasdef AND a.attidentity = ''
+       a.attnotnull AND NOT a.atthasdef AND a.attidentity = ''
            AND a.attgenerated = ''
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -113,10 +112,9 @@ GROUP BY n.nspname, c.relname
 def introspect(conn: psycopg.Connection) -> dict[str, SourceTable]:
     """Every table and view of the source by `schema.table`."""
     tables: dict[str, SourceTable] = {}
-    for schema, name, column, sql_type, rows, required in conn.execute(_TABLES):
+    for schema, name, column, sql_type, required in conn.execute(_TABLES):
         table = tables.setdefault(f"{schema}.{name}", SourceTable(schema, name))
         table.columns[column] = sql_type
-        table.estimated_rows = int(rows)
         if required:
             table.required.add(column)
     for schema, name, key in conn.execute(_KEYS):

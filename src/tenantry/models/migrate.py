@@ -111,7 +111,6 @@ class Lineage(Base):
     column_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     entity: Mapped[str] = mapped_column(sa.Text)
     source_key: Mapped[str] = mapped_column(sa.Text)
-    score: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class Progress(Base):

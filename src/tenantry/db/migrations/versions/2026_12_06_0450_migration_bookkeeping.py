@@ -104,7 +104,6 @@ def upgrade() -> None:
         sa.Column("column_name", sa.Text(), nullable=False),
         sa.Column("entity", sa.Text(), nullable=False),
         sa.Column("source_key", sa.Text(), nullable=False),
-        sa.Column("score", sa.Float()),
         _run_fk("lineage"),
         sa.PrimaryKeyConstraint(
             "run", "canonical_table", "canonical_id", "column_name", name="pk_lineage"
