@@ -142,6 +142,71 @@ class Settings(BaseSettings):
     )
     api_log_level: str = Field(default="INFO", description="Level of the API's JSON log lines.")
 
+    # The visibility check (tenantry.insight): collectors, analysers, benchmarks.
+    collect_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let collectors fetch private, loopback and link-local addresses (tests, intranet "
+            "installs). Off: such targets, and redirects to them, are refused."
+        ),
+    )
+    collect_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Most seconds one retrieval may take in all."
+    )
+    collect_max_bytes: int = Field(
+        default=2_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="Most bytes kept of one response; the rest is cut off (marked truncated).",
+    )
+    collect_max_redirects: int = Field(default=5, ge=0, le=20)
+    collect_user_agent: str = Field(default="tenantry-visibility-check/1.0", max_length=200)
+    google_business_base_url: str = Field(
+        default="https://mybusinessbusinessinformation.googleapis.com",
+        description="Google Business Profile Business Information API.",
+    )
+    google_reviews_base_url: str = Field(
+        default="https://mybusiness.googleapis.com",
+        description="Google My Business API v4 (reviews).",
+    )
+    google_places_base_url: str = Field(
+        default="https://places.googleapis.com", description="Google Places API (New)."
+    )
+    google_places_api_key: SecretStr | None = Field(
+        default=None, description="API key of the Places API (public data and competitors)."
+    )
+    google_oauth_token_url: str = Field(default="https://oauth2.googleapis.com/token")
+    google_client_id: str | None = Field(default=None, description="OAuth client of GBP.")
+    google_client_secret: SecretStr | None = None
+    meta_graph_base_url: str = Field(
+        default="https://graph.facebook.com/v21.0", description="Facebook/Instagram Graph API."
+    )
+    meta_app_id: str | None = Field(default=None, description="Meta app that holds the tokens.")
+    meta_app_secret: SecretStr | None = None
+    vc_analyser: str = Field(
+        default="rules",
+        pattern="^(rules|llm)$",
+        description="`rules`: the deterministic analyser; `llm`: the OpenAI-compatible provider.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible chat API, e.g. https://api.openai.com/v1.",
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str = Field(default="gpt-4o-mini", max_length=200)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    vc_workers: int = Field(
+        default=1,
+        ge=0,
+        le=32,
+        description="Check-running threads `tenantry serve` starts in each worker (0: none).",
+    )
+    benchmark_min_tenants: int = Field(
+        default=5,
+        ge=5,
+        description="A benchmark figure is published only where at least this many tenants add.",
+    )
+
     @property
     def pgdata(self) -> Path:
         return self.home / "pg"

@@ -69,6 +69,8 @@ class Target:
     categories: tuple[str, ...]
     website: str | None
     google_place_id: str | None
+    latitude: float | None
+    longitude: float | None
     location_count: int  # locations of the tenant (a chain has several)
     connections: tuple[ConnectionInfo, ...] = ()
 
