@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tenantry.db.engine import Database
 from tenantry.models import (
+    AnalysisRun,
     AnalyticsSnapshot,
     ApiKey,
     Booking,
@@ -40,8 +41,11 @@ from tenantry.models import (
     Recommendation,
     RecommendationEvidence,
     RetentionPolicy,
+    Retrieval,
     Review,
     Service,
+    Statement,
+    StatementEvidence,
     SubjectKey,
     TenantKey,
     Thread,
@@ -217,11 +221,30 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             recipient="erika@example.org",
             occurred_at=T0,
         )
+        retrieval = Retrieval(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            visibility_check_id=check.id,
+            collector="website",
+            source="website",
+            uri="https://www.example.com/",
+            status_code=200,
+            content_hash=hashlib.sha256(b"<html></html>").hexdigest(),
+            body="PGh0bWw+PC9odG1sPg==",
+            body_bytes=13,
+            retrieved_at=T0,
+        )
+        s.add(retrieval)
+        s.flush()
         evidence = Evidence(
             tenant_id=t,
             id=ids(),
             location_id=loc.id,
             visibility_check_id=check.id,
+            retrieval_id=retrieval.id,
+            fact_key="gbp.rating",
+            value=4.6,
             claim="Has 4.6 stars",
             source="gbp",
             retrieved_at=T0,
@@ -298,7 +321,31 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             resource_id=lead.id,
             expires_at=T0 + timedelta(days=1),
         )
-        s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry])
+        run = AnalysisRun(
+            tenant_id=t,
+            id=ids(),
+            visibility_check_id=check.id,
+            provider="rules",
+            model="test",
+            input_evidence_ids=[evidence.id],
+            started_at=T0,
+        )
+        s.add(run)
+        s.flush()
+        statement = Statement(
+            tenant_id=t,
+            id=ids(),
+            visibility_check_id=check.id,
+            location_id=loc.id,
+            analysis_run_id=run.id,
+            kind="strength",
+            text="Rated 4.6 on Google",
+            published_at=T0,
+        )
+        s.add(statement)
+        s.flush()
+        cites = StatementEvidence(tenant_id=t, statement_id=statement.id, evidence_id=evidence.id)
+        s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry, cites])
         uow.commit()
         rows = [
             loc,
@@ -322,7 +369,11 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             msg,
             review,
             event,
+            retrieval,
             evidence,
+            run,
+            statement,
+            cites,
             rec,
             note,
             rec_ev,

@@ -25,9 +25,19 @@ TENANT_TABLES = tenant_tables()
 TRIGGER_WRITTEN = ["audit.bulk_batches", "audit.bulk_rows", "audit.chain_heads", "audit.log"]
 WRITABLE = [t for t in TENANT_TABLES if t not in TRIGGER_WRITTEN]
 # Tables the application may only append to (no UPDATE or DELETE grant).
-APPEND_ONLY = {"privacy.consent_journal", "privacy.erasure_receipts"}
-# Tables the application may update but not delete from.
-KEPT_FOR_ACCOUNTABILITY = {"privacy.dsar_requests"}
+APPEND_ONLY = {
+    "privacy.consent_journal",
+    "privacy.erasure_receipts",
+    "insight.retrievals",
+    "insight.statement_evidence",
+}
+# Tables the application may update but not delete from (evidence: only its supersession).
+KEPT_FOR_ACCOUNTABILITY = {
+    "privacy.dsar_requests",
+    "insight.evidence",
+    "insight.statements",
+    "insight.analysis_runs",
+}
 
 
 def _bulk_load_one_lead(target: DatabaseTarget, rows: dict[str, Base]) -> None:

@@ -35,11 +35,16 @@ from tenantry.models.identity import (
     User,
 )
 from tenantry.models.insight import (
+    AnalysisRun,
     AnalyticsSnapshot,
     Benchmark,
     Evidence,
+    Prompt,
     Recommendation,
     RecommendationEvidence,
+    Retrieval,
+    Statement,
+    StatementEvidence,
     VisibilityCheck,
 )
 from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
@@ -59,6 +64,7 @@ from tenantry.models.privacy import (
 
 __all__ = [
     "SCHEMAS",
+    "AnalysisRun",
     "AnalyticsSnapshot",
     "ApiKey",
     "ApiRole",
@@ -101,14 +107,18 @@ __all__ = [
     "PlatformKey",
     "Progress",
     "ProjectionPosition",
+    "Prompt",
     "Recommendation",
     "RecommendationEvidence",
     "RedactedColumn",
     "RelayPosition",
     "RetentionDefault",
     "RetentionPolicy",
+    "Retrieval",
     "Review",
     "Service",
+    "Statement",
+    "StatementEvidence",
     "Subject",
     "SubjectKey",
     "Tenant",

@@ -43,6 +43,8 @@ __all__ = [
     "ReviewPlatform",
     "ServiceKind",
     "SnapshotSource",
+    "StatementKind",
+    "StatementStatus",
     "SubjectKind",
     "SyncStatus",
     "TenantStatus",
@@ -307,6 +309,7 @@ class SyncStatus(StrEnum):
 
 
 class VisibilityCheckStatus(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # the visitor has not confirmed the e-mail
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -320,9 +323,27 @@ class EvidenceSource(StrEnum):
     INSTAGRAM = "instagram"
     WEBSITE = "website"
     REVIEW_PLATFORM = "review_platform"
+    PLACES = "places"  # Google Places API: public listing data and nearby competitors
     SEARCH = "search"
     AI_MODEL = "ai_model"
     MANUAL = "manual"
+
+
+class StatementKind(StrEnum):
+    """What an analyser's statement is: a SWOT item, a persona, a recommendation, a summary."""
+
+    STRENGTH = "strength"
+    WEAKNESS = "weakness"
+    OPPORTUNITY = "opportunity"
+    THREAT = "threat"
+    PERSONA = "persona"
+    RECOMMENDATION = "recommendation"
+    SUMMARY = "summary"
+
+
+class StatementStatus(StrEnum):
+    PUBLISHED = "published"
+    STALE = "stale"  # evidence it rests on was superseded by a recheck
 
 
 class RecommendationStatus(StrEnum):
@@ -338,6 +359,7 @@ class SnapshotSource(StrEnum):
     FACEBOOK = "facebook"
     INSTAGRAM = "instagram"
     WEBSITE = "website"
+    PLACES = "places"
     INTERNAL = "internal"
 
 

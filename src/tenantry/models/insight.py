@@ -1,9 +1,13 @@
-"""Schema `insight`: visibility checks, the evidence ledger, recommendations backed by evidence,
-analytics snapshots and benchmarks (seed 000 tiers 3 and 4).
+"""Schema `insight`: visibility checks, the evidence ledger, statements and recommendations
+backed by evidence, analysis runs, analytics snapshots and benchmarks (seed 000 tiers 3 and 4).
 
-Every AI statement is an `evidence` row with a source, a retrieval time, a confidence in [0, 1]
-and a content hash; recommendations link to the evidence behind them. `benchmarks` are
-cross-tenant reference figures and so carry no `tenant_id`.
+A check's collectors store each fetch as a `retrievals` row (the bytes, sealed, and their
+SHA-256); every fact drawn from it is an append-only `evidence` row with a source, a retrieval
+time, a computed confidence in [0, 1], the content hash and the extractor. An analysis run
+(`analysis_runs`, with its provider, model and prompt version) publishes `statements` and
+`recommendations`, each linked to the evidence it rests on; the database refuses to publish one
+without evidence of its own check. `benchmarks` and `prompts` are platform-wide and so carry no
+`tenant_id`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.models.base import (
@@ -29,16 +34,24 @@ from tenantry.models.enums import (
     Persona,
     RecommendationStatus,
     SnapshotSource,
+    StatementKind,
+    StatementStatus,
     Vertical,
     VisibilityCheckStatus,
 )
+from tenantry.models.sealed import SealedField, sealed_column
 
 __all__ = [
+    "AnalysisRun",
     "AnalyticsSnapshot",
     "Benchmark",
     "Evidence",
+    "Prompt",
     "Recommendation",
     "RecommendationEvidence",
+    "Retrieval",
+    "Statement",
+    "StatementEvidence",
     "VisibilityCheck",
 ]
 
@@ -75,6 +88,12 @@ class VisibilityCheck(TenantOwned, Base):
             "location_id",
             "requested_at",
         ),
+        sa.Index(
+            "ix_visibility_checks_queued",
+            "tenant_id",
+            "requested_at",
+            postgresql_where=sa.text("status = 'queued'"),
+        ),
         SCHEMA,
     )
 
@@ -94,6 +113,51 @@ class VisibilityCheck(TenantOwned, Base):
     requested_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     results: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    requested_by: Mapped[str | None] = mapped_column(sa.String(120))
+    doi_token_id: Mapped[uuid.UUID | None]  # the visitor's opt-in (no key: tokens are purged)
+    confirmed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    analyser: Mapped[str | None] = mapped_column(sa.String(60))
+    rubric_version: Mapped[str | None] = mapped_column(sa.String(40))
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=sa.text("'[]'::jsonb")
+    )
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    stale_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+class Retrieval(TenantOwned, Base):
+    """One fetch of a collector: what was asked, when, and the bytes that came back (sealed:
+    a page can name a person) with their SHA-256, or why nothing came back. Append-only."""
+
+    __tablename__ = "retrievals"
+    __table_args__ = (
+        tenant_fk("location_id", "identity.locations"),
+        tenant_fk("visibility_check_id", "insight.visibility_checks"),
+        sa.CheckConstraint("content_hash ~ '^[0-9a-f]{64}$'", name="content_hash_sha256_hex"),
+        sa.CheckConstraint("body_bytes >= 0", name="body_bytes_non_negative"),
+        sa.Index("ix_retrievals_tenant_check", "tenant_id", "visibility_check_id"),
+        sa.Index("ix_retrievals_tenant_location_uri", "tenant_id", "location_id", "uri"),
+        SCHEMA,
+    )
+
+    location_id: Mapped[uuid.UUID]
+    visibility_check_id: Mapped[uuid.UUID | None]
+    collector: Mapped[str] = mapped_column(sa.String(40))
+    source: Mapped[EvidenceSource] = mapped_column(str_enum(EvidenceSource, "evidence_source"))
+    uri: Mapped[str] = mapped_column(sa.String(2000))
+    status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    content_type: Mapped[str | None] = mapped_column(sa.String(200))
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    body = SealedField("free_text")  # base64 of the bytes kept
+    body_sealed: Mapped[bytes | None] = sealed_column("body", "free_text")
+    body_bytes: Mapped[int] = mapped_column(sa.Integer)
+    truncated: Mapped[bool] = mapped_column(server_default=sa.false())
+    retrieved_at: Mapped[datetime]
+    elapsed_ms: Mapped[int] = mapped_column(sa.Integer, server_default="0")
 
 
 class Evidence(TenantOwned, Base):
@@ -104,6 +168,8 @@ class Evidence(TenantOwned, Base):
         tenant_root_fk(),
         tenant_fk("location_id", "identity.locations"),
         tenant_fk("visibility_check_id", "insight.visibility_checks"),
+        tenant_fk("retrieval_id", "insight.retrievals"),
+        tenant_fk("superseded_by", "insight.evidence"),
         sa.CheckConstraint("confidence BETWEEN 0 AND 1", name="confidence_range"),
         sa.CheckConstraint("content_hash ~ '^[0-9a-f]{64}$'", name="content_hash_sha256_hex"),
         sa.Index("ix_evidence_tenant_check", "tenant_id", "visibility_check_id"),
@@ -115,14 +181,115 @@ class Evidence(TenantOwned, Base):
 
     location_id: Mapped[uuid.UUID | None]
     visibility_check_id: Mapped[uuid.UUID | None]
+    retrieval_id: Mapped[uuid.UUID | None]
+    fact_key: Mapped[str | None] = mapped_column(sa.String(120))
+    value: Mapped[Any | None] = mapped_column(JSONB)
     claim: Mapped[str] = mapped_column(sa.Text)
     source: Mapped[EvidenceSource] = mapped_column(str_enum(EvidenceSource, "evidence_source"))
-    source_url: Mapped[str | None] = mapped_column(sa.String(1000))
-    excerpt: Mapped[str | None] = mapped_column(sa.Text)
+    source_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    excerpt = SealedField("free_text")  # may quote a person (a sole trader's name)
+    excerpt_sealed: Mapped[bytes | None] = sealed_column("excerpt", "free_text")
+    personal: Mapped[bool] = mapped_column(server_default=sa.false())
     retrieved_at: Mapped[datetime]
     confidence: Mapped[Decimal] = mapped_column(sa.Numeric(4, 3))
     content_hash: Mapped[str] = mapped_column(sa.String(64))
-    model_version: Mapped[str | None] = mapped_column(sa.String(60))
+    extractor: Mapped[str | None] = mapped_column(sa.String(60))
+    extractor_version: Mapped[str | None] = mapped_column(sa.String(20))
+    model_version: Mapped[str | None] = mapped_column(sa.String(60))  # the confidence model's
+    superseded_at: Mapped[datetime | None]
+    superseded_by: Mapped[uuid.UUID | None]
+
+
+class Prompt(Base):
+    """A prompt template an analyser sent, by the SHA-256 of its text (platform-wide)."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (
+        sa.CheckConstraint("version ~ '^[0-9a-f]{64}$'", name="version_sha256_hex"),
+        SCHEMA,
+    )
+
+    version: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class AnalysisRun(TenantOwned, Base):
+    """One analyser run over a check's evidence: provider, model, prompt version, the evidence
+    it was given, what it returned, tokens and latency, and what was published or rejected."""
+
+    __tablename__ = "analysis_runs"
+    __table_args__ = (
+        tenant_fk("visibility_check_id", "insight.visibility_checks"),
+        sa.ForeignKeyConstraint(["prompt_version"], ["insight.prompts.version"]),
+        sa.CheckConstraint("published >= 0 AND rejected >= 0", name="counts_non_negative"),
+        sa.Index("ix_analysis_runs_tenant_check", "tenant_id", "visibility_check_id"),
+        SCHEMA,
+    )
+
+    visibility_check_id: Mapped[uuid.UUID]
+    provider: Mapped[str] = mapped_column(sa.String(60))
+    model: Mapped[str] = mapped_column(sa.String(200))
+    prompt_version: Mapped[str | None] = mapped_column(sa.String(64))
+    input_evidence_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(sa.Uuid()), server_default="{}"
+    )
+    output: Mapped[Any | None] = mapped_column(JSONB)
+    tokens_in: Mapped[int | None] = mapped_column(sa.Integer)
+    tokens_out: Mapped[int | None] = mapped_column(sa.Integer)
+    latency_ms: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    published: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    rejected: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    rejections: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=sa.text("'[]'::jsonb")
+    )
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Statement(TenantOwned, Base):
+    """A published conclusion of a check (SWOT item, persona, recommendation, summary); the
+    database refuses one that cites no evidence of its own check."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        tenant_fk("visibility_check_id", "insight.visibility_checks"),
+        tenant_fk("location_id", "identity.locations"),
+        tenant_fk("analysis_run_id", "insight.analysis_runs"),
+        sa.Index("ix_statements_tenant_check", "tenant_id", "visibility_check_id"),
+        SCHEMA,
+    )
+
+    visibility_check_id: Mapped[uuid.UUID]
+    location_id: Mapped[uuid.UUID]
+    analysis_run_id: Mapped[uuid.UUID]
+    kind: Mapped[StatementKind] = mapped_column(str_enum(StatementKind, "statement_kind"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(server_default=sa.text("'{}'::jsonb"))
+    status: Mapped[StatementStatus] = mapped_column(
+        str_enum(StatementStatus, "statement_status"),
+        server_default=StatementStatus.PUBLISHED.value,
+    )
+    published_at: Mapped[datetime]
+    stale_at: Mapped[datetime | None]
+
+
+class StatementEvidence(TimestampMixin, Base):
+    """Links a statement to each piece of evidence it cites."""
+
+    __tablename__ = "statement_evidence"
+    __table_args__ = (
+        tenant_fk("statement_id", "insight.statements", ondelete="CASCADE"),
+        tenant_fk("evidence_id", "insight.evidence", ondelete="CASCADE"),
+        sa.Index("ix_statement_evidence_tenant_evidence", "tenant_id", "evidence_id"),
+        SCHEMA,
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    statement_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    evidence_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
 class Recommendation(TenantOwned, Base):
@@ -148,6 +315,7 @@ class Recommendation(TenantOwned, Base):
         server_default=RecommendationStatus.OPEN.value,
     )
     expected_impact: Mapped[str | None] = mapped_column(sa.String(200))
+    stale_at: Mapped[datetime | None]
 
 
 class RecommendationEvidence(TimestampMixin, Base):
@@ -186,18 +354,21 @@ class AnalyticsSnapshot(TenantOwned, Base):
 
 
 class Benchmark(TimestampMixin, Base):
-    """A cross-tenant reference figure: a metric's percentiles for a vertical and region."""
+    """A cross-tenant reference figure: a metric's percentiles for a vertical, a category
+    ('' for all) and a region (a city), published only where enough tenants contribute."""
 
     __tablename__ = "benchmarks"
     __table_args__ = (
-        sa.UniqueConstraint("vertical", "region", "metric", "period_start"),
+        sa.UniqueConstraint("vertical", "category", "region", "metric", "period_start"),
         sa.CheckConstraint("sample_size > 0", name="sample_size_positive"),
+        sa.CheckConstraint("tenant_count >= 5", name="at_least_five_tenants"),
         sa.CheckConstraint("p25 <= p50 AND p50 <= p75", name="percentiles_ordered"),
         SCHEMA,
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     vertical: Mapped[Vertical] = mapped_column(str_enum(Vertical, "vertical"))
+    category: Mapped[str] = mapped_column(sa.String(80), server_default="")
     region: Mapped[str] = mapped_column(sa.String(100))
     metric: Mapped[str] = mapped_column(sa.String(80))
     period_start: Mapped[date] = mapped_column(sa.Date)
@@ -206,3 +377,4 @@ class Benchmark(TimestampMixin, Base):
     p50: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
     p75: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
     sample_size: Mapped[int] = mapped_column(sa.Integer)
+    tenant_count: Mapped[int] = mapped_column(sa.Integer)

@@ -119,6 +119,22 @@ TABLES: dict[str, TableEntry] = {
     "insight.recommendations": TableEntry(
         "recommendations", _CONTRACT, _NONE, "24 months (seed 001)"
     ),
+    "insight.retrievals": TableEntry(
+        "evidence behind AI statements (the retrieved bytes)",
+        _CONTRACT,
+        "persons a public page names (a sole trader): sealed",
+        "24 months (seed 001)",
+    ),
+    "insight.analysis_runs": TableEntry(
+        "traceability of AI statements", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.statements": TableEntry(
+        "visibility check results", _CONTRACT, _NONE, "24 months (seed 001)"
+    ),
+    "insight.statement_evidence": TableEntry(
+        "visibility check results", _CONTRACT, _NONE, "with the statement"
+    ),
+    "insight.prompts": TableEntry("traceability of AI statements", _CONTRACT, _NONE, "indefinite"),
     "insight.recommendation_evidence": TableEntry(
         "recommendations", _CONTRACT, _NONE, "with the recommendation"
     ),
@@ -292,8 +308,26 @@ _COLUMNS: dict[str, str] = {
     "insight.analytics_snapshots.metric": _BUSINESS,
     "insight.benchmarks.region": _BUSINESS,
     "insight.benchmarks.metric": _BUSINESS,
-    **{f"insight.evidence.{c}": _CONTENT for c in ("claim", "source_url", "excerpt")},
-    "insight.evidence.model_version": _CONFIG,
+    "insight.benchmarks.category": _BUSINESS,
+    **{f"insight.evidence.{c}": _CONTENT for c in ("claim", "source_url", "fact_key", "value")},
+    **{
+        f"insight.evidence.{c}": _CONFIG
+        for c in ("model_version", "extractor", "extractor_version", "superseded_by")
+    },
+    **{f"insight.retrievals.{c}": _CONTENT for c in ("uri", "content_type", "error")},
+    "insight.retrievals.collector": _CONFIG,
+    **{
+        f"insight.analysis_runs.{c}": _CONFIG
+        for c in ("provider", "model", "prompt_version", "error")
+    },
+    **{f"insight.analysis_runs.{c}": _CONTENT for c in ("output", "rejections")},
+    **{f"insight.prompts.{c}": _CONFIG for c in ("name", "body")},
+    **{f"insight.statements.{c}": _CONTENT for c in ("text", "data")},
+    **{
+        f"insight.visibility_checks.{c}": _CONFIG
+        for c in ("requested_by", "analyser", "rubric_version")
+    },
+    **{f"insight.visibility_checks.{c}": _CONTENT for c in ("failures", "error")},
     **{
         f"insight.recommendations.{c}": _CONTENT
         for c in ("title", "body", "category", "expected_impact")
