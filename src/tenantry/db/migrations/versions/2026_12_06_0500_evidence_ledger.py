@@ -21,6 +21,7 @@ Create Date: 2026-12-06
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -61,18 +62,20 @@ OLD_SNAPSHOT_SOURCES = tuple(s for s in SNAPSHOT_SOURCES if s != "places")
 KINDS = ("strength", "weakness", "opportunity", "threat", "persona", "recommendation", "summary")
 
 
-def _ts(name: str, nullable: bool = True) -> sa.Column[object]:
+def _ts(name: str, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _stamps() -> list[sa.Column[object]]:
+def _stamps() -> list[sa.Column[Any]]:
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
     ]
 
 
-def _tenant_fk(table: str, column: str, target: str, ondelete: str | None = None) -> object:
+def _tenant_fk(
+    table: str, column: str, target: str, ondelete: str | None = None
+) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         ["tenant_id", column],
         [f"{target}.tenant_id", f"{target}.id"],
@@ -261,7 +264,7 @@ def upgrade() -> None:
     _enum_check("insight.analytics_snapshots", "snapshot_source", "source", SNAPSHOT_SOURCES)
     op.execute("ALTER TABLE insight.evidence DROP COLUMN excerpt")
     op.execute("ALTER TABLE insight.evidence ALTER COLUMN source_url TYPE varchar(2000)")
-    for column in (
+    evidence_columns: tuple[sa.Column[Any], ...] = (
         sa.Column("retrieval_id", sa.Uuid()),
         sa.Column("fact_key", sa.String(120)),
         sa.Column("value", postgresql.JSONB()),
@@ -271,7 +274,8 @@ def upgrade() -> None:
         sa.Column("extractor_version", sa.String(20)),
         _ts("superseded_at"),
         sa.Column("superseded_by", sa.Uuid()),
-    ):
+    )
+    for column in evidence_columns:
         op.add_column("evidence", column, schema="insight")
     op.create_foreign_key(
         "fk_evidence_tenant_id_retrieval_id_retrievals",
