@@ -42,6 +42,13 @@ FREE_TEXT = {
     ("dsar open", "out"),
     # a legacy source's own primary key value, as text (checked against the id map)
     ("migrate unmerge", "key"),
+    # the anonymous visibility-check flow: a visitor's own words, and the opt-in token
+    ("vc request", "business_name"),
+    ("vc request", "email"),
+    ("vc request", "city"),
+    ("vc request", "notice_version"),
+    ("vc confirm", "notice_version"),
+    ("vc confirm", "token"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

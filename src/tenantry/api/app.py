@@ -30,6 +30,7 @@ from tenantry.composition import open_database
 from tenantry.config import Settings, get_settings
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
 
@@ -77,9 +78,14 @@ def create_app(
         threads = min(settings.api_threads, settings.pool_size)
         to_thread.current_default_thread_limiter().total_tokens = threads
         await state.reader.open()
+        # Visibility checks run beside the API, never in a request (`tenantry vc work` runs
+        # them in processes of their own).
+        checks = CheckWorker(build_runner(db, settings), threads=settings.vc_workers)
+        checks.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(checks.stop)
             await state.reader.close()
             if owns_db:
                 db.dispose()

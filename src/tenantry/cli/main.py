@@ -33,6 +33,7 @@ from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.cli import serve as serve_cmd
 from tenantry.cli import tenants as tenants_cmd
+from tenantry.cli import vc as vc_cmd
 from tenantry.cli.failures import describe
 
 __all__ = ["app", "build_command", "entrypoint", "main"]
@@ -59,6 +60,7 @@ app.add_typer(events_cmd.app, name="events")
 app.add_typer(pipeline_cmd.app, name="pipeline")
 app.add_typer(apikeys_cmd.app, name="apikeys")
 app.add_typer(migrate_cmd.app, name="migrate")
+app.add_typer(vc_cmd.app, name="vc")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

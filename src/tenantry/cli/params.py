@@ -22,9 +22,11 @@ __all__ = [
     "anchor_date",
     "as_of_date",
     "format_option",
+    "location_ref",
     "tenant_option",
     "tenant_ref",
     "uuid_value",
+    "web_url",
 ]
 
 # Nothing tenantry stores predates this; a date before it is a typo (1900 for 2019, say).
@@ -58,6 +60,23 @@ def tenant_ref(value: str) -> str:
         if _SLUG.fullmatch(value):
             return value
     raise typer.BadParameter("give the tenant's UUID or its slug (see `tenantry tenants list`)")
+
+
+def location_ref(value: str) -> str:
+    """A location's UUID or slug, as given; anything else is refused before the database."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
+            return value
+    raise typer.BadParameter("give the location's UUID or its slug")
+
+
+def web_url(value: str) -> str:
+    """An http(s) URL without spaces (a business's website)."""
+    if len(value) <= 500 and re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+        return value
+    raise typer.BadParameter("must be an http:// or https:// URL")
 
 
 def _date(value: str, earliest: date, latest: date, what: str) -> date:

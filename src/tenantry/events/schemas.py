@@ -173,6 +173,7 @@ class VisibilityCheck(_Props):
     web_score: int | None = _SCORE
     competitor_count: int | None = Field(default=None, ge=0, le=10_000)
     processing_time_seconds: int | None = Field(default=None, ge=0, le=86_400)
+    location_id: uuid.UUID | None = None
 
 
 _VARIANT = Field(default=None, max_length=50)

@@ -76,6 +76,7 @@ _CHECK = (
     "web_score",
     "competitor_count",
     "processing_time_seconds",
+    "location_id",  # set by tenantry's own checks (the outbox); clients send it beside
 )
 # `email` is sent by the client and replaced by EMAIL_KEY (a keyed HMAC) before storage.
 _EMAIL = (

@@ -92,7 +92,7 @@ MODELS: tuple[Model, ...] = (
             ("check_id", _STR, False),
             ("event_id", _STR, False),
             ("tenant_id", _STR, False),
-            ("user_key", _STR, False),
+            ("user_key", _STR),
             ("account_id", _STR, False),
             ("location_id", _STR),
             ("overall_score", _INT),

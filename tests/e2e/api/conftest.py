@@ -28,6 +28,8 @@ def api_settings(settings: Settings, **overrides: object) -> Settings:
         "auth_failures_per_minute": 1_000_000,
         "api_key_cache_seconds": 0.0,
         "api_log_level": "WARNING",
+        # No visibility-check worker unless a test starts one with the settings it needs.
+        "vc_workers": 0,
     }
     values.update(overrides)
     return settings.model_copy(update=values)

@@ -1,7 +1,10 @@
-"""`/v1/visibility-checks`, `/v1/evidence` and `/v1/recommendations` (read-only).
+"""`/v1/visibility-checks`, `/v1/evidence` and `/v1/recommendations`.
 
-Every statement the AI makes is backed by evidence with a source, a retrieval time and a
-confidence; a check lists its evidence and a recommendation the evidence behind it.
+A check is started for a location (`POST /v1/visibility-checks`) or by a visitor through the
+operator's site (`POST /v1/visibility-checks/requests`, confirmed by the double opt-in at
+`POST /v1/visibility-checks/confirm`); a worker runs it. Every statement it publishes is backed
+by evidence with a source, a retrieval time and a confidence: `GET .../report` shows each
+statement with the evidence it cites.
 """
 
 from __future__ import annotations
@@ -11,17 +14,35 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
-from tenantry.api.resources.common import ERRORS, Out, get_one, list_page
+from tenantry.api.idempotency import Written
+from tenantry.api.resources.common import (
+    ERRORS,
+    Email,
+    IdempotencyKey,
+    In,
+    Out,
+    get_one,
+    list_page,
+    renderer,
+    write,
+)
+from tenantry.api.resources.privacy import NoticeIn
 from tenantry.api.routing import ResourceRouter
-from tenantry.models import Evidence, RecommendationEvidence
+from tenantry.db.uow import UnitOfWork
+from tenantry.insight import checks
+from tenantry.models import Evidence, RecommendationEvidence, VisibilityCheck
 from tenantry.models.enums import (
     EvidenceSource,
     Persona,
     RecommendationStatus,
+    StatementKind,
+    StatementStatus,
+    Vertical,
     VisibilityCheckStatus,
 )
 from tenantry.services.records import KINDS, get_record, list_records
@@ -45,19 +66,35 @@ class VisibilityCheckOut(Out):
     requested_at: datetime
     completed_at: datetime | None
     results: dict[str, Any]
+    confirmed_at: datetime | None
+    started_at: datetime | None
+    delivered_at: datetime | None
+    stale_at: datetime | None
+    analyser: str | None
+    rubric_version: str | None
+    failures: list[dict[str, Any]]
+    error: str | None
 
 
 class EvidenceOut(Out):
     location_id: uuid.UUID | None
     visibility_check_id: uuid.UUID | None
+    retrieval_id: uuid.UUID | None
+    fact_key: str | None
+    value: Any
     claim: str
     source: EvidenceSource
     source_url: str | None
     excerpt: str | None
+    personal: bool
     retrieved_at: datetime
     confidence: Decimal
     content_hash: str
+    extractor: str | None
+    extractor_version: str | None
     model_version: str | None
+    superseded_at: datetime | None
+    superseded_by: uuid.UUID | None
 
 
 class RecommendationOut(Out):
@@ -69,6 +106,209 @@ class RecommendationOut(Out):
     priority: int
     status: RecommendationStatus
     expected_impact: str | None
+    stale_at: datetime | None
+
+
+class CheckIn(In):
+    location: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The location's id or slug.",
+    )
+
+
+class LeadCheckIn(NoticeIn):
+    business_name: str = Field(min_length=1, max_length=200)
+    email: Email
+    website: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    city: str | None = Field(default=None, max_length=100)
+    vertical: Vertical = Vertical.RESTAURANT
+    google_place_id: str | None = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class LeadCheckOut(BaseModel):
+    check: VisibilityCheckOut
+    lead_id: uuid.UUID
+    token: str | None = Field(
+        description="Send it to the visitor in the confirmation link; shown only once."
+    )
+
+
+class ConfirmCheckIn(NoticeIn):
+    token: str = Field(min_length=1, max_length=200)
+    email: Email | None = None
+
+
+class CitedEvidence(BaseModel):
+    id: uuid.UUID
+    fact_key: str | None
+    claim: str
+    source: EvidenceSource
+    source_url: str | None
+    confidence: Decimal
+    retrieved_at: datetime
+    content_hash: str
+
+
+class StatementOut(BaseModel):
+    id: uuid.UUID
+    kind: StatementKind
+    text: str
+    data: dict[str, Any]
+    status: StatementStatus
+    analysis_run_id: uuid.UUID
+    published_at: datetime
+    stale_at: datetime | None
+    evidence: list[CitedEvidence]
+
+
+class ReportRecommendation(RecommendationOut):
+    evidence: list[CitedEvidence]
+
+
+class ReportOut(BaseModel):
+    check: VisibilityCheckOut
+    statements: list[StatementOut]
+    recommendations: list[ReportRecommendation]
+    evidence: list[EvidenceOut]
+
+
+def _cited(rows: list[Evidence]) -> list[CitedEvidence]:
+    return [
+        CitedEvidence(
+            id=e.id,
+            fact_key=e.fact_key,
+            claim=e.claim,
+            source=e.source,
+            source_url=e.source_url,
+            confidence=e.confidence,
+            retrieved_at=e.retrieved_at,
+            content_hash=e.content_hash,
+        )
+        for e in rows
+    ]
+
+
+def _check_written(check: VisibilityCheck, status: int = 202) -> Written:
+    return Written(status, VisibilityCheckOut.model_validate(check), "visibility_check", check.id)
+
+
+@router.post(
+    "/visibility-checks",
+    status_code=202,
+    response_model=VisibilityCheckOut,
+    tags=["visibility checks"],
+    summary="Start a visibility check of a location (a worker runs it)",
+)
+def start_check(
+    body: CheckIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        return _check_written(checks.request_check(uow, ctx.principal, body.location))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/visibility-checks/requests",
+    status_code=201,
+    response_model=LeadCheckOut,
+    tags=["visibility checks"],
+    summary="A visitor asks for a check of their business (waits for the double opt-in)",
+)
+def request_lead_check(
+    body: LeadCheckIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        started = checks.request_lead_check(
+            uow,
+            ctx.principal,
+            business_name=body.business_name,
+            email=body.email,
+            notice=body.notice(),
+            website=body.website,
+            city=body.city,
+            vertical=body.vertical,
+            google_place_id=body.google_place_id,
+        )
+        out = LeadCheckOut(
+            check=VisibilityCheckOut.model_validate(started.check),
+            lead_id=started.lead_id,
+            token=started.token,
+        )
+        return Written(201, out, stored=out.model_copy(update={"token": None}))
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/visibility-checks/confirm",
+    response_model=VisibilityCheckOut,
+    tags=["visibility checks"],
+    summary="The visitor confirmed the e-mail address: queue the check",
+)
+def confirm_lead_check(
+    body: ConfirmCheckIn, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        check = checks.confirm_lead_check(
+            uow, ctx.principal, body.token, notice=body.notice(), email=body.email
+        )
+        return _check_written(check, 200)
+
+    return write(ctx, request, body, idempotency_key, run)
+
+
+@router.post(
+    "/visibility-checks/{check_id}/delivered",
+    response_model=VisibilityCheckOut,
+    tags=["visibility checks"],
+    summary="Record that the result reached the visitor",
+)
+def check_delivered(
+    check_id: uuid.UUID, request: Request, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        return _check_written(checks.mark_delivered(uow, ctx.principal, check_id), 200)
+
+    return write(ctx, request, None, idempotency_key, run)
+
+
+@router.get(
+    "/visibility-checks/{check_id}/report",
+    response_model=ReportOut,
+    tags=["visibility checks"],
+    summary="A check's scores, SWOT, persona and recommendations, each with its evidence",
+)
+def check_report(check_id: uuid.UUID, ctx: CtxDep) -> Response:
+    with ctx.read() as uow:
+        found = checks.report(uow, ctx.principal, check_id)
+        out = ReportOut(
+            check=VisibilityCheckOut.model_validate(found.check),
+            statements=[
+                StatementOut(
+                    id=s.id,
+                    kind=s.kind,
+                    text=s.text,
+                    data=s.data,
+                    status=s.status,
+                    analysis_run_id=s.analysis_run_id,
+                    published_at=s.published_at,
+                    stale_at=s.stale_at,
+                    evidence=_cited(cited),
+                )
+                for s, cited in found.statements
+            ],
+            recommendations=[
+                ReportRecommendation(
+                    **RecommendationOut.model_validate(r).model_dump(), evidence=_cited(cited)
+                )
+                for r, cited in found.recommendations
+            ],
+            evidence=[EvidenceOut.model_validate(e) for e in found.evidence],
+        )
+    return json_response(out)
 
 
 def _evidence_page(
@@ -182,4 +422,4 @@ def recommendation_evidence(
     return _evidence_page(ctx, clauses, cursor, limit, ("recommendation", recommendation_id))
 
 
-RENDERERS: dict[str, Any] = {}
+RENDERERS: dict[str, Any] = {"visibility_check": renderer("visibility_check", VisibilityCheckOut)}

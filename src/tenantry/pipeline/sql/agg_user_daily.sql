@@ -16,7 +16,7 @@ WITH u AS (
     FROM stg_fact_login_oauth WHERE user_key IS NOT NULL
     UNION ALL
     SELECT tenant_id, user_key, date_key, event_ts, 0, NULL, NULL, 0, 0, 0, overall_score
-    FROM stg_fact_visibility_check
+    FROM stg_fact_visibility_check WHERE user_key IS NOT NULL
 )
 SELECT
     tenant_id,

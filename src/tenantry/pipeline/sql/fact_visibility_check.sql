@@ -1,10 +1,13 @@
--- seed 001 fact_visibility_check: one row per completed visibility check.
+-- seed 001 fact_visibility_check: one row per completed visibility check, sent by the app or
+-- relayed from the outbox when tenantry ran the check. `user_key` is the visitor who asked for
+-- it (their pseudonym); a check an operator started for a location has none.
 WITH e AS (
     SELECT *, json_transform(properties, '{"check_id": "VARCHAR", "overall_score": "INTEGER",
         "gbp_score": "INTEGER", "social_score": "INTEGER", "web_score": "INTEGER",
         "competitor_count": "INTEGER", "processing_time_seconds": "INTEGER"}') AS p
     FROM batch
-    WHERE event_type IN ({{ types:visibility }}) AND user_key IS NOT NULL
+    WHERE event_type IN ({{ types:visibility }})
+        AND (user_key IS NOT NULL OR source_channel = 'outbox')
 )
 SELECT
     coalesce(p.check_id, event_id) AS check_id,
