@@ -26,7 +26,7 @@ GOOD: Mapping[str, FactValue] = {
     "web.reachable": True,
     "web.https": True,
     "web.status": 200,
-    "web.title": "Trattoria Beispiel",
+    "web.title": "Italian cuisine in Musterstadt",
     "web.description_present": True,
     "web.mobile_viewport": True,
     "web.structured_data": False,

@@ -240,7 +240,7 @@ def _summary(result: RubricResult, statements: list[Statement], failures: int) -
         for n in ("gbp", "web", "social", "competitors")
         if result.scores[n].value is not None
     ]
-    kinds = [s.kind for s in statements]
+    kinds: list[str] = [s.kind for s in statements]
     counts = ", ".join(
         f"{kinds.count(kind)} {kind if kinds.count(kind) == 1 else plural}"
         for kind, plural in (
