@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from tenantry.errors import ValidationError
 from tenantry.insight.facts import EvidenceItem, FactValue
@@ -99,14 +99,14 @@ def _criterion(score: ScoreName, raw: Mapping[str, Any]) -> Criterion:
             name=str(raw["name"]),
             label=str(raw["label"]),
             keys=tuple(str(k) for k in raw["keys"]),
-            test=raw["test"],
+            test=cast(Test, str(raw["test"])),
             points=int(raw["points"]),
             tiers=tuple((float(t), int(p)) for t, p in raw.get("tiers", ())),
             reference=raw.get("reference"),
             optional=bool(raw.get("optional", False)),
             gate=bool(raw.get("gate", False)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValidationError(f"rubric: criterion of {score}: {exc!r}") from None
     problems = [
         "unknown test" if c.test not in _TESTS else "",
@@ -128,7 +128,10 @@ def load_rubric(text: str | None = None) -> Rubric:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"rubric.toml: {exc}") from None
-    weights: dict[str, float] = {n: float(doc.get("weights", {}).get(n, 0.0)) for n in SCORES}
+    try:
+        weights: dict[str, float] = {n: float(doc["weights"].get(n, 0.0)) for n in SCORES}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValidationError("rubric: [weights] must give a number per score") from None
     criteria = tuple(_criterion(name, raw) for name in SCORES for raw in doc.get(name, ()))
     if len({c.name for c in criteria}) != len(criteria):
         raise ValidationError("rubric: criterion names must be unique")

@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from tenantry.errors import ValidationError
 from tenantry.insight.analysis import llm as llm_module
 from tenantry.insight.analysis.llm import OpenAICompatibleAnalyser
+from tenantry.insight.analysis.prompts import PromptTemplate, load_template
 from tenantry.insight.facts import AnalysisInput, AnalysisOutput
 from tests.unit.insight.analysis_support import analysis_input, evidence
 
@@ -247,12 +249,20 @@ def test_malformed_statements_are_rejected_one_by_one(chat: ChatServer, inp: Ana
         },
         {"kind": "weakness", "text": "Data is a list.", "evidence_ids": ids, "data": [1]},
         "not an object",
+        {"kind": ["strength"], "text": "Kind is a list.", "evidence_ids": ids},
+        {
+            "kind": "persona",
+            "text": "Persona is a list.",
+            "evidence_ids": ids,
+            "data": {"persona": []},
+        },
+        {"kind": "strength", "text": "Huge data.", "evidence_ids": ids, "data": {"x": "y" * 5000}},
         {"kind": "recommendation", "text": "Fine, with defaults.", "evidence_ids": ids},
     )
     chat.answer = lambda _: Reply(body=completion(answer))
     out = analyser(chat).analyse(inp)
     assert out.error is None
-    assert len(out.rejections) == 7
+    assert len(out.rejections) == 10
     (kept,) = out.statements
     assert kept.data["title"] == "Fine, with defaults."
     assert kept.data["priority"] == 3
@@ -349,3 +359,28 @@ def test_a_provider_that_is_not_there_is_an_error(inp: AnalysisInput) -> None:
     broken = OpenAICompatibleAnalyser("not a url at all", API_KEY, MODEL, 2.0).analyse(inp)
     assert broken.error is not None and broken.error.startswith("LLM provider unreachable")
     _no_key(broken)
+
+
+def test_a_template_that_does_not_render_is_an_error_not_an_exception(
+    chat: ChatServer, inp: AnalysisInput
+) -> None:
+    template = PromptTemplate.from_text("broken", "=== system ===\n$nothing\n=== user ===\nhi")
+    out = OpenAICompatibleAnalyser(chat.url, API_KEY, MODEL, 2.0, template).analyse(inp)
+    assert out.error == "LLM analysis failed (KeyError)"
+    assert chat.requests == []
+
+
+def test_the_prompt_version_is_the_hash_of_the_template_text() -> None:
+    text = "=== system ===\nBe brief.\n=== user ===\nEvidence: $evidence"
+    first = PromptTemplate.from_text("t", text)
+    assert first.version == hashlib.sha256(text.encode()).hexdigest()
+    assert PromptTemplate.from_text("t", text + " ").version != first.version
+    assert (
+        load_template().version
+        == OpenAICompatibleAnalyser("http://127.0.0.1:9", None, MODEL, 1.0).prompt_version
+    )
+    for broken in ("no sections", "=== user ===\nx\n=== system ===\ny"):
+        with pytest.raises(ValidationError):
+            PromptTemplate.from_text("t", broken)
+    with pytest.raises(ValidationError):
+        load_template("../rubric")

@@ -11,6 +11,7 @@ from importlib import resources
 import pytest
 
 from tenantry.errors import ValidationError
+from tenantry.insight import rubric as rubric_module
 from tenantry.insight.rubric import (
     RUBRIC_VERSION,
     SCORES,
@@ -194,6 +195,9 @@ def test_each_score_has_a_hundred_points_and_the_table_lists_every_criterion() -
     for name in SCORES:
         assert sum(row["points"] for row in table if row["score"] == name) == 100
     assert abs(sum(rubric().weights.values()) - 1.0) < 1e-9
+    doc = " ".join((rubric_module.__doc__ or "").split())
+    for name, weight in rubric().weights.items():
+        assert f"{name} {weight:.2f}" in doc  # the docstring quotes the weights in use
     assert rubric().version == RUBRIC_VERSION
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -35,9 +35,10 @@ from tenantry.insight.facts import (
 )
 from tenantry.models.enums import Persona
 
-__all__ = ["MAX_ANSWER_BYTES", "MAX_TEXT", "RAW_LIMIT", "OpenAICompatibleAnalyser"]
+__all__ = ["MAX_ANSWER_BYTES", "MAX_DATA", "MAX_TEXT", "RAW_LIMIT", "OpenAICompatibleAnalyser"]
 
 MAX_TEXT = 2000
+MAX_DATA = 4000  # characters of a statement's data as JSON
 RAW_LIMIT = 20_000  # characters of an answer kept as raw output when it is not (small) JSON
 MAX_ANSWER_BYTES = 4_000_000
 _KINDS: frozenset[str] = frozenset(
@@ -107,7 +108,7 @@ def _statement(raw: Any) -> Statement | Rejection:
     text = raw.get("text")
     shown = text[:200] if isinstance(text, str) else ""
     kind = raw.get("kind")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         return Rejection(shown, "unknown kind")
     if not isinstance(text, str) or not text.strip():
         return Rejection(shown, "no text")
@@ -127,9 +128,16 @@ def _statement(raw: Any) -> Statement | Rejection:
         if isinstance(checked, str):
             return Rejection(shown, checked)
         data = checked
-    if kind == "persona" and data.get("persona") not in _PERSONAS:
+    persona = data.get("persona")
+    if kind == "persona" and (not isinstance(persona, str) or persona not in _PERSONAS):
         return Rejection(shown, "unknown persona")
-    statement_kind: StatementKind = kind
+    try:
+        size = len(json.dumps(data))
+    except (TypeError, ValueError, RecursionError):
+        size = MAX_DATA + 1
+    if size > MAX_DATA:
+        return Rejection(shown, f"data larger than {MAX_DATA} characters")
+    statement_kind = cast(StatementKind, kind)
     ids_cited = tuple(dict.fromkeys(i for i in cited if i is not None))
     return Statement(statement_kind, text.strip(), ids_cited, data)
 
@@ -226,15 +234,9 @@ class OpenAICompatibleAnalyser:
         out.raw_output = raw
         return statements
 
-    def analyse(self, inp: AnalysisInput) -> AnalysisOutput:
-        out = AnalysisOutput(
-            provider=self.name,
-            model=self._model,
-            prompt_version=self._template.version,
-            statements=[],
-        )
+    def _body(self, inp: AnalysisInput) -> dict[str, Any]:
         prompt = self._template.render(inp)
-        body = {
+        return {
             "model": self._model,
             "messages": [
                 {"role": "system", "content": prompt.system},
@@ -243,17 +245,25 @@ class OpenAICompatibleAnalyser:
             "temperature": 0,
             "response_format": {"type": "json_object"},
         }
+
+    def analyse(self, inp: AnalysisInput) -> AnalysisOutput:
+        out = AnalysisOutput(
+            provider=self.name,
+            model=self._model,
+            prompt_version=self._template.version,
+            statements=[],
+        )
         started = time.perf_counter()
         try:
-            raw_statements = self._read(self._post(body), out)
+            raw_statements = self._read(self._post(self._body(inp)), out)
         except httpx.TimeoutException:
             out.error = f"LLM request timed out after {self._timeout:g} s"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             out.error = f"LLM provider unreachable ({type(exc).__name__})"
         except _UnusableError as exc:
             out.error, out.raw_output = exc.reason, exc.raw
-        except Exception as exc:  # a hostile answer must not break the check
-            out.error = f"LLM answer could not be read ({type(exc).__name__})"
+        except Exception as exc:  # a hostile answer (or a bad template) must not break the check
+            out.error = f"LLM analysis failed ({type(exc).__name__})"
         out.latency_ms = round((time.perf_counter() - started) * 1000)
         if out.error is not None:
             out.error = self._redact(out.error)
