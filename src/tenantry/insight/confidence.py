@@ -28,8 +28,9 @@ over 24 hours; an instant in the future (clock skew) counts as age 0.
 **Agreement**: some quantities are seen by more than one independent source (`CORRESPONDING`):
 the rating (places, gbp, facebook), whether opening hours, a phone number and a website are
 published (web, places, gbp) and the review count (places, gbp). Two facts are independent when
-their keys have different prefixes (a different platform or page). Each independent fact that
-agrees multiplies the confidence by 1.05, each that contradicts by 0.75. Ratings agree within
+their keys have different prefixes (a different platform or page); each such source votes
+once, with its newest fact. Each agreeing source multiplies the confidence by 1.05, each
+contradicting one by 0.75. Ratings agree within
 0.3 stars, counts within 10 % (or 3), booleans when equal; a missing value neither agrees nor
 contradicts. Nothing is certain: the result is capped at 0.99.
 
