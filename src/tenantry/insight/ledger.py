@@ -21,7 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.insight.confidence import CONFIDENCE_MODEL_VERSION, FactObservation, confidences
+from tenantry.insight.confidence import CONFIDENCE_MODEL_VERSION, Observation, confidences
 from tenantry.insight.facts import ConnectionUpdate, EvidenceItem, Fact, Retrieval
 from tenantry.models import Connection, Evidence
 from tenantry.models import Retrieval as RetrievalRow
@@ -78,8 +78,8 @@ def record(
     uow.session.add_all(rows)
     uow.flush()
     pairs = [(row, r, f) for row, (r, facts) in zip(rows, retrievals, strict=True) for f in facts]
-    observed = [FactObservation(f.key, f.value, r.source, r.retrieved_at) for _row, r, f in pairs]
-    observed += [FactObservation(e.key, e.value, e.source, e.retrieved_at) for e in context]
+    observed = [Observation(f.key, f.value, r.source, r.retrieved_at) for _row, r, f in pairs]
+    observed += [Observation(e.key, e.value, e.source, e.retrieved_at) for e in context]
     scores = confidences(observed, now)
     evidence = [
         Evidence(

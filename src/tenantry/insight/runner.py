@@ -16,16 +16,18 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.events.outbox import record_change
 from tenantry.insight import ledger
-from tenantry.insight.analysis.prompts import prompt_text
+from tenantry.insight.analysis.prompts import load_template
 from tenantry.insight.facts import (
     Analyser,
     AnalysisInput,
@@ -135,18 +137,29 @@ class CheckRunner:
     fallback: Analyser  # deterministic, used when `analyser` fails
 
     def collect(self, target: Target) -> tuple[list[Collected], list[dict[str, str]]]:
-        results: list[Collected] = []
+        """Every collector that applies, each in a thread of its own (their fetches wait on
+        the network, not on each other); failures listed, never raised."""
+        applying: list[Collector] = []
         failures: list[dict[str, str]] = []
         for collector in self.collectors:
             try:
-                if not collector.applies_to(target):
-                    continue
-                results.append(collector.collect(target, self.fetcher))
+                if collector.applies_to(target):
+                    applying.append(collector)
             except Exception as exc:  # a collector's bug must not fail the whole check
-                log.warning("collector %s failed: %s", collector.name, type(exc).__name__)
                 failures.append(
                     _failure(collector.name, "", f"collector error: {type(exc).__name__}")
                 )
+        results: list[Collected] = []
+        if applying:
+            with ThreadPoolExecutor(len(applying), thread_name_prefix="vc-collect") as pool:
+                futures = [pool.submit(c.collect, target, self.fetcher) for c in applying]
+            for collector, future in zip(applying, futures, strict=True):
+                try:
+                    results.append(future.result())
+                except Exception as exc:
+                    log.warning("collector %s failed: %s", collector.name, type(exc).__name__)
+                    error = f"collector error: {type(exc).__name__}"
+                    failures.append(_failure(collector.name, "", error))
         for collected in results:
             for retrieval, _facts in collected.retrievals:
                 if retrieval.error:
@@ -224,7 +237,7 @@ class CheckRunner:
             categories=target.categories,
             location_count=target.location_count,
             evidence=tuple(evidence),
-            scores={k: v for k, v in result.scores.items() if v is not None},
+            scores=result.known,
             failures=tuple(f"{f['source']}: {f['error']}" for f in failures),
         )
         outputs = [_safely(self.analyser, inp)]
@@ -266,7 +279,7 @@ class CheckRunner:
                         swot.setdefault(kind.value, []).append(statement.text)
                 outcome.published += len(kept)
                 outcome.rejected += len(output.rejections)
-            scores = result.scores
+            scores = result.values
             check.overall_score = scores.get("overall")
             check.gbp_score = scores.get("gbp")
             check.social_score = scores.get("social")
@@ -278,7 +291,7 @@ class CheckRunner:
             check.failures = failures
             check.results = {
                 "scores": scores,
-                "rubric": result.as_dict(),
+                "rubric": _explained(result),
                 "swot": swot,
                 "published": outcome.published,
                 "rejected": outcome.rejected,
@@ -302,6 +315,32 @@ class CheckRunner:
                 check.error = error[:500]
                 check.completed_at = uow.clock.now()
                 uow.commit()
+
+
+def _explained(result: RubricResult) -> dict[str, Any]:
+    """The rubric's verdict on every criterion, for the report (ids as text)."""
+    return {
+        "version": result.version,
+        "hash": result.rubric_hash,
+        "scores": {
+            name: {
+                "value": s.value,
+                "evidence_ids": [str(i) for i in s.evidence_ids],
+                "criteria": [
+                    {
+                        "name": c.criterion.name,
+                        "label": c.criterion.label,
+                        "status": c.status,
+                        "points": c.points,
+                        "of": c.criterion.points,
+                        "evidence_ids": [str(i) for i in c.evidence_ids],
+                    }
+                    for c in s.criteria
+                ],
+            }
+            for name, s in result.scores.items()
+        },
+    }
 
 
 def _safely(analyser: Analyser, inp: AnalysisInput) -> AnalysisOutput:
@@ -336,11 +375,11 @@ def _run_row(
     now: Any,
 ) -> AnalysisRun:
     if output.prompt_version is not None:
-        text = prompt_text(output.prompt_version)
-        if text is not None:
+        template = load_template()
+        if template.version == output.prompt_version:
             uow.session.execute(
-                sa.dialects.postgresql.insert(Prompt)
-                .values(version=output.prompt_version, name=text[0], body=text[1])
+                postgresql.insert(Prompt)
+                .values(version=template.version, name=template.name, body=template.text)
                 .on_conflict_do_nothing()
             )
     run = AnalysisRun(
