@@ -7,7 +7,9 @@ change between check and connect, and TLS still verifies the real name); follows
 itself and vets each hop; holds one deadline over the whole retrieval, redirects and slow bodies
 included; and keeps at most `max_bytes` of a body. It never raises for a bad URL or a failing
 server: the `Retrieval` says why. It stores no secret: `uri` is the caller's `shown_uri`, or the
-URL without user info and without secret query parameters. No database, no logging.
+URL without user info and without secret query parameters, and a secret the request carried
+(token or key in a query parameter or header) is blanked out of the body and error it comes back
+in (the body's hash covers what is kept). No database, no logging.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpcore
 import httpx
@@ -101,9 +104,8 @@ def redact_url(url: str) -> str:
     except (httpx.InvalidURL, TypeError, ValueError):
         return "(invalid URL)"
     kept = [(k, v) for k, v in parsed.params.multi_items() if k.lower() not in _SECRET_PARAMS]
-    return str(parsed.copy_with(userinfo=b"", params=httpx.QueryParams(tuple(kept))))[
-        :MAX_URL_LENGTH
-    ]
+    shown = parsed.copy_with(userinfo=b"", path=parsed.path or "/")
+    return str(shown.copy_with(params=httpx.QueryParams(tuple(kept))))[:MAX_URL_LENGTH]
 
 
 def _clamp(timeout: float | None, deadline: float, exc: type[Exception]) -> float:
@@ -335,6 +337,11 @@ class SafeFetcher:
             fields = {"error": f"connection failed: {_short(exc)}"}
         except _NETWORK_ERRORS as exc:
             fields = {"error": f"request failed: {_short(exc)}"}
+        secrets = _secrets(headers, content)
+        if secrets and fields.get("body"):
+            fields["body"] = _scrub(fields["body"], secrets)
+        if secrets and fields.get("error"):
+            fields["error"] = _scrub(fields["error"].encode(), secrets).decode(errors="replace")
         return Retrieval(
             collector=collector,
             source=source,
@@ -495,6 +502,30 @@ def _literal(host: str) -> list[str]:
         return [socket.inet_ntoa(socket.inet_aton(host))]
     except (OSError, UnicodeError, ValueError):
         return []
+
+
+def _secrets(headers: dict[str, str] | None, content: dict[str, Any]) -> list[str]:
+    """The secrets a request carries: secret query or form fields, credential headers."""
+    found = [
+        value
+        for part in (content.get("params"), content.get("data"))
+        if isinstance(part, dict)
+        for name, value in part.items()
+        if name.lower() in _SECRET_PARAMS and isinstance(value, str)
+    ]
+    for name, value in (headers or {}).items():
+        if any(word in name.lower() for word in ("authorization", "key", "token", "secret")):
+            found.append(value.split(" ", 1)[-1])  # "Bearer <token>": the token
+    return [v for v in found if len(v) >= 8]
+
+
+def _scrub(data: bytes, secrets: list[str]) -> bytes:
+    """`data` with every spelling of each secret (plain, URL-encoded) blanked out: an API may
+    echo the token it was sent (the Graph API's paging links do)."""
+    for secret in secrets:
+        for spelling in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            data = data.replace(spelling.encode(), b"[redacted]")
+    return data
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

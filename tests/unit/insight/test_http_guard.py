@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -390,3 +391,23 @@ def test_from_settings_takes_the_collect_settings() -> None:
         2,
         "probe/1",
     )
+
+
+def test_a_secret_echoed_by_the_server_is_blanked_out_of_the_body(server: LocalServer) -> None:
+    def echo(seen: Seen) -> Reply:
+        token = seen.query["access_token"][0]
+        key = seen.headers["x-goog-api-key"]
+        link = f"https://graph.example.com/next?access_token={quote(token, safe='')}"
+        return json_reply({"paging": {"next": link}, "token": token, "key": key})
+
+    server.route("GET", "/echo", echo)
+    token, key = "EAA/test+token=1", "AIzaTestKey-0001"
+    r = get(
+        open_fetcher(),
+        server.url("/echo"),
+        params={"access_token": token},
+        headers={"X-Goog-Api-Key": key},
+    )
+    assert r.ok and b"[redacted]" in r.body
+    for secret in (token, quote(token, safe=""), key):
+        assert secret.encode() not in r.body
