@@ -24,6 +24,7 @@ __all__ = [
     "as_int",
     "as_number",
     "days_since",
+    "extract",
     "failed",
     "json_body",
     "parse_time",
@@ -65,6 +66,20 @@ class FactList:
                 personal=personal,
             )
         )
+
+
+def extract(
+    retrieval: Retrieval, read: Callable[[dict[str, Any]], list[Fact]]
+) -> tuple[Retrieval, list[Fact]]:
+    """The facts `read` draws from a retrieval's JSON object; a body that is no JSON object,
+    or of a shape `read` did not expect, fails the retrieval instead of raising."""
+    retrieval, data = json_body(retrieval)
+    if data is None:
+        return retrieval, []
+    try:
+        return retrieval, read(data)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError, RecursionError):
+        return failed(retrieval, "response has an unexpected shape"), []
 
 
 def failed(retrieval: Retrieval, reason: str) -> Retrieval:

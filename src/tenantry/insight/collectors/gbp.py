@@ -20,7 +20,7 @@ from tenantry.insight.collectors.common import (
     as_int,
     as_number,
     days_since,
-    json_body,
+    extract,
     parse_time,
     utc_now,
 )
@@ -45,13 +45,14 @@ def location_facts(data: dict[str, Any]) -> list[Fact]:
     f.add("gbp.connected", True, "The location's Google Business Profile is connected.")
     hours = data.get("regularHours")
     periods = hours.get("periods") if isinstance(hours, dict) else None
+    n = len(periods) if isinstance(periods, list) else 0
     _yes_no(
         f,
         "gbp.hours_listed",
-        as_bool(periods),
+        n > 0,
         "The Google profile lists opening hours.",
         "The Google profile lists no opening hours.",
-        f"regularHours: {len(periods or [])} periods",
+        f"regularHours: {n} periods",
     )
     phones = data.get("phoneNumbers")
     phone = as_bool(phones.get("primaryPhone")) if isinstance(phones, dict) else False
@@ -222,15 +223,14 @@ class GbpCollector:
             f"{self._business}/v1/locations/{quote(location, safe='')}",
             {"readMask": READ_MASK},
         )
-        got, data = json_body(got)
-        out.retrievals.append((got, location_facts(data) if data is not None else []))
+        got, facts = extract(got, location_facts)
+        out.retrievals.append((got, facts))
         account = (conn.external_account_id or "").removeprefix("accounts/")
         if got.ok and account:
             path = f"accounts/{quote(account, safe='')}/locations/{quote(location, safe='')}"
             url = f"{self._reviews}/v4/{path}/reviews"
             reviews = self._get(session, fetch, url, {"pageSize": "50"})
-            reviews, data = json_body(reviews)
-            out.retrievals.append((reviews, review_facts(data, now) if data is not None else []))
+            out.retrievals.append(extract(reviews, lambda data: review_facts(data, now)))
         errors = [r.error for r, _ in out.retrievals if r.error]
         error = session.error if session.error else (errors[0] if errors else None)
         out.connection_updates.append(session.update(not errors, error))

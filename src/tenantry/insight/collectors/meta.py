@@ -20,7 +20,7 @@ from tenantry.insight.collectors.common import (
     as_bool,
     as_int,
     as_number,
-    json_body,
+    extract,
     parse_time,
     utc_now,
 )
@@ -115,11 +115,11 @@ def _recent_facts(
     times = [t for i in items if (t := parse_time(i.get(time_field))) is not None]
     recent = sum(1 for t in times if now - _WINDOW <= t <= now + timedelta(minutes=5))
     more = len(items) >= _LIMIT and isinstance(data.get("paging"), dict)
-    claim = f"{'At least ' if more else ''}{recent} {what} in the last 30 days."
+    claim = f"The {what} published {'at least ' if more else ''}{recent} posts in the last 30 days."
     f.add(
         key,
         recent,
-        claim[0].upper() + claim[1:],
+        claim,
         f"{recent} of {len(items)} items dated after {now - _WINDOW:%Y-%m-%d}",
     )
     return f.facts
@@ -193,13 +193,15 @@ class _GraphCollector:
             return Collected(connection_updates=[session.update(False, EXPIRED_ERROR)])
         warning = session.error if session.expiring() and not session.refresh() else None
         out = Collected()
-        got, data = json_body(self._get(session, fetch, node, "", {"fields": self.fields}))
-        out.retrievals.append((got, self.profile_facts(data) if data is not None else []))
+        got, facts = extract(
+            self._get(session, fetch, node, "", {"fields": self.fields}), self.profile_facts
+        )
+        out.retrievals.append((got, facts))
         if got.ok:
             since = str(int((now - _WINDOW).timestamp()))
             params = {"fields": self.time_field, "limit": str(_LIMIT), "since": since}
-            got, data = json_body(self._get(session, fetch, node, f"/{self.edge}", params))
-            out.retrievals.append((got, self.recent_facts(data, now) if data is not None else []))
+            recent = self._get(session, fetch, node, f"/{self.edge}", params)
+            out.retrievals.append(extract(recent, lambda data: self.recent_facts(data, now)))
         errors = [r.error for r, _ in out.retrievals if r.error]
         if any("Graph error 190 " in e for e in errors):
             errors.insert(0, REJECTED_ERROR)
@@ -243,7 +245,7 @@ class FacebookCollector(_GraphCollector):
             now,
             self.time_field,
             "facebook.posts_30d",
-            "posts on the Facebook page",
+            "Facebook page",
             "facebook-posts",
         )
 
@@ -267,6 +269,6 @@ class InstagramCollector(_GraphCollector):
             now,
             self.time_field,
             "instagram.posts_30d",
-            "posts on the Instagram account",
+            "Instagram account",
             "instagram-media",
         )

@@ -21,7 +21,7 @@ from tenantry.insight.collectors.common import (
     as_int,
     as_number,
     days_since,
-    json_body,
+    extract,
     parse_time,
     utc_now,
 )
@@ -197,9 +197,8 @@ class PlacesCollector:
                 collector=self.name,
                 source=self.source,
             )
-            got, data = json_body(got)
-            facts = place_facts(data, self._clock()) if data is not None else []
-            out.retrievals.append((got, facts))
+            now = self._clock()
+            out.retrievals.append(extract(got, lambda data: place_facts(data, now)))
         types = TYPES_OF_VERTICAL.get(str(target.vertical))
         if types and target.latitude is not None and target.longitude is not None:
             body = {
@@ -219,7 +218,6 @@ class PlacesCollector:
                 collector=self.name,
                 source=self.source,
             )
-            got, data = json_body(got)
-            facts = competitor_facts(data, target.google_place_id) if data is not None else []
-            out.retrievals.append((got, facts))
+            own = target.google_place_id
+            out.retrievals.append(extract(got, lambda data: competitor_facts(data, own)))
         return out
