@@ -68,7 +68,7 @@ class _StopError(Exception):
 
 def _system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def address_problem(address: str) -> str | None:
@@ -147,10 +147,11 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the vetted address whatever the host name would resolve to now."""
+    """Connects to the vetted addresses, whatever the host name would resolve to now: each in
+    turn until one answers (a host with an IPv6 address the network cannot route)."""
 
-    def __init__(self, host: str, address: str, deadline: float) -> None:
-        self._host, self._address, self._deadline = host, address, deadline
+    def __init__(self, host: str, addresses: list[str], deadline: float) -> None:
+        self._host, self._addresses, self._deadline = host, addresses, deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -163,9 +164,16 @@ class _PinnedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         if host != self._host:
             raise httpcore.ConnectError("host was not vetted")
-        left = _clamp(timeout, self._deadline, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(self._address, port, left, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
+        for i, address in enumerate(self._addresses):
+            left = _clamp(timeout, self._deadline, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(address, port, left, local_address, socket_options)
+            except httpcore.ConnectError:
+                if i == len(self._addresses) - 1:
+                    raise
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise httpcore.ConnectError("no address to connect to")
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -190,12 +198,14 @@ class _BodyStream(httpx.SyncByteStream):
 
 
 class _PinnedTransport(httpx.BaseTransport):
-    """One hop: one connection to one vetted address (no pool shared between host names)."""
+    """One hop: one connection to a vetted address (no pool shared between host names)."""
 
-    def __init__(self, host: str, address: str, deadline: float, ctx: ssl.SSLContext) -> None:
+    def __init__(
+        self, host: str, addresses: list[str], deadline: float, ctx: ssl.SSLContext
+    ) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=ctx,
-            network_backend=_PinnedBackend(host, address, deadline),
+            network_backend=_PinnedBackend(host, addresses, deadline),
             max_connections=1,
             max_keepalive_connections=0,
         )
@@ -367,8 +377,8 @@ class SafeFetcher:
         for hop in range(self.max_redirects + 1):
             target = self._check_url(url, redirected=hop > 0)
             state["uri"] = str(target)
-            address = self._vet(target, deadline, redirected=hop > 0)
-            with self._client(target, address, deadline) as client:
+            addresses = self._vet(target, deadline, redirected=hop > 0)
+            with self._client(target, addresses, deadline) as client:
                 request = client.build_request(
                     method, target, headers=headers, timeout=self._timeout(deadline), **content
                 )
@@ -408,8 +418,8 @@ class SafeFetcher:
             raise _StopError(f"{prefix}URL carries user info")
         return parsed
 
-    def _vet(self, url: httpx.URL, deadline: float, *, redirected: bool) -> str:
-        """The address to connect to: the host's, if every address it resolves to is allowed."""
+    def _vet(self, url: httpx.URL, deadline: float, *, redirected: bool) -> list[str]:
+        """The addresses to connect to: the host's, if every one of them is allowed."""
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
         addresses = _literal(host) or self._resolve(host, port, deadline)
@@ -421,7 +431,7 @@ class SafeFetcher:
                 if problem and not self._allowed_address(address):
                     prefix = "redirect refused" if redirected else "refused"
                     raise _StopError(f"{prefix}: {problem} (private networks are not collected)")
-        return addresses[0]
+        return addresses
 
     def _allowed_address(self, address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -446,8 +456,8 @@ class SafeFetcher:
             raise _StopError("could not resolve host")
         return list(result[0])
 
-    def _client(self, url: httpx.URL, address: str, deadline: float) -> httpx.Client:
-        transport = _PinnedTransport(url.raw_host.decode("ascii"), address, deadline, self._ssl)
+    def _client(self, url: httpx.URL, addresses: list[str], deadline: float) -> httpx.Client:
+        transport = _PinnedTransport(url.raw_host.decode("ascii"), addresses, deadline, self._ssl)
         return httpx.Client(
             transport=transport,
             trust_env=False,

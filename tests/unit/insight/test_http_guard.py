@@ -167,6 +167,14 @@ def test_the_connection_goes_to_the_vetted_address_whatever_dns_says_later(
     assert len(server.seen) == 1
 
 
+def test_the_next_vetted_address_is_tried_when_one_does_not_answer(server: LocalServer) -> None:
+    def two(host: str, port: int) -> Sequence[str]:
+        return ["127.0.0.2", "127.0.0.1"]  # the server listens on the second only
+
+    r = get(open_fetcher(resolver=two), f"http://shop.example.com:{server.port}/")
+    assert r.ok and b"hello" in r.body
+
+
 @pytest.mark.parametrize(
     "location",
     [
