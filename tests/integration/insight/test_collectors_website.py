@@ -51,6 +51,16 @@ def test_an_imprint_on_another_site_is_not_fetched() -> None:
     assert facts_of(collected)["web.imprint"].value is True
 
 
+@pytest.mark.parametrize(
+    "href", ["http://[::1", "javascript:void(0)", "mailto:impressum@example.com", "//", "#imprint"]
+)
+def test_an_unusable_imprint_link_is_not_fetched(href: str) -> None:
+    with local_server() as s:
+        s.route("GET", "/", Reply(body=f'<a href="{href}">Impressum</a>'.encode()))
+        collected = WebsiteCollector().collect(target(website=s.url("/")), fetcher())
+    assert len(collected.retrievals) == 1 and len(s.seen) == 1
+
+
 def test_an_http_site_that_moves_to_https_is_stated_as_https(tmp_path: Path) -> None:
     server_ctx, client_ctx = tls_contexts("www.example.com", tmp_path)
     with local_server(tls=server_ctx) as secure, local_server() as plain:

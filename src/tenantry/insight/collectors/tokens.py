@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tenantry.insight.collectors.common import as_int, json_body
 from tenantry.insight.facts import ConnectionInfo, ConnectionUpdate, Fetcher, Retrieval
@@ -127,14 +127,20 @@ class TokenSession:
         self._tried = False
         self.error: str | None = None  # why the last refresh failed
 
-    def expiring(self) -> bool:
+    def _expires(self) -> datetime | None:
         expires = self.connection.token_expires_at
+        if expires is not None and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)  # a naive time is read as UTC
+        return expires
+
+    def expiring(self) -> bool:
+        expires = self._expires()
         return not self.access_token or (
             expires is not None and expires <= self._now + self._margin
         )
 
     def expired(self) -> bool:
-        expires = self.connection.token_expires_at
+        expires = self._expires()
         return not self.access_token or (expires is not None and expires <= self._now)
 
     def refresh(self) -> bool:

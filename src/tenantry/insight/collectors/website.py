@@ -210,6 +210,11 @@ def _owner(f: FactList, page: Page) -> None:
         f.add("web.owner_named", True, "The website names the owner.", owner, personal=True)
 
 
+def _https(f: FactList, https: bool) -> None:
+    claim = "is served over HTTPS" if https else "is not served over HTTPS"
+    f.add("web.https", https, f"The website {claim}.")
+
+
 def home_facts(r: Retrieval) -> tuple[Retrieval, list[Fact], Page | None]:
     """The web.* facts of the home page's retrieval (none when no server answered)."""
     f = FactList(*HOME)
@@ -219,13 +224,7 @@ def home_facts(r: Retrieval) -> tuple[Retrieval, list[Fact], Page | None]:
     if not 200 <= r.status_code < 300:
         f.add("web.reachable", False, f"The website answered with HTTP {r.status_code}.")
         f.add("web.status", r.status_code, f"The home page answered with HTTP {r.status_code}.")
-        f.add(
-            "web.https",
-            https,
-            "The website is served over HTTPS."
-            if https
-            else "The website is not served over HTTPS.",
-        )
+        _https(f, https)
         return r, f.facts, None
     if not is_html(r.body, r.content_type):
         kind = (r.content_type or "unknown type").split(";")[0][:80]
@@ -240,11 +239,7 @@ def home_facts(r: Retrieval) -> tuple[Retrieval, list[Fact], Page | None]:
     except (LookupError, TypeError, ValueError, RecursionError):
         return failed(r, "page could not be read"), [], None
     f.add("web.reachable", True, f"The website answered with HTTP {r.status_code}.")
-    f.add(
-        "web.https",
-        https,
-        "The website is served over HTTPS." if https else "The website is not served over HTTPS.",
-    )
+    _https(f, https)
     f.add("web.status", r.status_code, f"The home page answered with HTTP {r.status_code}.")
     title = (page.title or "")[:200] or None
     f.add(
@@ -284,12 +279,16 @@ def imprint_facts(r: Retrieval) -> tuple[Retrieval, list[Fact]]:
     return r, f.facts
 
 
-def _same_site(a: str, b: str) -> bool:
+def _imprint_url(home: str, href: str) -> str | None:
+    """The imprint's URL, if it is another http(s) page on the home page's own site."""
     try:
-        ha, hb = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
+        url = urljoin(home, href).split("#")[0]
+        parts, home_host = urlsplit(url), urlsplit(home).hostname or ""
     except ValueError:
-        return False
-    return bool(ha) and ha.removeprefix("www.") == hb.removeprefix("www.")
+        return None
+    same = (parts.hostname or "").removeprefix("www.") == home_host.removeprefix("www.")
+    fresh = url.rstrip("/") != home.split("#")[0].rstrip("/")  # not the home page again
+    return url if parts.scheme in ("http", "https") and home_host and same and fresh else None
 
 
 class WebsiteCollector:
@@ -310,11 +309,8 @@ class WebsiteCollector:
         home, facts, page = home_facts(home)
         out = Collected(retrievals=[(home, facts)])
         link = _first(page, _IMPRINT) if page else None
-        if link is not None:
-            imprint_url = urljoin(home.uri, link.href)
-            if imprint_url.startswith(("http://", "https://")) and _same_site(
-                home.uri, imprint_url
-            ):
-                got = fetch.get(imprint_url.split("#")[0], collector=self.name, source=self.source)
-                out.retrievals.append(imprint_facts(got))
+        imprint = _imprint_url(home.uri, link.href) if link else None
+        if imprint is not None:
+            got = fetch.get(imprint, collector=self.name, source=self.source)
+            out.retrievals.append(imprint_facts(got))
         return out
