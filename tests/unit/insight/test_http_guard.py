@@ -259,7 +259,7 @@ def test_a_slow_server_cannot_outlast_the_deadline(server: LocalServer, writer: 
     r = get(SafeFetcher(allow_private=True, timeout_seconds=1.2), server.url("/slow"))
     took = time.monotonic() - started
     assert r.error == "timed out after 1.2 s"
-    assert 1.0 <= took < 2.0, took
+    assert 1.0 <= took < 3.0, took  # the deadline, plus slack for a busy machine
 
 
 def test_a_slow_resolver_cannot_outlast_the_deadline() -> None:
@@ -269,7 +269,7 @@ def test_a_slow_resolver_cannot_outlast_the_deadline() -> None:
 
     started = time.monotonic()
     r = get(SafeFetcher(timeout_seconds=0.5, resolver=slow), "http://shop.example.com/")
-    assert r.error == "timed out after 0.5 s" and time.monotonic() - started < 1.5
+    assert r.error == "timed out after 0.5 s" and time.monotonic() - started < 2.5
 
 
 def _huge(seen: Seen, h: BaseHTTPRequestHandler) -> None:
@@ -287,7 +287,7 @@ def test_a_huge_response_is_cut_at_max_bytes(server: LocalServer) -> None:
     started = time.monotonic()
     r = get(open_fetcher(max_bytes=100_000), server.url("/huge"))
     assert r.ok and r.truncated and len(r.body) == 100_000
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5
 
 
 def test_a_body_of_exactly_max_bytes_is_not_marked_truncated(server: LocalServer) -> None:
