@@ -160,6 +160,17 @@ class Fetcher(Protocol):
         shown_uri: str | None = None,
     ) -> Retrieval: ...
 
+    def post_json(
+        self,
+        url: str,
+        body: dict[str, Any],
+        *,
+        collector: str,
+        source: EvidenceSource,
+        headers: dict[str, str] | None = None,
+        shown_uri: str | None = None,
+    ) -> Retrieval: ...
+
 
 class Collector(Protocol):
     """One kind of source. `collect` never raises for a failing source: it returns a
