@@ -13,7 +13,7 @@ on each evidence row. Model version `CONFIDENCE_MODEL_VERSION` = "2026.12-1":
 | gbp | 0.95 | the listing's own record, read through the Business Profile API |
 | ga4 | 0.95 | measured by the analytics platform itself |
 | facebook, instagram | 0.92 | the page's own record, read through the Graph API |
-| search | 0.90 | public listing data (Places API); may lag the owner's edits |
+| places, search | 0.90 | public listing data (Places API); may lag the owner's edits |
 | review_platform | 0.85 | third-party aggregators; public, may lag |
 | website | 0.80 | own pages read by heuristics; a parser can miss what sits in an image |
 | manual | 0.70 | typed in by a person |
@@ -21,7 +21,7 @@ on each evidence row. Model version `CONFIDENCE_MODEL_VERSION` = "2026.12-1":
 
 **Freshness**: data younger than 24 hours counts as fresh (factor 1). After that the factor
 halves every half-life of the source (`HALF_LIFE_DAYS`): 7 days for ga4, 14 for facebook and
-instagram (followers and posts move quickly), 30 for gbp, search, review_platform, website and
+instagram (followers and posts move quickly), 30 for gbp, places, search, review_platform, website and
 ai_model, 180 for manual entries. So `freshness = 0.5 ** ((age - 24 h) / half-life)` for ages
 over 24 hours; an instant in the future (clock skew) counts as age 0.
 
@@ -73,6 +73,7 @@ RELIABILITY: Mapping[EvidenceSource, float] = {
     EvidenceSource.GA4: 0.95,
     EvidenceSource.FACEBOOK: 0.92,
     EvidenceSource.INSTAGRAM: 0.92,
+    EvidenceSource.PLACES: 0.90,
     EvidenceSource.SEARCH: 0.90,
     EvidenceSource.REVIEW_PLATFORM: 0.85,
     EvidenceSource.WEBSITE: 0.80,
@@ -85,6 +86,7 @@ HALF_LIFE_DAYS: Mapping[EvidenceSource, float] = {
     EvidenceSource.GA4: 7.0,
     EvidenceSource.FACEBOOK: 14.0,
     EvidenceSource.INSTAGRAM: 14.0,
+    EvidenceSource.PLACES: 30.0,
     EvidenceSource.SEARCH: 30.0,
     EvidenceSource.REVIEW_PLATFORM: 30.0,
     EvidenceSource.WEBSITE: 30.0,

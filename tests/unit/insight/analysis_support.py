@@ -14,8 +14,8 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 _SOURCES = {
     "web": EvidenceSource.WEBSITE,
-    "places": EvidenceSource.SEARCH,
-    "competitors": EvidenceSource.SEARCH,
+    "places": EvidenceSource.PLACES,
+    "competitors": EvidenceSource.PLACES,
     "gbp": EvidenceSource.GBP,
     "facebook": EvidenceSource.FACEBOOK,
     "instagram": EvidenceSource.INSTAGRAM,

@@ -82,14 +82,14 @@ def test_an_independent_source_agreeing_raises_confidence() -> None:
     backed = confidences(
         [
             _obs("web.phone_listed", True, EvidenceSource.WEBSITE),
-            _obs("places.phone_listed", True, EvidenceSource.SEARCH),
+            _obs("places.phone_listed", True, EvidenceSource.PLACES),
         ],
         NOW,
     )[0]
     twice = confidences(
         [
             _obs("web.phone_listed", True, EvidenceSource.WEBSITE),
-            _obs("places.phone_listed", True, EvidenceSource.SEARCH),
+            _obs("places.phone_listed", True, EvidenceSource.PLACES),
             _obs("gbp.phone_listed", True, EvidenceSource.GBP),
         ],
         NOW,
@@ -103,7 +103,7 @@ def test_an_independent_source_contradicting_lowers_confidence() -> None:
         [
             _obs("web.opening_hours_listed", False, EvidenceSource.WEBSITE),
             _obs("gbp.hours_listed", True, EvidenceSource.GBP),
-            _obs("places.hours_listed", True, EvidenceSource.SEARCH),
+            _obs("places.hours_listed", True, EvidenceSource.PLACES),
         ],
         NOW,
     )
@@ -125,7 +125,7 @@ def test_an_independent_source_contradicting_lowers_confidence() -> None:
 def test_ratings_agree_within_three_tenths_of_a_star(other: float, expected: Agreement) -> None:
     found = agreement(
         [
-            _obs("places.rating", 4.4, EvidenceSource.SEARCH),
+            _obs("places.rating", 4.4, EvidenceSource.PLACES),
             _obs("gbp.rating", other, EvidenceSource.GBP),
         ]
     )
@@ -135,8 +135,8 @@ def test_ratings_agree_within_three_tenths_of_a_star(other: float, expected: Agr
 def test_facts_of_one_source_or_without_a_value_are_no_second_opinion() -> None:
     found = agreement(
         [
-            _obs("places.rating", 4.4, EvidenceSource.SEARCH),
-            _obs("places.rating", 2.0, EvidenceSource.SEARCH),  # the same source again
+            _obs("places.rating", 4.4, EvidenceSource.PLACES),
+            _obs("places.rating", 2.0, EvidenceSource.PLACES),  # the same source again
             _obs("gbp.rating", None, EvidenceSource.GBP),  # no value
             _obs("web.https", True, EvidenceSource.WEBSITE),  # no counterpart anywhere
         ]
@@ -148,7 +148,7 @@ def test_review_counts_agree_within_ten_percent() -> None:
     near, far = (
         agreement(
             [
-                _obs("places.review_count", 200, EvidenceSource.SEARCH),
+                _obs("places.review_count", 200, EvidenceSource.PLACES),
                 _obs("gbp.review_count", other, EvidenceSource.GBP),
             ]
         )[0]

@@ -167,7 +167,7 @@ class PlacesCollector:
     """The public Google Maps listing of the location and the competitors around it."""
 
     name = "places"
-    source = EvidenceSource.SEARCH
+    source = EvidenceSource.PLACES
 
     def __init__(self, *, base_url: str, api_key: str | None, clock: Clock = utc_now) -> None:
         self._base = base_url.rstrip("/")
