@@ -21,9 +21,10 @@ on each evidence row. Model version `CONFIDENCE_MODEL_VERSION` = "2026.12-1":
 
 **Freshness**: data younger than 24 hours counts as fresh (factor 1). After that the factor
 halves every half-life of the source (`HALF_LIFE_DAYS`): 7 days for ga4, 14 for facebook and
-instagram (followers and posts move quickly), 30 for gbp, places, search, review_platform, website and
-ai_model, 180 for manual entries. So `freshness = 0.5 ** ((age - 24 h) / half-life)` for ages
-over 24 hours; an instant in the future (clock skew) counts as age 0.
+instagram (followers and posts move quickly), 30 for gbp, places, search, review_platform,
+website and ai_model, 180 for manual entries. So
+`freshness = 0.5 ** ((age - 24 h) / half-life)` for ages over 24 hours; an instant in the
+future (clock skew) counts as age 0.
 
 **Agreement**: some quantities are seen by more than one independent source (`CORRESPONDING`):
 the rating (places, gbp, facebook), whether opening hours, a phone number and a website are

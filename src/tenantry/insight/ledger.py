@@ -21,6 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
+from tenantry.insight.collectors.tokens import REJECTED_ERROR, REVOKED_ERROR
 from tenantry.insight.confidence import CONFIDENCE_MODEL_VERSION, Observation, confidences
 from tenantry.insight.facts import ConnectionUpdate, EvidenceItem, Fact, Retrieval
 from tenantry.models import Connection, Evidence
@@ -150,12 +151,12 @@ def apply_connection_updates(
             conn.token_expires_at = update.token_expires_at
         if update.refresh_token:
             conn.refresh_token = update.refresh_token
-        if update.ok:
+        if update.ok:  # a warning (a token soon to expire) may come with it
             conn.sync_status = SyncStatus.OK
             conn.last_synced_at = now
-            conn.last_error = None
+            conn.last_error = update.error[:500] if update.error else None
         else:
-            revoked = "revoked" in (update.error or "")
+            revoked = update.error in (REVOKED_ERROR, REJECTED_ERROR)
             conn.sync_status = SyncStatus.REVOKED if revoked else SyncStatus.ERROR
             conn.last_error = (update.error or "sync failed")[:500]
     uow.flush()
