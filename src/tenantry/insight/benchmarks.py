@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
-from tenantry.models import Benchmark
 from tenantry.models.enums import Vertical
 
 __all__ = [
@@ -131,9 +130,23 @@ def refresh_benchmarks(
         .mappings()
         .one()
     )
-    return RefreshReport(
-        period_start, period_end, min_tenants, row["published"], row["withdrawn"]
-    )
+    return RefreshReport(period_start, period_end, min_tenants, row["published"], row["withdrawn"])
+
+
+_LIST = sa.text(
+    """
+SELECT DISTINCT ON (b.vertical, b.category, b.region, b.metric)
+       b.vertical, b.category, b.region, b.metric, b.period_start, b.period_end,
+       b.p25, b.p50, b.p75, b.sample_size, b.tenant_count
+  FROM insight.benchmarks b
+ WHERE (CAST(:vertical AS text) IS NULL OR b.vertical = :vertical)
+   AND (CAST(:category AS text) IS NULL OR b.category = :category)
+   AND (CAST(:region AS text) IS NULL OR lower(b.region) = :region)
+   AND (CAST(:metric AS text) IS NULL OR b.metric = :metric)
+ ORDER BY b.vertical, b.category, b.region, b.metric, b.period_start DESC
+ LIMIT :limit
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -178,22 +191,19 @@ def list_benchmarks(
     """The latest published period of each figure that matches (None: any). Category and
     region compare without regard to case or surrounding blanks; '' is the all-categories
     figure. Readable in any unit of work: benchmarks belong to no tenant."""
-    b = Benchmark
-    stmt = sa.select(b).distinct(b.vertical, b.category, b.region, b.metric)
-    if vertical is not None:
-        stmt = stmt.where(b.vertical == vertical)
-    if category is not None:
-        stmt = stmt.where(b.category == category.strip().lower())
-    if region is not None:
-        stmt = stmt.where(sa.func.lower(b.region) == region.strip().lower())
-    if metric is not None:
-        stmt = stmt.where(b.metric == metric)
-    stmt = stmt.order_by(
-        b.vertical, b.category, b.region, b.metric, b.period_start.desc()
-    ).limit(limit)
+    rows = uow.session.execute(
+        _LIST,
+        {
+            "vertical": vertical.value if vertical is not None else None,
+            "category": category.strip().lower() if category is not None else None,
+            "region": region.strip().lower() if region is not None else None,
+            "metric": metric,
+            "limit": limit,
+        },
+    )
     return [
         BenchmarkFigure(
-            r.vertical,
+            Vertical(r.vertical),
             r.category,
             r.region,
             r.metric,
@@ -205,5 +215,5 @@ def list_benchmarks(
             r.sample_size,
             r.tenant_count,
         )
-        for r in uow.session.scalars(stmt)
+        for r in rows
     ]

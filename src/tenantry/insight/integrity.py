@@ -147,7 +147,9 @@ def _check_bodies(uow: UnitOfWork, scope: _Scope, report: IntegrityReport) -> No
         for r in rows:
             problem = _body_problem(r)
             if problem is not None:
-                report.problems.append(Problem(problem, "insight.retrievals", str(r.id), PROBLEMS[problem]))
+                report.problems.append(
+                    Problem(problem, "insight.retrievals", str(r.id), PROBLEMS[problem])
+                )
             uow.session.expunge(r)  # the bytes can be large: keep one batch at a time
 
 
@@ -197,9 +199,7 @@ def _chunks(ids: Sequence[uuid.UUID]) -> Iterator[Sequence[uuid.UUID]]:
         yield ids[start : start + _BATCH]
 
 
-def _current_rows(
-    uow: UnitOfWork, scope: _Scope, table: str
-) -> dict[str, dict[str, Any]]:
+def _current_rows(uow: UnitOfWork, scope: _Scope, table: str) -> dict[str, dict[str, Any]]:
     """The rows under verification as `to_jsonb` reads them, by their key in the trail."""
     keys = _TABLES[table][1]
     key_sql = "concat_ws(',', " + ", ".join(f"t.{k}::text" for k in keys) + ")"
@@ -218,7 +218,7 @@ def _current_rows(
         sa.text(f"SELECT {key_sql}, to_jsonb(t) FROM {table} t WHERE t.tenant_id = :t AND {where}"),
         {"t": scope.tenant, "ids": list(ids)},
     )
-    return {key: value for key, value in rows}
+    return dict(rows.tuples())
 
 
 def _check_against_trail(
@@ -295,9 +295,9 @@ def _differences(table: str, recorded: dict[str, Any], stored: dict[str, Any]) -
     columns = Base.metadata.tables[table].c
     out = []
     for name, value in recorded.items():
-        if name not in stored:
-            out.append(name)
-        elif _normal(columns, name, value) != _normal(columns, name, stored[name]):
+        if name not in stored or _normal(columns, name, value) != _normal(
+            columns, name, stored[name]
+        ):
             out.append(name)
     return sorted(out)
 

@@ -54,6 +54,15 @@ RELATIONS: dict[str, tuple[str, str]] = {
     "wasAttributedTo": ("prov:entity", "prov:agent"),
     "actedOnBehalfOf": ("prov:delegate", "prov:responsible"),
 }
+# The blank-node names of relation records: `_:wgb1`, `_:u2`, ...
+_SHORT = {
+    "wasGeneratedBy": "wgb",
+    "used": "u",
+    "wasDerivedFrom": "wdf",
+    "wasAssociatedWith": "waw",
+    "wasAttributedTo": "wat",
+    "actedOnBehalfOf": "aobo",
+}
 # An actor reference as the system writes them: `platform`, `role:owner`, `user:<uuid>`,
 # `apikey:<uuid>`, `jwt:<hex digest>`. Anything else (it could be a name) is not shown.
 _ACTOR = re.compile(r"[a-z_]{1,40}(:([0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,64}|[a-z_]{1,40}))?")
@@ -102,7 +111,7 @@ class _Document:
         self._counter += 1
         first, second = RELATIONS[kind]
         record = {first: a, second: b} | _clean(extra)
-        self.doc.setdefault(kind, {})[f"_:{kind[0:3]}{self._counter}"] = record
+        self.doc.setdefault(kind, {})[f"_:{_SHORT[kind]}{self._counter}"] = record
 
 
 def _actor(requested_by: str | None) -> str:

@@ -93,7 +93,15 @@ FACEBOOK = Fetch(
     "facebook",
     "https://graph.facebook.com/v21.0/456?fields=followers_count",
     b'{"followers_count": 2300, "id": "456"}',
-    (FactRow("facebook.followers", 2300, "The Facebook page has 2300 followers.", "0.850", "graph-api"),),
+    (
+        FactRow(
+            "facebook.followers",
+            2300,
+            "The Facebook page has 2300 followers.",
+            "0.850",
+            "graph-api",
+        ),
+    ),
 )
 
 
@@ -143,7 +151,9 @@ def seed_check(
                 source=fetch.source,
                 uri=fetch.uri,
                 status_code=200,
-                content_type="text/html" if fetch.source is EvidenceSource.WEBSITE else "application/json",
+                content_type="text/html"
+                if fetch.source is EvidenceSource.WEBSITE
+                else "application/json",
                 content_hash=hashlib.sha256(fetch.body).hexdigest(),
                 body=base64.b64encode(fetch.body).decode(),
                 body_bytes=len(fetch.body),
@@ -233,7 +243,9 @@ def _analyse(
         s.add(statement)
         s.flush()
         s.add_all(
-            StatementEvidence(tenant_id=check.tenant_id, statement_id=statement.id, evidence_id=e.id)
+            StatementEvidence(
+                tenant_id=check.tenant_id, statement_id=statement.id, evidence_id=e.id
+            )
             for e in cites
         )
         seeded.statements.append(statement.id)

@@ -37,7 +37,9 @@ def seeded(db: Database) -> tuple[TenantFixture, Seeded]:
 
 
 @contextmanager
-def owner(db: Database, *triggers: str, table: str = "insight.evidence") -> Iterator[psycopg.Connection]:
+def owner(
+    db: Database, *triggers: str, table: str = "insight.evidence"
+) -> Iterator[psycopg.Connection]:
     """An owner transaction with the named triggers of `table` switched off until it commits."""
     with psycopg.connect(db.target.libpq(db.target.owner_url)) as conn:
         for trigger in triggers:
