@@ -218,7 +218,10 @@ def _current_rows(uow: UnitOfWork, scope: _Scope, table: str) -> dict[str, dict[
         sa.text(f"SELECT {key_sql}, to_jsonb(t) FROM {table} t WHERE t.tenant_id = :t AND {where}"),
         {"t": scope.tenant, "ids": list(ids)},
     )
-    return dict(rows.tuples())
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in rows:
+        out[key] = value
+    return out
 
 
 def _check_against_trail(
