@@ -30,10 +30,15 @@ import sqlalchemy as sa
 
 from tenantry.audit.verify import verify_chains
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError
+from tenantry.errors import NotFoundError, TenantryError
 from tenantry.models import Base, Retrieval, VisibilityCheck
 
-__all__ = ["PROBLEMS", "IntegrityReport", "Problem", "verify_ledger"]
+__all__ = ["PROBLEMS", "IntegrityReport", "LedgerIntegrityError", "Problem", "verify_ledger"]
+
+
+class LedgerIntegrityError(TenantryError):
+    """The evidence ledger failed verification."""
+
 
 PROBLEMS = {
     "body_hash_mismatch": "the stored bytes do not hash to the recorded content hash",
