@@ -27,6 +27,7 @@ from tenantry.cli import audit as audit_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
+from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -61,6 +62,7 @@ app.add_typer(pipeline_cmd.app, name="pipeline")
 app.add_typer(apikeys_cmd.app, name="apikeys")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(vc_cmd.app, name="vc")
+app.add_typer(evidence_cmd.app, name="evidence")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

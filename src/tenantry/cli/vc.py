@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from tenantry.cli import vc_reports
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import (
@@ -36,6 +37,10 @@ from tenantry.services.privacy.consent import Notice
 __all__ = ["app"]
 
 app = typer.Typer(help="Visibility checks (seed 000/001).", no_args_is_help=True)
+app.command("kpis")(vc_reports.kpis)
+app.command("benchmarks")(vc_reports.benchmarks)
+app.command("refresh-benchmarks")(vc_reports.refresh_benchmarks)
+app.command("trends")(vc_reports.trends)
 
 
 def _principal(tenant_id: uuid.UUID) -> Principal:

@@ -162,6 +162,7 @@ class UnitOfWork:
         try:
             self.session.flush()
         except DBAPIError as exc:
+            self.session.rollback()  # the transaction is dead; leave the session usable
             raise translate_db_error(exc) from exc
 
     def commit(self) -> None:

@@ -2,8 +2,8 @@
 
 For each source fetched anew, the newest earlier retrieval of the same collector and URI is
 the one compared: the same SHA-256 means the evidence still holds (the new retrieval is kept as
-proof it was looked at); a different one appends the new evidence, marks the old evidence of
-that retrieval superseded (by the new row stating the same fact, where there is one), and marks
+proof it was looked at); a different one appends the new evidence, marks the current evidence
+of every earlier retrieval of that source superseded (by the new row stating the same fact, where there is one), and marks
 every statement and recommendation resting on it stale, and their checks too. A source that
 cannot be fetched now supersedes nothing: a failure is not a change of content.
 """
@@ -113,7 +113,9 @@ def recheck(
                         report.unchanged += int(same)
                         continue
                     report.changed += 1
-                    superseded, stale = _supersede(uow, before.id, recorded.evidence)
+                    superseded, stale = _supersede(
+                        uow, before, recorded.retrievals[0].id, recorded.evidence
+                    )
                     report.superseded += superseded
                     report.statements_stale += stale
             ledger.apply_connection_updates(
@@ -123,14 +125,24 @@ def recheck(
     return report
 
 
-def _supersede(uow: UnitOfWork, old_retrieval: uuid.UUID, new: list[Evidence]) -> tuple[int, int]:
+def _supersede(
+    uow: UnitOfWork, before: RetrievalRow, fresh: uuid.UUID, new: list[Evidence]
+) -> tuple[int, int]:
+    """Supersede the current evidence of every earlier retrieval of the same source."""
     tenant, now = uow.require_tenant(), uow.clock.now()
     by_key = {e.fact_key: e.id for e in new}
+    same_source = sa.select(RetrievalRow.id).where(
+        RetrievalRow.tenant_id == tenant,
+        RetrievalRow.location_id == before.location_id,
+        RetrievalRow.collector == before.collector,
+        RetrievalRow.uri == before.uri,
+        RetrievalRow.id != fresh,
+    )
     old = list(
         uow.session.scalars(
             sa.select(Evidence).where(
                 Evidence.tenant_id == tenant,
-                Evidence.retrieval_id == old_retrieval,
+                Evidence.retrieval_id.in_(same_source),
                 Evidence.superseded_at.is_(None),
             )
         )

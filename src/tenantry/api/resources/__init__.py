@@ -16,12 +16,13 @@ from tenantry.api.resources import (
     events,
     identity,
     insight,
+    insight_reports,
     leads,
     privacy,
 )
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, privacy, events)
+_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}
