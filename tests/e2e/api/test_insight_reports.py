@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -42,9 +43,9 @@ def world(db: Database) -> tuple[TenantFixture, Seeded]:
     return tenant, seeded
 
 
-def problem(r: object, status: int) -> None:
-    assert r.status_code == status, r.text  # type: ignore[attr-defined]
-    assert r.headers["content-type"].startswith("application/problem+json")  # type: ignore[attr-defined]
+def problem(r: httpx.Response, status: int) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
 
 
 def test_kpis_carry_the_issues_field_names_and_their_targets(
@@ -148,7 +149,10 @@ def test_benchmarks_are_listed_and_filtered(
 
 
 def test_trends_show_the_locations_series_and_hide_other_locations(
-    client: TestClient, world: tuple[TenantFixture, Seeded], key_for: Callable[..., Headers]
+    client: TestClient,
+    db: Database,
+    world: tuple[TenantFixture, Seeded],
+    key_for: Callable[..., Headers],
 ) -> None:
     tenant, _seeded = world
     loc = tenant.locations[0]
@@ -170,7 +174,7 @@ def test_trends_show_the_locations_series_and_hide_other_locations(
     assert [p["value"] for p in rating[0]["points"]] == [4.6] and rating[0]["change"] == 0.0
     scoped = key_for(tenant, "manager", [tenant.locations[1]])
     problem(client.get(f"/v1/locations/{loc}/trends", headers=scoped), 404)
-    stranger = make_tenant_key(client, key_for)
+    stranger = key_for(make_tenant(db))
     problem(client.get(f"/v1/locations/{loc}/trends", headers=stranger), 404)
     problem(
         client.get(f"/v1/locations/{loc}/trends", params={"days": 0}, headers=key_for(tenant)), 422
@@ -178,13 +182,11 @@ def test_trends_show_the_locations_series_and_hide_other_locations(
     problem(client.get("/v1/locations/not-a-uuid/trends", headers=key_for(tenant)), 422)
 
 
-def make_tenant_key(client: TestClient, key_for: Callable[..., Headers]) -> Headers:
-    db: Database = client.app.state.api.db  # type: ignore[attr-defined]
-    return key_for(make_tenant(db))
-
-
 def test_provenance_is_prov_json_of_the_check(
-    client: TestClient, world: tuple[TenantFixture, Seeded], key_for: Callable[..., Headers]
+    client: TestClient,
+    db: Database,
+    world: tuple[TenantFixture, Seeded],
+    key_for: Callable[..., Headers],
 ) -> None:
     tenant, seeded = world
     r = client.get(f"/v1/visibility-checks/{seeded.check_id}/provenance", headers=key_for(tenant))
@@ -196,7 +198,7 @@ def test_provenance_is_prov_json_of_the_check(
     assert f"tenantry:analysis-{seeded.run_id}" in doc["activity"]
     assert "wasDerivedFrom" in doc and None not in doc.values()
     assert "Mustermann" not in r.text
-    stranger = make_tenant_key(client, key_for)
+    stranger = key_for(make_tenant(db))
     problem(
         client.get(f"/v1/visibility-checks/{seeded.check_id}/provenance", headers=stranger), 404
     )
@@ -229,7 +231,7 @@ def test_integrity_is_clean_until_the_evidence_is_tampered_with(
             "detail": "differs from the audit trail in claim",
         }
     ]
-    problem(client.get(url, headers=make_tenant_key(client, key_for)), 404)
+    problem(client.get(url, headers=key_for(make_tenant(db))), 404)
     problem(
         client.get(f"/v1/visibility-checks/{uuid.uuid4()}/integrity", headers=key_for(tenant)), 404
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -56,9 +57,9 @@ def snapshots(db: Database, tenant: TenantFixture) -> dict[tuple[str, str, date]
         return {(r.source.value, r.metric, r.captured_on): r.value for r in rows}
 
 
-def record(db: Database, tenant: TenantFixture, check_id: object) -> int:
+def record(db: Database, tenant: TenantFixture, check_id: uuid.UUID) -> int:
     with db.tenant_uow(tenant.id) as uow:
-        written = record_snapshots(uow, check_id)  # type: ignore[arg-type]
+        written = record_snapshots(uow, check_id)
         uow.commit()
     return written
 
