@@ -3,8 +3,9 @@
 For each source fetched anew, the newest earlier retrieval of the same collector and URI is
 the one compared: the same SHA-256 means the evidence still holds (the new retrieval is kept as
 proof it was looked at); a different one appends the new evidence, marks the current evidence
-of every earlier retrieval of that source superseded (by the new row stating the same fact, where there is one), and marks
-every statement and recommendation resting on it stale, and their checks too. A source that
+of every earlier retrieval of that source superseded (by the new row stating the same fact,
+where there is one), and marks every statement and recommendation resting on it stale, and
+their checks too. A source that
 cannot be fetched now supersedes nothing: a failure is not a change of content.
 """
 

@@ -382,7 +382,7 @@ class FieldSealer:
         by the new address finds the person (unless another live subject already has it)."""
         from tenantry.models import Subject
 
-        for name in type(obj).__subject_from__:
+        for name in getattr(type(obj), "__subject_from__", ()):
             value = staged.get(name)
             if not value or getattr(obj, "subject_id", None) is None:
                 continue

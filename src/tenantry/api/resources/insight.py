@@ -9,6 +9,7 @@ statement with the evidence it cites.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -35,6 +36,8 @@ from tenantry.api.resources.privacy import NoticeIn
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.insight import checks
+from tenantry.insight.recheck import recheck
+from tenantry.insight.worker import build_runner
 from tenantry.models import Evidence, RecommendationEvidence, VisibilityCheck
 from tenantry.models.enums import (
     EvidenceSource,
@@ -45,6 +48,7 @@ from tenantry.models.enums import (
     Vertical,
     VisibilityCheckStatus,
 )
+from tenantry.services.principal import Action
 from tenantry.services.records import KINDS, get_record, list_records
 
 __all__ = ["RENDERERS", "router"]
@@ -309,6 +313,36 @@ def check_report(check_id: uuid.UUID, ctx: CtxDep) -> Response:
             evidence=[EvidenceOut.model_validate(e) for e in found.evidence],
         )
     return json_response(out)
+
+
+class RecheckOut(BaseModel):
+    locations: int
+    fetched: int
+    unchanged: int
+    changed: int
+    superseded: int
+    statements_stale: int
+    failures: list[dict[str, str]]
+
+
+@router.post(
+    "/locations/{location_id}/recheck",
+    response_model=RecheckOut,
+    tags=["evidence"],
+    summary="Fetch a location's sources again; changed content makes statements stale",
+)
+def recheck_location(location_id: uuid.UUID, ctx: CtxDep) -> Response:
+    ctx.principal.require(Action.WRITE_CRM, "recheck evidence")
+    with ctx.read() as uow:
+        get_record(uow, ctx.principal, KINDS["location"], location_id)  # 404 outside the scope
+    state = ctx.state
+    done = recheck(
+        state.db,
+        build_runner(state.db, state.settings),
+        ctx.caller.tenant_id,
+        location_id=location_id,
+    )
+    return json_response(RecheckOut(**dataclasses.asdict(done)))
 
 
 def _evidence_page(
