@@ -1,12 +1,12 @@
 """Freshness: fetch a location's sources again and supersede evidence whose content changed.
 
-For each source fetched anew, the newest earlier retrieval of the same collector and URI is
-the one compared: the same SHA-256 means the evidence still holds (the new retrieval is kept as
-proof it was looked at); a different one appends the new evidence, marks the current evidence
-of every earlier retrieval of that source superseded (by the new row stating the same fact,
-where there is one), and marks every statement and recommendation resting on it stale, and
-their checks too. A source that
-cannot be fetched now supersedes nothing: a failure is not a change of content.
+For each source fetched anew, the newest earlier retrieval of the same collector and URI
+(without its query, which can name a moving window) is the one compared: the same SHA-256 means
+the evidence still holds (the new retrieval is kept as proof it was looked at); a different one
+appends the new evidence, marks the current evidence of every earlier retrieval of that source
+superseded (by the new row stating the same fact, where there is one), and marks every
+statement and recommendation resting on it stale, and their checks too. A source that cannot
+be fetched now supersedes nothing: a failure is not a change of content.
 """
 
 from __future__ import annotations
@@ -44,6 +44,15 @@ class RecheckReport:
     superseded: int = 0
     statements_stale: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def _base(uri: str) -> str:
+    """A source is its URI without the query (which can name a moving window, `since=`)."""
+    return uri[:2000].split("?", 1)[0]
+
+
+def _source_of(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    return sa.func.split_part(column, "?", 1)
 
 
 def _locations(
@@ -97,7 +106,7 @@ def recheck(
                             RetrievalRow.tenant_id == tenant_id,
                             RetrievalRow.location_id == loc,
                             RetrievalRow.collector == retrieval.collector,
-                            RetrievalRow.uri == retrieval.uri[:2000],
+                            _source_of(RetrievalRow.uri) == _base(retrieval.uri),
                             RetrievalRow.error.is_(None),
                         )
                         .order_by(RetrievalRow.retrieved_at.desc())
@@ -136,7 +145,7 @@ def _supersede(
         RetrievalRow.tenant_id == tenant,
         RetrievalRow.location_id == before.location_id,
         RetrievalRow.collector == before.collector,
-        RetrievalRow.uri == before.uri,
+        _source_of(RetrievalRow.uri) == _base(before.uri),
         RetrievalRow.id != fresh,
     )
     old = list(
