@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -51,8 +52,8 @@ def _base(uri: str) -> str:
     return uri[:2000].split("?", 1)[0]
 
 
-def _source_of(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    return sa.func.split_part(column, "?", 1)
+def _source_of(column: Any) -> sa.ColumnElement[str]:
+    return sa.func.split_part(column, "?", 1, type_=sa.String)
 
 
 def _locations(
