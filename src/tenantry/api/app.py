@@ -80,7 +80,11 @@ def create_app(
         await state.reader.open()
         # Visibility checks run beside the API, never in a request (`tenantry vc work` runs
         # them in processes of their own).
-        checks = CheckWorker(build_runner(db, settings), threads=settings.vc_workers)
+        checks = CheckWorker(
+            build_runner(db, settings),
+            threads=settings.vc_workers,
+            benchmark_min_tenants=settings.benchmark_min_tenants,
+        )
         checks.start()
         try:
             yield

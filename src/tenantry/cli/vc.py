@@ -238,7 +238,9 @@ def work(
             done = sum(o.status is VisibilityCheckStatus.COMPLETED for o in outcomes)
             console().print(f"{len(outcomes)} check(s) run, {done} completed")
             return
-        worker = CheckWorker(runner, threads=threads)
+        worker = CheckWorker(
+            runner, threads=threads, benchmark_min_tenants=get_settings().benchmark_min_tenants
+        )
         worker.start()
         console().print(f"visibility check worker running ({threads} thread(s)); Ctrl-C stops")
         try:

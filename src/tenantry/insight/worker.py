@@ -4,7 +4,9 @@ A claim takes the oldest queued check with `FOR UPDATE SKIP LOCKED` and marks it
 in its own short transaction, so any number of workers (threads of `tenantry serve`, or
 `tenantry vc work` processes on other machines) share the queue without running a check twice.
 A check left `running` by a worker that died is queued again after `stale_after` (at most
-`MAX_ATTEMPTS` runs, then it fails). `build_runner` assembles the collectors, the guarded
+`MAX_ATTEMPTS` runs, then it fails). The worker also refreshes the k-anonymous benchmarks of
+the last 30 days once a day (one worker of all does it: an advisory lock decides). `build_runner`
+assembles the collectors, the guarded
 fetcher and the analysers the settings name.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -21,17 +24,27 @@ from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.insight.analysis import make_analyser
 from tenantry.insight.analysis.rules import RulesAnalyser
+from tenantry.insight.benchmarks import refresh_benchmarks
 from tenantry.insight.collectors import default_collectors
 from tenantry.insight.http import SafeFetcher
 from tenantry.insight.runner import CheckRunner, Outcome
 from tenantry.models import VisibilityCheck
 from tenantry.models.enums import VisibilityCheckStatus
 
-__all__ = ["MAX_ATTEMPTS", "CheckWorker", "build_runner", "claim_next", "run_pending"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "CheckWorker",
+    "build_runner",
+    "claim_next",
+    "refresh_daily_benchmarks",
+    "run_pending",
+]
 
 log = logging.getLogger("tenantry.insight")
 
 MAX_ATTEMPTS = 3
+BENCHMARK_DAYS = 30
+_BENCHMARK_LOCK = 0x76635F62656E6368  # pg_try_advisory_xact_lock key: "vc_bench"
 
 
 def build_runner(db: Database, settings: Settings) -> CheckRunner:
@@ -66,6 +79,22 @@ def _requeue_stale(db: Database, stale_after: timedelta) -> None:
             .values(status=VisibilityCheckStatus.QUEUED)
         )
         uow.commit()
+
+
+def refresh_daily_benchmarks(db: Database, min_tenants: int) -> bool:
+    """Recompute the last 30 days' benchmarks unless another worker is doing it right now."""
+    with db.platform_uow(actor="insight:worker") as uow:
+        if not uow.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(_BENCHMARK_LOCK))):
+            return False
+        today = uow.clock.now().date()
+        refresh_benchmarks(
+            uow,
+            period_start=today - timedelta(days=BENCHMARK_DAYS),
+            period_end=today,
+            min_tenants=min_tenants,
+        )
+        uow.commit()
+    return True
 
 
 def claim_next(
@@ -120,8 +149,11 @@ class CheckWorker:
         threads: int = 1,
         poll_seconds: float = 1.0,
         stale_after: timedelta = timedelta(minutes=10),
+        benchmark_min_tenants: int | None = None,  # None: the worker leaves benchmarks alone
     ) -> None:
         self.runner = runner
+        self.benchmark_min_tenants = benchmark_min_tenants
+        self._benchmarks_due = 0.0
         self.threads = threads
         self.poll_seconds = poll_seconds
         self.stale_after = stale_after
@@ -140,9 +172,16 @@ class CheckWorker:
             thread.join(timeout)
         self._workers.clear()
 
+    def _benchmarks(self) -> None:
+        if self.benchmark_min_tenants is None or time.monotonic() < self._benchmarks_due:
+            return
+        self._benchmarks_due = time.monotonic() + 86_400
+        refresh_daily_benchmarks(self.runner.db, self.benchmark_min_tenants)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._benchmarks()
                 _requeue_stale(self.runner.db, self.stale_after)
                 if not run_pending(self.runner, limit=1):
                     self._stop.wait(self.poll_seconds)
