@@ -67,7 +67,8 @@ def location_ref(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
+        truncated = re.match(r"[0-9a-fA-F]{8}-", value) is not None  # a UUID cut short
+        if not truncated and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
             return value
     raise typer.BadParameter("give the location's UUID or its slug")
 
