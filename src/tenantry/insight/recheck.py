@@ -1,37 +1,28 @@
-"""Freshness: fetch a location's sources again and supersede evidence whose content changed.
+"""Freshness: fetch a location's sources again; changed content makes statements stale.
 
-For each source fetched anew, the newest earlier retrieval of the same collector and URI
-(without its query, which can name a moving window) is the one compared: the same SHA-256 means
-the evidence still holds (the new retrieval is kept as proof it was looked at); a different one
-appends the new evidence, marks the current evidence of every earlier retrieval of that source
-superseded (by the new row stating the same fact, where there is one), and marks every
-statement and recommendation resting on it stale, and their checks too. A source that cannot
-be fetched now supersedes nothing: a failure is not a change of content.
+Each source fetched anew is recorded as a new retrieval with its facts, and succeeds the
+source's earlier evidence (`tenantry.insight.succession`): compared with the newest earlier
+retrieval, the same SHA-256 means the old statements still hold; another one marks every
+statement and recommendation resting on the superseded evidence stale, and their checks too.
+A source that cannot be fetched now supersedes nothing: a failure is not a change of content.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
-from tenantry.db.uow import UnitOfWork
 from tenantry.insight import ledger
 from tenantry.insight.runner import CheckRunner, target_of
+from tenantry.insight.succession import latest_retrieval, succeed
 from tenantry.models import (
     Evidence,
     Location,
-    Recommendation,
-    RecommendationEvidence,
-    Statement,
-    StatementEvidence,
     VisibilityCheck,
 )
-from tenantry.models import Retrieval as RetrievalRow
-from tenantry.models.enums import StatementStatus
 
 __all__ = ["RecheckReport", "recheck"]
 
@@ -45,15 +36,6 @@ class RecheckReport:
     superseded: int = 0
     statements_stale: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
-
-
-def _base(uri: str) -> str:
-    """A source is its URI without the query (which can name a moving window, `since=`)."""
-    return uri[:2000].split("?", 1)[0]
-
-
-def _source_of(column: Any) -> sa.ColumnElement[str]:
-    return sa.func.split_part(column, "?", 1, type_=sa.String)
 
 
 def _locations(
@@ -101,31 +83,17 @@ def recheck(
                     if not retrieval.ok:
                         continue
                     report.fetched += 1
-                    before = uow.session.scalar(
-                        sa.select(RetrievalRow)
-                        .where(
-                            RetrievalRow.tenant_id == tenant_id,
-                            RetrievalRow.location_id == loc,
-                            RetrievalRow.collector == retrieval.collector,
-                            _source_of(RetrievalRow.uri) == _base(retrieval.uri),
-                            RetrievalRow.error.is_(None),
-                        )
-                        .order_by(RetrievalRow.retrieved_at.desc())
-                        .limit(1)
-                    )
-                    same = before is not None and before.content_hash == retrieval.sha256
+                    before = latest_retrieval(uow, loc, retrieval.collector, retrieval.uri)
+                    changed = before is None or before.content_hash != retrieval.sha256
                     recorded = ledger.record(
-                        uow,
-                        location_id=loc,
-                        check_id=None,
-                        retrievals=[(retrieval, [] if same else facts)],
+                        uow, location_id=loc, check_id=None, retrievals=[(retrieval, facts)]
                     )
-                    if same or before is None:
-                        report.unchanged += int(same)
+                    if before is None:
                         continue
-                    report.changed += 1
-                    superseded, stale = _supersede(
-                        uow, before, recorded.retrievals[0].id, recorded.evidence
+                    report.changed += int(changed)
+                    report.unchanged += int(not changed)
+                    superseded, stale = succeed(
+                        uow, recorded.retrievals[0], recorded.evidence, changed=changed
                     )
                     report.superseded += superseded
                     report.statements_stale += stale
@@ -134,67 +102,3 @@ def recheck(
             )
             uow.commit()
     return report
-
-
-def _supersede(
-    uow: UnitOfWork, before: RetrievalRow, fresh: uuid.UUID, new: list[Evidence]
-) -> tuple[int, int]:
-    """Supersede the current evidence of every earlier retrieval of the same source."""
-    tenant, now = uow.require_tenant(), uow.clock.now()
-    by_key = {e.fact_key: e.id for e in new}
-    same_source = sa.select(RetrievalRow.id).where(
-        RetrievalRow.tenant_id == tenant,
-        RetrievalRow.location_id == before.location_id,
-        RetrievalRow.collector == before.collector,
-        _source_of(RetrievalRow.uri) == _base(before.uri),
-        RetrievalRow.id != fresh,
-    )
-    old = list(
-        uow.session.scalars(
-            sa.select(Evidence).where(
-                Evidence.tenant_id == tenant,
-                Evidence.retrieval_id.in_(same_source),
-                Evidence.superseded_at.is_(None),
-            )
-        )
-    )
-    for e in old:
-        e.superseded_at = now
-        e.superseded_by = by_key.get(e.fact_key)
-    uow.flush()
-    ids = [e.id for e in old]
-    if not ids:
-        return 0, 0
-    cited = sa.select(StatementEvidence.statement_id).where(
-        StatementEvidence.tenant_id == tenant, StatementEvidence.evidence_id.in_(ids)
-    )
-    stale = uow.session.execute(
-        sa.update(Statement)
-        .where(
-            Statement.tenant_id == tenant,
-            Statement.id.in_(cited),
-            Statement.status == StatementStatus.PUBLISHED,
-        )
-        .values(status=StatementStatus.STALE, stale_at=now)
-        .returning(Statement.visibility_check_id)
-    ).all()
-    recs = sa.select(RecommendationEvidence.recommendation_id).where(
-        RecommendationEvidence.tenant_id == tenant, RecommendationEvidence.evidence_id.in_(ids)
-    )
-    uow.session.execute(
-        sa.update(Recommendation)
-        .where(
-            Recommendation.tenant_id == tenant,
-            Recommendation.id.in_(recs),
-            Recommendation.stale_at.is_(None),
-        )
-        .values(stale_at=now)
-    )
-    checks = {row[0] for row in stale}
-    if checks:
-        uow.session.execute(
-            sa.update(VisibilityCheck)
-            .where(VisibilityCheck.tenant_id == tenant, VisibilityCheck.id.in_(checks))
-            .values(stale_at=now)
-        )
-    return len(ids), len(stale)

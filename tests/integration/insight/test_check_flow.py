@@ -278,3 +278,33 @@ def test_a_recheck_of_changed_content_supersedes_evidence_and_marks_statements_s
             )
         )
         assert stale == changed.statements_stale
+
+
+def test_a_new_check_succeeds_the_last_ones_evidence_and_stales_it_only_on_change(
+    db: Database, runner: CheckRunner, site: Site
+) -> None:
+    tenant = _located(db, site.url + "/")
+    first = _run(db, runner, tenant)
+    second = _run(db, runner, tenant)  # the same bytes
+    with db.tenant_uow(tenant.id) as uow:
+        current = {
+            e.visibility_check_id
+            for e in uow.session.scalars(
+                sa.select(Evidence).where(
+                    Evidence.location_id == tenant.locations[0], Evidence.superseded_at.is_(None)
+                )
+            )
+        }
+        assert current == {second}
+        statuses = set(
+            uow.session.scalars(
+                sa.select(Statement.status).where(Statement.visibility_check_id == first)
+            )
+        )
+        assert statuses == {StatementStatus.PUBLISHED}
+    site.page("/", HOME.replace(b"Speisekarte", b"Menu"))
+    _run(db, runner, tenant)
+    with db.tenant_uow(tenant.id) as uow:
+        for old in (first, second):
+            check = uow.session.get(VisibilityCheck, (tenant.id, old))
+            assert check is not None and check.stale_at is not None
