@@ -283,8 +283,8 @@ class CheckRunner:
                 run = _run_row(uow, check, output, evidence, len(kept), now)
                 if output.error:
                     failures.append(_failure(f"analyser {output.provider}", "", output.error))
+                _publish_statements(uow, check, run, kept, now)
                 for statement in kept:
-                    _publish_statement(uow, check, run, statement, now)
                     kind = StatementKind(statement.kind)
                     if kind is StatementKind.PERSONA and persona is None:
                         persona = _persona(statement.data.get("persona"))
@@ -419,49 +419,60 @@ def _run_row(
     return run
 
 
-def _publish_statement(
-    uow: UnitOfWork, check: VisibilityCheck, run: AnalysisRun, s: Statement, now: Any
+def _publish_statements(
+    uow: UnitOfWork, check: VisibilityCheck, run: AnalysisRun, kept: list[Statement], now: Any
 ) -> None:
+    """The statements, then their evidence links and recommendations, then theirs: three
+    statements to the server however many there are (parents first, for the foreign keys)."""
     tenant = check.tenant_id
-    cited = list(dict.fromkeys(s.evidence_ids))
-    row = StatementRow(
-        tenant_id=tenant,
-        id=uow.ids(),
-        visibility_check_id=check.id,
-        location_id=check.location_id,
-        analysis_run_id=run.id,
-        kind=StatementKind(s.kind),
-        text=s.text[:2000],
-        data=s.data,
-        published_at=now,
-    )
-    uow.session.add(row)
-    uow.flush()
-    uow.session.add_all(
-        StatementEvidence(tenant_id=tenant, statement_id=row.id, evidence_id=e) for e in cited
-    )
-    if row.kind is StatementKind.RECOMMENDATION:
-        priority = s.data.get("priority", 3)
-        rec = Recommendation(
+    rows = [
+        StatementRow(
             tenant_id=tenant,
             id=uow.ids(),
-            location_id=check.location_id,
             visibility_check_id=check.id,
-            title=str(s.data.get("title") or s.text)[:200],
-            body=s.text[:5000],
-            category=str(s.data.get("category") or "general")[:60],
-            priority=priority if isinstance(priority, int) and 1 <= priority <= 5 else 3,
-            expected_impact=(
-                str(s.data["expected_impact"])[:200] if s.data.get("expected_impact") else None
-            ),
+            location_id=check.location_id,
+            analysis_run_id=run.id,
+            kind=StatementKind(s.kind),
+            text=s.text[:2000],
+            data=s.data,
+            published_at=now,
         )
-        uow.session.add(rec)
-        uow.flush()
-        uow.session.add_all(
-            RecommendationEvidence(tenant_id=tenant, recommendation_id=rec.id, evidence_id=e)
-            for e in cited
-        )
+        for s in kept
+    ]
+    uow.session.add_all(rows)
     uow.flush()
+    recommendations: list[tuple[Recommendation, list[uuid.UUID]]] = []
+    for row, s in zip(rows, kept, strict=True):
+        cited = list(dict.fromkeys(s.evidence_ids))
+        uow.session.add_all(
+            StatementEvidence(tenant_id=tenant, statement_id=row.id, evidence_id=e) for e in cited
+        )
+        if row.kind is StatementKind.RECOMMENDATION:
+            recommendations.append((_recommendation(uow, check, s), cited))
+    uow.session.add_all(rec for rec, _cited in recommendations)
+    uow.flush()
+    uow.session.add_all(
+        RecommendationEvidence(tenant_id=tenant, recommendation_id=rec.id, evidence_id=e)
+        for rec, cited in recommendations
+        for e in cited
+    )
+    uow.flush()
+
+
+def _recommendation(uow: UnitOfWork, check: VisibilityCheck, s: Statement) -> Recommendation:
+    priority = s.data.get("priority", 3)
+    impact = s.data.get("expected_impact")
+    return Recommendation(
+        tenant_id=check.tenant_id,
+        id=uow.ids(),
+        location_id=check.location_id,
+        visibility_check_id=check.id,
+        title=str(s.data.get("title") or s.text)[:200],
+        body=s.text[:5000],
+        category=str(s.data.get("category") or "general")[:60],
+        priority=priority if isinstance(priority, int) and 1 <= priority <= 5 else 3,
+        expected_impact=str(impact)[:200] if impact else None,
+    )
 
 
 def _completed_payload(uow: UnitOfWork, check: VisibilityCheck) -> dict[str, Any]:
