@@ -13,8 +13,8 @@ applies, over real HTTP on 127.0.0.1).
   (made once, kept for the run), one thread per collector, each collector's fetches in
   sequence as the collector makes them (tokens and keys as the collectors send them; the
   nearby search's body as the collector posted it). Value: p95 check seconds; ratio: over the
-  bare fetches' p95 (target: p95 <= 1 s, ratio <= 2). `params` add p50s and the p95 of the
-  runner's collect phase alone.
+  bare fetches' p95 (target: p95 <= 1 s, ratio <= 2). `params` add p50s, the p95 of the
+  runner's collect phase alone and the p50 of each of its phases.
 - `evidence_coverage`: the share of published statements that have at least one evidence row
   of their own check, counted in SQL over `insight.statements`, `statement_evidence` and
   `evidence` (no counter trusted), after BENCH_VC_COVERAGE_CHECKS checks with the default
@@ -83,7 +83,7 @@ from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.insight.checks import request_check
 from tenantry.insight.collectors.places import DETAILS_MASK, NEARBY_MASK
-from tenantry.insight.facts import Collected, Target
+from tenantry.insight.facts import AnalysisOutput, Collected, EvidenceItem, Target
 from tenantry.insight.kpis import tenant_kpis
 from tenantry.insight.runner import CheckRunner, Outcome
 from tenantry.insight.worker import build_runner, run_pending
@@ -245,20 +245,38 @@ def _bare(plan: dict[str, list[_Fetch]], clients: dict[str, httpx.Client]) -> fl
 
 @dataclass
 class _TimedRunner(CheckRunner):
-    """The runner, timing its collect phase (the collectors' fetches through the fetcher)."""
+    """The runner, timing its phases: collect (the collectors' fetches through the guarded
+    fetcher), record (the ledger's transaction), analyse, publish (its transaction)."""
 
-    collect_seconds: list[float] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, runner: CheckRunner) -> _TimedRunner:
         return cls(runner.db, runner.collectors, runner.fetcher, runner.analyser, runner.fallback)
 
-    def collect(self, target: Target) -> tuple[list[Collected], list[dict[str, str]]]:
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
-            return super().collect(target)
+            yield
         finally:
-            self.collect_seconds.append(time.perf_counter() - started)
+            self.phases.setdefault(phase, []).append(time.perf_counter() - started)
+
+    def collect(self, target: Target) -> tuple[list[Collected], list[dict[str, str]]]:
+        with self._timed("collect"):
+            return super().collect(target)
+
+    def _record(self, *args: Any, **kwargs: Any) -> list[EvidenceItem]:
+        with self._timed("record"):
+            return super()._record(*args, **kwargs)
+
+    def _analyse(self, *args: Any, **kwargs: Any) -> list[AnalysisOutput]:
+        with self._timed("analyse"):
+            return super()._analyse(*args, **kwargs)
+
+    def _publish(self, *args: Any, **kwargs: Any) -> Outcome:
+        with self._timed("publish"):
+            return super()._publish(*args, **kwargs)
 
 
 def check_seconds(server: DatabaseTarget) -> Result:
@@ -278,7 +296,7 @@ def check_seconds(server: DatabaseTarget) -> Result:
         timeout = local.collect_timeout_seconds
         clients = {c: stack.enter_context(httpx.Client(timeout=timeout)) for c in plan}
         _bare(plan, clients)
-        runner.collect_seconds.clear()
+        runner.phases.clear()
         durations, bare, published = [], [], []
         for i in range(checks):
             site = sites[(i + 1) % len(sites)]
@@ -322,8 +340,8 @@ def check_seconds(server: DatabaseTarget) -> Result:
             "p50_baseline_s": round(median(bare), 4),
             "max_s": round(max(durations), 4),
             "runner_processing_p95_s": round(percentile(processing, 0.95), 4),
-            "collect_p95_s": round(percentile(runner.collect_seconds, 0.95), 4),
-            "collect_p50_s": round(median(runner.collect_seconds), 4),
+            "collect_p95_s": round(percentile(runner.phases["collect"], 0.95), 4),
+            "phases_p50_s": {k: round(median(v), 4) for k, v in runner.phases.items()},
             "statements_per_check": round(sum(published) / len(published), 2),
             "within_1_s": p95 <= 1.0,
         },
@@ -400,12 +418,13 @@ def _coverage(db: Database, sites: list[_Site]) -> _Coverage:
 
 def _rules_coverage(db: Database, checks: int, locations: int) -> Result:
     with local_internet() as internet:
-        runner = build_runner(db, internet.settings(settings()))
+        runner = _TimedRunner.of(build_runner(db, internet.settings(settings())))
         sites = _sites(db, internet, locations, "coverage")
         started = time.perf_counter()
         outcomes, seconds = _checks(db, runner, sites, checks)
         elapsed = time.perf_counter() - started
     c = _coverage(db, sites)
+    tenth = max(1, checks // 10)  # how a check's time grows with its location's history
     produced = sum(r["published"] + r["rejected"] for r in c.runs.values())
     raw_share = sum(r["published"] for r in c.runs.values()) / produced if produced else 0.0
     return Result(
@@ -427,6 +446,14 @@ def _rules_coverage(db: Database, checks: int, locations: int) -> Result:
             "kpi_evidence_coverage": c.kpi,
             "sources_failed": sum(len(o.failures) for o in outcomes),
             "check_p50_s": round(median(seconds), 4),
+            "check_p50_first_tenth_s": round(median(seconds[:tenth]), 4),
+            "check_p50_last_tenth_s": round(median(seconds[-tenth:]), 4),
+            "phases_p50_first_tenth_s": {
+                k: round(median(v[:tenth]), 4) for k, v in runner.phases.items()
+            },
+            "phases_p50_last_tenth_s": {
+                k: round(median(v[-tenth:]), 4) for k, v in runner.phases.items()
+            },
             "seconds": round(elapsed, 1),
         },
     )
