@@ -491,7 +491,7 @@ class _Model:
                 self._statement(kind, ids, n)
                 for n, kind in enumerate((*_SWOT, "recommendation", "recommendation"))
             ]
-            statements.append(self._statement("persona", ids, 6, {"persona": "ketten-katrin"}))
+            statements.append(self._statement("persona", ids, 6, {"persona": "solo-sarah"}))
             statements.append(self._statement("summary", ids, 7))
             self.answers += 1
         return {"statements": statements}
