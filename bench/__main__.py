@@ -9,7 +9,8 @@ TENANTRY_BENCH_HOME; the sizes: BENCH_TENANTS (default 10000, the large scale),
 BENCH_SEED_TENANTS (500), BENCH_ITERATIONS (2000); the audit benchmarks read
 BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the pipeline benchmark
 BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; the migrate benchmarks BENCH_MIGRATE_SCALE,
-BENCH_CDC_SECONDS, BENCH_CDC_RATE and BENCH_CDC_TX_CHANGES; each module's docstring lists its own.
+BENCH_CDC_SECONDS, BENCH_CDC_RATE and BENCH_CDC_TX_CHANGES; the visibility-check benchmarks
+BENCH_VC_*; each module's docstring lists its own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench import (
     pipeline,
     privacy,
     seed_rate,
+    vc,
 )
 from bench.common import Result, bench_scale, server
 from tenantry.db.provider import DatabaseTarget
@@ -62,6 +64,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "migrate_rows_per_s": migrate.rows_per_s,
     "migrate_verify_rows_per_s": migrate.verify_rows_per_s,
     "migrate_cdc_lag": migrate.cdc_lag,
+    "vc_check_seconds": vc.check_seconds,
+    # evidence_coverage (the default analyser) and evidence_coverage_llm (a hallucinating model)
+    "evidence_coverage": vc.evidence_coverage,
 }
 
 
