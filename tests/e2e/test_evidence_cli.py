@@ -2,8 +2,7 @@
 through `main()` (its error handling included) on the session's database.
 
 The commands open the database as a user's shell would, through `TENANTRY_HOME`; the rows they
-read are written with the same home's master key. Until `vc` is registered in the command
-tree, the tests graft its report commands onto it.
+read are written with the same home's master key.
 """
 
 from __future__ import annotations
@@ -17,12 +16,8 @@ from typing import Any
 
 import psycopg
 import pytest
-import typer
-from typer._click.core import Command
-from typer.core import TyperGroup
 
 from tenantry.cli import main as cli_main
-from tenantry.cli import vc_reports
 from tenantry.composition import open_database
 from tenantry.config import Settings
 from tenantry.db.engine import Database
@@ -30,24 +25,6 @@ from tenantry.db.provider import DatabaseTarget
 from tenantry.insight.snapshots import record_snapshots
 from tests.conftest import TenantFixture, make_tenant
 from tests.integration.insight.reports_data import Seeded, seed_check
-
-_build = cli_main.build_command
-
-
-def _with_vc() -> Command:
-    command = _build()
-    assert isinstance(command, TyperGroup)
-    if "vc" not in command.commands:
-        vc = typer.Typer(no_args_is_help=True)
-        for fn in (
-            vc_reports.kpis,
-            vc_reports.benchmarks,
-            vc_reports.refresh_benchmarks,
-            vc_reports.trends,
-        ):
-            vc.command()(fn)
-        command.add_command(typer.main.get_command(vc), "vc")
-    return command
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +41,6 @@ def home_db(settings: Settings, target: DatabaseTarget) -> Iterator[Database]:
         mp.setenv("TENANTRY_HOME", str(settings.home))
         mp.setenv("TENANTRY_DATABASE_NAME", name)
         mp.setenv("COLUMNS", "200")
-        mp.setattr(cli_main, "build_command", _with_vc)
         db = open_database(Settings(), target=target)
         yield db
         db.dispose()
