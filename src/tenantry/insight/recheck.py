@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.insight import ledger
 from tenantry.insight.runner import CheckRunner, target_of
-from tenantry.insight.succession import latest_retrieval, succeed
+from tenantry.insight.succession import current_sources, succeed
 from tenantry.models import (
     Evidence,
     Location,
@@ -78,25 +78,15 @@ def recheck(
         collected, failures = runner.collect(target)
         report.failures += failures
         with db.tenant_uow(tenant_id, actor="insight:recheck") as uow:
-            for c in collected:
-                for retrieval, facts in c.retrievals:
-                    if not retrieval.ok:
-                        continue
-                    report.fetched += 1
-                    before = latest_retrieval(uow, loc, retrieval.collector, retrieval.uri)
-                    changed = before is None or before.content_hash != retrieval.sha256
-                    recorded = ledger.record(
-                        uow, location_id=loc, check_id=None, retrievals=[(retrieval, facts)]
-                    )
-                    if before is None:
-                        continue
-                    report.changed += int(changed)
-                    report.unchanged += int(not changed)
-                    superseded, stale = succeed(
-                        uow, recorded.retrievals[0], recorded.evidence, changed=changed
-                    )
-                    report.superseded += superseded
-                    report.statements_stale += stale
+            current = current_sources(uow, loc)
+            fetched = [(r, facts) for c in collected for r, facts in c.retrievals if r.ok]
+            recorded = ledger.record(uow, location_id=loc, check_id=None, retrievals=fetched)
+            done = succeed(uow, loc, recorded.retrievals, current)
+            report.fetched += len(fetched)
+            report.changed += done.changed
+            report.unchanged += done.unchanged
+            report.superseded += done.superseded
+            report.statements_stale += done.statements_stale
             ledger.apply_connection_updates(
                 uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
             )

@@ -43,11 +43,10 @@ from tenantry.insight.facts import (
 )
 from tenantry.insight.rubric import RUBRIC_VERSION, RubricResult, score
 from tenantry.insight.snapshots import record_snapshots
-from tenantry.insight.succession import latest_retrieval, succeed
+from tenantry.insight.succession import current_sources, succeed
 from tenantry.models import (
     AnalysisRun,
     Connection,
-    Evidence,
     Lead,
     Location,
     Prompt,
@@ -209,10 +208,7 @@ class CheckRunner:
     ) -> list[EvidenceItem]:
         with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
             pairs = [pair for c in collected for pair in c.retrievals]
-            earlier = [
-                latest_retrieval(uow, target.location_id, r.collector, r.uri) if r.ok else None
-                for r, _facts in pairs
-            ]
+            current = current_sources(uow, target.location_id)
             recorded = ledger.record(
                 uow,
                 location_id=target.location_id,
@@ -220,13 +216,7 @@ class CheckRunner:
                 retrievals=pairs,
                 context=previous,
             )
-            by_retrieval: dict[uuid.UUID, list[Evidence]] = {}
-            for e in recorded.evidence:
-                by_retrieval.setdefault(e.retrieval_id or check_id, []).append(e)
-            for row, before, (r, _facts) in zip(recorded.retrievals, earlier, pairs, strict=True):
-                if before is not None:
-                    changed = before.content_hash != r.sha256
-                    succeed(uow, row, by_retrieval.get(row.id, []), changed=changed)
+            succeed(uow, target.location_id, recorded.retrievals, current)
             ledger.apply_connection_updates(
                 uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
             )

@@ -2,133 +2,155 @@
 
 A source is a location's collector and URI without its query (which can name a moving window,
 `since=`). When a source is fetched again, by a new check or a recheck, the current evidence of
-every earlier retrieval of that source is marked superseded, by the new row stating the same
-fact where there is one, so a location's current evidence is one set per source and stays
-small however many checks ran. Statements and recommendations resting on superseded evidence
-become stale, and their checks too, only when the content changed (another SHA-256): the same
-bytes mean the old statements still hold, even on evidence superseded by a later fetch.
+that source is marked superseded, by the new row stating the same fact where there is one, so
+a location's current evidence is one set per source and stays small however many checks ran.
+Statements and recommendations resting on earlier evidence of the source become stale, and
+their checks too, only when the content changed (another SHA-256 than the one the current
+evidence was drawn from): the same bytes mean the old statements still hold.
+
+Set-based: one statement supersedes for every source of a fetch, one more marks what went
+stale, whatever the number of sources.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.models import (
-    Evidence,
-    Recommendation,
-    RecommendationEvidence,
-    Statement,
-    StatementEvidence,
-    VisibilityCheck,
-)
+from tenantry.models import Evidence
 from tenantry.models import Retrieval as RetrievalRow
-from tenantry.models.enums import StatementStatus
 
-__all__ = ["latest_retrieval", "succeed"]
+__all__ = ["Source", "Succession", "current_sources", "source_of", "succeed"]
 
-
-def _base(uri: str) -> str:
-    return uri[:2000].split("?", 1)[0]
+Source = tuple[str, str]  # (collector, URI without its query)
 
 
-def _source_of(column: Any) -> sa.ColumnElement[str]:
-    return sa.func.split_part(column, "?", 1, type_=sa.String)
+def source_of(collector: str, uri: str) -> Source:
+    return collector, uri[:2000].split("?", 1)[0]
 
 
-def _same_source(tenant: uuid.UUID, location_id: uuid.UUID, collector: str, uri: str) -> Any:
-    return sa.and_(
-        RetrievalRow.tenant_id == tenant,
-        RetrievalRow.location_id == location_id,
-        RetrievalRow.collector == collector,
-        _source_of(RetrievalRow.uri) == _base(uri),
-        RetrievalRow.error.is_(None),
+def current_sources(uow: UnitOfWork, location_id: uuid.UUID) -> dict[Source, RetrievalRow]:
+    """The retrieval behind each source's current evidence at a location."""
+    tenant = uow.require_tenant()
+    behind_current = sa.select(Evidence.retrieval_id).where(
+        Evidence.tenant_id == tenant,
+        Evidence.location_id == location_id,
+        Evidence.superseded_at.is_(None),
     )
-
-
-def latest_retrieval(
-    uow: UnitOfWork, location_id: uuid.UUID, collector: str, uri: str
-) -> RetrievalRow | None:
-    """The newest successful retrieval of a source so far."""
-    same = _same_source(uow.require_tenant(), location_id, collector, uri)
-    row: RetrievalRow | None = uow.session.scalar(
-        sa.select(RetrievalRow).where(same).order_by(RetrievalRow.retrieved_at.desc()).limit(1)
+    rows = uow.session.scalars(
+        sa.select(RetrievalRow)
+        .where(RetrievalRow.tenant_id == tenant, RetrievalRow.id.in_(behind_current))
+        .order_by(RetrievalRow.retrieved_at)
     )
-    return row
+    return {source_of(r.collector, r.uri): r for r in rows}  # the newest wins
+
+
+@dataclass(frozen=True)
+class Succession:
+    superseded: int
+    changed: int  # sources whose bytes differ from the current evidence's
+    unchanged: int
+    statements_stale: int
+
+
+_SUPERSEDE = sa.text(
+    """
+WITH fresh AS (
+    SELECT * FROM unnest(CAST(:fresh AS uuid[]), CAST(:previous AS uuid[])) AS f(id, previous)
+)
+UPDATE insight.evidence old
+   SET superseded_at = :now,
+       updated_at = :now,
+       superseded_by = (SELECT n.id FROM insight.evidence n
+                         WHERE n.tenant_id = old.tenant_id AND n.retrieval_id = f.id
+                           AND n.fact_key = old.fact_key
+                         ORDER BY n.id LIMIT 1)
+  FROM fresh f
+ WHERE old.tenant_id = :tenant AND old.location_id = :location
+   AND old.superseded_at IS NULL AND old.retrieval_id = f.previous
+"""
+)
+
+_STALE = sa.text(
+    """
+WITH outdated AS (
+    SELECT e.id FROM insight.evidence e
+     WHERE e.tenant_id = :tenant AND e.location_id = :location
+       AND e.retrieval_id IN (
+           SELECT r.id FROM insight.retrievals r
+            WHERE r.tenant_id = :tenant AND r.location_id = :location
+              AND (r.collector, split_part(r.uri, '?', 1)) IN (
+                  SELECT * FROM unnest(CAST(:collectors AS text[]), CAST(:bases AS text[])))
+              AND NOT r.id = ANY(CAST(:fresh AS uuid[])))
+       AND NOT e.content_hash = ANY(CAST(:hashes AS text[]))
+), stale AS (
+    UPDATE insight.statements s SET status = 'stale', stale_at = :now, updated_at = :now
+     WHERE s.tenant_id = :tenant AND s.status = 'published'
+       AND s.id IN (SELECT l.statement_id FROM insight.statement_evidence l
+                     WHERE l.tenant_id = :tenant AND l.evidence_id IN (SELECT id FROM outdated))
+    RETURNING s.visibility_check_id
+), recs AS (
+    UPDATE insight.recommendations r SET stale_at = :now, updated_at = :now
+     WHERE r.tenant_id = :tenant AND r.stale_at IS NULL
+       AND r.id IN (SELECT l.recommendation_id FROM insight.recommendation_evidence l
+                     WHERE l.tenant_id = :tenant AND l.evidence_id IN (SELECT id FROM outdated))
+    RETURNING r.visibility_check_id
+), checks AS (
+    UPDATE insight.visibility_checks c SET stale_at = :now, updated_at = :now
+     WHERE c.tenant_id = :tenant
+       AND c.id IN (SELECT visibility_check_id FROM stale
+                    UNION SELECT visibility_check_id FROM recs)
+    RETURNING c.id
+)
+SELECT (SELECT count(*) FROM stale) AS statements, (SELECT count(*) FROM checks) AS checks
+"""
+)
 
 
 def succeed(
-    uow: UnitOfWork, fresh: RetrievalRow, new: list[Evidence], *, changed: bool
-) -> tuple[int, int]:
-    """Supersede the current evidence of the source's earlier retrievals by `fresh`'s; when the
-    content `changed`, mark what rests on it stale. Returns (superseded, statements stale)."""
+    uow: UnitOfWork,
+    location_id: uuid.UUID,
+    fresh: Sequence[RetrievalRow],
+    current: dict[Source, RetrievalRow],
+) -> Succession:
+    """Let the successful `fresh` retrievals succeed the `current` ones of their sources (as
+    `current_sources` found them before `fresh` was recorded)."""
+    pairs = [
+        (row, current[source_of(row.collector, row.uri)])
+        for row in fresh
+        if row.error is None and source_of(row.collector, row.uri) in current
+    ]
+    if not pairs:
+        return Succession(0, 0, 0, 0)
     tenant, now = uow.require_tenant(), uow.clock.now()
-    by_key = {e.fact_key: e.id for e in new}
-    earlier = sa.select(RetrievalRow.id).where(
-        _same_source(tenant, fresh.location_id, fresh.collector, fresh.uri),
-        RetrievalRow.id != fresh.id,
-    )
-    old = list(
-        uow.session.scalars(
-            sa.select(Evidence).where(
-                Evidence.tenant_id == tenant,
-                Evidence.retrieval_id.in_(earlier),
-                Evidence.superseded_at.is_(None),
-            )
-        )
-    )
-    for e in old:
-        e.superseded_at = now
-        e.superseded_by = by_key.get(e.fact_key)
     uow.flush()
-    if not changed:
-        return len(old), 0
-    # Statements may rest on evidence superseded before (by a fetch of the same bytes): every
-    # earlier row of the source whose content differs from the new one is out of date.
-    outdated = sa.select(Evidence.id).where(
-        Evidence.tenant_id == tenant,
-        Evidence.retrieval_id.in_(earlier),
-        Evidence.content_hash != fresh.content_hash,
-    )
-    return len(old), _stale(uow, outdated)
-
-
-def _stale(uow: UnitOfWork, evidence_ids: Any) -> int:
-    tenant, now = uow.require_tenant(), uow.clock.now()
-    cited = sa.select(StatementEvidence.statement_id).where(
-        StatementEvidence.tenant_id == tenant, StatementEvidence.evidence_id.in_(evidence_ids)
-    )
-    stale = uow.session.execute(
-        sa.update(Statement)
-        .where(
-            Statement.tenant_id == tenant,
-            Statement.id.in_(cited),
-            Statement.status == StatementStatus.PUBLISHED,
-        )
-        .values(status=StatementStatus.STALE, stale_at=now)
-        .returning(Statement.visibility_check_id)
-    ).all()
-    recs = sa.select(RecommendationEvidence.recommendation_id).where(
-        RecommendationEvidence.tenant_id == tenant,
-        RecommendationEvidence.evidence_id.in_(evidence_ids),
-    )
-    uow.session.execute(
-        sa.update(Recommendation)
-        .where(
-            Recommendation.tenant_id == tenant,
-            Recommendation.id.in_(recs),
-            Recommendation.stale_at.is_(None),
-        )
-        .values(stale_at=now)
-    )
-    checks = {row[0] for row in stale}
-    if checks:
-        uow.session.execute(
-            sa.update(VisibilityCheck)
-            .where(VisibilityCheck.tenant_id == tenant, VisibilityCheck.id.in_(checks))
-            .values(stale_at=now)
-        )
-    return len(stale)
+    superseded = uow.session.execute(
+        _SUPERSEDE,
+        {
+            "fresh": [row.id for row, _ in pairs],
+            "previous": [before.id for _, before in pairs],
+            "now": now,
+            "tenant": tenant,
+            "location": location_id,
+        },
+    ).rowcount  # type: ignore[attr-defined]
+    changed = [row for row, before in pairs if row.content_hash != before.content_hash]
+    stale = 0
+    if changed:
+        stale = uow.session.execute(
+            _STALE,
+            {
+                "tenant": tenant,
+                "location": location_id,
+                "collectors": [source_of(r.collector, r.uri)[0] for r in changed],
+                "bases": [source_of(r.collector, r.uri)[1] for r in changed],
+                "fresh": [r.id for r in fresh],
+                "hashes": [r.content_hash for r in changed],
+            }
+            | {"now": now},
+        ).one()[0]
+    return Succession(int(superseded), len(changed), len(pairs) - len(changed), int(stale))

@@ -176,6 +176,12 @@ class Evidence(TenantOwned, Base):
         sa.Index(
             "ix_evidence_tenant_location_retrieved", "tenant_id", "location_id", "retrieved_at"
         ),
+        sa.Index(
+            "ix_evidence_tenant_location_current",
+            "tenant_id",
+            "location_id",
+            postgresql_where=sa.text("superseded_at IS NULL"),
+        ),
         SCHEMA,
     )
 

@@ -277,6 +277,10 @@ def upgrade() -> None:
     )
     for column in evidence_columns:
         op.add_column("evidence", column, schema="insight")
+    op.execute(
+        "CREATE INDEX ix_evidence_tenant_location_current ON insight.evidence"
+        " (tenant_id, location_id) WHERE superseded_at IS NULL"
+    )
     op.create_foreign_key(
         "fk_evidence_tenant_id_retrieval_id_retrievals",
         "evidence",
