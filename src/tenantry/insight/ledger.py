@@ -28,7 +28,7 @@ from tenantry.models import Connection, Evidence
 from tenantry.models import Retrieval as RetrievalRow
 from tenantry.models.enums import SyncStatus
 
-__all__ = ["Recorded", "apply_connection_updates", "current_evidence", "item_of", "record"]
+__all__ = ["Recorded", "apply_connection_updates", "current_items", "item_of", "record"]
 
 _EXCERPT_CHARS = 2000
 
@@ -124,18 +124,37 @@ def item_of(e: Evidence) -> EvidenceItem:
     )
 
 
-def current_evidence(
-    uow: UnitOfWork, *, check_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None
-) -> list[Evidence]:
-    """Evidence not superseded, of a check or of a location, oldest first."""
-    query = sa.select(Evidence).where(
-        Evidence.tenant_id == uow.require_tenant(), Evidence.superseded_at.is_(None)
+def current_items(uow: UnitOfWork, location_id: uuid.UUID) -> list[EvidenceItem]:
+    """A location's evidence not superseded, as analysers see it (sealed columns unread)."""
+    rows = uow.session.execute(
+        sa.select(
+            Evidence.id,
+            Evidence.fact_key,
+            Evidence.value,
+            Evidence.claim,
+            Evidence.source,
+            Evidence.confidence,
+            Evidence.retrieved_at,
+        )
+        .where(
+            Evidence.tenant_id == uow.require_tenant(),
+            Evidence.location_id == location_id,
+            Evidence.superseded_at.is_(None),
+        )
+        .order_by(Evidence.retrieved_at, Evidence.id)
     )
-    if check_id is not None:
-        query = query.where(Evidence.visibility_check_id == check_id)
-    if location_id is not None:
-        query = query.where(Evidence.location_id == location_id)
-    return list(uow.session.scalars(query.order_by(Evidence.retrieved_at, Evidence.id)))
+    return [
+        EvidenceItem(
+            id=r.id,
+            key=r.fact_key or "",
+            value=r.value if isinstance(r.value, str | int | float | bool) else None,
+            claim=r.claim,
+            source=r.source,
+            confidence=float(r.confidence),
+            retrieved_at=r.retrieved_at,
+        )
+        for r in rows
+    ]
 
 
 def apply_connection_updates(

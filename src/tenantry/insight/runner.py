@@ -182,17 +182,30 @@ class CheckRunner:
             location = uow.session.get(Location, (tenant_id, check.location_id))
             assert location is not None  # a foreign key holds it
             target = target_of(uow, location)
-            previous = [
-                ledger.item_of(e)
-                for e in ledger.current_evidence(uow, location_id=target.location_id)
-                if e.visibility_check_id != check_id
-            ]
+            previous = ledger.current_items(uow, target.location_id)
         try:
             collected, failures = self.collect(target)
-            evidence = self._record(tenant_id, check_id, target, collected, previous)
+            if self.analyser.name == self.fallback.name:
+                # A local analyser takes no time: record, conclude and publish in one go.
+                with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
+                    evidence = self._record(uow, check_id, target, collected, previous)
+                    result = score(evidence)
+                    outputs = self._analyse(check_id, target, evidence, result, failures)
+                    outcome = self._publish(
+                        uow, check_id, evidence, result, outputs, failures, started
+                    )
+                    uow.commit()
+                return outcome
+            # A remote one may take many seconds: no transaction stays open meanwhile.
+            with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
+                evidence = self._record(uow, check_id, target, collected, previous)
+                uow.commit()
             result = score(evidence)
-            output = self._analyse(check_id, target, evidence, result, failures)
-            return self._publish(tenant_id, check_id, evidence, result, output, failures, started)
+            outputs = self._analyse(check_id, target, evidence, result, failures)
+            with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
+                outcome = self._publish(uow, check_id, evidence, result, outputs, failures, started)
+                uow.commit()
+            return outcome
         except Exception as exc:
             log.exception("visibility check %s failed", check_id)
             self._fail(tenant_id, check_id, f"internal error: {type(exc).__name__}")
@@ -200,29 +213,26 @@ class CheckRunner:
 
     def _record(
         self,
-        tenant_id: uuid.UUID,
+        uow: UnitOfWork,
         check_id: uuid.UUID,
         target: Target,
         collected: list[Collected],
         previous: list[EvidenceItem],
     ) -> list[EvidenceItem]:
-        with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
-            pairs = [pair for c in collected for pair in c.retrievals]
-            current = current_sources(uow, target.location_id)
-            recorded = ledger.record(
-                uow,
-                location_id=target.location_id,
-                check_id=check_id,
-                retrievals=pairs,
-                context=previous,
-            )
-            succeed(uow, target.location_id, recorded.retrievals, current)
-            ledger.apply_connection_updates(
-                uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
-            )
-            items = [ledger.item_of(e) for e in recorded.evidence]  # excerpts left out
-            uow.commit()
-        return items
+        pairs = [pair for c in collected for pair in c.retrievals]
+        current = current_sources(uow, target.location_id)
+        recorded = ledger.record(
+            uow,
+            location_id=target.location_id,
+            check_id=check_id,
+            retrievals=pairs,
+            context=previous,
+        )
+        succeed(uow, target.location_id, recorded.retrievals, current)
+        ledger.apply_connection_updates(
+            uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
+        )
+        return [ledger.item_of(e) for e in recorded.evidence]  # excerpts left out
 
     def _analyse(
         self,
@@ -251,7 +261,7 @@ class CheckRunner:
 
     def _publish(
         self,
-        tenant_id: uuid.UUID,
+        uow: UnitOfWork,
         check_id: uuid.UUID,
         evidence: list[EvidenceItem],
         result: RubricResult,
@@ -261,53 +271,53 @@ class CheckRunner:
     ) -> Outcome:
         allowed = {e.id for e in evidence}
         outcome = Outcome(check_id, VisibilityCheckStatus.COMPLETED, failures=failures)
-        with self.db.tenant_uow(tenant_id, actor="insight:worker") as uow:
-            check = uow.session.get(VisibilityCheck, (tenant_id, check_id), with_for_update=True)
-            assert check is not None
-            now = uow.clock.now()
-            persona: Persona | None = None
-            swot: dict[str, list[str]] = {}
-            for output in outputs:
-                kept, rejections = cited_only(output.statements, allowed)
-                output.rejections.extend(rejections)
-                run = _run_row(uow, check, output, evidence, len(kept), now)
-                if output.error:
-                    failures.append(_failure(f"analyser {output.provider}", "", output.error))
-                _publish_statements(uow, check, run, kept, now)
-                for statement in kept:
-                    kind = StatementKind(statement.kind)
-                    if kind is StatementKind.PERSONA and persona is None:
-                        persona = _persona(statement.data.get("persona"))
-                    if kind.value in ("strength", "weakness", "opportunity", "threat"):
-                        swot.setdefault(kind.value, []).append(statement.text)
-                outcome.published += len(kept)
-                outcome.rejected += len(output.rejections)
-            scores = result.values
-            check.overall_score = scores.get("overall")
-            check.gbp_score = scores.get("gbp")
-            check.social_score = scores.get("social")
-            check.web_score = scores.get("web")
-            check.competitor_count = result.competitor_count
-            check.persona = persona
-            check.rubric_version = RUBRIC_VERSION
-            check.analyser = outputs[-1].provider if outputs else None
-            check.failures = failures
-            check.results = {
-                "scores": scores,
-                "rubric": _explained(result),
-                "swot": swot,
-                "published": outcome.published,
-                "rejected": outcome.rejected,
-            }
-            check.processing_time_ms = int((time.perf_counter() - started) * 1000)
-            check.status = VisibilityCheckStatus.COMPLETED
-            check.completed_at = now
-            check.error = None
-            uow.flush()
-            record_snapshots(uow, check.id)
-            payload = _completed_payload(uow, check)
-            record_change(uow, "visibility_check", check.id, "visibility_check_completed", payload)
-            uow.commit()
+        check = uow.session.get(
+            VisibilityCheck, (uow.require_tenant(), check_id), with_for_update=True
+        )
+        assert check is not None
+        now = uow.clock.now()
+        persona: Persona | None = None
+        swot: dict[str, list[str]] = {}
+        for output in outputs:
+            kept, rejections = cited_only(output.statements, allowed)
+            output.rejections.extend(rejections)
+            run = _run_row(uow, check, output, evidence, len(kept), now)
+            if output.error:
+                failures.append(_failure(f"analyser {output.provider}", "", output.error))
+            _publish_statements(uow, check, run, kept, now)
+            for statement in kept:
+                kind = StatementKind(statement.kind)
+                if kind is StatementKind.PERSONA and persona is None:
+                    persona = _persona(statement.data.get("persona"))
+                if kind.value in ("strength", "weakness", "opportunity", "threat"):
+                    swot.setdefault(kind.value, []).append(statement.text)
+            outcome.published += len(kept)
+            outcome.rejected += len(output.rejections)
+        scores = result.values
+        check.overall_score = scores.get("overall")
+        check.gbp_score = scores.get("gbp")
+        check.social_score = scores.get("social")
+        check.web_score = scores.get("web")
+        check.competitor_count = result.competitor_count
+        check.persona = persona
+        check.rubric_version = RUBRIC_VERSION
+        check.analyser = outputs[-1].provider if outputs else None
+        check.failures = failures
+        check.results = {
+            "scores": scores,
+            "rubric": _explained(result),
+            "swot": swot,
+            "published": outcome.published,
+            "rejected": outcome.rejected,
+        }
+        check.processing_time_ms = int((time.perf_counter() - started) * 1000)
+        check.status = VisibilityCheckStatus.COMPLETED
+        check.completed_at = now
+        check.error = None
+        uow.flush()
+        record_snapshots(uow, check.id)
+        payload = _completed_payload(uow, check)
+        record_change(uow, "visibility_check", check.id, "visibility_check_completed", payload)
         return outcome
 
     def _fail(self, tenant_id: uuid.UUID, check_id: uuid.UUID, error: str) -> None:
