@@ -144,24 +144,31 @@ $$;
 
 CREATE FUNCTION insight.evidence_of_the_same_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-    v_check uuid;
 BEGIN
+    -- One query per statement, whatever the number of links it inserts.
     IF TG_TABLE_NAME = 'statement_evidence' THEN
-        SELECT visibility_check_id INTO v_check FROM insight.statements
-        WHERE tenant_id = NEW.tenant_id AND id = NEW.statement_id;
+        PERFORM 1 FROM new_links l
+          JOIN insight.statements s ON s.tenant_id = l.tenant_id AND s.id = l.statement_id
+         WHERE NOT EXISTS (
+             SELECT 1 FROM insight.evidence e
+              WHERE e.tenant_id = l.tenant_id AND e.id = l.evidence_id
+                AND e.visibility_check_id = s.visibility_check_id)
+         LIMIT 1;
     ELSE
-        SELECT visibility_check_id INTO v_check FROM insight.recommendations
-        WHERE tenant_id = NEW.tenant_id AND id = NEW.recommendation_id;
+        PERFORM 1 FROM new_links l
+          JOIN insight.recommendations r
+            ON r.tenant_id = l.tenant_id AND r.id = l.recommendation_id
+         WHERE r.visibility_check_id IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM insight.evidence e
+              WHERE e.tenant_id = l.tenant_id AND e.id = l.evidence_id
+                AND e.visibility_check_id = r.visibility_check_id)
+         LIMIT 1;
     END IF;
-    IF v_check IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM insight.evidence
-        WHERE tenant_id = NEW.tenant_id AND id = NEW.evidence_id
-          AND visibility_check_id = v_check) THEN
+    IF FOUND THEN
         RAISE EXCEPTION 'a statement may cite only evidence of its own check'
             USING ERRCODE = 'check_violation';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END
 $$;
 """
@@ -178,11 +185,19 @@ CREATE CONSTRAINT TRIGGER recommendation_needs_evidence
     AFTER INSERT OR UPDATE ON insight.recommendations
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION insight.statement_needs_evidence();
-CREATE TRIGGER evidence_of_the_same_check BEFORE INSERT OR UPDATE ON insight.statement_evidence
-    FOR EACH ROW EXECUTE FUNCTION insight.evidence_of_the_same_check();
-CREATE TRIGGER evidence_of_the_same_check
-    BEFORE INSERT OR UPDATE ON insight.recommendation_evidence
-    FOR EACH ROW EXECUTE FUNCTION insight.evidence_of_the_same_check();
+CREATE TRIGGER evidence_of_the_same_check AFTER INSERT ON insight.statement_evidence
+    REFERENCING NEW TABLE AS new_links
+    FOR EACH STATEMENT EXECUTE FUNCTION insight.evidence_of_the_same_check();
+CREATE TRIGGER evidence_of_the_same_check AFTER INSERT ON insight.recommendation_evidence
+    REFERENCING NEW TABLE AS new_links
+    FOR EACH STATEMENT EXECUTE FUNCTION insight.evidence_of_the_same_check();
+CREATE TRIGGER evidence_of_the_same_check_update AFTER UPDATE ON insight.statement_evidence
+    REFERENCING NEW TABLE AS new_links
+    FOR EACH STATEMENT EXECUTE FUNCTION insight.evidence_of_the_same_check();
+CREATE TRIGGER evidence_of_the_same_check_update
+    AFTER UPDATE ON insight.recommendation_evidence
+    REFERENCING NEW TABLE AS new_links
+    FOR EACH STATEMENT EXECUTE FUNCTION insight.evidence_of_the_same_check();
 """
 
 
@@ -476,6 +491,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER ledger_append_only ON insight.evidence")
     op.execute("DROP TRIGGER recommendation_needs_evidence ON insight.recommendations")
     op.execute("DROP TRIGGER evidence_of_the_same_check ON insight.recommendation_evidence")
+    op.execute("DROP TRIGGER evidence_of_the_same_check_update ON insight.recommendation_evidence")
     op.execute("DROP FUNCTION insight.statement_needs_evidence()")
     op.execute("DROP FUNCTION insight.evidence_of_the_same_check()")
     op.execute("DELETE FROM insight.recommendation_evidence")
