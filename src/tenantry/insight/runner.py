@@ -1,10 +1,11 @@
 """Runs one visibility check: collect, record the evidence, score, analyse, publish.
 
-Three short transactions, none held open across the network: the target is read; the
-collectors fetch (no transaction); the retrievals and evidence are appended and connections
-updated; the rubric scores and the analyser concludes (no transaction); the run, its statements
-and recommendations (each linked to the evidence it cites), the check's scores and the outbox
-event `visibility_check_completed` are written together. A source that fails is listed in the
+No transaction is held open across the network: the target is read; the collectors fetch
+(no transaction); then the retrievals and evidence are appended (succeeding the older evidence
+of their sources) and connections updated, the rubric scores, the analyser concludes, and the
+run, its statements and recommendations (each linked to the evidence it cites), the check's
+scores and the outbox event `visibility_check_completed` are written: in one transaction with
+the local analyser, in two around a remote (LLM) one. A source that fails is listed in the
 check's `failures` and the check completes with the rest; an analyser that fails is recorded
 and the deterministic one concludes instead. Only statements citing evidence of this check are
 published (the database refuses the others too).
