@@ -37,6 +37,7 @@ __all__ = [
     "build_runner",
     "claim_next",
     "refresh_daily_benchmarks",
+    "requeue_stale",
     "run_pending",
 ]
 
@@ -59,7 +60,8 @@ def build_runner(db: Database, settings: Settings) -> CheckRunner:
     )
 
 
-def _requeue_stale(db: Database, stale_after: timedelta) -> None:
+def requeue_stale(db: Database, stale_after: timedelta) -> None:
+    """Queue again the checks a dead worker left running; fail those run too often."""
     with db.platform_uow(actor="insight:worker") as uow:
         cutoff = uow.clock.now() - stale_after
         running = VisibilityCheck.status == VisibilityCheckStatus.RUNNING
@@ -154,6 +156,7 @@ class CheckWorker:
         self.runner = runner
         self.benchmark_min_tenants = benchmark_min_tenants
         self._benchmarks_due = 0.0
+        self._requeue_due = 0.0
         self.threads = threads
         self.poll_seconds = poll_seconds
         self.stale_after = stale_after
@@ -182,7 +185,9 @@ class CheckWorker:
         while not self._stop.is_set():
             try:
                 self._benchmarks()
-                _requeue_stale(self.runner.db, self.stale_after)
+                if time.monotonic() >= self._requeue_due:  # a scan of running checks: rarely
+                    self._requeue_due = time.monotonic() + 60
+                    requeue_stale(self.runner.db, self.stale_after)
                 if not run_pending(self.runner, limit=1):
                     self._stop.wait(self.poll_seconds)
             except Exception as exc:  # the database went away: wait and try again

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,13 @@ from tenantry.errors import TenantryError
 from tenantry.insight import checks
 from tenantry.insight.recheck import recheck
 from tenantry.insight.runner import CheckRunner
-from tenantry.insight.worker import build_runner, run_pending
+from tenantry.insight.worker import (
+    MAX_ATTEMPTS,
+    build_runner,
+    claim_next,
+    requeue_stale,
+    run_pending,
+)
 from tenantry.models import (
     AnalysisRun,
     Evidence,
@@ -308,3 +315,21 @@ def test_a_new_check_succeeds_the_last_ones_evidence_and_stales_it_only_on_chang
         for old in (first, second):
             check = uow.session.get(VisibilityCheck, (tenant.id, old))
             assert check is not None and check.stale_at is not None
+
+
+def test_a_check_left_running_by_a_dead_worker_is_queued_again_then_given_up(
+    db: Database, runner: CheckRunner, site: Site
+) -> None:
+    tenant = _located(db, site.url + "/")
+    with db.tenant_uow(tenant.id) as uow:
+        check_id = checks.request_check(uow, tenant.principal(), "loc-0").id
+        uow.commit()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert claim_next(db, tenant_id=tenant.id) == (tenant.id, check_id)  # then it "dies"
+        requeue_stale(db, timedelta(0))
+        with db.tenant_uow(tenant.id) as uow:
+            check = uow.session.get(VisibilityCheck, (tenant.id, check_id))
+            assert check is not None and check.attempts == attempt
+            expected = "queued" if attempt < MAX_ATTEMPTS else "failed"
+            assert check.status.value == expected
+    assert claim_next(db, tenant_id=tenant.id) is None
