@@ -110,9 +110,13 @@ def _report(db: Database, tenant_id: uuid.UUID, check_id: uuid.UUID) -> dict[str
         return _summary(checks.report(uow, _principal(tenant_id), check_id))
 
 
-def _wait(db: Database, tenant_id: uuid.UUID, check_id: uuid.UUID) -> None:
-    runner = build_runner(db, get_settings())
-    run_pending(runner, tenant_id=tenant_id, check_id=check_id)
+def _finish(
+    db: Database, tenant_id: uuid.UUID, check_id: uuid.UUID, *, wait: bool, fmt: OutputFormat
+) -> None:
+    """Run the queued check here (as a worker would claim it) if asked to, then print it."""
+    if wait:
+        run_pending(build_runner(db, get_settings()), tenant_id=tenant_id, check_id=check_id)
+    _print(_report(db, tenant_id, check_id), fmt)
 
 
 @app.command("run")
@@ -128,12 +132,9 @@ def run(
     with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:
-            check = checks.request_check(uow, _principal(tenant_id), location)
-            check_id = check.id
+            check_id = checks.request_check(uow, _principal(tenant_id), location).id
             uow.commit()
-        if wait:
-            _wait(db, tenant_id, check_id)
-        _print(_report(db, tenant_id, check_id), fmt)
+        _finish(db, tenant_id, check_id, wait=wait, fmt=fmt)
 
 
 @app.command("show")
@@ -215,14 +216,12 @@ def confirm(
     with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:
-            check = checks.confirm_lead_check(
-                uow, _principal(tenant_id), token, notice=_notice(notice_version, notice_file)
-            )
-            check_id = check.id
+            notice = _notice(notice_version, notice_file)
+            check_id = checks.confirm_lead_check(
+                uow, _principal(tenant_id), token, notice=notice
+            ).id
             uow.commit()
-        if wait:
-            _wait(db, tenant_id, check_id)
-        _print(_report(db, tenant_id, check_id), fmt)
+        _finish(db, tenant_id, check_id, wait=wait, fmt=fmt)
 
 
 @app.command("work")
