@@ -480,10 +480,21 @@ def _completed_payload(uow: UnitOfWork, check: VisibilityCheck) -> dict[str, Any
     """The lake's `fact_visibility_check` row: ids and figures only, the subject as pseudonym."""
     user_key = None
     if check.lead_id is not None:
+        # As ingestion does: the visitor is named (by pseudonym) only while they consent to
+        # analytics.
         user_key = uow.session.scalar(
             sa.select(Subject.pseudonym)
             .join(Lead, (Lead.tenant_id == Subject.tenant_id) & (Lead.subject_id == Subject.id))
-            .where(Lead.tenant_id == check.tenant_id, Lead.id == check.lead_id)
+            .where(
+                Lead.tenant_id == check.tenant_id,
+                Lead.id == check.lead_id,
+                Subject.erased_at.is_(None),
+                sa.text(
+                    "EXISTS (SELECT 1 FROM privacy.active_consents a"
+                    " WHERE a.tenant_id = privacy.subjects.tenant_id"
+                    " AND a.subject_id = privacy.subjects.id AND a.purpose = 'analytics')"
+                ),
+            )
         )
     seconds = (check.processing_time_ms or 0) // 1000
     return {
