@@ -54,11 +54,7 @@ __all__ = [
     "request_lead_check",
 ]
 
-_OPEN = (
-    VisibilityCheckStatus.AWAITING_CONFIRMATION,
-    VisibilityCheckStatus.QUEUED,
-    VisibilityCheckStatus.RUNNING,
-)
+_IN_PROGRESS = (VisibilityCheckStatus.QUEUED, VisibilityCheckStatus.RUNNING)
 
 
 def find_location(uow: UnitOfWork, principal: Principal, ref: str) -> Location:
@@ -113,7 +109,7 @@ def request_check(uow: UnitOfWork, principal: Principal, location_ref: str) -> V
         .where(
             VisibilityCheck.tenant_id == uow.require_tenant(),
             VisibilityCheck.location_id == location.id,
-            VisibilityCheck.status.in_(_OPEN[1:]),
+            VisibilityCheck.status.in_(_IN_PROGRESS),
         )
         .limit(1)
     )

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.insight import ledger
 from tenantry.insight.runner import CheckRunner, target_of
+from tenantry.insight.snapshots import record_snapshots
 from tenantry.insight.succession import current_sources, succeed
 from tenantry.models import (
     Evidence,
@@ -87,6 +88,7 @@ def recheck(
             report.unchanged += done.unchanged
             report.superseded += done.superseded
             report.statements_stale += done.statements_stale
+            record_snapshots(uow, location_id=loc)  # the day's figures, as after a check
             ledger.apply_connection_updates(
                 uow, [u for c in collected for u in c.connection_updates], uow.clock.now()
             )

@@ -49,8 +49,8 @@ _SOURCE_SQL = "CASE e.source {whens} ELSE 'internal' END".format(
     )
 )
 
-# The check's current numeric facts, one per location, source, metric and day: the latest
-# retrieval of the day wins (then the most confident, then the last written).
+# The current numeric facts of a check or of a location, one per location, source, metric and
+# day: the latest retrieval of the day wins (then the most confident, then the last written).
 _CANDIDATES = sa.text(
     f"""
 SELECT DISTINCT ON (e.location_id, 2, e.fact_key, 4)
@@ -58,7 +58,9 @@ SELECT DISTINCT ON (e.location_id, 2, e.fact_key, 4)
        (e.retrieved_at AT TIME ZONE 'UTC')::date AS captured_on,
        (e.value #>> '{{}}')::numeric AS value, e.id AS evidence_id
   FROM insight.evidence e
- WHERE e.tenant_id = :tenant AND e.visibility_check_id = :check
+ WHERE e.tenant_id = :tenant
+   AND (CAST(:check AS uuid) IS NULL OR e.visibility_check_id = :check)
+   AND (CAST(:location AS uuid) IS NULL OR e.location_id = :location)
    AND e.superseded_at IS NULL
    AND e.location_id IS NOT NULL AND length(e.fact_key) <= 80
    AND jsonb_typeof(e.value) = 'number'
@@ -82,14 +84,18 @@ ON CONFLICT (tenant_id, location_id, source, metric, captured_on) DO UPDATE
 )
 
 
-def record_snapshots(uow: UnitOfWork, check_id: uuid.UUID) -> int:
-    """Write the check's numeric facts as the day's snapshots; returns how many were written.
+def record_snapshots(
+    uow: UnitOfWork, check_id: uuid.UUID | None = None, *, location_id: uuid.UUID | None = None
+) -> int:
+    """Write the current numeric facts of a check (or of a location: what a recheck found) as
+    the day's snapshots; returns how many were written.
 
     Booleans and text are not metrics and are left out; so are facts without a location or
     key. One INSERT ... ON CONFLICT for all of them."""
     tenant = uow.require_tenant()
     rows = uow.session.execute(
-        _CANDIDATES, {"tenant": tenant, "check": check_id, "limit": _LIMIT}
+        _CANDIDATES,
+        {"tenant": tenant, "check": check_id, "location": location_id, "limit": _LIMIT},
     ).all()
     if not rows:
         return 0

@@ -28,6 +28,7 @@ from tenantry.insight.worker import (
 )
 from tenantry.models import (
     AnalysisRun,
+    AnalyticsSnapshot,
     Evidence,
     Location,
     OutboxEntry,
@@ -285,6 +286,13 @@ def test_a_recheck_of_changed_content_supersedes_evidence_and_marks_statements_s
             )
         )
         assert stale == changed.statements_stale
+        page_bytes = uow.session.scalar(
+            sa.select(AnalyticsSnapshot.value).where(
+                AnalyticsSnapshot.location_id == tenant.locations[0],
+                AnalyticsSnapshot.metric == "web.page_bytes",
+            )
+        )
+        assert page_bytes == len(site.pages["/"][2])  # the recheck's figure, not the check's
 
 
 def test_a_new_check_succeeds_the_last_ones_evidence_and_stales_it_only_on_change(
