@@ -8,6 +8,8 @@ default message. Messages never contain personal data.
 
 from __future__ import annotations
 
+from datetime import date
+
 __all__ = [
     "AuditTrailBrokenError",
     "AuthenticationError",
@@ -18,8 +20,10 @@ __all__ = [
     "IllegalTransitionError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "RateLimitedError",
     "ReferenceNotFoundError",
+    "RetentionDutyError",
     "TenantNotBoundError",
     "TenantryError",
     "ValidationError",
@@ -46,6 +50,10 @@ class TenantryError(Exception):
         self.context = context
         super().__init__(self.message)
 
+    def extensions(self) -> dict[str, object]:
+        """Members a problem document carries besides its message (JSON values, no PII)."""
+        return {}
+
 
 class ConfigurationError(TenantryError):
     """The configuration is invalid or incomplete."""
@@ -65,6 +73,22 @@ class NotFoundError(TenantryError):
 
 class ConflictError(TenantryError):
     """The record conflicts with an existing one."""
+
+
+class PreconditionFailedError(TenantryError):
+    """The record changed since it was read: read it again and retry with its new ETag."""
+
+
+class RetentionDutyError(ConflictError):
+    """A retention duty forbids deleting this record yet."""
+
+    def __init__(self, message: str | None = None, *, retained_until: date | None) -> None:
+        super().__init__(message, retained_until=retained_until)
+        self.retained_until = retained_until
+
+    def extensions(self) -> dict[str, object]:
+        until = self.retained_until
+        return {"retained_until": until.isoformat() if until is not None else None}
 
 
 class IdempotencyKeyReusedError(ValidationError):

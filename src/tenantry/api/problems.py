@@ -16,7 +16,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
@@ -32,6 +32,7 @@ from tenantry.errors import (
     IllegalTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     RateLimitedError,
     ReferenceNotFoundError,
     TenantNotBoundError,
@@ -66,7 +67,9 @@ class FieldProblem(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document (with extension members where an error defines them)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(description="Stable URI identifying the kind of problem.")
     title: str
@@ -85,6 +88,7 @@ PROBLEM_TYPES: dict[type[TenantryError], tuple[int, str, str]] = {
     TenantNotBoundError: (403, "tenant-not-bound", "No tenant bound"),
     PermissionDeniedError: (403, "permission-denied", "Permission denied"),
     NotFoundError: (404, "not-found", "Not found"),
+    PreconditionFailedError: (412, "precondition-failed", "Precondition failed"),
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Idempotency key reused"),
     BatchTooLargeError: (413, "batch-too-large", "Batch too large"),
     ReferenceNotFoundError: (422, "reference-not-found", "Referenced record not found"),
@@ -162,6 +166,7 @@ def problem_response(
     *,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, object] | None = None,
 ) -> JSONResponse:
     body = Problem(
         type=problem_type(slug),
@@ -171,6 +176,7 @@ def problem_response(
         instance=request.url.path,
         request_id=_request_id(request),
         errors=errors,
+        **(extensions or {}),
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -201,7 +207,9 @@ async def _tenantry_error(request: Request, exc: Exception) -> JSONResponse:
             extra={"request_id": _request_id(request), "error": type(exc).__name__},
         )
         return problem_response(request, status, slug, title, "internal error", headers=headers)
-    return problem_response(request, status, slug, title, exc.message, headers=headers)
+    return problem_response(
+        request, status, slug, title, exc.message, headers=headers, extensions=exc.extensions()
+    )
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -272,6 +280,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_ref("The principal's role does not allow this"),
     404: _problem_ref("No such record in the principal's tenant and location scope"),
     409: _problem_ref("Conflict or illegal state transition"),
+    412: _problem_ref("The If-Match ETag is stale: the record changed since it was read"),
     413: _problem_ref("Request body over the size limit"),
     422: _problem_ref("Invalid input (each bad field listed)"),
     429: _problem_ref("Rate limit exceeded; see Retry-After"),

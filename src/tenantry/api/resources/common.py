@@ -1,4 +1,12 @@
-"""Shared pieces of the resource modules: base schemas, get and list helpers, write wrapper.
+"""Shared pieces of the resource modules: base schemas, get and list helpers, write wrapper,
+and optimistic concurrency (`ETag` on reads, `If-Match` on writes).
+
+A record's ETag is a strong validator computed from its representation (a hash of the JSON a
+GET returns), so it changes exactly when something a client can see changes and needs no
+version column. `require_match` compares a write's `If-Match` with the ETag of the record as
+the write (holding the row lock) sees it: a stale one is refused with 412 and nothing written.
+PATCH bodies derive from `Patch`: only the fields sent change, unknown fields are refused, and
+read-only fields are refused by name.
 
 Request bodies derive from `In` and type their numbers with `Integer`, `Cents` and `Number`:
 a number must arrive as a JSON number (`true` or `"100"` is refused, not read as 1 or 100), and
@@ -7,6 +15,7 @@ an amount of money lies between 0 and `MAX_CENTS`. A test holds every body model
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -15,13 +24,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_response
 from tenantry.api.idempotency import WriteRequest, Written
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
+from tenantry.errors import PreconditionFailedError, ValidationError
 from tenantry.services.principal import Principal
 from tenantry.services.reads import read_page, read_records
 from tenantry.services.records import KINDS, get_record
@@ -33,13 +43,17 @@ __all__ = [
     "Cents",
     "Email",
     "IdempotencyKey",
+    "IfMatch",
     "In",
     "Integer",
     "Number",
     "Out",
+    "Patch",
+    "etag_of",
     "get_one",
     "list_page",
     "renderer",
+    "require_match",
     "write",
     "write_coalesced",
 ]
@@ -77,6 +91,15 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description="The ETag of the record as last read: a stale one is refused with 412.",
+    ),
+]
+
 
 class Out(BaseModel):
     """A response schema read from an ORM row."""
@@ -94,10 +117,57 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Patch(In):
+    """A PATCH body: every field optional; only the fields sent change.
+
+    `__read_only__` names fields a client may see but never set (refused by name rather than as
+    unknown); `__not_null__` names fields that may be changed but not to null.
+    """
+
+    __read_only__: tuple[str, ...] = ("id", "created_at", "updated_at", "tenant_id")
+    __not_null__: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fixed = sorted(k for k in data if k in cls.__read_only__)
+            if fixed:
+                raise ValueError(f"read-only field(s) cannot be changed: {', '.join(fixed)}")
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, with their values (None: set to null)."""
+        sent = self.model_dump(exclude_unset=True)
+        nulled = sorted(k for k, v in sent.items() if v is None and k in self.__not_null__)
+        if nulled:
+            raise ValidationError(f"field(s) cannot be null: {', '.join(nulled)}")
+        return sent
+
+
+def etag_of(body: BaseModel) -> str:
+    """The strong ETag of a representation: a hash of its JSON."""
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def require_match(if_match: str | None, current: BaseModel) -> None:
+    """Refuse a write whose `If-Match` names another version (absent or `*`: any version)."""
+    if if_match is None:
+        return
+    tags = {t.strip() for t in if_match.split(",")}
+    if "*" in tags:
+        return
+    # A weak comparison would be wrong for writes (RFC 9110 13.1.1): W/ tags never match.
+    if etag_of(current) not in tags:
+        raise PreconditionFailedError()
+
+
 async def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
-    """One record as `out`, read on the event loop (see `tenantry.services.reads`)."""
+    """One record as `out` with its ETag, read on the event loop (see `services.reads`)."""
     (record,) = await _read(ctx, kind, id_=id_)
-    return json_response(out.model_validate(record))
+    body = out.model_validate(record)
+    return json_response(body, headers={"ETag": etag_of(body)})
 
 
 async def list_page(
