@@ -46,9 +46,17 @@ serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (embedded PostgreSQ
 EXTERNAL_SUITES := tests/integration/test_migrations.py tests/integration/test_isolation.py \
 	tests/integration/test_catalog.py tests/integration/test_seed.py
 
-test: $(STAMP) ## Run the test suite on the embedded PostgreSQL, then the server-path suites on a second server
-	$(BIN)/python -m pytest -q
-	env -u TENANTRY_DATABASE_URL TENANTRY_TEST_SERVER=external $(BIN)/python -m pytest -q $(EXTERNAL_SUITES)
+# The two runs are independent (own servers, own temporary folders), so they run side by side;
+# the server-path run's report follows the main one's.
+test: $(STAMP) ## Run the test suite on the embedded PostgreSQL and, beside it, the server-path suites on a second server
+	@tmp=$$(mktemp -d); \
+	env -u TENANTRY_DATABASE_URL TENANTRY_TEST_SERVER=external $(BIN)/python -m pytest -q \
+		-p no:cacheprovider --basetemp=$$tmp/base $(EXTERNAL_SUITES) >$$tmp/external.log 2>&1 & \
+	external=$$!; \
+	$(BIN)/python -m pytest -q; main=$$?; \
+	wait $$external; ext=$$?; \
+	echo "== server-path suites on a second server =="; cat $$tmp/external.log; rm -rf $$tmp; \
+	test $$main -eq 0 -a $$ext -eq 0
 
 test-external: $(STAMP) ## Run the server-path suites and the external-server end-to-end tests on a second server
 	env -u TENANTRY_DATABASE_URL TENANTRY_TEST_SERVER=external $(BIN)/python -m pytest -q \
