@@ -61,6 +61,8 @@ DELETABLE = (
     "engage.email_events",
     "engage.reviews",
     "engage.messages",
+    "engage.chat_messages",
+    "engage.escalations",
     "engage.threads",
     "privacy.doi_tokens",
     "crm.vehicles",
