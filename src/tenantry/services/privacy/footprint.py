@@ -7,10 +7,10 @@ the model's references: customers and leads with that address, leads converted i
 customers, their vehicles, bookings, items, payments, invoices, payment notifications, threads,
 messages (correspondence and chat, every partition), escalations, reviews, e-mail events,
 interactions, score history, visibility checks, and the subject's consent journal, opt-in
-tokens and requests. Events (`events.inbox` and the lake's Delta tables) know the subject only by pseudonymous values, the `needles`: the subject's
-pseudonym (`user_key`) and the keyed hash of the e-mail address (`email_key`). Every tenant
-table and every lake table is listed in the manifest with how it was searched, including those
-where nothing was found.
+tokens and requests. Events (`events.inbox` and the lake's Delta tables) know the subject only
+by pseudonymous values, the `needles`: the subject's pseudonym (`user_key`) and the keyed hash
+of the e-mail address (`email_key`). Every tenant table and every lake table is listed in the
+manifest with how it was searched, including those where nothing was found.
 """
 
 from __future__ import annotations
