@@ -231,3 +231,37 @@ def test_messages_are_in_the_export_and_gone_after_the_erasure(
             {"t": tenant.id, "th": thread},
         )
     assert left == 0
+
+
+def test_the_audit_trail_records_chat_messages_under_the_parent_without_their_bodies(
+    clocked_db: Database, tenant: TenantFixture
+) -> None:
+    _customer, thread = _customer_thread(
+        clocked_db, tenant, f"e.{uuid.uuid4().hex[:8]}@example.org"
+    )
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        message = post_message(uow, tenant.principal(), thread, body="Geheim", direction="inbound")
+        uow.commit()
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        uow.session.execute(
+            sa.text("UPDATE engage.chat_messages SET author_kind = 'ai' WHERE id = :m"),
+            {"m": message.id},
+        )
+        uow.session.execute(sa.text("DELETE FROM engage.threads WHERE id = :t"), {"t": thread})
+        uow.commit()
+    with clocked_db.platform_uow() as uow:
+        entries = uow.session.execute(
+            sa.text(
+                "SELECT table_name, op, redacted_columns, old_values, new_values FROM audit.log"
+                " WHERE tenant_id = :t AND row_id = :r ORDER BY seq"
+            ),
+            {"t": tenant.id, "r": str(message.id)},
+        ).all()
+    assert [(e.table_name, e.op) for e in entries] == [
+        ("engage.chat_messages", "I"),
+        ("engage.chat_messages", "U"),
+        ("engage.chat_messages", "D"),  # with its thread (ON DELETE CASCADE)
+    ]
+    assert "body" in entries[0].redacted_columns and "body" in entries[2].redacted_columns
+    assert all("Geheim" not in json.dumps([e.old_values, e.new_values]) for e in entries)
+    assert all("body" not in (e.new_values or {}) | (e.old_values or {}) for e in entries)

@@ -308,3 +308,38 @@ def test_the_timeline_merges_bookings_payments_messages_and_interactions(
     assert all("Erika" not in i["summary"] for i in items)
     assert client.get(f"/v1/customers/{uuid.uuid4()}/timeline", headers=h).status_code == 404
     assert client.get(url, params={"cursor": "!!"}, headers=h).status_code == 422
+
+
+def test_roles_and_location_scope_apply_to_threads_and_the_timeline(
+    client: TestClient, tenant: TenantFixture, key_for
+) -> None:
+    owner = key_for(tenant)
+    customer = _customer(client, tenant, owner)
+    here = _thread(client, owner, customer_id=customer["id"], channel="web")
+    there = _thread(
+        client,
+        owner,
+        customer_id=customer["id"],
+        channel="web",
+        location_id=str(tenant.locations[1]),
+    )
+    said = {"body": "Drüben", "direction": "inbound"}
+    assert client.post(f"/v1/threads/{there['id']}/messages", json=said, headers=owner).is_success
+
+    analyst = key_for(tenant, "analyst")
+    assert client.get(f"/v1/threads/{here['id']}", headers=analyst).status_code == 200
+    body = {"customer_id": customer["id"], "channel": "web"}
+    assert client.post("/v1/threads", json=body, headers=analyst).status_code == 403
+    url = f"/v1/threads/{here['id']}/messages"
+    assert client.post(url, json=said, headers=analyst).status_code == 403
+
+    scoped = key_for(tenant, "staff", [tenant.locations[0]])
+    listed = client.get("/v1/threads", params={"customer_id": customer["id"]}, headers=scoped)
+    assert [t["id"] for t in listed.json()["items"]] == [here["id"]]
+    assert client.get(f"/v1/threads/{there['id']}", headers=scoped).status_code == 404
+    far = f"/v1/threads/{there['id']}"
+    assert client.post(f"{far}/messages", json=said, headers=scoped).status_code == 404
+    assert client.post(f"{far}/escalate", json={"reason": "x"}, headers=scoped).status_code == 404
+    timeline = f"/v1/customers/{customer['id']}/timeline"
+    assert client.get(timeline, headers=scoped).json()["items"] == []
+    assert [i["text"] for i in client.get(timeline, headers=owner).json()["items"]] == ["Drüben"]
