@@ -1,9 +1,10 @@
-"""Escalations: a thread handed to a person of the tenant, with an assignee, a reason and a
-status (open -> acknowledged -> resolved, reopened when needed).
+"""Escalations: a thread or a review handed to a person of the tenant, with an assignee, a
+reason and a status (open -> acknowledged -> resolved, reopened when needed).
 
-The assignee must be an active member of the tenant; one thread has at most one escalation
-that is not resolved. The reason is sealed under the thread's data subject (it may quote the
-customer). Nothing here commits.
+The assignee must be an active member of the tenant; one thread or review has at most one
+escalation that is not resolved. The reason is sealed under the data subject of the thread or
+review (it may quote the customer). Escalating a review also sets its `escalated` flag.
+Nothing here commits.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.conversations import ESCALATION_LIFECYCLE
 from tenantry.errors import ConflictError, ValidationError
-from tenantry.models import Escalation, Membership, Thread
+from tenantry.models import Escalation, Membership, Review, Thread
 from tenantry.models.enums import EscalationStatus
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
 
-__all__ = ["escalate_thread", "update_escalation"]
+__all__ = ["escalate_review", "escalate_thread", "update_escalation"]
 
 
 def _require_member(uow: UnitOfWork, user_id: uuid.UUID) -> None:
@@ -39,6 +40,52 @@ def _require_member(uow: UnitOfWork, user_id: uuid.UUID) -> None:
         raise ValidationError("the assignee is not a member of this tenant")
 
 
+def _escalate(
+    uow: UnitOfWork,
+    principal: Principal,
+    target: Thread | Review,
+    reason: str,
+    assignee_id: uuid.UUID | None,
+) -> Escalation:
+    if assignee_id is not None:
+        _require_member(uow, assignee_id)
+    column = Escalation.thread_id if isinstance(target, Thread) else Escalation.review_id
+    pending = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Escalation)
+        .where(
+            Escalation.tenant_id == target.tenant_id,
+            column == target.id,
+            Escalation.status != EscalationStatus.RESOLVED,
+        )
+    )
+    if pending:
+        what = "thread" if isinstance(target, Thread) else "review"
+        raise ConflictError(f"the {what} already has an escalation that is not resolved")
+    now = uow.clock.now()
+    escalation = Escalation(
+        tenant_id=target.tenant_id,
+        id=uow.ids(),
+        location_id=target.location_id,
+        thread_id=target.id if isinstance(target, Thread) else None,
+        review_id=target.id if isinstance(target, Review) else None,
+        assignee_id=assignee_id,
+        reason=reason,
+        status=EscalationStatus.OPEN,
+        escalated_by=principal.actor,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(escalation)
+    uow.flush()
+    return escalation
+
+
+def _reason(reason: str) -> None:
+    if not reason or not reason.strip():
+        raise ValidationError("an escalation needs a reason")
+
+
 def escalate_thread(
     uow: UnitOfWork,
     principal: Principal,
@@ -49,36 +96,25 @@ def escalate_thread(
 ) -> Escalation:
     """Escalate a thread to a person (or to whoever picks it up, without an assignee)."""
     principal.require(Action.WRITE_CRM)
-    if not reason or not reason.strip():
-        raise ValidationError("an escalation needs a reason")
+    _reason(reason)
     thread: Thread = get_record(uow, principal, KINDS["thread"], thread_id, for_update=True)
-    if assignee_id is not None:
-        _require_member(uow, assignee_id)
-    pending = uow.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Escalation)
-        .where(
-            Escalation.tenant_id == thread.tenant_id,
-            Escalation.thread_id == thread.id,
-            Escalation.status != EscalationStatus.RESOLVED,
-        )
-    )
-    if pending:
-        raise ConflictError("the thread already has an escalation that is not resolved")
-    now = uow.clock.now()
-    escalation = Escalation(
-        tenant_id=thread.tenant_id,
-        id=uow.ids(),
-        location_id=thread.location_id,
-        thread_id=thread.id,
-        assignee_id=assignee_id,
-        reason=reason,
-        status=EscalationStatus.OPEN,
-        escalated_by=principal.actor,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(escalation)
+    return _escalate(uow, principal, thread, reason, assignee_id)
+
+
+def escalate_review(
+    uow: UnitOfWork,
+    principal: Principal,
+    review_id: uuid.UUID,
+    *,
+    reason: str,
+    assignee_id: uuid.UUID | None = None,
+) -> Escalation:
+    """Escalate a review (a bad rating, a complaint) to a person; flags the review."""
+    principal.require(Action.WRITE_CRM)
+    _reason(reason)
+    review: Review = get_record(uow, principal, KINDS["review"], review_id, for_update=True)
+    escalation = _escalate(uow, principal, review, reason, assignee_id)
+    review.escalated = True
     uow.flush()
     return escalation
 

@@ -5,13 +5,14 @@ nothing."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
-from tenantry.models import Membership, User
+from tenantry.models import Membership, Review, User
 from tests.conftest import TenantFixture, make_tenant
 
 Headers = dict[str, str]
@@ -343,3 +344,29 @@ def test_roles_and_location_scope_apply_to_threads_and_the_timeline(
     timeline = f"/v1/customers/{customer['id']}/timeline"
     assert client.get(timeline, headers=scoped).json()["items"] == []
     assert [i["text"] for i in client.get(timeline, headers=owner).json()["items"]] == ["Drüben"]
+
+
+def test_a_review_is_escalated_once_and_flagged(
+    client: TestClient, tenant: TenantFixture, key_for, db: Database
+) -> None:
+    h = key_for(tenant)
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        review = Review(
+            tenant_id=tenant.id,
+            id=uow.ids(),
+            location_id=tenant.locations[0],
+            platform="google",
+            rating=1,
+            body="Kalt und spät",
+            published_at=datetime(2026, 11, 1, tzinfo=UTC),
+        )
+        uow.session.add(review)
+        uow.commit()
+        review_id = review.id
+    url = f"/v1/reviews/{review_id}/escalate"
+    assert client.post(url, json={"reason": " "}, headers=h).status_code == 422
+    made = client.post(url, json={"reason": "One star: call the guest"}, headers=h)
+    assert made.status_code == 201, made.text
+    assert made.json()["review_id"] == str(review_id) and made.json()["thread_id"] is None
+    assert client.get(f"/v1/reviews/{review_id}", headers=h).json()["escalated"] is True
+    assert client.post(url, json={"reason": "again"}, headers=h).status_code == 409

@@ -49,6 +49,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/reviews/{review_id}/reply": {"body": "thanks"},
     "/v1/threads/{thread_id}/messages": {"body": "Hallo", "direction": "outbound"},
     "/v1/threads/{thread_id}/escalate": {"reason": "manager please"},
+    "/v1/reviews/{review_id}/escalate": {"reason": "manager please"},
     "/v1/leads/{lead_id}/interactions": {"kind": "note"},
     "/v1/threads/{thread_id}": {"status": "open"},
     "/v1/escalations/{escalation_id}": {"status": "acknowledged"},

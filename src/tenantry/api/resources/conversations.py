@@ -1,5 +1,5 @@
-"""`/v1/threads` (and their messages), `/v1/escalations`, `/v1/leads/{id}/interactions` and
-`/v1/customers/{id}/timeline`.
+"""`/v1/threads` (and their messages), `/v1/escalations` (of threads and reviews),
+`/v1/leads/{id}/interactions` and `/v1/customers/{id}/timeline`.
 
 Threads and escalations are records like the others (ETag on reads, `If-Match` on PATCH).
 Messages, interactions and the timeline are paged by time: the cursor carries the last item's
@@ -321,6 +321,27 @@ def escalate_thread(
 
 
 # -- escalations -------------------------------------------------------------------------
+
+
+@router.post(
+    "/reviews/{review_id}/escalate",
+    status_code=201,
+    response_model=EscalationOut,
+    tags=["escalations"],
+    summary="Escalate a review to a person",
+)
+def escalate_review(
+    review_id: uuid.UUID,
+    body: EscalateIn,
+    request: Request,
+    ctx: CtxDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        e = esc_svc.escalate_review(uow, ctx.principal, review_id, **body.model_dump())
+        return Written(201, EscalationOut.model_validate(e), "escalation", e.id)
+
+    return write(ctx, request, body, idempotency_key, run)
 
 
 @router.get(

@@ -88,8 +88,10 @@ SEARCH: dict[str, tuple[str, str]] = {
         "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s)",
     ),
     "engage.escalations": (
-        "of a matching thread",
-        "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s)",
+        "of a matching thread or review",
+        "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s) OR t.review_id IN (SELECT r.id"
+        " FROM engage.reviews r WHERE r.tenant_id = t.tenant_id AND (r.customer_id = ANY(:c)"
+        " OR r.booking_id = ANY(:b) OR r.subject_id = ANY(:s)))",
     ),
     "engage.reviews": (
         "by a matching customer or on a matching booking",
