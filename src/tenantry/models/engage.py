@@ -234,6 +234,21 @@ class Escalation(SubjectLinked, TenantOwned, Base):
         sa.CheckConstraint("(thread_id IS NULL) <> (review_id IS NULL)", name="thread_or_review"),
         sa.Index("ix_escalations_tenant_status_assignee", "tenant_id", "status", "assignee_id"),
         sa.Index("ix_escalations_tenant_thread", "tenant_id", "thread_id"),
+        # One escalation that is not resolved per thread and per review, even under races.
+        sa.Index(
+            "uq_escalations_tenant_thread_unresolved",
+            "tenant_id",
+            "thread_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'resolved' AND thread_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_escalations_tenant_review_unresolved",
+            "tenant_id",
+            "review_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'resolved' AND review_id IS NOT NULL"),
+        ),
         SCHEMA,
     )
 

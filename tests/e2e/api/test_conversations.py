@@ -236,6 +236,11 @@ def test_escalations_need_a_member_and_move_through_their_lifecycle(
     assert done["status"] == "resolved" and done["resolved_at"] is not None
     assert client.patch(eurl, json={"status": "acknowledged"}, headers=h).status_code == 409
     assert client.get("/v1/escalations", params={"status": "open"}, headers=h).json()["items"] == []
+    second = client.post(url, json={"reason": "Again unhappy"}, headers=h)
+    assert second.status_code == 201  # the first is resolved
+    reopened = client.patch(eurl, json={"status": "open"}, headers=h)
+    assert reopened.status_code == 409  # one unresolved escalation per thread
+    assert client.get(eurl, headers=h).json()["status"] == "resolved"
 
 
 def test_the_timeline_merges_bookings_payments_messages_and_interactions(

@@ -237,6 +237,15 @@ CREATE TABLE engage.chat_messages_default PARTITION OF engage.chat_messages DEFA
         schema="engage",
         postgresql_where=sa.text("subject_id IS NOT NULL"),
     )
+    for column in ("thread_id", "review_id"):
+        op.create_index(
+            f"uq_escalations_tenant_{column.removesuffix('_id')}_unresolved",
+            "escalations",
+            ["tenant_id", column],
+            unique=True,
+            schema="engage",
+            postgresql_where=sa.text(f"status <> 'resolved' AND {column} IS NOT NULL"),
+        )
     _rls("engage.escalations")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON engage.escalations TO {APP}")
     op.execute("SELECT audit.enable('engage.escalations'::regclass)")
