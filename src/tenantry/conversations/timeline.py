@@ -1,5 +1,6 @@
-"""The customer timeline: bookings, payments, messages (correspondence and chat) and the
-interactions with the customer's leads, newest first, in one list.
+"""The customer timeline: bookings, payments, messages (correspondence and chat, of the
+customer's threads and of the threads of leads converted into the customer) and the
+interactions with those leads, newest first, in one list.
 
 One `UNION ALL` query reads a page of items (type, time, id, a short summary of codes and
 figures, never personal data), keyset-paged by `(time, id)`; the sealed texts of the page's
@@ -37,17 +38,18 @@ class TimelineItem:
 # :scoped is false for a principal that sees every location; :scope is its location ids.
 _IN_SCOPE = "(NOT :scoped OR {loc} = ANY(:scope))"
 _TIMELINE = f"""
-WITH threads AS (
+WITH leads AS (
+    SELECT l.id FROM crm.leads l
+     WHERE l.tenant_id = :t AND l.customer_id = :c AND l.deleted_at IS NULL
+       AND {_IN_SCOPE.format(loc="l.location_id")}
+), threads AS (
     SELECT th.id FROM engage.threads th
-     WHERE th.tenant_id = :t AND th.customer_id = :c AND {_IN_SCOPE.format(loc="th.location_id")}
+     WHERE th.tenant_id = :t AND (th.customer_id = :c OR th.lead_id IN (SELECT id FROM leads))
+       AND {_IN_SCOPE.format(loc="th.location_id")}
 ), bookings AS (
     SELECT b.id, b.kind, b.status, b.starts_at, b.created_at FROM commerce.bookings b
      WHERE b.tenant_id = :t AND b.customer_id = :c AND b.deleted_at IS NULL
        AND {_IN_SCOPE.format(loc="b.location_id")}
-), leads AS (
-    SELECT l.id FROM crm.leads l
-     WHERE l.tenant_id = :t AND l.customer_id = :c AND l.deleted_at IS NULL
-       AND {_IN_SCOPE.format(loc="l.location_id")}
 ), items AS (
     SELECT 'booking' AS type, b.created_at AS at, b.id,
            b.kind || ' ' || b.status || ' for ' || to_char(b.starts_at AT TIME ZONE 'UTC',

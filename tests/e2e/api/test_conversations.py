@@ -291,6 +291,12 @@ def test_the_timeline_merges_bookings_payments_messages_and_interactions(
         json={"kind": "visit", "summary": "Came by"},
         headers=h,
     )
+    lead_thread = _thread(client, h, lead_id=lead["id"], channel="voice")
+    client.post(
+        f"/v1/threads/{lead_thread['id']}/messages",
+        json={"body": "Rückruf erbeten", "direction": "inbound"},
+        headers=h,
+    )
 
     url = f"/v1/customers/{customer['id']}/timeline"
     items: list[dict[str, Any]] = []
@@ -304,12 +310,16 @@ def test_the_timeline_merges_bookings_payments_messages_and_interactions(
         if cursor is None:
             break
     types = [i["type"] for i in items]
-    assert sorted(types) == sorted(["booking", "payment", "chat_message", "message", "interaction"])
+    assert sorted(types) == sorted(
+        ["booking", "payment", "chat_message", "chat_message", "message", "interaction"]
+    )
     assert [(i["at"], i["id"]) for i in items] == sorted(
         ((i["at"], i["id"]) for i in items), reverse=True
     )
     texts = {i["type"]: i["text"] for i in items}
-    assert texts["chat_message"] == "Tisch für 4?" and texts["interaction"] == "Came by"
+    chats = {i["text"] for i in items if i["type"] == "chat_message"}
+    assert chats == {"Tisch für 4?", "Rückruf erbeten"}  # the converted lead's thread too
+    assert texts["interaction"] == "Came by"
     assert texts["booking"] is None
     assert all("Erika" not in i["summary"] for i in items)
     assert client.get(f"/v1/customers/{uuid.uuid4()}/timeline", headers=h).status_code == 404
