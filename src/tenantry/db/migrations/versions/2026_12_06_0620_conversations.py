@@ -270,7 +270,7 @@ CREATE TABLE engage.chat_messages_default PARTITION OF engage.chat_messages DEFA
         "ix_message_purges_tenant_month", "message_purges", ["tenant_id", "month"], schema="engage"
     )
     _rls("engage.message_purges")
-    op.execute(f"GRANT SELECT, INSERT ON engage.message_purges TO {APP}")
+    op.execute(f"GRANT SELECT ON engage.message_purges TO {APP}")  # the owner writes it
     op.execute("SELECT audit.enable('engage.message_purges'::regclass)")
 
     op.execute(
