@@ -17,11 +17,13 @@ from tenantry.models import (
     Booking,
     BookingItem,
     Campaign,
+    ChatMessage,
     Connection,
     Customer,
     DoiToken,
     EmailEvent,
     ErasureReceipt,
+    Escalation,
     Evidence,
     IdempotencyRecord,
     IdentityLink,
@@ -34,6 +36,7 @@ from tenantry.models import (
     Membership,
     MembershipLocation,
     Message,
+    MessagePurge,
     OutboxEntry,
     Payment,
     PaymentNotification,
@@ -143,6 +146,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             tenant_id=t,
             id=ids(),
             lead_id=lead.id,
+            kind="email",
             channel="email",
             direction="outbound",
             occurred_at=T0,
@@ -259,7 +263,34 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             body="More photos",
             category="gbp",
         )
-        s.add_all([item, pay, inv, msg, review, event, evidence, rec])
+        chat = ChatMessage(
+            tenant_id=t,
+            id=ids(),
+            thread_id=thread.id,
+            channel="sms",
+            direction="inbound",
+            author_kind="customer",
+            body="Kann ich morgen kommen?",
+            sent_at=T0,
+        )
+        escalation = Escalation(
+            tenant_id=t,
+            id=ids(),
+            location_id=loc.id,
+            thread_id=thread.id,
+            assignee_id=user.id,
+            reason="Customer asks for the manager",
+            escalated_by="test",
+        )
+        purge = MessagePurge(
+            tenant_id=t,
+            id=ids(),
+            month=date(2025, 11, 1),
+            partition_name="chat_messages_y2025m11",
+            rows_dropped=3,
+            purged_at=T0,
+        )
+        s.add_all([item, pay, inv, msg, chat, escalation, purge, review, event, evidence, rec])
         s.flush()
         note = PaymentNotification(
             tenant_id=t,
@@ -367,6 +398,9 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             pay,
             inv,
             msg,
+            chat,
+            escalation,
+            purge,
             review,
             event,
             retrieval,

@@ -30,6 +30,7 @@ APPEND_ONLY = {
     "privacy.erasure_receipts",
     "insight.retrievals",
     "insight.statement_evidence",
+    "engage.message_purges",  # read only: the chat upkeep (as the owner) writes it
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {

@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from tenantry import __version__
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
+from tenantry.cli import conversations as conversations_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
@@ -63,6 +64,8 @@ app.add_typer(apikeys_cmd.app, name="apikeys")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(vc_cmd.app, name="vc")
 app.add_typer(evidence_cmd.app, name="evidence")
+app.add_typer(conversations_cmd.threads_app, name="threads")
+app.add_typer(conversations_cmd.messages_app, name="messages")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

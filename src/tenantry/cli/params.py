@@ -22,6 +22,7 @@ __all__ = [
     "anchor_date",
     "as_of_date",
     "format_option",
+    "instant",
     "location_ref",
     "tenant_option",
     "tenant_ref",
@@ -119,3 +120,17 @@ def format_option() -> Any:
     return typer.Option(
         OutputFormat.TABLE, "--format", help="table (for people) or json (for scripts)."
     )
+
+
+def instant(value: str) -> datetime:
+    """A moment in ISO 8601 with its UTC offset (2026-12-06T10:00:00+00:00, or ...Z)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("must be an ISO 8601 time, such as 2026-12-06T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("needs a UTC offset, such as 2026-12-06T10:00:00Z")
+    earliest = datetime(EARLIEST_DATE.year, 1, 1, tzinfo=UTC)
+    if not earliest <= moment <= datetime.now(UTC) + timedelta(days=3660):
+        raise typer.BadParameter("must lie between 2000 and ten years from now")
+    return moment.astimezone(UTC)

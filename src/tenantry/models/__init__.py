@@ -24,7 +24,16 @@ from tenantry.models.commerce import (
     Service,
 )
 from tenantry.models.crm import Customer, Lead, LeadInteraction, LeadScoreHistory, Vehicle
-from tenantry.models.engage import Campaign, EmailEvent, Message, Review, Thread
+from tenantry.models.engage import (
+    Campaign,
+    ChatMessage,
+    EmailEvent,
+    Escalation,
+    Message,
+    MessagePurge,
+    Review,
+    Thread,
+)
 from tenantry.models.events import InboxEvent, OutboxEntry, ProjectionPosition, RelayPosition
 from tenantry.models.identity import (
     IdentityLink,
@@ -77,6 +86,7 @@ __all__ = [
     "BulkRow",
     "Campaign",
     "ChainHead",
+    "ChatMessage",
     "Checkpoint",
     "Connection",
     "ConsentEntry",
@@ -85,6 +95,7 @@ __all__ = [
     "DsarRequest",
     "EmailEvent",
     "ErasureReceipt",
+    "Escalation",
     "Evidence",
     "IdMapEntry",
     "IdempotencyRecord",
@@ -100,6 +111,7 @@ __all__ = [
     "Membership",
     "MembershipLocation",
     "Message",
+    "MessagePurge",
     "MigrationRun",
     "OutboxEntry",
     "Payment",

@@ -33,11 +33,15 @@ __all__ = [
 
 SCHEMA = "audit"
 _PARTITION = re.compile(r"log_(y\d{4}m\d{2}|default)")
+# Monthly partitions of other tables, by schema: `engage.chat_messages` (seed 002).
+_PARTITIONS = {SCHEMA: _PARTITION, "engage": re.compile(r"chat_messages_(y\d{4}m\d{2}|default)")}
 
 
 def is_partition(schema: str | None, name: str | None) -> bool:
-    """True for the monthly (and DEFAULT) partitions of `audit.log`."""
-    return schema == SCHEMA and name is not None and _PARTITION.fullmatch(name) is not None
+    """True for the monthly (and DEFAULT) partitions of `audit.log` and
+    `engage.chat_messages`: tables the database has and the models do not name."""
+    pattern = _PARTITIONS.get(schema or "")
+    return pattern is not None and name is not None and pattern.fullmatch(name) is not None
 
 
 class AuditEntry(Base):

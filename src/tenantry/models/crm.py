@@ -29,6 +29,7 @@ from tenantry.models.enums import (
     Channel,
     Direction,
     FuelType,
+    InteractionKind,
     LeadSource,
     LeadStatus,
     Persona,
@@ -226,7 +227,10 @@ class LeadScoreHistory(TenantOwned, Base):
 
 
 class LeadInteraction(SubjectLinked, TenantOwned, Base):
-    """A touchpoint with a lead: call, email, message, meeting, note."""
+    """A touchpoint with a lead: call, e-mail, visit, note, message, meeting.
+
+    `channel` and `direction` are empty where they mean nothing (a note, a visit).
+    """
 
     __tablename__ = "lead_interactions"
     __subject_parents__ = (("lead_id", "crm.leads"),)
@@ -243,8 +247,11 @@ class LeadInteraction(SubjectLinked, TenantOwned, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("identity.users.id", ondelete="SET NULL")
     )
-    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
-    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
+    kind: Mapped[InteractionKind] = mapped_column(
+        str_enum(InteractionKind, "interaction_kind"), server_default=InteractionKind.NOTE.value
+    )
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, "channel"))
+    direction: Mapped[Direction | None] = mapped_column(str_enum(Direction, "direction"))
     summary = SealedField("free_text")
     summary_sealed: Mapped[bytes | None] = sealed_column("summary", "free_text")
     outcome: Mapped[str | None] = mapped_column(sa.String(60))

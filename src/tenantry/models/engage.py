@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,12 +23,22 @@ from tenantry.models.enums import (
     Channel,
     Direction,
     EmailEventType,
+    EscalationStatus,
     ReviewPlatform,
     ThreadStatus,
 )
 from tenantry.models.sealed import SealedField, sealed_column
 
-__all__ = ["Campaign", "EmailEvent", "Message", "Review", "Thread"]
+__all__ = [
+    "Campaign",
+    "ChatMessage",
+    "EmailEvent",
+    "Escalation",
+    "Message",
+    "MessagePurge",
+    "Review",
+    "Thread",
+]
 
 SCHEMA = {"schema": "engage"}
 
@@ -62,7 +72,7 @@ class Thread(SubjectLinked, TenantOwned, Base):
 
 
 class Message(SubjectLinked, TenantOwned, Base):
-    """One message in a thread."""
+    """One message of correspondence (e-mail) in a thread, kept for the legal period."""
 
     __tablename__ = "messages"
     __subject_parents__ = (("thread_id", "engage.threads"),)
@@ -178,3 +188,99 @@ class EmailEvent(SubjectLinked, TenantOwned, Base):
     recipient_sealed: Mapped[bytes] = sealed_column("recipient", "email", nullable=False)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
     occurred_at: Mapped[datetime]
+
+
+class ChatMessage(SubjectLinked, TenantOwned, Base):
+    """One chat message (web chat, SMS, social, voice transcript) in a thread.
+
+    Partitioned by month of `sent_at` (the partition key is part of the primary key); the
+    partitions are created ahead and dropped whole once their month is past the 90 days
+    (`tenantry.conversations.upkeep`). A DEFAULT partition takes what no month partition does.
+    """
+
+    __tablename__ = "chat_messages"
+    __subject_parents__ = (("thread_id", "engage.threads"),)
+    __table_args__ = (
+        *subject_ref("chat_messages"),
+        tenant_fk("thread_id", "engage.threads", ondelete="CASCADE"),
+        sa.CheckConstraint("channel <> 'email'", name="chat_channel"),
+        sa.Index("ix_chat_messages_tenant_thread_sent", "tenant_id", "thread_id", "sent_at"),
+        {**SCHEMA, "postgresql_partition_by": "RANGE (sent_at)"},
+    )
+
+    thread_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("identity.users.id", ondelete="SET NULL")
+    )
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
+    author_kind: Mapped[AuthorKind] = mapped_column(str_enum(AuthorKind, "author_kind"))
+    body = SealedField("free_text")
+    body_sealed: Mapped[bytes] = sealed_column("body", "free_text", nullable=False)
+    sent_at: Mapped[datetime] = mapped_column(primary_key=True)
+
+
+class Escalation(SubjectLinked, TenantOwned, Base):
+    """A thread or a review handed to a person of the tenant: assignee, reason, status."""
+
+    __tablename__ = "escalations"
+    __subject_parents__ = (("thread_id", "engage.threads"), ("review_id", "engage.reviews"))
+    __table_args__ = (
+        *subject_ref("escalations"),
+        tenant_root_fk(),
+        tenant_fk("location_id", "identity.locations"),
+        tenant_fk("thread_id", "engage.threads", ondelete="CASCADE"),
+        tenant_fk("review_id", "engage.reviews", ondelete="CASCADE"),
+        sa.CheckConstraint("(thread_id IS NULL) <> (review_id IS NULL)", name="thread_or_review"),
+        sa.Index("ix_escalations_tenant_status_assignee", "tenant_id", "status", "assignee_id"),
+        sa.Index("ix_escalations_tenant_thread", "tenant_id", "thread_id"),
+        # One escalation that is not resolved per thread and per review, even under races.
+        sa.Index(
+            "uq_escalations_tenant_thread_unresolved",
+            "tenant_id",
+            "thread_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'resolved' AND thread_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_escalations_tenant_review_unresolved",
+            "tenant_id",
+            "review_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'resolved' AND review_id IS NOT NULL"),
+        ),
+        SCHEMA,
+    )
+
+    location_id: Mapped[uuid.UUID | None]
+    thread_id: Mapped[uuid.UUID | None]
+    review_id: Mapped[uuid.UUID | None]
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("identity.users.id", ondelete="SET NULL")
+    )
+    reason = SealedField("free_text", 500)
+    reason_sealed: Mapped[bytes | None] = sealed_column("reason", "free_text")
+    status: Mapped[EscalationStatus] = mapped_column(
+        str_enum(EscalationStatus, "escalation_status"),
+        server_default=EscalationStatus.OPEN.value,
+    )
+    escalated_by: Mapped[str] = mapped_column(sa.String(120))
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class MessagePurge(TenantOwned, Base):
+    """A month of chat messages dropped after the 90 days: how many rows, no content."""
+
+    __tablename__ = "message_purges"
+    __table_args__ = (
+        tenant_root_fk(),
+        sa.Index("ix_message_purges_tenant_month", "tenant_id", "month"),
+        SCHEMA,
+    )
+
+    month: Mapped[date] = mapped_column(sa.Date)
+    partition_name: Mapped[str] = mapped_column(sa.String(63))
+    rows_dropped: Mapped[int] = mapped_column(sa.Integer)
+    rows_kept: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    purged_at: Mapped[datetime]

@@ -18,10 +18,12 @@ __all__ = [
     "ConsentPurpose",
     "Direction",
     "EmailEventType",
+    "EscalationStatus",
     "EvidenceSource",
     "ExternalSource",
     "FuelType",
     "HoldScope",
+    "InteractionKind",
     "InvoiceStatus",
     "KeyPurpose",
     "KeyStatus",
@@ -438,3 +440,22 @@ class DsarStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     REJECTED = "rejected"
+
+
+class InteractionKind(StrEnum):
+    """What a lead interaction was (seed 002: call, e-mail, visit, note)."""
+
+    CALL = "call"
+    EMAIL = "email"
+    VISIT = "visit"
+    NOTE = "note"
+    MESSAGE = "message"
+    MEETING = "meeting"
+
+
+class EscalationStatus(StrEnum):
+    """An escalation to a person: open -> acknowledged -> resolved (seed 004)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"

@@ -100,6 +100,21 @@ TABLES: dict[str, TableEntry] = {
     "engage.reviews": TableEntry(
         "reputation management", _LEGIT, "reviewers", "24 months (seed 001)"
     ),
+    "engage.chat_messages": TableEntry(
+        "customer communication (chat: web, SMS, social, voice transcripts)",
+        _CONTRACT,
+        "end customers, prospects",
+        "90 days (seed 002): monthly partitions dropped whole",
+    ),
+    "engage.escalations": TableEntry(
+        "handing a conversation to a person",
+        _CONTRACT,
+        "end customers, prospects",
+        "with the thread",
+    ),
+    "engage.message_purges": TableEntry(
+        "proof of the chat retention (row counts per month)", _LEGAL, _NONE, _LIFETIME
+    ),
     "engage.campaigns": TableEntry("marketing campaigns", _CONSENT, _NONE, _LIFETIME),
     "engage.email_events": TableEntry(
         "e-mail deliverability", _LEGIT, "recipients", "engage.email_events: 18 months"
@@ -305,6 +320,9 @@ _COLUMNS: dict[str, str] = {
         for c in ("name", "channel", "subject_variant", "copy_variant")
     },
     "engage.reviews.response_body": "business reply (written by the tenant)",
+    "engage.escalations.escalated_by": "actor reference (user id or role)",
+    "engage.message_purges.month": "event time",
+    "engage.message_purges.partition_name": _CONFIG,
     "insight.analytics_snapshots.metric": _BUSINESS,
     "insight.benchmarks.region": _BUSINESS,
     "insight.benchmarks.metric": _BUSINESS,

@@ -31,6 +31,7 @@ from tenantry.models import (
     Connection,
     Customer,
     DsarRequest,
+    Escalation,
     Evidence,
     Lead,
     Location,
@@ -40,6 +41,7 @@ from tenantry.models import (
     Recommendation,
     Review,
     Service,
+    Thread,
     Vehicle,
     VisibilityCheck,
 )
@@ -171,6 +173,8 @@ KINDS: dict[str, RecordKind[Any]] = {
         RecordKind("evidence", Evidence, _direct(Evidence)),
         RecordKind("recommendation", Recommendation, _direct(Recommendation)),
         RecordKind("dsar", DsarRequest, action=Action.PRIVACY, noun="data-subject request"),
+        RecordKind("thread", Thread, _direct(Thread)),
+        RecordKind("escalation", Escalation, _direct(Escalation)),
     )
 }
 

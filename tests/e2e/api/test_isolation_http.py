@@ -38,6 +38,8 @@ PARAM_TABLES = {
     "evidence_id": "insight.evidence",
     "recommendation_id": "insight.recommendations",
     "request_id": "privacy.dsar_requests",
+    "thread_id": "engage.threads",
+    "escalation_id": "engage.escalations",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -45,6 +47,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/leads/{lead_id}/rescore": {"score": 1, "reason": "x"},
     "/v1/bookings/{booking_id}/payments": {"kind": "full", "method": "card", "amount_cents": 1},
     "/v1/reviews/{review_id}/reply": {"body": "thanks"},
+    "/v1/threads/{thread_id}/messages": {"body": "Hallo", "direction": "outbound"},
+    "/v1/threads/{thread_id}/escalate": {"reason": "manager please"},
+    "/v1/reviews/{review_id}/escalate": {"reason": "manager please"},
+    "/v1/leads/{lead_id}/interactions": {"kind": "note"},
+    "/v1/threads/{thread_id}": {"status": "open"},
+    "/v1/escalations/{escalation_id}": {"status": "acknowledged"},
 }
 
 

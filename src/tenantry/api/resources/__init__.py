@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from tenantry.api.deps import Renderer
 from tenantry.api.resources import (
     commerce,
+    conversations,
     crm,
     engage,
     events,
@@ -23,6 +24,17 @@ from tenantry.api.resources import (
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
+_MODULES = (
+    leads,
+    crm,
+    identity,
+    commerce,
+    engage,
+    insight,
+    insight_reports,
+    privacy,
+    events,
+    conversations,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -5,12 +5,12 @@ on, and the scan searches.
 Starting from the e-mail address (and the subject registry's blind index), the search follows
 the model's references: customers and leads with that address, leads converted into those
 customers, their vehicles, bookings, items, payments, invoices, payment notifications, threads,
-messages, reviews, e-mail events, interactions, score history, visibility checks, and the
-subject's consent journal, opt-in tokens and requests. Events (`events.inbox` and the lake's
-Delta tables) know the subject only by pseudonymous values, the `needles`: the subject's
-pseudonym (`user_key`) and the keyed hash of the e-mail address (`email_key`). Every tenant
-table and every lake table is listed in the manifest with how it was searched, including those
-where nothing was found.
+messages (correspondence and chat, every partition), escalations, reviews, e-mail events,
+interactions, score history, visibility checks, and the subject's consent journal, opt-in
+tokens and requests. Events (`events.inbox` and the lake's Delta tables) know the subject only
+by pseudonymous values, the `needles`: the subject's pseudonym (`user_key`) and the keyed hash
+of the e-mail address (`email_key`). Every tenant table and every lake table is listed in the
+manifest with how it was searched, including those where nothing was found.
 """
 
 from __future__ import annotations
@@ -83,6 +83,16 @@ SEARCH: dict[str, tuple[str, str]] = {
         "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l) OR t.subject_id = ANY(:s)",
     ),
     "engage.messages": ("in a matching thread", "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s)"),
+    "engage.chat_messages": (
+        "in a matching thread (chat, all partitions)",
+        "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s)",
+    ),
+    "engage.escalations": (
+        "of a matching thread or review",
+        "t.thread_id = ANY(:th) OR t.subject_id = ANY(:s) OR t.review_id IN (SELECT r.id"
+        " FROM engage.reviews r WHERE r.tenant_id = t.tenant_id AND (r.customer_id = ANY(:c)"
+        " OR r.booking_id = ANY(:b) OR r.subject_id = ANY(:s)))",
+    ),
     "engage.reviews": (
         "by a matching customer or on a matching booking",
         "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
