@@ -12,6 +12,7 @@ from tenantry.api.deps import Renderer
 from tenantry.api.resources import (
     commerce,
     crm,
+    dashboards,
     engage,
     events,
     identity,
@@ -23,6 +24,19 @@ from tenantry.api.resources import (
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
+# `dashboards` first: its paths (`/v1/leads/hot-prospects`, `/v1/customers/search`, ...) would
+# otherwise be taken for ids by the `/{id}` routes of `leads` and `crm`.
+_MODULES = (
+    dashboards,
+    leads,
+    crm,
+    identity,
+    commerce,
+    engage,
+    insight,
+    insight_reports,
+    privacy,
+    events,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -1,0 +1,276 @@
+"""The dashboards and lists of seed 002 as endpoints: `/v1/dashboard/leads`,
+`/v1/dashboard/bookings`, `/v1/leads/hot-prospects`, `/v1/vehicles/tuv-due` and
+`/v1/customers/search`.
+
+Their paths live under the collections of other modules (`/v1/leads/{lead_id}` would read
+`hot-prospects` as an id and refuse it), so this router is mounted before those: see
+`tenantry.api.resources`. Lists are keyset-paged in their own order; a cursor is the last row's
+position in that order, opaque to the client and refused when it does not decode.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from tenantry.api.deps import (
+    CtxDep,
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+)
+from tenantry.api.keyset import decode_keyset, encode_keyset
+from tenantry.api.resources.common import ERRORS
+from tenantry.api.resources.crm import CustomerOut
+from tenantry.api.routing import ResourceRouter
+from tenantry.models.enums import LeadSource, LeadStatus, Persona
+from tenantry.services import dashboard as svc
+from tenantry.services.customer_search import search_customers
+
+__all__ = ["RENDERERS", "router"]
+
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
+
+# What an e-mail address (blanks around it allowed: it is normalised), a phone number or a
+# plate may be written with; anything else is refused before a lookup.
+EMAIL_SEARCH_PATTERN = r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]{2,39}$"
+PLATE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 .-]{0,19}$"
+
+
+# -- schemas ----------------------------------------------------------------------------------
+
+
+class LeadDashboardOut(BaseModel):
+    since: datetime = Field(description="Start of the tenant's day (its timezone).")
+    timezone: str
+    location_id: uuid.UUID | None
+    today_leads: int
+    converted_leads: int
+    avg_qualified_score: float | None
+    open_leads: int
+    total_leads: int
+    conversion_rate: float | None = Field(description="converted / total; null without leads.")
+
+
+class LocationKpisOut(BaseModel):
+    location_id: uuid.UUID
+    location_name: str
+    bookings: int
+    fulfilled: int
+    cancelled: int
+    no_shows: int
+    no_show_rate: float
+    booked_cents: int
+    collected_cents: int
+
+
+class BookingKpisOut(BaseModel):
+    start: datetime = Field(description="Bookings starting at or after this instant ...")
+    end: datetime = Field(description="... and before this one.")
+    days_back: int
+    days_ahead: int
+    locations: list[LocationKpisOut]
+
+
+class HotProspectOut(BaseModel):
+    id: uuid.UUID
+    location_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    status: LeadStatus
+    score: int
+    source: LeadSource
+    persona: Persona | None
+    interest: str | None
+    estimated_value_cents: int | None
+    created_at: datetime
+
+
+class TuvDueOut(BaseModel):
+    id: uuid.UUID = Field(description="The vehicle.")
+    customer_id: uuid.UUID
+    make: str
+    model: str
+    model_year: int | None
+    tuv_due_on: date
+    days_left: int = Field(description="Days from today to the due date; negative: overdue.")
+    last_service_on: date | None
+
+
+LocationId = Annotated[uuid.UUID | None, Query(description="Only this location.")]
+
+
+# -- dashboards -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/dashboard/leads",
+    response_model=LeadDashboardOut,
+    tags=["dashboard"],
+    summary="Lead dashboard: today, converted, average qualified score, open, total",
+)
+def lead_dashboard(ctx: CtxDep, location_id: LocationId = None) -> Response:
+    with ctx.read() as uow:
+        figures = svc.lead_dashboard(uow, ctx.principal, location_id=location_id)
+        tenant = uow.repos.tenants.current()
+        since = svc.start_of_day(uow.clock.now(), tenant.timezone)
+        body = LeadDashboardOut(
+            since=since,
+            timezone=tenant.timezone,
+            location_id=location_id,
+            today_leads=figures.today_leads,
+            converted_leads=figures.converted_leads,
+            avg_qualified_score=figures.avg_qualified_score,
+            open_leads=figures.open_leads,
+            total_leads=figures.total_leads,
+            conversion_rate=figures.conversion_rate,
+        )
+    return json_response(body)
+
+
+DaysAround = Query(ge=0, le=svc.MAX_KPI_DAYS, description=f"0..{svc.MAX_KPI_DAYS} (default 30).")
+
+
+@router.get(
+    "/dashboard/bookings",
+    response_model=BookingKpisOut,
+    tags=["dashboard"],
+    summary="Booking KPIs per location for the days around today",
+)
+def booking_dashboard(
+    ctx: CtxDep,
+    days_back: Annotated[int, DaysAround] = 30,
+    days_ahead: Annotated[int, DaysAround] = 30,
+    location_id: LocationId = None,
+) -> Response:
+    with ctx.read() as uow:
+        rows = svc.booking_kpis(
+            uow, ctx.principal, days_back=days_back, days_ahead=days_ahead, location_id=location_id
+        )
+        start, end = svc.kpi_period(uow, days_back, days_ahead)
+    body = BookingKpisOut(
+        start=start,
+        end=end,
+        days_back=days_back,
+        days_ahead=days_ahead,
+        locations=[
+            LocationKpisOut(
+                location_id=k.location_id,
+                location_name=k.location_name,
+                bookings=k.bookings,
+                fulfilled=k.fulfilled,
+                cancelled=k.cancelled,
+                no_shows=k.no_shows,
+                no_show_rate=k.no_show_rate,
+                booked_cents=k.booked_cents,
+                collected_cents=k.collected_cents,
+            )
+            for k in rows
+        ],
+    )
+    return json_response(body)
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/leads/hot-prospects",
+    response_model=Page[HotProspectOut],
+    tags=["leads"],
+    summary="Open leads scoring 70 or more, best first",
+)
+def hot_prospects(
+    ctx: CtxDep,
+    min_score: Annotated[
+        int, Query(ge=svc.HOT_SCORE, le=100, description="70..100 (default 70).")
+    ] = svc.HOT_SCORE,
+    location_id: LocationId = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    after = decode_keyset("itu", cursor)
+    with ctx.read() as uow:
+        rows = svc.hot_prospects(
+            uow,
+            ctx.principal,
+            min_score=min_score,
+            location_id=location_id,
+            after=after,
+            limit=limit + 1,
+        )
+    items = [HotProspectOut(**vars(r)) for r in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_keyset("itu", *rows[limit - 1].key) if more else None
+    return json_response(Page[HotProspectOut](items=items, next_cursor=next_cursor))
+
+
+@router.get(
+    "/vehicles/tuv-due",
+    response_model=Page[TuvDueOut],
+    tags=["vehicles"],
+    summary="Vehicles whose TÜV is due within N days (overdue ones included), earliest first",
+)
+def tuv_due(
+    ctx: CtxDep,
+    days: Annotated[
+        int, Query(ge=1, le=svc.MAX_TUV_DAYS, description=f"1..{svc.MAX_TUV_DAYS} (default 30).")
+    ] = 30,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    after = decode_keyset("du", cursor)
+    with ctx.read() as uow:
+        day, rows = svc.tuv_due(
+            uow,
+            ctx.principal,
+            days=days,
+            after=after,
+            limit=limit + 1,
+        )
+    items = [TuvDueOut(**vars(r), days_left=(r.tuv_due_on - day).days) for r in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_keyset("du", *rows[limit - 1].key) if more else None
+    return json_response(Page[TuvDueOut](items=items, next_cursor=next_cursor))
+
+
+@router.get(
+    "/customers/search",
+    response_model=Page[CustomerOut],
+    tags=["customers"],
+    summary="Find customers by e-mail, phone or licence plate (exactly one)",
+)
+def customer_search(
+    ctx: CtxDep,
+    email: Annotated[str | None, Query(max_length=320, pattern=EMAIL_SEARCH_PATTERN)] = None,
+    phone: Annotated[str | None, Query(max_length=40, pattern=PHONE_PATTERN)] = None,
+    plate: Annotated[str | None, Query(max_length=20, pattern=PLATE_PATTERN)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    after = decode_cursor(cursor)
+    with ctx.read() as uow:
+        rows = search_customers(
+            uow,
+            ctx.principal,
+            email=email,
+            phone=phone,
+            plate=plate,
+            after=after,
+            limit=limit + 1,
+        )
+        items = [CustomerOut.model_validate(c) for c in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(rows[limit - 1].id) if more else None
+    return json_response(Page[CustomerOut](items=items, next_cursor=next_cursor))
+
+
+RENDERERS: dict[str, Any] = {}
