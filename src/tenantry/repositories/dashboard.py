@@ -23,10 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOKING_KPIS_SQL",
+    "HOT_PROSPECTS_AFTER",
     "HOT_PROSPECTS_ORDER",
+    "HOT_PROSPECTS_SCOPED",
     "HOT_PROSPECTS_SQL",
     "LEAD_DASHBOARD_SQL",
+    "TUV_DUE_AFTER",
     "TUV_DUE_ORDER",
+    "TUV_DUE_SCOPED",
     "TUV_DUE_SQL",
     "BookingKpis",
     "DashboardRepository",
@@ -85,6 +89,7 @@ WHERE tenant_id = :tenant_id
   AND status IN ('new', 'contacted', 'qualified') AND deleted_at IS NULL AND score >= 70
   AND score >= :min_score
 """
+HOT_PROSPECTS_SCOPED = _SCOPED
 HOT_PROSPECTS_AFTER = " AND (score, created_at, id) < (:after_score, :after_created_at, :after_id)"
 HOT_PROSPECTS_ORDER = " ORDER BY score DESC, created_at DESC, id DESC LIMIT {limit}"
 
@@ -224,7 +229,7 @@ class DashboardRepository:
         params: dict[str, object] = {"tenant_id": self.uow.require_tenant(), "min_score": min_score}
         sql = HOT_PROSPECTS_SQL
         if location_ids is not None:
-            sql += _SCOPED
+            sql += HOT_PROSPECTS_SCOPED
             params["location_ids"] = list(location_ids)
         if after is not None:
             sql += HOT_PROSPECTS_AFTER

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -65,6 +66,13 @@ def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
 def world(db: Database) -> dict[str, Any]:
     a, b = make_tenant(db), make_tenant(db)
     rows_a, rows_b = populate_every_table(db, a.id), populate_every_table(db, b.id)
+    # Each tenant's lead a hot prospect (score >= 70), so /v1/leads/hot-prospects lists it.
+    with db.owner_engine.begin() as conn:
+        for rows in (rows_a, rows_b):
+            conn.execute(
+                sa.text("UPDATE crm.leads SET score = 80 WHERE id = :id"),
+                {"id": rows["crm.leads"].id},
+            )
     return {"a": a, "b": b, "rows_a": rows_a, "rows_b": rows_b, "key_a": issue_key(db, a.id)}
 
 
@@ -101,6 +109,12 @@ def test_other_tenants_ids_are_404_on_every_route(
 # GET routes without an id that list no tenant rows: the processing register, the tenant's KPIs
 # (aggregates) and the benchmarks (cross-tenant percentiles, belonging to no tenant).
 NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/benchmarks"}
+# Dashboards: figures over the tenant's rows, not lists of them (scoped by tests of their own).
+NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
+# Lists that need a query: the parameters that find tenant A's rows.
+LIST_QUERIES: dict[str, Any] = {
+    "/v1/customers/search": lambda rows: {"email": rows["crm.customers"].email},
+}
 
 
 def test_lists_never_show_other_tenants_rows(
@@ -112,7 +126,8 @@ def test_lists_never_show_other_tenants_rows(
     ]
     assert len(lists) >= 12
     for path in lists:
-        r = client.get(path, params={"limit": 200}, headers=world["key_a"])
+        query = LIST_QUERIES.get(path, lambda rows: {})(world["rows_a"])
+        r = client.get(path, params={"limit": 200, **query}, headers=world["key_a"])
         assert r.status_code == 200, (path, r.text)
         items = r.json()["items"]
         assert items, f"{path} shows none of tenant A's rows"
