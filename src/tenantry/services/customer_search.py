@@ -16,6 +16,7 @@ with the number is stored under it again or changed (`FieldSealer` records it th
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 
@@ -30,7 +31,13 @@ from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, list_records
 
-__all__ = ["search_customers"]
+__all__ = ["EMAIL_SEARCH_PATTERN", "PHONE_PATTERN", "PLATE_PATTERN", "search_customers"]
+
+# How a search value may be written (blanks around an e-mail address are allowed: it is
+# normalised); anything else is refused before a lookup, by the API and the CLI alike.
+EMAIL_SEARCH_PATTERN = r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]{2,39}$"
+PLATE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 .-]{0,19}$"
 
 
 def search_customers(
@@ -49,6 +56,12 @@ def search_customers(
     given = [name for name, v in (("email", email), ("phone", phone), ("plate", plate)) if v]
     if len(given) != 1:
         raise ValidationError("give exactly one of email, phone or plate")
+    for value, pattern, what in (
+        (phone, PHONE_PATTERN, "phone number"),
+        (plate, PLATE_PATTERN, "plate"),
+    ):
+        if value and not re.fullmatch(pattern, value):
+            raise ValidationError(f"not a valid {what}")
     ring = keyring(uow)
     tenant = uow.require_tenant()
     if plate:

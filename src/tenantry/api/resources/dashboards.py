@@ -33,17 +33,16 @@ from tenantry.api.resources.crm import CustomerOut
 from tenantry.api.routing import ResourceRouter
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
 from tenantry.services import dashboard as svc
-from tenantry.services.customer_search import search_customers
+from tenantry.services.customer_search import (
+    EMAIL_SEARCH_PATTERN,
+    PHONE_PATTERN,
+    PLATE_PATTERN,
+    search_customers,
+)
 
 __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1", responses=ERRORS)
-
-# What an e-mail address (blanks around it allowed: it is normalised), a phone number or a
-# plate may be written with; anything else is refused before a lookup.
-EMAIL_SEARCH_PATTERN = r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"
-PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]{2,39}$"
-PLATE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 .-]{0,19}$"
 
 
 # -- schemas ----------------------------------------------------------------------------------
