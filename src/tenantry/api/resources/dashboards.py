@@ -1,6 +1,7 @@
 """The dashboards and lists of seed 002 as endpoints: `/v1/dashboard/leads`,
 `/v1/dashboard/bookings`, `/v1/leads/hot-prospects`, `/v1/vehicles/tuv-due` and
-`/v1/customers/search`.
+`POST /v1/customers/search` (a read; its e-mail, phone or plate travel in the body, since URLs
+end up in logs).
 
 Their paths live under the collections of other modules (`/v1/leads/{lead_id}` would read
 `hot-prospects` as an id and refuse it), so this router is mounted before those: see
@@ -28,7 +29,7 @@ from tenantry.api.deps import (
     json_response,
 )
 from tenantry.api.keyset import decode_keyset, encode_keyset
-from tenantry.api.resources.common import ERRORS
+from tenantry.api.resources.common import ERRORS, In
 from tenantry.api.resources.crm import CustomerOut
 from tenantry.api.routing import ResourceRouter
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
@@ -241,28 +242,32 @@ def tuv_due(
     return json_response(Page[TuvDueOut](items=items, next_cursor=next_cursor))
 
 
-@router.get(
+class CustomerSearchIn(In):
+    """Exactly one of the three; matched exactly after normalisation."""
+
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL_SEARCH_PATTERN)
+    phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
+    plate: str | None = Field(default=None, max_length=20, pattern=PLATE_PATTERN)
+
+
+@router.post(
     "/customers/search",
     response_model=Page[CustomerOut],
     tags=["customers"],
-    summary="Find customers by e-mail, phone or licence plate (exactly one)",
+    summary="Find customers by e-mail, phone or licence plate (exactly one; read-only)",
 )
 def customer_search(
-    ctx: CtxDep,
-    email: Annotated[str | None, Query(max_length=320, pattern=EMAIL_SEARCH_PATTERN)] = None,
-    phone: Annotated[str | None, Query(max_length=40, pattern=PHONE_PATTERN)] = None,
-    plate: Annotated[str | None, Query(max_length=20, pattern=PLATE_PATTERN)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    body: CustomerSearchIn, ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
+    # A POST so that the searched value travels in the body, never in a URL (URLs are logged).
     after = decode_cursor(cursor)
     with ctx.read() as uow:
         rows = search_customers(
             uow,
             ctx.principal,
-            email=email,
-            phone=phone,
-            plate=plate,
+            email=body.email,
+            phone=body.phone,
+            plate=body.plate,
             after=after,
             limit=limit + 1,
         )
