@@ -4,7 +4,7 @@
 end up in logs).
 
 Their paths live under the collections of other modules (`/v1/leads/{lead_id}` would read
-`hot-prospects` as an id and refuse it), so this router is mounted before those: see
+`hot-prospects` as an id and refuse it), so these routers are mounted before those: see
 `tenantry.api.resources`. Lists are keyset-paged in their own order; a cursor is the last row's
 position in that order, opaque to the client and refused when it does not decode.
 """
@@ -41,9 +41,13 @@ from tenantry.services.customer_search import (
     search_customers,
 )
 
-__all__ = ["RENDERERS", "router"]
+__all__ = ["RENDERERS", "ROUTERS"]
 
-router = ResourceRouter(prefix="/v1", responses=ERRORS)
+dashboard = ResourceRouter(prefix="/v1/dashboard", tags=["dashboard"], responses=ERRORS)
+lead_lists = ResourceRouter(prefix="/v1/leads", tags=["leads"], responses=ERRORS)
+vehicle_lists = ResourceRouter(prefix="/v1/vehicles", tags=["vehicles"], responses=ERRORS)
+customer_lists = ResourceRouter(prefix="/v1/customers", tags=["customers"], responses=ERRORS)
+ROUTERS = (dashboard, lead_lists, vehicle_lists, customer_lists)
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -111,10 +115,9 @@ LocationId = Annotated[uuid.UUID | None, Query(description="Only this location."
 # -- dashboards -------------------------------------------------------------------------------
 
 
-@router.get(
-    "/dashboard/leads",
+@dashboard.get(
+    "/leads",
     response_model=LeadDashboardOut,
-    tags=["dashboard"],
     summary="Lead dashboard: today, converted, average qualified score, open, total",
 )
 def lead_dashboard(ctx: CtxDep, location_id: LocationId = None) -> Response:
@@ -139,10 +142,9 @@ def lead_dashboard(ctx: CtxDep, location_id: LocationId = None) -> Response:
 DaysAround = Query(ge=0, le=svc.MAX_KPI_DAYS, description=f"0..{svc.MAX_KPI_DAYS} (default 30).")
 
 
-@router.get(
-    "/dashboard/bookings",
+@dashboard.get(
+    "/bookings",
     response_model=BookingKpisOut,
-    tags=["dashboard"],
     summary="Booking KPIs per location for the days around today",
 )
 def booking_dashboard(
@@ -182,10 +184,9 @@ def booking_dashboard(
 # -- lists ------------------------------------------------------------------------------------
 
 
-@router.get(
-    "/leads/hot-prospects",
+@lead_lists.get(
+    "/hot-prospects",
     response_model=Page[HotProspectOut],
-    tags=["leads"],
     summary="Open leads scoring 70 or more, best first",
 )
 def hot_prospects(
@@ -213,10 +214,9 @@ def hot_prospects(
     return json_response(Page[HotProspectOut](items=items, next_cursor=next_cursor))
 
 
-@router.get(
-    "/vehicles/tuv-due",
+@vehicle_lists.get(
+    "/tuv-due",
     response_model=Page[TuvDueOut],
-    tags=["vehicles"],
     summary="Vehicles whose TÜV is due within N days (overdue ones included), earliest first",
 )
 def tuv_due(
@@ -250,10 +250,9 @@ class CustomerSearchIn(In):
     plate: str | None = Field(default=None, max_length=20, pattern=PLATE_PATTERN)
 
 
-@router.post(
-    "/customers/search",
+@customer_lists.post(
+    "/search",
     response_model=Page[CustomerOut],
-    tags=["customers"],
     summary="Find customers by e-mail, phone or licence plate (exactly one; read-only)",
 )
 def customer_search(
