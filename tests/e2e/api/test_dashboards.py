@@ -423,10 +423,11 @@ def test_customer_search_refuses_bad_input_without_echoing_it(
     "the privacy kernel, on the capture path",
 )
 def test_customer_search_by_phone_finds_a_customer_whose_subject_began_as_a_lead(
-    shop: Shop,
+    client: TestClient, db: Database
 ) -> None:
     """A lead with an e-mail alone creates the data subject; a customer with the same e-mail
     and a phone number joins that subject, which must then carry the phone's index too."""
+    shop = Shop(client, db)  # a tenant of its own: the shared one's figures stay as they are
     lead = {"location_id": str(shop.t.locations[0]), "source": "web_quote"}
     shop.post("/v1/leads", lead | {"email": "max.mustermann@example.org"})
     customer = shop.customer("C4", email="max.mustermann@example.org", phone="+49 40 7654321")
