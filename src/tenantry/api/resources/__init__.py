@@ -24,9 +24,11 @@ from tenantry.api.resources import (
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
-# `dashboards` first: its paths (`/v1/leads/hot-prospects`, `/v1/customers/search`, ...) would
-# otherwise be taken for ids by the `/{id}` routes of `leads` and `crm`. One router per
-# collection, so a request elsewhere in `/v1/leads` tries one more route, not all of them.
-ROUTERS: tuple[APIRouter, ...] = (*dashboards.ROUTERS, *(m.router for m in _MODULES))
+# `dashboards` last: no request for another module tries its routes first (its
+# `POST /v1/customers/search` is found after `crm`'s `/v1/customers/{id}`, whose methods differ).
+_MODULES = (
+    *(leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events),
+    dashboards,
+)
+ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -1,18 +1,18 @@
-"""The dashboards and lists of seed 002 as endpoints: `/v1/dashboard/leads`,
-`/v1/dashboard/bookings`, `/v1/leads/hot-prospects`, `/v1/vehicles/tuv-due` and
-`POST /v1/customers/search` (a read; its e-mail, phone or plate travel in the body, since URLs
-end up in logs).
+"""`/v1/dashboard/leads` and `/v1/dashboard/bookings` (the lead dashboard of seed 002 and the
+booking KPIs per location), and `POST /v1/customers/search`: a read, whose e-mail, phone or
+plate travel in the body because URLs end up in logs.
 
-Their paths live under the collections of other modules (`/v1/leads/{lead_id}` would read
-`hot-prospects` as an id and refuse it), so these routers are mounted before those: see
-`tenantry.api.resources`. Lists are keyset-paged in their own order; a cursor is the last row's
-position in that order, opaque to the client and refused when it does not decode.
+This module is mounted after the others (see `tenantry.api.resources`), so no request for
+another resource tries these routes first; `POST /v1/customers/search` is still found, since
+`/v1/customers/{customer_id}` answers other methods. The lists of seed 002 that live under an
+id route (`/v1/leads/hot-prospects`, `/v1/vehicles/tuv-due`) are declared in `leads` and `crm`
+before that route.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -28,11 +28,9 @@ from tenantry.api.deps import (
     encode_cursor,
     json_response,
 )
-from tenantry.api.keyset import decode_keyset, encode_keyset
 from tenantry.api.resources.common import ERRORS, In
 from tenantry.api.resources.crm import CustomerOut
 from tenantry.api.routing import ResourceRouter
-from tenantry.models.enums import LeadSource, LeadStatus, Persona
 from tenantry.services import dashboard as svc
 from tenantry.services.customer_search import (
     EMAIL_SEARCH_PATTERN,
@@ -41,13 +39,9 @@ from tenantry.services.customer_search import (
     search_customers,
 )
 
-__all__ = ["RENDERERS", "ROUTERS"]
+__all__ = ["RENDERERS", "router"]
 
-dashboard = ResourceRouter(prefix="/v1/dashboard", tags=["dashboard"], responses=ERRORS)
-lead_lists = ResourceRouter(prefix="/v1/leads", tags=["leads"], responses=ERRORS)
-vehicle_lists = ResourceRouter(prefix="/v1/vehicles", tags=["vehicles"], responses=ERRORS)
-customer_lists = ResourceRouter(prefix="/v1/customers", tags=["customers"], responses=ERRORS)
-ROUTERS = (dashboard, lead_lists, vehicle_lists, customer_lists)
+router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -85,38 +79,15 @@ class BookingKpisOut(BaseModel):
     locations: list[LocationKpisOut]
 
 
-class HotProspectOut(BaseModel):
-    id: uuid.UUID
-    location_id: uuid.UUID
-    customer_id: uuid.UUID | None
-    status: LeadStatus
-    score: int
-    source: LeadSource
-    persona: Persona | None
-    interest: str | None
-    estimated_value_cents: int | None
-    created_at: datetime
-
-
-class TuvDueOut(BaseModel):
-    id: uuid.UUID = Field(description="The vehicle.")
-    customer_id: uuid.UUID
-    make: str
-    model: str
-    model_year: int | None
-    tuv_due_on: date
-    days_left: int = Field(description="Days from today to the due date; negative: overdue.")
-    last_service_on: date | None
-
-
 LocationId = Annotated[uuid.UUID | None, Query(description="Only this location.")]
 
 
 # -- dashboards -------------------------------------------------------------------------------
 
 
-@dashboard.get(
-    "/leads",
+@router.get(
+    "/dashboard/leads",
+    tags=["dashboard"],
     response_model=LeadDashboardOut,
     summary="Lead dashboard: today, converted, average qualified score, open, total",
 )
@@ -142,8 +113,9 @@ def lead_dashboard(ctx: CtxDep, location_id: LocationId = None) -> Response:
 DaysAround = Query(ge=0, le=svc.MAX_KPI_DAYS, description=f"0..{svc.MAX_KPI_DAYS} (default 30).")
 
 
-@dashboard.get(
-    "/bookings",
+@router.get(
+    "/dashboard/bookings",
+    tags=["dashboard"],
     response_model=BookingKpisOut,
     summary="Booking KPIs per location for the days around today",
 )
@@ -181,65 +153,7 @@ def booking_dashboard(
     return json_response(body)
 
 
-# -- lists ------------------------------------------------------------------------------------
-
-
-@lead_lists.get(
-    "/hot-prospects",
-    response_model=Page[HotProspectOut],
-    summary="Open leads scoring 70 or more, best first",
-)
-def hot_prospects(
-    ctx: CtxDep,
-    min_score: Annotated[
-        int, Query(ge=svc.HOT_SCORE, le=100, description="70..100 (default 70).")
-    ] = svc.HOT_SCORE,
-    location_id: LocationId = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> Response:
-    after = decode_keyset("itu", cursor)
-    with ctx.read() as uow:
-        rows = svc.hot_prospects(
-            uow,
-            ctx.principal,
-            min_score=min_score,
-            location_id=location_id,
-            after=after,
-            limit=limit + 1,
-        )
-    items = [HotProspectOut(**vars(r)) for r in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = encode_keyset("itu", *rows[limit - 1].key) if more else None
-    return json_response(Page[HotProspectOut](items=items, next_cursor=next_cursor))
-
-
-@vehicle_lists.get(
-    "/tuv-due",
-    response_model=Page[TuvDueOut],
-    summary="Vehicles whose TÜV is due within N days (overdue ones included), earliest first",
-)
-def tuv_due(
-    ctx: CtxDep,
-    days: Annotated[
-        int, Query(ge=1, le=svc.MAX_TUV_DAYS, description=f"1..{svc.MAX_TUV_DAYS} (default 30).")
-    ] = 30,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> Response:
-    after = decode_keyset("du", cursor)
-    with ctx.read() as uow:
-        day, rows = svc.tuv_due(
-            uow,
-            ctx.principal,
-            days=days,
-            after=after,
-            limit=limit + 1,
-        )
-    items = [TuvDueOut(**vars(r), days_left=(r.tuv_due_on - day).days) for r in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = encode_keyset("du", *rows[limit - 1].key) if more else None
-    return json_response(Page[TuvDueOut](items=items, next_cursor=next_cursor))
+# -- customer search --------------------------------------------------------------------------
 
 
 class CustomerSearchIn(In):
@@ -250,8 +164,9 @@ class CustomerSearchIn(In):
     plate: str | None = Field(default=None, max_length=20, pattern=PLATE_PATTERN)
 
 
-@customer_lists.post(
-    "/search",
+@router.post(
+    "/customers/search",
+    tags=["customers"],
     response_model=Page[CustomerOut],
     summary="Find customers by e-mail, phone or licence plate (exactly one; read-only)",
 )
