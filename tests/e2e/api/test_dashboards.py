@@ -120,7 +120,7 @@ def shop(client: TestClient, db: Database) -> Shop:
     s.lead("L2", 70, since)  # today, at local midnight
     s.lead("L10", 70, since)  # the same score and time as L2: the id decides
     s.lead("L3", 90, since - 2 * day, then=("contact",))
-    s.lead("L9", 90, since - day)  # the same score as L3, newer
+    s.lead("L9", 90, since - day, then=("contact", "qualify"))  # L3's score, newer
     s.lead("L4", 85, since - 3 * day, then=("contact", "qualify"))
     s.lead("L5", 95, since - 4 * day, then=("contact", "qualify", "convert"))
     s.lead("L6", 99, since - 5 * day, then=("lose",))
@@ -154,6 +154,11 @@ def shop(client: TestClient, db: Database) -> Shop:
     s.booking("B3", "C1", "2027-03-01T11:00:00Z")
     s.booking("B4", "C1", "2027-03-03T10:00:00Z")
     s.post(f"/v1/bookings/{s.bookings['B2']}/confirm")
+    payment = {"kind": "full", "method": "card", "amount_cents": 12_000}
+    s.post(f"/v1/bookings/{s.bookings['B2']}/payments", payment)
+    s.post(f"/v1/bookings/{s.bookings['B2']}/fulfil")
+    s.post(f"/v1/bookings/{s.bookings['B1']}/confirm")
+    s.post(f"/v1/bookings/{s.bookings['B1']}/no-show")
     s.post(f"/v1/bookings/{s.bookings['B5']}/cancel", {"reason": "ill"})
     return s
 
@@ -182,7 +187,7 @@ def test_lead_dashboard_counts_the_tenants_own_day(shop: Shop) -> None:
     # Live leads: L1-L7, L9, L10 (L8 is deleted). Today: L2, L10 at midnight, L7 after it.
     assert body["today_leads"] == 3
     assert body["converted_leads"] == 1
-    assert body["avg_qualified_score"] == 85.0
+    assert body["avg_qualified_score"] == 87.5  # L4 (85) and L9 (90)
     assert body["open_leads"] == 7  # L1, L2, L3, L4, L7, L9, L10
     assert body["total_leads"] == 9
     assert body["conversion_rate"] == pytest.approx(1 / 9)
@@ -208,8 +213,16 @@ def test_booking_kpis_per_location_in_the_window(shop: Shop) -> None:
     body = shop.get("/v1/dashboard/bookings", days_back=0, days_ahead=366).json()
     by_loc = {k["location_id"]: k for k in body["locations"]}
     loc0 = by_loc[str(shop.t.locations[0])]
-    assert (loc0["bookings"], loc0["cancelled"], loc0["no_shows"]) == (5, 1, 0)
-    assert loc0["booked_cents"] == 12_000  # only B2 is confirmed: inquiries and B5 do not count
+    assert (loc0["bookings"], loc0["fulfilled"], loc0["cancelled"], loc0["no_shows"]) == (
+        5,
+        1,
+        1,
+        1,
+    )
+    assert loc0["no_show_rate"] == pytest.approx(0.2)
+    # B1 (no-show) and B2 (fulfilled) count; inquiries (B3, B4) and the cancelled B5 do not.
+    assert loc0["booked_cents"] == 24_000
+    assert loc0["collected_cents"] == 12_000  # B2's payment
     assert by_loc[str(shop.t.locations[1])]["bookings"] == 1
     # The bookings lie months ahead: a 30-day window holds none of them.
     assert shop.get("/v1/dashboard/bookings").json()["locations"] == []
@@ -306,8 +319,8 @@ def test_bookings_by_date_range_in_start_order_with_a_consistent_cursor(shop: Sh
     # `to` is exclusive; the existing filters still apply.
     upto = shop.get("/v1/bookings", **{"from": window["from"], "to": "2027-03-01T11:00:00Z"})
     assert [x["id"] for x in upto.json()["items"]] == [b["B1"], b["B6"]]
-    confirmed = shop.get("/v1/bookings", status="confirmed", **window).json()
-    assert [x["id"] for x in confirmed["items"]] == [b["B2"]]
+    fulfilled = shop.get("/v1/bookings", status="fulfilled", **window).json()
+    assert [x["id"] for x in fulfilled["items"]] == [b["B2"]]
     at0 = shop.get("/v1/bookings", location_id=str(shop.t.locations[0]), **window).json()
     assert [x["id"] for x in at0["items"]] == [b["B1"], *tied]
     mine = shop.get("/v1/bookings", headers=shop.manager1, **window).json()
