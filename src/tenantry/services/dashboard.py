@@ -33,6 +33,7 @@ __all__ = [
     "booking_kpis",
     "bookings_between",
     "hot_prospects",
+    "kpi_period",
     "lead_dashboard",
     "start_of_day",
     "today",
