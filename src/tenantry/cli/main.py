@@ -29,6 +29,7 @@ from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
 from tenantry.cli import evidence as evidence_cmd
+from tenantry.cli import lists as lists_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -66,6 +67,12 @@ app.add_typer(vc_cmd.app, name="vc")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(conversations_cmd.threads_app, name="threads")
 app.add_typer(conversations_cmd.messages_app, name="messages")
+app.add_typer(lists_cmd.dashboard_app, name="dashboard")
+app.add_typer(lists_cmd.leads_app, name="leads")
+app.add_typer(lists_cmd.vehicles_app, name="vehicles")
+# `customers search`; where another module defines the `customers` group, attach the command
+# to it instead: `<group>.command("search")(lists_cmd.search_customers_command)`.
+app.add_typer(lists_cmd.customers_app, name="customers")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

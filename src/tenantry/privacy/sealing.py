@@ -59,6 +59,7 @@ from tenantry.privacy.subjects import (
 __all__ = [
     "FetchedKeys",
     "FieldSealer",
+    "field_index",
     "normalise_identifier",
     "open_json_row",
     "open_platform_value",
@@ -80,6 +81,15 @@ def _normalise(field: SealedField, value: str) -> str:
     if field.kind == "phone":
         return normalise_phone(value)
     return normalise_identifier(value)
+
+
+def field_index(ring: KeyRing, field: SealedField, value: str) -> bytes:
+    """The blind index a sealed field stores for `value` (normalised as every write does), to
+    look rows up by it; a value that normalises to nothing is refused."""
+    normalised = _normalise(field, value)
+    if not normalised:
+        raise ValidationError(f"not a usable {field.name.replace('_', ' ')}")
+    return blind_index(ring.field_index_key(field.name), normalised)
 
 
 def seal_value(

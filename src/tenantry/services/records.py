@@ -48,7 +48,7 @@ from tenantry.models import (
 from tenantry.models.base import TenantOwned
 from tenantry.services.principal import Action, Principal
 
-__all__ = ["KINDS", "SCOPE_TYPE", "RecordKind", "get_record", "list_records"]
+__all__ = ["KINDS", "SCOPE_TYPE", "RecordKind", "get_record", "list_records", "select_records"]
 
 M = TypeVar("M", bound=TenantOwned)
 # A scope clause is built around a bind parameter holding the principal's location ids (a
@@ -230,3 +230,21 @@ def list_records(
     )
     rows: Sequence[M] = uow.session.scalars(stmt).all()
     return rows
+
+
+def select_records(
+    uow: UnitOfWork,
+    principal: Principal,
+    kind: RecordKind[M],
+    *clauses: Any,
+    where: Mapping[str, Any] | None = None,
+) -> sa.Select[tuple[M]]:
+    """The records a principal may read, filtered like `list_records`, without an order or a
+    limit: for lists in an order other than by id (the caller adds both)."""
+    kind.authorise(principal)
+    return kind.select(
+        sa.select(kind.model).where(*clauses),
+        tenant=uow.require_tenant(),
+        scope=_scope(principal, kind),
+        equal={k: v for k, v in (where or {}).items() if v is not None},
+    )

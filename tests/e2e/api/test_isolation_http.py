@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -73,6 +74,13 @@ def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
 def world(db: Database) -> dict[str, Any]:
     a, b = make_tenant(db), make_tenant(db)
     rows_a, rows_b = populate_every_table(db, a.id), populate_every_table(db, b.id)
+    # Each tenant's lead a hot prospect (score >= 70), so /v1/leads/hot-prospects lists it.
+    with db.owner_engine.begin() as conn:
+        for rows in (rows_a, rows_b):
+            conn.execute(
+                sa.text("UPDATE crm.leads SET score = 80 WHERE id = :id"),
+                {"id": rows["crm.leads"].id},
+            )
     return {"a": a, "b": b, "rows_a": rows_a, "rows_b": rows_b, "key_a": issue_key(db, a.id)}
 
 
@@ -109,6 +117,8 @@ def test_other_tenants_ids_are_404_on_every_route(
 # GET routes without an id that list no tenant rows: the processing register, the tenant's KPIs
 # (aggregates) and the benchmarks (cross-tenant percentiles, belonging to no tenant).
 NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/benchmarks"}
+# Dashboards: figures over the tenant's rows, not lists of them (scoped by tests of their own).
+NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
 
 
 def test_lists_never_show_other_tenants_rows(
@@ -208,3 +218,17 @@ def test_each_role_can_do_exactly_what_the_permission_table_says(
         else:
             assert r.status_code == 403, (role, action, r.status_code, r.text)
             assert r.json()["type"] == "urn:tenantry:problem:permission-denied"
+
+
+def test_customer_search_never_finds_another_tenants_customer(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    own, other = world["rows_a"]["crm.customers"], world["rows_b"]["crm.customers"]
+    for customer in (own, other):  # the fixture may give both the same address
+        r = client.post(
+            "/v1/customers/search", json={"email": customer.email}, headers=world["key_a"]
+        )
+        assert r.status_code == 200, r.text
+        found = [x["id"] for x in r.json()["items"]]
+        assert found == ([str(own.id)] if customer.email == own.email else [])
+        assert str(other.id) not in found

@@ -13,6 +13,7 @@ from tenantry.api.resources import (
     commerce,
     conversations,
     crm,
+    dashboards,
     engage,
     events,
     identity,
@@ -24,17 +25,12 @@ from tenantry.api.resources import (
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
+# `dashboards` last: no request for another module tries its routes first (its
+# `POST /v1/customers/search` is found after `crm`'s `/v1/customers/{id}`, whose methods differ).
 _MODULES = (
-    leads,
-    crm,
-    identity,
-    commerce,
-    engage,
-    insight,
-    insight_reports,
-    privacy,
-    events,
+    *(leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events),
     conversations,
+    dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -7,6 +7,7 @@ Booking transitions are explicit POST actions checked by the booking lifecycle s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from tenantry.api.deps import (
     json_response,
 )
 from tenantry.api.idempotency import Written
+from tenantry.api.keyset import decode_keyset, encode_keyset
 from tenantry.api.resources.common import (
     ERRORS,
     Cents,
@@ -39,6 +41,7 @@ from tenantry.api.resources.common import (
 )
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ValidationError
 from tenantry.models import Booking, BookingItem
 from tenantry.models.enums import (
     BookingKind,
@@ -49,6 +52,7 @@ from tenantry.models.enums import (
     ServiceKind,
 )
 from tenantry.services import bookings as svc
+from tenantry.services.dashboard import bookings_between
 from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, get_record, list_records
 from tenantry.services.resources import create_service
@@ -268,6 +272,14 @@ def list_bookings(
     status: Annotated[BookingStatus | None, Query()] = None,
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
+    starts_from: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="With `to`: bookings starting at or after this instant."),
+    ] = None,
+    starts_before: Annotated[
+        AwareDatetime | None,
+        Query(alias="to", description="With `from`: ... and before this one (at most 366 days)."),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response:
@@ -276,6 +288,8 @@ def list_bookings(
         "location_id": location_id,
         "customer_id": customer_id,
     }
+    if starts_from is not None or starts_before is not None:
+        return _bookings_between(ctx, filters, starts_from, starts_before, cursor, limit)
     after = decode_cursor(cursor)
     with ctx.read() as uow:
         rows = list(
@@ -290,6 +304,37 @@ def list_bookings(
         items=items, next_cursor=encode_cursor(visible[-1].id) if more else None
     )
     return json_response(page)
+
+
+def _bookings_between(
+    ctx: CtxDep,
+    filters: Mapping[str, object],
+    start: datetime | None,
+    end: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Response:
+    """`GET /v1/bookings?from=&to=`: by start time, keyset-paged by (starts_at, id)."""
+    if start is None or end is None:
+        raise ValidationError("give both from and to, or neither")
+    after = decode_keyset("tu", cursor)
+    with ctx.read() as uow:
+        rows = list(
+            bookings_between(
+                uow,
+                ctx.principal,
+                start,
+                end,
+                where=filters,
+                after=after,
+                limit=limit + 1,
+            )
+        )
+        visible = rows[:limit]
+        items = _booking_outs(uow, visible)
+    last = visible[-1] if len(rows) > limit else None
+    next_cursor = encode_keyset("tu", last.starts_at, last.id) if last is not None else None
+    return json_response(Page[BookingOut](items=items, next_cursor=next_cursor))
 
 
 def _transition(

@@ -1,4 +1,8 @@
-"""`/v1/customers` and `/v1/vehicles`: the tenant's end customers and their vehicles."""
+"""`/v1/customers` and `/v1/vehicles`: the tenant's end customers and their vehicles, and the
+vehicles whose TÜV is due (`/v1/vehicles/tuv-due`, by due date, keyset-paged in that order).
+
+Customer search (`POST /v1/customers/search`) lives in `dashboards`, mounted after this module.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from tenantry.api.deps import CtxDep, Cursor, Limit, Page
+from tenantry.api.deps import CtxDep, Cursor, Limit, Page, json_response
 from tenantry.api.idempotency import Written
+from tenantry.api.keyset import decode_keyset, encode_keyset
 from tenantry.api.resources.common import (
     ERRORS,
     Email,
@@ -27,6 +32,7 @@ from tenantry.api.resources.common import (
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models.enums import Channel, FuelType, LeadSource
+from tenantry.services import dashboard
 from tenantry.services.resources import create_customer, create_vehicle
 
 __all__ = ["RENDERERS", "router"]
@@ -98,6 +104,17 @@ class VehicleOut(Out):
     is_active: bool
 
 
+class TuvDueOut(BaseModel):
+    id: uuid.UUID = Field(description="The vehicle.")
+    customer_id: uuid.UUID
+    make: str
+    model: str
+    model_year: int | None
+    tuv_due_on: date
+    days_left: int = Field(description="Days from today to the due date; negative: overdue.")
+    last_service_on: date | None
+
+
 @router.post(
     "/customers",
     status_code=201,
@@ -153,6 +170,41 @@ def post_vehicle(
         return Written(201, VehicleOut.model_validate(v), "vehicle", v.id)
 
     return write(ctx, request, body, idempotency_key, run)
+
+
+# Before `/vehicles/{vehicle_id}`, which would take `tuv-due` for an id (and refuse it).
+@router.get(
+    "/vehicles/tuv-due",
+    tags=["vehicles"],
+    response_model=Page[TuvDueOut],
+    summary="Vehicles whose TÜV is due within N days (overdue ones included), earliest first",
+)
+def tuv_due(
+    ctx: CtxDep,
+    days: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=dashboard.MAX_TUV_DAYS,
+            description=f"1..{dashboard.MAX_TUV_DAYS} (default 30).",
+        ),
+    ] = 30,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    after = decode_keyset("du", cursor)
+    with ctx.read() as uow:
+        day, rows = dashboard.tuv_due(
+            uow,
+            ctx.principal,
+            days=days,
+            after=after,
+            limit=limit + 1,
+        )
+    items = [TuvDueOut(**vars(r), days_left=(r.tuv_due_on - day).days) for r in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_keyset("du", *rows[limit - 1].key) if more else None
+    return json_response(Page[TuvDueOut](items=items, next_cursor=next_cursor))
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""`/v1/leads`: capture, read, list, move through the pipeline, rescore, score history.
+"""`/v1/leads`: capture, read, list, move through the pipeline, rescore, score history, and the
+hot prospects (open leads scoring 70 or more, best first, keyset-paged in that order).
 
 Transitions are POST actions checked by the lead pipeline state machine in the services:
 new -> contacted -> qualified -> converted, and lost from any open state.
@@ -14,8 +15,9 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, TypeAdapter
 
-from tenantry.api.deps import CtxDep, Cursor, Limit, Page
+from tenantry.api.deps import CtxDep, Cursor, Limit, Page, json_response
 from tenantry.api.idempotency import Written
+from tenantry.api.keyset import decode_keyset, encode_keyset
 from tenantry.api.resources.common import (
     ERRORS,
     Cents,
@@ -34,6 +36,7 @@ from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import Lead
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
+from tenantry.services import dashboard
 from tenantry.services import leads as svc
 from tenantry.services.records import KINDS, get_record
 
@@ -77,6 +80,19 @@ class LeadOut(Out):
     lost_at: datetime | None
 
 
+class HotProspectOut(BaseModel):
+    id: uuid.UUID
+    location_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    status: LeadStatus
+    score: int
+    source: LeadSource
+    persona: Persona | None
+    interest: str | None
+    estimated_value_cents: int | None
+    created_at: datetime
+
+
 class LoseIn(In):
     reason: str = Field(min_length=1, max_length=200)
 
@@ -118,6 +134,37 @@ async def create_lead(
 
     # Captures come in bursts (forms, imports): a caller's concurrent ones commit together.
     return await write_coalesced(ctx, request, body, idempotency_key, run)
+
+
+# Before `/{lead_id}`, which would take `hot-prospects` for an id (and refuse it).
+@router.get(
+    "/hot-prospects",
+    response_model=Page[HotProspectOut],
+    summary="Open leads scoring 70 or more, best first",
+)
+def hot_prospects(
+    ctx: CtxDep,
+    min_score: Annotated[
+        int, Query(ge=dashboard.HOT_SCORE, le=100, description="70..100 (default 70).")
+    ] = dashboard.HOT_SCORE,
+    location_id: Annotated[uuid.UUID | None, Query(description="Only this location.")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    after = decode_keyset("itu", cursor)
+    with ctx.read() as uow:
+        rows = dashboard.hot_prospects(
+            uow,
+            ctx.principal,
+            min_score=min_score,
+            location_id=location_id,
+            after=after,
+            limit=limit + 1,
+        )
+    items = [HotProspectOut(**vars(r)) for r in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_keyset("itu", *rows[limit - 1].key) if more else None
+    return json_response(Page[HotProspectOut](items=items, next_cursor=next_cursor))
 
 
 @router.get("/{lead_id}", response_model=LeadOut, summary="Get a lead")
