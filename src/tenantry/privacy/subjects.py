@@ -121,6 +121,19 @@ _FIND_OR_CREATE = """
 WITH found AS (
     SELECT id FROM privacy.subjects
     WHERE tenant_id = :tenant_id AND erased_at IS NULL AND {column} = :lookup LIMIT 1
+), filled AS (
+    -- A subject found by e-mail that has no phone yet learns this one (so a search by phone
+    -- finds it). SKIP LOCKED: never wait on a row another writer holds (it may hold the
+    -- tenant's audit chain, which this update's audit entry then needs).
+    UPDATE privacy.subjects s
+    SET phone_bidx = CAST(:phone_bidx AS bytea), phone_last4_bidx = CAST(:phone_last4_bidx AS bytea)
+    WHERE s.tenant_id = :tenant_id AND CAST(:phone_bidx AS bytea) IS NOT NULL
+      AND s.id IN (
+          SELECT l.id FROM privacy.subjects l JOIN found f ON f.id = l.id
+          WHERE l.tenant_id = :tenant_id AND l.phone_bidx IS NULL
+          FOR UPDATE OF l SKIP LOCKED
+      )
+    RETURNING s.id
 ), created AS (
     INSERT INTO privacy.subjects
         (tenant_id, id, kind, email_bidx, phone_bidx, phone_last4_bidx, pseudonym)
@@ -182,6 +195,17 @@ WITH input AS (
 ), found AS (
     SELECT s.id, s.email_bidx FROM privacy.subjects s JOIN input i USING (email_bidx)
     WHERE s.tenant_id = :tenant_id AND s.erased_at IS NULL
+), filled AS (
+    -- As in the single form: found subjects without a phone learn the contact's phone.
+    UPDATE privacy.subjects s SET phone_bidx = i.phone_bidx, phone_last4_bidx = i.phone_last4_bidx
+    FROM input i
+    WHERE s.tenant_id = :tenant_id AND s.email_bidx = i.email_bidx AND i.phone_bidx IS NOT NULL
+      AND s.id IN (
+          SELECT l.id FROM privacy.subjects l JOIN found f ON f.id = l.id
+          WHERE l.tenant_id = :tenant_id AND l.phone_bidx IS NULL
+          FOR UPDATE OF l SKIP LOCKED
+      )
+    RETURNING s.id
 ), created AS (
     INSERT INTO privacy.subjects
         (tenant_id, id, kind, email_bidx, phone_bidx, phone_last4_bidx, pseudonym)

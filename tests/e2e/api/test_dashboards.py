@@ -429,12 +429,6 @@ def test_customer_search_refuses_bad_input_without_echoing_it(
     assert "ustermann" not in r.text and "1234567" not in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: find_or_insert_subject(s) return an existing subject found by e-mail "
-    "without recording the new phone's blind index (resolve_subject does); a fix belongs in "
-    "the privacy kernel, on the capture path",
-)
 def test_customer_search_by_phone_finds_a_customer_whose_subject_began_as_a_lead(
     client: TestClient, db: Database
 ) -> None:
