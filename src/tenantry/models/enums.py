@@ -438,3 +438,16 @@ class DsarStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     REJECTED = "rejected"
+
+
+class ResourceKind(StrEnum):
+    """What a bookable resource of a location is (schema `scheduling`)."""
+
+    STAFF = "staff"
+    BAY = "bay"
+    LIFT = "lift"
+    CHEF = "chef"
+    EQUIPMENT = "equipment"
+    ROOM = "room"
+    TABLE = "table"
+    OTHER = "other"
