@@ -38,6 +38,7 @@ from tenantry.models import (
     MembershipLocation,
     Payment,
     Recommendation,
+    Resource,
     Review,
     Service,
     Vehicle,
@@ -170,6 +171,7 @@ KINDS: dict[str, RecordKind[Any]] = {
         RecordKind("visibility_check", VisibilityCheck, _direct(VisibilityCheck)),
         RecordKind("evidence", Evidence, _direct(Evidence)),
         RecordKind("recommendation", Recommendation, _direct(Recommendation)),
+        RecordKind("resource", Resource, _direct(Resource)),
         RecordKind("dsar", DsarRequest, action=Action.PRIVACY, noun="data-subject request"),
     )
 }
