@@ -198,7 +198,7 @@ class Reservation(TenantOwned, Base):
     ends_at: Mapped[datetime]
 
 
-class ReservationSlot(Base):
+class ReservationSlot(TimestampMixin, Base):
     """One granule of one resource held by a reservation: the unique key is the guarantee.
 
     Written only by the trigger on `reservations` (never by hand), removed with the reservation.

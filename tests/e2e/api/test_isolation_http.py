@@ -38,6 +38,8 @@ PARAM_TABLES = {
     "evidence_id": "insight.evidence",
     "recommendation_id": "insight.recommendations",
     "request_id": "privacy.dsar_requests",
+    "resource_id": "scheduling.resources",
+    "closure_id": "scheduling.date_exceptions",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -45,6 +47,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/leads/{lead_id}/rescore": {"score": 1, "reason": "x"},
     "/v1/bookings/{booking_id}/payments": {"kind": "full", "method": "card", "amount_cents": 1},
     "/v1/reviews/{review_id}/reply": {"body": "thanks"},
+    "/v1/resources/{resource_id}": {"name": "Lift 2"},
+    "/v1/locations/{location_id}/opening-hours": {"intervals": []},
+    "/v1/locations/{location_id}/closures": {"on_date": "2027-01-01"},
+    "/v1/locations/{location_id}/capacity": {"on_date": "2027-01-01", "max_events": 2},
+    "/v1/services/{service_id}/requirements": {"resources": []},
+    "/v1/bookings/{booking_id}/reschedule": {"starts_at": "2027-03-01T10:00:00Z"},
 }
 
 
@@ -101,6 +109,8 @@ def test_other_tenants_ids_are_404_on_every_route(
 # GET routes without an id that list no tenant rows: the processing register, the tenant's KPIs
 # (aggregates) and the benchmarks (cross-tenant percentiles, belonging to no tenant).
 NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/benchmarks"}
+# A search, not a list: it needs its parameters and shows free times, not rows.
+NOT_TENANT_LISTS |= {"/v1/availability"}
 
 
 def test_lists_never_show_other_tenants_rows(

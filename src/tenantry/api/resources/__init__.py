@@ -19,10 +19,22 @@ from tenantry.api.resources import (
     insight_reports,
     leads,
     privacy,
+    scheduling,
 )
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
+_MODULES = (
+    leads,
+    crm,
+    identity,
+    commerce,
+    engage,
+    insight,
+    insight_reports,
+    privacy,
+    events,
+    scheduling,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

@@ -345,6 +345,7 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Uuid(), nullable=False),
         sa.Column("slot", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reservation_id", sa.Uuid(), nullable=False),
+        *_stamps(),
         _fk("reservation_slots", "reservation_id", "scheduling.reservations", "CASCADE"),
         _fk("reservation_slots", "resource_id", "scheduling.resources"),
         sa.PrimaryKeyConstraint("tenant_id", "resource_id", "slot", name="pk_reservation_slots"),
@@ -359,7 +360,7 @@ def upgrade() -> None:
 
     op.execute(FUNCTIONS)
     op.execute(TRIGGERS)
-    _protect("resources", "SELECT, INSERT, UPDATE")
+    _protect("resources", "SELECT, INSERT, UPDATE, DELETE")
     _protect("opening_hours", "SELECT, INSERT, UPDATE, DELETE")
     _protect("date_exceptions", "SELECT, INSERT, UPDATE, DELETE")
     _protect("service_requirements", "SELECT, INSERT, UPDATE, DELETE")
@@ -367,6 +368,9 @@ def upgrade() -> None:
     _protect("capacity_claims", "SELECT, INSERT, DELETE")
     _protect("reservations", "SELECT, INSERT, DELETE")
     _protect("reservation_slots", "SELECT, INSERT, DELETE")
+    # Held times never change in place (a move is a delete and an insert, so granules follow).
+    for table in ("capacity_claims", "reservations", "reservation_slots"):
+        op.execute(f"GRANT UPDATE (updated_at) ON {S}.{table} TO {APP}")
 
 
 def downgrade() -> None:
