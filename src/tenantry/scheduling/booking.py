@@ -18,7 +18,7 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, ValidationError
 from tenantry.events.outbox import record_change
 from tenantry.models import Booking, BookingItem, Resource
-from tenantry.models.enums import BookingKind, BookingStatus
+from tenantry.models.enums import BookingKind, BookingStatus, ResourceKind
 from tenantry.scheduling.capacity import claim, release_claim
 from tenantry.scheduling.hours import location_zone
 from tenantry.scheduling.reservations import held_resources, hold, release
@@ -107,7 +107,7 @@ def reschedule_booking(
             Resource.tenant_id == booking.tenant_id, Resource.id.in_(held)
         )
     )
-    kinds = {rid: kind for rid, kind in rows}
+    kinds: dict[uuid.UUID, ResourceKind] = {rid: kind for rid, kind in rows}  # noqa: C416
     service_ids = _service_ids(uow, booking)
     plan = needs_of(uow, service_ids)
     by_kind = {n.kind for n in plan.needs if n.kind is not None}
