@@ -9,7 +9,7 @@ default message. Messages never contain personal data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 __all__ = [
     "AuditTrailBrokenError",
@@ -140,7 +140,11 @@ class SlotTakenError(ConflictError):
         self.next_free_slots = tuple(next_free_slots)
 
     def extensions(self) -> dict[str, object]:
-        return {"next_free_slots": [s.isoformat() for s in self.next_free_slots]}
+        # As the API writes times elsewhere: UTC with a "Z".
+        starts = [
+            s.astimezone(UTC).isoformat().replace("+00:00", "Z") for s in self.next_free_slots
+        ]
+        return {"next_free_slots": starts}
 
 
 class CapacityExceededError(ConflictError):
