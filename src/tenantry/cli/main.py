@@ -31,6 +31,7 @@ from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
+from tenantry.cli import scheduling as scheduling_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.cli import serve as serve_cmd
 from tenantry.cli import tenants as tenants_cmd
@@ -63,6 +64,9 @@ app.add_typer(apikeys_cmd.app, name="apikeys")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(vc_cmd.app, name="vc")
 app.add_typer(evidence_cmd.app, name="evidence")
+app.add_typer(scheduling_cmd.resources_app, name="resources")
+app.add_typer(scheduling_cmd.hours_app, name="hours")
+app.command("availability")(scheduling_cmd.availability)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

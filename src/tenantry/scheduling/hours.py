@@ -28,6 +28,7 @@ __all__ = [
     "Week",
     "add_exception",
     "delete_exception",
+    "find_location",
     "format_minute",
     "get_week",
     "list_exceptions",
@@ -64,6 +65,24 @@ def parse_minute(text: str) -> int:
 
 def format_minute(value: int) -> str:
     return f"{value // 60:02d}:{value % 60:02d}"
+
+
+def find_location(uow: UnitOfWork, principal: Principal, ref: str) -> uuid.UUID:
+    """A location's id from its id or slug, if the principal may see it (else not found)."""
+    try:
+        location_id: uuid.UUID | None = uuid.UUID(ref)
+    except ValueError:
+        location_id = uow.session.scalar(
+            sa.select(Location.id).where(
+                Location.tenant_id == uow.require_tenant(),
+                Location.slug == ref,
+                Location.deleted_at.is_(None),
+            )
+        )
+    if location_id is None or not principal.sees(location_id):
+        raise NotFoundError("location not found")
+    location_zone(uow, location_id)
+    return location_id
 
 
 def location_zone(uow: UnitOfWork, location_id: uuid.UUID) -> ZoneInfo:
