@@ -44,6 +44,7 @@ __all__ = [
     "held_interval",
     "load_calendar",
     "search",
+    "seconds",
     "slots_for",
 ]
 
@@ -126,20 +127,37 @@ class DayCapacity:
         return self.max_party_size is None or guests <= self.max_party_size
 
 
+def seconds(at: datetime) -> int:
+    """An instant as whole seconds since the epoch (the search compares integers)."""
+    return int((at - _EPOCH).total_seconds())
+
+
 @dataclass
 class Calendar:
-    """A location's calendar over a window, as loaded for one search."""
+    """A location's calendar over a window, as loaded for one search.
+
+    `busy` holds each resource's reservations as sorted epoch seconds (starts, ends).
+    """
 
     zone: ZoneInfo
     week: dict[int, list[tuple[int, int]]]
     exceptions: dict[date, list[tuple[int, int]] | None]
     resources: list[tuple[uuid.UUID, ResourceKind]]
-    busy: dict[uuid.UUID, tuple[list[datetime], list[datetime]]] = field(default_factory=dict)
+    busy: dict[uuid.UUID, tuple[list[int], list[int]]] = field(default_factory=dict)
     capacity: dict[date, DayCapacity] = field(default_factory=dict)
 
-    def free(self, resource_id: uuid.UUID, lo: datetime, hi: datetime) -> bool:
+    def __post_init__(self) -> None:
+        self.kinds = dict(self.resources)
+        self.by_kind: dict[ResourceKind, list[uuid.UUID]] = {}
+        for rid, kind in self.resources:
+            self.by_kind.setdefault(kind, []).append(rid)
+
+    def free(self, resource_id: uuid.UUID, lo: int, hi: int) -> bool:
         """No reservation of the resource overlaps [lo, hi) (they never overlap each other)."""
-        starts, ends = self.busy.get(resource_id, ([], []))
+        held = self.busy.get(resource_id)
+        if held is None:
+            return True
+        starts, ends = held
         i = bisect.bisect_left(starts, hi)
         return i == 0 or ends[i - 1] <= lo
 
@@ -184,8 +202,8 @@ def load_calendar(
             {"tenant": tenant, "resources": [r for r, _k in resources], "lo": lo, "hi": hi},
         ):
             starts, ends = calendar.busy.setdefault(rid, ([], []))
-            starts.append(starts_at)
-            ends.append(ends_at)
+            starts.append(seconds(starts_at))
+            ends.append(seconds(ends_at))
     for on, *numbers in session.execute(sa.text(SQL_CAPACITY), at):
         calendar.capacity[on] = DayCapacity(*numbers)
     return calendar
@@ -195,40 +213,41 @@ def assign(
     calendar: Calendar,
     needs: Sequence[Need],
     named: Sequence[uuid.UUID],
-    lo: datetime,
-    hi: datetime,
+    lo: int,
+    hi: int,
     *,
     prefer: Sequence[uuid.UUID] = (),
 ) -> tuple[uuid.UUID, ...] | None:
-    """Resources free over [lo, hi) that meet every need (named ones first), or None."""
-    kinds = dict(calendar.resources)
+    """Resources free over [lo, hi) (epoch seconds) that meet every need (named ones first),
+    or None."""
+    kinds = calendar.kinds
+    free = calendar.free
     chosen: list[uuid.UUID] = []
     left = list(named)
-
-    def usable(rid: uuid.UUID) -> bool:
-        return rid in kinds and rid not in chosen and calendar.free(rid, lo, hi)
-
     for need in needs:
         if need.resource_id is not None:
-            if need.resource_id in chosen:
+            rid = need.resource_id
+            if rid in chosen:
                 continue
-            if not usable(need.resource_id):
+            if rid not in kinds or not free(rid, lo, hi):
                 return None
-            chosen.append(need.resource_id)
+            chosen.append(rid)
             continue
         wanted = need.quantity
         for rid in [r for r in left if kinds.get(r) == need.kind][:wanted]:
-            if not usable(rid):
+            if rid in chosen or not free(rid, lo, hi):
                 return None
             chosen.append(rid)
             left.remove(rid)
             wanted -= 1
-        order = [r for r in prefer if kinds.get(r) == need.kind]
-        order += [r for r, k in calendar.resources if k == need.kind and r not in order]
-        for rid in order:
+        candidates = calendar.by_kind.get(need.kind, []) if need.kind is not None else []
+        if prefer:
+            first = [r for r in prefer if kinds.get(r) == need.kind]
+            candidates = first + [r for r in candidates if r not in first]
+        for rid in candidates:
             if wanted == 0:
                 break
-            if usable(rid):
+            if rid not in chosen and free(rid, lo, hi):
                 chosen.append(rid)
                 wanted -= 1
         if wanted:
@@ -236,7 +255,7 @@ def assign(
     for rid in left:
         if rid in chosen:
             continue
-        if not usable(rid):
+        if rid not in kinds or not free(rid, lo, hi):
             return None
         chosen.append(rid)
     return tuple(chosen)
@@ -264,6 +283,8 @@ def find_slots(
     duration = timedelta(minutes=plan.duration_minutes)
     step = timedelta(minutes=STEP_MINUTES)
     guests = guest_count or 0
+    before, after = plan.buffer_before_minutes * 60, plan.buffer_after_minutes * 60
+    span = plan.duration_minutes * 60
     found: list[Slot] = []
     zone = calendar.zone
     for opens, closes in open_intervals(
@@ -273,9 +294,9 @@ def find_slots(
         while at < end and at + duration <= closes:
             day = calendar.capacity.get(at.astimezone(calendar.zone).date())
             if day is None or day.admits(guests):
-                lo, hi = held_interval(
-                    at, at + duration, plan.buffer_before_minutes, plan.buffer_after_minutes
-                )
+                at_s = seconds(at)
+                lo = (at_s - before) // _GRANULE * _GRANULE
+                hi = -(-(at_s + span + after) // _GRANULE) * _GRANULE
                 chosen = assign(calendar, plan.needs, named, lo, hi)
                 if chosen is not None:
                     found.append(Slot(at, at + duration, chosen))

@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import SlotTakenError, ValidationError
 from tenantry.models import Booking, Reservation
-from tenantry.scheduling.availability import assign, held_interval, load_calendar, slots_for
+from tenantry.scheduling.availability import (
+    assign,
+    held_interval,
+    load_calendar,
+    seconds,
+    slots_for,
+)
 from tenantry.scheduling.hours import format_minute, open_intervals
 from tenantry.scheduling.resources import Plan, needs_of
 
@@ -131,7 +137,7 @@ def hold(
         plan.needs,
     )
     for _attempt in range(_ATTEMPTS):
-        chosen = assign(calendar, plan.needs, named, lo, hi, prefer=prefer)
+        chosen = assign(calendar, plan.needs, named, seconds(lo), seconds(hi), prefer=prefer)
         if chosen is None:
             break
         now = uow.clock.now()
