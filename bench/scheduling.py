@@ -156,6 +156,7 @@ def _dataset(server: DatabaseTarget) -> tuple[Database, Workshop, int]:
             text("SELECT set_config('tenantry.tenant_id', :t, true)"), {"t": str(shop.tenant_id)}
         )
         conn.execute(text("SELECT set_config('tenantry.actor', 'bench', true)"))
+        conn.execute(text("SET LOCAL statement_timeout = 0"))  # the audited load of the granules
         for statement in FILL.split(";\n"):
             if statement.strip():
                 conn.execute(
