@@ -72,7 +72,8 @@ SQL_RESOURCES = (
     " ORDER BY name, id"
 )
 SQL_BUSY = (
-    "SELECT resource_id, starts_at, ends_at FROM scheduling.reservations"
+    "SELECT resource_id, extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint"
+    " FROM scheduling.reservations"
     " WHERE tenant_id = :tenant AND resource_id = ANY(CAST(:resources AS uuid[]))"
     " AND starts_at < :hi AND ends_at > :lo ORDER BY resource_id, starts_at"
 )
@@ -136,30 +137,33 @@ def seconds(at: datetime) -> int:
 class Calendar:
     """A location's calendar over a window, as loaded for one search.
 
-    `busy` holds each resource's reservations as sorted epoch seconds (starts, ends).
+    Resources are numbered in their order; `spans[i]` holds resource i's reservations as
+    sorted epoch seconds (starts, ends), which never overlap each other.
     """
 
     zone: ZoneInfo
     week: dict[int, list[tuple[int, int]]]
     exceptions: dict[date, list[tuple[int, int]] | None]
     resources: list[tuple[uuid.UUID, ResourceKind]]
-    busy: dict[uuid.UUID, tuple[list[int], list[int]]] = field(default_factory=dict)
     capacity: dict[date, DayCapacity] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.kinds = dict(self.resources)
-        self.by_kind: dict[ResourceKind, list[uuid.UUID]] = {}
-        for rid, kind in self.resources:
-            self.by_kind.setdefault(kind, []).append(rid)
+        self.index = {rid: i for i, (rid, _kind) in enumerate(self.resources)}
+        self.kinds = [kind for _rid, kind in self.resources]
+        self.by_kind: dict[ResourceKind, list[int]] = {}
+        for i, kind in enumerate(self.kinds):
+            self.by_kind.setdefault(kind, []).append(i)
+        self.spans: list[tuple[list[int], list[int]]] = [([], []) for _ in self.resources]
+
+    def free_at(self, i: int, lo: int, hi: int) -> bool:
+        """No reservation of resource i overlaps [lo, hi) (epoch seconds)."""
+        starts, ends = self.spans[i]
+        j = bisect.bisect_left(starts, hi)
+        return j == 0 or ends[j - 1] <= lo
 
     def free(self, resource_id: uuid.UUID, lo: int, hi: int) -> bool:
-        """No reservation of the resource overlaps [lo, hi) (they never overlap each other)."""
-        held = self.busy.get(resource_id)
-        if held is None:
-            return True
-        starts, ends = held
-        i = bisect.bisect_left(starts, hi)
-        return i == 0 or ends[i - 1] <= lo
+        i = self.index.get(resource_id)
+        return i is not None and self.free_at(i, lo, hi)
 
 
 def load_calendar(
@@ -197,13 +201,15 @@ def load_calendar(
     ]
     calendar = Calendar(zone, week, exceptions, resources)
     if resources:
-        for rid, starts_at, ends_at in session.execute(
+        index, spans = calendar.index, calendar.spans
+        busy = session.execute(
             sa.text(SQL_BUSY),
             {"tenant": tenant, "resources": [r for r, _k in resources], "lo": lo, "hi": hi},
-        ):
-            starts, ends = calendar.busy.setdefault(rid, ([], []))
-            starts.append(seconds(starts_at))
-            ends.append(seconds(ends_at))
+        ).all()
+        for rid, starts_at, ends_at in busy:
+            starts, ends = spans[index[rid]]
+            starts.append(starts_at)
+            ends.append(ends_at)
     for on, *numbers in session.execute(sa.text(SQL_CAPACITY), at):
         calendar.capacity[on] = DayCapacity(*numbers)
     return calendar
@@ -220,45 +226,50 @@ def assign(
 ) -> tuple[uuid.UUID, ...] | None:
     """Resources free over [lo, hi) (epoch seconds) that meet every need (named ones first),
     or None."""
-    kinds = calendar.kinds
-    free = calendar.free
-    chosen: list[uuid.UUID] = []
-    left = list(named)
+    index, kinds, free = calendar.index, calendar.kinds, calendar.free_at
+    chosen: list[int] = []
+    left: list[int] = []
+    for rid in named:
+        if rid not in index:
+            return None
+        left.append(index[rid])
     for need in needs:
         if need.resource_id is not None:
-            rid = need.resource_id
-            if rid in chosen:
-                continue
-            if rid not in kinds or not free(rid, lo, hi):
+            i = index.get(need.resource_id)
+            if i is None:
                 return None
-            chosen.append(rid)
+            if i in chosen:
+                continue
+            if not free(i, lo, hi):
+                return None
+            chosen.append(i)
             continue
         wanted = need.quantity
-        for rid in [r for r in left if kinds.get(r) == need.kind][:wanted]:
-            if rid in chosen or not free(rid, lo, hi):
+        for i in [i for i in left if kinds[i] == need.kind][:wanted]:
+            if i in chosen or not free(i, lo, hi):
                 return None
-            chosen.append(rid)
-            left.remove(rid)
+            chosen.append(i)
+            left.remove(i)
             wanted -= 1
         candidates = calendar.by_kind.get(need.kind, []) if need.kind is not None else []
         if prefer:
-            first = [r for r in prefer if kinds.get(r) == need.kind]
-            candidates = first + [r for r in candidates if r not in first]
-        for rid in candidates:
+            first = [index[r] for r in prefer if r in index and kinds[index[r]] == need.kind]
+            candidates = first + [i for i in candidates if i not in first]
+        for i in candidates:
             if wanted == 0:
                 break
-            if rid not in chosen and free(rid, lo, hi):
-                chosen.append(rid)
+            if i not in chosen and free(i, lo, hi):
+                chosen.append(i)
                 wanted -= 1
         if wanted:
             return None
-    for rid in left:
-        if rid in chosen:
+    for i in left:
+        if i in chosen:
             continue
-        if rid not in kinds or not free(rid, lo, hi):
+        if not free(i, lo, hi):
             return None
-        chosen.append(rid)
-    return tuple(chosen)
+        chosen.append(i)
+    return tuple(calendar.resources[i][0] for i in chosen)
 
 
 def _step_after(at: datetime) -> datetime:

@@ -119,7 +119,7 @@ def hold(
         )
     lo, hi = held_interval(start, end, plan.buffer_before_minutes, plan.buffer_after_minutes)
     calendar = load_calendar(uow, booking.location_id, plan, named, lo, hi)
-    missing = [r for r in named if r not in dict(calendar.resources)]
+    missing = [r for r in named if r not in calendar.index]
     if missing:
         raise ValidationError("a named resource is not an active resource of this location")
     opened = open_intervals(calendar.week, calendar.exceptions, calendar.zone, start, end)
