@@ -176,7 +176,7 @@ def _dataset(server: DatabaseTarget) -> tuple[Database, Workshop, int]:
 
 
 def _psycopg(sql: str) -> str:
-    return re.sub(r":(\w+)", r"%(\1)s", sql)
+    return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
 
 
 def availability_p95(server: DatabaseTarget) -> Result:

@@ -298,12 +298,13 @@ def find_slots(
     span = plan.duration_minutes * 60
     found: list[Slot] = []
     zone = calendar.zone
+    limited = bool(calendar.capacity)
     for opens, closes in open_intervals(
         calendar.week, calendar.exceptions, zone, start, end + duration
     ):
         at = _step_after(opens)
         while at < end and at + duration <= closes:
-            day = calendar.capacity.get(at.astimezone(calendar.zone).date())
+            day = calendar.capacity.get(at.astimezone(zone).date()) if limited else None
             if day is None or day.admits(guests):
                 at_s = seconds(at)
                 lo = (at_s - before) // _GRANULE * _GRANULE
