@@ -306,3 +306,33 @@ def test_the_database_refuses_a_second_holder_of_a_granule_whatever_the_code_pat
         )
         uow.flush()
     assert first.id != second.id
+
+
+def test_a_resource_absence_removes_its_slots_and_refuses_bookings(
+    db: Database, tenant: TenantFixture
+) -> None:
+    """Seed 004: a chef's day off, or an afternoon away."""
+    shop = make_shop(db, tenant.principal(), tenant.locations[1], staff=1)
+    tuesday = MONDAY + timedelta(days=1)
+    with db.tenant_uow(tenant.id) as uow:
+        hours.add_exception(
+            uow, tenant.principal(), shop.location_id, on_date=MONDAY, resource_id=shop.staff[0]
+        )
+        hours.add_exception(
+            uow,
+            tenant.principal(),
+            shop.location_id,
+            on_date=tuesday,
+            opens_minute=13 * 60,
+            closes_minute=17 * 60,
+            resource_id=shop.staff[0],
+        )
+        uow.commit()
+    assert _search(db, tenant, shop, MONDAY) == []
+    assert all(s.starts_at < at(tuesday, 12) for s in _search(db, tenant, shop, tuesday))
+    with pytest.raises(SlotTakenError) as caught:
+        _book(db, tenant, shop, at(MONDAY, 10))
+    assert caught.value.next_free_slots[0] == at(tuesday, 9)
+    # Only the resource is away: the location's own hours are untouched.
+    with db.tenant_uow(tenant.id) as uow:
+        assert len(hours.get_week(uow, tenant.principal(), shop.location_id)) == 14

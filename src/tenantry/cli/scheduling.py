@@ -243,8 +243,12 @@ def close(
     closes: str | None = typer.Option(
         None, "--closes", parser=time_of_day, help="Special hours until (HH:MM)."
     ),
+    resource: uuid.UUID | None = typer.Option(
+        None, "--resource", parser=uuid_value, help="Only this resource is away (a day off)."
+    ),
 ) -> None:
-    """Close a date, or give it special hours."""
+    """Close a date or give it special hours; with --resource, that resource's absence (all day,
+    or between --opens and --closes)."""
     with database() as db:
         tenant_id, location_id = _bound(db, tenant, location)
         with db.tenant_uow(tenant_id) as uow:
@@ -255,6 +259,7 @@ def close(
                 on_date=on,
                 opens_minute=hours.parse_minute(opens) if opens else None,
                 closes_minute=hours.parse_minute(closes) if closes else None,
+                resource_id=resource,
             )
             uow.commit()
     typer.echo(f"{on.isoformat()}: {'closed' if opens is None else f'{opens}-{closes}'}")

@@ -84,12 +84,15 @@ class OpeningInterval(TenantOwned, Base):
 class DateException(TenantOwned, Base):
     """A date whose hours differ from the week: closed (no minutes) or special hours.
 
-    The rows of a date replace that weekday's intervals; one closed row closes the whole day.
+    The location's rows of a date replace that weekday's intervals; one closed row closes the
+    whole day. A row naming a resource is that resource's absence instead (a chef's day off):
+    all day, or between the minutes given.
     """
 
     __tablename__ = "date_exceptions"
     __table_args__ = (
         tenant_fk("location_id", "identity.locations", ondelete="CASCADE"),
+        tenant_fk("resource_id", "scheduling.resources", ondelete="CASCADE"),
         sa.CheckConstraint(
             "(opens_minute IS NULL) = (closes_minute IS NULL)", name="minutes_together"
         ),
@@ -103,6 +106,7 @@ class DateException(TenantOwned, Base):
     opens_minute: Mapped[int | None] = mapped_column(sa.Integer)
     closes_minute: Mapped[int | None] = mapped_column(sa.Integer)
     reason: Mapped[str | None] = mapped_column(sa.String(200))
+    resource_id: Mapped[uuid.UUID | None]
 
 
 class ServiceRequirement(TenantOwned, Base):

@@ -24,7 +24,7 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
 from tenantry.models.enums import ResourceKind
 from tenantry.models.scheduling import GRANULE_MINUTES
-from tenantry.scheduling.hours import open_intervals
+from tenantry.scheduling.hours import local_instant, open_intervals
 from tenantry.scheduling.resources import Need, Plan, needs_of
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
@@ -64,6 +64,7 @@ SQL_WEEK = (
 SQL_EXCEPTIONS = (
     "SELECT on_date, opens_minute, closes_minute FROM scheduling.date_exceptions"
     " WHERE tenant_id = :tenant AND location_id = :location AND on_date BETWEEN :d0 AND :d1"
+    " AND resource_id IS NULL"
 )
 SQL_RESOURCES = (
     "SELECT id, kind FROM scheduling.resources"
@@ -82,7 +83,20 @@ SQL_CAPACITY = (
     " FROM scheduling.daily_capacity"
     " WHERE tenant_id = :tenant AND location_id = :location AND on_date BETWEEN :d0 AND :d1"
 )
-SEARCH_SQL = (SQL_LOCATION, SQL_WEEK, SQL_EXCEPTIONS, SQL_RESOURCES, SQL_BUSY, SQL_CAPACITY)
+SQL_ABSENCES = (
+    "SELECT resource_id, on_date, opens_minute, closes_minute FROM scheduling.date_exceptions"
+    " WHERE tenant_id = :tenant AND location_id = :location AND on_date BETWEEN :d0 AND :d1"
+    " AND resource_id IS NOT NULL"
+)
+SEARCH_SQL = (
+    SQL_LOCATION,
+    SQL_WEEK,
+    SQL_EXCEPTIONS,
+    SQL_RESOURCES,
+    SQL_BUSY,
+    SQL_CAPACITY,
+    SQL_ABSENCES,
+)
 
 
 def floor_granule(at: datetime) -> datetime:
@@ -212,7 +226,29 @@ def load_calendar(
             ends.append(ends_at)
     for on, *numbers in session.execute(sa.text(SQL_CAPACITY), at):
         calendar.capacity[on] = DayCapacity(*numbers)
+    absent: set[int] = set()
+    for rid, on, opens, closes in session.execute(sa.text(SQL_ABSENCES), at):
+        i = calendar.index.get(rid)
+        if i is None:
+            continue
+        lo_m, hi_m = (0, 1440) if opens is None else (opens, closes)
+        starts, ends = calendar.spans[i]
+        starts.append(seconds(local_instant(on, lo_m, zone)))
+        ends.append(seconds(local_instant(on, hi_m, zone)))
+        absent.add(i)
+    for i in absent:  # absences may overlap reservations: merge, so the spans stay disjoint
+        calendar.spans[i] = _merged(*calendar.spans[i])
     return calendar
+
+
+def _merged(starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(zip(starts, ends, strict=True)):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [lo for lo, _hi in merged], [hi for _lo, hi in merged]
 
 
 def assign(

@@ -2,7 +2,8 @@
 give over a period in the location's timezone.
 
 Owns the weekly intervals (`scheduling.opening_hours`), the date exceptions
-(`scheduling.date_exceptions`) and the pure computation of open intervals. Times of day are
+(`scheduling.date_exceptions`: a location's closures and special hours, a resource's absences)
+and the pure computation of open intervals. Times of day are
 minutes after local midnight; an interval may end after midnight (up to 48:00) and then belongs
 to the day it starts on. Must not decide about resources or bookings.
 """
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.models import DateException, Location, OpeningInterval
+from tenantry.models import DateException, Location, OpeningInterval, Resource
 from tenantry.services.principal import Action, Principal
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "format_minute",
     "get_week",
     "list_exceptions",
+    "local_instant",
     "location_zone",
     "open_intervals",
     "parse_minute",
@@ -180,9 +182,23 @@ def add_exception(
     opens_minute: int | None = None,
     closes_minute: int | None = None,
     reason: str | None = None,
+    resource_id: uuid.UUID | None = None,
 ) -> DateException:
-    """Close a date (no minutes) or give it special hours (one interval per call)."""
+    """Close a date (no minutes) or give it special hours (one interval per call); with a
+    resource, that resource's absence (all day, or between the minutes given)."""
     _manage(uow, principal, location_id)
+    if resource_id is not None:
+        located = uow.session.scalar(
+            sa.select(Resource.location_id).where(
+                Resource.tenant_id == uow.require_tenant(),
+                Resource.id == resource_id,
+                Resource.deleted_at.is_(None),
+            )
+        )
+        if located is None:
+            raise NotFoundError("resource not found")
+        if located != location_id:
+            raise ValidationError("the resource belongs to another location")
     if (opens_minute is None) != (closes_minute is None):
         raise ValidationError("special hours need both an opening and a closing time")
     if opens_minute is not None and closes_minute is not None:
@@ -196,6 +212,7 @@ def add_exception(
         opens_minute=opens_minute,
         closes_minute=closes_minute,
         reason=reason,
+        resource_id=resource_id,
         created_at=now,
         updated_at=now,
     )
@@ -239,6 +256,11 @@ def delete_exception(
     )
     if not done.rowcount:  # type: ignore[attr-defined]
         raise NotFoundError("closure not found")
+
+
+def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """`minute` minutes after local midnight of `day` in `zone`, as UTC."""
+    return _at(day, minute, zone)
 
 
 def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:

@@ -106,6 +106,9 @@ class ClosureIn(In):
     opens: TimeOfDay | None = None
     closes: TimeOfDay | None = None
     reason: str | None = Field(default=None, max_length=200)
+    resource_id: uuid.UUID | None = Field(
+        default=None, description="Only this resource is away (a day off), not the location."
+    )
 
 
 class ClosureOut(BaseModel):
@@ -116,6 +119,7 @@ class ClosureOut(BaseModel):
     opens: str | None
     closes: str | None
     reason: str | None
+    resource_id: uuid.UUID | None
 
 
 class Closures(BaseModel):
@@ -353,6 +357,7 @@ def _closure_out(row: DateException) -> ClosureOut:
         opens=hours.format_minute(opens) if opens is not None else None,
         closes=hours.format_minute(closes) if closes is not None else None,
         reason=row.reason,
+        resource_id=row.resource_id,
     )
 
 
@@ -379,7 +384,7 @@ def list_closures(
     status_code=201,
     response_model=ClosureOut,
     tags=["scheduling"],
-    summary="Close a date, or give it special hours (the date's rows replace its weekday)",
+    summary="Close a date or give it special hours; with resource_id, that resource's absence",
 )
 def post_closure(
     location_id: uuid.UUID,
@@ -397,6 +402,7 @@ def post_closure(
             opens_minute=hours.parse_minute(body.opens) if body.opens else None,
             closes_minute=hours.parse_minute(body.closes) if body.closes else None,
             reason=body.reason,
+            resource_id=body.resource_id,
         )
         return Written(201, _closure_out(row))
 

@@ -210,8 +210,10 @@ def upgrade() -> None:
         sa.Column("opens_minute", sa.Integer()),
         sa.Column("closes_minute", sa.Integer()),
         sa.Column("reason", sa.String(200)),
+        sa.Column("resource_id", sa.Uuid()),
         *_stamps(),
         _fk("date_exceptions", "location_id", "identity.locations", "CASCADE"),
+        _fk("date_exceptions", "resource_id", "scheduling.resources", "CASCADE"),
         sa.CheckConstraint(
             "(opens_minute IS NULL) = (closes_minute IS NULL)",
             name="ck_date_exceptions_minutes_together",
