@@ -10,7 +10,8 @@ BENCH_SEED_TENANTS (500), BENCH_ITERATIONS (2000); the audit benchmarks read
 BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the pipeline benchmark
 BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; the migrate benchmarks BENCH_MIGRATE_SCALE,
 BENCH_CDC_SECONDS, BENCH_CDC_RATE and BENCH_CDC_TX_CHANGES; the visibility-check benchmarks
-BENCH_VC_*; each module's docstring lists its own.
+BENCH_VC_*; the scheduling ones BENCH_SCHED_* and BENCH_RACE_*; each module's docstring
+lists its own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench import (
     migrate,
     pipeline,
     privacy,
+    scheduling,
     seed_rate,
     vc,
 )
@@ -67,6 +69,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "vc_check_seconds": vc.check_seconds,
     # evidence_coverage (the default analyser) and evidence_coverage_llm (a hallucinating model)
     "evidence_coverage": vc.evidence_coverage,
+    # a one-week search at a workshop with 20 resources and six months of bookings
+    "availability_p95_ms": scheduling.availability_p95,
+    # 1,000 concurrent attempts over 100 slots: double bookings (0) and attempts/s
+    "booking_race": scheduling.booking_race,
 }
 
 

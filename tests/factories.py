@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.models import (
@@ -17,9 +19,12 @@ from tenantry.models import (
     Booking,
     BookingItem,
     Campaign,
+    CapacityClaim,
     ChatMessage,
     Connection,
     Customer,
+    DailyCapacity,
+    DateException,
     DoiToken,
     EmailEvent,
     ErasureReceipt,
@@ -37,16 +42,21 @@ from tenantry.models import (
     MembershipLocation,
     Message,
     MessagePurge,
+    OpeningInterval,
     OutboxEntry,
     Payment,
     PaymentNotification,
     ProjectionPosition,
     Recommendation,
     RecommendationEvidence,
+    Reservation,
+    ReservationSlot,
+    Resource,
     RetentionPolicy,
     Retrieval,
     Review,
     Service,
+    ServiceRequirement,
     Statement,
     StatementEvidence,
     SubjectKey,
@@ -377,6 +387,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         s.flush()
         cites = StatementEvidence(tenant_id=t, statement_id=statement.id, evidence_id=evidence.id)
         s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry, cites])
+        sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
         uow.commit()
         rows = [
             loc,
@@ -417,9 +428,64 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             position,
             api_key,
             retry,
+            *sched,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
+
+
+def _scheduling_rows(
+    s: Session,
+    ids: Callable[[], uuid.UUID],
+    t: uuid.UUID,
+    location_id: uuid.UUID,
+    service_id: uuid.UUID,
+    booking_id: uuid.UUID,
+) -> list[Base]:
+    """Rows of the scheduling schema; the reservation's granules are the trigger's."""
+    res = Resource(tenant_id=t, id=ids(), location_id=location_id, kind="staff", name="Bay 1")
+    hours = OpeningInterval(
+        tenant_id=t,
+        id=ids(),
+        location_id=location_id,
+        weekday=1,
+        opens_minute=540,
+        closes_minute=1020,
+    )
+    closed = DateException(
+        tenant_id=t, id=ids(), location_id=location_id, on_date=date(2026, 12, 25), reason="Holiday"
+    )
+    day = DailyCapacity(
+        tenant_id=t,
+        id=ids(),
+        location_id=location_id,
+        on_date=T0.date(),
+        max_events=3,
+        max_guests=200,
+    )
+    s.add_all([res, hours, closed, day])
+    s.flush()
+    need = ServiceRequirement(tenant_id=t, id=ids(), service_id=service_id, resource_kind="staff")
+    held = Reservation(
+        tenant_id=t,
+        id=ids(),
+        booking_id=booking_id,
+        resource_id=res.id,
+        starts_at=T0 + timedelta(days=2),
+        ends_at=T0 + timedelta(days=2, hours=1),
+    )
+    claim = CapacityClaim(
+        tenant_id=t, booking_id=booking_id, location_id=location_id, on_date=T0.date(), guests=2
+    )
+    s.add_all([need, held, claim])
+    s.flush()
+    slot = s.scalars(
+        select(ReservationSlot).where(
+            ReservationSlot.tenant_id == t, ReservationSlot.reservation_id == held.id
+        )
+    ).first()
+    assert slot is not None
+    return [res, hours, closed, day, need, held, claim, slot]
 
 
 def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:

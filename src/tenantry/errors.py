@@ -8,11 +8,13 @@ default message. Messages never contain personal data.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 __all__ = [
     "AuditTrailBrokenError",
     "AuthenticationError",
+    "CapacityExceededError",
     "ConfigurationError",
     "ConflictError",
     "DatabaseUnavailableError",
@@ -24,6 +26,7 @@ __all__ = [
     "RateLimitedError",
     "ReferenceNotFoundError",
     "RetentionDutyError",
+    "SlotTakenError",
     "TenantNotBoundError",
     "TenantryError",
     "ValidationError",
@@ -125,3 +128,24 @@ class RateLimitedError(TenantryError):
     def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class SlotTakenError(ConflictError):
+    """The resources this time needs are already booked."""
+
+    def __init__(
+        self, message: str | None = None, *, next_free_slots: Sequence[datetime] = ()
+    ) -> None:
+        super().__init__(message)
+        self.next_free_slots = tuple(next_free_slots)
+
+    def extensions(self) -> dict[str, object]:
+        # As the API writes times elsewhere: UTC with a "Z".
+        starts = [
+            s.astimezone(UTC).isoformat().replace("+00:00", "Z") for s in self.next_free_slots
+        ]
+        return {"next_free_slots": starts}
+
+
+class CapacityExceededError(ConflictError):
+    """The day's capacity for this location is used up."""

@@ -49,6 +49,8 @@ FREE_TEXT = {
     ("vc request", "notice_version"),
     ("vc confirm", "notice_version"),
     ("vc confirm", "token"),
+    # a resource's label (a bay number, a role or first name)
+    ("resources add", "name"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

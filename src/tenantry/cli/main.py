@@ -33,6 +33,7 @@ from tenantry.cli import lists as lists_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
+from tenantry.cli import scheduling as scheduling_cmd
 from tenantry.cli import seed as seed_cmd
 from tenantry.cli import serve as serve_cmd
 from tenantry.cli import tenants as tenants_cmd
@@ -73,6 +74,9 @@ app.add_typer(lists_cmd.vehicles_app, name="vehicles")
 # `customers search`; where another module defines the `customers` group, attach the command
 # to it instead: `<group>.command("search")(lists_cmd.search_customers_command)`.
 app.add_typer(lists_cmd.customers_app, name="customers")
+app.add_typer(scheduling_cmd.resources_app, name="resources")
+app.add_typer(scheduling_cmd.hours_app, name="hours")
+app.command("availability")(scheduling_cmd.availability)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

@@ -16,18 +16,24 @@ from typing import Any
 
 import typer
 
+from tenantry.models.enums import ResourceKind
+
 __all__ = [
     "EARLIEST_DATE",
     "OutputFormat",
     "anchor_date",
     "as_of_date",
+    "calendar_date",
     "format_option",
     "instant",
     "location_ref",
+    "resource_need",
     "tenant_option",
     "tenant_ref",
+    "time_of_day",
     "uuid_value",
     "web_url",
+    "week_interval",
 ]
 
 # Nothing tenantry stores predates this; a date before it is a typo (1900 for 2019, say).
@@ -108,6 +114,11 @@ def anchor_date(value: str) -> date:
     return _date(value, EARLIEST_DATE, latest, "the anchor")
 
 
+def calendar_date(value: str) -> date:
+    """A day of a calendar (opening hours, closures, capacity): 2000-01-01 to 2100-12-31."""
+    return _date(value, EARLIEST_DATE, date(2100, 12, 31), "the date")
+
+
 def tenant_option(help_text: str = "The tenant's UUID or slug.", *, required: bool = True) -> Any:
     """The `--tenant` option every tenant-bound command takes."""
     return typer.Option(
@@ -134,3 +145,35 @@ def instant(value: str) -> datetime:
     if not earliest <= moment <= datetime.now(UTC) + timedelta(days=3660):
         raise typer.BadParameter("must lie between 2000 and ten years from now")
     return moment.astimezone(UTC)
+
+
+_HHMM = r"([0-4]\d):([0-5]\d)"
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def time_of_day(value: str) -> str:
+    """A time of day, HH:MM from 00:00 to 48:00 (past midnight for hours that run over)."""
+    match = re.fullmatch(_HHMM, value)
+    if match is None or int(match[1]) * 60 + int(match[2]) > 2880:
+        raise typer.BadParameter("must be a time of day HH:MM (00:00 to 48:00)")
+    return value
+
+
+def week_interval(value: str) -> str:
+    """One opening interval of the week, `mon=09:00-12:00`, returned as `1=09:00-12:00`."""
+    match = re.fullmatch(rf"({'|'.join(_WEEKDAYS)})=({_HHMM})-({_HHMM})", value.lower())
+    if match is None:
+        raise typer.BadParameter("must be WEEKDAY=HH:MM-HH:MM, such as mon=09:00-12:00")
+    opens, closes = time_of_day(match[2]), time_of_day(match[5])
+    return f"{_WEEKDAYS.index(match[1]) + 1}={opens}-{closes}"
+
+
+def resource_need(value: str) -> str:
+    """What a service needs: `KIND=QUANTITY` (staff=1, lift=1, chef=2)."""
+    match = re.fullmatch(r"([a-z]+)=(\d{1,3})", value.lower())
+    if match is None or match[1] not in {k.value for k in ResourceKind}:
+        kinds = ", ".join(k.value for k in ResourceKind)
+        raise typer.BadParameter(f"must be KIND=QUANTITY with a kind of {kinds}, such as staff=1")
+    if not 1 <= int(match[2]) <= 100:
+        raise typer.BadParameter("the quantity lies between 1 and 100")
+    return f"{match[1]}={int(match[2])}"

@@ -44,6 +44,7 @@ SCHEMAS = (
     "audit",
     "events",
     "migrate",
+    "scheduling",
 )
 
 NAMING_CONVENTION = {

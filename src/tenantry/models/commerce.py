@@ -55,6 +55,10 @@ class Service(TenantOwned, SoftDeleteMixin, Base):
         sa.CheckConstraint(
             "duration_minutes IS NULL OR duration_minutes > 0", name="duration_positive"
         ),
+        sa.CheckConstraint(
+            "buffer_before_minutes BETWEEN 0 AND 1440 AND buffer_after_minutes BETWEEN 0 AND 1440",
+            name="buffers_range",
+        ),
         sa.Index("ix_services_tenant_location_kind", "tenant_id", "location_id", "kind"),
         SCHEMA,
     )
@@ -69,6 +73,9 @@ class Service(TenantOwned, SoftDeleteMixin, Base):
     vat_rate_bp: Mapped[int] = mapped_column(sa.Integer, server_default="1900")
     duration_minutes: Mapped[int | None] = mapped_column(sa.Integer)
     is_active: Mapped[bool] = mapped_column(server_default=sa.true())
+    # Time a booking of it holds its resources before and after (set-up, cleaning): scheduling.
+    buffer_before_minutes: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    buffer_after_minutes: Mapped[int] = mapped_column(sa.Integer, server_default="0")
 
 
 class Booking(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):

@@ -459,3 +459,16 @@ class EscalationStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+class ResourceKind(StrEnum):
+    """What a bookable resource of a location is (schema `scheduling`)."""
+
+    STAFF = "staff"
+    BAY = "bay"
+    LIFT = "lift"
+    CHEF = "chef"
+    EQUIPMENT = "equipment"
+    ROOM = "room"
+    TABLE = "table"
+    OTHER = "other"

@@ -231,6 +231,25 @@ TABLES: dict[str, TableEntry] = {
     "events.idempotency_keys": TableEntry(
         "safe retries of API writes", _LEGIT, _NONE, "24 hours (no personal data copied)"
     ),
+    **{
+        f"scheduling.{t}": TableEntry("scheduling setup of a location", _CONTRACT, _NONE, _LIFETIME)
+        for t in ("opening_hours", "date_exceptions", "service_requirements", "daily_capacity")
+    },
+    "scheduling.resources": TableEntry(
+        "scheduling setup of a location",
+        _CONTRACT,
+        "tenant staff (a staff resource may carry a first name)",
+        _LIFETIME,
+    ),
+    **{
+        f"scheduling.{t}": TableEntry(
+            "performing the booked service (resources and capacity held)",
+            _CONTRACT,
+            _NONE,
+            "with the booking (released when it is cancelled or deleted)",
+        )
+        for t in ("capacity_claims", "reservations", "reservation_slots")
+    },
 }
 
 _PII_CATEGORY = {
@@ -435,6 +454,17 @@ _COLUMNS: dict[str, str] = {
     "migrate.id_map.refs": "reference (legacy keys of the rows a row referenced)",
     "migrate.runs.rollback_until": "event time",
     "migrate.verifications.report": "verification report (keys, ids and columns, no values)",
+    "scheduling.resources.name": "business data (label of a resource: a role or first name)",
+    "scheduling.date_exceptions.reason": _BUSINESS,
+    **{
+        f"scheduling.{c}": "event time"
+        for c in (
+            "date_exceptions.on_date",
+            "daily_capacity.on_date",
+            "capacity_claims.on_date",
+            "reservation_slots.slot",
+        )
+    },
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from tenantry.models.enums import (
     PaymentMethod,
     PaymentStatus,
 )
+from tenantry.scheduling.booking import schedule_booking
 from tenantry.services.principal import Action, Principal
 
 __all__ = ["ItemLine", "create_booking", "get_booking", "record_payment", "transition_booking"]
@@ -66,8 +68,14 @@ def create_booking(
     lead_id: uuid.UUID | None = None,
     vehicle_id: uuid.UUID | None = None,
     currency: str = "EUR",
+    resource_ids: Sequence[uuid.UUID] | None = None,
 ) -> Booking:
-    """Create an inquiry; the total is the sum of its lines."""
+    """Create an inquiry; the total is the sum of its lines.
+
+    When its services need resources (or `resource_ids` names some) the booking must lie within
+    the location's opening hours and holds free resources (see `tenantry.scheduling`); a
+    catering event claims its day's capacity.
+    """
     principal.require(Action.WRITE_BOOKINGS)
     principal.require_location(location_id, "location")
     if not items:
@@ -123,6 +131,9 @@ def create_booking(
     for item in lines:
         item.booking_id = booking.id
         uow.repos.bookings.add_item(item)
+    uow.flush()
+    service_ids = [item.service_id for item in lines if item.service_id is not None]
+    schedule_booking(uow, booking, service_ids=service_ids, resource_ids=resource_ids or ())
     uow.flush()
     _state_changed(uow, booking, None)
     return booking

@@ -119,6 +119,16 @@ def _number_paths(spec: Spec, schema: dict[str, Any], prefix: Path = ()) -> Iter
             yield from _number_paths(spec, sub, (*prefix, key))
 
 
+def _type_at(spec: Spec, schema: dict[str, Any], path: Path) -> str | None:
+    """The JSON type at `path` of a body of this schema (a boolean's wrong values differ)."""
+    schema = spec.resolve(schema)
+    for head in path:
+        schema = spec.resolve(
+            schema["items"] if isinstance(head, int) else schema["properties"][head]
+        )
+    return schema.get("type")
+
+
 def _put(document: Any, path: Path, value: object) -> Any:
     if not path:
         return value
@@ -213,7 +223,7 @@ def test_numbers_and_booleans_must_arrive_as_json_numbers_and_booleans(
         url = _url(path, tenant, operation.get("parameters", []))
         base = _sample(spec, schema, "body", tenant)
         for where in _number_paths(spec, schema):
-            for wrong in ("1", True):
+            for wrong in ("true", 1) if _type_at(spec, schema, where) == "boolean" else ("1", True):
                 cases += 1
                 r = client.request(method, url, json=_put(base, where, wrong), headers=owner)
                 named = ".".join(["body", *map(str, where)])

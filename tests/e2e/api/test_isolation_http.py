@@ -41,6 +41,8 @@ PARAM_TABLES = {
     "request_id": "privacy.dsar_requests",
     "thread_id": "engage.threads",
     "escalation_id": "engage.escalations",
+    "resource_id": "scheduling.resources",
+    "closure_id": "scheduling.date_exceptions",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -54,6 +56,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/leads/{lead_id}/interactions": {"kind": "note"},
     "/v1/threads/{thread_id}": {"status": "open"},
     "/v1/escalations/{escalation_id}": {"status": "acknowledged"},
+    "/v1/resources/{resource_id}": {"name": "Lift 2"},
+    "/v1/locations/{location_id}/opening-hours": {"intervals": []},
+    "/v1/locations/{location_id}/closures": {"on_date": "2027-01-01"},
+    "/v1/locations/{location_id}/capacity": {"on_date": "2027-01-01", "max_events": 2},
+    "/v1/services/{service_id}/requirements": {"resources": []},
+    "/v1/bookings/{booking_id}/reschedule": {"starts_at": "2027-03-01T10:00:00Z"},
 }
 
 
@@ -119,6 +127,8 @@ def test_other_tenants_ids_are_404_on_every_route(
 NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/benchmarks"}
 # Dashboards: figures over the tenant's rows, not lists of them (scoped by tests of their own).
 NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
+# A search, not a list: it needs its parameters and shows free times, not rows.
+NOT_TENANT_LISTS |= {"/v1/availability"}
 
 
 def test_lists_never_show_other_tenants_rows(

@@ -21,6 +21,7 @@ from tenantry.api.resources import (
     insight_reports,
     leads,
     privacy,
+    scheduling,
 )
 
 __all__ = ["RENDERERS", "ROUTERS"]
@@ -30,6 +31,7 @@ __all__ = ["RENDERERS", "ROUTERS"]
 _MODULES = (
     *(leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events),
     conversations,
+    scheduling,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

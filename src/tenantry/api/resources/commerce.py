@@ -107,6 +107,7 @@ class BookingIn(In):
     vehicle_id: uuid.UUID | None = None
     currency: str = Field(default="EUR", pattern=_CURRENCY)
     items: list[ItemIn] = Field(min_length=1, max_length=200)
+    resource_ids: list[uuid.UUID] | None = Field(default=None, max_length=20)
 
 
 class ItemOut(BaseModel):

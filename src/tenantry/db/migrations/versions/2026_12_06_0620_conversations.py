@@ -18,7 +18,7 @@
   and direction become optional (a note has neither).
 
 Revision ID: 0620
-Revises: 0500
+Revises: 0600
 Create Date: 2026-12-06
 """
 
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0620"
-down_revision: str | None = "0500"
+down_revision: str | None = "0600"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
