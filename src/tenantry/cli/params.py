@@ -140,7 +140,7 @@ def instant(value: str) -> datetime:
     except ValueError:
         raise typer.BadParameter("must be an ISO 8601 time, such as 2026-12-06T10:00:00Z") from None
     if moment.tzinfo is None:
-        raise typer.BadParameter("needs a UTC offset, such as 2026-12-06T10:00:00Z")
+        raise typer.BadParameter("needs a timezone (a UTC offset), such as 2026-12-06T10:00:00Z")
     earliest = datetime(EARLIEST_DATE.year, 1, 1, tzinfo=UTC)
     if not earliest <= moment <= datetime.now(UTC) + timedelta(days=3660):
         raise typer.BadParameter("must lie between 2000 and ten years from now")
