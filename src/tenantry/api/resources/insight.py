@@ -48,6 +48,7 @@ from tenantry.models.enums import (
     Vertical,
     VisibilityCheckStatus,
 )
+from tenantry.services.edits import refuse_delete
 from tenantry.services.principal import Action
 from tenantry.services.records import KINDS, get_record, list_records
 
@@ -454,6 +455,55 @@ def recommendation_evidence(
     )
     clauses = [Evidence.id.in_(linked)]
     return _evidence_page(ctx, clauses, cursor, limit, ("recommendation", recommendation_id))
+
+
+# -- deletion: refused, the ledger is append-only ---------------------------------------
+
+_KEPT: dict[str, Any] = {
+    "responses": {409: {"description": "The ledger is append-only: never deleted."}}
+}
+
+
+def _refused(kind: str, id_: uuid.UUID, ctx: CtxDep) -> Response:
+    with ctx.read() as uow:
+        refuse_delete(uow, ctx.principal, kind, id_)
+    return Response(status_code=204)  # not reached: refuse_delete always raises
+
+
+@router.delete(
+    "/visibility-checks/{check_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["visibility checks"],
+    summary="Refused (409): the evidence ledger is append-only",
+    **_KEPT,
+)
+def delete_check(check_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return _refused("visibility_check", check_id, ctx)
+
+
+@router.delete(
+    "/evidence/{evidence_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["evidence"],
+    summary="Refused (409): the evidence ledger is append-only",
+    **_KEPT,
+)
+def delete_evidence(evidence_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return _refused("evidence", evidence_id, ctx)
+
+
+@router.delete(
+    "/recommendations/{recommendation_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["recommendations"],
+    summary="Refused (409): the evidence ledger is append-only",
+    **_KEPT,
+)
+def delete_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return _refused("recommendation", recommendation_id, ctx)
 
 
 RENDERERS: dict[str, Any] = {"visibility_check": renderer("visibility_check", VisibilityCheckOut)}

@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, write
+from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, tagged, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import DsarRequest
@@ -33,6 +33,7 @@ from tenantry.models.enums import (
     DsarStatus,
 )
 from tenantry.privacy import catalog
+from tenantry.services.edits import refuse_delete
 from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 from tenantry.services.privacy.consent import Notice, read_consent, record_consent
@@ -268,7 +269,20 @@ def post_dsar(
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         out = DsarOut.of(get_request(uow, ctx.principal, request_id))
-    return json_response(out)
+    return tagged(out)
+
+
+@router.delete(
+    "/dsar/{request_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Refused (409): requests are kept for accountability",
+    responses={409: {"description": "Kept as proof of how the request was handled."}},
+)
+def delete_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
+    with ctx.read() as uow:
+        refuse_delete(uow, ctx.principal, "dsar", request_id)
+    return Response(status_code=204)  # not reached: refuse_delete always raises
 
 
 @router.get("/dsar", response_model=Page[DsarOut], summary="List data-subject requests")
