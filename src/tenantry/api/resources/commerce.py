@@ -27,6 +27,7 @@ from tenantry.api.deps import (
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Boolean,
     Cents,
     IdempotencyKey,
     IfMatch,
@@ -105,7 +106,7 @@ class ServicePatch(Patch):
     currency: str | None = Field(default=None, pattern=_CURRENCY)
     vat_rate_bp: Integer | None = Field(default=None, ge=0, le=10_000)
     duration_minutes: Integer | None = Field(default=None, ge=1, le=100_000)
-    is_active: bool | None = None
+    is_active: Boolean | None = None
 
 
 class ItemIn(In):

@@ -40,6 +40,7 @@ __all__ = [
     "EMAIL_PATTERN",
     "ERRORS",
     "MAX_CENTS",
+    "Boolean",
     "Cents",
     "Email",
     "IdempotencyKey",
@@ -83,6 +84,7 @@ def _json_number(value: Any) -> Any:
 # Strict: in the Python mode FastAPI validates bodies in, pydantic would read "100" and true as
 # integers; strict accepts only an int (which is what a JSON integer becomes).
 Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
 Cents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
 Number = Annotated[Decimal, BeforeValidator(_json_number)]
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]

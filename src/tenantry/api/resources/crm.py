@@ -14,6 +14,7 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Boolean,
     Email,
     IdempotencyKey,
     IfMatch,
@@ -126,7 +127,7 @@ class VehiclePatch(Patch):
     mileage_km: Integer | None = Field(default=None, ge=0, le=2_000_000_000)
     tuv_due_on: date | None = None
     last_service_on: date | None = None
-    is_active: bool | None = None
+    is_active: Boolean | None = None
 
 
 class VehicleOut(Out):

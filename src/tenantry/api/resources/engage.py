@@ -20,6 +20,7 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Boolean,
     IdempotencyKey,
     IfMatch,
     In,
@@ -88,7 +89,7 @@ class ReviewPatch(Patch):
     response_body: str | None = Field(
         default=None, min_length=1, max_length=5000, description="The reply; null withdraws it."
     )
-    escalated: bool | None = None
+    escalated: Boolean | None = None
 
 
 class ConnectionIn(In):

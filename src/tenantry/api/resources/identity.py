@@ -19,6 +19,7 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
+    Boolean,
     Email,
     IdempotencyKey,
     IfMatch,
@@ -164,7 +165,7 @@ class LocationPatch(Patch):
     onboarding_step: Integer | None = Field(default=None, ge=0, le=100)
     google_place_id: str | None = Field(default=None, max_length=255)
     timezone: str | None = Field(default=None, max_length=64)
-    is_active: bool | None = None
+    is_active: Boolean | None = None
 
 
 class UserOut(BaseModel):
@@ -192,7 +193,7 @@ class MembershipPatch(Patch):
     __not_null__ = ("role", "is_active")
 
     role: MembershipRole | None = None
-    is_active: bool | None = None
+    is_active: Boolean | None = None
     location_ids: list[uuid.UUID] | None = Field(
         default=None, max_length=100, description="Limit the member to these (null: all)."
     )
