@@ -24,10 +24,12 @@ from typer.core import TyperGroup
 from tenantry import __version__
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
+from tenantry.cli import customers as customers_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
 from tenantry.cli import evidence as evidence_cmd
+from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -63,6 +65,8 @@ app.add_typer(apikeys_cmd.app, name="apikeys")
 app.add_typer(migrate_cmd.app, name="migrate")
 app.add_typer(vc_cmd.app, name="vc")
 app.add_typer(evidence_cmd.app, name="evidence")
+app.add_typer(locations_cmd.app, name="locations")
+app.add_typer(customers_cmd.app, name="customers")
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
