@@ -483,3 +483,59 @@ def test_roles_without_the_action_get_403(
         headers=scoped,
     )
     assert moved.status_code == 404  # outside the manager's scope: as if it did not exist
+
+
+def _subject_id(db: Database, tenant: uuid.UUID, table: str, row: str) -> uuid.UUID | None:
+    with db.platform_uow() as uow:
+        found = uow.session.scalar(
+            sa.text(f"SELECT subject_id FROM {table} WHERE tenant_id = :t AND id = :i"),
+            {"t": tenant, "i": row},
+        )
+    return found  # type: ignore[no-any-return]
+
+
+def test_a_record_without_a_subject_takes_the_one_its_new_contact_names(
+    client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    c = _post(client, h, "/v1/customers", {"company_name": "Muster GmbH", "city": "Köln"})
+    assert _subject_id(db, tenant.id, "crm.customers", c["id"]) is None
+    r = client.patch(
+        f"/v1/customers/{c['id']}", json={"email": "neu.kontakt@example.org"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    subject = _subject_of(db, tenant.id, "neu.kontakt@example.org")
+    assert subject is not None
+    assert _subject_id(db, tenant.id, "crm.customers", c["id"]) == subject
+    # Resealed under the subject's key: the values still open.
+    assert client.get(f"/v1/customers/{c['id']}", headers=h).json()["city"] == "Köln"
+    lead = _post(
+        client,
+        h,
+        "/v1/leads",
+        {
+            "location_id": str(tenant.locations[0]),
+            "source": "chat",
+            "email": "lead.alt@example.org",
+        },
+    )
+    moved = client.patch(
+        f"/v1/leads/{lead['id']}", json={"email": "lead.neu@example.org"}, headers=h
+    )
+    assert moved.status_code == 200, moved.text
+    assert _subject_of(db, tenant.id, "lead.neu@example.org") == _subject_id(
+        db, tenant.id, "crm.leads", lead["id"]
+    )
+    assert _subject_of(db, tenant.id, "lead.alt@example.org") is None
+
+
+def test_a_patch_response_etag_is_the_next_reads_etag_for_decimal_fields(
+    client: TestClient, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    path = f"/v1/locations/{tenant.locations[0]}"
+    r = client.patch(path, json={"latitude": 52.52, "longitude": 13.4}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == _etag(client, h, path)
+    again = client.patch(path, json={"capacity": 12}, headers=h | {"If-Match": r.headers["ETag"]})
+    assert again.status_code == 200, again.text
