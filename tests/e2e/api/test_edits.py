@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
@@ -20,6 +21,7 @@ from tenantry.privacy.sealing import normalise_identifier
 from tenantry.privacy.subjects import find_subject
 from tenantry.privacy.vault import keyring
 from tests.conftest import TenantFixture
+from tests.e2e.api.test_isolation_http import _ids_of
 from tests.factories import populate_every_table
 
 H = dict[str, str]
@@ -539,3 +541,52 @@ def test_a_patch_response_etag_is_the_next_reads_etag_for_decimal_fields(
     assert r.headers["ETag"] == _etag(client, h, path)
     again = client.patch(path, json={"capacity": 12}, headers=h | {"If-Match": r.headers["ETag"]})
     assert again.status_code == 200, again.text
+
+
+def test_retained_until_follows_the_tenants_own_policy(
+    client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    with db.platform_uow() as uow:
+        uow.session.execute(
+            sa.text(
+                "INSERT INTO privacy.retention_policies"
+                " (tenant_id, dataset, period_months, period_days, action, reason)"
+                " VALUES (:t, 'commerce.payments', 150, 0, 'delete', 'tax audit pending')"
+            ),
+            {"t": tenant.id},
+        )
+        uow.commit()
+    c = _customer(client, h, tenant, "eigen@example.org")
+    b = _booking(client, h, tenant, c["id"])
+    assert client.post(f"/v1/bookings/{b['id']}/confirm", headers=h).status_code == 200
+    p = _post(
+        client,
+        h,
+        f"/v1/bookings/{b['id']}/payments",
+        {"kind": "deposit", "method": "cash", "amount_cents": 500},
+    )
+    r = client.delete(f"/v1/payments/{p['id']}", headers=h)
+    assert r.status_code == 409, r.text
+    year = int(p["paid_at"][:4])
+    # 150 months from the end of the payment's year: 12.5 years, so the last day is 30 June.
+    assert r.json()["retained_until"] == date(year + 13, 6, 30).isoformat()
+
+
+def test_every_single_record_read_sends_its_etag(
+    app: FastAPI, client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    ids = _ids_of(populate_every_table(db, tenant.id), tenant)
+    checked = 0
+    for path, item in app.openapi()["paths"].items():
+        if not path.startswith("/v1/") or "{" not in path or "get" not in item:
+            continue
+        r = client.get(path.format(**ids), headers=h)
+        assert r.status_code == 200, (path, r.text)
+        if r.headers["content-type"].startswith("application/json") and "items" not in r.json():
+            body = r.json()
+            if isinstance(body, dict) and "id" in body and "series" not in body:
+                assert r.headers.get("ETag", "").startswith('"'), path
+                checked += 1
+    assert checked >= 15
