@@ -1,5 +1,6 @@
 """Editing and deleting the plainer records: customers, vehicles, leads, locations, catalog
-services, channel connections and review replies; and the refusal to delete ledger records.
+services, channel connections, review replies and the status of recommendations; and the
+refusal to delete ledger records and data-subject requests.
 
 Every edit follows one shape (`begin_edit`, then `apply_changes`): the permission check, the
 record loaded for update in the principal's scope (outside it: not found), the caller's
@@ -20,7 +21,16 @@ from typing import Any
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, PermissionDeniedError, ValidationError
-from tenantry.models import Connection, Customer, Lead, Location, Review, Service, Vehicle
+from tenantry.models import (
+    Connection,
+    Customer,
+    Lead,
+    Location,
+    Recommendation,
+    Review,
+    Service,
+    Vehicle,
+)
 from tenantry.privacy.subjects import find_or_insert_subject, find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Action, Principal
@@ -43,6 +53,7 @@ __all__ = [
     "update_customer",
     "update_lead",
     "update_location",
+    "update_recommendation",
     "update_review",
     "update_service",
     "update_vehicle",
@@ -316,6 +327,24 @@ def delete_review_reply(
 ) -> Review:
     """Withdraw the business's reply to a review (the review itself is the platform's)."""
     return update_review(uow, principal, review_id, {"response_body": None}, precondition)
+
+
+# -- recommendations ----------------------------------------------------------------------
+
+
+def update_recommendation(
+    uow: UnitOfWork,
+    principal: Principal,
+    recommendation_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    precondition: Precondition | None = None,
+) -> Recommendation:
+    """What the business made of a recommendation (its status, its priority); what it says
+    and the evidence it rests on stay as they were made."""
+    recommendation: Recommendation = begin_edit(
+        uow, principal, "recommendation", recommendation_id, Action.WRITE_CRM, precondition
+    )
+    return apply_changes(uow, recommendation, changes)  # type: ignore[no-any-return]
 
 
 # -- records that are never deleted -------------------------------------------------------

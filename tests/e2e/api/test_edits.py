@@ -406,6 +406,12 @@ def test_ledger_records_and_data_subject_requests_are_never_deleted(
         assert r.status_code == 409, (path, r.text)
         assert client.get(path, headers=h).status_code == 200
         assert "ETag" in client.get(path, headers=h).headers
+    rec = f"/v1/recommendations/{rows['insight.recommendations'].id}"
+    done = client.patch(
+        rec, json={"status": "done"}, headers=h | {"If-Match": _etag(client, h, rec)}
+    )
+    assert done.status_code == 200 and done.json()["status"] == "done", done.text
+    assert client.patch(rec, json={"title": "x"}, headers=h).status_code == 422
     analyst = key_for(tenant, "analyst")
     assert (
         client.delete(f"/v1/evidence/{rows['insight.evidence'].id}", headers=analyst).status_code

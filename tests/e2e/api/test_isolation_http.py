@@ -56,6 +56,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/reviews/{review_id}": {"escalated": True},
     "/v1/connections/{connection_id}": {"display_name": "x"},
     "/v1/tenants/{tenant_id}": {"display_name": "x"},
+    "/v1/recommendations/{recommendation_id}": {"status": "accepted"},
 }
 
 

@@ -25,10 +25,15 @@ from tenantry.api.resources.common import (
     ERRORS,
     Email,
     IdempotencyKey,
+    IfMatch,
     In,
+    Integer,
     Out,
+    Patch,
+    edited,
     get_one,
     list_page,
+    matching,
     renderer,
     write,
 )
@@ -48,7 +53,7 @@ from tenantry.models.enums import (
     Vertical,
     VisibilityCheckStatus,
 )
-from tenantry.services.edits import refuse_delete
+from tenantry.services.edits import refuse_delete, update_recommendation
 from tenantry.services.principal import Action
 from tenantry.services.records import KINDS, get_record, list_records
 
@@ -112,6 +117,25 @@ class RecommendationOut(Out):
     status: RecommendationStatus
     expected_impact: str | None
     stale_at: datetime | None
+
+
+class RecommendationPatch(Patch):
+    """What the business made of a recommendation; its content is the ledger's."""
+
+    __read_only__ = (
+        *Patch.__read_only__,
+        "location_id",
+        "visibility_check_id",
+        "title",
+        "body",
+        "category",
+        "expected_impact",
+        "stale_at",
+    )
+    __not_null__ = ("status", "priority")
+
+    status: RecommendationStatus | None = None
+    priority: Integer | None = Field(default=None, ge=1, le=5)
 
 
 class CheckIn(In):
@@ -464,6 +488,29 @@ _KEPT: dict[str, Any] = {
 }
 
 
+@router.patch(
+    "/recommendations/{recommendation_id}",
+    response_model=RecommendationOut,
+    tags=["recommendations"],
+    summary="Set a recommendation's status or priority",
+)
+def patch_recommendation(
+    recommendation_id: uuid.UUID,
+    body: RecommendationPatch,
+    request: Request,
+    ctx: CtxDep,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def run(uow: UnitOfWork) -> Written:
+        check = matching(if_match, RecommendationOut.model_validate)
+        changes = body.changes()
+        r = update_recommendation(uow, ctx.principal, recommendation_id, changes, check)
+        return Written(200, RecommendationOut.model_validate(r), "recommendation", r.id)
+
+    return edited(write(ctx, request, body, idempotency_key, run))
+
+
 def _refused(kind: str, id_: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         refuse_delete(uow, ctx.principal, kind, id_)
@@ -506,4 +553,7 @@ def delete_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response
     return _refused("recommendation", recommendation_id, ctx)
 
 
-RENDERERS: dict[str, Any] = {"visibility_check": renderer("visibility_check", VisibilityCheckOut)}
+RENDERERS: dict[str, Any] = {
+    "visibility_check": renderer("visibility_check", VisibilityCheckOut),
+    "recommendation": renderer("recommendation", RecommendationOut),
+}
