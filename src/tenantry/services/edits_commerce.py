@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import RetentionDutyError, ValidationError
+from tenantry.errors import ConflictError, RetentionDutyError, ValidationError
 from tenantry.models import Booking, Invoice, Lead, Payment, Vehicle
-from tenantry.models.enums import PaymentKind, PaymentStatus
+from tenantry.models.enums import BookingStatus, PaymentKind, PaymentStatus
 from tenantry.services.edits import Precondition, apply_changes, begin_edit, soft_delete
 from tenantry.services.principal import Action, Principal
 from tenantry.services.privacy.retention import retained_until
@@ -40,6 +40,7 @@ __all__ = [
 # Changed by `POST /v1/bookings/{id}/reschedule`, never by PATCH: moving a booking is a
 # question of free resources, not of a field.
 SCHEDULE_FIELDS = ("starts_at", "ends_at", "guest_count", "location_id")
+_DEPOSIT_OPEN = frozenset({BookingStatus.INQUIRY, BookingStatus.CONFIRMED})
 
 
 def _deposits_paid(uow: UnitOfWork, booking_id: uuid.UUID) -> int:
@@ -68,8 +69,14 @@ def update_booking(
     booking: Booking = begin_edit(
         uow, principal, "booking", booking_id, Action.WRITE_BOOKINGS, precondition
     )
-    if "deposit_cents" in changes:
+    if "deposit_cents" in changes and changes["deposit_cents"] != booking.deposit_cents:
         deposit = changes["deposit_cents"]
+        if booking.status not in _DEPOSIT_OPEN:
+            # Past these states the status says how the payments stand against the deposit.
+            raise ConflictError(
+                f"the deposit of a booking in state {booking.status.value} is settled;"
+                " it changes only while the booking is an inquiry or confirmed"
+            )
         if not 0 <= deposit <= booking.total_cents:
             raise ValidationError("deposit must be between 0 and the booking total")
         if deposit < _deposits_paid(uow, booking.id):

@@ -251,14 +251,17 @@ def test_booking_patch_keeps_schedule_and_status_to_their_actions(
     assert (r.json()["notes"], r.json()["deposit_cents"]) == ("Hintereingang", 2000)
     assert r.headers["ETag"] == _etag(client, h, path)
     assert client.post(f"{path}/confirm", headers=h).status_code == 200
-    paid = client.post(
-        f"{path}/payments",
-        json={"kind": "deposit", "method": "card", "amount_cents": 2000},
-        headers=h,
-    )
-    assert paid.status_code == 201, paid.text
-    low = client.patch(path, json={"deposit_cents": 1000}, headers=h)
+    part = {"kind": "deposit", "method": "card", "amount_cents": 500}
+    assert client.post(f"{path}/payments", json=part, headers=h).status_code == 201
+    low = client.patch(path, json={"deposit_cents": 400}, headers=h)
     assert low.status_code == 422 and "already paid" in low.text
+    assert client.patch(path, json={"deposit_cents": 1500}, headers=h).status_code == 200
+    rest = {"kind": "deposit", "method": "card", "amount_cents": 1000}
+    assert client.post(f"{path}/payments", json=rest, headers=h).status_code == 201
+    assert client.get(path, headers=h).json()["status"] == "deposit_paid"
+    settled = client.patch(path, json={"deposit_cents": 3000}, headers=h)
+    assert settled.status_code == 409 and "settled" in settled.text
+    assert client.patch(path, json={"notes": "Tor 3"}, headers=h).status_code == 200
 
 
 def _retained_until(db: Database, dataset: str, year: int) -> date:
