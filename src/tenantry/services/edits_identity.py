@@ -1,9 +1,10 @@
 """Editing memberships and tenants; removing members; soft-deleting tenants.
 
 A tenant always keeps an active owner: demoting, deactivating or removing the last one is
-refused (409), with every owner membership locked first so two concurrent removals cannot
-each leave the other as the last. Only an owner makes or unmakes owners. A member limited to
-locations manages members only within its locations and cannot grant all of them.
+refused (409), with every owner membership locked first (in one order, by every membership
+edit) so two concurrent removals cannot each leave the other as the last. Only an owner
+makes or unmakes owners. A member limited to locations manages members only within its
+locations and cannot grant all of them.
 
 Tenants are platform objects: their owner or admin edits their details; the plan is changed
 and a tenant deleted (soft) only by a platform administrator, which the entrypoint
@@ -41,25 +42,28 @@ PLATFORM_ONLY = ("plan",)
 _OWNER = MembershipRole.OWNER
 
 
-def _other_owners(uow: UnitOfWork, membership: Membership) -> int:
-    """Active owners besides this membership, their rows locked until commit."""
+def _lock_owners(uow: UnitOfWork) -> set[uuid.UUID]:
+    """The tenant's active owner memberships, locked in id order until commit.
+
+    Taken before the edited row's own lock, by every membership edit alike, so two concurrent
+    removals of owners queue on the same rows in the same order (no deadlock) and the second
+    sees what the first left.
+    """
     rows = uow.session.scalars(
         sa.select(Membership.id)
         .where(
             Membership.tenant_id == uow.require_tenant(),
             Membership.role == _OWNER,
             Membership.is_active,
-            Membership.id != membership.id,
         )
         .order_by(Membership.id)
         .with_for_update()
     ).all()
-    return len(rows)
+    return set(rows)
 
 
-def _keeps_an_owner(uow: UnitOfWork, membership: Membership, stays_owner: bool) -> None:
-    leaves = membership.role is _OWNER and membership.is_active and not stays_owner
-    if leaves and _other_owners(uow, membership) == 0:
+def _keeps_an_owner(owners: set[uuid.UUID], membership: Membership, stays_owner: bool) -> None:
+    if membership.id in owners and not stays_owner and not owners - {membership.id}:
         raise ConflictError("a tenant keeps at least one active owner")
 
 
@@ -80,6 +84,8 @@ def update_membership(
     precondition: Precondition | None = None,
 ) -> Membership:
     """Change a member's role, activity or location scope (`location_ids`: None = all)."""
+    principal.require(Action.MANAGE_MEMBERS)
+    owners = _lock_owners(uow)
     membership: Membership = begin_edit(
         uow, principal, "membership", membership_id, Action.MANAGE_MEMBERS, precondition
     )
@@ -87,7 +93,7 @@ def update_membership(
     role = values.get("role", membership.role)
     if (role is _OWNER) != (membership.role is _OWNER) and principal.role is not _OWNER:
         raise PermissionDeniedError(f"role {principal.role.value} may not make or unmake owners")
-    _keeps_an_owner(uow, membership, role is _OWNER and values.get("is_active", True) is True)
+    _keeps_an_owner(owners, membership, role is _OWNER and values.get("is_active", True) is True)
     if "location_ids" in values:
         location_ids = values.pop("location_ids")
         _scope(principal, location_ids)
@@ -109,12 +115,14 @@ def delete_membership(
     precondition: Precondition | None = None,
 ) -> None:
     """Remove a member from the tenant (the user's account stays: it is the platform's)."""
+    principal.require(Action.MANAGE_MEMBERS)
+    owners = _lock_owners(uow)
     membership: Membership = begin_edit(
         uow, principal, "membership", membership_id, Action.MANAGE_MEMBERS, precondition
     )
     if membership.role is _OWNER and principal.role is not _OWNER:
         raise PermissionDeniedError(f"role {principal.role.value} may not remove owners")
-    _keeps_an_owner(uow, membership, False)
+    _keeps_an_owner(owners, membership, False)
     uow.session.delete(membership)
     uow.flush()
 

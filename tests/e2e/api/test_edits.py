@@ -599,3 +599,28 @@ def test_every_single_record_read_sends_its_etag(
                 assert r.headers.get("ETag", "").startswith('"'), path
                 checked += 1
     assert checked >= 15
+
+
+def test_two_concurrent_removals_of_the_last_two_owners_leave_one(
+    client: TestClient, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    owners = [
+        _post(client, h, "/v1/memberships", {"email": f"owner{i}@example.org", "role": "owner"})
+        for i in range(2)
+    ]
+    statuses: list[int] = []
+    start = threading.Barrier(2)
+
+    def remove(membership: dict[str, Any]) -> None:
+        start.wait()
+        statuses.append(client.delete(f"/v1/memberships/{membership['id']}", headers=h).status_code)
+
+    threads = [threading.Thread(target=remove, args=(m,)) for m in owners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [204, 409]
+    left = client.get("/v1/memberships", params={"role": "owner"}, headers=h).json()["items"]
+    assert len(left) == 1
