@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
-from tenantry.models import Vehicle
+from tenantry.models import Invoice, Vehicle
 from tenantry.privacy.crypto import blind_index
 from tenantry.privacy.sealing import normalise_identifier
 from tenantry.privacy.subjects import find_subject
@@ -624,3 +624,37 @@ def test_two_concurrent_removals_of_the_last_two_owners_leave_one(
     assert sorted(statuses) == [204, 409]
     left = client.get("/v1/memberships", params={"role": "owner"}, headers=h).json()["items"]
     assert len(left) == 1
+
+
+def _invoice(db: Database, tenant: uuid.UUID, booking: dict[str, Any], issued: date) -> None:
+    with db.tenant_uow(tenant) as uow:
+        uow.session.add(
+            Invoice(
+                tenant_id=tenant,
+                id=uow.ids(),
+                booking_id=uuid.UUID(booking["id"]),
+                customer_id=uuid.UUID(booking["customer_id"]),
+                number=f"R-{uuid.uuid4().hex[:10]}",
+                issued_on=issued,
+                net_cents=100,
+                tax_cents=19,
+                gross_cents=119,
+            )
+        )
+        uow.commit()
+
+
+def test_a_booking_with_an_invoice_goes_only_after_the_invoice_may(
+    client: TestClient, db: Database, tenant: TenantFixture, key_for
+) -> None:
+    h = key_for(tenant)
+    c = _customer(client, h, tenant, "rechnung@example.org")
+    recent, old = _booking(client, h, tenant, c["id"]), _booking(client, h, tenant, c["id"])
+    _invoice(db, tenant.id, recent, date(2025, 1, 15))
+    _invoice(db, tenant.id, old, date(2012, 6, 1))  # its period ended years ago
+    kept = client.delete(f"/v1/bookings/{recent['id']}", headers=h)
+    assert kept.status_code == 409, kept.text
+    assert (
+        kept.json()["retained_until"] == _retained_until(db, "commerce.invoices", 2025).isoformat()
+    )
+    assert client.delete(f"/v1/bookings/{old['id']}", headers=h).status_code == 204
