@@ -13,7 +13,8 @@ from typing import Any
 import typer
 
 from tenantry.api.resources.common import etag_of, matching
-from tenantry.api.resources.crm import CustomerOut, CustomerPatch
+from tenantry.api.resources.crm import CustomerOut
+from tenantry.api.resources.edit_crm import CustomerPatch
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.edits import IF_MATCH, SET, mask, patch_body, print_record
 from tenantry.cli.locations import operator

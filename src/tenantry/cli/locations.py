@@ -12,7 +12,8 @@ import sqlalchemy as sa
 import typer
 
 from tenantry.api.resources.common import etag_of, matching
-from tenantry.api.resources.identity import LocationOut, LocationPatch
+from tenantry.api.resources.edit_identity import LocationPatch
+from tenantry.api.resources.identity import LocationOut
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.edits import IF_MATCH, SET, patch_body, print_record
 from tenantry.cli.output import print_json, show, table

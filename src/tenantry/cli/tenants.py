@@ -6,7 +6,8 @@ from __future__ import annotations
 import typer
 
 from tenantry.api.resources.common import etag_of, matching
-from tenantry.api.resources.identity import TenantOut, TenantPatch
+from tenantry.api.resources.edit_identity import TenantPatch
+from tenantry.api.resources.identity import TenantOut
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.edits import IF_MATCH, SET, patch_body, print_record
 from tenantry.cli.output import print_json, show, table

@@ -12,6 +12,11 @@ from tenantry.api.deps import Renderer
 from tenantry.api.resources import (
     commerce,
     crm,
+    edit_commerce,
+    edit_crm,
+    edit_engage,
+    edit_identity,
+    edit_insight,
     engage,
     events,
     identity,
@@ -23,6 +28,21 @@ from tenantry.api.resources import (
 
 __all__ = ["RENDERERS", "ROUTERS"]
 
-_MODULES = (leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events)
+_MODULES = (
+    leads,
+    crm,
+    identity,
+    commerce,
+    engage,
+    insight,
+    insight_reports,
+    privacy,
+    events,
+    edit_crm,
+    edit_identity,
+    edit_commerce,
+    edit_engage,
+    edit_insight,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
 RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}

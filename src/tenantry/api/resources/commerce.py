@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import (
     CtxDep,
@@ -27,20 +27,13 @@ from tenantry.api.deps import (
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
-    Boolean,
     Cents,
     IdempotencyKey,
-    IfMatch,
     In,
     Integer,
-    NoContent,
     Out,
-    Patch,
-    deleted,
-    edited,
     get_one,
     list_page,
-    matching,
     renderer,
     tagged,
     write,
@@ -57,7 +50,6 @@ from tenantry.models.enums import (
     ServiceKind,
 )
 from tenantry.services import bookings as svc
-from tenantry.services import edits, edits_commerce
 from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, get_record, list_records
 from tenantry.services.resources import create_service
@@ -91,22 +83,6 @@ class ServiceOut(Out):
     vat_rate_bp: int
     duration_minutes: int | None
     is_active: bool
-
-
-class ServicePatch(Patch):
-    __read_only__ = (*Patch.__read_only__, "deleted_at")
-    __not_null__ = ("kind", "name", "price_cents", "currency", "vat_rate_bp", "is_active")
-
-    location_id: uuid.UUID | None = None
-    kind: ServiceKind | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
-    category: str | None = Field(default=None, max_length=100)
-    price_cents: Cents | None = None
-    currency: str | None = Field(default=None, pattern=_CURRENCY)
-    vat_rate_bp: Integer | None = Field(default=None, ge=0, le=10_000)
-    duration_minutes: Integer | None = Field(default=None, ge=1, le=100_000)
-    is_active: Boolean | None = None
 
 
 class ItemIn(In):
@@ -162,43 +138,6 @@ class BookingOut(Out):
     items: list[ItemOut]
 
 
-class BookingPatch(Patch):
-    """The fields of a booking that are neither its schedule nor its lifecycle."""
-
-    __read_only__ = (
-        *Patch.__read_only__,
-        "status",
-        "total_cents",
-        "currency",
-        "customer_id",
-        "kind",
-        "items",
-        "confirmed_at",
-        "fulfilled_at",
-        "cancelled_at",
-        "cancellation_reason",
-        "deleted_at",
-    )
-    __not_null__ = ("deposit_cents",)
-
-    notes: str | None = Field(default=None, max_length=5000)
-    event_address: str | None = Field(default=None, max_length=300)
-    deposit_cents: Cents | None = None
-    vehicle_id: uuid.UUID | None = None
-    lead_id: uuid.UUID | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_schedule(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            moved = sorted(k for k in data if k in edits_commerce.SCHEDULE_FIELDS)
-            if moved:
-                raise ValueError(
-                    f"{', '.join(moved)} cannot be patched: use POST /v1/bookings/{{id}}/reschedule"
-                )
-        return data
-
-
 class CancelIn(In):
     reason: str | None = Field(default=None, max_length=200)
 
@@ -207,26 +146,6 @@ class PaymentIn(In):
     kind: PaymentKind
     method: PaymentMethod
     amount_cents: Cents = Field(ge=1)
-    provider: str | None = Field(default=None, max_length=40)
-    provider_ref: str | None = Field(default=None, max_length=255)
-    payer_name: str | None = Field(default=None, max_length=200)
-
-
-class PaymentPatch(Patch):
-    """A payment's references; amount, kind, method and status are the voucher."""
-
-    __read_only__ = (
-        *Patch.__read_only__,
-        "booking_id",
-        "customer_id",
-        "kind",
-        "method",
-        "status",
-        "amount_cents",
-        "currency",
-        "paid_at",
-    )
-
     provider: str | None = Field(default=None, max_length=40)
     provider_ref: str | None = Field(default=None, max_length=255)
     payer_name: str | None = Field(default=None, max_length=200)
@@ -285,50 +204,6 @@ async def list_services(
 ) -> Response:
     filters = {"location_id": location_id, "kind": kind}
     return await list_page(ctx, "service", ServiceOut, filters, cursor, limit)
-
-
-@router.patch(
-    "/services/{service_id}",
-    response_model=ServiceOut,
-    tags=["services"],
-    summary="Change a catalog service",
-)
-def patch_service(
-    service_id: uuid.UUID,
-    body: ServicePatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, ServiceOut.model_validate)
-        s = edits.update_service(uow, ctx.principal, service_id, body.changes(), check)
-        return Written(200, ServiceOut.model_validate(s), "service", s.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/services/{service_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["services"],
-    summary="Delete a catalog service (soft)",
-)
-def delete_service(
-    service_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, ServiceOut.model_validate)
-        edits.delete_service(uow, ctx.principal, service_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 # -- bookings ----------------------------------------------------------------------------
@@ -418,51 +293,6 @@ def list_bookings(
         items=items, next_cursor=encode_cursor(visible[-1].id) if more else None
     )
     return json_response(page)
-
-
-@router.patch(
-    "/bookings/{booking_id}",
-    response_model=BookingOut,
-    tags=["bookings"],
-    summary="Change a booking's notes, address, deposit or links (not its schedule or status)",
-)
-def patch_booking(
-    booking_id: uuid.UUID,
-    body: BookingPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, lambda b: _booking_out(uow, b))
-        changes = body.changes()
-        b = edits_commerce.update_booking(uow, ctx.principal, booking_id, changes, check)
-        return Written(200, _booking_out(uow, b), "booking", b.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/bookings/{booking_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["bookings"],
-    summary="Delete a booking (soft; 409 while its payments or invoices must be kept)",
-)
-def delete_booking(
-    booking_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, lambda b: _booking_out(uow, b))
-        edits_commerce.delete_booking(uow, ctx.principal, booking_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 def _transition(
@@ -589,50 +419,6 @@ async def list_payments(
 ) -> Response:
     filters = {"booking_id": booking_id}
     return await list_page(ctx, "payment", PaymentOut, filters, cursor, limit)
-
-
-@router.patch(
-    "/payments/{payment_id}",
-    response_model=PaymentOut,
-    tags=["payments"],
-    summary="Correct a payment's references (provider, reference, payer name)",
-)
-def patch_payment(
-    payment_id: uuid.UUID,
-    body: PaymentPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, PaymentOut.model_validate)
-        p = edits_commerce.update_payment(uow, ctx.principal, payment_id, body.changes(), check)
-        return Written(200, PaymentOut.model_validate(p), "payment", p.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/payments/{payment_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["payments"],
-    summary="Refused: a payment is an accounting voucher (409 with retained_until)",
-)
-def delete_payment(
-    payment_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, PaymentOut.model_validate)
-        edits_commerce.delete_payment(uow, ctx.principal, payment_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 RENDERERS = {

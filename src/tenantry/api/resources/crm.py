@@ -14,27 +14,19 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
-    Boolean,
     Email,
     IdempotencyKey,
-    IfMatch,
     In,
     Integer,
-    NoContent,
     Out,
-    Patch,
-    deleted,
-    edited,
     get_one,
     list_page,
-    matching,
     renderer,
     write,
 )
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models.enums import Channel, FuelType, LeadSource
-from tenantry.services import edits
 from tenantry.services.resources import create_customer, create_vehicle
 
 __all__ = ["RENDERERS", "router"]
@@ -79,27 +71,6 @@ class CustomerOut(Out):
     first_seen_at: datetime | None
 
 
-class CustomerPatch(Patch):
-    __read_only__ = (*Patch.__read_only__, "first_seen_at", "subject_id", "deleted_at")
-    __not_null__ = ("country", "language", "tags")
-
-    home_location_id: uuid.UUID | None = None
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
-    company_name: str | None = Field(default=None, max_length=200)
-    email: Email | None = None
-    phone: str | None = Field(default=None, max_length=40)
-    street: str | None = Field(default=None, max_length=200)
-    postal_code: str | None = Field(default=None, max_length=20)
-    city: str | None = Field(default=None, max_length=100)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    language: str | None = Field(default=None, max_length=10)
-    preferred_channel: Channel | None = None
-    source: LeadSource | None = None
-    notes: str | None = Field(default=None, max_length=5000)
-    tags: list[Annotated[str, Field(max_length=60)]] | None = Field(default=None, max_length=50)
-
-
 class VehicleIn(In):
     customer_id: uuid.UUID
     make: str = Field(min_length=1, max_length=60)
@@ -111,23 +82,6 @@ class VehicleIn(In):
     mileage_km: Integer | None = Field(default=None, ge=0, le=2_000_000_000)
     tuv_due_on: date | None = None
     last_service_on: date | None = None
-
-
-class VehiclePatch(Patch):
-    __read_only__ = (*Patch.__read_only__, "subject_id", "deleted_at")
-    __not_null__ = ("customer_id", "make", "model", "is_active")
-
-    customer_id: uuid.UUID | None = None
-    make: str | None = Field(default=None, min_length=1, max_length=60)
-    model: str | None = Field(default=None, min_length=1, max_length=60)
-    model_year: Integer | None = Field(default=None, ge=1900, le=2100)
-    fuel_type: FuelType | None = None
-    license_plate: str | None = Field(default=None, max_length=20)
-    vin: str | None = Field(default=None, min_length=17, max_length=17)
-    mileage_km: Integer | None = Field(default=None, ge=0, le=2_000_000_000)
-    tuv_due_on: date | None = None
-    last_service_on: date | None = None
-    is_active: Boolean | None = None
 
 
 class VehicleOut(Out):
@@ -184,50 +138,6 @@ async def list_customers(
     return await list_page(ctx, "customer", CustomerOut, filters, cursor, limit)
 
 
-@router.patch(
-    "/customers/{customer_id}",
-    response_model=CustomerOut,
-    tags=["customers"],
-    summary="Change a customer's fields",
-)
-def patch_customer(
-    customer_id: uuid.UUID,
-    body: CustomerPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, CustomerOut.model_validate)
-        c = edits.update_customer(uow, ctx.principal, customer_id, body.changes(), check)
-        return Written(200, CustomerOut.model_validate(c), "customer", c.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/customers/{customer_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["customers"],
-    summary="Delete a customer (soft)",
-)
-def delete_customer(
-    customer_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, CustomerOut.model_validate)
-        edits.delete_customer(uow, ctx.principal, customer_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
-
-
 @router.post(
     "/vehicles",
     status_code=201,
@@ -263,50 +173,6 @@ async def list_vehicles(
 ) -> Response:
     filters = {"customer_id": customer_id}
     return await list_page(ctx, "vehicle", VehicleOut, filters, cursor, limit)
-
-
-@router.patch(
-    "/vehicles/{vehicle_id}",
-    response_model=VehicleOut,
-    tags=["vehicles"],
-    summary="Change a vehicle's fields",
-)
-def patch_vehicle(
-    vehicle_id: uuid.UUID,
-    body: VehiclePatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, VehicleOut.model_validate)
-        v = edits.update_vehicle(uow, ctx.principal, vehicle_id, body.changes(), check)
-        return Written(200, VehicleOut.model_validate(v), "vehicle", v.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/vehicles/{vehicle_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["vehicles"],
-    summary="Delete a vehicle (soft)",
-)
-def delete_vehicle(
-    vehicle_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, VehicleOut.model_validate)
-        edits.delete_vehicle(uow, ctx.principal, vehicle_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 RENDERERS = {

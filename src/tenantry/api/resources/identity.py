@@ -19,21 +19,14 @@ from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_r
 from tenantry.api.idempotency import Written
 from tenantry.api.resources.common import (
     ERRORS,
-    Boolean,
     Email,
     IdempotencyKey,
-    IfMatch,
     In,
     Integer,
-    NoContent,
     Number,
     Out,
-    Patch,
-    deleted,
-    edited,
     get_one,
     list_page,
-    matching,
     renderer,
     tagged,
     write,
@@ -52,7 +45,6 @@ from tenantry.models.enums import (
     VerificationStatus,
     Vertical,
 )
-from tenantry.services import edits, edits_identity
 from tenantry.services.platform import create_tenant, grant_membership
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record, list_records
@@ -122,52 +114,6 @@ class LocationOut(Out):
     is_active: bool
 
 
-class LocationPatch(Patch):
-    __read_only__ = (
-        *Patch.__read_only__,
-        "verification_status",
-        "opening_hours",
-        "deleted_at",
-    )
-    __not_null__ = (
-        "name",
-        "slug",
-        "vertical",
-        "country",
-        "categories",
-        "onboarding_status",
-        "onboarding_step",
-        "timezone",
-        "is_active",
-    )
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
-    vertical: Vertical | None = None
-    street: str | None = Field(default=None, max_length=200)
-    house_number: str | None = Field(default=None, max_length=20)
-    postal_code: str | None = Field(default=None, max_length=20)
-    city: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    latitude: Number | None = Field(default=None, ge=-90, le=90, decimal_places=6)
-    longitude: Number | None = Field(default=None, ge=-180, le=180, decimal_places=6)
-    phone: str | None = Field(default=None, max_length=40)
-    email: Email | None = None
-    website: str | None = Field(default=None, max_length=500)
-    categories: list[Annotated[str, Field(max_length=60)]] | None = Field(
-        default=None, max_length=50
-    )
-    cuisine: str | None = Field(default=None, max_length=60)
-    price_range: Integer | None = Field(default=None, ge=1, le=4)
-    capacity: Integer | None = Field(default=None, ge=1, le=1_000_000)
-    onboarding_status: OnboardingStatus | None = None
-    onboarding_step: Integer | None = Field(default=None, ge=0, le=100)
-    google_place_id: str | None = Field(default=None, max_length=255)
-    timezone: str | None = Field(default=None, max_length=64)
-    is_active: Boolean | None = None
-
-
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -188,17 +134,6 @@ class MembershipIn(In):
     )
 
 
-class MembershipPatch(Patch):
-    __read_only__ = (*Patch.__read_only__, "user_id", "email", "display_name")
-    __not_null__ = ("role", "is_active")
-
-    role: MembershipRole | None = None
-    is_active: Boolean | None = None
-    location_ids: list[uuid.UUID] | None = Field(
-        default=None, max_length=100, description="Limit the member to these (null: all)."
-    )
-
-
 class MembershipOut(Out):
     user_id: uuid.UUID
     role: MembershipRole
@@ -215,34 +150,6 @@ class TenantIn(In):
     country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     vat_id: str | None = Field(default=None, max_length=20)
     plan: Plan = Plan.STARTER
-
-
-class TenantPatch(Patch):
-    """A tenant's details; `plan` only by a platform administrator."""
-
-    __read_only__ = (*Patch.__read_only__, "slug", "status", "deleted_at")
-    __not_null__ = (
-        "legal_name",
-        "display_name",
-        "legal_form",
-        "vertical",
-        "country",
-        "plan",
-        "locale",
-        "timezone",
-        "currency",
-    )
-
-    legal_name: str | None = Field(default=None, min_length=1, max_length=200)
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    legal_form: LegalForm | None = None
-    vertical: Vertical | None = None
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    vat_id: str | None = Field(default=None, max_length=20)
-    plan: Plan | None = None
-    locale: str | None = Field(default=None, max_length=10)
-    timezone: str | None = Field(default=None, max_length=64)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
 class TenantOut(BaseModel):
@@ -307,50 +214,6 @@ async def list_locations(
 ) -> Response:
     filters = {"vertical": vertical, "city": city}
     return await list_page(ctx, "location", LocationOut, filters, cursor, limit)
-
-
-@router.patch(
-    "/locations/{location_id}",
-    response_model=LocationOut,
-    tags=["locations"],
-    summary="Change a location",
-)
-def patch_location(
-    location_id: uuid.UUID,
-    body: LocationPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, LocationOut.model_validate)
-        loc = edits.update_location(uow, ctx.principal, location_id, body.changes(), check)
-        return Written(200, LocationOut.model_validate(loc), "location", loc.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/locations/{location_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["locations"],
-    summary="Delete a location (soft)",
-)
-def delete_location(
-    location_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, LocationOut.model_validate)
-        edits.delete_location(uow, ctx.principal, location_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 # -- users and memberships ---------------------------------------------------------------
@@ -436,56 +299,6 @@ def get_membership(membership_id: uuid.UUID, ctx: CtxDep) -> Response:
     return tagged(body)
 
 
-def _membership_out(uow: UnitOfWork) -> Any:
-    return lambda m: _memberships(uow, [m])[0]
-
-
-@router.patch(
-    "/memberships/{membership_id}",
-    response_model=MembershipOut,
-    tags=["memberships"],
-    summary="Change a member's role, activity or location scope",
-)
-def patch_membership(
-    membership_id: uuid.UUID,
-    body: MembershipPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, _membership_out(uow))
-        m = edits_identity.update_membership(
-            uow, ctx.principal, membership_id, body.changes(), check
-        )
-        return Written(200, _memberships(uow, [m])[0], "membership", m.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/memberships/{membership_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["memberships"],
-    summary="Remove a member from the tenant (never the last owner)",
-)
-def delete_membership(
-    membership_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, _membership_out(uow))
-        edits_identity.delete_membership(uow, ctx.principal, membership_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
-
-
 @router.get(
     "/memberships",
     response_model=Page[MembershipOut],
@@ -566,67 +379,6 @@ def get_tenants(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Respon
             rows = list(list_tenants(uow, after=after, limit=limit + 1))
     items = [TenantOut.model_validate(t) for t in rows]
     return json_response(page_of(items, [t.id for t in rows], limit))
-
-
-def _own_or_admin(ctx: CtxDep, tenant_id: uuid.UUID) -> bool:
-    """Whether the caller acts as a platform administrator; another tenant's id is a 404
-    for everyone else."""
-    if ctx.caller.platform_admin:
-        return True
-    ctx.principal.require(Action.READ)
-    if tenant_id != ctx.caller.tenant_id:
-        raise NotFoundError("tenant not found")
-    return False
-
-
-@router.patch(
-    "/tenants/{tenant_id}",
-    response_model=TenantOut,
-    tags=["tenants"],
-    summary="Change a tenant's details (its owner or admin; the plan: platform administrators)",
-)
-def patch_tenant(
-    tenant_id: uuid.UUID,
-    body: TenantPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    admin = _own_or_admin(ctx, tenant_id)
-
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, TenantOut.model_validate)
-        principal = None if admin else ctx.principal
-        t = edits_identity.update_tenant(uow, principal, tenant_id, body.changes(), check)
-        return Written(200, TenantOut.model_validate(t), "tenant", t.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run, platform=admin))
-
-
-@router.delete(
-    "/tenants/{tenant_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["tenants"],
-    summary="Delete a tenant (soft; platform administrators)",
-)
-def delete_tenant(
-    tenant_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    _own_or_admin(ctx, tenant_id)
-    ctx.require_platform_admin()
-
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, TenantOut.model_validate)
-        edits_identity.delete_tenant(uow, tenant_id, check)
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run, platform=True))
 
 
 RENDERERS = {

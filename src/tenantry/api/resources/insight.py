@@ -25,15 +25,10 @@ from tenantry.api.resources.common import (
     ERRORS,
     Email,
     IdempotencyKey,
-    IfMatch,
     In,
-    Integer,
     Out,
-    Patch,
-    edited,
     get_one,
     list_page,
-    matching,
     renderer,
     write,
 )
@@ -53,7 +48,6 @@ from tenantry.models.enums import (
     Vertical,
     VisibilityCheckStatus,
 )
-from tenantry.services.edits import refuse_delete, update_recommendation
 from tenantry.services.principal import Action
 from tenantry.services.records import KINDS, get_record, list_records
 
@@ -117,25 +111,6 @@ class RecommendationOut(Out):
     status: RecommendationStatus
     expected_impact: str | None
     stale_at: datetime | None
-
-
-class RecommendationPatch(Patch):
-    """What the business made of a recommendation; its content is the ledger's."""
-
-    __read_only__ = (
-        *Patch.__read_only__,
-        "location_id",
-        "visibility_check_id",
-        "title",
-        "body",
-        "category",
-        "expected_impact",
-        "stale_at",
-    )
-    __not_null__ = ("status", "priority")
-
-    status: RecommendationStatus | None = None
-    priority: Integer | None = Field(default=None, ge=1, le=5)
 
 
 class CheckIn(In):
@@ -481,79 +456,4 @@ def recommendation_evidence(
     return _evidence_page(ctx, clauses, cursor, limit, ("recommendation", recommendation_id))
 
 
-# -- deletion: refused, the ledger is append-only ---------------------------------------
-
-_KEPT: dict[str, Any] = {
-    "responses": {409: {"description": "The ledger is append-only: never deleted."}}
-}
-
-
-@router.patch(
-    "/recommendations/{recommendation_id}",
-    response_model=RecommendationOut,
-    tags=["recommendations"],
-    summary="Set a recommendation's status or priority",
-)
-def patch_recommendation(
-    recommendation_id: uuid.UUID,
-    body: RecommendationPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, RecommendationOut.model_validate)
-        changes = body.changes()
-        r = update_recommendation(uow, ctx.principal, recommendation_id, changes, check)
-        return Written(200, RecommendationOut.model_validate(r), "recommendation", r.id)
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-def _refused(kind: str, id_: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.read() as uow:
-        refuse_delete(uow, ctx.principal, kind, id_)
-    return Response(status_code=204)  # not reached: refuse_delete always raises
-
-
-@router.delete(
-    "/visibility-checks/{check_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["visibility checks"],
-    summary="Refused (409): the evidence ledger is append-only",
-    **_KEPT,
-)
-def delete_check(check_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return _refused("visibility_check", check_id, ctx)
-
-
-@router.delete(
-    "/evidence/{evidence_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["evidence"],
-    summary="Refused (409): the evidence ledger is append-only",
-    **_KEPT,
-)
-def delete_evidence(evidence_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return _refused("evidence", evidence_id, ctx)
-
-
-@router.delete(
-    "/recommendations/{recommendation_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["recommendations"],
-    summary="Refused (409): the evidence ledger is append-only",
-    **_KEPT,
-)
-def delete_recommendation(recommendation_id: uuid.UUID, ctx: CtxDep) -> Response:
-    return _refused("recommendation", recommendation_id, ctx)
-
-
-RENDERERS: dict[str, Any] = {
-    "visibility_check": renderer("visibility_check", VisibilityCheckOut),
-    "recommendation": renderer("recommendation", RecommendationOut),
-}
+RENDERERS: dict[str, Any] = {"visibility_check": renderer("visibility_check", VisibilityCheckOut)}

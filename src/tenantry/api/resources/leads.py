@@ -21,17 +21,11 @@ from tenantry.api.resources.common import (
     Cents,
     Email,
     IdempotencyKey,
-    IfMatch,
     In,
     Integer,
-    NoContent,
     Out,
-    Patch,
-    deleted,
-    edited,
     get_one,
     list_page,
-    matching,
     renderer,
     write,
     write_coalesced,
@@ -40,7 +34,6 @@ from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import Lead
 from tenantry.models.enums import LeadSource, LeadStatus, Persona
-from tenantry.services import edits
 from tenantry.services import leads as svc
 from tenantry.services.records import KINDS, get_record
 
@@ -61,38 +54,6 @@ class LeadIn(In):
     persona: Persona | None = None
     score: Integer = Field(default=0, ge=0, le=100)
     estimated_value_cents: Cents | None = None
-
-
-class LeadPatch(Patch):
-    """Contact, interest and attribution; status and score move by their actions."""
-
-    __read_only__ = (
-        *Patch.__read_only__,
-        "status",
-        "score",
-        "customer_id",
-        "source",
-        "lost_reason",
-        "contacted_at",
-        "qualified_at",
-        "converted_at",
-        "lost_at",
-        "deleted_at",
-    )
-    __not_null__ = ("location_id",)
-
-    location_id: uuid.UUID | None = None
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
-    email: Email | None = None
-    phone: str | None = Field(default=None, max_length=40)
-    message: str | None = Field(default=None, max_length=5000)
-    interest: str | None = Field(default=None, max_length=120)
-    persona: Persona | None = None
-    estimated_value_cents: Cents | None = None
-    utm_source: str | None = Field(default=None, max_length=100)
-    utm_medium: str | None = Field(default=None, max_length=100)
-    utm_campaign: str | None = Field(default=None, max_length=100)
 
 
 class LeadOut(Out):
@@ -189,39 +150,6 @@ def score_history(lead_id: uuid.UUID, ctx: CtxDep) -> Response:
         rows = uow.repos.leads.score_history(lead.id)
         body = _SCORES.dump_json([ScoreOut.model_validate(r) for r in rows])
     return Response(body, media_type="application/json")
-
-
-@router.patch("/{lead_id}", response_model=LeadOut, summary="Change a lead's fields")
-def patch_lead(
-    lead_id: uuid.UUID,
-    body: LeadPatch,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        check = matching(if_match, LeadOut.model_validate)
-        return _written(edits.update_lead(uow, ctx.principal, lead_id, body.changes(), check))
-
-    return edited(write(ctx, request, body, idempotency_key, run))
-
-
-@router.delete(
-    "/{lead_id}", status_code=204, response_class=Response, summary="Delete a lead (soft)"
-)
-def delete_lead(
-    lead_id: uuid.UUID,
-    request: Request,
-    ctx: CtxDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    def run(uow: UnitOfWork) -> Written:
-        edits.delete_lead(uow, ctx.principal, lead_id, matching(if_match, LeadOut.model_validate))
-        return Written(204, NoContent())
-
-    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 def _advance(

@@ -33,7 +33,6 @@ from tenantry.models.enums import (
     DsarStatus,
 )
 from tenantry.privacy import catalog
-from tenantry.services.edits import refuse_delete
 from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 from tenantry.services.privacy.consent import Notice, read_consent, record_consent
@@ -270,19 +269,6 @@ def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         out = DsarOut.of(get_request(uow, ctx.principal, request_id))
     return tagged(out)
-
-
-@router.delete(
-    "/dsar/{request_id}",
-    status_code=204,
-    response_class=Response,
-    summary="Refused (409): requests are kept for accountability",
-    responses={409: {"description": "Kept as proof of how the request was handled."}},
-)
-def delete_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
-    with ctx.read() as uow:
-        refuse_delete(uow, ctx.principal, "dsar", request_id)
-    return Response(status_code=204)  # not reached: refuse_delete always raises
 
 
 @router.get("/dsar", response_model=Page[DsarOut], summary="List data-subject requests")
