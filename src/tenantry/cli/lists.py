@@ -31,7 +31,6 @@ from tenantry.services.principal import Principal
 
 __all__ = [
     "booking_dashboard_command",
-    "customers_app",
     "dashboard_app",
     "hot_prospects_command",
     "lead_dashboard_command",
@@ -44,7 +43,6 @@ __all__ = [
 dashboard_app = typer.Typer(help="Dashboards of a tenant (seed 002).", no_args_is_help=True)
 leads_app = typer.Typer(help="A tenant's leads.", no_args_is_help=True)
 vehicles_app = typer.Typer(help="A tenant's vehicles (workshops).", no_args_is_help=True)
-customers_app = typer.Typer(help="A tenant's customers.", no_args_is_help=True)
 
 _JSON = typer.Option(False, "--json", help="Same as --format json.")
 _LIMIT = typer.Option(50, "--limit", min=1, max=200, help="At most this many rows (1..200).")
@@ -293,6 +291,3 @@ def search_customers_command(
     for r in rows:
         out.add_row(r["id"], r["home_location_id"] or "-", r["name"], r["email"], r["phone"])
     show(out)
-
-
-customers_app.command("search")(search_customers_command)

@@ -25,11 +25,13 @@ from tenantry import __version__
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
 from tenantry.cli import conversations as conversations_cmd
+from tenantry.cli import customers as customers_cmd
 from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
 from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import lists as lists_cmd
+from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -71,12 +73,12 @@ app.add_typer(conversations_cmd.messages_app, name="messages")
 app.add_typer(lists_cmd.dashboard_app, name="dashboard")
 app.add_typer(lists_cmd.leads_app, name="leads")
 app.add_typer(lists_cmd.vehicles_app, name="vehicles")
-# `customers search`; where another module defines the `customers` group, attach the command
-# to it instead: `<group>.command("search")(lists_cmd.search_customers_command)`.
-app.add_typer(lists_cmd.customers_app, name="customers")
 app.add_typer(scheduling_cmd.resources_app, name="resources")
 app.add_typer(scheduling_cmd.hours_app, name="hours")
 app.command("availability")(scheduling_cmd.availability)
+app.add_typer(locations_cmd.app, name="locations")
+app.add_typer(customers_cmd.app, name="customers")
+customers_cmd.app.command("search")(lists_cmd.search_customers_command)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

@@ -23,7 +23,9 @@ __all__ = [
     "OutputFormat",
     "anchor_date",
     "as_of_date",
+    "assignment",
     "calendar_date",
+    "etag_value",
     "format_option",
     "instant",
     "location_ref",
@@ -78,6 +80,23 @@ def location_ref(value: str) -> str:
         if not truncated and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
             return value
     raise typer.BadParameter("give the location's UUID or its slug")
+
+
+def assignment(value: str) -> str:
+    """A `field=value` pair of `--set` (the value may be empty or `null`)."""
+    if re.fullmatch(r"[a-z][a-z0-9_]{0,62}=.*", value, flags=re.DOTALL):
+        return value
+    raise typer.BadParameter("must be field=value, such as city=Berlin (null clears a field)")
+
+
+def etag_value(value: str) -> str:
+    """An ETag as `show` prints it (quotes optional), or `*` for any version."""
+    if value == "*":
+        return value
+    bare = value.strip('"')
+    if re.fullmatch(r"[0-9a-f]{32}", bare):
+        return f'"{bare}"'
+    raise typer.BadParameter("must be the ETag `show` printed (32 hex digits) or *")
 
 
 def web_url(value: str) -> str:

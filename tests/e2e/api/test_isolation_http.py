@@ -62,6 +62,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/locations/{location_id}/capacity": {"on_date": "2027-01-01", "max_events": 2},
     "/v1/services/{service_id}/requirements": {"resources": []},
     "/v1/bookings/{booking_id}/reschedule": {"starts_at": "2027-03-01T10:00:00Z"},
+    "/v1/leads/{lead_id}": {"interest": "x"},
+    "/v1/customers/{customer_id}": {"city": "x"},
+    "/v1/vehicles/{vehicle_id}": {"mileage_km": 1},
+    "/v1/locations/{location_id}": {"capacity": 10},
+    "/v1/memberships/{membership_id}": {"is_active": True},
+    "/v1/services/{service_id}": {"price_cents": 1},
+    "/v1/bookings/{booking_id}": {"notes": "x"},
+    "/v1/payments/{payment_id}": {"provider_ref": "x"},
+    "/v1/reviews/{review_id}": {"escalated": True},
+    "/v1/connections/{connection_id}": {"display_name": "x"},
+    "/v1/tenants/{tenant_id}": {"display_name": "x"},
+    "/v1/recommendations/{recommendation_id}": {"status": "accepted"},
 }
 
 
@@ -112,7 +124,8 @@ def test_other_tenants_ids_are_404_on_every_route(
     checked = 0
     for method, path in _id_routes(app):
         url_b = path.format(**ids_b)
-        r = client.request(method, url_b, json=BODIES.get(path), headers=world["key_a"])
+        body = BODIES.get(path) if method != "DELETE" else None
+        r = client.request(method, url_b, json=body, headers=world["key_a"])
         assert r.status_code == 404, (method, path, r.status_code, r.text)
         assert r.json()["type"] == "urn:tenantry:problem:not-found"
         if method == "GET":  # the same route works for A's own id: the 404 is about ownership
@@ -242,3 +255,29 @@ def test_customer_search_never_finds_another_tenants_customer(
         found = [x["id"] for x in r.json()["items"]]
         assert found == ([str(own.id)] if customer.email == own.email else [])
         assert str(other.id) not in found
+
+
+def _edits(t: TenantFixture, customer_id: str, booking_id: str) -> dict[Action, tuple]:
+    return {
+        Action.WRITE_CRM: ("PATCH", f"/v1/customers/{customer_id}", {"city": "Berlin"}),
+        Action.WRITE_BOOKINGS: ("PATCH", f"/v1/bookings/{booking_id}", {"notes": "Tor 2"}),
+        Action.MANAGE_LOCATIONS: ("PATCH", f"/v1/locations/{t.locations[1]}", {"capacity": 9}),
+        Action.MANAGE_MEMBERS: ("PATCH", f"/v1/tenants/{t.id}", {"display_name": "Muster"}),
+    }
+
+
+@pytest.mark.parametrize("role", list(MembershipRole))
+def test_each_role_may_edit_exactly_what_the_permission_table_says(
+    client: TestClient, db: Database, role_world: dict[str, Any], role: MembershipRole
+) -> None:
+    t = role_world["tenant"]
+    headers = issue_key(db, t.id, role.value)
+    for action, (method, path, body) in _edits(
+        t, role_world["customer"], role_world["booking"]
+    ).items():
+        r = client.request(method, path, json=body, headers=headers)
+        if action in PERMISSIONS[role]:
+            assert r.status_code == 200, (role, action, r.status_code, r.text)
+        else:
+            assert r.status_code == 403, (role, action, r.status_code, r.text)
+            assert r.json()["type"] == "urn:tenantry:problem:permission-denied"

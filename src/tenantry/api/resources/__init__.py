@@ -14,6 +14,11 @@ from tenantry.api.resources import (
     conversations,
     crm,
     dashboards,
+    edit_commerce,
+    edit_crm,
+    edit_engage,
+    edit_identity,
+    edit_insight,
     engage,
     events,
     identity,
@@ -30,6 +35,7 @@ __all__ = ["RENDERERS", "ROUTERS"]
 # `POST /v1/customers/search` is found after `crm`'s `/v1/customers/{id}`, whose methods differ).
 _MODULES = (
     *(leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events),
+    *(edit_crm, edit_identity, edit_commerce, edit_engage, edit_insight),
     conversations,
     scheduling,
     dashboards,

@@ -37,6 +37,7 @@ from tenantry.api.resources.common import (
     get_one,
     list_page,
     renderer,
+    tagged,
     write,
 )
 from tenantry.api.routing import ResourceRouter
@@ -137,6 +138,8 @@ class BookingOut(Out):
     fulfilled_at: datetime | None
     cancelled_at: datetime | None
     cancellation_reason: str | None
+    notes: str | None
+    event_address: str | None
     items: list[ItemOut]
 
 
@@ -262,7 +265,7 @@ def post_booking(
 def get_booking(booking_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         body = _render_booking(uow, ctx.principal, booking_id)
-    return json_response(body)
+    return tagged(body)
 
 
 @router.get(

@@ -40,20 +40,26 @@ __all__ = [
     "EMAIL_PATTERN",
     "ERRORS",
     "MAX_CENTS",
+    "Boolean",
     "Cents",
     "Email",
     "IdempotencyKey",
     "IfMatch",
     "In",
     "Integer",
+    "NoContent",
     "Number",
     "Out",
     "Patch",
+    "deleted",
+    "edited",
     "etag_of",
     "get_one",
     "list_page",
+    "matching",
     "renderer",
     "require_match",
+    "tagged",
     "write",
     "write_coalesced",
 ]
@@ -78,6 +84,7 @@ def _json_number(value: Any) -> Any:
 # Strict: in the Python mode FastAPI validates bodies in, pydantic would read "100" and true as
 # integers; strict accepts only an int (which is what a JSON integer becomes).
 Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
 Cents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
 Number = Annotated[Decimal, BeforeValidator(_json_number)]
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
@@ -147,8 +154,59 @@ class Patch(In):
 
 def etag_of(body: BaseModel) -> str:
     """The strong ETag of a representation: a hash of its JSON."""
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
+    return _etag_of_json(body.model_dump_json().encode())
+
+
+def _etag_of_json(content: bytes) -> str:
+    digest = hashlib.sha256(content).hexdigest()[:32]
     return f'"{digest}"'
+
+
+def tagged(body: BaseModel) -> Response:
+    """A single record's representation with its ETag (reads that do not use `get_one`)."""
+    content = body.model_dump_json().encode()
+    return Response(
+        content=content,
+        media_type="application/json",
+        headers={"ETag": _etag_of_json(content)},
+    )
+
+
+def matching(
+    if_match: str | None, render: Callable[[Any], BaseModel]
+) -> Callable[[Any], None] | None:
+    """The precondition a service runs on the locked record: `require_match` against the
+    record rendered as its GET shows it (None without `If-Match`: nothing to render)."""
+    if if_match is None:
+        return None
+
+    def check(record: Any) -> None:
+        require_match(if_match, render(record))
+
+    return check
+
+
+def edited(response: Response) -> Response:
+    """A PATCH response: the new representation carries its new ETag.
+
+    The body is the representation's JSON as `etag_of` hashes it, so the tag equals what a
+    GET of the record sends.
+    """
+    if response.status_code == 200:
+        response.headers["ETag"] = _etag_of_json(bytes(response.body))
+    return response
+
+
+class NoContent(BaseModel):
+    """The body of a DELETE's `Written` (sent as an empty 204)."""
+
+
+def deleted(response: Response) -> Response:
+    """A DELETE response: 204 without a body (also when replayed for an Idempotency-Key)."""
+    if response.status_code != 204:
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
+    return Response(status_code=204, headers=headers)
 
 
 def require_match(if_match: str | None, current: BaseModel) -> None:

@@ -28,6 +28,7 @@ from tenantry.api.resources.common import (
     get_one,
     list_page,
     renderer,
+    tagged,
     write,
 )
 from tenantry.api.routing import ResourceRouter
@@ -231,7 +232,7 @@ def get_users(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Response
 def get_user_by_id(user_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         body = UserOut.model_validate(get_user(uow, ctx.principal, user_id))
-    return json_response(body)
+    return tagged(body)
 
 
 def _memberships(uow: UnitOfWork, rows: list[Membership]) -> list[MembershipOut]:
@@ -295,7 +296,7 @@ def post_membership(
 def get_membership(membership_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         body = _render_membership(uow, ctx.principal, membership_id)
-    return json_response(body)
+    return tagged(body)
 
 
 @router.get(
@@ -357,7 +358,7 @@ def get_tenant(tenant_id: uuid.UUID, ctx: CtxDep) -> Response:
         raise NotFoundError("tenant not found")
     with ctx.read(platform=ctx.caller.platform_admin) as uow:
         body = TenantOut.model_validate(uow.repos.tenants.get(tenant_id))
-    return json_response(body)
+    return tagged(body)
 
 
 @router.get(

@@ -73,6 +73,9 @@ class LeadOut(Out):
     message: str | None
     interest: str | None
     estimated_value_cents: int | None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
     lost_reason: str | None
     contacted_at: datetime | None
     qualified_at: datetime | None

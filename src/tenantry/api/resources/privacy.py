@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, write
+from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, tagged, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import DsarRequest
@@ -268,7 +268,7 @@ def post_dsar(
 def get_dsar(request_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         out = DsarOut.of(get_request(uow, ctx.principal, request_id))
-    return json_response(out)
+    return tagged(out)
 
 
 @router.get("/dsar", response_model=Page[DsarOut], summary="List data-subject requests")

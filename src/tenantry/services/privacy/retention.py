@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -39,6 +39,7 @@ __all__ = [
     "every_tenant",
     "place_hold",
     "release_hold",
+    "retained_until",
     "run_retention",
 ]
 
@@ -314,3 +315,26 @@ def release_hold(uow: UnitOfWork, principal: Principal, hold_id: uuid.UUID) -> L
     hold.released_at = uow.clock.now()
     uow.flush()
     return hold
+
+
+def retained_until(uow: UnitOfWork, dataset: str, since: datetime) -> date:
+    """The last day a row of `dataset` counted from `since` must be kept, by the tenant's
+    effective policy (its override, else the default), read as `run_retention` applies it:
+    the job removes the row from the day after."""
+    policy = next((p for p in _policies(uow) if p.dataset == dataset), None)
+    if policy is None:
+        raise NotFoundError(f"no retention policy for {dataset}")
+    start = "CAST(:since AS timestamptz)"
+    if policy.start_event == "end_of_calendar_year":
+        # The period starts at the end of the calendar year (the job's cutoff is truncated
+        # to a year): the row may go on 1 January after the last full year.
+        start = f"(date_trunc('year', {start} AT TIME ZONE 'UTC') + interval '1 year')"
+        expr = f"({start} + make_interval(months => :m, days => :d))::date - 1"
+    else:
+        expr = f"({start} AT TIME ZONE 'UTC' + make_interval(months => :m, days => :d))::date"
+    value = uow.session.scalar(
+        sa.text(f"SELECT {expr}"),
+        {"since": since, "m": policy.period_months, "d": policy.period_days},
+    )
+    assert isinstance(value, date)
+    return value
