@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.compiled import COMPILED as COMPILED_PATH
 from tenantry.api.compiled import CompiledRoute, RequestPlan
-from tenantry.api.resources import ROUTERS
+from tenantry.api.registry import ROUTERS
 
 
 class Colour(enum.StrEnum):

@@ -25,7 +25,7 @@ from tenantry.api.guard import RequestGuard
 from tenantry.api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from tenantry.api.problems import FieldProblem, Problem, install_problem_handlers
 from tenantry.api.ratelimit import RateLimiter
-from tenantry.api.resources import RENDERERS, ROUTERS
+from tenantry.api.registry import RENDERERS, ROUTERS
 from tenantry.composition import open_database
 from tenantry.config import Settings, get_settings
 from tenantry.db.aio import AsyncReader

@@ -1,44 +1,5 @@
 """The `/v1` resources: one module per resource, each with its schemas and endpoints.
 
-`ROUTERS` lists the routers the app mounts; `RENDERERS` maps a resource kind to the function
-that renders it again for an idempotent replay.
+Importing one resource module (its schemas, for the CLI) does not import the others: the app's
+list of routers is `tenantry.api.registry`.
 """
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-from tenantry.api.deps import Renderer
-from tenantry.api.resources import (
-    commerce,
-    conversations,
-    crm,
-    dashboards,
-    edit_commerce,
-    edit_crm,
-    edit_engage,
-    edit_identity,
-    edit_insight,
-    engage,
-    events,
-    identity,
-    insight,
-    insight_reports,
-    leads,
-    privacy,
-    scheduling,
-)
-
-__all__ = ["RENDERERS", "ROUTERS"]
-
-# `dashboards` last: no request for another module tries its routes first (its
-# `POST /v1/customers/search` is found after `crm`'s `/v1/customers/{id}`, whose methods differ).
-_MODULES = (
-    *(leads, crm, identity, commerce, engage, insight, insight_reports, privacy, events),
-    *(edit_crm, edit_identity, edit_commerce, edit_engage, edit_insight),
-    conversations,
-    scheduling,
-    dashboards,
-)
-ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
-RENDERERS: dict[str, Renderer] = {k: v for m in _MODULES for k, v in m.RENDERERS.items()}
