@@ -17,7 +17,7 @@ from fastapi import Body as BodyParam
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tenantry.api.compiled import COMPILED as COMPILED_PATH
 from tenantry.api.compiled import CompiledRoute, RequestPlan
@@ -74,8 +74,11 @@ def _app(route_class: type[APIRoute], **include: Any) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=8)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         x_trace: Annotated[str | None, Header(max_length=4)] = None,
+        since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     ) -> Response:
-        return _echo(colour=colour, cursor=cursor, limit=limit, who=who, x_trace=x_trace)
+        return _echo(
+            colour=colour, cursor=cursor, limit=limit, who=who, x_trace=x_trace, since=since
+        )
 
     @router.post("/things", status_code=201)
     async def create_thing(
@@ -129,6 +132,9 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/things", {"params": {"colour": ""}}),
     ("GET", "/things", {"params": {"unknown": "1", "limit": "7"}}),
     ("GET", "/things", {"headers": {"X-Trace": "abc"}}),
+    ("GET", "/things", {"params": {"from": "2027-03-01T09:00:00+01:00"}}),
+    ("GET", "/things", {"params": {"from": "2027-03-01T09:00:00"}}),
+    ("GET", "/things", {"params": {"from": "next tuesday"}}),
     ("GET", "/things", {"headers": {"x_trace": "abc"}}),
     ("GET", "/things", {"headers": {"X-Trace": "abcde"}}),
     ("POST", "/things", {"json": {"name": "a"}}),

@@ -43,7 +43,7 @@ import fastapi.routing
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -87,7 +87,10 @@ if _gone:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # Parameter types the plan reads as FastAPI does: one value, validated as it is. Anything
 # else (sequences, models, `Json[...]`, ...) FastAPI reads in ways of its own.
-_SCALARS = (str, int, float, bool, uuid.UUID, datetime.datetime, datetime.date, decimal.Decimal)
+_SCALARS = (
+    *(str, int, float, bool, uuid.UUID, datetime.datetime, datetime.date, decimal.Decimal),
+    AwareDatetime,  # validated by the plan's model as by FastAPI's: the timezone is required
+)
 
 
 def _is_scalar(annotation: Any) -> bool:
