@@ -5,7 +5,9 @@ snapshot) in commit order. A batch of transactions names the source keys that ch
 applier reads those rows' current state from the source (in one REPEATABLE READ snapshot taken
 after the batch was read, so SQL expressions and joins of the mapping are evaluated exactly as
 the load evaluated them), transforms them like the load and brings the canonical rows to that
-state: insert, update only the columns whose meaning changed, soft delete (or quarantine).
+state: insert, update only the columns whose meaning changed, soft delete (or quarantine); chat
+(`engage.chat_messages`, partitioned by month) is deleted with its source row, found by
+(tenant_id, id) in whichever partition its `sent_at` put it.
 Applying is idempotent, so a batch applied again after a crash changes nothing; the position
 (`applied_lsn`) is stored after each batch and the slot advanced, so every change is applied
 exactly once in effect. A session advisory lock on the target serialises appliers (`follow`

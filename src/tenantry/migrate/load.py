@@ -6,7 +6,9 @@ server-side cursor inside one REPEATABLE READ snapshot of the source, transforme
 its id-map rows. A rerun after a crash or kill -9 continues after the last committed key and
 skips any key the id map already has, so no row is loaded twice. Every source row ends in the
 id map as loaded, merged (consolidation) or quarantined with a reason. Consolidation groups are
-loaded whole, after their members are read.
+loaded whole, after their members are read. Chat (`engage.chat_messages`) gets the month
+partitions of its rows first and is audited per row (the upkeep drops its months whole); chat
+older than 90 days is loaded like the rest and goes with the next upkeep.
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.migrate.follow import follow
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
 from tenantry.migrate.verify import Difference, verify
 from tenantry.models import ChatMessage
-from tests.integration.migrate.conftest import Loaded, one, owner, superuser
+from tests.integration.migrate.conftest import Loaded, audit_intact, one, owner, superuser
 
 
 def _placed(db: Database, run: str, entity: str) -> dict[str, tuple[Any, Any]]:
@@ -104,13 +105,13 @@ def test_carbot_chat_lands_in_the_month_partitions_of_chat_messages(
 
 
 def test_follow_updates_moves_and_deletes_a_chat_row_and_verify_is_equal(
-    mdb: Database, carbot_chat: dict[str, Any]
+    mdb: Database, settings: Settings, carbot_chat: dict[str, Any]
 ) -> None:
     run, url, mapping = carbot_chat["run"], carbot_chat["url"], carbot_chat["mapping"]
     placed = _placed(mdb, run, "chat_messages")
-    (edited, (edited_id, tenant)), (moved, (moved_id, _)), (deleted, (deleted_id, _)) = sorted(
-        placed.items()
-    )[1:4]
+    (edited, (edited_id, tenant)), (moved, (moved_id, moved_tenant)), (deleted, (deleted_id, _)) = (
+        sorted(placed.items())[1:4]
+    )
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(url, autocommit=True) as src:
         src.execute(
@@ -126,7 +127,7 @@ def test_follow_updates_moves_and_deletes_a_chat_row_and_verify_is_equal(
     assert report.changes >= 3
     found = _chat(mdb, tenant, edited_id)
     assert found is not None and found.body == "Wann ist mein Auto fertig?"
-    moved_row = _chat(mdb, tenant, moved_id)
+    moved_row = _chat(mdb, moved_tenant, moved_id)
     assert moved_row is not None and moved_row.body == "Neu datiert"
     assert moved_row.sent_at == now - timedelta(days=1)
     month = (now - timedelta(days=1)).strftime("chat_messages_y%Ym%m")
@@ -150,6 +151,9 @@ def test_follow_updates_moves_and_deletes_a_chat_row_and_verify_is_equal(
     final = verify(mdb, url, mapping, run=run)
     assert final.differences == [] and final.equal
     assert final.counts["chat_messages"]["differing"] == 0
+    for changed in {tenant, moved_tenant}:  # loaded, updated, moved and deleted: all audited
+        intact, why = audit_intact(mdb, settings, changed)
+        assert intact, why
 
 
 def test_a_chat_month_dropped_by_upkeep_is_no_difference_a_lost_row_is(
