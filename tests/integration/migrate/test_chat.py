@@ -24,6 +24,7 @@ from tenantry.migrate.mapping import load_mapping
 from tenantry.migrate.verify import Difference, verify
 from tenantry.models import ChatMessage
 from tests.integration.migrate.conftest import Loaded, audit_intact, one, owner, superuser
+from tests.legacy.myhibachi import data as myhibachi
 
 
 def _placed(db: Database, run: str, entity: str) -> dict[str, tuple[Any, Any]]:
@@ -246,3 +247,54 @@ def test_myhibachi_chat_and_email_go_to_their_own_tables(
             == 1
         )
     assert set(channels) <= {"web", "sms", "voice"} and "email" not in channels
+
+
+def test_a_message_whose_thread_becomes_email_moves_from_chat_to_correspondence(
+    mdb: Database, sources: Callable[..., str]
+) -> None:
+    url = sources("myhibachi", "chat_moved", 0.02)
+    mapping = load_mapping("myhibachi")
+    run = "chat_moved"
+    load(mdb, url, mapping, run=run, fernet_keys=myhibachi.FERNET_KEYS)
+    chat = _placed(mdb, run, "chat_messages")
+    with psycopg.connect(url, autocommit=True) as src:
+        thread, key = src.execute(
+            "SELECT th.id::text, m.id::text FROM core.messages m"
+            " JOIN core.message_threads th ON th.id = m.thread_id"
+            " WHERE th.channel = 'web_chat' AND m.id::text = ANY(%s) ORDER BY m.id LIMIT 1",
+            (list(chat),),
+        ).fetchone()  # type: ignore[misc]
+        src.execute(
+            "UPDATE core.message_threads SET channel = 'email' WHERE id::text = %s", (thread,)
+        )
+        # A change of the thread alone does not re-read its messages; the message's next does.
+        src.execute(
+            "UPDATE core.messages SET content = 'Bitte per Mail' WHERE id::text = %s", (key,)
+        )
+    follow(mdb, url, mapping, run=run, fernet_keys=myhibachi.FERNET_KEYS, until_caught_up=True)
+    with owner(mdb) as conn:
+        where = dict(
+            conn.execute(
+                "SELECT entity, outcome FROM migrate.id_map WHERE run = %s AND source_key = %s"
+                " AND entity IN ('chat_messages', 'messages')",
+                (run, key),
+            ).fetchall()
+        )
+    assert where == {"chat_messages": "deleted", "messages": "loaded"}
+    assert _where(mdb, [chat[key][0]])["engage.chat_messages"] == 0
+    email = _placed(mdb, run, "messages")[key][0]
+    assert _where(mdb, [email])["engage.messages"] == 1
+    report = verify(mdb, url, mapping, run=run, fernet_keys=myhibachi.FERNET_KEYS)
+    # The thread's other messages changed meaning too, but only this one was re-read (and
+    # stations of a second run in the shared `myhibachi` tenant get other slugs).
+    assert key not in {d.source_key for d in report.differences}
+    with psycopg.connect(url) as src:
+        others = {
+            r[0]
+            for r in src.execute(
+                "SELECT id::text FROM core.messages WHERE thread_id::text = %s AND id::text <> %s",
+                (thread, key),
+            )
+        }
+    messages = {d.source_key for d in report.differences if "messages" in d.entity}
+    assert messages == others
