@@ -450,8 +450,8 @@ def _poll(
                 return
             if pending:
                 rows = conn.execute(
-                    "SELECT source_key FROM migrate.id_map WHERE run = %s AND entity = 'messages'"
-                    " AND source_key = ANY(%s)",
+                    "SELECT source_key FROM migrate.id_map WHERE run = %s"
+                    " AND entity = 'chat_messages' AND source_key = ANY(%s)",
                     (run, pending),
                 ).fetchall()
                 now = time.monotonic()

@@ -314,8 +314,8 @@ def test_a_load_killed_with_sigkill_resumes_without_loading_a_row_twice(
         ).fetchone()
         assert dupes == (0,)
         loaded_messages, canonical = conn.execute(
-            "SELECT count(*), count(m.id) FROM migrate.id_map i LEFT JOIN engage.messages m"
-            " ON m.id = i.canonical_id WHERE i.run = %s AND i.entity = 'messages'"
+            "SELECT count(*), count(m.id) FROM migrate.id_map i LEFT JOIN engage.chat_messages m"
+            " ON m.id = i.canonical_id WHERE i.run = %s AND i.entity = 'chat_messages'"
             " AND i.outcome = 'loaded'",
             (run,),
         ).fetchone()  # type: ignore[misc]
@@ -327,7 +327,7 @@ def test_a_load_killed_with_sigkill_resumes_without_loading_a_row_twice(
             )
         }
         in_target = conn.execute(
-            "SELECT count(*) FROM engage.messages WHERE thread_id = ANY(%s)", (list(threads),)
+            "SELECT count(*) FROM engage.chat_messages WHERE thread_id = ANY(%s)", (list(threads),)
         ).fetchone()
     assert loaded_messages == canonical == in_target[0]  # type: ignore[index]
     assert loaded_messages == scalar(url, "SELECT count(*) FROM chat_messages")

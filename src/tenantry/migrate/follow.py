@@ -5,7 +5,9 @@ snapshot) in commit order. A batch of transactions names the source keys that ch
 applier reads those rows' current state from the source (in one REPEATABLE READ snapshot taken
 after the batch was read, so SQL expressions and joins of the mapping are evaluated exactly as
 the load evaluated them), transforms them like the load and brings the canonical rows to that
-state: insert, update only the columns whose meaning changed, soft delete (or quarantine).
+state: insert, update only the columns whose meaning changed, soft delete (or quarantine); chat
+(`engage.chat_messages`, partitioned by month) is deleted with its source row, found by
+(tenant_id, id) in whichever partition its `sent_at` put it.
 Applying is idempotent, so a batch applied again after a crash changes nothing; the position
 (`applied_lsn`) is stored after each batch and the slot advanced, so every change is applied
 exactly once in effect. A session advisory lock on the target serialises appliers (`follow`
@@ -37,7 +39,7 @@ from tenantry.migrate.source import SourceTable, connect_source, introspect
 from tenantry.migrate.state import Placed
 from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer, key_text
 from tenantry.migrate.verify import canonical_equal
-from tenantry.migrate.writer import Row, driver, update_rows, write_tenant
+from tenantry.migrate.writer import Row, driver, ensure_partitions, update_rows, write_tenant
 from tenantry.privacy.sealing import open_value
 from tenantry.privacy.vault import keyring
 
@@ -142,10 +144,13 @@ class Applier:
         fixed = self.loader._fixed_tenant(entity)
         prepared: list[Prepared] = []
         rejected: list[Rejected] = []
+        skipped: list[str] = []
         for row in rows.values():
             out = transform(row)
             if isinstance(out, Rejected):
-                if not out.skip:
+                if out.skip:
+                    skipped.append(out.key)
+                else:
                     rejected.append(out)
             else:
                 prepared.append(out)
@@ -155,6 +160,9 @@ class Applier:
         rejected.extend(bad)
         gone = [k for k in keys if k not in rows]
         self._deleted(conn, entity, gone, placed)
+        # A row the entity's filter now leaves to another entity (a message whose thread became
+        # e-mail) moved: that entity loads it, and its row here goes (id map: deleted).
+        self._deleted(conn, entity, skipped, placed, moved=True)
         self._rejected(conn, entity, rejected, placed)
         self._upsert(conn, entity, ok, placed)
         return len(keys)
@@ -169,11 +177,24 @@ class Applier:
                 (self.run, entity.name, list(keys)),
             )
 
-    def _retire(self, entity: Entity, rows: Sequence[tuple[str, Placed, str, str | None]]) -> None:
+    def _retire(
+        self,
+        entity: Entity,
+        rows: Sequence[tuple[str, Placed, str, str | None]],
+        *,
+        moved: bool = False,
+    ) -> None:
         """Canonical rows of source rows that are gone (or no longer valid), as (key, where it
-        went, new outcome, reason): soft deleted where the table keeps deleted rows, else left
-        in place; the id map says why. One transaction per tenant."""
+        went, new outcome, reason): soft deleted where the table keeps deleted rows, deleted
+        where it keeps nothing after the source (chat) or the row `moved` to another entity's
+        table, else left in place (correspondence keeps its legal period); the id map says
+        why. One transaction per tenant.
+
+        A chat row is found by (tenant_id, id) alone: its primary key also holds `sent_at`,
+        which may have changed in the source since, so the delete probes every partition's
+        primary-key index by its leading columns instead of naming one partition."""
         target = entity.canonical
+        remove = not target.kept_after_source_delete or (moved and not target.soft_delete)
         by_tenant: dict[uuid.UUID | None, list[tuple[str, Placed, str, str | None]]] = {}
         for row in rows:
             by_tenant.setdefault(row[1].tenant, []).append(row)
@@ -185,14 +206,26 @@ class Applier:
                     for _k, p, _o, _r in items
                     if p.outcome == "loaded" and target.soft_delete and tenant is not None
                 ]
+                doomed = [
+                    p.canonical_id
+                    for _k, p, _o, _r in items
+                    if p.outcome == "loaded" and remove and tenant is not None
+                ]
+                schema, table = target.name.split(".")
                 if gone:
-                    schema, table = target.name.split(".")
                     conn.execute(
                         sql.SQL(
                             "UPDATE {}.{} SET deleted_at = coalesce(deleted_at, now())"
                             " WHERE tenant_id = %s AND id = ANY(%s) AND deleted_at IS NULL"
                         ).format(sql.Identifier(schema), sql.Identifier(table)),
                         (tenant, gone),
+                    )
+                if doomed and not target.soft_delete:
+                    conn.execute(
+                        sql.SQL("DELETE FROM {}.{} WHERE tenant_id = %s AND id = ANY(%s)").format(
+                            sql.Identifier(schema), sql.Identifier(table)
+                        ),
+                        (tenant, doomed),
                     )
                 for key, _placed, outcome, reason in items:
                     conn.execute(
@@ -209,6 +242,8 @@ class Applier:
         entity: Entity,
         keys: Sequence[str],
         placed: dict[str, Placed],
+        *,
+        moved: bool = False,
     ) -> None:
         quarantined = [k for k in keys if k in placed and placed[k].outcome == "quarantined"]
         self._forget(conn, entity, quarantined)
@@ -219,6 +254,7 @@ class Applier:
                 for key in keys
                 if key in placed and placed[key].outcome in ("loaded", "merged")
             ],
+            moved=moved,
         )
 
     def _rejected(
@@ -287,6 +323,13 @@ class Applier:
         if target.platform_scoped:
             return  # staff accounts are created by the load and then managed in tenantry
         schema, table = target.name.split(".")
+        if target.partition_key is not None:  # a changed `sent_at` moves the row to its month
+            ensure_partitions(
+                state_conn,
+                target,
+                (r.values.get(target.partition_key) for r, _p in pairs),
+                self.loader.months,
+            )
         owned = _lineage(state_conn, self.run, [p.canonical_id for _r, p in pairs])
         refused: dict[uuid.UUID, str] = {}
         with self.db.platform_uow(tenant_id=tenant, actor=f"migrate:{self.run}") as uow:

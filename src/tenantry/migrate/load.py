@@ -6,7 +6,9 @@ server-side cursor inside one REPEATABLE READ snapshot of the source, transforme
 its id-map rows. A rerun after a crash or kill -9 continues after the last committed key and
 skips any key the id map already has, so no row is loaded twice. Every source row ends in the
 id map as loaded, merged (consolidation) or quarantined with a reason. Consolidation groups are
-loaded whole, after their members are read.
+loaded whole, after their members are read. Chat (`engage.chat_messages`) gets the month
+partitions of its rows first and is audited per row (the upkeep drops its months whole); chat
+older than 90 days is loaded like the rest and goes with the next upkeep.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -44,7 +47,14 @@ from tenantry.migrate.transform import (
     key_parts,
     user_sql,
 )
-from tenantry.migrate.writer import Row, driver, write_rows, write_tenant, write_users
+from tenantry.migrate.writer import (
+    Row,
+    driver,
+    ensure_partitions,
+    write_rows,
+    write_tenant,
+    write_users,
+)
 from tenantry.models import Location
 
 __all__ = ["LoadReport", "Progress", "load", "owner_connection", "resolve"]
@@ -251,6 +261,7 @@ class Loader:
         self.batch = batch
         self.report = LoadReport(self.run)
         self.fixed: dict[str, uuid.UUID] = {}
+        self.months: set[date] = set()  # month partitions known to exist (partitioned targets)
 
     def __call__(self) -> LoadReport:
         started = time.perf_counter()
@@ -599,6 +610,11 @@ class Loader:
         """One tenant's rows in one transaction; when the database refuses one of them (a
         check, a unique key), the half that holds it is retried until the refused rows are
         found alone and quarantined; the others load."""
+        target = entity.canonical
+        if target.partition_key is not None:
+            ensure_partitions(
+                conn, target, (r.values.get(target.partition_key) for r in items), self.months
+            )
         parts = [items]
         refused: list[Rejected] = []
         while parts:
@@ -625,7 +641,11 @@ class Loader:
             if target.platform_scoped:
                 write_users(uow, items, self.run)
             else:
-                refused = write_rows(uow, target, items, self.run, uow.clock.now(), bulk=self.bulk)
+                # Rows of a partitioned table are dropped with their month partition (chat after
+                # 90 days), which leaves no per-row entry: a bulk batch would then miss rows its
+                # leaves hold. They are audited one chained entry each, as the application's are.
+                bulk = self.bulk and target.partition_key is None
+                refused = write_rows(uow, target, items, self.run, uow.clock.now(), bulk=bulk)
             uow.commit()
         return refused
 

@@ -2,7 +2,8 @@
 
 For each loadable table: its columns in order, which of them a mapping may set, which are
 sealed fields (by logical name, with kind, length limits and blind index), which identify the
-data subject, which reference parent rows that share a subject, and which are required. The
+data subject, which reference parent rows that share a subject, which are required, and, for a
+table partitioned by a range of time (`engage.chat_messages`), its partition column. The
 loader, the verifier and `plan` all read these descriptions. No I/O.
 """
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from tenantry.models import (
     Booking,
     BookingItem,
+    ChatMessage,
     Connection,
     Customer,
     Lead,
@@ -90,6 +92,9 @@ class Target:
     subject_parents: tuple[tuple[str, str], ...]
     soft_delete: bool
     tenant_owned: bool
+    # The column a RANGE-partitioned table is partitioned by (part of its primary key, so a
+    # row is found by (tenant_id, id) alone only through every partition's index).
+    partition_key: str | None = None
 
     @cached_property
     def by_name(self) -> dict[str, Column]:
@@ -124,6 +129,13 @@ class Target:
     @cached_property
     def subject_linked(self) -> bool:
         return "subject_id" in self.by_name
+
+    @cached_property
+    def kept_after_source_delete(self) -> bool:
+        """Whether a row whose source row is deleted stays (soft deleted, or left in place for
+        its legal period). Chat (the partitioned `engage.chat_messages`) has no period to keep
+        it for: it is deleted with its source row."""
+        return self.partition_key is None
 
     @cached_property
     def copy_columns(self) -> list[str]:
@@ -170,7 +182,17 @@ def _describe(model: type[Base]) -> Target:
         subject_parents=tuple(getattr(model, "__subject_parents__", ())),
         soft_delete="deleted_at" in table.columns,
         tenant_owned="tenant_id" in table.columns,
+        partition_key=_partition_key(table),
     )
+
+
+def _partition_key(table: sa.Table) -> str | None:
+    """The column of `postgresql_partition_by = "RANGE (col)"`, if the table has one."""
+    spec = table.dialect_options["postgresql"].get("partition_by")
+    if not spec:
+        return None
+    column = str(spec).strip().removeprefix("RANGE").strip().strip("()").strip()
+    return column if column in table.columns else None
 
 
 TARGETS: dict[str, Target] = {
@@ -191,6 +213,7 @@ TARGETS: dict[str, Target] = {
             Payment,
             Thread,
             Message,
+            ChatMessage,
             Review,
             Connection,
         ),

@@ -7,8 +7,10 @@ personal data. The digests of sorted key ranges are compared as checksums (XOR o
 digests) and a differing range is bisected down to the rows that differ; only those rows are
 then compared column by column, so the report names source key, canonical id and column, never
 a value. Rows merged into another record are compared on the columns their lineage says they
-supplied. The caller decides the consistent point: `at` runs inside the source snapshot before
-anything is read (change capture uses it to bring the target to exactly that snapshot).
+supplied. A chat row that is gone from the target because `tenantry messages upkeep` dropped
+its month (90 days) is not a difference. The caller decides the consistent point: `at` runs
+inside the source snapshot before anything is read (change capture uses it to bring the target
+to exactly that snapshot).
 """
 
 from __future__ import annotations
@@ -287,6 +289,7 @@ def _target_side(
         by_tenant.setdefault(row[3], []).append(row)
     sealed = target.sealed
     soft = target.soft_delete
+    purges: dict[uuid.UUID, set[date]] = {}
     for tenant, items in by_tenant.items():
         opened: dict[tuple[str, str], str | None] = {}
         if tenant is not None and sealed:
@@ -313,6 +316,10 @@ def _target_side(
                 continue
             values = dict(zip(columns, r[4 : 4 + len(columns)], strict=True))
             if values.get("id") is None:
+                if _purged(conn, target.partition_key, purges, tenant, side.expected.get(key)):
+                    side.expected.pop(key, None)  # gone by retention: nothing to compare
+                    side.canonical.pop(key, None)
+                    continue
                 side.target[key] = _digest({"outcome": "missing"})
                 side.actual[key] = {"__missing__": True}
                 continue
@@ -326,6 +333,32 @@ def _target_side(
                 compared = {c: v for c, v in compared.items() if c in owned}
             side.actual[key] = compared
             side.target[key] = _digest(compared)
+
+
+def _purged(
+    conn: psycopg.Connection,
+    partition_key: str | None,
+    purges: dict[uuid.UUID, set[date]],
+    tenant: uuid.UUID | None,
+    expected: Expected | None,
+) -> bool:
+    """Whether a loaded row of a partitioned table (chat) that is no longer there went with
+    its month: `tenantry messages upkeep` recorded dropping that month of the tenant
+    (`engage.message_purges`). Chat older than 90 days is loaded and then dropped that way."""
+    if partition_key is None or tenant is None or expected is None:
+        return False
+    moment = expected.values.get(partition_key)
+    if not isinstance(moment, datetime) or expected.outcome != "placed":
+        return False
+    if tenant not in purges:
+        purges[tenant] = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT month FROM engage.message_purges WHERE tenant_id = %s", (tenant,)
+            )
+        }
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).date().replace(day=1) in purges[tenant]
 
 
 Opener = Callable[[str, str, uuid.UUID, uuid.UUID | None, bytes | None], str | None]

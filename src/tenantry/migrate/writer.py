@@ -5,15 +5,17 @@ are found or created (by the blind index of their e-mail, else phone, or inherit
 parent row, exactly the rules of the ORM sealer), every personal value is sealed under its
 subject's key (or the tenant's records key), rows are written with COPY, and their id-map rows
 go in the same transaction. Tenants themselves are created through `create_tenant`, so they get
-their keys. Nothing here decides what a row means; `transform` did that.
+their keys. A table partitioned by month (`engage.chat_messages`) gets the partitions of its
+rows' months first (`ensure_partitions`, as the owner, in a transaction of its own). Nothing
+here decides what a row means; `transform` did that.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -41,7 +43,19 @@ from tenantry.privacy.subjects import (
 from tenantry.privacy.vault import keyring, platform_keys
 from tenantry.services.platform import create_tenant
 
-__all__ = ["Row", "driver", "write_rows", "write_tenant", "write_users"]
+__all__ = [
+    "Row",
+    "driver",
+    "ensure_partitions",
+    "update_rows",
+    "write_rows",
+    "write_tenant",
+    "write_users",
+]
+
+# The function that makes the month partitions of a partitioned target (migration 0620); only
+# the owner may call it.
+_PARTITION_MAKERS = {"engage.chat_messages": "engage.ensure_chat_partitions"}
 
 
 @dataclass
@@ -60,6 +74,35 @@ class Row:
 def driver(uow: UnitOfWork) -> Any:
     """The psycopg connection under a unit of work (its transaction begun and bound)."""
     return uow.session.connection().connection.driver_connection
+
+
+def ensure_partitions(
+    conn: Any, target: Target, moments: Iterable[Any], known: set[date] | None = None
+) -> int:
+    """Make the month partitions that rows with these partition-key values (`sent_at`) fall
+    into, before they are written; without them the rows would land in the DEFAULT partition,
+    and a month that has rows there can never get its own partition (nor be dropped whole).
+
+    `conn` is an autocommit connection of the owner: each month is made in a short transaction
+    of its own, never inside a transaction that holds rows of the table (creating a partition
+    locks the parent). Months in `known` are taken as made and those made are added. Returns
+    how many months were asked for."""
+    maker = _PARTITION_MAKERS.get(target.name)
+    if target.partition_key is None or maker is None:
+        return 0
+    months = {
+        m.astimezone(UTC).date().replace(day=1) for m in moments if isinstance(m, datetime)
+    } - (known or set())
+    schema, name = maker.split(".")
+    make = sql.SQL("SELECT {}.{}(%s, 1)").format(sql.Identifier(schema), sql.Identifier(name))
+    for month in sorted(months):
+        try:
+            conn.execute(make, (month,))
+        except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            conn.execute(make, (month,))  # a parallel worker made it first: now it exists
+    if known is not None:
+        known.update(months)
+    return len(months)
 
 
 def _normalised(kind: str, value: str) -> str:

@@ -1,10 +1,13 @@
 """`migrate cutover` and `rollback` on MyHibachi: the fence, the switch, tenantry's changes
-written back to the legacy tables. In a database of its own: MyHibachi's rows belong to one
+written back to the legacy tables (a customer, and a chat message and an e-mail, both back into
+core.messages). In a database of its own: MyHibachi's rows belong to one
 fixed tenant (`myhibachi`), which another run of the same mapping would share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,10 +21,31 @@ from tenantry.errors import ConflictError
 from tenantry.migrate.cutover import cutover, rollback
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
-from tenantry.models import Customer
+from tenantry.models import ChatMessage, Customer, Message
 from tests.integration.migrate.conftest import one, owner, run_tenants
 from tests.legacy.myhibachi.data import FERNET_KEYS as MH_KEYS
 from tests.private_db import private_database
+
+
+def _thread_of(db: Database, url: str, run: str, tenant: Any, channel: str) -> Any:
+    """The canonical id of a loaded thread whose source channel is `channel`."""
+    with owner(db) as conn:
+        keys = dict(
+            conn.execute(
+                "SELECT source_key, canonical_id FROM migrate.id_map WHERE run = %s"
+                " AND entity = 'threads' AND outcome = 'loaded' AND canonical_tenant = %s",
+                (run, tenant),
+            ).fetchall()
+        )
+    with psycopg.connect(url) as src:
+        key = one(
+            src,
+            "SELECT id::text FROM core.message_threads WHERE channel::text = %s"
+            " AND id::text = ANY(%s) ORDER BY id LIMIT 1",
+            channel,
+            list(keys),
+        )
+    return keys[key]
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +93,32 @@ def test_cutover_fences_the_source_and_rollback_writes_tenantry_changes_back(
                 phone="+1 555 0100 123",
             )
         )
+        # A chat message and an e-mail written in tenantry go back into core.messages.
+        for model, kind in ((ChatMessage, "web_chat"), (Message, "email")):
+            thread = _thread_of(mdb, url, run, tenant, kind)
+            uow.session.add(
+                model(
+                    tenant_id=tenant,
+                    id=mdb.ids(),
+                    thread_id=thread,
+                    channel="web" if kind == "web_chat" else "email",
+                    direction="outbound",
+                    author_kind="staff",
+                    body=f"Antwort per {kind}",
+                    sent_at=datetime.now(UTC),
+                )
+            )
         uow.commit()
     back = rollback(mdb, url, mapping, run=run, fernet_keys=keys)
     assert back.inserted.get("core_customers") == 1
+    assert back.inserted.get("chat_messages") == 1 and back.inserted.get("messages") == 1
+    with psycopg.connect(url) as src:
+        written = src.execute(
+            "SELECT th.channel::text, m.direction, m.sender_type FROM core.messages m"
+            " JOIN core.message_threads th ON th.id = m.thread_id WHERE m.content LIKE 'Antwort per %'"
+            " ORDER BY 1"
+        ).fetchall()
+    assert written == [("email", "outbound", "agent"), ("web_chat", "outbound", "agent")]
     assert back.updated.get("core_customers", 0) >= 1
     with psycopg.connect(url, autocommit=True) as src:
         with owner(mdb) as conn:

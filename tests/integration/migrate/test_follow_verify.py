@@ -179,11 +179,11 @@ def test_follow_applies_inserts_updates_and_deletes(
         )
         messages = one(
             conn,
-            "SELECT count(*) FROM migrate.id_map WHERE run = %s AND entity = 'messages'",
+            "SELECT count(*) FROM migrate.id_map WHERE run = %s AND entity = 'chat_messages'",
             run,
         )
     assert dupes == 0
-    assert messages == followed["final"].counts["messages"]["source"]
+    assert messages == followed["final"].counts["chat_messages"]["source"]
 
 
 def test_verify_differences_while_following_are_only_deleted_source_rows(
@@ -215,7 +215,7 @@ def injected(mdb: Database, sources: Callable[..., str]) -> dict[str, Any]:
     load(mdb, url, mapping, run=run)
     assert verify(mdb, url, mapping, run=run).equal
     edited_key, edited_id, _ = _keys(mdb, run, "catalogue_services")[0]
-    removed_key, removed_id, removed_tenant = _keys(mdb, run, "messages")[0]
+    removed_key, removed_id, removed_tenant = _keys(mdb, run, "chat_messages")[0]
     changed_key, changed_id, _ = _keys(mdb, run, "services")[0]
     session = _keys(mdb, run, "threads")[0][0]
     added_key = str(uuid.uuid4())
@@ -230,7 +230,7 @@ def injected(mdb: Database, sources: Callable[..., str]) -> dict[str, Any]:
     with superuser(mdb) as su:
         assert (
             su.execute(
-                "DELETE FROM engage.messages WHERE tenant_id = %s AND id = %s",
+                "DELETE FROM engage.chat_messages WHERE tenant_id = %s AND id = %s",
                 (removed_tenant, removed_id),
             ).rowcount
             == 1
@@ -264,9 +264,9 @@ def test_verify_finds_every_injected_difference_and_nothing_else(
     by_key = {(d.entity, d.source_key): d for d in report.differences}
     assert set(by_key) == {
         ("catalogue_services", injected["edited"][0]),
-        ("messages", injected["removed"][0]),
+        ("chat_messages", injected["removed"][0]),
         ("services", injected["changed"][0]),
-        ("messages", injected["added"]),
+        ("chat_messages", injected["added"]),
     }
     key, cid = injected["edited"]
     assert by_key["catalogue_services", key] == Difference(
@@ -274,11 +274,13 @@ def test_verify_finds_every_injected_difference_and_nothing_else(
     )
     key, cid = injected["changed"]
     assert by_key["services", key] == Difference("services", key, cid, "name", "value differs")
-    added = by_key["messages", injected["added"]]
+    added = by_key["chat_messages", injected["added"]]
     assert (added.canonical_id, added.kind) == (None, "missing in target")
     key, cid = injected["removed"]
-    assert by_key["messages", key] == Difference("messages", key, cid, None, "missing in target")
-    assert report.counts["messages"]["differing"] == 2
+    assert by_key["chat_messages", key] == Difference(
+        "chat_messages", key, cid, None, "missing in target"
+    )
+    assert report.counts["chat_messages"]["differing"] == 2
 
 
 def test_a_change_the_target_refuses_is_quarantined_and_follow_goes_on(

@@ -12,13 +12,14 @@ from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from tenantry.db.engine import Database
 from tenantry.errors import ValidationError
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
-from tenantry.models.engage import Message
+from tenantry.models.engage import ChatMessage
 from tests.integration.migrate.conftest import Loaded, one, owner
 from tests.legacy.myhibachi import data as myhibachi
 
@@ -233,13 +234,15 @@ def test_card_numbers_in_free_text_never_reach_the_target(
     with owner(mdb) as conn:
         placed = conn.execute(
             "SELECT canonical_id, canonical_tenant FROM migrate.id_map WHERE run = %s"
-            " AND entity = 'messages' AND outcome = 'loaded' AND source_key = ANY(%s)",
+            " AND entity = 'chat_messages' AND outcome = 'loaded' AND source_key = ANY(%s)",
             (carbot.run, with_card),
         ).fetchall()
     assert len(placed) == len(with_card)  # the messages themselves are kept
     for cid, tenant in placed:
         with mdb.tenant_uow(tenant) as uow:
-            message = uow.session.get(Message, (tenant, cid))
+            message = uow.session.scalars(
+                sa.select(ChatMessage).where(ChatMessage.id == cid)
+            ).first()
             assert message is not None and message.body
             digits = re.sub(r"[ -]", "", message.body)
             assert not any(card in digits for card in CARD_NUMBERS)
