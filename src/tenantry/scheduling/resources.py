@@ -29,6 +29,7 @@ __all__ = [
     "get_requirements",
     "list_resources",
     "needs_of",
+    "service_at",
     "set_requirements",
     "update_resource",
 ]
@@ -127,6 +128,20 @@ def list_resources(
 
 def _service(uow: UnitOfWork, principal: Principal, service_id: uuid.UUID) -> Service:
     service: Service = get_record(uow, principal, KINDS["service"], service_id)
+    return service
+
+
+def service_at(
+    uow: UnitOfWork, principal: Principal, service_id: uuid.UUID, location_id: uuid.UUID
+) -> Service:
+    """A service in the principal's scope that is offered at `location_id` (or everywhere).
+
+    Searching for slots and booking apply the same rule: a service of one location is not
+    bookable at another, nor visible to a principal limited to other locations.
+    """
+    service = _service(uow, principal, service_id)
+    if service.location_id is not None and service.location_id != location_id:
+        raise ValidationError("the service is offered at another location")
     return service
 
 

@@ -139,3 +139,27 @@ def test_an_unknown_timezone_is_refused_so_availability_and_dashboards_keep_work
     r = client.get("/v1/availability", params=query, headers=h)
     assert r.status_code == 200 and r.json()["items"][0]["starts_at"] == "2027-03-01T13:00:00Z"
     assert client.get("/v1/dashboard/leads", headers=h).status_code == 200
+
+
+def test_a_booking_takes_only_a_service_offered_at_its_location_and_in_the_callers_scope(
+    client: TestClient, db: Database, shop: dict[str, Any]
+) -> None:
+    h, t = shop["h"], shop["t"]
+    other = str(t.locations[1])
+    week = [{"weekday": d, "opens": "08:00", "closes": "18:00"} for d in range(1, 8)]
+    r = client.put(f"/v1/locations/{other}/opening-hours", json={"intervals": week}, headers=h)
+    assert r.status_code == 200, r.text
+    body = {"location_id": other, "kind": "lift", "name": "L2"}
+    assert client.post("/v1/resources", json=body, headers=h).status_code == 201
+    customer = client.post("/v1/customers", json={"home_location_id": other}, headers=h).json()
+    # The shop's service (of its first location) booked at the second one: refused for the
+    # owner, and for a manager of the second location the service does not exist.
+    booking = {**_booking(shop, "2027-03-01T10:00:00+01:00"), "location_id": other}
+    booking["customer_id"] = customer["id"]
+    r = client.post("/v1/bookings", json=booking, headers=h)
+    _refused(r)
+    assert "another location" in r.json()["detail"]
+    manager = issue_key(db, t.id, "manager", [t.locations[1]])
+    _refused(client.post("/v1/bookings", json=booking, headers=manager), 404)
+    listed = client.get("/v1/bookings", params={"location_id": other}, headers=h).json()
+    assert listed["items"] == []
