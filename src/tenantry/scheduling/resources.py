@@ -86,6 +86,8 @@ def update_resource(
     if unknown:
         raise ValidationError(f"field(s) cannot be changed: {', '.join(unknown)}")
     resource = _for_change(uow, principal, resource_id)
+    if not changes:  # an empty PATCH writes nothing (as `services.edits.apply_changes`)
+        return resource
     for name, value in changes.items():
         setattr(resource, name, value)
     resource.updated_at = uow.clock.now()
@@ -94,7 +96,8 @@ def update_resource(
 
 
 def delete_resource(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID) -> Resource:
-    """Soft delete; refused while the resource holds reservations from now on."""
+    """Soft delete; refused while the resource holds reservations from now on, or while a
+    service's requirements name it."""
     resource = _for_change(uow, principal, resource_id)
     now = uow.clock.now()
     held = uow.session.scalar(
@@ -108,6 +111,27 @@ def delete_resource(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUI
     )
     if held:
         raise ConflictError("the resource still holds reservations; cancel or move them first")
+    # A service that needs this very resource could never be booked again.
+    needed_by = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ServiceRequirement)
+        .join(
+            Service,
+            sa.and_(
+                Service.tenant_id == ServiceRequirement.tenant_id,
+                Service.id == ServiceRequirement.service_id,
+            ),
+        )
+        .where(
+            ServiceRequirement.tenant_id == resource.tenant_id,
+            ServiceRequirement.resource_id == resource.id,
+            Service.deleted_at.is_(None),
+        )
+    )
+    if needed_by:
+        raise ConflictError(
+            f"{needed_by} service(s) need this resource by name; change their requirements first"
+        )
     resource.deleted_at = now
     resource.updated_at = now
     uow.flush()

@@ -163,3 +163,48 @@ def test_a_booking_takes_only_a_service_offered_at_its_location_and_in_the_calle
     _refused(client.post("/v1/bookings", json=booking, headers=manager), 404)
     listed = client.get("/v1/bookings", params={"location_id": other}, headers=h).json()
     assert listed["items"] == []
+
+
+def test_a_resource_a_service_needs_by_name_cannot_be_deleted_from_under_it(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    h, loc, service = shop["h"], shop["loc"], shop["service"]
+    body = {"location_id": loc, "kind": "equipment", "name": "Jack"}
+    jack = client.post("/v1/resources", json=body, headers=h).json()["id"]
+    needs = {"resources": [{"resource_kind": "lift"}, {"resource_id": jack}]}
+    r = client.put(f"/v1/services/{service}/requirements", json=needs, headers=h)
+    assert r.status_code == 200, r.text
+    r = client.delete(f"/v1/resources/{jack}", headers=h)
+    _refused(r, 409)
+    assert "requirements" in r.json()["detail"]
+    assert client.get(f"/v1/resources/{jack}", headers=h).status_code == 200
+    needs = {"resources": [{"resource_kind": "lift"}]}
+    assert client.put(f"/v1/services/{service}/requirements", json=needs, headers=h).is_success
+    assert client.delete(f"/v1/resources/{jack}", headers=h).status_code == 204
+    assert client.delete(f"/v1/resources/{jack}", headers=h).status_code == 404
+
+
+def test_an_empty_patch_writes_nothing_and_keeps_the_etag(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    h = shop["h"]
+    thread = client.post(
+        "/v1/threads", json={"customer_id": shop["customer"], "channel": "web"}, headers=h
+    ).json()["id"]
+    escalation = client.post(
+        f"/v1/threads/{thread}/escalate", json={"reason": "Rückruf"}, headers=h
+    ).json()["id"]
+    resource = client.get("/v1/resources", params={"location_id": shop["loc"]}, headers=h)
+    urls = [
+        f"/v1/threads/{thread}",
+        f"/v1/escalations/{escalation}",
+        f"/v1/resources/{resource.json()['items'][0]['id']}",
+        f"/v1/customers/{shop['customer']}",
+    ]
+    for url in urls:
+        before = client.get(url, headers=h)
+        etag = before.headers["ETag"]
+        r = client.patch(url, json={}, headers={**h, "If-Match": etag})
+        assert r.status_code == 200, r.text
+        assert r.json()["updated_at"] == before.json()["updated_at"], url
+        assert client.get(url, headers=h).headers["ETag"] == etag, url

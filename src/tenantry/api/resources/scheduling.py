@@ -277,7 +277,7 @@ def _no_content(response: Response) -> Response:
     status_code=204,
     response_class=Response,
     tags=["scheduling"],
-    summary="Delete a resource (soft; 409 while it holds future reservations)",
+    summary="Delete a resource (soft; 409 while it holds reservations or a service needs it)",
 )
 def delete_resource(
     resource_id: uuid.UUID,
