@@ -24,6 +24,7 @@ from tenantry.services.records import KINDS, get_record, list_records
 __all__ = [
     "Need",
     "Plan",
+    "check_move",
     "create_resource",
     "delete_resource",
     "get_requirements",
@@ -167,6 +168,34 @@ def service_at(
     if service.location_id is not None and service.location_id != location_id:
         raise ValidationError("the service is offered at another location")
     return service
+
+
+def check_move(uow: UnitOfWork, service: Service, location_id: uuid.UUID | None) -> None:
+    """Refuse to move a service to `location_id` while its requirements name a resource of
+    another location (as `set_requirements` refuses to name one): it could never be booked."""
+    if location_id is None or location_id == service.location_id:
+        return
+    elsewhere = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ServiceRequirement)
+        .join(
+            Resource,
+            sa.and_(
+                Resource.tenant_id == ServiceRequirement.tenant_id,
+                Resource.id == ServiceRequirement.resource_id,
+            ),
+        )
+        .where(
+            ServiceRequirement.tenant_id == service.tenant_id,
+            ServiceRequirement.service_id == service.id,
+            Resource.location_id != location_id,
+        )
+    )
+    if elsewhere:
+        raise ConflictError(
+            "the service's requirements name a resource of another location;"
+            " change them before moving the service"
+        )
 
 
 def get_requirements(

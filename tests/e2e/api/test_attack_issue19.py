@@ -208,3 +208,20 @@ def test_an_empty_patch_writes_nothing_and_keeps_the_etag(
         assert r.status_code == 200, r.text
         assert r.json()["updated_at"] == before.json()["updated_at"], url
         assert client.get(url, headers=h).headers["ETag"] == etag, url
+
+
+def test_a_service_cannot_move_away_from_a_resource_its_requirements_name(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    h, loc, service = shop["h"], shop["loc"], shop["service"]
+    other = str(shop["t"].locations[1])
+    lift = client.get("/v1/resources", params={"location_id": loc}, headers=h).json()["items"][0]
+    needs = {"resources": [{"resource_id": lift["id"]}]}
+    assert client.put(f"/v1/services/{service}/requirements", json=needs, headers=h).is_success
+    r = client.patch(f"/v1/services/{service}", json={"location_id": other}, headers=h)
+    _refused(r, 409)
+    assert client.get(f"/v1/services/{service}", headers=h).json()["location_id"] == loc
+    needs = {"resources": [{"resource_kind": "lift"}]}
+    assert client.put(f"/v1/services/{service}/requirements", json=needs, headers=h).is_success
+    r = client.patch(f"/v1/services/{service}", json={"location_id": other}, headers=h)
+    assert r.status_code == 200 and r.json()["location_id"] == other, r.text
