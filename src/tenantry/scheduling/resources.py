@@ -8,7 +8,7 @@ of a kind (any free staff member, any free lift) or one named resource. Must not
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +81,20 @@ def _for_change(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID) -
 
 
 def update_resource(
-    uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID, changes: Mapping[str, Any]
+    uow: UnitOfWork,
+    principal: Principal,
+    resource_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    *,
+    precondition: Callable[[Resource], None] | None = None,
 ) -> Resource:
+    """Change a resource; `precondition` (an `If-Match`) sees the locked row first."""
     unknown = sorted(set(changes) - _CHANGEABLE)
     if unknown:
         raise ValidationError(f"field(s) cannot be changed: {', '.join(unknown)}")
     resource = _for_change(uow, principal, resource_id)
+    if precondition is not None:
+        precondition(resource)
     if not changes:  # an empty PATCH writes nothing (as `services.edits.apply_changes`)
         return resource
     for name, value in changes.items():
@@ -96,10 +104,18 @@ def update_resource(
     return resource
 
 
-def delete_resource(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID) -> Resource:
+def delete_resource(
+    uow: UnitOfWork,
+    principal: Principal,
+    resource_id: uuid.UUID,
+    *,
+    precondition: Callable[[Resource], None] | None = None,
+) -> Resource:
     """Soft delete; refused while the resource holds reservations from now on, or while a
-    service's requirements name it."""
+    service's requirements name it. `precondition` sees the locked row first."""
     resource = _for_change(uow, principal, resource_id)
+    if precondition is not None:
+        precondition(resource)
     now = uow.clock.now()
     held = uow.session.scalar(
         sa.select(sa.func.count())
@@ -221,10 +237,22 @@ def set_requirements(
     needs: Sequence[Need],
     buffer_before_minutes: int = 0,
     buffer_after_minutes: int = 0,
+    precondition: Callable[[], None] | None = None,
 ) -> tuple[Service, list[ServiceRequirement]]:
-    """Replace what a booking of the service holds, and its buffers."""
+    """Replace what a booking of the service holds, and its buffers.
+
+    The service's row is locked first, so concurrent replacements follow one another (rather
+    than both inserting theirs); `precondition` (an `If-Match`) then sees what stands.
+    """
     principal.require(Action.MANAGE_LOCATIONS)
-    service = _service(uow, principal, service_id)
+    service: Service = get_record(uow, principal, KINDS["service"], service_id)
+    uow.session.execute(
+        sa.select(Service.id)
+        .where(Service.tenant_id == service.tenant_id, Service.id == service.id)
+        .with_for_update(key_share=True)
+    )
+    if precondition is not None:
+        precondition()
     tenant = service.tenant_id
     kinds = [n.kind for n in needs if n.kind is not None]
     if len(kinds) != len(set(kinds)):

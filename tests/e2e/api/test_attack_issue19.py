@@ -4,9 +4,12 @@ leaks into problems, and a location-scoped manager sees only their locations."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
@@ -225,3 +228,49 @@ def test_a_service_cannot_move_away_from_a_resource_its_requirements_name(
     assert client.put(f"/v1/services/{service}/requirements", json=needs, headers=h).is_success
     r = client.patch(f"/v1/services/{service}", json={"location_id": other}, headers=h)
     assert r.status_code == 200 and r.json()["location_id"] == other, r.text
+
+
+def _race(
+    client: TestClient, db: Database, shop: dict[str, Any], lock: str, send: Any
+) -> list[int]:
+    """Two writes with the same ETag, both sent while another transaction holds `lock`'s row:
+    both have read the record by the time it is released, and exactly one may win."""
+    statuses: list[int] = []
+    with db.tenant_uow(shop["t"].id) as uow:
+        uow.session.execute(sa.text(lock))
+        threads = [threading.Thread(target=lambda: statuses.append(send().status_code))]
+        threads.append(threading.Thread(target=lambda: statuses.append(send().status_code)))
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # both requests are now waiting for the row
+    for t in threads:
+        t.join()
+    return sorted(statuses)
+
+
+def test_writes_with_the_same_etag_racing_for_a_resource_or_a_week_one_wins(
+    client: TestClient, db: Database, shop: dict[str, Any]
+) -> None:
+    h, loc = shop["h"], shop["loc"]
+    lift = client.get("/v1/resources", params={"location_id": loc}, headers=h).json()["items"][0]
+    path = f"/v1/resources/{lift['id']}"
+    tag = client.get(path, headers=h).headers["ETag"]
+    lock = f"select 1 from scheduling.resources where id = '{lift['id']}' for update"
+    names = iter(["Lift A", "Lift B"])
+
+    def rename() -> Any:
+        body = {"name": next(names)}
+        return client.patch(path, json=body, headers={**h, "If-Match": tag})
+
+    assert _race(client, db, shop, lock, rename) == [200, 412]
+    hours = f"/v1/locations/{loc}/opening-hours"
+    tag = client.get(hours, headers=h).headers["ETag"]
+    lock = f"select 1 from identity.locations where id = '{loc}' for update"
+    days = iter([1, 2])
+
+    def replace() -> Any:
+        body = {"intervals": [{"weekday": next(days), "opens": "09:00", "closes": "12:00"}]}
+        return client.put(hours, json=body, headers={**h, "If-Match": tag})
+
+    assert _race(client, db, shop, lock, replace) == [200, 412]
+    assert len(client.get(hours, headers=h).json()["intervals"]) == 1

@@ -33,6 +33,7 @@ from tenantry.api.resources.common import (
     etag_of,
     get_one,
     list_page,
+    matching,
     renderer,
     require_match,
     write,
@@ -44,7 +45,6 @@ from tenantry.models.enums import ResourceKind
 from tenantry.scheduling import availability, capacity, hours, resources
 from tenantry.scheduling.booking import reschedule_booking
 from tenantry.services.principal import Principal
-from tenantry.services.records import KINDS, get_record
 
 __all__ = ["RENDERERS", "router"]
 
@@ -195,10 +195,6 @@ class RescheduleIn(In):
 # -- resources -----------------------------------------------------------------------------
 
 
-def _resource_out(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> ResourceOut:
-    return ResourceOut.model_validate(get_record(uow, principal, KINDS["resource"], id_))
-
-
 @router.post(
     "/resources",
     status_code=201,
@@ -255,8 +251,10 @@ def patch_resource(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _resource_out(uow, ctx.principal, resource_id))
-        r = resources.update_resource(uow, ctx.principal, resource_id, body.changes())
+        check = matching(if_match, ResourceOut.model_validate)
+        r = resources.update_resource(
+            uow, ctx.principal, resource_id, body.changes(), precondition=check
+        )
         return Written(200, ResourceOut.model_validate(r), "resource", r.id)
 
     return write(ctx, request, body, idempotency_key, run)
@@ -287,8 +285,8 @@ def delete_resource(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _resource_out(uow, ctx.principal, resource_id))
-        resources.delete_resource(uow, ctx.principal, resource_id)
+        check = matching(if_match, ResourceOut.model_validate)
+        resources.delete_resource(uow, ctx.principal, resource_id, precondition=check)
         return Written(204, _Deleted())
 
     return _no_content(write(ctx, request, None, idempotency_key, run))
@@ -337,12 +335,15 @@ def put_opening_hours(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _week_out(uow, ctx.principal, location_id))
         week: dict[int, list[tuple[int, int]]] = {}
         for i in body.intervals:
             pair = (hours.parse_minute(i.opens), hours.parse_minute(i.closes))
             week.setdefault(i.weekday, []).append(pair)
-        hours.set_week(uow, ctx.principal, location_id, week)
+
+        def check() -> None:
+            require_match(if_match, _week_out(uow, ctx.principal, location_id))
+
+        hours.set_week(uow, ctx.principal, location_id, week, precondition=check)
         return Written(200, _week_out(uow, ctx.principal, location_id))
 
     return write(ctx, request, body, idempotency_key, run)
@@ -474,8 +475,10 @@ def put_requirements(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        current = resources.get_requirements(uow, ctx.principal, service_id)
-        require_match(if_match, _requirements_out(*current))
+        def check() -> None:
+            current = resources.get_requirements(uow, ctx.principal, service_id)
+            require_match(if_match, _requirements_out(*current))
+
         needs = [
             resources.Need(kind=n.resource_kind, resource_id=n.resource_id, quantity=n.quantity)
             for n in body.resources
@@ -487,6 +490,7 @@ def put_requirements(
             needs=needs,
             buffer_before_minutes=body.buffer_before_minutes,
             buffer_after_minutes=body.buffer_after_minutes,
+            precondition=check,
         )
         return Written(200, _requirements_out(*done))
 
