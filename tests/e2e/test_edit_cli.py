@@ -223,3 +223,30 @@ def test_tenants_and_locations_show_and_edit(
         "slug=loc-0",
     )
     assert taken.returncode == 1 and len(taken.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_timezone_is_refused_so_the_dashboard_keeps_working(
+    tenantry: Callable[..., Run], tenant: TenantFixture
+) -> None:
+    for zone in ("Mars/Olympus", "Europe/../../etc/passwd"):
+        refused = tenantry("tenants", "edit", "--tenant", tenant.slug, "--set", f"timezone={zone}")
+        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+        assert "timezone" in refused.stderr
+        location = str(tenant.locations[0])
+        refused = tenantry(
+            "locations", "edit", "--tenant", tenant.slug, "--location", location,
+            "--set", f"timezone={zone}",
+        )  # fmt: skip
+        assert refused.returncode == 1 and "timezone" in refused.stderr
+    shown = tenantry("dashboard", "leads", "--tenant", tenant.slug, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error_not_an_internal_one(
+    tenantry: Callable[..., Run], tenant: TenantFixture
+) -> None:
+    # A byte that is not UTF-8 in argv reaches Python as a lone surrogate.
+    bad = b"erika\xff@example.org".decode("utf-8", "surrogateescape")
+    ran = tenantry("customers", "search", "--tenant", tenant.slug, "--email", bad)
+    assert ran.returncode == 2 and len(ran.stderr.strip().splitlines()) == 1
+    assert "not valid text" in ran.stderr and "internal error" not in ran.stderr

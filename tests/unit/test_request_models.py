@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import types
 import typing
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import pydantic
 import pytest
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, TypeAdapter
 
-import tenantry.api.resources  # noqa: F401  (defines every body model)
+import tenantry.api.registry  # noqa: F401  (imports every resource module: every body model)
 from tenantry.api.resources.common import MAX_CENTS, In
 
 NUMERIC = (int, float, Decimal, bool)
@@ -74,3 +75,54 @@ def test_money_is_bounded(field: str, adapter: TypeAdapter[Any], kind: Any) -> N
     for value in (MAX_CENTS + 1, 10**12, -1):
         with pytest.raises(pydantic.ValidationError):
             adapter.validate_python(value)
+
+
+def _typed_fields(match: Any) -> list[tuple[str, TypeAdapter[Any]]]:
+    """(model.field, adapter) of every body field whose type `match` accepts."""
+    found = []
+    for model in _models():
+        for name, info in model.model_fields.items():
+            if match(name, info.annotation):
+                annotation = (
+                    Annotated[(info.annotation, *info.metadata)]
+                    if info.metadata
+                    else info.annotation
+                )
+                found.append((f"{model.__name__}.{name}", TypeAdapter(annotation)))
+    return found
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    if annotation in (datetime, AwareDatetime):
+        return True
+    return any(_holds_datetime(a) for a in typing.get_args(annotation))
+
+
+INSTANTS = _typed_fields(lambda _name, annotation: _holds_datetime(annotation))
+TIMEZONES = _typed_fields(lambda name, _annotation: name == "timezone")
+
+
+def test_there_are_instant_and_timezone_body_fields_to_check() -> None:
+    assert len(INSTANTS) >= 6 and len(TIMEZONES) >= 3
+
+
+@pytest.mark.parametrize(("field", "adapter"), INSTANTS, ids=lambda v: str(v)[:40])
+def test_an_instant_lies_where_it_converts_to_utc_and_reads_back(
+    field: str, adapter: TypeAdapter[Any]
+) -> None:
+    # In UTC these are year 0 and year 10000: Python cannot hold them, PostgreSQL stores them
+    # and the row can then never be read again.
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00Z"):
+        with pytest.raises(pydantic.ValidationError):
+            adapter.validate_python(value)
+    assert adapter.validate_python("2027-03-28T02:30:00+01:00") is not None
+
+
+@pytest.mark.parametrize(("field", "adapter"), TIMEZONES, ids=lambda v: str(v)[:40])
+def test_a_timezone_is_one_the_timezone_database_knows(
+    field: str, adapter: TypeAdapter[Any]
+) -> None:
+    for value in ("Mars/Olympus", "Europe/../../etc/passwd", "", "/etc/localtime"):
+        with pytest.raises(pydantic.ValidationError):
+            adapter.validate_python(value)
+    assert adapter.validate_python("Europe/Berlin") == "Europe/Berlin"

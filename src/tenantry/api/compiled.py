@@ -94,7 +94,10 @@ _SCALARS = (
 
 
 def _is_scalar(annotation: Any) -> bool:
-    """A scalar, an enum, or either of them or None."""
+    """A scalar, an enum, or either of them or None (constrained by `Annotated` or not: the
+    plan's model validates with the whole annotation)."""
+    if typing.get_origin(annotation) is Annotated:
+        return _is_scalar(typing.get_args(annotation)[0])
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return len(args) == 1 and _is_scalar(args[0])

@@ -22,6 +22,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from tenantry import __version__
+from tenantry.api.guard import unstorable_text
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
 from tenantry.cli import conversations as conversations_cmd
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     global _debug
     _debug = os.environ.get("TENANTRY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    # Bytes that are not UTF-8 reach Python as lone surrogates: no option could store or look
+    # them up (the HTTP API refuses the same text in its guard).
+    if any(unstorable_text(arg) for arg in (sys.argv[1:] if argv is None else argv)):
+        return _fail("an argument is not valid text (bytes that are not UTF-8, or NUL)", 2)
     try:
         result: Any = build_command().main(args=argv, prog_name="tenantry", standalone_mode=False)
     except typer.Exit as exc:

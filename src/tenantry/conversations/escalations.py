@@ -137,6 +137,8 @@ def update_escalation(
     unknown = set(changes) - {"assignee_id", "status"}
     if unknown:
         raise ValidationError(f"field(s) cannot be changed: {', '.join(sorted(unknown))}")
+    if not changes:  # an empty PATCH writes nothing (as `services.edits.apply_changes`)
+        return esc
     now = uow.clock.now()
     if "assignee_id" in changes:
         if changes["assignee_id"] is not None:

@@ -123,6 +123,8 @@ def update_thread(
     unknown = set(changes) - {"status", "subject"}
     if unknown:
         raise ValidationError(f"field(s) cannot be changed: {', '.join(sorted(unknown))}")
+    if not changes:  # an empty PATCH writes nothing (as `services.edits.apply_changes`)
+        return thread
     if "status" in changes:
         thread.status = parse_choice(ThreadStatus, changes["status"], "status")
     if "subject" in changes:

@@ -25,7 +25,7 @@ from tenantry.errors import NotFoundError, ValidationError
 from tenantry.models.enums import ResourceKind
 from tenantry.models.scheduling import GRANULE_MINUTES
 from tenantry.scheduling.hours import local_instant, open_intervals
-from tenantry.scheduling.resources import Need, Plan, needs_of
+from tenantry.scheduling.resources import Need, Plan, needs_of, service_at
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
 
@@ -378,9 +378,7 @@ def search(
     principal.require(Action.READ)
     check_period(start, end)
     get_record(uow, principal, KINDS["location"], location_id)
-    service = get_record(uow, principal, KINDS["service"], service_id)
-    if service.location_id is not None and service.location_id != location_id:
-        raise ValidationError("the service is offered at another location")
+    service_at(uow, principal, service_id, location_id)
     named = [resource_id] if resource_id is not None else []
     if resource_id is not None:
         resource = get_record(uow, principal, KINDS["resource"], resource_id)

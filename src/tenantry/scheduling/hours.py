@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,11 +122,28 @@ def _manage(uow: UnitOfWork, principal: Principal, location_id: uuid.UUID) -> No
 
 
 def set_week(
-    uow: UnitOfWork, principal: Principal, location_id: uuid.UUID, week: Week
+    uow: UnitOfWork,
+    principal: Principal,
+    location_id: uuid.UUID,
+    week: Week,
+    *,
+    precondition: Callable[[], None] | None = None,
 ) -> list[DayHours]:
-    """Replace the location's weekly hours (a weekday not named is closed)."""
+    """Replace the location's weekly hours (a weekday not named is closed).
+
+    The location's row is locked first, so concurrent replacements follow one another (rather
+    than each deleting the old week and both inserting theirs); `precondition` (an `If-Match`)
+    then sees the week as it stands.
+    """
     _manage(uow, principal, location_id)
     tenant = uow.require_tenant()
+    uow.session.execute(
+        sa.select(Location.id)
+        .where(Location.tenant_id == tenant, Location.id == location_id)
+        .with_for_update(key_share=True)
+    )
+    if precondition is not None:
+        precondition()
     checked = {}
     for weekday, intervals in week.items():
         if not 1 <= weekday <= 7:

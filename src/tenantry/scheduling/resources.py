@@ -8,7 +8,7 @@ of a kind (any free staff member, any free lift) or one named resource. Must not
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,13 @@ from tenantry.services.records import KINDS, get_record, list_records
 __all__ = [
     "Need",
     "Plan",
+    "check_move",
     "create_resource",
     "delete_resource",
     "get_requirements",
     "list_resources",
     "needs_of",
+    "service_at",
     "set_requirements",
     "update_resource",
 ]
@@ -79,12 +81,22 @@ def _for_change(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID) -
 
 
 def update_resource(
-    uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID, changes: Mapping[str, Any]
+    uow: UnitOfWork,
+    principal: Principal,
+    resource_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    *,
+    precondition: Callable[[Resource], None] | None = None,
 ) -> Resource:
+    """Change a resource; `precondition` (an `If-Match`) sees the locked row first."""
     unknown = sorted(set(changes) - _CHANGEABLE)
     if unknown:
         raise ValidationError(f"field(s) cannot be changed: {', '.join(unknown)}")
     resource = _for_change(uow, principal, resource_id)
+    if precondition is not None:
+        precondition(resource)
+    if not changes:  # an empty PATCH writes nothing (as `services.edits.apply_changes`)
+        return resource
     for name, value in changes.items():
         setattr(resource, name, value)
     resource.updated_at = uow.clock.now()
@@ -92,9 +104,18 @@ def update_resource(
     return resource
 
 
-def delete_resource(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUID) -> Resource:
-    """Soft delete; refused while the resource holds reservations from now on."""
+def delete_resource(
+    uow: UnitOfWork,
+    principal: Principal,
+    resource_id: uuid.UUID,
+    *,
+    precondition: Callable[[Resource], None] | None = None,
+) -> Resource:
+    """Soft delete; refused while the resource holds reservations from now on, or while a
+    service's requirements name it. `precondition` sees the locked row first."""
     resource = _for_change(uow, principal, resource_id)
+    if precondition is not None:
+        precondition(resource)
     now = uow.clock.now()
     held = uow.session.scalar(
         sa.select(sa.func.count())
@@ -107,6 +128,27 @@ def delete_resource(uow: UnitOfWork, principal: Principal, resource_id: uuid.UUI
     )
     if held:
         raise ConflictError("the resource still holds reservations; cancel or move them first")
+    # A service that needs this very resource could never be booked again.
+    needed_by = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ServiceRequirement)
+        .join(
+            Service,
+            sa.and_(
+                Service.tenant_id == ServiceRequirement.tenant_id,
+                Service.id == ServiceRequirement.service_id,
+            ),
+        )
+        .where(
+            ServiceRequirement.tenant_id == resource.tenant_id,
+            ServiceRequirement.resource_id == resource.id,
+            Service.deleted_at.is_(None),
+        )
+    )
+    if needed_by:
+        raise ConflictError(
+            f"{needed_by} service(s) need this resource by name; change their requirements first"
+        )
     resource.deleted_at = now
     resource.updated_at = now
     uow.flush()
@@ -128,6 +170,48 @@ def list_resources(
 def _service(uow: UnitOfWork, principal: Principal, service_id: uuid.UUID) -> Service:
     service: Service = get_record(uow, principal, KINDS["service"], service_id)
     return service
+
+
+def service_at(
+    uow: UnitOfWork, principal: Principal, service_id: uuid.UUID, location_id: uuid.UUID
+) -> Service:
+    """A service in the principal's scope that is offered at `location_id` (or everywhere).
+
+    Searching for slots and booking apply the same rule: a service of one location is not
+    bookable at another, nor visible to a principal limited to other locations.
+    """
+    service = _service(uow, principal, service_id)
+    if service.location_id is not None and service.location_id != location_id:
+        raise ValidationError("the service is offered at another location")
+    return service
+
+
+def check_move(uow: UnitOfWork, service: Service, location_id: uuid.UUID | None) -> None:
+    """Refuse to move a service to `location_id` while its requirements name a resource of
+    another location (as `set_requirements` refuses to name one): it could never be booked."""
+    if location_id is None or location_id == service.location_id:
+        return
+    elsewhere = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ServiceRequirement)
+        .join(
+            Resource,
+            sa.and_(
+                Resource.tenant_id == ServiceRequirement.tenant_id,
+                Resource.id == ServiceRequirement.resource_id,
+            ),
+        )
+        .where(
+            ServiceRequirement.tenant_id == service.tenant_id,
+            ServiceRequirement.service_id == service.id,
+            Resource.location_id != location_id,
+        )
+    )
+    if elsewhere:
+        raise ConflictError(
+            "the service's requirements name a resource of another location;"
+            " change them before moving the service"
+        )
 
 
 def get_requirements(
@@ -153,10 +237,22 @@ def set_requirements(
     needs: Sequence[Need],
     buffer_before_minutes: int = 0,
     buffer_after_minutes: int = 0,
+    precondition: Callable[[], None] | None = None,
 ) -> tuple[Service, list[ServiceRequirement]]:
-    """Replace what a booking of the service holds, and its buffers."""
+    """Replace what a booking of the service holds, and its buffers.
+
+    The service's row is locked first, so concurrent replacements follow one another (rather
+    than both inserting theirs); `precondition` (an `If-Match`) then sees what stands.
+    """
     principal.require(Action.MANAGE_LOCATIONS)
-    service = _service(uow, principal, service_id)
+    service: Service = get_record(uow, principal, KINDS["service"], service_id)
+    uow.session.execute(
+        sa.select(Service.id)
+        .where(Service.tenant_id == service.tenant_id, Service.id == service.id)
+        .with_for_update(key_share=True)
+    )
+    if precondition is not None:
+        precondition()
     tenant = service.tenant_id
     kinds = [n.kind for n in needs if n.kind is not None]
     if len(kinds) != len(set(kinds)):

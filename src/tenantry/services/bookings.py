@@ -20,6 +20,7 @@ from tenantry.models.enums import (
     PaymentStatus,
 )
 from tenantry.scheduling.booking import schedule_booking
+from tenantry.scheduling.resources import service_at
 from tenantry.services.principal import Action, Principal
 
 __all__ = ["ItemLine", "create_booking", "get_booking", "record_payment", "transition_booking"]
@@ -87,7 +88,7 @@ def create_booking(
         if line.quantity <= 0:
             raise ValidationError("item quantity must be positive")
         if line.service_id is not None:
-            service = uow.repos.services.get(line.service_id)
+            service = service_at(uow, principal, line.service_id, location_id)
             if service.currency != currency:
                 raise ValidationError("service currency differs from the booking currency")
             price, description = service.price_cents, line.description or service.name

@@ -33,6 +33,7 @@ from tenantry.models import (
 )
 from tenantry.privacy.subjects import find_or_insert_subject, find_subject
 from tenantry.privacy.vault import keyring
+from tenantry.scheduling.resources import check_move
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
 
@@ -255,6 +256,7 @@ def update_service(
     )
     if "location_id" in changes:
         _in_scope(principal, changes["location_id"], False)
+        check_move(uow, service, changes["location_id"])
     return apply_changes(uow, service, changes)  # type: ignore[no-any-return]
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import (
     CtxDep,
@@ -32,6 +32,7 @@ from tenantry.api.resources.common import (
     Cents,
     IdempotencyKey,
     In,
+    Instant,
     Integer,
     Out,
     get_one,
@@ -100,8 +101,8 @@ class BookingIn(In):
     location_id: uuid.UUID
     customer_id: uuid.UUID
     kind: BookingKind
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     guest_count: Integer | None = Field(default=None, ge=1, le=100_000)
     deposit_cents: Cents = 0
     lead_id: uuid.UUID | None = None
@@ -277,11 +278,11 @@ def list_bookings(
     location_id: Annotated[uuid.UUID | None, Query()] = None,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
     starts_from: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(alias="from", description="With `to`: bookings starting at or after this instant."),
     ] = None,
     starts_before: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(alias="to", description="With `from`: ... and before this one (at most 366 days)."),
     ] = None,
     cursor: Cursor = None,

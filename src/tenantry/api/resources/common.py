@@ -11,6 +11,9 @@ read-only fields are refused by name.
 Request bodies derive from `In` and type their numbers with `Integer`, `Cents` and `Number`:
 a number must arrive as a JSON number (`true` or `"100"` is refused, not read as 1 or 100), and
 an amount of money lies between 0 and `MAX_CENTS`. A test holds every body model to this.
+Instants are typed `Instant` (a UTC offset required, and between the years 1900 and 2999,
+so that every one converts to UTC, survives the arithmetic of a search and reads back from
+PostgreSQL), timezone names `TimeZone` (a name the timezone database knows).
 """
 
 from __future__ import annotations
@@ -18,13 +21,23 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_response
@@ -46,11 +59,13 @@ __all__ = [
     "IdempotencyKey",
     "IfMatch",
     "In",
+    "Instant",
     "Integer",
     "NoContent",
     "Number",
     "Out",
     "Patch",
+    "TimeZone",
     "deleted",
     "edited",
     "etag_of",
@@ -74,10 +89,32 @@ MAX_CENTS = 10**10
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
 
 
+# Far from the ends of what Python's datetime holds (years 1 to 9999): an instant in this range
+# keeps a valid UTC form whatever its offset, and a search may pad it by days.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _json_number(value: Any) -> Any:
     """Refuse text and booleans where a (decimal) number belongs; JSON numbers pass."""
     if isinstance(value, (str, bool)):
         raise PydanticCustomError("decimal_type", "Input should be a number")
+    return value
+
+
+def _within_range(value: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise PydanticCustomError("datetime_range", "Input should lie between 1900 and 2999")
+    return value
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "Input should be an IANA timezone name, such as Europe/Berlin"
+        ) from None
     return value
 
 
@@ -88,6 +125,8 @@ Boolean = Annotated[bool, Strict()]
 Cents = Annotated[int, Strict(), Field(ge=0, le=MAX_CENTS)]
 Number = Annotated[Decimal, BeforeValidator(_json_number)]
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
+Instant = Annotated[AwareDatetime, AfterValidator(_within_range)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 
 IdempotencyKey = Annotated[
     str | None,

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, json_response
 from tenantry.api.idempotency import Written
@@ -28,6 +28,7 @@ from tenantry.api.resources.common import (
     IdempotencyKey,
     IfMatch,
     In,
+    Instant,
     Out,
     Patch,
     get_one,
@@ -160,7 +161,7 @@ class InteractionIn(In):
     direction: Direction | None = None
     summary: str | None = Field(default=None, max_length=5000)
     outcome: str | None = Field(default=None, max_length=60)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Instant | None = None
 
 
 class InteractionOut(Out):

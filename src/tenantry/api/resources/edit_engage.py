@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from tenantry.api.deps import CtxDep
 from tenantry.api.idempotency import Written
@@ -18,6 +18,7 @@ from tenantry.api.resources.common import (
     Boolean,
     IdempotencyKey,
     IfMatch,
+    Instant,
     NoContent,
     Patch,
     deleted,
@@ -82,7 +83,7 @@ class ConnectionPatch(Patch):
     refresh_token: str | None = Field(
         default=None, max_length=8000, description="Write-only: never returned; null removes it."
     )
-    token_expires_at: AwareDatetime | None = None
+    token_expires_at: Instant | None = None
     scopes: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=50)
 
 

@@ -27,6 +27,7 @@ from tenantry.api.resources.common import (
     NoContent,
     Number,
     Patch,
+    TimeZone,
     deleted,
     edited,
     matching,
@@ -93,7 +94,7 @@ class LocationPatch(Patch):
     onboarding_status: OnboardingStatus | None = None
     onboarding_step: Integer | None = Field(default=None, ge=0, le=100)
     google_place_id: str | None = Field(default=None, max_length=255)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: TimeZone | None = None
     is_active: Boolean | None = None
 
 
@@ -132,7 +133,7 @@ class TenantPatch(Patch):
     vat_id: str | None = Field(default=None, max_length=20)
     plan: Plan | None = None
     locale: str | None = Field(default=None, max_length=10)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: TimeZone | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page
 from tenantry.api.idempotency import Written
@@ -22,6 +22,7 @@ from tenantry.api.resources.common import (
     ERRORS,
     IdempotencyKey,
     In,
+    Instant,
     Out,
     get_one,
     list_page,
@@ -71,7 +72,7 @@ class ConnectionIn(In):
     refresh_token: str | None = Field(
         default=None, max_length=8000, description="Write-only: never returned."
     )
-    token_expires_at: AwareDatetime | None = None
+    token_expires_at: Instant | None = None
     scopes: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
 
 

@@ -25,6 +25,7 @@ from tenantry.api.resources.common import (
     Integer,
     Number,
     Out,
+    TimeZone,
     get_one,
     list_page,
     renderer,
@@ -83,7 +84,7 @@ class LocationIn(In):
     price_range: Integer | None = Field(default=None, ge=1, le=4)
     capacity: Integer | None = Field(default=None, ge=1, le=1_000_000)
     google_place_id: str | None = Field(default=None, max_length=255)
-    timezone: str = Field(default="Europe/Berlin", max_length=64)
+    timezone: TimeZone = "Europe/Berlin"
 
 
 class LocationOut(Out):

@@ -18,11 +18,11 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, decode_cursor, json_response, page_of
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, tagged, write
+from tenantry.api.resources.common import ERRORS, Email, IdempotencyKey, In, Instant, tagged, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import DsarRequest
@@ -61,7 +61,7 @@ class ConsentIn(NoticeIn):
     purpose: ConsentPurpose
     decision: ConsentDecision
     source: str = Field(min_length=1, max_length=40)
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
 
 
 class ConsentOut(BaseModel):

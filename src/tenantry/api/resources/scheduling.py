@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, Strict
+from pydantic import BaseModel, Field, Strict
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, Renderer, json_response
 from tenantry.api.idempotency import Written
@@ -26,12 +26,14 @@ from tenantry.api.resources.common import (
     IdempotencyKey,
     IfMatch,
     In,
+    Instant,
     Integer,
     Out,
     Patch,
     etag_of,
     get_one,
     list_page,
+    matching,
     renderer,
     require_match,
     write,
@@ -43,7 +45,6 @@ from tenantry.models.enums import ResourceKind
 from tenantry.scheduling import availability, capacity, hours, resources
 from tenantry.scheduling.booking import reschedule_booking
 from tenantry.services.principal import Principal
-from tenantry.services.records import KINDS, get_record
 
 __all__ = ["RENDERERS", "router"]
 
@@ -186,16 +187,12 @@ class Availability(BaseModel):
 
 
 class RescheduleIn(In):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     guest_count: Integer | None = Field(default=None, ge=1, le=100_000)
 
 
 # -- resources -----------------------------------------------------------------------------
-
-
-def _resource_out(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> ResourceOut:
-    return ResourceOut.model_validate(get_record(uow, principal, KINDS["resource"], id_))
 
 
 @router.post(
@@ -254,8 +251,10 @@ def patch_resource(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _resource_out(uow, ctx.principal, resource_id))
-        r = resources.update_resource(uow, ctx.principal, resource_id, body.changes())
+        check = matching(if_match, ResourceOut.model_validate)
+        r = resources.update_resource(
+            uow, ctx.principal, resource_id, body.changes(), precondition=check
+        )
         return Written(200, ResourceOut.model_validate(r), "resource", r.id)
 
     return write(ctx, request, body, idempotency_key, run)
@@ -276,7 +275,7 @@ def _no_content(response: Response) -> Response:
     status_code=204,
     response_class=Response,
     tags=["scheduling"],
-    summary="Delete a resource (soft; 409 while it holds future reservations)",
+    summary="Delete a resource (soft; 409 while it holds reservations or a service needs it)",
 )
 def delete_resource(
     resource_id: uuid.UUID,
@@ -286,8 +285,8 @@ def delete_resource(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _resource_out(uow, ctx.principal, resource_id))
-        resources.delete_resource(uow, ctx.principal, resource_id)
+        check = matching(if_match, ResourceOut.model_validate)
+        resources.delete_resource(uow, ctx.principal, resource_id, precondition=check)
         return Written(204, _Deleted())
 
     return _no_content(write(ctx, request, None, idempotency_key, run))
@@ -336,12 +335,15 @@ def put_opening_hours(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        require_match(if_match, _week_out(uow, ctx.principal, location_id))
         week: dict[int, list[tuple[int, int]]] = {}
         for i in body.intervals:
             pair = (hours.parse_minute(i.opens), hours.parse_minute(i.closes))
             week.setdefault(i.weekday, []).append(pair)
-        hours.set_week(uow, ctx.principal, location_id, week)
+
+        def check() -> None:
+            require_match(if_match, _week_out(uow, ctx.principal, location_id))
+
+        hours.set_week(uow, ctx.principal, location_id, week, precondition=check)
         return Written(200, _week_out(uow, ctx.principal, location_id))
 
     return write(ctx, request, body, idempotency_key, run)
@@ -473,8 +475,10 @@ def put_requirements(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
-        current = resources.get_requirements(uow, ctx.principal, service_id)
-        require_match(if_match, _requirements_out(*current))
+        def check() -> None:
+            current = resources.get_requirements(uow, ctx.principal, service_id)
+            require_match(if_match, _requirements_out(*current))
+
         needs = [
             resources.Need(kind=n.resource_kind, resource_id=n.resource_id, quantity=n.quantity)
             for n in body.resources
@@ -486,6 +490,7 @@ def put_requirements(
             needs=needs,
             buffer_before_minutes=body.buffer_before_minutes,
             buffer_after_minutes=body.buffer_after_minutes,
+            precondition=check,
         )
         return Written(200, _requirements_out(*done))
 
@@ -550,8 +555,8 @@ def get_availability(
     ctx: CtxDep,
     location_id: Annotated[uuid.UUID, Query()],
     service_id: Annotated[uuid.UUID, Query()],
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: Annotated[AwareDatetime, Query()],
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Annotated[Instant, Query()],
     guest_count: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     resource_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Response:
