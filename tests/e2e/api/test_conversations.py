@@ -385,3 +385,30 @@ def test_a_review_is_escalated_once_and_flagged(
     assert made.json()["review_id"] == str(review_id) and made.json()["thread_id"] is None
     assert client.get(f"/v1/reviews/{review_id}", headers=h).json()["escalated"] is True
     assert client.post(url, json={"reason": "again"}, headers=h).status_code == 409
+
+
+def test_a_thread_joins_a_customer_and_a_lead_only_when_they_are_one_person(
+    client: TestClient, tenant: TenantFixture, key_for, db: Database
+) -> None:
+    h = key_for(tenant)
+    customer = _customer(client, tenant, h)
+    stranger = _lead(client, tenant, h)  # another e-mail: another person
+    before = _count(db, "engage.threads", tenant)
+    r = client.post(
+        "/v1/threads",
+        json={"customer_id": customer["id"], "lead_id": stranger["id"], "channel": "web"},
+        headers=h,
+    )
+    assert r.status_code == 422, r.text
+    assert _count(db, "engage.threads", tenant) == before
+    same = client.post(
+        "/v1/leads",
+        json={
+            "location_id": str(tenant.locations[0]),
+            "source": "web_quote",
+            "email": customer["email"],
+        },
+        headers=h,
+    ).json()
+    thread = _thread(client, h, customer_id=customer["id"], lead_id=same["id"], channel="web")
+    assert thread["lead_id"] == same["id"] and thread["customer_id"] == customer["id"]
