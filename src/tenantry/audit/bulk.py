@@ -9,6 +9,12 @@ leaves in row-id order, computes their Merkle root (`tenantry.audit.merkle`) and
 unsealed (an exception in the block) makes the commit fail, so loaded rows are never
 unaudited. Only `tenantry_owner` may do this; for `tenantry_app` the trigger refuses.
 
+A table whose rows are dropped a whole month at a time (chat: `engage.chat_messages`, by the
+90-day upkeep) is loaded in one batch per UTC month of its partition key (`month=`): the
+entry's source then ends in `@month:YYYY-MM` (`MONTH_TAG`), which the chain covers, and verify
+accepts the batch's rows as gone once a recorded drop of that month for the tenant followed
+(`bulk_verify`). A source given by the caller may not carry the tag itself.
+
 This module writes through the caller's connection and never commits or rolls back.
 """
 
@@ -19,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 
 import psycopg
 
@@ -26,9 +33,22 @@ from tenantry.audit.merkle import merkle_root
 from tenantry.errors import ValidationError
 from tenantry.ids import uuid7
 
-__all__ = ["BATCH_SETTING", "LEAF_SQL", "BulkBatch", "SealedTable", "bulk_batch", "leaf_sql"]
+__all__ = [
+    "BATCH_SETTING",
+    "LEAF_SQL",
+    "MONTH_TAG",
+    "BulkBatch",
+    "SealedTable",
+    "bulk_batch",
+    "leaf_sql",
+    "source_month",
+]
 
 BATCH_SETTING = "tenantry.audit_bulk_batch"
+
+# Ends the source of a batch whose rows all lie in one UTC month (`@month:2026-08`).
+MONTH_TAG = "@month:"
+_MONTH = re.compile(re.escape(MONTH_TAG) + r"(\d{4})-(\d{2})\Z")
 
 # The leaf of a row `t` as SQL: the trigger computes it from the transition table, verify from
 # the table (minus columns added after the load; none at load time). Same function, same bytes.
@@ -36,6 +56,17 @@ LEAF_SQL = "sha256(convert_to(({row} - {extra}::text[])::text, 'UTF8'))"
 
 # A source names where rows came from (e.g. `migrate:carbot:leads`): never personal data.
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,199}")
+
+
+def source_month(source: str) -> date | None:
+    """The month a batch's source confines its rows to (`MONTH_TAG`), or None."""
+    found = _MONTH.search(source)
+    if found is None:
+        return None
+    try:
+        return date(int(found[1]), int(found[2]), 1)
+    except ValueError:
+        return None
 
 
 def leaf_sql(row: str, extra: str = "'{}'") -> str:
@@ -105,6 +136,7 @@ def bulk_batch(
     source: str,
     *,
     batch_id: uuid.UUID | None = None,
+    month: date | None = None,
 ) -> Iterator[BulkBatch]:
     """Record the rows inserted into audited tables inside the block as one bulk batch.
 
@@ -112,6 +144,10 @@ def bulk_batch(
     caller commits after the block. Every row inserted in the block must belong to
     `tenant_id`. On a normal exit every table the block inserted into gets its sealed `B`
     entry (`BulkBatch.sealed`); on an exception nothing is sealed and the commit would fail.
+
+    `month`: every row inserted in the block has its table's partition key in this UTC month
+    (the caller groups rows so; verify reports a present row outside it); the source records
+    it (`MONTH_TAG`), so that a recorded drop of the month accounts for the rows.
     """
     if conn.autocommit:
         raise ValidationError("a bulk batch needs a transaction: the connection is in autocommit")
@@ -119,6 +155,10 @@ def bulk_batch(
         raise ValidationError(
             "a bulk batch source is 1-200 characters of letters, digits and _.:/@+-"
         )
+    if MONTH_TAG in source:
+        raise ValidationError(f"a bulk batch source may not name a month ({MONTH_TAG})")
+    if month is not None:
+        source = f"{source}{MONTH_TAG}{month.year:04d}-{month.month:02d}"
     batch = BulkBatch(batch_id or uuid7(), tenant_id, source)
     _set(conn, str(batch.id))
     try:

@@ -4,15 +4,25 @@ For every bulk batch entry in the trail (op `B`, one per tenant, batch and table
 `audit.bulk_rows` are streamed in row-id order and their Merkle root is recomputed here, in
 Python (`tenantry.audit.merkle`), and held against the root and row count in the entry (the
 entry itself is covered by the chain). Then, set-based in PostgreSQL, every loaded row is
-hashed as the trigger hashed it (`bulk.leaf_sql`, minus columns added to the table after the
-load) and compared with its leaf; a row that differs or is gone is reported unless an audited
-UPDATE or DELETE of it came later (or in the batch's own transaction): that entry accounts
-for the change. Leaves whose entry retention removed are not checked. Reads only; runs in the
-caller's snapshot with `search_path` pinned to `pg_catalog`.
+found by the columns its table's audit insert trigger keys rows by (the arguments it passes to
+`audit.record_rows`, which made the leaves' row ids; not the primary key, which for a
+partitioned table also holds the partition key), hashed as the trigger hashed it
+(`bulk.leaf_sql`, minus columns added to the table after the load) and compared with its
+leaf; a row that differs or is gone is reported unless an audited UPDATE or DELETE of it came
+later (or in the batch's own transaction): that entry accounts for the change.
+
+A table dropped a month at a time (`RETENTION_DROPS`: chat, by `tenantry messages upkeep`) is
+loaded in batches of one month each (`bulk.MONTH_TAG` in the source). Such a batch's rows may
+be gone when the audited record of a drop of that month for that tenant (the insert entry of
+an `engage.message_purges` row) came after the batch in the tenant's chain; a row still there
+must lie in the batch's month. A row gone from a month without a recorded drop is reported as
+ever. Leaves whose entry retention removed are not checked. Reads only; runs in the caller's
+snapshot with `search_path` pinned to `pg_catalog`.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,16 +31,20 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantry.audit.bulk import leaf_sql
+from tenantry.audit.bulk import MONTH_TAG, leaf_sql
 from tenantry.audit.merkle import merkle_root
 
-__all__ = ["BULK_REASONS", "BatchProblem", "BatchReport", "verify_batches"]
+__all__ = ["BULK_REASONS", "RETENTION_DROPS", "BatchProblem", "BatchReport", "verify_batches"]
 
 BULK_REASONS = ("bulk leaves altered", "bulk row edited", "bulk row deleted")
 
 # Rows named per table; beyond it one line says how many more differ.
 _NAMED_ROWS = 100
 _BATCH = 20_000
+
+# Tables whose rows go a month at a time, and the audited table that records each drop: one
+# row per tenant and month, its `month` the first day of the month dropped (migration 0620).
+RETENTION_DROPS = {"engage.chat_messages": "engage.message_purges"}
 
 
 @dataclass(frozen=True)
@@ -133,21 +147,33 @@ def _altered(entry: _Entry, found: int) -> BatchProblem:
 
 
 def _key_columns(conn: psycopg.Connection, table: str) -> list[str]:
-    """The primary key without tenant_id, in index order: the trigger's row id."""
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT a.attname::text FROM pg_index i"
-            " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
-            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-            " WHERE i.indrelid = %s::regclass AND i.indisprimary AND a.attname <> 'tenant_id'"
-            " ORDER BY k.ord",
-            (table,),
-        )
-    ]
+    """The columns the table's audit insert trigger keys rows by: the leaves' row ids."""
+    found = conn.execute(
+        "SELECT t.tgnargs, t.tgargs FROM pg_trigger t"
+        " WHERE t.tgrelid = %s::regclass AND t.tgfoid = 'audit.record_rows'::regproc"
+        " AND t.tgtype & 4 <> 0 AND NOT t.tgisinternal ORDER BY t.tgname LIMIT 1",
+        (table,),
+    ).fetchone()
+    if found is None:
+        return []
+    count, args = int(found[0]), bytes(found[1])
+    return [a.decode() for a in args.split(b"\x00")[:count] if a]
 
 
-def _row_query(table: str, keys: list[str], tenant: uuid.UUID | None) -> sql.Composed:
+def _month_column(conn: psycopg.Connection, table: str) -> str | None:
+    """The single column a table is partitioned by, or None."""
+    found = conn.execute(
+        "SELECT a.attname::text FROM pg_partitioned_table p"
+        " JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+        " WHERE p.partrelid = %s::regclass AND p.partnatts = 1",
+        (table,),
+    ).fetchone()
+    return str(found[0]) if found else None
+
+
+def _row_query(
+    table: str, keys: list[str], tenant: uuid.UUID | None, month_column: str | None
+) -> sql.Composed:
     schema, name = table.split(".", 1)
     # Each key column's JSON text, as `audit.row_key` takes it from `to_jsonb(row)`.
     row_id = sql.SQL(" || ',' || ").join(
@@ -155,20 +181,42 @@ def _row_query(table: str, keys: list[str], tenant: uuid.UUID | None) -> sql.Com
     )
     only = sql.SQL(" AND l.tenant_id = {}").format(sql.Literal(tenant)) if tenant else sql.SQL("")
     leaf = sql.SQL(leaf_sql("to_jsonb(t)", "lv.extra"))
+    drops = RETENTION_DROPS.get(table)
+    # A month batch whose month a later audited drop record names for the tenant.
+    dropped = (
+        sql.SQL(
+            "(e.month IS NOT NULL AND EXISTS (SELECT 1 FROM audit.log p"
+            " WHERE p.tenant_id = e.tenant_id AND p.table_name = {drops} AND p.op = 'I'"
+            " AND p.seq > e.seq AND left(p.new_values ->> 'month', 7) = e.month))"
+        ).format(drops=sql.Literal(drops))
+        if drops
+        else sql.SQL("false")
+    )
+    outside = (
+        sql.SQL(
+            "(lv.month IS NOT NULL AND to_char(t.{} AT TIME ZONE 'UTC', 'YYYY-MM') <> lv.month)"
+        ).format(sql.Identifier(month_column))
+        if month_column
+        else sql.SQL("false")
+    )
     return sql.SQL(
         "WITH e AS ("
         " SELECT l.tenant_id, l.seq, l.txid, (l.new_values ->> 'batch_id')::uuid AS batch_id,"
         "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
         "         WHERE a.attrelid = {regclass}::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-        "        EXCEPT SELECT jsonb_array_elements_text(l.new_values -> 'columns')) AS extra"
+        "        EXCEPT SELECT jsonb_array_elements_text(l.new_values -> 'columns')) AS extra,"
+        "  substring(l.new_values ->> 'source' from {month}) AS month"
         " FROM audit.log l WHERE l.op = 'B' AND l.table_name = {name}{only}),"
+        " d AS (SELECT e.*, {dropped} AS dropped FROM e),"
         " lv AS ("
-        " SELECT b.tenant_id, b.row_id, b.leaf, e.seq, e.txid, e.batch_id, e.extra"
-        " FROM audit.bulk_rows b JOIN e ON b.tenant_id = e.tenant_id AND b.batch_id = e.batch_id"
+        " SELECT b.tenant_id, b.row_id, b.leaf, d.seq, d.txid, d.batch_id, d.extra, d.month,"
+        "  d.dropped"
+        " FROM audit.bulk_rows b JOIN d ON b.tenant_id = d.tenant_id AND b.batch_id = d.batch_id"
         " WHERE b.table_name = {name})"
-        " SELECT lv.tenant_id, lv.seq, lv.batch_id, lv.row_id, t.tenant_id IS NULL"
+        " SELECT lv.tenant_id, lv.seq, lv.batch_id, lv.row_id, t.tenant_id IS NULL,"
+        "  coalesce({outside}, false), lv.month"
         " FROM lv LEFT JOIN {table} t ON t.tenant_id = lv.tenant_id AND {row_id} = lv.row_id"
-        " WHERE (t.tenant_id IS NULL OR {leaf} <> lv.leaf)"
+        " WHERE ((t.tenant_id IS NULL AND NOT lv.dropped) OR {leaf} <> lv.leaf OR {outside})"
         " AND NOT EXISTS (SELECT 1 FROM audit.log c WHERE c.tenant_id = lv.tenant_id"
         "  AND c.table_name = {name} AND c.row_id = lv.row_id AND c.op IN ('U', 'D')"
         "  AND (c.seq > lv.seq OR c.txid = lv.txid))"
@@ -176,7 +224,10 @@ def _row_query(table: str, keys: list[str], tenant: uuid.UUID | None) -> sql.Com
     ).format(
         regclass=sql.Literal(table),
         name=sql.Literal(table),
+        month=sql.Literal(re.escape(MONTH_TAG) + "([0-9]{4}-[0-9]{2})$"),
         only=only,
+        dropped=dropped,
+        outside=outside,
         table=sql.Identifier(schema, name),
         row_id=row_id,
         leaf=leaf,
@@ -191,6 +242,7 @@ def _check_rows(
     for table in sorted({e.table for e in entries}):
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
         keys = _key_columns(conn, table) if exists and exists[0] else []
+        month_column = _month_column(conn, table) if keys else None
         if not keys:
             first = min((e for e in entries if e.table == table), key=lambda e: e.seq)
             problems.append(
@@ -198,7 +250,7 @@ def _check_rows(
                     first.tenant_id,
                     first.seq,
                     "bulk row deleted",
-                    f"{table} (bulk loaded) no longer exists or has no primary key",
+                    f"{table} (bulk loaded) no longer exists or is no longer audited",
                 )
             )
             continue
@@ -207,15 +259,20 @@ def _check_rows(
         saved = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
         conn.execute("SET LOCAL enable_nestloop = off")
         try:
-            found = conn.execute(_row_query(table, keys, tenant)).fetchall()
+            found = conn.execute(_row_query(table, keys, tenant, month_column)).fetchall()
         finally:
             conn.execute(
                 "SELECT set_config('enable_nestloop', %s, true)", (saved[0] if saved else "on",)
             )
-        for t, seq, batch, row_id, deleted in found[:_NAMED_ROWS]:
-            what = "is gone" if deleted else "differs from its leaf"
+        for t, seq, batch, row_id, deleted, outside, month in found[:_NAMED_ROWS]:
+            if deleted:
+                what = "is gone without an audit entry"
+            elif outside:
+                what = f"lies outside the batch's month {month} without an audit entry"
+            else:
+                what = "differs from its leaf without an audit entry"
             reason = "bulk row deleted" if deleted else "bulk row edited"
-            detail = f"{table} row {row_id} (batch {batch}) {what} without an audit entry"
+            detail = f"{table} row {row_id} (batch {batch}) {what}"
             problems.append(BatchProblem(t, seq, reason, detail))
         if len(found) > _NAMED_ROWS:
             more = f"{table}: more rows differ than the {_NAMED_ROWS} named"

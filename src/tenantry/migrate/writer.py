@@ -6,8 +6,10 @@ parent row, exactly the rules of the ORM sealer), every personal value is sealed
 subject's key (or the tenant's records key), rows are written with COPY, and their id-map rows
 go in the same transaction. Tenants themselves are created through `create_tenant`, so they get
 their keys. A table partitioned by month (`engage.chat_messages`) gets the partitions of its
-rows' months first (`ensure_partitions`, as the owner, in a transaction of its own). Nothing
-here decides what a row means; `transform` did that.
+rows' months first (`ensure_partitions`, as the owner, in a transaction of its own) and is
+audited in one bulk batch per month of `sent_at` (`bulk_batch(month=...)`), so that the
+upkeep's recorded drop of a month accounts for its rows in `audit verify`. Nothing here
+decides what a row means; `transform` did that.
 """
 
 from __future__ import annotations
@@ -194,7 +196,8 @@ def write_rows(
     """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`.
 
     The rows are audited as one bulk batch (`bulk`, the load: a Merkle root that `audit verify`
-    holds the rows against) or one chained entry each (change capture's few rows). Rows a
+    holds the rows against; for chat one batch per month) or one chained entry each (change
+    capture's few rows). Rows a
     CHECK constraint of the target would refuse stay out; their source keys are returned with
     the reason (to be quarantined).
     """
@@ -205,8 +208,11 @@ def write_rows(
     subjects = _subjects(uow, ring, target, rows)
     sealed = target.sealed
     columns = target.by_name
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    # A table dropped a month at a time (chat) is audited in one bulk batch per month of its
+    # partition key, so that a recorded drop of a month accounts for that batch's rows.
+    months: dict[date | None, dict[tuple[str, ...], list[tuple[Any, ...]]]] = {}
     for row in rows:
+        groups = months.setdefault(_month(target, row) if bulk else None, {})
         values = dict(row.values)
         if row.source_deleted and target.soft_delete and values.get("deleted_at") is None:
             values["deleted_at"] = now
@@ -231,11 +237,13 @@ def write_rows(
                 data.append(_copy_value(values[name]))
         groups.setdefault(tuple(present), []).append(tuple(data))
     conn = driver(uow)
-    if bulk:
-        with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}"):
-            refused = _insert(conn, target, groups)
-    else:  # a few rows (change capture): one audit entry each costs less than a batch
-        refused = _insert(conn, target, groups)
+    refused: dict[uuid.UUID, str] = {}
+    for month, groups in sorted(months.items(), key=lambda m: m[0] or date.min):
+        if bulk:
+            with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}", month=month):
+                refused.update(_insert(conn, target, groups))
+        else:  # a few rows (change capture): one audit entry each costs less than a batch
+            refused.update(_insert(conn, target, groups))
     copy_id_map(
         conn,
         run,
@@ -255,6 +263,17 @@ def write_rows(
         ],
     )
     return {r.source_key: refused[r.id] for r in rows if r.id in refused}
+
+
+def _month(target: Target, row: Row) -> date | None:
+    """The UTC month of a row's partition key, for a table dropped by month; else None."""
+    if target.partition_key is None or target.name not in _PARTITION_MAKERS:
+        return None
+    moment = row.values.get(target.partition_key)
+    if not isinstance(moment, datetime):
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).date().replace(day=1)
 
 
 def _insert(
