@@ -7,6 +7,7 @@ This module uses its own database: it breaks rows and entries on purpose.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tenantry.errors import ValidationError
-from tenantry.ids import uuid7
+from tenantry.ids import uuid7, uuid7_from
 from tests.conftest import TenantFixture, create_database, drop_database, make_tenant
+
+RANDOM = random.Random(19)
 
 
 @dataclass
@@ -292,7 +295,8 @@ def chat_month(months_ago: int) -> date:
 
 
 def load_chat(bulk: Bulk, tenant: TenantFixture, month: date, n: int) -> list[uuid.UUID]:
-    """`n` chat messages in `month`, bulk loaded as the migrate loader does (a batch a month)."""
+    """`n` chat messages in `month`, bulk loaded as the migrate loader does (ids of UUIDv7 at
+    their `sent_at`)."""
     with bulk.owner() as conn:
         conn.execute("SELECT engage.ensure_chat_partitions(%s, 1)", (month,))
         conn.commit()
@@ -302,14 +306,15 @@ def load_chat(bulk: Bulk, tenant: TenantFixture, month: date, n: int) -> list[uu
             "INSERT INTO engage.threads (tenant_id, id, channel) VALUES (%s, %s, 'web')",
             (tenant.id, thread),
         )
-        ids = [uuid7() for _ in range(n)]
         start = datetime(month.year, month.month, 2, 9, tzinfo=UTC)
+        sent = [start + timedelta(minutes=i) for i in range(n)]
+        ids = [uuid7_from(int(at.timestamp()) * 1000, RANDOM) for at in sent]
         copy_sql = (
             "COPY engage.chat_messages (tenant_id, id, thread_id, channel, direction,"
             " author_kind, body, sent_at) FROM STDIN"
         )
         with (
-            bulk_batch(conn, tenant.id, "test:chat", month=month) as batch,
+            bulk_batch(conn, tenant.id, "test:chat", time_ids="sent_at") as batch,
             conn.cursor().copy(copy_sql) as copy,
         ):
             for i, message in enumerate(ids):
@@ -322,7 +327,7 @@ def load_chat(bulk: Bulk, tenant: TenantFixture, month: date, n: int) -> list[uu
                         "inbound",
                         "customer",
                         b"not a real sealed body",
-                        start + timedelta(minutes=i),
+                        sent[i],
                     )
                 )
         conn.commit()
@@ -337,7 +342,7 @@ def upkeep(bulk: Bulk) -> list[date]:
     return [d.month for d in report.dropped]
 
 
-def test_chat_loaded_in_month_batches_verifies_before_and_after_the_upkeep_drops_a_month(
+def test_chat_loaded_with_time_ids_verifies_before_and_after_the_upkeep_drops_a_month(
     bulk: Bulk,
 ) -> None:
     tenant = make_tenant(bulk.db)
@@ -352,7 +357,7 @@ def test_chat_loaded_in_month_batches_verifies_before_and_after_the_upkeep_drops
                 (tenant.id,),
             )
         }
-    assert sources == {f"test:chat@month:{m:%Y-%m}" for m in (old, recent)}
+    assert sources == {"test:chat@ids:sent_at"}
     report = bulk.verify(tenant.id)  # found by `id`, as the chat trigger keys rows
     assert report.intact, report.breaks
     assert report.batches == 2 and report.bulk_rows == 70
@@ -412,7 +417,9 @@ def test_a_drop_record_of_another_month_or_tenant_or_before_the_load_covers_no_r
     assert [b.reason for b in bulk.verify(tenant.id).breaks] == ["bulk row deleted"]
 
 
-def test_a_month_batch_holding_a_row_of_another_month_is_reported(bulk: Bulk) -> None:
+def test_a_time_id_row_whose_id_does_not_carry_its_time_or_whose_id_was_changed_is_reported(
+    bulk: Bulk,
+) -> None:
     tenant = make_tenant(bulk.db)
     ids = load_chat(bulk, tenant, chat_month(1), 3)
     with bulk.owner() as conn:  # an audited move keeps the row out of the check
@@ -420,11 +427,10 @@ def test_a_month_batch_holding_a_row_of_another_month_is_reported(bulk: Bulk) ->
         conn.execute("UPDATE engage.chat_messages SET sent_at = now() WHERE id = %s", (ids[0],))
         conn.commit()
     assert bulk.verify(tenant.id).intact
-    month = chat_month(0)
-    with bulk.owner() as conn:  # a loader that put a row into the wrong month's batch
+    with bulk.owner() as conn:  # a loader whose id does not carry the row's time
         conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
-        with conn.cursor() as cur, bulk_batch(conn, tenant.id, "test:chat", month=month):
-            cur.execute(
+        with bulk_batch(conn, tenant.id, "test:chat", time_ids="sent_at"):
+            conn.execute(
                 "INSERT INTO engage.chat_messages (tenant_id, id, thread_id, channel, direction,"
                 " author_kind, body, sent_at) SELECT tenant_id, %s, thread_id, channel,"
                 " direction, author_kind, body, sent_at - interval '40 days'"
@@ -432,16 +438,32 @@ def test_a_month_batch_holding_a_row_of_another_month_is_reported(bulk: Bulk) ->
                 (uuid7(), ids[1]),
             )
         conn.commit()
-    assert [
-        (b.reason, "outside the batch's month" in b.detail) for b in bulk.verify(tenant.id).breaks
-    ] == [("bulk row edited", True)]
+    found = [
+        (b.reason, "does not carry its sent_at" in b.detail) for b in bulk.verify(tenant.id).breaks
+    ]
+    assert found == [("bulk row edited", True)]
+
+    other = make_tenant(bulk.db)
+    load_chat(bulk, other, chat_month(8), 4)
+    ids = load_chat(bulk, other, chat_month(1), 4)
+    upkeep(bulk)
+    assert bulk.verify(other.id).intact
+    with bulk.superuser() as su:  # gone, its leaf's row id moved into the dropped month
+        su.execute("DELETE FROM engage.chat_messages WHERE id = %s", (ids[0],))
+        forged = uuid7_from(
+            int(datetime(*chat_month(8).timetuple()[:3], tzinfo=UTC).timestamp()) * 1000, RANDOM
+        )
+        su.execute(
+            "UPDATE audit.bulk_rows SET row_id = %s WHERE row_id = %s", (str(forged), str(ids[0]))
+        )
+    assert [b.reason for b in bulk.verify(other.id).breaks] == ["bulk leaves altered"]
 
 
-def test_a_source_cannot_claim_a_month_itself(bulk: Bulk) -> None:
+def test_a_source_cannot_claim_time_ids_itself(bulk: Bulk) -> None:
     tenant = make_tenant(bulk.db)
     with (
         bulk.owner() as conn,
-        pytest.raises(ValidationError, match="may not name a month"),
-        bulk_batch(conn, tenant.id, "test:chat@month:2020-01"),
+        pytest.raises(ValidationError, match="may not claim time ids"),
+        bulk_batch(conn, tenant.id, "test:chat@ids:sent_at"),
     ):
         pass

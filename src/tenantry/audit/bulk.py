@@ -10,10 +10,13 @@ unsealed (an exception in the block) makes the commit fail, so loaded rows are n
 unaudited. Only `tenantry_owner` may do this; for `tenantry_app` the trigger refuses.
 
 A table whose rows are dropped a whole month at a time (chat: `engage.chat_messages`, by the
-90-day upkeep) is loaded in one batch per UTC month of its partition key (`month=`): the
-entry's source then ends in `@month:YYYY-MM` (`MONTH_TAG`), which the chain covers, and verify
-accepts the batch's rows as gone once a recorded drop of that month for the tenant followed
-(`bulk_verify`). A source given by the caller may not carry the tag itself.
+90-day upkeep) is loaded with time-ordered ids (`time_ids=`): every row's id is a UUIDv7
+whose timestamp is its partition key (`sent_at`) to the millisecond, as the application's
+chat ids are. The entry's source then ends in `@ids:<column>` (`TIME_IDS_TAG`), which the
+chain covers, and the root binds each leaf to its row id (`merkle.bound_leaf`), so a row's
+month is known, and committed, even when the row is gone: verify accepts it as gone once a
+recorded drop of that month for the tenant followed (`bulk_verify`). A source given by the
+caller may not carry the tag itself.
 
 This module writes through the caller's connection and never commits or rolls back.
 """
@@ -25,30 +28,29 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 
 import psycopg
 
-from tenantry.audit.merkle import merkle_root
+from tenantry.audit.merkle import bound_leaf, merkle_root
 from tenantry.errors import ValidationError
 from tenantry.ids import uuid7
 
 __all__ = [
     "BATCH_SETTING",
     "LEAF_SQL",
-    "MONTH_TAG",
+    "TIME_IDS_TAG",
     "BulkBatch",
     "SealedTable",
     "bulk_batch",
     "leaf_sql",
-    "source_month",
+    "time_ids_column",
 ]
 
 BATCH_SETTING = "tenantry.audit_bulk_batch"
 
-# Ends the source of a batch whose rows all lie in one UTC month (`@month:2026-08`).
-MONTH_TAG = "@month:"
-_MONTH = re.compile(re.escape(MONTH_TAG) + r"(\d{4})-(\d{2})\Z")
+# Ends the source of a batch whose row ids are UUIDv7 of a column (`@ids:sent_at`).
+TIME_IDS_TAG = "@ids:"
+_TIME_IDS = re.compile(re.escape(TIME_IDS_TAG) + r"([a-z_][a-z0-9_]{0,62})\Z")
 
 # The leaf of a row `t` as SQL: the trigger computes it from the transition table, verify from
 # the table (minus columns added after the load; none at load time). Same function, same bytes.
@@ -58,15 +60,10 @@ LEAF_SQL = "sha256(convert_to(({row} - {extra}::text[])::text, 'UTF8'))"
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,199}")
 
 
-def source_month(source: str) -> date | None:
-    """The month a batch's source confines its rows to (`MONTH_TAG`), or None."""
-    found = _MONTH.search(source)
-    if found is None:
-        return None
-    try:
-        return date(int(found[1]), int(found[2]), 1)
-    except ValueError:
-        return None
+def time_ids_column(source: str) -> str | None:
+    """The column whose time a batch's row ids carry (`TIME_IDS_TAG`), or None."""
+    found = _TIME_IDS.search(source)
+    return found[1] if found else None
 
 
 def leaf_sql(row: str, extra: str = "'{}'") -> str:
@@ -113,13 +110,14 @@ def _seal(conn: psycopg.Connection, batch: BulkBatch) -> None:
             f" ({', '.join(foreign)}); load one tenant per batch"
         )
     for _, table in tables:
+        bound = time_ids_column(batch.source) is not None
         with conn.cursor(binary=True) as cur:
             cur.execute(
-                "SELECT leaf FROM audit.bulk_rows"
+                "SELECT leaf, row_id FROM audit.bulk_rows"
                 " WHERE tenant_id = %s AND batch_id = %s AND table_name = %s ORDER BY row_id",
                 (batch.tenant_id, batch.id, table),
             )
-            leaves = [row[0] for row in cur]
+            leaves = [bound_leaf(leaf, row_id) if bound else leaf for leaf, row_id in cur]
         root = merkle_root(leaves)
         sealed = conn.execute(
             "SELECT audit.seal_bulk_batch(%s, %s, %s, %s, %s)",
@@ -136,7 +134,7 @@ def bulk_batch(
     source: str,
     *,
     batch_id: uuid.UUID | None = None,
-    month: date | None = None,
+    time_ids: str | None = None,
 ) -> Iterator[BulkBatch]:
     """Record the rows inserted into audited tables inside the block as one bulk batch.
 
@@ -145,9 +143,9 @@ def bulk_batch(
     `tenant_id`. On a normal exit every table the block inserted into gets its sealed `B`
     entry (`BulkBatch.sealed`); on an exception nothing is sealed and the commit would fail.
 
-    `month`: every row inserted in the block has its table's partition key in this UTC month
-    (the caller groups rows so; verify reports a present row outside it); the source records
-    it (`MONTH_TAG`), so that a recorded drop of the month accounts for the rows.
+    `time_ids`: every row inserted in the block has a UUIDv7 id whose timestamp is this
+    column's value to the millisecond (the caller made them so; verify reports a row whose id
+    does not carry it); the source records it (`TIME_IDS_TAG`) and the root binds the ids.
     """
     if conn.autocommit:
         raise ValidationError("a bulk batch needs a transaction: the connection is in autocommit")
@@ -155,10 +153,12 @@ def bulk_batch(
         raise ValidationError(
             "a bulk batch source is 1-200 characters of letters, digits and _.:/@+-"
         )
-    if MONTH_TAG in source:
-        raise ValidationError(f"a bulk batch source may not name a month ({MONTH_TAG})")
-    if month is not None:
-        source = f"{source}{MONTH_TAG}{month.year:04d}-{month.month:02d}"
+    if TIME_IDS_TAG in source:
+        raise ValidationError(f"a bulk batch source may not claim time ids ({TIME_IDS_TAG})")
+    if time_ids is not None:
+        source = f"{source}{TIME_IDS_TAG}{time_ids}"
+        if not _TIME_IDS.search(source):
+            raise ValidationError(f"{time_ids!r} is not a column name")
     batch = BulkBatch(batch_id or uuid7(), tenant_id, source)
     _set(conn, str(batch.id))
     try:
