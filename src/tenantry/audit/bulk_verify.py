@@ -156,17 +156,29 @@ def _altered(entry: _Entry, found: int) -> BatchProblem:
 
 
 def _key_columns(conn: psycopg.Connection, table: str) -> list[str]:
-    """The columns the table's audit insert trigger keys rows by: the leaves' row ids."""
+    """The columns the table's audit insert trigger keys rows by: the leaves' row ids. A table
+    whose trigger is gone falls back to what `audit.enable` would key it by (the primary key
+    without tenant_id)."""
     found = conn.execute(
         "SELECT t.tgnargs, t.tgargs FROM pg_trigger t"
         " WHERE t.tgrelid = %s::regclass AND t.tgfoid = 'audit.record_rows'::regproc"
         " AND t.tgtype & 4 <> 0 AND NOT t.tgisinternal ORDER BY t.tgname LIMIT 1",
         (table,),
     ).fetchone()
-    if found is None:
-        return []
-    count, args = int(found[0]), bytes(found[1])
-    return [a.decode() for a in args.split(b"\x00")[:count] if a]
+    if found is not None:
+        count, args = int(found[0]), bytes(found[1])
+        return [a.decode() for a in args.split(b"\x00")[:count] if a]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT a.attname::text FROM pg_index i"
+            " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+            " WHERE i.indrelid = %s::regclass AND i.indisprimary AND a.attname <> 'tenant_id'"
+            " ORDER BY k.ord",
+            (table,),
+        )
+    ]
 
 
 def _partition_column(conn: psycopg.Connection, table: str) -> str | None:
@@ -276,7 +288,7 @@ def _check_rows(
                     first.tenant_id,
                     first.seq,
                     "bulk row deleted",
-                    f"{table} (bulk loaded) no longer exists or is no longer audited",
+                    f"{table} (bulk loaded) no longer exists or has no primary key",
                 )
             )
             continue
