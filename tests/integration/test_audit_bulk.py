@@ -7,9 +7,11 @@ This module uses its own database: it breaks rows and entries on purpose.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -19,12 +21,15 @@ from tenantry.audit.merkle import merkle_root
 from tenantry.audit.verify import Report, verify_trail
 from tenantry.composition import open_database
 from tenantry.config import Settings
+from tenantry.conversations.upkeep import upkeep_chat_partitions
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.db.provider import DatabaseTarget
 from tenantry.errors import ValidationError
-from tenantry.ids import uuid7
+from tenantry.ids import uuid7, uuid7_from
 from tests.conftest import TenantFixture, create_database, drop_database, make_tenant
+
+RANDOM = random.Random(19)
 
 
 @dataclass
@@ -278,3 +283,187 @@ def test_an_unsealed_batch_cannot_commit_and_a_sealed_one_takes_no_more_rows(bul
     ):
         pass
     assert bulk.count(tenant.id, "op = 'B'") == 0
+
+
+# -- chat: keyed by `id` (not its primary key), dropped a month at a time by the upkeep --------
+
+
+def chat_month(months_ago: int) -> date:
+    today = datetime.now(UTC).date().replace(day=1)
+    index = today.year * 12 + today.month - 1 - months_ago
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def load_chat(bulk: Bulk, tenant: TenantFixture, month: date, n: int) -> list[uuid.UUID]:
+    """`n` chat messages in `month`, bulk loaded as the migrate loader does (ids of UUIDv7 at
+    their `sent_at`)."""
+    with bulk.owner() as conn:
+        conn.execute("SELECT engage.ensure_chat_partitions(%s, 1)", (month,))
+        conn.commit()
+        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
+        thread = uuid7()
+        conn.execute(
+            "INSERT INTO engage.threads (tenant_id, id, channel) VALUES (%s, %s, 'web')",
+            (tenant.id, thread),
+        )
+        start = datetime(month.year, month.month, 2, 9, tzinfo=UTC)
+        sent = [start + timedelta(minutes=i) for i in range(n)]
+        ids = [uuid7_from(int(at.timestamp()) * 1000, RANDOM) for at in sent]
+        copy_sql = (
+            "COPY engage.chat_messages (tenant_id, id, thread_id, channel, direction,"
+            " author_kind, body, sent_at) FROM STDIN"
+        )
+        with (
+            bulk_batch(conn, tenant.id, "test:chat", time_ids="sent_at") as batch,
+            conn.cursor().copy(copy_sql) as copy,
+        ):
+            for i, message in enumerate(ids):
+                copy.write_row(
+                    (
+                        tenant.id,
+                        message,
+                        thread,
+                        "web",
+                        "inbound",
+                        "customer",
+                        b"not a real sealed body",
+                        sent[i],
+                    )
+                )
+        conn.commit()
+    assert [(s.table, s.rows) for s in batch.sealed] == [("engage.chat_messages", n)]
+    return ids
+
+
+def upkeep(bulk: Bulk) -> list[date]:
+    with bulk.owner() as conn:
+        report = upkeep_chat_partitions(conn, uuid7, now=datetime.now(UTC))
+        conn.commit()
+    return [d.month for d in report.dropped]
+
+
+def test_chat_loaded_with_time_ids_verifies_before_and_after_the_upkeep_drops_a_month(
+    bulk: Bulk,
+) -> None:
+    tenant = make_tenant(bulk.db)
+    old, recent = chat_month(6), chat_month(1)
+    load_chat(bulk, tenant, old, 40)
+    kept = load_chat(bulk, tenant, recent, 30)
+    with bulk.owner() as conn:
+        sources = {
+            r[0]
+            for r in conn.execute(
+                "SELECT new_values ->> 'source' FROM audit.log WHERE tenant_id = %s AND op = 'B'",
+                (tenant.id,),
+            )
+        }
+    assert sources == {"test:chat@ids:sent_at"}
+    report = bulk.verify(tenant.id)  # found by `id`, as the chat trigger keys rows
+    assert report.intact, report.breaks
+    assert report.batches == 2 and report.bulk_rows == 70
+
+    assert old in upkeep(bulk)
+    with bulk.owner() as conn:
+        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
+        left = conn.execute(
+            "SELECT count(*) FROM engage.chat_messages WHERE tenant_id = %s", (tenant.id,)
+        ).fetchone()
+    assert left == (len(kept),)
+    report = bulk.verify(tenant.id)  # the recorded, audited drop accounts for the month's rows
+    assert report.intact, report.breaks
+
+
+def test_a_chat_row_deleted_or_edited_with_triggers_off_is_still_named(bulk: Bulk) -> None:
+    tenant = make_tenant(bulk.db)
+    load_chat(bulk, tenant, chat_month(7), 10)
+    live = load_chat(bulk, tenant, chat_month(1), 10)
+    upkeep(bulk)  # drops the old month (a purge of it is recorded), not the live one
+    with bulk.superuser() as su:
+        su.execute("DELETE FROM engage.chat_messages WHERE id = %s", (live[2],))
+        su.execute("UPDATE engage.chat_messages SET body = 'x' WHERE id = %s", (live[5],))
+    found = sorted((b.reason, b.detail.split(" (batch")[0]) for b in bulk.verify(tenant.id).breaks)
+    assert found == [
+        ("bulk row deleted", f"engage.chat_messages row {live[2]}"),
+        ("bulk row edited", f"engage.chat_messages row {live[5]}"),
+    ]
+
+
+def test_a_drop_record_of_another_month_or_tenant_or_before_the_load_covers_no_row(
+    bulk: Bulk,
+) -> None:
+    tenant, other = make_tenant(bulk.db), make_tenant(bulk.db)
+    month = chat_month(1)
+    with bulk.owner() as conn:  # recorded (and audited) before the load: it covers nothing
+        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
+        conn.execute(
+            "INSERT INTO engage.message_purges (tenant_id, id, month, partition_name,"
+            " rows_dropped, purged_at) VALUES (%s, %s, %s, 'chat_messages_default', 1, now())",
+            (tenant.id, uuid7(), month),
+        )
+        conn.commit()
+    ids = load_chat(bulk, tenant, month, 5)
+    load_chat(bulk, other, month, 5)
+    with bulk.owner() as conn:  # the other tenant's drop, and this tenant's of another month
+        for who, when in ((other.id, month), (tenant.id, chat_month(2))):
+            conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(who),))
+            conn.execute(
+                "INSERT INTO engage.message_purges (tenant_id, id, month, partition_name,"
+                " rows_dropped, purged_at) VALUES (%s, %s, %s, 'x', 1, now())",
+                (who, uuid7(), when),
+            )
+        conn.commit()
+    with bulk.superuser() as su:
+        su.execute("DELETE FROM engage.chat_messages WHERE id = %s", (ids[0],))
+    assert [b.reason for b in bulk.verify(tenant.id).breaks] == ["bulk row deleted"]
+
+
+def test_a_time_id_row_whose_id_does_not_carry_its_time_or_whose_id_was_changed_is_reported(
+    bulk: Bulk,
+) -> None:
+    tenant = make_tenant(bulk.db)
+    ids = load_chat(bulk, tenant, chat_month(1), 3)
+    with bulk.owner() as conn:  # an audited move keeps the row out of the check
+        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
+        conn.execute("UPDATE engage.chat_messages SET sent_at = now() WHERE id = %s", (ids[0],))
+        conn.commit()
+    assert bulk.verify(tenant.id).intact
+    with bulk.owner() as conn:  # a loader whose id does not carry the row's time
+        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (str(tenant.id),))
+        with bulk_batch(conn, tenant.id, "test:chat", time_ids="sent_at"):
+            conn.execute(
+                "INSERT INTO engage.chat_messages (tenant_id, id, thread_id, channel, direction,"
+                " author_kind, body, sent_at) SELECT tenant_id, %s, thread_id, channel,"
+                " direction, author_kind, body, sent_at - interval '40 days'"
+                " FROM engage.chat_messages WHERE id = %s",
+                (uuid7(), ids[1]),
+            )
+        conn.commit()
+    found = [
+        (b.reason, "does not carry its sent_at" in b.detail) for b in bulk.verify(tenant.id).breaks
+    ]
+    assert found == [("bulk row edited", True)]
+
+    other = make_tenant(bulk.db)
+    load_chat(bulk, other, chat_month(8), 4)
+    ids = load_chat(bulk, other, chat_month(1), 4)
+    upkeep(bulk)
+    assert bulk.verify(other.id).intact
+    with bulk.superuser() as su:  # gone, its leaf's row id moved into the dropped month
+        su.execute("DELETE FROM engage.chat_messages WHERE id = %s", (ids[0],))
+        forged = uuid7_from(
+            int(datetime(*chat_month(8).timetuple()[:3], tzinfo=UTC).timestamp()) * 1000, RANDOM
+        )
+        su.execute(
+            "UPDATE audit.bulk_rows SET row_id = %s WHERE row_id = %s", (str(forged), str(ids[0]))
+        )
+    assert [b.reason for b in bulk.verify(other.id).breaks] == ["bulk leaves altered"]
+
+
+def test_a_source_cannot_claim_time_ids_itself(bulk: Bulk) -> None:
+    tenant = make_tenant(bulk.db)
+    with (
+        bulk.owner() as conn,
+        pytest.raises(ValidationError, match="may not claim time ids"),
+        bulk_batch(conn, tenant.id, "test:chat@ids:sent_at"),
+    ):
+        pass

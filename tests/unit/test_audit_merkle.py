@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from tenantry.audit.merkle import merkle_root
+from tenantry.audit.merkle import bound_leaf, merkle_root
 
 
 def h(data: bytes) -> bytes:
@@ -35,3 +35,14 @@ def test_any_change_reorder_or_duplicated_tail_changes_the_root() -> None:
 def test_a_leaf_must_be_a_digest() -> None:
     with pytest.raises(ValueError, match="32-byte"):
         merkle_root([b"short"])
+
+
+def test_a_bound_leaf_commits_to_its_row_id() -> None:
+    leaf = hashlib.sha256(b"row").digest()
+    bound = bound_leaf(leaf, "0190c2a0-0000-7000-8000-000000000001")
+    assert len(bound) == 32
+    assert (
+        bound == hashlib.sha256(b"\x02" + leaf + b"0190c2a0-0000-7000-8000-000000000001").digest()
+    )
+    assert bound != bound_leaf(leaf, "0190c2a0-0000-7000-8000-000000000002")
+    assert merkle_root([bound]) != merkle_root([leaf])

@@ -9,6 +9,15 @@ leaves in row-id order, computes their Merkle root (`tenantry.audit.merkle`) and
 unsealed (an exception in the block) makes the commit fail, so loaded rows are never
 unaudited. Only `tenantry_owner` may do this; for `tenantry_app` the trigger refuses.
 
+A table whose rows are dropped a whole month at a time (chat: `engage.chat_messages`, by the
+90-day upkeep) is loaded with time-ordered ids (`time_ids=`): every row's id is a UUIDv7
+whose timestamp is its partition key (`sent_at`) to the millisecond, as the application's
+chat ids are. The entry's source then ends in `@ids:<column>` (`TIME_IDS_TAG`), which the
+chain covers, and the root binds each leaf to its row id (`merkle.bound_leaf`), so a row's
+month is known, and committed, even when the row is gone: verify accepts it as gone once a
+recorded drop of that month for the tenant followed (`bulk_verify`). A source given by the
+caller may not carry the tag itself.
+
 This module writes through the caller's connection and never commits or rolls back.
 """
 
@@ -22,13 +31,26 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from tenantry.audit.merkle import merkle_root
+from tenantry.audit.merkle import bound_leaf, merkle_root
 from tenantry.errors import ValidationError
 from tenantry.ids import uuid7
 
-__all__ = ["BATCH_SETTING", "LEAF_SQL", "BulkBatch", "SealedTable", "bulk_batch", "leaf_sql"]
+__all__ = [
+    "BATCH_SETTING",
+    "LEAF_SQL",
+    "TIME_IDS_TAG",
+    "BulkBatch",
+    "SealedTable",
+    "bulk_batch",
+    "leaf_sql",
+    "time_ids_column",
+]
 
 BATCH_SETTING = "tenantry.audit_bulk_batch"
+
+# Ends the source of a batch whose row ids are UUIDv7 of a column (`@ids:sent_at`).
+TIME_IDS_TAG = "@ids:"
+_TIME_IDS = re.compile(re.escape(TIME_IDS_TAG) + r"([a-z_][a-z0-9_]{0,62})\Z")
 
 # The leaf of a row `t` as SQL: the trigger computes it from the transition table, verify from
 # the table (minus columns added after the load; none at load time). Same function, same bytes.
@@ -36,6 +58,12 @@ LEAF_SQL = "sha256(convert_to(({row} - {extra}::text[])::text, 'UTF8'))"
 
 # A source names where rows came from (e.g. `migrate:carbot:leads`): never personal data.
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,199}")
+
+
+def time_ids_column(source: str) -> str | None:
+    """The column whose time a batch's row ids carry (`TIME_IDS_TAG`), or None."""
+    found = _TIME_IDS.search(source)
+    return found[1] if found else None
 
 
 def leaf_sql(row: str, extra: str = "'{}'") -> str:
@@ -82,13 +110,14 @@ def _seal(conn: psycopg.Connection, batch: BulkBatch) -> None:
             f" ({', '.join(foreign)}); load one tenant per batch"
         )
     for _, table in tables:
+        bound = time_ids_column(batch.source) is not None
         with conn.cursor(binary=True) as cur:
             cur.execute(
-                "SELECT leaf FROM audit.bulk_rows"
+                "SELECT leaf, row_id FROM audit.bulk_rows"
                 " WHERE tenant_id = %s AND batch_id = %s AND table_name = %s ORDER BY row_id",
                 (batch.tenant_id, batch.id, table),
             )
-            leaves = [row[0] for row in cur]
+            leaves = [bound_leaf(leaf, row_id) if bound else leaf for leaf, row_id in cur]
         root = merkle_root(leaves)
         sealed = conn.execute(
             "SELECT audit.seal_bulk_batch(%s, %s, %s, %s, %s)",
@@ -105,6 +134,7 @@ def bulk_batch(
     source: str,
     *,
     batch_id: uuid.UUID | None = None,
+    time_ids: str | None = None,
 ) -> Iterator[BulkBatch]:
     """Record the rows inserted into audited tables inside the block as one bulk batch.
 
@@ -112,6 +142,10 @@ def bulk_batch(
     caller commits after the block. Every row inserted in the block must belong to
     `tenant_id`. On a normal exit every table the block inserted into gets its sealed `B`
     entry (`BulkBatch.sealed`); on an exception nothing is sealed and the commit would fail.
+
+    `time_ids`: every row inserted in the block has a UUIDv7 id whose timestamp is this
+    column's value to the millisecond (the caller made them so; verify reports a row whose id
+    does not carry it); the source records it (`TIME_IDS_TAG`) and the root binds the ids.
     """
     if conn.autocommit:
         raise ValidationError("a bulk batch needs a transaction: the connection is in autocommit")
@@ -119,6 +153,12 @@ def bulk_batch(
         raise ValidationError(
             "a bulk batch source is 1-200 characters of letters, digits and _.:/@+-"
         )
+    if TIME_IDS_TAG in source:
+        raise ValidationError(f"a bulk batch source may not claim time ids ({TIME_IDS_TAG})")
+    if time_ids is not None:
+        source = f"{source}{TIME_IDS_TAG}{time_ids}"
+        if not _TIME_IDS.search(source):
+            raise ValidationError(f"{time_ids!r} is not a column name")
     batch = BulkBatch(batch_id or uuid7(), tenant_id, source)
     _set(conn, str(batch.id))
     try:

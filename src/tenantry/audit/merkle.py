@@ -6,7 +6,10 @@ SHA-256(0x01 || left || right). Each level pairs nodes left to right; an odd nod
 of a level is carried up unchanged (never paired with itself, so no two leaf lists share a
 root by duplication). The root of no leaves is SHA-256 of the empty string. Leaves are
 ordered by the row id's bytes (PostgreSQL's "C" collation), which both the writer and the
-verifier ask the database for. Pure functions, no I/O.
+verifier ask the database for. A batch whose row ids carry meaning (time-ordered ids, see
+`tenantry.audit.bulk`) binds each leaf to its row id first (`bound_leaf`: SHA-256 of 0x02,
+the leaf and the row id's UTF-8 bytes), so that the root commits to the ids too. Pure
+functions, no I/O.
 """
 
 from __future__ import annotations
@@ -14,10 +17,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["LEAF_PREFIX", "NODE_PREFIX", "merkle_root"]
+__all__ = ["BOUND_PREFIX", "LEAF_PREFIX", "NODE_PREFIX", "bound_leaf", "merkle_root"]
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
+BOUND_PREFIX = b"\x02"
+
+
+def bound_leaf(leaf: bytes, row_id: str) -> bytes:
+    """A leaf bound to its row id (32 bytes, a leaf of `merkle_root` in its place)."""
+    return hashlib.sha256(BOUND_PREFIX + leaf + row_id.encode()).digest()
 
 
 def merkle_root(leaves: Iterable[bytes]) -> bytes:

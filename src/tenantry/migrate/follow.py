@@ -39,7 +39,14 @@ from tenantry.migrate.source import SourceTable, connect_source, introspect
 from tenantry.migrate.state import Placed
 from tenantry.migrate.transform import Prepared, Reader, Rejected, Transformer, key_text
 from tenantry.migrate.verify import canonical_equal
-from tenantry.migrate.writer import Row, driver, ensure_partitions, update_rows, write_tenant
+from tenantry.migrate.writer import (
+    Row,
+    driver,
+    ensure_partitions,
+    time_id,
+    update_rows,
+    write_tenant,
+)
 from tenantry.privacy.sealing import open_value
 from tenantry.privacy.vault import keyring
 
@@ -293,7 +300,7 @@ class Applier:
                 if hit is not None:
                     self._forget(conn, entity, [r.prepared.key])
                 row = Row(
-                    self.db.ids(),
+                    time_id(entity.canonical, r.values) or self.db.ids(),
                     r.values,
                     entity.name,
                     r.prepared.key,

@@ -7,8 +7,10 @@ its id-map rows. A rerun after a crash or kill -9 continues after the last commi
 skips any key the id map already has, so no row is loaded twice. Every source row ends in the
 id map as loaded, merged (consolidation) or quarantined with a reason. Consolidation groups are
 loaded whole, after their members are read. Chat (`engage.chat_messages`) gets the month
-partitions of its rows first and is audited per row (the upkeep drops its months whole); chat
-older than 90 days is loaded like the rest and goes with the next upkeep.
+partitions of its rows first and gets ids that carry its `sent_at` (`writer.time_id`), so its
+bulk batch tells `audit verify` each row's month: the upkeep drops months whole and records
+each drop, which accounts for the rows; chat older than 90 days is loaded like the rest and
+goes with the next upkeep.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from tenantry.migrate.writer import (
     Row,
     driver,
     ensure_partitions,
+    time_id,
     write_rows,
     write_tenant,
     write_users,
@@ -506,7 +509,7 @@ class Loader:
                     buffer = buffers.setdefault(r.tenant, [])
                     buffer.append(
                         Row(
-                            self.db.ids(),
+                            time_id(entity.canonical, r.values) or self.db.ids(),
                             r.values,
                             entity.name,
                             r.prepared.key,
@@ -641,11 +644,9 @@ class Loader:
             if target.platform_scoped:
                 write_users(uow, items, self.run)
             else:
-                # Rows of a partitioned table are dropped with their month partition (chat after
-                # 90 days), which leaves no per-row entry: a bulk batch would then miss rows its
-                # leaves hold. They are audited one chained entry each, as the application's are.
-                bulk = self.bulk and target.partition_key is None
-                refused = write_rows(uow, target, items, self.run, uow.clock.now(), bulk=bulk)
+                # Chat is bulk audited too: its ids carry `sent_at`, so the upkeep's recorded
+                # drop of a month accounts for the batch's rows in `audit verify`.
+                refused = write_rows(uow, target, items, self.run, uow.clock.now(), bulk=self.bulk)
             uow.commit()
         return refused
 

@@ -6,16 +6,19 @@ parent row, exactly the rules of the ORM sealer), every personal value is sealed
 subject's key (or the tenant's records key), rows are written with COPY, and their id-map rows
 go in the same transaction. Tenants themselves are created through `create_tenant`, so they get
 their keys. A table partitioned by month (`engage.chat_messages`) gets the partitions of its
-rows' months first (`ensure_partitions`, as the owner, in a transaction of its own). Nothing
-here decides what a row means; `transform` did that.
+rows' months first (`ensure_partitions`, as the owner, in a transaction of its own); its rows
+get time-ordered ids (`time_id`: a UUIDv7 of `sent_at`, as the application's chat ids are), and
+their bulk batch says so (`bulk_batch(time_ids=...)`), so that `audit verify` knows a row's
+month after the upkeep dropped it. Nothing here decides what a row means; `transform` did that.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -27,6 +30,7 @@ from tenantry.audit.bulk import bulk_batch
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
+from tenantry.ids import uuid7_from
 from tenantry.migrate.state import IdMapRow, copy_id_map
 from tenantry.migrate.targets import Target
 from tenantry.models import Tenant
@@ -47,6 +51,7 @@ __all__ = [
     "Row",
     "driver",
     "ensure_partitions",
+    "time_id",
     "update_rows",
     "write_rows",
     "write_tenant",
@@ -103,6 +108,41 @@ def ensure_partitions(
     if known is not None:
         known.update(months)
     return len(months)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_RANDOM = random.SystemRandom()
+
+
+def _unix_ms(moment: Any) -> int | None:
+    if not isinstance(moment, datetime):
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    ms = (aware - _EPOCH) // _MS
+    return ms if 0 <= ms < 1 << 48 else None
+
+
+def time_id(target: Target, values: dict[str, Any]) -> uuid.UUID | None:
+    """A new id for a row of a table dropped by month (chat): a UUIDv7 whose timestamp is the
+    row's partition key to the millisecond (random otherwise); None for other tables or a
+    row without a usable time."""
+    if target.partition_key is None or target.name not in _PARTITION_MAKERS:
+        return None
+    ms = _unix_ms(values.get(target.partition_key))
+    return None if ms is None else uuid7_from(ms, _RANDOM)
+
+
+def _time_ids(target: Target, rows: Sequence[Row]) -> str | None:
+    """The partition key, when every row's id carries it (`time_id`); else None."""
+    key = target.partition_key
+    if key is None or target.name not in _PARTITION_MAKERS:
+        return None
+    for row in rows:
+        ms = _unix_ms(row.values.get(key))
+        if ms is None or row.id.version != 7 or row.id.int >> 80 != ms:
+            return None
+    return key
 
 
 def _normalised(kind: str, value: str) -> str:
@@ -194,7 +234,8 @@ def write_rows(
     """COPY `rows` into `target` (sealing personal data) and their id-map rows, in `uow`.
 
     The rows are audited as one bulk batch (`bulk`, the load: a Merkle root that `audit verify`
-    holds the rows against) or one chained entry each (change capture's few rows). Rows a
+    holds the rows against; chat rows whose ids carry their `sent_at` say so) or one chained
+    entry each (change capture's few rows). Rows a
     CHECK constraint of the target would refuse stay out; their source keys are returned with
     the reason (to be quarantined).
     """
@@ -232,7 +273,8 @@ def write_rows(
         groups.setdefault(tuple(present), []).append(tuple(data))
     conn = driver(uow)
     if bulk:
-        with bulk_batch(conn, tenant, f"migrate:{run}:{target.name}"):
+        source = f"migrate:{run}:{target.name}"
+        with bulk_batch(conn, tenant, source, time_ids=_time_ids(target, rows)):
             refused = _insert(conn, target, groups)
     else:  # a few rows (change capture): one audit entry each costs less than a batch
         refused = _insert(conn, target, groups)

@@ -2,29 +2,44 @@
 SMS, phone and admin messages land in the partitioned `engage.chat_messages` (in the month
 partitions of their `sent_at`, not the DEFAULT one), MyHibachi's e-mail in `engage.messages`;
 change capture updates a chat row (also moving it to another month) and deletes one; verify
-is equal, and a chat month dropped by the 90-day upkeep is not a difference.
+is equal, and a chat month dropped by the 90-day upkeep is not a difference. Chat is audited in
+bulk batches with ids that carry `sent_at`: `audit verify` holds right after the load and after
+the upkeep dropped a loaded month, and still names a chat row deleted or edited with triggers
+off.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tenantry.audit.verify import verify_trail
 from tenantry.config import Settings
+from tenantry.conversations.upkeep import upkeep_chat_partitions
 from tenantry.db.engine import Database
+from tenantry.db.provider import DatabaseTarget
+from tenantry.ids import uuid7
 from tenantry.migrate.follow import follow
 from tenantry.migrate.load import load
 from tenantry.migrate.mapping import load_mapping
 from tenantry.migrate.verify import Difference, verify
 from tenantry.models import ChatMessage
-from tests.integration.migrate.conftest import Loaded, audit_intact, one, owner, superuser
+from tests.integration.migrate.conftest import (
+    Loaded,
+    audit_intact,
+    one,
+    owner,
+    run_tenants,
+    superuser,
+)
 from tests.legacy.myhibachi import data as myhibachi
+from tests.private_db import private_database
 
 
 def _placed(db: Database, run: str, entity: str) -> dict[str, tuple[Any, Any]]:
@@ -103,6 +118,38 @@ def test_carbot_chat_lands_in_the_month_partitions_of_chat_messages(
         content = one(src, "SELECT content FROM chat_messages WHERE id::text = %s", key)
     found = _chat(mdb, tenant, cid)
     assert found is not None and found.body == content and found.channel == "web"
+
+
+def test_carbot_chat_is_bulk_audited_with_time_ids_and_verifies_right_after_the_load(
+    mdb: Database, settings: Settings, carbot_chat: dict[str, Any]
+) -> None:
+    run = carbot_chat["run"]
+    tenants = run_tenants(mdb, run)
+    with owner(mdb) as conn:
+        per_row = one(
+            conn,
+            "SELECT count(*) FROM audit.log WHERE table_name = 'engage.chat_messages'"
+            " AND op = 'I' AND tenant_id = ANY(%s)",
+            tenants,
+        )
+        batches = conn.execute(
+            "SELECT new_values ->> 'source', (new_values ->> 'rows')::int FROM audit.log"
+            " WHERE table_name = 'engage.chat_messages' AND op = 'B' AND tenant_id = ANY(%s)",
+            (tenants,),
+        ).fetchall()
+    assert per_row == 0
+    placed = _placed(mdb, run, "chat_messages")
+    assert sum(n for _s, n in batches) == len(placed)
+    assert {s for s, _n in batches} == {f"migrate:{run}:engage.chat_messages@ids:sent_at"}
+    with owner(mdb) as conn:  # each id carries its message's time (UUIDv7), as the app's do
+        stamps = conn.execute(
+            "SELECT id, sent_at FROM engage.chat_messages WHERE id = ANY(%s)",
+            ([cid for cid, _t in placed.values()],),
+        ).fetchall()
+    assert all(i.int >> 80 == int(at.timestamp() * 1000) for i, at in stamps)
+    for tenant in tenants:
+        intact, why = audit_intact(mdb, settings, tenant)
+        assert intact, why
 
 
 def test_follow_updates_moves_and_deletes_a_chat_row_and_verify_is_equal(
@@ -298,3 +345,59 @@ def test_a_message_whose_thread_becomes_email_moves_from_chat_to_correspondence(
         }
     messages = {d.source_key for d in report.differences if "messages" in d.entity}
     assert messages == others
+
+
+@pytest.fixture(scope="module")
+def upkeep_db(server: DatabaseTarget, settings: Settings) -> Iterator[Database]:
+    """A database of its own: the upkeep drops a month of every tenant in it."""
+    with private_database(server, settings, "chat_upkeep") as db:
+        yield db
+
+
+def _breaks(db: Database, settings: Settings, tenant: Any) -> list[tuple[str, str]]:
+    with owner(db, autocommit=False) as conn:
+        report = verify_trail(conn, settings, tenant=tenant)
+    return [(b.reason, b.detail) for b in report.breaks]
+
+
+def test_audit_verify_holds_after_the_upkeep_drops_a_loaded_chat_month_and_names_tampering(
+    upkeep_db: Database, settings: Settings, sources: Callable[..., str]
+) -> None:
+    db, run = upkeep_db, "chat_upkeep"
+    load(db, sources("carbot", run, 0.002), load_mapping("carbot"), run=run, cdc=False)
+    tenants = run_tenants(db, run)
+    assert all(_breaks(db, settings, t) == [] for t in tenants)
+    with owner(db) as conn:
+        first = one(conn, "SELECT min(sent_at) FROM engage.chat_messages")
+    month = first.astimezone(UTC).date().replace(day=1)
+    after = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    # 90 days after the oldest loaded month ended: the upkeep drops that month, no other.
+    now = datetime(after.year, after.month, after.day, tzinfo=UTC) + timedelta(days=90, hours=1)
+    with owner(db, autocommit=False) as conn:
+        report = upkeep_chat_partitions(conn, uuid7, now=now)
+        conn.commit()
+    assert [d.month for d in report.dropped] == [month] and report.dropped[0].rows > 0
+    with owner(db) as conn:
+        purged = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tenant_id FROM engage.message_purges WHERE month = %s", (month,)
+            )
+        }
+        gone = one(conn, "SELECT count(*) FROM engage.chat_messages WHERE sent_at < %s", after)
+        tenant, deleted, edited = conn.execute(
+            "SELECT tenant_id, (array_agg(id ORDER BY id))[1], (array_agg(id ORDER BY id))[2]"
+            " FROM engage.chat_messages WHERE tenant_id = ANY(%s) GROUP BY tenant_id"
+            " HAVING count(*) > 1 ORDER BY tenant_id LIMIT 1",
+            (list(purged),),
+        ).fetchone()  # type: ignore[misc]
+    assert purged and gone == 0
+    assert all(_breaks(db, settings, t) == [] for t in tenants)  # the drop accounts for them
+    with superuser(db) as su:  # triggers off: neither change has an audit entry
+        su.execute("DELETE FROM engage.chat_messages WHERE id = %s", (deleted,))
+        su.execute("UPDATE engage.chat_messages SET body = 'x' WHERE id = %s", (edited,))
+    found = sorted((r, d.split(" (batch")[0]) for r, d in _breaks(db, settings, tenant))
+    assert found == [
+        ("bulk row deleted", f"engage.chat_messages row {deleted}"),
+        ("bulk row edited", f"engage.chat_messages row {edited}"),
+    ]
