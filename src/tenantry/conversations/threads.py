@@ -88,9 +88,12 @@ def open_thread(
             raise ValidationError("the lead belongs to another customer")
         # An unconverted lead joins a customer's thread only as the same person: a thread
         # links the correspondence of its people, which an export or erasure follows.
-        if customer is not None and lead.customer_id is None:
-            if lead.subject_id is None or lead.subject_id != customer.subject_id:
-                raise ValidationError("the lead is not this customer's (convert it first)")
+        if (
+            customer is not None
+            and lead.customer_id is None
+            and (lead.subject_id is None or lead.subject_id != customer.subject_id)
+        ):
+            raise ValidationError("the lead is not this customer's (convert it first)")
     if location_id is not None:
         location: Location = get_record(uow, principal, KINDS["location"], location_id)
         location_id = location.id
