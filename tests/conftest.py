@@ -40,6 +40,13 @@ from tests.pgcluster import PgCluster, find_bindir, skip_reason, start_cluster
 TEST_MASTER = LocalMasterKey(bytes(range(32)), "test")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Servers the tests start (`tenantry serve` in a subprocess too) run no chat upkeep of
+    # their own: its 90-day drop at the real time would take other tests' rows. Tests drive
+    # the upkeep themselves, with the clock they need.
+    os.environ.setdefault("TENANTRY_CHAT_UPKEEP_HOURS", "0")
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A second PostgreSQL server set up as docs/configuration.md says; skips without binaries."""

@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         le=32,
         description="Check-running threads `tenantry serve` starts in each worker (0: none).",
     )
+    chat_upkeep_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 31,
+        description="How often `tenantry serve` runs the chat partition upkeep (0: never).",
+    )
     benchmark_min_tenants: int = Field(
         default=5,
         ge=5,

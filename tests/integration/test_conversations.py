@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from tenantry.clock import FixedClock
 from tenantry.config import Settings
 from tenantry.conversations.escalations import escalate_thread
+from tenantry.conversations.scheduled import UPKEEP_LOCK, UpkeepTimer, upkeep_once
 from tenantry.conversations.threads import open_thread, post_message
 from tenantry.conversations.upkeep import UpkeepReport, chat_partitions, upkeep_chat_partitions
 from tenantry.db.engine import Database
@@ -265,3 +267,25 @@ def test_the_audit_trail_records_chat_messages_under_the_parent_without_their_bo
     assert "body" in entries[0].redacted_columns and "body" in entries[2].redacted_columns
     assert all("Geheim" not in json.dumps([e.old_values, e.new_values]) for e in entries)
     assert all("body" not in (e.new_values or {}) | (e.old_values or {}) for e in entries)
+
+
+def test_the_served_timer_runs_the_upkeep_and_one_process_at_a_time_does(
+    own_db: Database,
+) -> None:
+    dsn = own_db.target.libpq(own_db.target.owner_url)
+    with psycopg.connect(dsn) as holder:  # another process in the middle of an upkeep
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (UPKEEP_LOCK,))
+        assert upkeep_once(dsn, now=NOW) is None
+    later = NOW + timedelta(days=200)
+    timer = UpkeepTimer(dsn, every_seconds=3600, now=lambda: later)
+    timer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while timer.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        timer.stop()
+    assert timer.runs == 1
+    ahead = later.replace(day=1) + timedelta(days=95)
+    assert f"chat_messages_y{ahead:%Y}m{ahead:%m}" in _partitions(own_db)
+    assert not any(p.endswith(f"y{NOW:%Y}m{NOW:%m}") for p in _partitions(own_db))

@@ -28,6 +28,7 @@ from tenantry.api.ratelimit import RateLimiter
 from tenantry.api.registry import RENDERERS, ROUTERS
 from tenantry.composition import open_database
 from tenantry.config import Settings, get_settings
+from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
 from tenantry.insight.worker import CheckWorker, build_runner
@@ -86,9 +87,17 @@ def create_app(
             benchmark_min_tenants=settings.benchmark_min_tenants,
         )
         checks.start()
+        # The chat partitions' months ahead and 90-day drop, without a cron job.
+        upkeep = UpkeepTimer(
+            db.target.libpq(db.target.owner_url),
+            settings.chat_upkeep_hours * 3600,
+            db.clock.now,
+        )
+        upkeep.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)
             await state.reader.close()
             if owns_db:

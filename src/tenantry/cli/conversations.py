@@ -11,15 +11,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import typer
 
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, instant, tenant_option, uuid_value
+from tenantry.conversations.scheduled import upkeep_once
 from tenantry.conversations.threads import list_messages
-from tenantry.conversations.upkeep import upkeep_chat_partitions
-from tenantry.ids import uuid7
+from tenantry.errors import ConflictError
 from tenantry.models import ChatMessage
 from tenantry.models.enums import MembershipRole, ThreadStatus
 from tenantry.services.principal import Principal
@@ -144,12 +143,12 @@ def upkeep(
 ) -> None:
     """Create the chat partitions ahead; drop months older than 90 days (idempotent)."""
     moment = now or datetime.now(UTC)
-    with (
-        database() as db,
-        psycopg.connect(db.target.libpq(db.target.owner_url)) as conn,
-    ):
-        report = upkeep_chat_partitions(conn, uuid7, now=moment, months_ahead=months_ahead)
-        conn.commit()
+    with database() as db:
+        report = upkeep_once(
+            db.target.libpq(db.target.owner_url), now=moment, months_ahead=months_ahead
+        )
+    if report is None:
+        raise ConflictError("another process is running the chat upkeep now; try again shortly")
     if fmt is OutputFormat.JSON:
         print_json(
             {

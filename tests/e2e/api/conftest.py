@@ -30,6 +30,8 @@ def api_settings(settings: Settings, **overrides: object) -> Settings:
         "api_log_level": "WARNING",
         # No visibility-check worker unless a test starts one with the settings it needs.
         "vc_workers": 0,
+        # Nor the chat upkeep: its 90-day drop at the real time would take other tests' rows.
+        "chat_upkeep_hours": 0.0,
     }
     values.update(overrides)
     return settings.model_copy(update=values)
