@@ -263,8 +263,7 @@ def require_match(if_match: str | None, current: BaseModel) -> None:
 async def get_one(ctx: Ctx, kind: str, out: type[T], id_: uuid.UUID) -> Response:
     """One record as `out` with its ETag, read on the event loop (see `services.reads`)."""
     (record,) = await _read(ctx, kind, id_=id_)
-    body = out.model_validate(record)
-    return json_response(body, headers={"ETag": etag_of(body)})
+    return tagged(out.model_validate(record))  # serialised once, hashed from those bytes
 
 
 async def list_page(
