@@ -46,17 +46,22 @@ serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (embedded PostgreSQ
 EXTERNAL_SUITES := tests/integration/test_migrations.py tests/integration/test_isolation.py \
 	tests/integration/test_catalog.py tests/integration/test_seed.py
 
-# The two runs are independent (own servers, own temporary folders), so they run side by side;
-# the server-path run's report follows the main one's.
+# Three independent runs side by side (own servers, own temporary folders): the end-to-end
+# tests, which mostly wait on `tenantry` subprocesses and HTTP servers, beside the unit and
+# integration tests and the server-path suites; their reports follow the end-to-end one.
 test: $(STAMP) ## Run the test suite on the embedded PostgreSQL and, beside it, the server-path suites on a second server
 	@tmp=$$(mktemp -d); \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$$tmp/inner \
+		tests/unit tests/integration >$$tmp/inner.log 2>&1 & \
+	inner=$$!; \
 	env -u TENANTRY_DATABASE_URL TENANTRY_TEST_SERVER=external $(BIN)/python -m pytest -q \
-		-p no:cacheprovider --basetemp=$$tmp/base $(EXTERNAL_SUITES) >$$tmp/external.log 2>&1 & \
+		-p no:cacheprovider --basetemp=$$tmp/external $(EXTERNAL_SUITES) >$$tmp/external.log 2>&1 & \
 	external=$$!; \
-	$(BIN)/python -m pytest -q; main=$$?; \
-	wait $$external; ext=$$?; \
+	echo "== end-to-end tests =="; $(BIN)/python -m pytest -q tests/e2e; e2e=$$?; \
+	wait $$inner; inner_rc=$$?; wait $$external; ext=$$?; \
+	echo "== unit and integration tests =="; cat $$tmp/inner.log; \
 	echo "== server-path suites on a second server =="; cat $$tmp/external.log; rm -rf $$tmp; \
-	test $$main -eq 0 -a $$ext -eq 0
+	test $$e2e -eq 0 -a $$inner_rc -eq 0 -a $$ext -eq 0
 
 test-external: $(STAMP) ## Run the server-path suites and the external-server end-to-end tests on a second server
 	env -u TENANTRY_DATABASE_URL TENANTRY_TEST_SERVER=external $(BIN)/python -m pytest -q \
