@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.conversations import ESCALATION_LIFECYCLE
 from tenantry.errors import ConflictError, ValidationError
-from tenantry.models import Escalation, Membership, Review, Thread
+from tenantry.models import Escalation, Membership, MembershipLocation, Review, Thread
 from tenantry.models.enums import EscalationStatus
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
@@ -26,18 +26,39 @@ from tenantry.services.records import KINDS, get_record
 __all__ = ["escalate_review", "escalate_thread", "update_escalation"]
 
 
-def _require_member(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+def _require_member(uow: UnitOfWork, user_id: uuid.UUID, location_id: uuid.UUID | None) -> None:
+    """The assignee is an active member who may work at the escalation's location (a member
+    limited to other locations could not even read what they are handed)."""
+    tenant = uow.require_tenant()
+    scoped = sa.select(MembershipLocation.membership_id).where(
+        MembershipLocation.tenant_id == tenant, MembershipLocation.membership_id == Membership.id
+    )
+    reach = ~scoped.exists()
+    if location_id is not None:
+        reach = reach | scoped.where(MembershipLocation.location_id == location_id).exists()
     member = uow.session.scalar(
         sa.select(sa.func.count())
         .select_from(Membership)
         .where(
-            Membership.tenant_id == uow.require_tenant(),
+            Membership.tenant_id == tenant,
             Membership.user_id == user_id,
             Membership.is_active,
         )
     )
     if not member:
         raise ValidationError("the assignee is not a member of this tenant")
+    reaching = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Membership)
+        .where(
+            Membership.tenant_id == tenant,
+            Membership.user_id == user_id,
+            Membership.is_active,
+            reach,
+        )
+    )
+    if not reaching:
+        raise ValidationError("the assignee may not work at this location")
 
 
 def _escalate(
@@ -48,7 +69,7 @@ def _escalate(
     assignee_id: uuid.UUID | None,
 ) -> Escalation:
     if assignee_id is not None:
-        _require_member(uow, assignee_id)
+        _require_member(uow, assignee_id, target.location_id)
     column = Escalation.thread_id if isinstance(target, Thread) else Escalation.review_id
     pending = uow.session.scalar(
         sa.select(sa.func.count())
@@ -142,7 +163,7 @@ def update_escalation(
     now = uow.clock.now()
     if "assignee_id" in changes:
         if changes["assignee_id"] is not None:
-            _require_member(uow, changes["assignee_id"])
+            _require_member(uow, changes["assignee_id"], esc.location_id)
         esc.assignee_id = changes["assignee_id"]
     if "status" in changes and changes["status"] != esc.status:
         try:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
-from tenantry.models import Membership, Review, User
+from tenantry.models import Membership, MembershipLocation, Review, User
 from tests.conftest import TenantFixture, make_tenant
 
 Headers = dict[str, str]
@@ -412,3 +412,33 @@ def test_a_thread_joins_a_customer_and_a_lead_only_when_they_are_one_person(
     ).json()
     thread = _thread(client, h, customer_id=customer["id"], lead_id=same["id"], channel="web")
     assert thread["lead_id"] == same["id"] and thread["customer_id"] == customer["id"]
+
+
+def test_an_escalation_goes_only_to_a_member_who_may_work_at_its_location(
+    client: TestClient, tenant: TenantFixture, key_for, db: Database
+) -> None:
+    h = key_for(tenant)
+    thread = _thread(client, h, customer_id=_customer(client, tenant, h)["id"], channel="web")
+    assert thread["location_id"] == str(tenant.locations[0])
+    elsewhere, here = _member(db, tenant), _member(db, tenant)
+    with db.platform_uow(tenant_id=tenant.id) as uow:
+        for user, location in ((elsewhere, tenant.locations[1]), (here, tenant.locations[0])):
+            membership = uow.session.scalars(
+                sa.select(Membership).where(
+                    Membership.tenant_id == tenant.id, Membership.user_id == user
+                )
+            ).one()
+            uow.session.add(
+                MembershipLocation(
+                    tenant_id=tenant.id, membership_id=membership.id, location_id=location
+                )
+            )
+        uow.commit()
+    before = _count(db, "engage.escalations", tenant)
+    path = f"/v1/threads/{thread['id']}/escalate"
+    r = client.post(path, json={"reason": "Chef", "assignee_id": str(elsewhere)}, headers=h)
+    assert r.status_code == 422, r.text
+    assert _count(db, "engage.escalations", tenant) == before
+    r = client.post(path, json={"reason": "Chef", "assignee_id": str(here)}, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["assignee_id"] == str(here)
