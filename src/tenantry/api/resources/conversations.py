@@ -9,11 +9,8 @@ every role that may read (`read`), like the other sealed fields.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import struct
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -23,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, json_response
 from tenantry.api.idempotency import Written
+from tenantry.api.keyset import decode_keyset, encode_keyset
 from tenantry.api.resources.common import (
     ERRORS,
     IdempotencyKey,
@@ -43,7 +41,7 @@ from tenantry.conversations import interactions as int_svc
 from tenantry.conversations import threads as svc
 from tenantry.conversations.timeline import customer_timeline
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import NotFoundError, ValidationError
+from tenantry.errors import NotFoundError
 from tenantry.models import ChatMessage, LeadInteraction, Message
 from tenantry.models.enums import (
     AuthorKind,
@@ -59,28 +57,15 @@ from tenantry.services.records import KINDS, get_record
 __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1", responses=ERRORS)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- time cursors ------------------------------------------------------------------------
-
-
-def encode_time_cursor(at: datetime, id_: uuid.UUID) -> str:
-    micros = (at - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(struct.pack(">q", micros) + id_.bytes).rstrip(b"=").decode()
+# The last item's (time, id), in the shared keyset codec (`tenantry.api.keyset`).
 
 
 def decode_time_cursor(cursor: str | None) -> svc.TimeCursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        if len(raw) != 24:
-            raise ValueError
-        (micros,) = struct.unpack(">q", raw[:8])
-        return _EPOCH + timedelta(microseconds=micros), uuid.UUID(bytes=raw[8:])
-    except (binascii.Error, ValueError, OverflowError):
-        raise ValidationError("invalid cursor") from None
+    position = decode_keyset("tu", cursor)
+    return (position[0], position[1]) if position is not None else None
 
 
 # -- schemas -----------------------------------------------------------------------------
@@ -193,7 +178,7 @@ def _message_out(m: svc.AnyMessage) -> MessageOut:
 
 
 def _timed_page(items: list[BaseModel], key: tuple[datetime, uuid.UUID] | None) -> Response:
-    cursor = encode_time_cursor(*key) if key else None
+    cursor = encode_keyset("tu", *key) if key else None
     return json_response(Page[Any](items=items, next_cursor=cursor))
 
 
