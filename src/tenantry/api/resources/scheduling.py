@@ -28,8 +28,10 @@ from tenantry.api.resources.common import (
     In,
     Instant,
     Integer,
+    NoContent,
     Out,
     Patch,
+    deleted,
     etag_of,
     get_one,
     list_page,
@@ -260,16 +262,6 @@ def patch_resource(
     return write(ctx, request, body, idempotency_key, run)
 
 
-class _Deleted(BaseModel):
-    """The body a 204 stores for a replay (never sent)."""
-
-
-def _no_content(response: Response) -> Response:
-    replayed = response.headers.get("Idempotent-Replayed")
-    headers = {"Idempotent-Replayed": replayed} if replayed else None
-    return Response(status_code=204, headers=headers)
-
-
 @router.delete(
     "/resources/{resource_id}",
     status_code=204,
@@ -287,9 +279,9 @@ def delete_resource(
     def run(uow: UnitOfWork) -> Written:
         check = matching(if_match, ResourceOut.model_validate)
         resources.delete_resource(uow, ctx.principal, resource_id, precondition=check)
-        return Written(204, _Deleted())
+        return Written(204, NoContent())
 
-    return _no_content(write(ctx, request, None, idempotency_key, run))
+    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 # -- opening hours and closures --------------------------------------------------------------
@@ -427,9 +419,9 @@ def delete_closure(
 ) -> Response:
     def run(uow: UnitOfWork) -> Written:
         hours.delete_exception(uow, ctx.principal, location_id, closure_id)
-        return Written(204, _Deleted())
+        return Written(204, NoContent())
 
-    return _no_content(write(ctx, request, None, idempotency_key, run))
+    return deleted(write(ctx, request, None, idempotency_key, run))
 
 
 # -- service requirements ------------------------------------------------------------------
