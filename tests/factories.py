@@ -38,12 +38,14 @@ from tenantry.models import (
     LeadInteraction,
     LeadScoreHistory,
     Location,
+    MatchDecision,
     Membership,
     MembershipLocation,
     Message,
     MessagePurge,
     OpeningInterval,
     OutboxEntry,
+    PayerAlias,
     Payment,
     PaymentNotification,
     ProjectionPosition,
@@ -387,6 +389,30 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         s.flush()
         cites = StatementEvidence(tenant_id=t, statement_id=statement.id, evidence_id=evidence.id)
         s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry, cites])
+        s.flush()
+        decision, alias = (
+            MatchDecision(
+                tenant_id=t,
+                id=ids(),
+                notification_id=note.id,
+                booking_id=booking.id,
+                action="auto_matched",
+                confidence=Decimal("0.97"),
+                reasons=[{"feature": "amount", "detail": "deposit", "weight": 3.0}],
+                decided_by="matcher",
+                decided_at=T0,
+            ),
+            PayerAlias(
+                tenant_id=t,
+                id=ids(),
+                customer_id=cust.id,
+                payer_key=bytes(32),
+                payer_name="Max Mustermann",
+                notification_id=note.id,
+                confirmed_by="test",
+            ),
+        )
+        s.add_all([decision, alias])
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
         uow.commit()
         rows = [
@@ -428,6 +454,8 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             position,
             api_key,
             retry,
+            decision,
+            alias,
             *sched,
         ]
     rows += _privacy_rows(db, t, cust.email or "")

@@ -31,6 +31,7 @@ APPEND_ONLY = {
     "insight.retrievals",
     "insight.statement_evidence",
     "engage.message_purges",  # read only: the chat upkeep (as the owner) writes it
+    "commerce.match_decisions",
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {

@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.models.base import (
@@ -19,6 +21,7 @@ from tenantry.models.base import (
     SoftDeleteMixin,
     SubjectLinked,
     TenantOwned,
+    pii,
     str_enum,
     subject_ref,
     tenant_fk,
@@ -28,7 +31,11 @@ from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
     InvoiceStatus,
+    MatchAction,
+    MatchedPart,
     MatchStatus,
+    NotificationSource,
+    NotificationTrust,
     PaymentKind,
     PaymentMethod,
     PaymentStatus,
@@ -36,7 +43,16 @@ from tenantry.models.enums import (
 )
 from tenantry.models.sealed import SealedField, sealed_column
 
-__all__ = ["Booking", "BookingItem", "Invoice", "Payment", "PaymentNotification", "Service"]
+__all__ = [
+    "Booking",
+    "BookingItem",
+    "Invoice",
+    "MatchDecision",
+    "PayerAlias",
+    "Payment",
+    "PaymentNotification",
+    "Service",
+]
 
 SCHEMA = {"schema": "commerce"}
 _CURRENCY = "currency ~ '^[A-Z]{3}$'"
@@ -251,11 +267,29 @@ class PaymentNotification(SubjectLinked, TenantOwned, Base):
             "match_status <> 'matched' OR matched_booking_id IS NOT NULL",
             name="matched_has_booking",
         ),
+        sa.CheckConstraint("fee_cents >= 0", name="fee_non_negative"),
+        sa.CheckConstraint(
+            "runner_up_confidence IS NULL OR runner_up_confidence BETWEEN 0 AND 1",
+            name="runner_up_range",
+        ),
         sa.Index(
             "ix_payment_notifications_tenant_status_received",
             "tenant_id",
             "match_status",
             "received_at",
+        ),
+        sa.Index(
+            "uq_payment_notifications_tenant_raw_sha256",
+            "tenant_id",
+            "raw_sha256",
+            unique=True,
+            postgresql_where=sa.text("raw_sha256 IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_payment_notifications_tenant_booking",
+            "tenant_id",
+            "matched_booking_id",
+            postgresql_where=sa.text("matched_booking_id IS NOT NULL"),
         ),
         SCHEMA,
     )
@@ -277,3 +311,89 @@ class PaymentNotification(SubjectLinked, TenantOwned, Base):
     matched_booking_id: Mapped[uuid.UUID | None]
     matched_payment_id: Mapped[uuid.UUID | None]
     match_confidence: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 3))
+    source: Mapped[NotificationSource] = mapped_column(
+        str_enum(NotificationSource, "notification_source"),
+        server_default=NotificationSource.EMAIL.value,
+    )
+    bank: Mapped[str | None] = mapped_column(sa.String(60))
+    occurred_at: Mapped[datetime | None]
+    fee_cents: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    payer_email = SealedField("email", 320)
+    payer_email_sealed: Mapped[bytes | None] = sealed_column("payer_email", "email")
+    reference = SealedField("free_text", 500)
+    reference_sealed: Mapped[bytes | None] = sealed_column("reference", "free_text")
+    raw_message = SealedField("free_text")
+    raw_message_sealed: Mapped[bytes | None] = sealed_column("raw_message", "free_text")
+    # SHA-256 of the raw bytes: recognises a re-delivered message (not a pseudonym of a person).
+    raw_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    trust: Mapped[NotificationTrust] = mapped_column(
+        str_enum(NotificationTrust, "notification_trust"),
+        server_default=NotificationTrust.UNSIGNED.value,
+    )
+    trust_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    signing_domain: Mapped[str | None] = mapped_column(sa.String(253))
+    runner_up_confidence: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 3))
+    match_kind: Mapped[MatchedPart | None] = mapped_column(str_enum(MatchedPart, "matched_part"))
+    reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120))
+
+
+class MatchDecision(TenantOwned, Base):
+    """One decision on a notification, by the matcher or a reviewer, with its score and reasons."""
+
+    __tablename__ = "match_decisions"
+    __table_args__ = (
+        tenant_root_fk(),
+        tenant_fk("notification_id", "commerce.payment_notifications", ondelete="CASCADE"),
+        tenant_fk("booking_id", "commerce.bookings"),
+        sa.CheckConstraint(
+            "confidence IS NULL OR confidence BETWEEN 0 AND 1", name="confidence_range"
+        ),
+        sa.Index(
+            "ix_match_decisions_tenant_notification_decided",
+            "tenant_id",
+            "notification_id",
+            "decided_at",
+        ),
+        sa.Index(
+            "ix_match_decisions_tenant_booking",
+            "tenant_id",
+            "booking_id",
+            postgresql_where=sa.text("booking_id IS NOT NULL"),
+        ),
+        SCHEMA,
+    )
+
+    notification_id: Mapped[uuid.UUID]
+    booking_id: Mapped[uuid.UUID | None]
+    action: Mapped[MatchAction] = mapped_column(str_enum(MatchAction, "match_action"))
+    confidence: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 3))
+    runner_up_confidence: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 3))
+    reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    decided_by: Mapped[str] = mapped_column(sa.String(120))
+    decided_at: Mapped[datetime]
+
+
+class PayerAlias(SubjectLinked, TenantOwned, Base):
+    """A payer confirmed for a customer (a friend who paid), found by a keyed hash of the name."""
+
+    __tablename__ = "payer_aliases"
+    __subject_parents__ = (("customer_id", "crm.customers"),)
+    __table_args__ = (
+        *subject_ref("payer_aliases"),
+        tenant_fk("customer_id", "crm.customers", ondelete="CASCADE"),
+        tenant_fk("notification_id", "commerce.payment_notifications", ondelete="SET NULL"),
+        sa.UniqueConstraint(
+            "tenant_id", "payer_key", "customer_id", name="uq_payer_aliases_tenant_key_customer"
+        ),
+        sa.Index("ix_payer_aliases_tenant_customer", "tenant_id", "customer_id"),
+        SCHEMA,
+    )
+
+    customer_id: Mapped[uuid.UUID]
+    payer_key: Mapped[bytes] = mapped_column(sa.LargeBinary, info=pii("keyed_hash"))
+    payer_name = SealedField("name", 200)
+    payer_name_sealed: Mapped[bytes | None] = sealed_column("payer_name", "name")
+    notification_id: Mapped[uuid.UUID | None]
+    confirmed_by: Mapped[str] = mapped_column(sa.String(120))

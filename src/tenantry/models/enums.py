@@ -252,6 +252,36 @@ class MatchStatus(StrEnum):
     MATCHED = "matched"
     NEEDS_REVIEW = "needs_review"
     IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+class NotificationSource(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    BANK_STATEMENT = "bank_statement"
+
+
+class NotificationTrust(StrEnum):
+    VERIFIED = "verified"
+    UNSIGNED = "unsigned"
+    FORGED = "forged"
+    UNKNOWN_KEY = "unknown_key"
+
+
+class MatchedPart(StrEnum):
+    """Which part of a booking's price a matched payment settles."""
+
+    DEPOSIT = "deposit"
+    BALANCE = "balance"
+    FULL = "full"
+
+
+class MatchAction(StrEnum):
+    AUTO_MATCHED = "auto_matched"
+    QUEUED = "queued"
+    MATCHED = "matched"
+    REASSIGNED = "reassigned"
+    REJECTED = "rejected"
 
 
 class ThreadStatus(StrEnum):

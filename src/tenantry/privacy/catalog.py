@@ -88,6 +88,12 @@ TABLES: dict[str, TableEntry] = {
     "commerce.payment_notifications": TableEntry(
         "matching incoming payments", _LEGIT, "payers", "with the payment"
     ),
+    "commerce.match_decisions": TableEntry(
+        "accountability of payment matching", _LEGIT, _NONE, "with the notification"
+    ),
+    "commerce.payer_aliases": TableEntry(
+        "recognising confirmed alternative payers", _LEGIT, "payers", "with the customer"
+    ),
     "engage.threads": TableEntry(
         "customer communication", _CONTRACT, "end customers, prospects", "with the messages"
     ),
@@ -331,6 +337,15 @@ _COLUMNS: dict[str, str] = {
     "commerce.bookings.cancellation_reason": _BUSINESS,
     "commerce.invoices.number": _BUSINESS,
     "commerce.payment_notifications.provider": _BUSINESS,
+    "commerce.payment_notifications.bank": _BUSINESS,
+    "commerce.payment_notifications.raw_sha256": "hash of a received message (duplicate check)",
+    "commerce.payment_notifications.trust_reason": "technical (verdict on a signature)",
+    "commerce.payment_notifications.signing_domain": "technical (a provider's domain)",
+    "commerce.payment_notifications.reasons": "match reasons (features and weights, no values)",
+    "commerce.payment_notifications.decided_by": "actor reference (user id or role)",
+    "commerce.match_decisions.reasons": "match reasons (features and weights, no values)",
+    "commerce.match_decisions.decided_by": "actor reference (user id or role)",
+    "commerce.payer_aliases.confirmed_by": "actor reference (user id or role)",
     "commerce.payments.provider": _BUSINESS,
     "commerce.payments.provider_ref": "reference (payment provider id)",
     **{f"commerce.services.{c}": _BUSINESS for c in ("name", "description", "category")},

@@ -59,6 +59,7 @@ DELETABLE = (
     "crm.lead_score_history",
     "crm.lead_interactions",
     "engage.email_events",
+    "commerce.payer_aliases",
     "engage.escalations",
     "engage.reviews",
     "engage.messages",

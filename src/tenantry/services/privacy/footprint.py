@@ -78,6 +78,10 @@ SEARCH: dict[str, tuple[str, str]] = {
         "matched to a matching booking",
         "t.matched_booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
     ),
+    "commerce.payer_aliases": (
+        "confirmed payers of a matching customer",
+        "t.customer_id = ANY(:c) OR t.subject_id = ANY(:s)",
+    ),
     "engage.threads": (
         "with a matching customer or lead",
         "t.customer_id = ANY(:c) OR t.lead_id = ANY(:l) OR t.subject_id = ANY(:s)",
