@@ -92,7 +92,7 @@ def _rls(table: str) -> None:
 
 
 def _notification_columns() -> None:
-    add = [
+    add: list[sa.Column[Any]] = [
         sa.Column(
             "source", _enum(SOURCES, "notification_source"), server_default="email", nullable=False
         ),
