@@ -12,13 +12,21 @@ Overpayment is refused: money beyond the balance is an error, not a silent credi
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from tenantry.domain.statemachine import StateMachine
 from tenantry.errors import IllegalTransitionError, ValidationError
 from tenantry.models.enums import BookingStatus, PaymentKind
 
-__all__ = ["BOOKING_LIFECYCLE", "PAYABLE_STATES", "Ledger", "status_after_payment"]
+__all__ = [
+    "BOOKING_LIFECYCLE",
+    "PAYABLE_STATES",
+    "Ledger",
+    "booking_code",
+    "status_after_payment",
+    "status_after_reversal",
+]
 
 _B = BookingStatus
 
@@ -83,3 +91,22 @@ def status_after_payment(status: BookingStatus, ledger: Ledger, kind: PaymentKin
     ):
         return BOOKING_LIFECYCLE.check(status, _B.DEPOSIT_PAID)
     return status
+
+
+def status_after_reversal(status: BookingStatus, ledger: Ledger) -> BookingStatus:
+    """The status once money recorded against the booking was taken back (a payment matched to
+    the wrong booking): what it would be had the payment never been recorded."""
+    if status not in (_B.PAID, _B.DEPOSIT_PAID):
+        return status
+    if ledger.paid_cents >= ledger.total_cents:
+        return _B.PAID
+    if ledger.deposit_cents > 0 and ledger.paid_cents >= ledger.deposit_cents:
+        return _B.DEPOSIT_PAID
+    return _B.CONFIRMED
+
+
+def booking_code(booking_id: uuid.UUID) -> str:
+    """The short code a customer writes in a payment memo: the last 8 hex digits of the id
+    (its random part), upper case. Not unique by construction; a collision only makes two
+    candidates, which the matcher then tells apart by the other evidence."""
+    return booking_id.hex[-8:].upper()

@@ -14,7 +14,7 @@ from tenantry.repositories.base import TenantRepository
 if TYPE_CHECKING:
     from tenantry.db.uow import UnitOfWork
 
-__all__ = ["BookingRepository", "PaymentRepository"]
+__all__ = ["BookingRepository", "PaymentRepository", "paid_cents_expression"]
 
 
 class BookingRepository(TenantRepository[Booking]):
@@ -46,14 +46,19 @@ class PaymentRepository(TenantRepository[Payment]):
 
     def paid_cents(self, booking_id: uuid.UUID) -> int:
         """Succeeded payments toward the booking total, net of refunds (tips excluded)."""
-        signed = sa.case(
-            (Payment.kind == PaymentKind.REFUND, -Payment.amount_cents),
-            (Payment.kind == PaymentKind.TIP, 0),
-            else_=Payment.amount_cents,
-        )
-        stmt = sa.select(sa.func.coalesce(sa.func.sum(signed), 0)).where(
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(paid_cents_expression()), 0)).where(
             Payment.tenant_id == self.tenant_id,
             Payment.booking_id == booking_id,
             Payment.status == PaymentStatus.SUCCEEDED,
         )
         return int(self.session.scalar(stmt) or 0)
+
+
+def paid_cents_expression() -> sa.ColumnElement[int]:
+    """A payment's contribution to its booking's paid amount: refunds count against it, tips
+    not at all (sum it over the booking's succeeded payments)."""
+    return sa.case(
+        (Payment.kind == PaymentKind.REFUND, -Payment.amount_cents),
+        (Payment.kind == PaymentKind.TIP, 0),
+        else_=Payment.amount_cents,
+    )

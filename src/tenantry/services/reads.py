@@ -44,7 +44,7 @@ from tenantry.privacy.vault import keyring, vault_of
 from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, SCOPE_TYPE, RecordKind
 
-__all__ = ["ReadQuery", "read_page", "read_query", "read_records"]
+__all__ = ["ReadQuery", "read_page", "read_query", "read_records", "subject_key_lateral"]
 
 _DIALECT = psycopg_dialect()  # type: ignore[no-untyped-call]
 
@@ -96,16 +96,7 @@ def read_query(
     joined = kind.joins_subject_key
     key: Any = None
     if joined:
-        key = (
-            sa.select(SubjectKey.version, SubjectKey.wrapping_version, SubjectKey.wrapped_key)
-            .where(
-                SubjectKey.tenant_id == table.c.tenant_id,
-                SubjectKey.subject_id == table.c.subject_id,
-            )
-            .order_by(SubjectKey.version.desc())
-            .limit(page_limit(1))
-            .lateral("subject_key")
-        )
+        key = subject_key_lateral(table, page_limit(1))
         select_cols += [key.c.version, key.c.wrapping_version, key.c.wrapped_key]
     stmt = sa.select(*select_cols).select_from(table)
     if joined:
@@ -130,6 +121,21 @@ def read_query(
         id_at=columns.index("id"),
         subject_at=columns.index("subject_id") if "subject_id" in table.c else None,
         key_at=len(columns) if joined else None,
+    )
+
+
+def subject_key_lateral(table: Any, one: Any = 1) -> Any:
+    """`LATERAL` select of the row's current subject key (version, wrapping version, wrapped
+    key; NULL once destroyed), to open sealed columns with `FetchedKeys` in the same query."""
+    return (
+        sa.select(SubjectKey.version, SubjectKey.wrapping_version, SubjectKey.wrapped_key)
+        .where(
+            SubjectKey.tenant_id == table.c.tenant_id,
+            SubjectKey.subject_id == table.c.subject_id,
+        )
+        .order_by(SubjectKey.version.desc())
+        .limit(one)
+        .lateral("subject_key")
     )
 
 

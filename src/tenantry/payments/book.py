@@ -1,0 +1,300 @@
+"""The open bookings of a tenant, loaded once per batch, and the lookups a notice needs.
+
+`OpenBook.load` reads every booking that can still take money (confirmed, deposit paid, paid
+with a balance left) with what was paid on it, and opens the names of its customer and of the
+lead who booked, in one batch. In memory it indexes them by every amount a single payment
+would plausibly be (deposit, balance, all), by booking code, by data subject, by customer and
+by surname, so a notice finds its candidates without a query. `clues_for` resolves, for a
+whole batch at once, the payers' e-mail addresses, phone numbers and confirmed aliases to
+subjects and customers through blind indexes: nothing is decrypted to find them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.domain.bookings import PAYABLE_STATES, booking_code
+from tenantry.errors import ValidationError
+from tenantry.models import Booking, Customer, Lead, PayerAlias, Payment, Subject
+from tenantry.models.enums import KeyPurpose, PaymentStatus
+from tenantry.payments.matching import Clues, OpenBooking, Person, Policy
+from tenantry.payments.names import name_key, tokens
+from tenantry.payments.notices import Notice
+from tenantry.privacy.crypto import blind_index, key_version_of
+from tenantry.privacy.keys import KeyRing
+from tenantry.privacy.sealing import FetchedKeys
+from tenantry.privacy.subjects import email_index, phone_index
+from tenantry.privacy.vault import keyring
+from tenantry.repositories.commerce import paid_cents_expression
+from tenantry.services.reads import subject_key_lateral
+
+__all__ = ["OpenBook", "alias_key", "clues_for"]
+
+_CODE = re.compile(r"\b([0-9A-Fa-f]{8})\b")
+_PHONE = re.compile(r"\+?\d[\d ()./-]{6,18}\d")
+# A surname shared by more bookings than this is no way to find candidates (it still scores).
+_NAME_BUCKET_LIMIT = 40
+
+
+def alias_key(ring: KeyRing, payer_name: str) -> bytes:
+    """The keyed hash under which a confirmed payer's name is remembered."""
+    return blind_index(ring.field_index_key("payer_name"), name_key(payer_name))
+
+
+@dataclass
+class OpenBook:
+    """Open bookings with in-memory indexes for candidate lookup."""
+
+    bookings: dict[uuid.UUID, OpenBooking] = field(default_factory=dict)
+    by_amount: dict[tuple[str, int], list[OpenBooking]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    by_code: dict[str, list[OpenBooking]] = field(default_factory=lambda: defaultdict(list))
+    by_subject: dict[uuid.UUID, list[OpenBooking]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    by_customer: dict[uuid.UUID, list[OpenBooking]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    by_surname: dict[str, list[OpenBooking]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def load(cls, uow: UnitOfWork, *, only: Iterable[uuid.UUID] | None = None) -> OpenBook:
+        """Every booking of the tenant that can take money now (or just those in `only`)."""
+        paid = (
+            sa.select(sa.func.coalesce(sa.func.sum(paid_cents_expression()), 0))
+            .where(
+                Payment.tenant_id == Booking.tenant_id,
+                Payment.booking_id == Booking.id,
+                Payment.status == PaymentStatus.SUCCEEDED,
+            )
+            .correlate(Booking)
+            .scalar_subquery()
+        )
+        stmt = sa.select(
+            Booking.id,
+            Booking.customer_id,
+            Booking.subject_id,
+            Booking.lead_id,
+            Booking.total_cents,
+            Booking.deposit_cents,
+            Booking.currency,
+            Booking.starts_at,
+            Booking.created_at,
+            paid.label("paid"),
+        ).where(
+            Booking.tenant_id == uow.require_tenant(),
+            Booking.status.in_([s.value for s in PAYABLE_STATES]),
+            Booking.deleted_at.is_(None),
+        )
+        if only is not None:
+            stmt = stmt.where(Booking.id.in_(list(only)))
+        rows = uow.session.execute(stmt).all()
+        book = cls()
+        customers = {r.customer_id for r in rows}
+        leads = {r.lead_id for r in rows if r.lead_id is not None}
+        people = _people(uow, customers, leads)
+        for r in rows:
+            if int(r.paid) >= r.total_cents:
+                continue
+            who = [people[r.customer_id]] if r.customer_id in people else []
+            lead = people.get(r.lead_id) if r.lead_id else None
+            if lead is not None and lead not in who:
+                who.append(lead)
+            book.add(
+                OpenBooking(
+                    id=r.id,
+                    customer_id=r.customer_id,
+                    subject_id=r.subject_id,
+                    code=booking_code(r.id),
+                    total_cents=r.total_cents,
+                    deposit_cents=r.deposit_cents,
+                    paid_cents=int(r.paid),
+                    currency=r.currency,
+                    starts_at=r.starts_at,
+                    created_at=r.created_at,
+                    people=tuple(who),
+                )
+            )
+        return book
+
+    def add(self, booking: OpenBooking) -> None:
+        self.bookings[booking.id] = booking
+        for _part, cents in booking.parts():
+            self.by_amount[(booking.currency, cents)].append(booking)
+        self.by_code[booking.code].append(booking)
+        if booking.subject_id is not None:
+            self.by_subject[booking.subject_id].append(booking)
+        self.by_customer[booking.customer_id].append(booking)
+        for person in booking.people:
+            for word in tokens(person.last_name):
+                if len(word) >= 3:
+                    self.by_surname[word].append(booking)
+
+    def candidates(self, notice: Notice, clues: Clues, policy: Policy) -> list[OpenBooking]:
+        """Bookings worth scoring for the notice: by amount, code, contact, alias or surname."""
+        found: dict[uuid.UUID, OpenBooking] = {}
+
+        def take(bookings: Iterable[OpenBooking]) -> None:
+            for b in bookings:
+                found[b.id] = b
+
+        for cents in _plausible_parts(notice, policy):
+            take(self.by_amount.get((notice.currency, cents), ()))
+        for code in clues.codes:
+            take(self.by_code.get(code, ()))
+        for subject in clues.subjects:
+            take(self.by_subject.get(subject, ()))
+        for customer in clues.alias_customers:
+            take(self.by_customer.get(customer, ()))
+        for word in {*tokens(notice.payer_name), *tokens(notice.memo)}:
+            bucket = self.by_surname.get(word, ())
+            if len(bucket) <= _NAME_BUCKET_LIMIT:
+                take(bucket)
+        return list(found.values())
+
+    def codes_in(self, *texts: str | None) -> frozenset[str]:
+        """Booking codes of open bookings written in these texts."""
+        found = {m.upper() for text in texts if text for m in _CODE.findall(text)}
+        return frozenset(c for c in found if c in self.by_code)
+
+
+def _plausible_parts(notice: Notice, policy: Policy) -> set[int]:
+    """Part amounts this notice may settle: itself, before or after a fee, or twice it."""
+    a = notice.amount_cents
+    out = {a, 2 * a - 1, 2 * a, 2 * a + 1}
+    for fee in policy.fees.get(notice.provider, ()):
+        rate = fee.rate_bp / 10_000
+        for guess in ((a + fee.fixed_cents) / (1 - rate), (a - fee.fixed_cents) / (1 + rate)):
+            centre = round(guess)
+            out.update(range(centre - 2, centre + 3))
+    return {c for c in out if c > 0}
+
+
+def _people(
+    uow: UnitOfWork, customers: set[uuid.UUID], leads: set[uuid.UUID]
+) -> dict[uuid.UUID, Person]:
+    """First and last names of these customers and leads, keys read in the same query.
+
+    Tens of thousands of names open here per batch: rows are read as tuples with their subject
+    key (no ORM objects), and each key is unwrapped once (`FetchedKeys`).
+    """
+    tenant = uow.require_tenant()
+    ring = keyring(uow)
+    out: dict[uuid.UUID, Person] = {}
+    for model, ids in ((Customer, customers), (Lead, leads)):
+        table = model.__table__
+        key = subject_key_lateral(table)
+        stmt = (
+            sa.select(
+                table.c.id,
+                table.c.subject_id,
+                table.c.first_name,
+                table.c.last_name,
+                key.c.version,
+                key.c.wrapping_version,
+                key.c.wrapped_key,
+            )
+            .select_from(table.outerjoin(key, sa.true()))
+            .where(table.c.tenant_id == tenant, table.c.id == sa.func.any(sa.bindparam("ids")))
+        )
+        rows = uow.session.execute(stmt, {"ids": list(ids)}).all() if ids else []
+        versions = {r.wrapping_version for r in rows if r.wrapped_key is not None}
+        versions |= {
+            key_version_of(r.first_name) for r in rows if r.subject_id is None and r.first_name
+        }
+        wrapping = {v: ring.tenant_key(KeyPurpose.WRAPPING, v) for v in versions}
+        keys = FetchedKeys(tenant, wrapping)
+        name = model.__tablename__
+        name = f"{table.schema}.{name}"
+        for r in rows:
+            if r.subject_id is not None and r.version is not None:
+                keys.add_subject(r.subject_id, r.version, r.wrapping_version, r.wrapped_key)
+            opened = keys.open_row(
+                name, r.id, r.subject_id, (("first_name", r.first_name), ("last_name", r.last_name))
+            )
+            out[r.id] = Person(opened["first_name"], opened["last_name"])
+    return out
+
+
+def _phones(notice: Notice) -> list[str]:
+    found = [notice.payer_phone] if notice.payer_phone else []
+    for text in (notice.memo, notice.reference):
+        if text:
+            found += [m.group(0) for m in _PHONE.finditer(text)]
+    return found
+
+
+def clues_for(
+    uow: UnitOfWork, ring: KeyRing, book: OpenBook, notices: Sequence[Notice]
+) -> list[Clues]:
+    """For each notice: the subjects its payer's contact data points to, aliases, codes."""
+    tenant = uow.require_tenant()
+    emails: dict[int, bytes] = {}
+    phones: dict[int, list[bytes]] = defaultdict(list)
+    aliases: dict[int, bytes] = {}
+    for i, n in enumerate(notices):
+        if n.payer_email:
+            with contextlib.suppress(ValidationError):
+                emails[i] = email_index(ring, n.payer_email)
+        for raw in _phones(n):
+            try:
+                phones[i].append(phone_index(ring, raw)[0])
+            except ValidationError:
+                continue
+        if n.payer_name and name_key(n.payer_name):
+            aliases[i] = alias_key(ring, n.payer_name)
+    by_email: dict[bytes, uuid.UUID] = {}
+    by_phone: dict[bytes, set[uuid.UUID]] = defaultdict(set)
+    if emails:
+        for sid, bidx in uow.session.execute(
+            sa.select(Subject.id, Subject.email_bidx).where(
+                Subject.tenant_id == tenant,
+                Subject.erased_at.is_(None),
+                Subject.email_bidx.in_(set(emails.values())),
+            )
+        ):
+            if bidx is not None:
+                by_email[bidx] = sid
+    wanted_phones = {p for ps in phones.values() for p in ps}
+    if wanted_phones:
+        for sid, bidx in uow.session.execute(
+            sa.select(Subject.id, Subject.phone_bidx).where(
+                Subject.tenant_id == tenant,
+                Subject.erased_at.is_(None),
+                Subject.phone_bidx.in_(wanted_phones),
+            )
+        ):
+            if bidx is not None:
+                by_phone[bidx].add(sid)
+    by_alias: dict[bytes, set[uuid.UUID]] = defaultdict(set)
+    if aliases:
+        for customer, key in uow.session.execute(
+            sa.select(PayerAlias.customer_id, PayerAlias.payer_key).where(
+                PayerAlias.tenant_id == tenant, PayerAlias.payer_key.in_(set(aliases.values()))
+            )
+        ):
+            by_alias[key].add(customer)
+    out = []
+    for i, n in enumerate(notices):
+        subjects = {by_email[emails[i]]} if emails.get(i) in by_email else set()
+        for p in phones.get(i, ()):
+            subjects |= by_phone.get(p, set())
+        out.append(
+            Clues(
+                subjects=frozenset(subjects),
+                alias_customers=frozenset(by_alias.get(aliases[i], ()))
+                if i in aliases
+                else (frozenset()),
+                codes=book.codes_in(n.memo, n.reference),
+            )
+        )
+    return out

@@ -1,0 +1,316 @@
+"""Scoring notices against open bookings, and assigning them one-to-one.
+
+Each piece of evidence adds a weight (a log-odds contribution, in the manner of Fellegi and
+Sunter): the amount against the parts of the booking's price, the date, the payer's name
+against the customer's, a booking code or the customer's phone or e-mail in the message, and
+payers confirmed earlier for the customer. The sum, less an offset, goes through the logistic
+function: a score in [0, 1]. A notice is matched automatically only when its best booking
+scores at least the threshold, leads the runner-up by the margin, the notice is verified, and
+the booking can still take the money once every better pair of the batch has been placed.
+
+Pure: no I/O, no personal data in reasons (features and weights only).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenantry.models.enums import MatchedPart
+from tenantry.payments.names import NameAgreement, agreement, mentions
+from tenantry.payments.notices import Notice
+
+__all__ = [
+    "Clues",
+    "Decision",
+    "Fee",
+    "OpenBooking",
+    "Person",
+    "Policy",
+    "Reason",
+    "Scored",
+    "assign",
+    "rank",
+    "score",
+]
+
+
+@dataclass(frozen=True)
+class Fee:
+    """A provider's fee: a rate in basis points and a fixed part in cents."""
+
+    rate_bp: int
+    fixed_cents: int
+
+    def of(self, cents: int) -> int:
+        return round(cents * self.rate_bp / 10_000) + self.fixed_cents
+
+
+# Published fees of card and wallet payments; a notice may report the amount net of them (what
+# arrived) or gross (the payer covered the fee).
+DEFAULT_FEES: dict[str, tuple[Fee, ...]] = {
+    "stripe": (Fee(290, 30), Fee(150, 25), Fee(250, 25)),
+    "paypal": (Fee(349, 49), Fee(299, 49), Fee(249, 35)),
+    "venmo": (Fee(190, 10),),
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The matcher's knobs (documented in docs/payments.md, set through TENANTRY_PAYMENT_*)."""
+
+    threshold: float = 0.9
+    margin: float = 0.1
+    days_before: int = 2  # a payment may precede the booking's creation by this much
+    days_after: int = 60  # and follow its start by this much
+    offset: float = 2.5
+    fees: dict[str, tuple[Fee, ...]] = field(default_factory=lambda: dict(DEFAULT_FEES))
+
+
+@dataclass(frozen=True)
+class Person:
+    first_name: str | None
+    last_name: str | None
+
+
+@dataclass
+class OpenBooking:
+    """A booking that can still take money, as the matcher sees it."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    subject_id: uuid.UUID | None
+    code: str
+    total_cents: int
+    deposit_cents: int
+    paid_cents: int
+    currency: str
+    starts_at: datetime
+    created_at: datetime
+    people: tuple[Person, ...] = ()  # the customer, and the lead who booked if another person
+
+    @property
+    def open_cents(self) -> int:
+        return self.total_cents - self.paid_cents
+
+    def parts(self) -> list[tuple[MatchedPart, int]]:
+        """The amounts a single payment would plausibly settle: deposit, balance or all."""
+        paid, deposit, total = self.paid_cents, self.deposit_cents, self.total_cents
+        found: list[tuple[MatchedPart, int]] = []
+        if paid < deposit:
+            found.append((MatchedPart.DEPOSIT, deposit - paid))
+        if paid == 0:
+            found.append((MatchedPart.FULL, total))
+        elif total > paid:
+            found.append((MatchedPart.BALANCE, total - paid))
+        if paid < deposit < total and paid == 0:
+            found.append((MatchedPart.BALANCE, total - deposit))
+        return [(part, cents) for part, cents in found if cents > 0]
+
+
+@dataclass(frozen=True)
+class Clues:
+    """What the store found about a notice's payer outside the booking itself."""
+
+    subjects: frozenset[uuid.UUID] = frozenset()  # whose e-mail or phone the payer used
+    alias_customers: frozenset[uuid.UUID] = frozenset()  # who confirmed this payer before
+    codes: frozenset[str] = frozenset()  # booking codes written in the memo or reference
+
+
+@dataclass(frozen=True)
+class Reason:
+    feature: str
+    detail: str
+    weight: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"feature": self.feature, "detail": self.detail, "weight": self.weight}
+
+
+@dataclass(frozen=True)
+class Scored:
+    booking: OpenBooking
+    score: float
+    logit: float
+    part: MatchedPart
+    apply_cents: int  # what the booking's ledger receives (the part, where fees were involved)
+    reasons: tuple[Reason, ...]
+
+
+_NAME_WEIGHT = {
+    NameAgreement.FULL: (3.0, "full name"),
+    NameAgreement.INITIAL_AND_SURNAME: (2.0, "initial and surname"),
+    NameAgreement.SURNAME_ONLY: (1.5, "surname only (a relative?)"),
+    NameAgreement.FIRST_ONLY: (-0.5, "first name only"),
+    NameAgreement.NONE: (-1.5, "another person"),
+}
+
+
+@dataclass(frozen=True)
+class _Fit:
+    reason: Reason
+    part: MatchedPart
+    cents: int  # what the ledger receives
+
+
+def _amount(notice: Notice, booking: OpenBooking, policy: Policy) -> _Fit | None:
+    """How the amount fits the booking best; None where it cannot (overpayment, currency)."""
+    if notice.currency != booking.currency:
+        return None
+    fits = _amount_fits(notice, booking, policy)
+    return max(fits, key=lambda f: f.reason.weight) if fits else None
+
+
+def _amount_fits(notice: Notice, booking: OpenBooking, policy: Policy) -> list[_Fit]:
+    a = notice.amount_cents
+    fits: list[_Fit] = []
+    for part, cents in booking.parts():
+        if a == cents:
+            fits.append(_Fit(Reason("amount", f"{part.value} exact", 2.5), part, cents))
+            continue
+        for fee in policy.fees.get(notice.provider, ()):
+            # The ledger receives the part: the customer paid it; the fee is the seller's cost.
+            if abs(a - (cents - fee.of(cents))) <= 1:
+                why = f"{part.value} net of the provider fee"
+                fits.append(_Fit(Reason("amount", why, 2.0), part, cents))
+            elif abs(a - (cents + fee.of(cents))) <= 1:
+                why = f"{part.value} with the fee added"
+                fits.append(_Fit(Reason("amount", why, 2.0), part, cents))
+        if abs(2 * a - cents) <= 1:
+            why = f"half of the {part.value} (a shared payment)"
+            fits.append(_Fit(Reason("amount", why, 0.8), _part_of(booking, a), a))
+    if not fits and a <= booking.open_cents:
+        fits.append(
+            _Fit(Reason("amount", "part of the open balance", -0.5), _part_of(booking, a), a)
+        )
+    return fits
+
+
+def _part_of(booking: OpenBooking, cents: int) -> MatchedPart:
+    """The part an arbitrary amount counts towards: the deposit while it is not yet paid."""
+    paid = booking.paid_cents
+    if paid < booking.deposit_cents and paid + cents <= booking.deposit_cents:
+        return MatchedPart.DEPOSIT
+    if paid == 0 and cents == booking.total_cents:
+        return MatchedPart.FULL
+    return MatchedPart.BALANCE
+
+
+def score(notice: Notice, booking: OpenBooking, clues: Clues, policy: Policy) -> Scored | None:
+    """The booking's score for this notice, or None when it cannot take the payment."""
+    fit = _amount(notice, booking, policy)
+    if fit is None:
+        return None
+    reasons = [fit.reason]
+    when = notice.occurred_at
+    earliest = booking.created_at - timedelta(days=policy.days_before)
+    latest = booking.starts_at + timedelta(days=policy.days_after)
+    if earliest <= when <= latest:
+        reasons.append(Reason("date", "within the booking's window", 0.5))
+        if fit.part is MatchedPart.DEPOSIT and when <= booking.created_at + timedelta(days=14):
+            reasons.append(Reason("date", "deposit soon after booking", 0.5))
+    else:
+        reasons.append(Reason("date", "outside the booking's window", -2.5))
+    if booking.code in clues.codes:
+        reasons.append(Reason("reference", "booking code in the message", 5.0))
+    if booking.subject_id is not None and booking.subject_id in clues.subjects:
+        reasons.append(Reason("contact", "payer's e-mail or phone is the customer's", 4.0))
+    if booking.customer_id in clues.alias_customers:
+        reasons.append(Reason("payer", "payer confirmed earlier for this customer", 3.5))
+    if notice.payer_name:
+        best = max(
+            (agreement(notice.payer_name, p.first_name, p.last_name) for p in booking.people),
+            default=NameAgreement.NONE,
+        )
+        weight, detail = _NAME_WEIGHT[best]
+        reasons.append(Reason("name", detail, weight))
+        if best < NameAgreement.SURNAME_ONLY and any(
+            mentions(notice.memo, p.last_name) for p in booking.people
+        ):
+            reasons.append(Reason("memo", "names the customer", 3.0))
+    logit = sum(r.weight for r in reasons) - policy.offset
+    chance = 1 / (1 + math.exp(-logit))
+    return Scored(booking, chance, logit, fit.part, fit.cents, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one notice of the batch."""
+
+    matched: bool
+    best: Scored | None
+    runner_up: float | None
+    reasons: tuple[Reason, ...]
+
+    def reasons_json(self) -> list[dict[str, Any]]:
+        return [r.as_json() for r in self.reasons]
+
+
+def _review(best: Scored | None, runner: float | None, why: str) -> Decision:
+    own = best.reasons if best else ()
+    return Decision(False, best, runner, (*own, Reason("decision", why, 0.0)))
+
+
+@dataclass
+class _Room:
+    """What a booking can still take during the batch."""
+
+    open_cents: int
+    deposit_left: int
+    takers: list[tuple[int, Scored]] = field(default_factory=list)
+
+
+def assign(
+    candidates: Sequence[Sequence[Scored]], trusted: Sequence[bool], policy: Policy
+) -> list[Decision]:
+    """Decide every notice of a batch at once: best pairs first, never first-come.
+
+    A notice goes to its best booking only with a score at or above the threshold and a lead
+    of at least the margin over its runner-up. Pairs are placed in descending score; one that
+    no longer fits the booking's open balance goes to review, and so does the pair that took
+    the money when the loser came within the margin of it (neither is clearly the payment).
+    """
+    decisions: list[Decision | None] = [None] * len(candidates)
+    tops: list[tuple[float, int, Scored, float | None]] = []
+    for i, scored in enumerate(candidates):
+        ranked = sorted(scored, key=lambda s: s.score, reverse=True)
+        if not ranked:
+            decisions[i] = _review(None, None, "no open booking fits")
+            continue
+        best = ranked[0]
+        runner = ranked[1].score if len(ranked) > 1 else None
+        if not trusted[i]:
+            decisions[i] = _review(best, runner, "origin not verified: never matched automatically")
+        elif best.score < policy.threshold:
+            decisions[i] = _review(best, runner, "score below the threshold")
+        elif runner is not None and best.score - runner < policy.margin:
+            decisions[i] = _review(best, runner, "runner-up within the margin")
+        else:
+            tops.append((best.score, i, best, runner))
+    rooms: dict[uuid.UUID, _Room] = {}
+    tops.sort(key=lambda t: (-t[0], t[1]))
+    for _score, i, best, runner in tops:
+        b = best.booking
+        room = rooms.setdefault(b.id, _Room(b.open_cents, max(0, b.deposit_cents - b.paid_cents)))
+        if best.apply_cents > room.open_cents:
+            decisions[i] = _review(best, runner, "booking already settled by a better notice")
+            for j, taker in room.takers:
+                if taker.score - best.score < policy.margin:
+                    decisions[j] = _review(taker, runner, "contested by another notice")
+            continue
+        room.open_cents -= best.apply_cents
+        room.takers.append((i, best))
+        decisions[i] = Decision(True, best, runner, best.reasons)
+    return [d if d is not None else _review(None, None, "undecided") for d in decisions]
+
+
+def rank(
+    notice: Notice, bookings: Iterable[OpenBooking], clues: Clues, policy: Policy
+) -> list[Scored]:
+    """Every booking's score for the notice, best first, those that cannot take it left out."""
+    found = [s for b in bookings if (s := score(notice, b, clues, policy)) is not None]
+    return sorted(found, key=lambda s: s.score, reverse=True)
