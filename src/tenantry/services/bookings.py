@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.bookings import BOOKING_LIFECYCLE, Ledger, status_after_payment
-from tenantry.errors import ValidationError
+from tenantry.errors import IllegalTransitionError, ValidationError
 from tenantry.events.outbox import record_change
 from tenantry.models import Booking, BookingItem, Payment
 from tenantry.models.enums import (
@@ -23,7 +23,15 @@ from tenantry.scheduling.booking import schedule_booking
 from tenantry.scheduling.resources import service_at
 from tenantry.services.principal import Action, Principal
 
-__all__ = ["ItemLine", "create_booking", "get_booking", "record_payment", "transition_booking"]
+__all__ = [
+    "ItemLine",
+    "PaymentEntry",
+    "create_booking",
+    "get_booking",
+    "record_payment",
+    "record_payments",
+    "transition_booking",
+]
 
 # Transitions driven by payments are not set by hand.
 _MANUAL_TARGETS = frozenset(
@@ -200,30 +208,84 @@ def record_payment(
     principal.require(Action.WRITE_PAYMENTS)
     booking = uow.repos.bookings.get(booking_id, for_update=True)
     principal.require_location(booking.location_id, "booking")
-    ledger = Ledger(
-        booking.total_cents, booking.deposit_cents, uow.repos.payments.paid_cents(booking.id)
-    )
-    after = ledger.apply(kind, amount_cents)
-    before = booking.status
-    booking.status = status_after_payment(booking.status, after, kind)
-    _state_changed(uow, booking, before)
-    now = uow.clock.now()
-    payment = uow.repos.payments.add(
-        Payment(
-            booking_id=booking.id,
-            customer_id=booking.customer_id,
-            kind=kind,
-            method=method,
-            status=PaymentStatus.SUCCEEDED,
-            amount_cents=amount_cents,
-            currency=booking.currency,
-            provider=provider,
-            provider_ref=provider_ref,
-            payer_name=payer_name,
-            paid_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    paid = uow.repos.payments.paid_cents(booking.id)
+    entry = PaymentEntry(booking.id, kind, method, amount_cents, provider, provider_ref, payer_name)
+    payment, _ledger = _apply(uow, booking, paid, entry)
     uow.flush()
     return payment, booking
+
+
+@dataclass(frozen=True)
+class PaymentEntry:
+    """One succeeded payment to record against a booking."""
+
+    booking_id: uuid.UUID
+    kind: PaymentKind
+    method: PaymentMethod
+    amount_cents: int
+    provider: str | None = None
+    provider_ref: str | None = None
+    payer_name: str | None = None
+    payment_id: uuid.UUID | None = None  # chosen by the caller to reference it before a flush
+
+
+def record_payments(
+    uow: UnitOfWork, principal: Principal, entries: Sequence[PaymentEntry]
+) -> list[Payment | ValidationError | IllegalTransitionError]:
+    """Record many payments at once, in order, with the rules of `record_payment`.
+
+    The bookings are locked in one statement (id order, so concurrent batches cannot deadlock)
+    and their paid amounts read in one more. An entry the ledger refuses (overpayment, a
+    booking that can no longer take money) yields its error in place of a payment; the others
+    are recorded.
+    """
+    principal.require(Action.WRITE_PAYMENTS)
+    ids = sorted({e.booking_id for e in entries})
+    bookings = {b.id: b for b in uow.repos.bookings.lock_many(ids)}
+    paid = uow.repos.payments.paid_cents_of(ids)
+    out: list[Payment | ValidationError | IllegalTransitionError] = []
+    for entry in entries:
+        booking = bookings.get(entry.booking_id)
+        if booking is None or not principal.sees(booking.location_id):
+            out.append(ValidationError("booking not found or no longer open"))
+            continue
+        try:
+            payment, ledger = _apply(uow, booking, paid.get(booking.id, 0), entry)
+        except (ValidationError, IllegalTransitionError) as exc:
+            out.append(exc)
+            continue
+        paid[booking.id] = ledger.paid_cents
+        out.append(payment)
+    uow.flush()
+    return out
+
+
+def _apply(
+    uow: UnitOfWork, booking: Booking, paid_cents: int, entry: PaymentEntry
+) -> tuple[Payment, Ledger]:
+    """Apply one payment to a locked booking whose succeeded payments add up to `paid_cents`."""
+    ledger = Ledger(booking.total_cents, booking.deposit_cents, paid_cents)
+    after = ledger.apply(entry.kind, entry.amount_cents)
+    before = booking.status
+    booking.status = status_after_payment(booking.status, after, entry.kind)
+    _state_changed(uow, booking, before)
+    now = uow.clock.now()
+    payment = Payment(
+        booking_id=booking.id,
+        customer_id=booking.customer_id,
+        kind=entry.kind,
+        method=entry.method,
+        status=PaymentStatus.SUCCEEDED,
+        amount_cents=entry.amount_cents,
+        currency=booking.currency,
+        provider=entry.provider,
+        provider_ref=entry.provider_ref,
+        payer_name=entry.payer_name,
+        paid_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    if entry.payment_id is not None:
+        payment.id = entry.payment_id
+    uow.repos.payments.add(payment)
+    return payment, after

@@ -1,0 +1,95 @@
+"""Recording notices: matching, payments through the ledger, duplicates, review."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tenantry.db.engine import Database
+from tenantry.domain.bookings import booking_code
+from tenantry.models import Booking, MatchDecision, Payment, PaymentNotification
+from tenantry.payments.intake import record_notices
+from tenantry.payments.notices import TrustLevel
+from tests.conftest import TenantFixture
+from tests.payments_support import notice, open_booking
+
+
+def _record(db: Database, tenant: TenantFixture, items: list) -> list:
+    with db.tenant_uow(tenant.id) as uow:
+        out = record_notices(uow, tenant.principal(), items)
+        uow.commit()
+    return out
+
+
+def test_a_deposit_from_the_customer_is_matched_and_recorded_on_the_booking(
+    db: Database, tenant: TenantFixture
+) -> None:
+    target = open_booking(db, tenant, "Erika", "Mustermann")
+    open_booking(db, tenant, "Max", "Beispiel")  # same amounts, another person
+    [out] = _record(db, tenant, [notice(20_000, "ERIKA MUSTERMANN")])
+    assert out.status == "matched", out.reasons
+    assert out.booking_id == target.id
+    with db.tenant_uow(tenant.id) as uow:
+        booking = uow.session.get(Booking, (tenant.id, target.id))
+        assert booking is not None and booking.status == "deposit_paid"
+        payment = uow.session.scalars(
+            sa.select(Payment).where(Payment.booking_id == target.id)
+        ).one()
+        assert (payment.kind, payment.amount_cents) == ("deposit", 20_000)
+        note = uow.session.scalars(sa.select(PaymentNotification)).one()
+        assert note.matched_payment_id == payment.id and note.raw_sha256
+        assert note.match_confidence is not None and float(note.match_confidence) >= 0.9
+        decision = uow.session.scalars(sa.select(MatchDecision)).one()
+        assert decision.action == "auto_matched" and decision.booking_id == target.id
+
+
+def test_a_redelivered_notice_changes_nothing(db: Database, tenant: TenantFixture) -> None:
+    open_booking(db, tenant, "Erika", "Mustermann")
+    first = notice(20_000, "Erika Mustermann")
+    _record(db, tenant, [first])
+    [again] = _record(db, tenant, [first])
+    assert again.status == "duplicate"
+    with db.tenant_uow(tenant.id) as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(PaymentNotification)) == 1
+
+
+def test_an_unverified_notice_is_never_matched_automatically(
+    db: Database, tenant: TenantFixture
+) -> None:
+    open_booking(db, tenant, "Erika", "Mustermann")
+    [out] = _record(db, tenant, [notice(20_000, "Erika Mustermann", trust=TrustLevel.FORGED)])
+    assert out.status == "needs_review"
+    assert any("not verified" in r for r in out.reasons)
+    with db.tenant_uow(tenant.id) as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
+def test_a_friend_paying_with_the_booking_code_is_matched(
+    db: Database, tenant: TenantFixture
+) -> None:
+    target = open_booking(db, tenant, "Erika", "Mustermann")
+    open_booking(db, tenant, "Max", "Beispiel")
+    memo = f"hibachi for a friend, booking {booking_code(target.id)}"
+    [out] = _record(db, tenant, [notice(20_000, "John Doe", memo=memo)])
+    assert (out.status, out.booking_id) == ("matched", target.id)
+
+
+def test_two_equal_candidates_go_to_review(db: Database, tenant: TenantFixture) -> None:
+    open_booking(db, tenant, "Erika", "Mustermann")
+    open_booking(db, tenant, "Erika", "Mustermann")
+    [out] = _record(db, tenant, [notice(20_000, "Erika Mustermann")])
+    assert out.status == "needs_review"
+    assert any("runner-up" in r for r in out.reasons)
+
+
+def test_deposit_and_balance_in_one_batch_pay_the_booking(
+    db: Database, tenant: TenantFixture
+) -> None:
+    target = open_booking(db, tenant, "Erika", "Mustermann")
+    outs = _record(
+        db, tenant, [notice(20_000, "Erika Mustermann"), notice(60_000, "Erika Mustermann")]
+    )
+    assert [o.status for o in outs] == ["matched", "matched"], [o.reasons for o in outs]
+    with db.tenant_uow(tenant.id) as uow:
+        booking = uow.session.get(Booking, (tenant.id, target.id))
+        assert booking is not None and booking.status == "paid"
