@@ -189,7 +189,8 @@ class Payment(SubjectLinked, TenantOwned, Base):
             "provider",
             "provider_ref",
             unique=True,
-            postgresql_where=sa.text("provider_ref IS NOT NULL"),
+            # A payment taken back (matched to the wrong booking) frees its reference.
+            postgresql_where=sa.text("provider_ref IS NOT NULL AND status <> 'cancelled'"),
         ),
         SCHEMA,
     )

@@ -33,6 +33,7 @@ from tenantry.models.enums import (
     NotificationTrust,
     PaymentKind,
     PaymentMethod,
+    PaymentStatus,
 )
 from tenantry.payments.book import OpenBook, clues_for
 from tenantry.payments.matching import Decision, Policy, Reason, Scored, assign, rank
@@ -280,6 +281,7 @@ def _recorded_refs(uow: UnitOfWork, entries: list[PaymentEntry]) -> set[tuple[st
     rows = uow.session.execute(
         sa.select(Payment.provider, Payment.provider_ref).where(
             Payment.tenant_id == uow.require_tenant(),
+            Payment.status != PaymentStatus.CANCELLED,
             sa.tuple_(Payment.provider, Payment.provider_ref).in_(refs),
         )
     )

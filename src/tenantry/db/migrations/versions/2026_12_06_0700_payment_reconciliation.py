@@ -7,6 +7,8 @@
   reasons, kind of part paid, who decided and when). Status `rejected` joins the enum.
 - `commerce.match_decisions`: every decision on a notification, automatic or by a reviewer,
   with its score and reasons (append-only for the application).
+- `commerce.payments`: the unique provider reference no longer counts cancelled payments, so
+  a payment taken back can be recorded again on the right booking.
 - `commerce.payer_aliases`: payers confirmed for a customer (a friend who paid), found by a
   keyed hash of the normalised name; the name itself is sealed under the customer's subject.
 
@@ -235,7 +237,21 @@ def _aliases() -> None:
     op.execute("SELECT audit.enable('commerce.payer_aliases'::regclass)")
 
 
+def _payment_reference(condition: str) -> None:
+    op.drop_index("uq_payments_tenant_provider_ref", "payments", schema="commerce")
+    op.create_index(
+        "uq_payments_tenant_provider_ref",
+        "payments",
+        ["tenant_id", "provider", "provider_ref"],
+        unique=True,
+        schema="commerce",
+        postgresql_where=sa.text(condition),
+    )
+
+
 def upgrade() -> None:
+    # A payment taken back (matched to the wrong booking) frees its reference.
+    _payment_reference("provider_ref IS NOT NULL AND status <> 'cancelled'")
     _notification_columns()
     _decisions()
     _aliases()
@@ -252,6 +268,7 @@ def downgrade() -> None:
         + ")"
     )
     op.execute("DROP TABLE commerce.payer_aliases")
+    _payment_reference("provider_ref IS NOT NULL")
     op.execute("DROP TABLE commerce.match_decisions")
     op.execute(f"UPDATE {T} SET match_status = 'ignored' WHERE match_status = 'rejected'")
     _status_check(STATUS_OLD)
