@@ -25,6 +25,7 @@ from tenantry.api.resources import (
     insight,
     insight_reports,
     leads,
+    payment_notifications,
     privacy,
     scheduling,
 )
@@ -38,6 +39,7 @@ _MODULES = (
     *(edit_crm, edit_identity, edit_commerce, edit_engage, edit_insight),
     conversations,
     scheduling,
+    payment_notifications,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -43,6 +43,7 @@ PARAM_TABLES = {
     "escalation_id": "engage.escalations",
     "resource_id": "scheduling.resources",
     "closure_id": "scheduling.date_exceptions",
+    "notification_id": "commerce.payment_notifications",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -74,6 +75,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/connections/{connection_id}": {"display_name": "x"},
     "/v1/tenants/{tenant_id}": {"display_name": "x"},
     "/v1/recommendations/{recommendation_id}": {"status": "accepted"},
+    "/v1/payment-notifications/{notification_id}/match": {"booking_id": str(uuid.UUID(int=7))},
+    "/v1/payment-notifications/{notification_id}/reassign": {"booking_id": str(uuid.UUID(int=7))},
+    "/v1/payment-notifications/{notification_id}/reject": {"reason": "not_ours"},
 }
 
 
