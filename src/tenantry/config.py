@@ -207,6 +207,25 @@ class Settings(BaseSettings):
         le=24 * 31,
         description="How often `tenantry serve` runs the chat partition upkeep (0: never).",
     )
+    # Payment reconciliation (tenantry.payments): when a notice is matched without a person.
+    payment_match_threshold: float = Field(
+        default=0.9,
+        ge=0.5,
+        le=1.0,
+        description="Least score (0..1) of the best booking for an automatic match.",
+    )
+    payment_match_margin: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Least lead of the best booking's score over the runner-up's.",
+    )
+    payment_match_days_after: int = Field(
+        default=60,
+        ge=0,
+        le=730,
+        description="Days after a booking's start that a payment may still be for it.",
+    )
     benchmark_min_tenants: int = Field(
         default=5,
         ge=5,

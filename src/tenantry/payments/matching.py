@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tenantry.config import Settings
 from tenantry.models.enums import MatchedPart
 from tenantry.payments.names import NameAgreement, agreement, mentions
 from tenantry.payments.notices import Notice
@@ -69,6 +70,17 @@ class Policy:
     days_after: int = 60  # and follow its start by this much
     offset: float = 2.5
     fees: dict[str, tuple[Fee, ...]] = field(default_factory=lambda: dict(DEFAULT_FEES))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Policy:
+        """The policy the settings name (`TENANTRY_PAYMENT_MATCH_*`), with overrides."""
+        chosen: dict[str, Any] = {
+            "threshold": settings.payment_match_threshold,
+            "margin": settings.payment_match_margin,
+            "days_after": settings.payment_match_days_after,
+        }
+        chosen.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**chosen)
 
 
 @dataclass(frozen=True)
