@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         le=24 * 31,
         description="How often `tenantry serve` runs the chat partition upkeep (0: never).",
     )
+    dkim_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "File of DKIM public keys that verify payment e-mails instead of DNS (offline installs"
+            " and tests): one `<selector>._domainkey.<domain> <TXT value>` per line."
+        ),
+    )
     benchmark_min_tenants: int = Field(
         default=5,
         ge=5,
