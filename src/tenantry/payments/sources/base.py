@@ -98,11 +98,15 @@ def clean_name(name: str | None) -> str | None:
     return cleaned[:200] or None
 
 
+_OPENING = "\"'\u201c\u201e\u00ab\u201a\u2018"  # straight, curly, low and angle quotes
+_CLOSING = "\"'\u201d\u201c\u00bb\u2018\u2019"
+
+
 def clean_memo(memo: str | None) -> str | None:
     if not memo:
         return None
     cleaned = " ".join(memo.split()).strip()
-    if len(cleaned) >= 2 and cleaned[0] in "\"“'" and cleaned[-1] in "\"”'":
+    if len(cleaned) >= 2 and cleaned[0] in _OPENING and cleaned[-1] in _CLOSING:
         cleaned = cleaned[1:-1].strip()
     if cleaned.lower() in {"n/a", "none", "-", ""}:
         return None

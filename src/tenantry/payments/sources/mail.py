@@ -196,6 +196,10 @@ _MONTH_DATE = re.compile(
     r"\b(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+"
     r"(?P<day>\d{1,2}),?\s+(?P<year>\d{4})\b"
 )
+_DAY_MONTH_DATE = re.compile(
+    r"\b(?P<day>\d{1,2})\.?\s+(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+    r"[a-z]*\.?,?\s+(?P<year>\d{4})\b"
+)
 _NUMERIC_DATE = re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b")
 _ISO_DATE = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b")
 _MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec"
@@ -209,6 +213,9 @@ def find_date(text: str | None) -> date | None:
         return None
     try:
         if match := _MONTH_DATE.search(text):
+            month = _MONTHS[match["mon"][:3].lower()]
+            return date(int(match["year"]), month, int(match["day"]))
+        if match := _DAY_MONTH_DATE.search(text):
             month = _MONTHS[match["mon"][:3].lower()]
             return date(int(match["year"]), month, int(match["day"]))
         if match := _ISO_DATE.search(text):

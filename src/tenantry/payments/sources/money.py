@@ -35,6 +35,7 @@ _SYMBOLS = {
     "A$": "AUD",
     "AU$": "AUD",
 }
+_DOT_DECIMAL = frozenset({"USD", "GBP", "CAD", "AUD"})
 _MINUS = "-\u2212\u2013"
 _AMOUNT = re.compile(
     r"(?P<neg>[" + _MINUS + r"]\s?)?"
@@ -113,6 +114,8 @@ def parse_money(text: str, *, default_currency: str | None = None) -> Money | No
         value = _number(match["num"])
         if value is None or currency not in ISO_4217:
             return None
+        if currency in _DOT_DECIMAL and re.fullmatch(r"\d{1,3}\.\d{3}", match["num"]):
+            return None  # "$12.345": a dollar amount never has three decimals; refuse to guess
         scaled = value * (10 ** minor_units(currency))
         if scaled != scaled.to_integral_value():
             return None

@@ -25,7 +25,7 @@ from tenantry.payments.sources.money import parse_money
 
 __all__ = ["parse"]
 
-_AMOUNT = r"(?P<amount>\S*\d[\d.,]*(?:\s?[A-Z]{3})?)"
+_AMOUNT = r"(?P<amount>\S*\d[\d.,]*(?:\s?[€£$])?(?:\s?[A-Z]{3})?)"
 _SENT_YOU = re.compile(r"^(?P<name>.+?) sent you " + _AMOUNT, re.I)
 _RECEIVED_FROM = re.compile(
     r"^you(?:'ve| have)? received (?:a payment of )?" + _AMOUNT + r" from (?P<name>.+?)(?: \(|$)",

@@ -24,7 +24,8 @@ from tenantry.payments.sources.money import ISO_4217, minor_units
 __all__ = ["is_mt940", "parse_mt940", "purpose_fields"]
 
 _SUBFIELD = re.compile(r"\?(\d{2})")
-_KEYWORD = re.compile(r"\b(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|COAM|OAMT|IBAN|BIC)\+")
+# SEPA keywords start a subfield, so after the subfields are joined they may follow any text.
+_KEYWORD = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|COAM|OAMT|IBAN|BIC)\+")
 
 
 def is_mt940(head: bytes) -> bool:
