@@ -322,3 +322,51 @@ def test_an_amount_missing_from_a_zelle_alert_is_rejected(verifier: DkimVerifier
     result = parse_email(raw, verifier=verifier)
     assert isinstance(result, Rejected)
     assert "amount" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "body", "amount_cents", "payer"),
+    [
+        ("venmo@venmo.com", "Erika Mustermann paid your $12.50 request", "", 1_250, "Erika"),
+        (
+            "venmo@venmo.com",
+            "Erika Mustermann paid $7.00 to your Venmo account. Leave it in Venmo.",
+            "",
+            700,
+            "Erika",
+        ),
+        (
+            "no-reply@alertsp.chase.com",
+            "ERIKA MUSTERMANN sent you money",
+            "Amount $5.00",
+            500,
+            "ERIKA",
+        ),
+        (
+            "service@paypal.com",
+            "You've received $20.00 USD from Erika Mustermann",
+            "",
+            2_000,
+            "Erika",
+        ),
+        (
+            "service@intl.paypal.com",
+            "You have received a payment",
+            "Erika Mustermann sent you CA$30.00 CAD",
+            3_000,
+            "Erika",
+        ),
+        ("notifications@stripe.com", "You received a payment of €9.99", "", 999, None),
+    ],
+)
+def test_other_subject_wordings_of_the_providers_are_read(
+    sender: str,
+    subject: str,
+    body: str,
+    amount_cents: int,
+    payer: str | None,
+    verifier: DkimVerifier,
+) -> None:
+    notice = _notice(parse_email(_mail(sender, subject, body), verifier=verifier))
+    assert notice.amount_cents == amount_cents
+    assert (notice.payer_name or "").split(" ")[0] == (payer or "")

@@ -234,3 +234,29 @@ def test_hostile_bytes_are_rejected_never_raised(verifier: DkimVerifier) -> None
         assert isinstance(result, Rejected | Notice)
         if isinstance(result, Notice):
             assert result.trust.level is not TrustLevel.VERIFIED
+
+
+def test_without_a_keys_file_keys_come_from_dns_once_per_selector(
+    payment: pm.SamplePayment, test_key: pm.TestKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dns.resolver
+
+    asked: list[str] = []
+
+    class Record:
+        strings = (test_key.txt[:40].encode(), test_key.txt[40:].encode())
+
+    def resolve(name: str, kind: str, lifetime: float) -> list[Record]:
+        asked.append(f"{name} {kind}")
+        if name.startswith(test_key.selector):
+            return [Record()]
+        raise dns.resolver.NXDOMAIN
+
+    monkeypatch.setattr(dns.resolver, "resolve", resolve)
+    verifier = DkimVerifier.from_settings(Settings(dkim_keys_file=None))
+    raw = pm.signed_mail("venmo", payment, test_key)
+    assert _trust(raw, verifier) is TrustLevel.VERIFIED
+    assert _trust(raw, verifier) is TrustLevel.VERIFIED
+    assert asked == [f"{test_key.selector}._domainkey.venmo.com. TXT"]
+    other = pm.sign(pm.venmo_mail(payment), test_key, "venmo.com", selector="gone")
+    assert _trust(other, verifier) is TrustLevel.UNKNOWN_KEY

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email import policy
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -32,8 +32,8 @@ _MAX_HEADER = 10_000
 
 @dataclass(frozen=True)
 class Mail:
-    """The parts of an e-mail the parsers read. `lines`: the text part, or the HTML part rendered
-    to text when there is no text part; `html_lines`: the HTML part rendered (may be empty)."""
+    """The parts of an e-mail the parsers read. `lines`: the text part's lines followed by the
+    HTML part rendered to text; `html_lines`: the HTML part alone (may be empty)."""
 
     from_address: str | None
     from_domain: str | None
@@ -102,6 +102,17 @@ def _header(message: Message, name: str) -> str:
     value = message.get(name)
     if value is None:
         return ""
+    if isinstance(value, Header):  # raw 8-bit bytes in the header (RFC 6532 UTF-8 headers)
+        chunks = []
+        for chunk, charset in decode_header(value):
+            if isinstance(chunk, str):
+                chunks.append(chunk)
+                continue
+            try:
+                chunks.append(chunk.decode(charset or "utf-8", "replace"))
+            except LookupError:  # "unknown-8bit" and charsets Python does not know
+                chunks.append(chunk.decode("utf-8", "replace"))
+        return "".join(chunks)[:_MAX_HEADER]
     text = str(value)[:_MAX_HEADER]
     try:
         return str(make_header(decode_header(text)))
@@ -155,7 +166,8 @@ def read_mail(raw: bytes) -> Mail:
         sent = None
     plain, html = _bodies(message)
     html_lines = html_to_lines(html) if html else ()
-    lines = _clean_lines(plain) if plain.strip() else html_lines
+    # The text part first; the rendered HTML after it, for fields a terse text part leaves out.
+    lines = (*_clean_lines(plain), *html_lines) if plain.strip() else html_lines
     return Mail(
         from_address=from_address,
         from_domain=from_domain,
