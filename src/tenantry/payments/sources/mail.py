@@ -15,7 +15,7 @@ from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
+from html import unescape
 
 __all__ = [
     "Mail",
@@ -46,35 +46,30 @@ class Mail:
     html: str
 
 
-_BLOCK_TAGS = (
-    "address article br dd div dt footer h1 h2 h3 h4 h5 h6 header hr li p section table "
-    "tbody td th thead tr ul ol center blockquote"
+_BLOCK_TAG = re.compile(
+    r"</?(?:address|article|br|dd|div|dt|footer|h[1-6]|header|hr|li|p|section|table|tbody|td|"
+    r"th|thead|tr|ul|ol|center|blockquote)\b[^>]*>",
+    re.IGNORECASE,
 )
-_BLOCK = frozenset(_BLOCK_TAGS.split())
-_SKIP = frozenset({"style", "script", "head", "title"})
+_HIDDEN_OPEN = re.compile(r"<!--|<(style|script|head|title)\b", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skipping += 1
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
+def _visible(html: str) -> str:
+    """`html` without comments and style, script, head and title elements (linear time, also on
+    unclosed elements: everything after one is dropped)."""
+    lower = html.lower()
+    kept: list[str] = []
+    position = 0
+    while match := _HIDDEN_OPEN.search(html, position):
+        kept.append(html[position : match.start()])
+        closing = "-->" if match.group(0) == "<!--" else f"</{match.group(1).lower()}"
+        end = lower.find(closing, match.end())
+        if end < 0:
+            return "".join(kept)
+        position = lower.find(">", end) + 1 or len(html)
+    kept.append(html[position:])
+    return "".join(kept)
 
 
 def _clean_lines(text: str) -> tuple[str, ...]:
@@ -88,14 +83,9 @@ def _clean_lines(text: str) -> tuple[str, ...]:
 
 
 def html_to_lines(html: str) -> tuple[str, ...]:
-    """The visible text of an HTML part, one block per line."""
-    parser = _Text()
-    try:
-        parser.feed(html[:_MAX_TEXT])
-        parser.close()
-    except (AssertionError, ValueError):  # malformed markup: keep what was read
-        pass
-    return _clean_lines("".join(parser.parts))
+    """The visible text of an HTML part, one block element per line."""
+    text = _BLOCK_TAG.sub("\n", _visible(html[:_MAX_TEXT]))
+    return _clean_lines(unescape(_TAG.sub("", text)))
 
 
 def _header(message: Message, name: str) -> str:
