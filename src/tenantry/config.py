@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         le=730,
         description="Days after a booking's start that a payment may still be for it.",
     )
+    dkim_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "File of DKIM public keys that verify payment e-mails instead of DNS (offline installs"
+            " and tests): one `<selector>._domainkey.<domain> <TXT value>` per line."
+        ),
+    )
     benchmark_min_tenants: int = Field(
         default=5,
         ge=5,

@@ -1,0 +1,94 @@
+"""Files and folders to notices: one `.eml`, a Maildir, a folder of messages, CAMT.053, MT940.
+
+This module owns how a path is walked (sorted, deterministic), how a file's kind is recognised
+(by content; the extension only decides which files of a folder are read) and the size cap. An
+unreadable or oversized file becomes a `Rejected`, never an exception. Origins are paths
+relative to the argument, `#n` added for the n-th entry of a statement.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from tenantry.payments.notices import Notice, Rejected
+from tenantry.payments.sources.camt import is_camt053, parse_camt053
+from tenantry.payments.sources.email_notice import MAX_MESSAGE_BYTES, parse_email
+from tenantry.payments.sources.swift_mt940 import is_mt940, parse_mt940
+from tenantry.payments.trust import DkimVerifier
+
+__all__ = ["MAX_FILE_BYTES", "read_file", "read_path"]
+
+MAX_FILE_BYTES = MAX_MESSAGE_BYTES
+_FOLDER_SUFFIXES = frozenset({".eml", ".msg", ".xml", ".sta", ".mt940", ".txt", ".940"})
+_HEAD = 4096
+
+
+def read_file(path: Path, origin: str, *, verifier: DkimVerifier) -> Iterator[Notice | Rejected]:
+    """The notices of one file: a statement yields one per entry, an e-mail one."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            yield Rejected("file larger than 25 MB", origin=origin)
+            return
+        data = path.read_bytes()
+    except OSError:
+        yield Rejected("file cannot be read", origin=origin)
+        return
+    if len(data) > MAX_FILE_BYTES:  # grew while being read
+        yield Rejected("file larger than 25 MB", origin=origin)
+        return
+    head = data[:_HEAD]
+    if is_camt053(head):
+        yield from parse_camt053(data, origin=origin)
+    elif is_mt940(head):
+        yield from parse_mt940(data, origin=origin)
+    else:
+        yield parse_email(data, verifier=verifier, origin=origin)
+
+
+def _maildir_files(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for sub in ("cur", "new"):
+        folder = root / sub
+        if folder.is_dir():
+            files.extend(
+                entry
+                for entry in folder.iterdir()
+                if entry.is_file() and not entry.name.startswith(".")
+            )
+    return files
+
+
+def _folder_files(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = [name for name in dirs if not name.startswith(".") and name != "tmp"]
+        here = Path(folder)
+        if here != root and ((here / "cur").is_dir() or (here / "new").is_dir()):
+            files.extend(_maildir_files(here))
+            dirs[:] = []
+            continue
+        if here.name in ("cur", "new") and (here.parent / "cur").is_dir() and here.parent != root:
+            continue
+        files.extend(
+            here / name
+            for name in names
+            if not name.startswith(".") and Path(name).suffix.lower() in _FOLDER_SUFFIXES
+        )
+    return files
+
+
+def read_path(path: Path, *, verifier: DkimVerifier) -> Iterator[Notice | Rejected]:
+    """Every notice under `path`: a file, a Maildir (cur/ and new/) or a folder of `.eml` and
+    statement files (walked recursively, Maildirs inside it included), in sorted order."""
+    if path.is_file():
+        yield from read_file(path, path.name, verifier=verifier)
+        return
+    if not path.is_dir():
+        yield Rejected("no such file or folder", origin=path.name)
+        return
+    is_maildir = (path / "cur").is_dir() or (path / "new").is_dir()
+    files = _maildir_files(path) if is_maildir else _folder_files(path)
+    for file in sorted(files, key=lambda f: f.relative_to(path).as_posix()):
+        yield from read_file(file, file.relative_to(path).as_posix(), verifier=verifier)
