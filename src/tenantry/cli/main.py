@@ -34,6 +34,7 @@ from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
+from tenantry.cli import payments as payments_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import scheduling as scheduling_cmd
@@ -78,6 +79,7 @@ app.add_typer(scheduling_cmd.resources_app, name="resources")
 app.add_typer(scheduling_cmd.hours_app, name="hours")
 app.command("availability")(scheduling_cmd.availability)
 app.add_typer(locations_cmd.app, name="locations")
+app.add_typer(payments_cmd.app, name="payments")
 app.add_typer(customers_cmd.app, name="customers")
 customers_cmd.app.command("search")(lists_cmd.search_customers_command)
 app.command("seed")(seed_cmd.seed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "format_option",
     "instant",
     "location_ref",
+    "money",
     "resource_need",
     "tenant_option",
     "tenant_ref",
@@ -196,3 +198,20 @@ def resource_need(value: str) -> str:
     if not 1 <= int(match[2]) <= 100:
         raise typer.BadParameter("the quantity lies between 1 and 100")
     return f"{match[1]}={int(match[2])}"
+
+
+# The largest amount tenantry records, in cents (the API's limit too).
+MAX_CENTS = 10**10
+
+
+def money(value: str) -> Decimal:
+    """An amount in the currency's units, such as 12.50 (positive, at most two decimals)."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise typer.BadParameter("must be an amount such as 12.50") from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise typer.BadParameter("must be a positive amount with at most two decimals")
+    if amount * 100 > MAX_CENTS:
+        raise typer.BadParameter("is larger than any amount tenantry records")
+    return amount
