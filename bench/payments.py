@@ -35,6 +35,11 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+
+from bench.common import BENCH_MASTER, Result, database, knob, scaled_name
+from tenantry.composition import open_database
+from tenantry.db.engine import Database
+from tenantry.db.provider import DatabaseTarget
 from tenantry.demo.payment_mail import (
     SamplePayment,
     TestKey,
@@ -44,19 +49,14 @@ from tenantry.demo.payment_mail import (
     signed_mail,
     write_mail,
 )
-from tenantry.payments.sources import read_path
-from tenantry.payments.trust import DkimVerifier
-
-from bench.common import BENCH_MASTER, Result, database, knob, scaled_name
-from tenantry.composition import open_database
-from tenantry.db.engine import Database
-from tenantry.db.provider import DatabaseTarget
 from tenantry.domain.bookings import booking_code
 from tenantry.models import Location
 from tenantry.models.enums import BookingKind, BookingStatus, LegalForm, MembershipRole, Vertical
 from tenantry.payments.book import OpenBook
 from tenantry.payments.importer import import_notices
 from tenantry.payments.matching import DEFAULT_FEES, Policy
+from tenantry.payments.sources import read_path
+from tenantry.payments.trust import DkimVerifier
 from tenantry.seed.generator import Scale, TenantSpec
 from tenantry.seed.loader import load
 from tenantry.services.bookings import ItemLine, create_booking, transition_booking
