@@ -27,6 +27,7 @@ from tenantry.api.resources import (
     leads,
     privacy,
     scheduling,
+    webhooks,
 )
 
 __all__ = ["RENDERERS", "ROUTERS"]
@@ -38,6 +39,7 @@ _MODULES = (
     *(edit_crm, edit_identity, edit_commerce, edit_engage, edit_insight),
     conversations,
     scheduling,
+    webhooks,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

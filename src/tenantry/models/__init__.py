@@ -43,6 +43,7 @@ from tenantry.models.identity import (
     Tenant,
     User,
 )
+from tenantry.models.inbound import MailboxCursor, WebhookEndpoint
 from tenantry.models.insight import (
     AnalysisRun,
     AnalyticsSnapshot,
@@ -121,6 +122,7 @@ __all__ = [
     "LegalHold",
     "Lineage",
     "Location",
+    "MailboxCursor",
     "Membership",
     "MembershipLocation",
     "Message",
@@ -158,6 +160,7 @@ __all__ = [
     "Vehicle",
     "Verification",
     "VisibilityCheck",
+    "WebhookEndpoint",
     "tenant_tables",
 ]
 
