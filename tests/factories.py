@@ -38,6 +38,7 @@ from tenantry.models import (
     LeadInteraction,
     LeadScoreHistory,
     Location,
+    MailboxCursor,
     Membership,
     MembershipLocation,
     Message,
@@ -65,6 +66,7 @@ from tenantry.models import (
     User,
     Vehicle,
     VisibilityCheck,
+    WebhookEndpoint,
 )
 from tenantry.models.base import Base
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
@@ -388,6 +390,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         cites = StatementEvidence(tenant_id=t, statement_id=statement.id, evidence_id=evidence.id)
         s.add_all([note, rec_ev, snap, inbox, outbox, position, api_key, retry, cites])
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
+        inbound = _inbound_rows(s, ids, t)
         uow.commit()
         rows = [
             loc,
@@ -429,6 +432,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             api_key,
             retry,
             *sched,
+            *inbound,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
@@ -486,6 +490,22 @@ def _scheduling_rows(
     ).first()
     assert slot is not None
     return [res, hours, closed, day, need, held, claim, slot]
+
+
+def _inbound_rows(s: Session, ids: Callable[[], uuid.UUID], t: uuid.UUID) -> list[Base]:
+    """A Stripe signing secret and an IMAP cursor (schema `commerce`)."""
+    endpoint = WebhookEndpoint(tenant_id=t, id=ids(), provider="stripe", label="test")
+    endpoint.secret = "whsec_test_not_a_real_secret"
+    cursor = MailboxCursor(
+        tenant_id=t,
+        id=ids(),
+        mailbox="imaps://payments@mail.example.com:993/INBOX",
+        uidvalidity=1,
+        last_uid=7,
+    )
+    s.add_all([endpoint, cursor])
+    s.flush()
+    return [endpoint, cursor]
 
 
 def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:

@@ -31,6 +31,8 @@ APPEND_ONLY = {
     "insight.retrievals",
     "insight.statement_evidence",
     "engage.message_purges",  # read only: the chat upkeep (as the owner) writes it
+    "commerce.webhook_endpoints",  # read only: `payments stripe-secret` (as the owner) writes it
+    "commerce.mailbox_cursors",  # read only: `payments watch` (as the owner) writes it
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {

@@ -34,6 +34,7 @@ from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
+from tenantry.cli import payments_wire as payments_wire_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import scheduling as scheduling_cmd
@@ -83,6 +84,7 @@ customers_cmd.app.command("search")(lists_cmd.search_customers_command)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
+app.add_typer(payments_wire_cmd.app, name="payments")
 
 _debug = False
 

@@ -24,6 +24,7 @@ from tenantry.api.problems import PROBLEM_RESPONSES, problem_response
 from tenantry.api.routing import ResourceRouter
 from tenantry.payments.stripe import MAX_EVENT_BYTES, WebhookRejectedError
 from tenantry.payments.webhook import WEBHOOK_ACTOR, Receipt, receive_stripe
+from tenantry.services.idempotency import commit_once
 
 __all__ = ["RENDERERS", "router"]
 
@@ -113,16 +114,16 @@ async def stripe_webhook(
     header = request.headers.get("stripe-signature")
 
     def run() -> Receipt:
-        with state.db.tenant_uow(tenant_id, actor=WEBHOOK_ACTOR) as uow:
-            receipt = receive_stripe(
+        return commit_once(
+            lambda: state.db.tenant_uow(tenant_id, actor=WEBHOOK_ACTOR),
+            lambda uow: receive_stripe(
                 uow,
                 header=header,
                 body=raw,
                 now=state.db.clock.now(),
                 tolerance_seconds=state.settings.stripe_webhook_tolerance_seconds,
-            )
-            uow.commit()
-        return receipt
+            ),
+        )
 
     try:
         receipt = await run_in_threadpool(run)
