@@ -216,7 +216,7 @@ def event_notice(body: bytes, event: Mapping[str, Any]) -> Notice | Rejected | I
         amount = _int(obj.get("amount_captured")) or _int(obj.get("amount"))
     else:
         amount = _int(obj.get("amount_total"))
-    currency = _text(obj.get("currency"), 3)
+    currency = _text(obj.get("currency"), 10)
     created = _int(event.get("created")) or _int(obj.get("created"))
     if transaction_id is None or amount is None or amount <= 0 or created is None:
         return Rejected("the Stripe event lacks an id, a positive amount or a time", event_id, body)
