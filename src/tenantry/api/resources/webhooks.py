@@ -51,12 +51,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A Stripe event (https://docs.stripe.com/api/events/object), signed.",
+    "description": "A Stripe event (https://docs.stripe.com/api/events/object) as Stripe"
+    " sent it: checked on its raw bytes against the Stripe-Signature, then read.",
     "required": ["id", "type", "data"],
     "properties": {
         "id": {"type": "string"},
         "type": {"type": "string"},
-        "created": {"type": "integer"},
         "data": {"type": "object"},
     },
 }
