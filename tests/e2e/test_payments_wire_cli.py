@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -205,3 +206,29 @@ def test_watch_hands_each_new_message_to_intake_and_reports_counts(
     assert main(args) == 0  # nothing new
     assert len(parsed) == 2
     assert "0 new message(s)" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_a_running_watch_cleanly(
+    env: dict[str, str],  # noqa: F811
+    shop: TenantFixture,
+    imap: ImapTestServer,
+) -> None:
+    exe = Path(sys.executable).with_name("tenantry")
+    url = f"imap://{imap.user}@127.0.0.1:{imap.port}/INBOX"
+    proc = subprocess.Popen(
+        [str(exe), "payments", "watch", "--tenant", shop.slug, "--imap", url, "--interval", "5"],
+        env={**env, "TENANTRY_IMAP_PASSWORD": IMAP_PASSWORD},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # after the first pass
+        assert first.startswith("payments watch: 0 new message(s)")
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, rest
+    assert rest.strip() == "payments watch: stopped"
+    assert any(c.endswith("LOGOUT") for c in imap.commands)
