@@ -269,6 +269,7 @@ def test_an_event_without_amount_currency_or_id_is_rejected_not_guessed(
         ("charge.refunded", CHARGE),
         ("payment_intent.created", INTENT),
         ("checkout.session.completed", SESSION | {"payment_status": "unpaid"}),
+        ("charge.succeeded", CHARGE | {"captured": False, "amount_captured": 0}),
     ],
 )
 def test_other_events_are_ignored(event_type: str, obj: dict[str, Any]) -> None:

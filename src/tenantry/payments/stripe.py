@@ -207,6 +207,9 @@ def event_notice(body: bytes, event: Mapping[str, Any]) -> Notice | Rejected | I
     obj: Mapping[str, Any] = event["data"]["object"]
     if event_type.startswith("checkout.") and obj.get("payment_status") != "paid":
         return Ignored(event_type, "checkout session not paid yet")
+    if event_type == "charge.succeeded" and obj.get("captured") is False:
+        # Authorised for a later capture: `payment_intent.succeeded` follows the capture.
+        return Ignored(event_type, "charge authorised, not captured yet")
     own_id = _id(obj.get("id"))
     intent = own_id if event_type.startswith("payment_intent.") else _id(obj.get("payment_intent"))
     transaction_id = intent or own_id
