@@ -1,8 +1,9 @@
 """A small IMAP4rev1 server for tests: real TCP, real protocol, one thread per connection.
 
 Speaks what `tenantry payments watch` needs and a client may send around it: CAPABILITY,
-LOGIN, SELECT/EXAMINE, UID SEARCH, UID FETCH (BODY.PEEK[] / BODY[]), NOOP, LOGOUT and, when
-given a TLS context, STARTTLS (or TLS from the first byte with `implicit_tls`). Mailboxes are
+LOGIN, SELECT/EXAMINE, UID SEARCH, UID FETCH (BODY.PEEK[] / BODY[], or RFC822.SIZE), NOOP,
+LOGOUT and, when given a TLS context, STARTTLS (or TLS from the first byte with
+`implicit_tls`). Mailboxes are
 in memory: `add` appends a message with the next UID, `renumber` gives a mailbox a new
 UIDVALIDITY (as a server does after rebuilding it). `drop_on_fetch` makes the server cut the
 connection when the next UID FETCH arrives, as a network failure would. `commands` records
@@ -279,8 +280,15 @@ class _Session:
                 self.server.drop_on_fetch -= 1
                 return False  # the connection breaks off without an answer
             items = b" ".join(args[1:]).upper()
+            if items == b"(UID RFC822.SIZE)":
+                for uid in sorted(_uid_set(args[0], uids)):
+                    seq = uids.index(uid) + 1
+                    size = len(messages[uid])
+                    self.send(b"* %d FETCH (UID %d RFC822.SIZE %d)" % (seq, uid, size))
+                self.send(tag + b" OK FETCH completed")
+                return True
             if b"BODY.PEEK[]" not in items and b"BODY[]" not in items:
-                self.send(tag + b" BAD only BODY[] and BODY.PEEK[] are served")
+                self.send(tag + b" BAD only BODY[], BODY.PEEK[] and RFC822.SIZE are served")
                 return True
             for uid in sorted(_uid_set(args[0], uids)):
                 raw = messages[uid]

@@ -111,6 +111,25 @@ def test_the_cursor_moves_only_past_messages_the_handler_took(imap: ImapTestServ
     assert [uid for uid, _ in again.seen] == [2, 3]
 
 
+def test_a_message_larger_than_the_limit_is_passed_over_not_fetched(imap: ImapTestServer) -> None:
+    imap.add(message(1))
+    imap.add(message(2) + b"x" * 5000)
+    imap.add(message(3))
+    store = MemoryCursors()
+    watcher = MailboxWatcher(plain_url(imap), PASSWORD, store, max_bytes=1000)
+    got = Collector()
+    try:
+        report = watcher.poll(got)
+    finally:
+        watcher.close()
+    assert report == BatchReport(fetched=2, reset=False, skipped=1)
+    assert "1 too large and skipped" in report.line()
+    assert [uid for uid, _ in got.seen] == [1, 3]
+    assert store.saved[watcher.url.key] == (1000, 3)
+    fetched = [c for c in imap.commands if "BODY.PEEK[]" in c]
+    assert fetched and all(" 2 " not in c and ",2," not in c for c in fetched)
+
+
 def test_a_new_uidvalidity_reads_the_mailbox_again_from_the_start(
     imap: ImapTestServer,
 ) -> None:

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from tenantry.errors import AuthenticationError, ValidationError
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "BatchReport",
     "CursorStore",
     "ImapUrl",
@@ -39,7 +40,9 @@ __all__ = [
 MessageHandler = Callable[[int, bytes], None]  # (UID, raw message)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _FETCH_BATCH = 25
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024  # a notification is a few kilobytes; this is no notification
 _UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _NETWORK_ERRORS = (OSError, imaplib.IMAP4.abort, socket.timeout)
 
 
@@ -106,12 +109,14 @@ class CursorStore(Protocol):
 class BatchReport:
     """One pass over the mailbox, in counts."""
 
-    fetched: int
+    fetched: int  # handed on
     reset: bool  # UIDVALIDITY changed: started again from the beginning
+    skipped: int = 0  # larger than the watch takes: passed over
 
     def line(self) -> str:
         reset = " (mailbox renumbered: read again from the start)" if self.reset else ""
-        return f"payments watch: {self.fetched} new message(s) handed on{reset}"
+        skipped = f", {self.skipped} too large and skipped" if self.skipped else ""
+        return f"payments watch: {self.fetched} new message(s) handed on{skipped}{reset}"
 
 
 def _quote(name: str) -> str:
@@ -129,11 +134,13 @@ class MailboxWatcher:
         *,
         timeout: float = 60.0,
         ssl_context: ssl.SSLContext | None = None,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.url = url
         self._password = password
         self.store = store
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.ssl_context = ssl_context or ssl.create_default_context()
         self._conn: imaplib.IMAP4 | None = None
 
@@ -181,11 +188,21 @@ class MailboxWatcher:
         if cursor is None or reset:
             self.store.save(self.url.key, uidvalidity, last)
         uids = self._search(conn, last)
+        handed = skipped = 0
         for start in range(0, len(uids), _FETCH_BATCH):
-            for uid, raw in self._fetch(conn, uids[start : start + _FETCH_BATCH]):
-                handle(uid, raw)
+            chunk = uids[start : start + _FETCH_BATCH]
+            sizes = self._sizes(conn, chunk)
+            wanted = [uid for uid in chunk if sizes.get(uid, 0) <= self.max_bytes]
+            fetched = dict(self._fetch(conn, wanted)) if wanted else {}
+            for uid in chunk:
+                if uid in fetched:
+                    handle(uid, fetched[uid])
+                    handed += 1
+                elif sizes.get(uid, 0) > self.max_bytes:
+                    skipped += 1
+                # else: deleted since the search. Either way the cursor moves past it.
                 self.store.save(self.url.key, uidvalidity, uid)
-        return BatchReport(fetched=len(uids), reset=reset)
+        return BatchReport(fetched=handed, reset=reset, skipped=skipped)
 
     @staticmethod
     def _search(conn: imaplib.IMAP4, last: int) -> list[int]:
@@ -195,6 +212,21 @@ class MailboxWatcher:
         found = b" ".join(d for d in data if isinstance(d, bytes)).split()
         # `n:*` also matches the newest message when none is above n: keep only those above.
         return sorted({int(u) for u in found if u.isdigit() and int(u) > last})
+
+    @staticmethod
+    def _sizes(conn: imaplib.IMAP4, uids: list[int]) -> dict[int, int]:
+        """Each message's size, asked before its body is fetched."""
+        typ, data = conn.uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
+        if typ != "OK":
+            raise imaplib.IMAP4.abort("UID FETCH RFC822.SIZE failed")
+        sizes: dict[int, int] = {}
+        for part in data:
+            line = part[0] if isinstance(part, tuple) else part
+            if isinstance(line, bytes):
+                uid, size = _UID.search(line), _SIZE.search(line)
+                if uid is not None and size is not None:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
 
     @staticmethod
     def _fetch(conn: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
