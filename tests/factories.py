@@ -38,6 +38,7 @@ from tenantry.models import (
     LeadInteraction,
     LeadScoreHistory,
     Location,
+    MailboxCursor,
     MatchDecision,
     Membership,
     MembershipLocation,
@@ -67,6 +68,7 @@ from tenantry.models import (
     User,
     Vehicle,
     VisibilityCheck,
+    WebhookEndpoint,
 )
 from tenantry.models.base import Base
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
@@ -414,6 +416,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         )
         s.add_all([decision, alias])
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
+        inbound = _inbound_rows(s, ids, t)
         uow.commit()
         rows = [
             loc,
@@ -457,6 +460,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             decision,
             alias,
             *sched,
+            *inbound,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
@@ -514,6 +518,22 @@ def _scheduling_rows(
     ).first()
     assert slot is not None
     return [res, hours, closed, day, need, held, claim, slot]
+
+
+def _inbound_rows(s: Session, ids: Callable[[], uuid.UUID], t: uuid.UUID) -> list[Base]:
+    """A Stripe signing secret and an IMAP cursor (schema `commerce`)."""
+    endpoint = WebhookEndpoint(tenant_id=t, id=ids(), provider="stripe", label="test")
+    endpoint.secret = "whsec_test_not_a_real_secret"
+    cursor = MailboxCursor(
+        tenant_id=t,
+        id=ids(),
+        mailbox="imaps://payments@mail.example.com:993/INBOX",
+        uidvalidity=1,
+        last_uid=7,
+    )
+    s.add_all([endpoint, cursor])
+    s.flush()
+    return [endpoint, cursor]
 
 
 def _privacy_rows(db: Database, t: uuid.UUID, email: str) -> list[Base]:

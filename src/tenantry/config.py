@@ -238,6 +238,15 @@ class Settings(BaseSettings):
         ge=5,
         description="A benchmark figure is published only where at least this many tenants add.",
     )
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="How far a Stripe-Signature's timestamp may lie from now (replay window).",
+    )
+    imap_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="Network timeout of `payments watch` (IMAP)."
+    )
 
     @property
     def pgdata(self) -> Path:

@@ -32,6 +32,8 @@ APPEND_ONLY = {
     "insight.statement_evidence",
     "engage.message_purges",  # read only: the chat upkeep (as the owner) writes it
     "commerce.match_decisions",
+    "commerce.webhook_endpoints",  # read only: `payments stripe-secret` (as the owner) writes it
+    "commerce.mailbox_cursors",  # read only: `payments watch` (as the owner) writes it
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {

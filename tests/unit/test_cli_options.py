@@ -51,6 +51,8 @@ FREE_TEXT = {
     ("vc confirm", "token"),
     # a resource's label (a bay number, a role or first name)
     ("resources add", "name"),
+    # a label for listings of webhook secrets
+    ("payments stripe-secret set", "label"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

@@ -28,6 +28,7 @@ from tenantry.api.resources import (
     payment_notifications,
     privacy,
     scheduling,
+    webhooks,
 )
 
 __all__ = ["RENDERERS", "ROUTERS"]
@@ -40,6 +41,7 @@ _MODULES = (
     conversations,
     scheduling,
     payment_notifications,
+    webhooks,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from tenantry.cli import payments_wire
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, money, tenant_option, uuid_value
@@ -42,6 +43,8 @@ app = typer.Typer(
 )
 review_app = typer.Typer(help="The review queue of payment notifications.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
+app.add_typer(payments_wire.stripe_secret_app, name="stripe-secret")
+app.command("watch")(payments_wire.watch)
 
 MASK = "***"
 

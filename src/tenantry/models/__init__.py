@@ -45,6 +45,7 @@ from tenantry.models.identity import (
     Tenant,
     User,
 )
+from tenantry.models.inbound import MailboxCursor, WebhookEndpoint
 from tenantry.models.insight import (
     AnalysisRun,
     AnalyticsSnapshot,
@@ -123,6 +124,7 @@ __all__ = [
     "LegalHold",
     "Lineage",
     "Location",
+    "MailboxCursor",
     "MatchDecision",
     "Membership",
     "MembershipLocation",
@@ -162,6 +164,7 @@ __all__ = [
     "Vehicle",
     "Verification",
     "VisibilityCheck",
+    "WebhookEndpoint",
     "tenant_tables",
 ]
 

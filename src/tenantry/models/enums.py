@@ -502,3 +502,9 @@ class ResourceKind(StrEnum):
     ROOM = "room"
     TABLE = "table"
     OTHER = "other"
+
+
+class WebhookProvider(StrEnum):
+    """A payment provider that signs the webhooks it sends a tenant (schema `commerce`)."""
+
+    STRIPE = "stripe"

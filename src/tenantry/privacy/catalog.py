@@ -131,6 +131,18 @@ TABLES: dict[str, TableEntry] = {
         "tenant staff (OAuth tokens)",
         "until disconnected",
     ),
+    "commerce.webhook_endpoints": TableEntry(
+        "receiving signed payment webhooks (endpoint signing secrets)",
+        _CONTRACT,
+        _NONE,
+        "until revoked, then with the account",
+    ),
+    "commerce.mailbox_cursors": TableEntry(
+        "reading payment notifications from the tenant's mailbox (read position)",
+        _CONTRACT,
+        _NONE,
+        _LIFETIME,
+    ),
     "insight.visibility_checks": TableEntry(
         "visibility check", _CONTRACT, _NONE, "24 months (seed 001)"
     ),
@@ -480,6 +492,9 @@ _COLUMNS: dict[str, str] = {
             "reservation_slots.slot",
         )
     },
+    "commerce.webhook_endpoints.label": _CONFIG,
+    "commerce.mailbox_cursors.uidvalidity": "technical (IMAP mailbox position)",
+    "commerce.mailbox_cursors.last_uid": "technical (IMAP mailbox position)",
 }
 
 
