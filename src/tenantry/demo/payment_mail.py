@@ -26,11 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "BANK_FROM",
+    "FORGERIES",
     "PROVIDER_FROM",
     "SamplePayment",
     "StatementEntry",
     "TestKey",
     "camt053",
+    "forged_mail",
     "keys_file_text",
     "make_test_key",
     "mt940",
@@ -375,9 +377,48 @@ def signed_mail(
     provider: str, payment: SamplePayment, key: TestKey, *, bank: str | None = None
 ) -> bytes:
     """`write_mail`, DKIM-signed with `key` for the sender's own domain."""
-    raw = write_mail(provider, payment, bank=bank)
+    return sign(write_mail(provider, payment, bank=bank), key, _sender_domain(provider, bank))
+
+
+FORGERIES = (
+    "unsigned",
+    "body_changed",
+    "amount_changed",
+    "foreign_domain",
+    "spoofed_from",
+    "unknown_key",
+)
+
+
+def _sender_domain(provider: str, bank: str | None) -> str:
     address = BANK_FROM[bank or "chase"][1] if provider == "zelle" else PROVIDER_FROM[provider][1]
-    return sign(raw, key, address.rsplit("@", 1)[1])
+    return address.rsplit("@", 1)[1]
+
+
+def forged_mail(
+    provider: str, payment: SamplePayment, key: TestKey, how: str, *, bank: str | None = None
+) -> bytes:
+    """A message that must never be trusted, made `how` (one of `FORGERIES`): unsigned; signed and
+    then the body or the amount changed; signed by a domain that is not a provider's; signed
+    validly by another provider's domain under this provider's From; or under a selector no key
+    is published for."""
+    raw = write_mail(provider, payment, bank=bank)
+    domain = _sender_domain(provider, bank)
+    if how == "unsigned":
+        return raw
+    if how == "body_changed":
+        return sign(raw, key, domain).replace(b"</body>", b"<p>Updated.</p></body>", 1)
+    if how == "amount_changed":
+        real = _money(payment.amount_cents, payment.currency).encode("utf-8")
+        fake = _money(payment.amount_cents * 2 + 100, payment.currency).encode("utf-8")
+        return sign(raw, key, domain).replace(real, fake)
+    if how == "foreign_domain":
+        return sign(raw, key, "mailer.example")
+    if how == "spoofed_from":
+        return sign(raw, key, "stripe.com" if provider != "stripe" else "venmo.com")
+    if how == "unknown_key":
+        return sign(raw, key, domain, selector="retired2019")
+    raise ValueError("unknown forgery")
 
 
 @dataclass(frozen=True)

@@ -370,3 +370,14 @@ def test_other_subject_wordings_of_the_providers_are_read(
     notice = _notice(parse_email(_mail(sender, subject, body), verifier=verifier))
     assert notice.amount_cents == amount_cents
     assert (notice.payer_name or "").split(" ")[0] == (payer or "")
+
+
+def test_hostile_html_is_rendered_in_linear_time() -> None:
+    import time
+
+    from tenantry.payments.sources.mail import html_to_lines
+
+    started = time.perf_counter()
+    for html in ("<style>" * 200_000, "<!--" * 200_000, "<td>" * 200_000, "<" * 500_000):
+        html_to_lines(html)
+    assert time.perf_counter() - started < 5

@@ -28,6 +28,7 @@ __all__ = [
 _MAX_PARTS = 64
 _MAX_TEXT = 2_000_000
 _MAX_HEADER = 10_000
+_MAX_LINES = 2_000  # notifications have a few dozen lines; fields past this are not read
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,11 @@ class Mail:
 
 _BLOCK_TAG = re.compile(
     r"</?(?:address|article|br|dd|div|dt|footer|h[1-6]|header|hr|li|p|section|table|tbody|td|"
-    r"th|thead|tr|ul|ol|center|blockquote)\b[^>]*>",
+    r"th|thead|tr|ul|ol|center|blockquote)\b[^<>]*>",
     re.IGNORECASE,
 )
 _HIDDEN_OPEN = re.compile(r"<!--|<(style|script|head|title)\b", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # [^<>]: a "<" never closed costs linear time
 
 
 def _visible(html: str) -> str:
@@ -73,8 +74,10 @@ def _visible(html: str) -> str:
 
 
 def _clean_lines(text: str) -> tuple[str, ...]:
-    lines = []
+    lines: list[str] = []
     for line in text.replace("\r", "\n").split("\n"):
+        if len(lines) >= _MAX_LINES:
+            break
         cleaned = " ".join(line.replace("\u00a0", " ").replace("\u200b", "").split())
         cleaned = cleaned.strip("*_ ").strip()
         if cleaned:
