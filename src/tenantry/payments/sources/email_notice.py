@@ -42,7 +42,7 @@ def parse_email(
     except Exception:  # any decoding failure of hostile input is a rejection
         return Rejected("not a readable e-mail", origin=origin, raw=raw)
     if mail.from_count != 1:
-        reason = "no From address" if mail.from_count == 0 else "more than one From header"
+        reason = "no From address" if mail.from_count == 0 else "more than one From address"
         return Rejected(reason, origin=origin, raw=raw)
     sender = sender_for_domain(mail.from_domain)
     if sender is None:

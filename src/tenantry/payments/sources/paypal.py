@@ -21,7 +21,7 @@ from tenantry.payments.sources.base import (
     money_or_refusal,
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
-from tenantry.payments.sources.money import parse_money
+from tenantry.payments.sources.money import is_amount, parse_money
 
 __all__ = ["parse"]
 
@@ -75,7 +75,9 @@ def parse(mail: Mail) -> Parsed | Refusal:
             None,
         )
     amount_text = headline["amount"] if headline else None
-    amount_text = amount_text or field(mail.lines, "Gross amount", "Amount received", "Total")
+    amount_text = amount_text or field(
+        mail.lines, "Gross amount", "Amount received", "Total", accept=is_amount
+    )
     money = money_or_refusal(amount_text)
     if isinstance(money, Refusal):
         return money
@@ -97,7 +99,9 @@ def parse(mail: Mail) -> Parsed | Refusal:
         transaction_id = transaction_id.split()[0].upper()
         if not _TRANSACTION_ID.match(transaction_id):
             transaction_id = None
-    when = occurred_at(find_date(field(mail.lines, "Transaction date", "Date")), mail.date)
+    when = occurred_at(
+        find_date(field(mail.lines, "Transaction date", "Date", accept=find_date)), mail.date
+    )
     if when is None:
         return Refusal("no date")
     if transaction_id is None:

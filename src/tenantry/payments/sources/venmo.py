@@ -98,7 +98,9 @@ def parse(mail: Mail) -> Parsed | Refusal:
     if transaction_id is None or not _ID.match(transaction_id):
         story = _STORY.search(mail.html) or _STORY.search("\n".join(mail.lines))
         transaction_id = story["id"] if story else None
-    when = occurred_at(find_date(field(mail.lines, "Date", "Transaction date")), mail.date)
+    when = occurred_at(
+        find_date(field(mail.lines, "Date", "Transaction date", accept=find_date)), mail.date
+    )
     if when is None:
         return Refusal("no date")
     if transaction_id is None:

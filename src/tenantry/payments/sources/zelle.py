@@ -28,6 +28,7 @@ from tenantry.payments.sources.base import (
     money_or_refusal,
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
+from tenantry.payments.sources.money import is_amount
 
 __all__ = ["parse"]
 
@@ -102,7 +103,7 @@ def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
         if _REQUEST.search(subject):
             return Refusal("payment request, not a payment")
         return Refusal("not a payment notification")
-    amount_text = field(mail.lines, "Amount")
+    amount_text = field(mail.lines, "Amount", accept=is_amount)
     if amount_text is None and "amount" in incoming.groupdict():
         amount_text = incoming["amount"]
     money = money_or_refusal(amount_text)
@@ -114,7 +115,7 @@ def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
     transaction_id = field(mail.lines, *bank.id_labels)
     if transaction_id is not None and not _ID.match(transaction_id):
         transaction_id = None
-    when = occurred_at(find_date(field(mail.lines, *bank.date_labels)), mail.date)
+    when = occurred_at(find_date(field(mail.lines, *bank.date_labels, accept=find_date)), mail.date)
     if when is None:
         return Refusal("no date")
     if transaction_id is None:
