@@ -22,6 +22,7 @@ from tenantry.payments.sources.base import (
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
 from tenantry.payments.sources.money import is_amount, parse_money
+from tenantry.payments.trust import Sender
 
 __all__ = ["parse"]
 
@@ -41,7 +42,6 @@ _OUTGOING = re.compile(
 )
 _REQUEST = re.compile(r"\brequest(s|ed)?\b", re.I)
 _TRANSACTION_ID = re.compile(r"^[A-Z0-9]{17}$")
-_PAYPAL_DOMAINS = ("paypal.com", "paypal.co.uk", "paypal.de", "paypal.fr", "paypal.es")
 
 
 def _note(lines: tuple[str, ...]) -> str | None:
@@ -56,7 +56,7 @@ def _note(lines: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse(mail: Mail) -> Parsed | Refusal:
+def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
     subject = mail.subject
     if _OUTGOING.search(subject):
         return Refusal("outgoing payment")
@@ -89,10 +89,11 @@ def parse(mail: Mail) -> Parsed | Refusal:
     email = None
     for line in mail.lines:
         if (payer and payer in line) or line.lower().startswith(("sender", "buyer", "from")):
-            email = find_email(line, not_domains=_PAYPAL_DOMAINS)
+            email = find_email(line, not_domains=sender.domains)
             if email:
                 break
-    email = email or find_email(field(mail.lines, "Sender", "Buyer", "Email") or "")
+    sender_field = field(mail.lines, "Sender", "Buyer", "Email")
+    email = email or find_email(sender_field, not_domains=sender.domains)
     memo = clean_memo(_note(mail.lines))
     transaction_id = field(mail.lines, "Transaction ID")
     if transaction_id is not None:

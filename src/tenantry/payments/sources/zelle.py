@@ -29,6 +29,7 @@ from tenantry.payments.sources.base import (
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
 from tenantry.payments.sources.money import is_amount
+from tenantry.payments.trust import Sender
 
 __all__ = ["parse"]
 
@@ -39,7 +40,6 @@ class _Bank:
     outgoing: re.Pattern[str]
     id_labels: tuple[str, ...]
     date_labels: tuple[str, ...]
-    domains: tuple[str, ...]
 
 
 _SENT_YOU = re.compile(r"^(?P<name>.+?) sent you (?P<amount>\S*\d[\d.,]*(?: [A-Z]{3})?)", re.I)
@@ -53,21 +53,18 @@ _BANKS = {
         outgoing=re.compile(r"^(zelle\W*\s*payment of .* sent|you sent|your zelle)", re.I),
         id_labels=("Confirmation number", "Confirmation"),
         date_labels=("Date", "Sent on"),
-        domains=("bankofamerica.com",),
     ),
     "chase": _Bank(
         incoming=(_RECEIVED, _SENT_YOU_MONEY),
         outgoing=re.compile(r"^(you sent|your zelle|you(?:'ve)? sent money)", re.I),
         id_labels=("Transaction number", "Transaction #"),
         date_labels=("Sent on", "Date"),
-        domains=("chase.com",),
     ),
     "wells_fargo": _Bank(
         incoming=(_RECEIVED, _SENT_YOU_MONEY),
         outgoing=re.compile(r"^(you sent|your zelle|you(?:'ve)? sent money)", re.I),
         id_labels=("Confirmation Code", "Confirmation number", "Confirmation"),
         date_labels=("Date", "Sent on"),
-        domains=("wellsfargo.com",),
     ),
 }
 _ID = re.compile(r"^[A-Za-z0-9-]{4,64}$")
@@ -81,20 +78,23 @@ def _payer(mail: Mail) -> str | None:
     return None
 
 
-def _contact(mail: Mail, bank: _Bank) -> tuple[str | None, str | None]:
+def _contact(mail: Mail, own_domains: tuple[str, ...]) -> tuple[str | None, str | None]:
     for index, line in enumerate(mail.lines):
         lowered = line.lower()
         if "registered with" in lowered or lowered.startswith(("sender", "sent from", "from:")):
             text = " ".join(mail.lines[index : index + 2])
-            email = find_email(text, not_domains=bank.domains)
+            email = find_email(text, not_domains=own_domains)
             phone = None if email else find_phone(text)
             if email or phone:
                 return email, phone
     return None, None
 
 
-def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
-    bank = _BANKS[bank_name]
+def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
+    bank_name = sender.bank or ""
+    bank = _BANKS.get(bank_name)
+    if bank is None:
+        return Refusal("not a payment notification")
     subject = mail.subject
     if bank.outgoing.search(subject):
         return Refusal("outgoing payment")
@@ -110,7 +110,7 @@ def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
     if isinstance(money, Refusal):
         return money
     payer = _payer(mail)
-    email, phone = _contact(mail, bank)
+    email, phone = _contact(mail, sender.domains)
     memo = clean_memo(field(mail.lines, "Memo"))
     transaction_id = field(mail.lines, *bank.id_labels)
     if transaction_id is not None and not _ID.match(transaction_id):
