@@ -82,7 +82,8 @@ def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
     if isinstance(money, Refusal):
         return money
     fee_cents = 0
-    fee = parse_money(field(mail.lines, "Fee", "PayPal fee") or "", default_currency=money.currency)
+    fee_text = field(mail.lines, "Fee", "PayPal fee", accept=is_amount)
+    fee = parse_money(fee_text or "", default_currency=money.currency)
     if fee is not None and fee.currency == money.currency and 0 < abs(fee.minor) < money.minor:
         fee_cents = abs(fee.minor)
     payer = clean_name(headline["name"]) if headline else None

@@ -94,8 +94,8 @@ def parse(mail: Mail) -> Parsed | Refusal:
     payer = clean_name(match["name"])
     memo = _html_note(mail.html)
     memo = clean_memo(memo or field(mail.lines, "Note") or _note_from_text(mail.lines))
-    transaction_id = field(mail.lines, "Transaction ID", "Payment ID")
-    if transaction_id is None or not _ID.match(transaction_id):
+    transaction_id = field(mail.lines, "Transaction ID", "Payment ID", accept=_ID.match)
+    if transaction_id is None:
         story = _STORY.search(mail.html) or _STORY.search("\n".join(mail.lines))
         transaction_id = story["id"] if story else None
     when = occurred_at(

@@ -109,12 +109,12 @@ def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
     money = money_or_refusal(amount_text)
     if isinstance(money, Refusal):
         return money
+    if money.currency != "USD":
+        return Refusal("Zelle moves US dollars only")
     payer = _payer(mail)
     email, phone = _contact(mail, sender.domains)
     memo = clean_memo(field(mail.lines, "Memo"))
-    transaction_id = field(mail.lines, *bank.id_labels)
-    if transaction_id is not None and not _ID.match(transaction_id):
-        transaction_id = None
+    transaction_id = field(mail.lines, *bank.id_labels, accept=_ID.match)
     when = occurred_at(find_date(field(mail.lines, *bank.date_labels, accept=find_date)), mail.date)
     if when is None:
         return Refusal("no date")
