@@ -1,10 +1,11 @@
 """Sample payment notifications for tests, the benchmark and the demo, in the providers' formats.
 
 Writes the e-mails Venmo, the Zelle banks (Bank of America, Chase, Wells Fargo), Stripe and
-PayPal send (subject, From, multipart text and HTML, quoted-printable) for a given payment, signs
-them with DKIM (dkimpy) under a test key, and writes CAMT.053 and MT940 statements. Everything
-here is synthetic: test keys only (RSA 1024 keeps signing around 2 ms per message), example.com
-addresses. Nothing here is used to read real notifications.
+PayPal send (subject, From, multipart text and HTML, quoted-printable) for a given payment and
+signs them with DKIM (dkimpy) under a test key; the statement writers (CAMT.053, MT940) live in
+`payment_statements` and are offered here too. Everything here is synthetic: test keys only
+(RSA 1024 keeps signing around 2 ms per message), example.com addresses. Nothing here reads
+real notifications.
 """
 
 from __future__ import annotations
@@ -12,25 +13,27 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime
 from html import escape
-from xml.sax.saxutils import escape as xml_escape
 
 import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tenantry.demo.payment_statements import StatementEntry, camt053, mt940
+
 __all__ = [
     "BANK_FROM",
+    "FORGERIES",
     "PROVIDER_FROM",
     "SamplePayment",
     "StatementEntry",
     "TestKey",
     "camt053",
+    "forged_mail",
     "keys_file_text",
     "make_test_key",
     "mt940",
@@ -76,6 +79,8 @@ class SamplePayment:
 @dataclass(frozen=True)
 class TestKey:
     """An RSA key pair for DKIM in tests; `txt` is the public TXT record's value."""
+
+    __test__ = False  # not a pytest test class despite its name
 
     private_pem: bytes
     txt: str
@@ -375,137 +380,45 @@ def signed_mail(
     provider: str, payment: SamplePayment, key: TestKey, *, bank: str | None = None
 ) -> bytes:
     """`write_mail`, DKIM-signed with `key` for the sender's own domain."""
-    raw = write_mail(provider, payment, bank=bank)
+    return sign(write_mail(provider, payment, bank=bank), key, _sender_domain(provider, bank))
+
+
+FORGERIES = (
+    "unsigned",
+    "body_changed",
+    "amount_changed",
+    "foreign_domain",
+    "spoofed_from",
+    "unknown_key",
+)
+
+
+def _sender_domain(provider: str, bank: str | None) -> str:
     address = BANK_FROM[bank or "chase"][1] if provider == "zelle" else PROVIDER_FROM[provider][1]
-    return sign(raw, key, address.rsplit("@", 1)[1])
+    return address.rsplit("@", 1)[1]
 
 
-@dataclass(frozen=True)
-class StatementEntry:
-    """One line of a bank statement; a negative amount is a debit."""
-
-    amount_cents: int
-    booked_on: date
-    entry_ref: str
-    payer_name: str | None = None
-    memo: str | None = None
-    reference: str | None = None
-    currency: str = "EUR"
-
-
-def _decimal(cents: int, separator: str) -> str:
-    value = abs(cents)
-    return f"{value // 100}{separator}{value % 100:02d}"
-
-
-def camt053(
-    entries: list[StatementEntry],
-    *,
-    version: str = "08",
-    iban: str = "DE02120300000000202051",
-    bic: str = "BYLADEM1001",
+def forged_mail(
+    provider: str, payment: SamplePayment, key: TestKey, how: str, *, bank: str | None = None
 ) -> bytes:
-    """A CAMT.053 statement (camt.053.001.<version>) with `entries`."""
-    old_party = int(version) < 8
-    status_as_code = int(version) >= 6
-    created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.0{version[-1]}">',
-        "<BkToCstmrStmt><GrpHdr><MsgId>STMT-1</MsgId>",
-        f"<CreDtTm>{created}</CreDtTm></GrpHdr>",
-        "<Stmt><Id>STMT-1-1</Id>",
-        f"<Acct><Id><IBAN>{iban}</IBAN></Id><Svcr><FinInstnId>",
-        f"<{'BIC' if old_party else 'BICFI'}>{bic}</{'BIC' if old_party else 'BICFI'}>",
-        "</FinInstnId></Svcr></Acct>",
-    ]
-    for entry in entries:
-        indicator = "CRDT" if entry.amount_cents >= 0 else "DBIT"
-        amount = f'<Amt Ccy="{entry.currency}">{_decimal(entry.amount_cents, ".")}</Amt>'
-        party = ""
-        if entry.payer_name:
-            name = f"<Nm>{xml_escape(entry.payer_name)}</Nm>"
-            role = "Dbtr" if indicator == "CRDT" else "Cdtr"
-            party = f"<RltdPties><{role}>{name if old_party else f'<Pty>{name}</Pty>'}</{role}>"
-            party += "</RltdPties>"
-        remittance = ""
-        if entry.memo:
-            chunks = [entry.memo[i : i + 140] for i in range(0, len(entry.memo), 140)]
-            remittance = "<RmtInf>" + "".join(
-                f"<Ustrd>{xml_escape(chunk)}</Ustrd>" for chunk in chunks
-            )
-            remittance += "</RmtInf>"
-        status = "<Sts><Cd>BOOK</Cd></Sts>" if status_as_code else "<Sts>BOOK</Sts>"
-        end_to_end = xml_escape(entry.reference or "NOTPROVIDED")
-        out += [
-            f"<Ntry><NtryRef>{entry.entry_ref}</NtryRef>{amount}",
-            f"<CdtDbtInd>{indicator}</CdtDbtInd>{status}",
-            f"<BookgDt><Dt>{entry.booked_on.isoformat()}</Dt></BookgDt>",
-            f"<ValDt><Dt>{entry.booked_on.isoformat()}</Dt></ValDt>",
-            f"<AcctSvcrRef>{entry.entry_ref}</AcctSvcrRef>",
-            "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>",
-            "</Domn></BkTxCd>",
-            f"<NtryDtls><TxDtls><Refs><EndToEndId>{end_to_end}</EndToEndId></Refs>",
-            f"{party}{remittance}</TxDtls></NtryDtls></Ntry>",
-        ]
-    out += ["</Stmt></BkToCstmrStmt></Document>", ""]
-    return "\n".join(out).encode("utf-8")
-
-
-def _purpose(entry: StatementEntry) -> str:
-    text = ""
-    if entry.reference:
-        text += f"EREF+{entry.reference} "
-    text += f"SVWZ+{entry.memo or ''}"
-    chunks = [text[i : i + 27] for i in range(0, len(text), 27)][:10]
-    fields = "".join(f"?{20 + n}{chunk}" for n, chunk in enumerate(chunks))
-    name = (entry.payer_name or "")[:27]
-    code = "166?00GUTSCHRIFT" if entry.amount_cents >= 0 else "177?00UEBERWEISUNG"
-    return f"{code}?109310{fields}?30BYLADEM1001?31DE02120300000000202051?32{name}"
-
-
-def _wrap86(text: str) -> list[str]:
-    """Lines of at most 65 characters, broken before a "?nn" subfield where there is one."""
-    lines: list[str] = []
-    current = ""
-    for piece in re.split(r"(?=\?\d\d)", text):
-        if current and len(current) + len(piece) > 65:
-            lines.append(current)
-            current = ""
-        current += piece
-        while len(current) > 65:
-            lines.append(current[:65])
-            current = current[65:]
-    return [*lines, current] if current else lines
-
-
-def mt940(
-    entries: list[StatementEntry],
-    *,
-    account: str = "12030000/0000202051",
-    structured: bool = True,
-) -> bytes:
-    """An MT940 statement with `entries` (German structured :86: unless `structured` is off)."""
-    currency = entries[0].currency if entries else "EUR"
-    first = entries[0].booked_on if entries else date(2026, 1, 1)
-    balance = 100_000
-    lines = [":20:STARTUMS", f":25:{account}", ":28C:00001/001"]
-    lines.append(f":60F:C{first:%y%m%d}{currency}{_decimal(balance, ',')}")
-    for entry in entries:
-        mark = "C" if entry.amount_cents >= 0 else "D"
-        day = entry.booked_on
-        reference = (entry.reference or "NONREF")[:16]
-        lines.append(
-            f":61:{day:%y%m%d}{day:%m%d}{mark}{_decimal(entry.amount_cents, ',')}"
-            f"NTRF{reference}//{entry.entry_ref[:16]}"
-        )
-        if structured:
-            details = _purpose(entry)
-        else:
-            details = " ".join(part for part in (entry.payer_name, entry.memo) if part)
-        lines += _wrap86(":86:" + details)
-        balance += entry.amount_cents
-    last = entries[-1].booked_on if entries else first
-    mark = "C" if balance >= 0 else "D"
-    lines += [f":62F:{mark}{last:%y%m%d}{currency}{_decimal(balance, ',')}", "-", ""]
-    return "\r\n".join(lines).encode("latin-1", "replace")
+    """A message that must never be trusted, made `how` (one of `FORGERIES`): unsigned; signed and
+    then the body or the amount changed; signed by a domain that is not a provider's; signed
+    validly by another provider's domain under this provider's From; or under a selector no key
+    is published for."""
+    raw = write_mail(provider, payment, bank=bank)
+    domain = _sender_domain(provider, bank)
+    if how == "unsigned":
+        return raw
+    if how == "body_changed":
+        return sign(raw, key, domain).replace(b"</body>", b"<p>Updated.</p></body>", 1)
+    if how == "amount_changed":
+        real = _money(payment.amount_cents, payment.currency).encode("utf-8")
+        fake = _money(payment.amount_cents * 2 + 100, payment.currency).encode("utf-8")
+        return sign(raw, key, domain).replace(real, fake)
+    if how == "foreign_domain":
+        return sign(raw, key, "mailer.example")
+    if how == "spoofed_from":
+        return sign(raw, key, "stripe.com" if provider != "stripe" else "venmo.com")
+    if how == "unknown_key":
+        return sign(raw, key, domain, selector="retired2019")
+    raise ValueError("unknown forgery")

@@ -3,7 +3,7 @@
 This module owns the allow-list of provider domains (one place: the e-mail parsers dispatch by
 it and the verifier checks against it) and the `DkimVerifier`, which checks a message's DKIM
 signatures with dkimpy against public keys from DNS or from the keys file named by
-`TENANTRY_DKIM_KEYS_FILE`. It reads no message content beyond the headers DKIM needs and never
+`TENANTRY_DKIM_KEYS_FILE`. It does not interpret what a message says (the parsers do) and never
 raises on hostile input: every outcome is a `Trust` verdict.
 """
 

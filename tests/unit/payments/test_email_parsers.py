@@ -370,3 +370,31 @@ def test_other_subject_wordings_of_the_providers_are_read(
     notice = _notice(parse_email(_mail(sender, subject, body), verifier=verifier))
     assert notice.amount_cents == amount_cents
     assert (notice.payer_name or "").split(" ")[0] == (payer or "")
+
+
+def test_hostile_html_is_rendered_in_linear_time() -> None:
+    import time
+
+    from tenantry.payments.sources.mail import html_to_lines
+
+    started = time.perf_counter()
+    for html in ("<style>" * 200_000, "<!--" * 200_000, "<td>" * 200_000, "<" * 500_000):
+        html_to_lines(html)
+    assert time.perf_counter() - started < 5
+
+
+def test_a_label_word_in_a_sentence_does_not_hide_the_field(verifier: DkimVerifier) -> None:
+    body = (
+        "Amount and date may vary for pending payments.\r\n"
+        "ERIKA MUSTERMANN sent you money\r\nAmount\r\n$42.00\r\nSent on\r\nMar 2, 2026"
+    )
+    raw = _mail("Chase <no.reply.alerts@chase.com>", "You received money with Zelle®", body)
+    notice = _notice(parse_email(raw, verifier=verifier))
+    assert notice.amount_cents == 4_200
+
+
+def test_a_from_header_with_two_mailboxes_is_rejected(verifier: DkimVerifier) -> None:
+    raw = _mail("Venmo <venmo@venmo.com>, evil@attacker.example", "Erika paid you $5.00")
+    result = parse_email(raw, verifier=verifier)
+    assert isinstance(result, Rejected)
+    assert result.reason == "more than one From address"

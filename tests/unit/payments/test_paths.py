@@ -132,3 +132,16 @@ def test_garbage_files_are_rejected_not_raised(tmp_path: Path, verifier: DkimVer
     results = list(read_path(tmp_path, verifier=verifier))
     assert len(results) == 3
     assert all(isinstance(r, Rejected) for r in results)
+
+
+def test_devices_and_pipes_are_refused_without_reading(
+    tmp_path: Path, verifier: DkimVerifier
+) -> None:
+    (device,) = list(read_path(Path("/dev/zero"), verifier=verifier))
+    assert isinstance(device, Rejected)
+    assert device.reason == "not a regular file"
+    pipe = tmp_path / "inbox.eml"
+    os.mkfifo(pipe)
+    (result,) = list(read_path(tmp_path, verifier=verifier))
+    assert isinstance(result, Rejected)
+    assert result.reason == "not a regular file"

@@ -4,6 +4,7 @@ are Rejected "outgoing", and hostile XML or malformed MT940 is refused without a
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,40 @@ def test_reimporting_a_statement_gives_the_same_digests() -> None:
         again = [n.sha256 for n in _notices(list(parse(data)))]
         assert first == again
         assert len(set(first)) == len(first) == 2
+
+
+STATEMENTS = Path(__file__).parent / "statements"
+
+
+def test_a_hand_written_bank_export_in_camt053_v02_is_read() -> None:
+    data = (STATEMENTS / "camt053_v02_bank_export.xml").read_bytes()
+    first, second, third = list(parse_camt053(data, origin="export.xml"))
+    assert isinstance(first, Notice) and isinstance(third, Notice)
+    assert isinstance(second, Rejected) and second.reason == "outgoing"
+    assert (first.amount_cents, first.currency, first.bank) == (35_000, "EUR", "BELADEBEXXX")
+    assert (first.payer_name, first.memo) == (
+        "Mustermann, Erika",
+        "Anzahlung Sommerfest Buchung BK-6TT4",
+    )
+    assert (first.reference, first.transaction_id) == ("BK-6TT4", "2026030512345678")
+    assert (third.reference, third.transaction_id) == ("RF18539007547034", "000042")
+    assert third.occurred_at == datetime(2026, 3, 6, 12, tzinfo=UTC)
+
+
+def test_a_hand_written_sparkasse_mt940_is_read() -> None:
+    data = (STATEMENTS / "mt940_sparkasse.sta").read_bytes()
+    first, second, third = list(parse_mt940(data, origin="konto.sta"))
+    assert isinstance(first, Notice) and isinstance(third, Notice)
+    assert isinstance(second, Rejected) and second.reason == "outgoing"
+    assert (first.amount_cents, first.payer_name, first.reference) == (
+        35_000,
+        "Erika Mustermann",
+        "BK-6TT4",
+    )
+    assert first.memo == "Anzahlung Sommerfest Buchung BK-6TT4"
+    assert first.transaction_id.startswith("sha256:")
+    assert (third.amount_cents, third.memo, third.transaction_id) == (
+        12_000,
+        "Max Mustermann Rest BK-2M8D",
+        "2026-03-06/000042",
+    )

@@ -260,3 +260,32 @@ def test_without_a_keys_file_keys_come_from_dns_once_per_selector(
     assert asked == [f"{test_key.selector}._domainkey.venmo.com. TXT"]
     other = pm.sign(pm.venmo_mail(payment), test_key, "venmo.com", selector="gone")
     assert _trust(other, verifier) is TrustLevel.UNKNOWN_KEY
+
+
+EXPECTED_FORGERY_LEVEL = {
+    "unsigned": TrustLevel.UNSIGNED,
+    "body_changed": TrustLevel.FORGED,
+    "amount_changed": TrustLevel.FORGED,
+    "foreign_domain": TrustLevel.FORGED,
+    "spoofed_from": TrustLevel.FORGED,
+    "unknown_key": TrustLevel.UNKNOWN_KEY,
+}
+
+
+@pytest.mark.parametrize("how", pm.FORGERIES)
+@pytest.mark.parametrize(
+    ("provider", "bank"),
+    [("venmo", None), ("zelle", "wells_fargo"), ("stripe", None), ("paypal", None)],
+)
+def test_every_forgery_the_benchmark_uses_is_flagged(
+    provider: str,
+    bank: str | None,
+    how: str,
+    payment: pm.SamplePayment,
+    test_key: pm.TestKey,
+    verifier: DkimVerifier,
+) -> None:
+    sample = dataclasses.replace(payment, transaction_id="3VN76117B87011620")
+    raw = pm.forged_mail(provider, sample, test_key, how, bank=bank)
+    assert raw != pm.signed_mail(provider, sample, test_key, bank=bank)
+    assert _trust(raw, verifier) is EXPECTED_FORGERY_LEVEL[how]

@@ -56,7 +56,7 @@ def money_or_refusal(text: str | None, *, default_currency: str | None = "USD") 
     """A positive amount, or why not."""
     if not text:
         return Refusal("no amount found")
-    money = parse_money(text, default_currency=default_currency)
+    money = parse_money(text[:_MAX_SCAN], default_currency=default_currency)
     if money is None:
         return Refusal("amount cannot be read")
     if money.minor <= 0:
@@ -64,6 +64,7 @@ def money_or_refusal(text: str | None, *, default_currency: str | None = "USD") 
     return money
 
 
+_MAX_SCAN = 2_000  # payer details sit in short fields; longer text is hostile or not a field
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"(?<![\w+])(\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 
@@ -72,7 +73,7 @@ def find_email(text: str | None, *, not_domains: tuple[str, ...] = ()) -> str | 
     """The first e-mail address in `text` that is not of the given (provider) domains."""
     if not text:
         return None
-    for match in _EMAIL.finditer(text):
+    for match in _EMAIL.finditer(text[:_MAX_SCAN]):
         address = match.group(0).lower().rstrip(".")
         domain = address.rsplit("@", 1)[1]
         if not any(domain == d or domain.endswith("." + d) for d in not_domains):
@@ -84,7 +85,7 @@ def find_phone(text: str | None) -> str | None:
     """The first (North American style) phone number in `text`, digits and a leading +."""
     if not text:
         return None
-    match = _PHONE.search(text)
+    match = _PHONE.search(text[:_MAX_SCAN])
     if match is None:
         return None
     digits = re.sub(r"\D", "", match.group(0))

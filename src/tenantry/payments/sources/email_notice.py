@@ -22,12 +22,12 @@ MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 def _parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
     if sender.provider == "venmo":
         return venmo.parse(mail)
-    if sender.provider == "zelle" and sender.bank is not None:
-        return zelle.parse(mail, sender.bank)
+    if sender.provider == "zelle":
+        return zelle.parse(mail, sender)
     if sender.provider == "stripe":
         return stripe.parse(mail)
     if sender.provider == "paypal":
-        return paypal.parse(mail)
+        return paypal.parse(mail, sender)
     return Refusal("not from a known payment provider")
 
 
@@ -42,7 +42,7 @@ def parse_email(
     except Exception:  # any decoding failure of hostile input is a rejection
         return Rejected("not a readable e-mail", origin=origin, raw=raw)
     if mail.from_count != 1:
-        reason = "no From address" if mail.from_count == 0 else "more than one From header"
+        reason = "no From address" if mail.from_count == 0 else "more than one From address"
         return Rejected(reason, origin=origin, raw=raw)
     sender = sender_for_domain(mail.from_domain)
     if sender is None:

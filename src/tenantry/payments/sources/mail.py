@@ -8,6 +8,7 @@ raises on it; it knows no provider and does no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email import policy
@@ -28,6 +29,7 @@ __all__ = [
 _MAX_PARTS = 64
 _MAX_TEXT = 2_000_000
 _MAX_HEADER = 10_000
+_MAX_LINES = 2_000  # notifications have a few dozen lines; fields past this are not read
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,11 @@ class Mail:
 
 _BLOCK_TAG = re.compile(
     r"</?(?:address|article|br|dd|div|dt|footer|h[1-6]|header|hr|li|p|section|table|tbody|td|"
-    r"th|thead|tr|ul|ol|center|blockquote)\b[^>]*>",
+    r"th|thead|tr|ul|ol|center|blockquote)\b[^<>]*>",
     re.IGNORECASE,
 )
 _HIDDEN_OPEN = re.compile(r"<!--|<(style|script|head|title)\b", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # [^<>]: a "<" never closed costs linear time
 
 
 def _visible(html: str) -> str:
@@ -73,8 +75,10 @@ def _visible(html: str) -> str:
 
 
 def _clean_lines(text: str) -> tuple[str, ...]:
-    lines = []
+    lines: list[str] = []
     for line in text.replace("\r", "\n").split("\n"):
+        if len(lines) >= _MAX_LINES:
+            break
         cleaned = " ".join(line.replace("\u00a0", " ").replace("\u200b", "").split())
         cleaned = cleaned.strip("*_ ").strip()
         if cleaned:
@@ -161,7 +165,7 @@ def read_mail(raw: bytes) -> Mail:
     return Mail(
         from_address=from_address,
         from_domain=from_domain,
-        from_count=len(froms),
+        from_count=max(len(froms), sum(1 for _, address in addresses if address)),
         to_address=to_address,
         subject=" ".join(_header(message, "Subject").split()),
         date=sent,
@@ -175,22 +179,22 @@ def _label_key(text: str) -> str:
     return " ".join(text.lower().replace("*", " ").replace(":", " ").split())
 
 
-def field(lines: tuple[str, ...], *labels: str) -> str | None:
+def field(
+    lines: tuple[str, ...], *labels: str, accept: Callable[[str], object] | None = None
+) -> str | None:
     """The value of a labelled field: "Label: value", "Label value" on one line, or the label
-    alone on a line and the value on the next (how table cells render). First label wins."""
-    wanted = [_label_key(label) for label in labels]
-    for label in wanted:
+    alone on a line and the value on the next (how table cells render). Labels are tried in
+    order; with `accept`, a value it finds falsy is skipped ("Amount and date may vary")."""
+    for label in (_label_key(label) for label in labels):
         for index, line in enumerate(lines):
             key = _label_key(line)
-            if key == label:
-                if index + 1 < len(lines):
-                    return lines[index + 1].strip()
-                return None
-            if key.startswith(label + " "):
-                rest = line.strip("* ")[len(label) :]
-                rest = rest.lstrip(" *:").strip()
-                if line.lower().startswith(label) and rest:
-                    return rest
+            value = None
+            if key == label and index + 1 < len(lines):
+                value = lines[index + 1].strip()
+            elif key.startswith(label + " ") and line.lower().startswith(label):
+                value = line.strip("* ")[len(label) :].lstrip(" *:").strip() or None
+            if value is not None and (accept is None or accept(value)):
+                return value
     return None
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["ISO_4217", "Money", "minor_units", "parse_money"]
+__all__ = ["ISO_4217", "Money", "is_amount", "minor_units", "parse_money"]
 
 # Active ISO 4217 codes (funds and precious metals left out).
 _CODES = """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
@@ -91,6 +91,11 @@ def _number(token: str) -> Decimal | None:
         return Decimal(f"{digits}.{fraction or '0'}")
     except InvalidOperation:
         return None
+
+
+def is_amount(text: str) -> bool:
+    """Whether `text` holds an amount (a bare number counts, as in a table's amount cell)."""
+    return parse_money(text, default_currency="USD") is not None
 
 
 def parse_money(text: str, *, default_currency: str | None = None) -> Money | None:

@@ -9,6 +9,7 @@ relative to the argument, `#n` added for the n-th entry of a statement.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,17 +22,25 @@ from tenantry.payments.trust import DkimVerifier
 __all__ = ["MAX_FILE_BYTES", "read_file", "read_path"]
 
 MAX_FILE_BYTES = MAX_MESSAGE_BYTES
-_FOLDER_SUFFIXES = frozenset({".eml", ".msg", ".xml", ".sta", ".mt940", ".txt", ".940"})
+_FOLDER_SUFFIXES = frozenset({".eml", ".xml", ".sta", ".mt940", ".txt", ".940"})
 _HEAD = 4096
 
 
 def read_file(path: Path, origin: str, *, verifier: DkimVerifier) -> Iterator[Notice | Rejected]:
     """The notices of one file: a statement yields one per entry, an e-mail one."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a device or pipe could block or never end
+            yield Rejected("not a regular file", origin=origin)
+            return
+        if info.st_size > MAX_FILE_BYTES:
             yield Rejected("file larger than 25 MB", origin=origin)
             return
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        yield Rejected("no such file or folder", origin=origin)
+        return
     except OSError:
         yield Rejected("file cannot be read", origin=origin)
         return
@@ -82,11 +91,8 @@ def _folder_files(root: Path) -> list[Path]:
 def read_path(path: Path, *, verifier: DkimVerifier) -> Iterator[Notice | Rejected]:
     """Every notice under `path`: a file, a Maildir (cur/ and new/) or a folder of `.eml` and
     statement files (walked recursively, Maildirs inside it included), in sorted order."""
-    if path.is_file():
-        yield from read_file(path, path.name, verifier=verifier)
-        return
     if not path.is_dir():
-        yield Rejected("no such file or folder", origin=path.name)
+        yield from read_file(path, path.name, verifier=verifier)
         return
     is_maildir = (path / "cur").is_dir() or (path / "new").is_dir()
     files = _maildir_files(path) if is_maildir else _folder_files(path)

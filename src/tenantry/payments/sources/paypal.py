@@ -21,7 +21,8 @@ from tenantry.payments.sources.base import (
     money_or_refusal,
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
-from tenantry.payments.sources.money import parse_money
+from tenantry.payments.sources.money import is_amount, parse_money
+from tenantry.payments.trust import Sender
 
 __all__ = ["parse"]
 
@@ -41,7 +42,6 @@ _OUTGOING = re.compile(
 )
 _REQUEST = re.compile(r"\brequest(s|ed)?\b", re.I)
 _TRANSACTION_ID = re.compile(r"^[A-Z0-9]{17}$")
-_PAYPAL_DOMAINS = ("paypal.com", "paypal.co.uk", "paypal.de", "paypal.fr", "paypal.es")
 
 
 def _note(lines: tuple[str, ...]) -> str | None:
@@ -56,7 +56,7 @@ def _note(lines: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse(mail: Mail) -> Parsed | Refusal:
+def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
     subject = mail.subject
     if _OUTGOING.search(subject):
         return Refusal("outgoing payment")
@@ -75,29 +75,35 @@ def parse(mail: Mail) -> Parsed | Refusal:
             None,
         )
     amount_text = headline["amount"] if headline else None
-    amount_text = amount_text or field(mail.lines, "Gross amount", "Amount received", "Total")
+    amount_text = amount_text or field(
+        mail.lines, "Gross amount", "Amount received", "Total", accept=is_amount
+    )
     money = money_or_refusal(amount_text)
     if isinstance(money, Refusal):
         return money
     fee_cents = 0
-    fee = parse_money(field(mail.lines, "Fee", "PayPal fee") or "", default_currency=money.currency)
+    fee_text = field(mail.lines, "Fee", "PayPal fee", accept=is_amount)
+    fee = parse_money(fee_text or "", default_currency=money.currency)
     if fee is not None and fee.currency == money.currency and 0 < abs(fee.minor) < money.minor:
         fee_cents = abs(fee.minor)
     payer = clean_name(headline["name"]) if headline else None
     email = None
     for line in mail.lines:
         if (payer and payer in line) or line.lower().startswith(("sender", "buyer", "from")):
-            email = find_email(line, not_domains=_PAYPAL_DOMAINS)
+            email = find_email(line, not_domains=sender.domains)
             if email:
                 break
-    email = email or find_email(field(mail.lines, "Sender", "Buyer", "Email") or "")
+    sender_field = field(mail.lines, "Sender", "Buyer", "Email")
+    email = email or find_email(sender_field, not_domains=sender.domains)
     memo = clean_memo(_note(mail.lines))
     transaction_id = field(mail.lines, "Transaction ID")
     if transaction_id is not None:
         transaction_id = transaction_id.split()[0].upper()
         if not _TRANSACTION_ID.match(transaction_id):
             transaction_id = None
-    when = occurred_at(find_date(field(mail.lines, "Transaction date", "Date")), mail.date)
+    when = occurred_at(
+        find_date(field(mail.lines, "Transaction date", "Date", accept=find_date)), mail.date
+    )
     if when is None:
         return Refusal("no date")
     if transaction_id is None:

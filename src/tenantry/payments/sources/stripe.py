@@ -22,6 +22,7 @@ from tenantry.payments.sources.base import (
     money_or_refusal,
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
+from tenantry.payments.sources.money import is_amount
 
 __all__ = ["parse"]
 
@@ -52,15 +53,15 @@ def parse(mail: Mail) -> Parsed | Refusal:
         return Refusal("not a payment notification")
     text = "\n".join(mail.lines)
     if receipt is not None:
-        amount_text = field(mail.lines, "Amount paid", "Amount charged", "Total")
-        date_text = field(mail.lines, "Date paid", "Date")
+        amount_text = field(mail.lines, "Amount paid", "Amount charged", "Total", accept=is_amount)
+        date_text = field(mail.lines, "Date paid", "Date", accept=find_date)
         transaction_id: str | None = "receipt-" + receipt["number"]
         payer_email = mail.to_address
         payer = clean_name(field(mail.lines, "Billed to", "Name"))
     else:
         assert notification is not None
-        amount_text = field(mail.lines, "Amount") or notification["amount"]
-        date_text = field(mail.lines, "Date", "Created")
+        amount_text = field(mail.lines, "Amount", accept=is_amount) or notification["amount"]
+        date_text = field(mail.lines, "Date", "Created", accept=find_date)
         found = _PAYMENT_ID.search(field(mail.lines, "Payment ID", "Charge ID") or "")
         found = found or _PAYMENT_ID.search(text)
         transaction_id = found.group(0) if found else None

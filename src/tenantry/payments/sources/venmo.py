@@ -31,9 +31,8 @@ _INCOMING = (
 )
 _OUTGOING = re.compile(r"^(you paid|you completed|you sent|your payment to)\b", re.I)
 _REQUEST = re.compile(r"\brequest(s|ed)?\b", re.I)
-_NOTE_HTML = re.compile(
-    r"""<p[^>]*class=["'][^"']*transaction-note[^"']*["'][^>]*>(?P<note>.*?)</p>""",
-    re.I | re.S,
+_NOTE_OPEN = re.compile(
+    r"""<p\b[^<>]*class=["'][^"'<>]*transaction-note[^"'<>]*["'][^<>]*>""", re.I
 )
 _STORY = re.compile(r"venmo\.com/(?:story|stories|payment|payments)/(?P<id>[A-Za-z0-9_-]{6,64})")
 _ID = re.compile(r"^[A-Za-z0-9-]{6,64}$")
@@ -47,6 +46,18 @@ _STOP = (
     "transfer",
     "for any issues",
 )
+
+
+def _html_note(html: str) -> str | None:
+    """The text of `<p class="transaction-note">`; found with `find`, not a lazy regex, so that
+    many unclosed paragraphs cost linear time."""
+    opening = _NOTE_OPEN.search(html)
+    if opening is None:
+        return None
+    end = html.lower().find("</p", opening.end())
+    if end < 0:
+        return None
+    return unescape(re.sub(r"<[^<>]*>", " ", html[opening.end() : end]))
 
 
 def _note_from_text(lines: tuple[str, ...]) -> str | None:
@@ -81,15 +92,15 @@ def parse(mail: Mail) -> Parsed | Refusal:
     if isinstance(money, Refusal):
         return money
     payer = clean_name(match["name"])
-    memo = None
-    if found := _NOTE_HTML.search(mail.html):
-        memo = unescape(re.sub(r"<[^>]+>", " ", found["note"]))
+    memo = _html_note(mail.html)
     memo = clean_memo(memo or field(mail.lines, "Note") or _note_from_text(mail.lines))
-    transaction_id = field(mail.lines, "Transaction ID", "Payment ID")
-    if transaction_id is None or not _ID.match(transaction_id):
+    transaction_id = field(mail.lines, "Transaction ID", "Payment ID", accept=_ID.match)
+    if transaction_id is None:
         story = _STORY.search(mail.html) or _STORY.search("\n".join(mail.lines))
         transaction_id = story["id"] if story else None
-    when = occurred_at(find_date(field(mail.lines, "Date", "Transaction date")), mail.date)
+    when = occurred_at(
+        find_date(field(mail.lines, "Date", "Transaction date", accept=find_date)), mail.date
+    )
     if when is None:
         return Refusal("no date")
     if transaction_id is None:

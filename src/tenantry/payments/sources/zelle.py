@@ -28,6 +28,8 @@ from tenantry.payments.sources.base import (
     money_or_refusal,
 )
 from tenantry.payments.sources.mail import Mail, field, find_date, occurred_at
+from tenantry.payments.sources.money import is_amount
+from tenantry.payments.trust import Sender
 
 __all__ = ["parse"]
 
@@ -38,7 +40,6 @@ class _Bank:
     outgoing: re.Pattern[str]
     id_labels: tuple[str, ...]
     date_labels: tuple[str, ...]
-    domains: tuple[str, ...]
 
 
 _SENT_YOU = re.compile(r"^(?P<name>.+?) sent you (?P<amount>\S*\d[\d.,]*(?: [A-Z]{3})?)", re.I)
@@ -52,21 +53,18 @@ _BANKS = {
         outgoing=re.compile(r"^(zelle\W*\s*payment of .* sent|you sent|your zelle)", re.I),
         id_labels=("Confirmation number", "Confirmation"),
         date_labels=("Date", "Sent on"),
-        domains=("bankofamerica.com",),
     ),
     "chase": _Bank(
         incoming=(_RECEIVED, _SENT_YOU_MONEY),
         outgoing=re.compile(r"^(you sent|your zelle|you(?:'ve)? sent money)", re.I),
         id_labels=("Transaction number", "Transaction #"),
         date_labels=("Sent on", "Date"),
-        domains=("chase.com",),
     ),
     "wells_fargo": _Bank(
         incoming=(_RECEIVED, _SENT_YOU_MONEY),
         outgoing=re.compile(r"^(you sent|your zelle|you(?:'ve)? sent money)", re.I),
         id_labels=("Confirmation Code", "Confirmation number", "Confirmation"),
         date_labels=("Date", "Sent on"),
-        domains=("wellsfargo.com",),
     ),
 }
 _ID = re.compile(r"^[A-Za-z0-9-]{4,64}$")
@@ -80,20 +78,23 @@ def _payer(mail: Mail) -> str | None:
     return None
 
 
-def _contact(mail: Mail, bank: _Bank) -> tuple[str | None, str | None]:
+def _contact(mail: Mail, own_domains: tuple[str, ...]) -> tuple[str | None, str | None]:
     for index, line in enumerate(mail.lines):
         lowered = line.lower()
         if "registered with" in lowered or lowered.startswith(("sender", "sent from", "from:")):
             text = " ".join(mail.lines[index : index + 2])
-            email = find_email(text, not_domains=bank.domains)
+            email = find_email(text, not_domains=own_domains)
             phone = None if email else find_phone(text)
             if email or phone:
                 return email, phone
     return None, None
 
 
-def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
-    bank = _BANKS[bank_name]
+def parse(mail: Mail, sender: Sender) -> Parsed | Refusal:
+    bank_name = sender.bank or ""
+    bank = _BANKS.get(bank_name)
+    if bank is None:
+        return Refusal("not a payment notification")
     subject = mail.subject
     if bank.outgoing.search(subject):
         return Refusal("outgoing payment")
@@ -102,19 +103,19 @@ def parse(mail: Mail, bank_name: str) -> Parsed | Refusal:
         if _REQUEST.search(subject):
             return Refusal("payment request, not a payment")
         return Refusal("not a payment notification")
-    amount_text = field(mail.lines, "Amount")
+    amount_text = field(mail.lines, "Amount", accept=is_amount)
     if amount_text is None and "amount" in incoming.groupdict():
         amount_text = incoming["amount"]
     money = money_or_refusal(amount_text)
     if isinstance(money, Refusal):
         return money
+    if money.currency != "USD":
+        return Refusal("Zelle moves US dollars only")
     payer = _payer(mail)
-    email, phone = _contact(mail, bank)
+    email, phone = _contact(mail, sender.domains)
     memo = clean_memo(field(mail.lines, "Memo"))
-    transaction_id = field(mail.lines, *bank.id_labels)
-    if transaction_id is not None and not _ID.match(transaction_id):
-        transaction_id = None
-    when = occurred_at(find_date(field(mail.lines, *bank.date_labels)), mail.date)
+    transaction_id = field(mail.lines, *bank.id_labels, accept=_ID.match)
+    when = occurred_at(find_date(field(mail.lines, *bank.date_labels, accept=find_date)), mail.date)
     if when is None:
         return Refusal("no date")
     if transaction_id is None:
