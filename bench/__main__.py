@@ -10,8 +10,8 @@ BENCH_SEED_TENANTS (500), BENCH_ITERATIONS (2000); the audit benchmarks read
 BENCH_AUDIT_TENANTS, BENCH_AUDIT_ITERATIONS and BENCH_AUDIT_ENTRIES; the pipeline benchmark
 BENCH_PIPELINE_EVENTS and BENCH_PIPELINE_NEW; the migrate benchmarks BENCH_MIGRATE_SCALE,
 BENCH_CDC_SECONDS, BENCH_CDC_RATE and BENCH_CDC_TX_CHANGES; the visibility-check benchmarks
-BENCH_VC_*; the scheduling ones BENCH_SCHED_* and BENCH_RACE_*; each module's docstring
-lists its own.
+BENCH_VC_*; the scheduling ones BENCH_SCHED_* and BENCH_RACE_*; the payment ones
+BENCH_PAY_*; each module's docstring lists its own.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bench import (
     ingest,
     lake_erasure,
     migrate,
+    payments,
     pipeline,
     privacy,
     scheduling,
@@ -73,6 +74,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "availability_p95_ms": scheduling.availability_p95,
     # 1,000 concurrent attempts over 100 slots: double bookings (0) and attempts/s
     "booking_race": scheduling.booking_race,
+    # precision and recall on >= 5,000 labelled notifications against 2,000 open bookings
+    "payment_match_quality": payments.payment_match_quality,
+    # notifications parsed, verified, matched and recorded per second, 100,000 open bookings
+    "payment_match_rate": payments.payment_match_rate,
 }
 
 

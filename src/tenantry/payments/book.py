@@ -25,7 +25,7 @@ from tenantry.domain.bookings import PAYABLE_STATES, booking_code
 from tenantry.errors import ValidationError
 from tenantry.models import Booking, Customer, Lead, PayerAlias, Payment, Subject
 from tenantry.models.enums import KeyPurpose, PaymentStatus
-from tenantry.payments.matching import Clues, OpenBooking, Person, Policy
+from tenantry.payments.matching import Clues, OpenBooking, Person, Policy, amount_weight
 from tenantry.payments.names import name_key, tokens
 from tenantry.payments.notices import Notice
 from tenantry.privacy.crypto import blind_index, key_version_of
@@ -161,6 +161,10 @@ class OpenBook:
                 take(bucket)
         return list(found.values())
 
+    def rarity(self, currency: str, cents: int) -> float:
+        """The weight of a payment of exactly `cents` (see `matching.amount_weight`)."""
+        return amount_weight(len(self.by_amount.get((currency, cents), ())), len(self.bookings))
+
     def codes_in(self, *texts: str | None) -> frozenset[str]:
         """Booking codes of open bookings written in these texts."""
         found = {m.upper() for text in texts if text for m in _CODE.findall(text)}
@@ -170,7 +174,7 @@ class OpenBook:
 def _plausible_parts(notice: Notice, policy: Policy) -> set[int]:
     """Part amounts this notice may settle: itself, before or after a fee, or twice it."""
     a = notice.amount_cents
-    out = {a, 2 * a - 1, 2 * a, 2 * a + 1}
+    out = {a, 2 * a - 1, 2 * a, 2 * a + 1, a + notice.fee_cents}
     for fee in policy.fees.get(notice.provider, ()):
         rate = fee.rate_bp / 10_000
         for guess in ((a + fee.fixed_cents) / (1 - rate), (a - fee.fixed_cents) / (1 + rate)):

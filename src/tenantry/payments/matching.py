@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "Policy",
     "Reason",
     "Scored",
+    "amount_weight",
     "assign",
     "rank",
     "score",
@@ -68,7 +69,7 @@ class Policy:
     margin: float = 0.1
     days_before: int = 2  # a payment may precede the booking's creation by this much
     days_after: int = 60  # and follow its start by this much
-    offset: float = 2.5
+    offset: float = 3.0
     fees: dict[str, tuple[Fee, ...]] = field(default_factory=lambda: dict(DEFAULT_FEES))
 
     @classmethod
@@ -153,13 +154,26 @@ class Scored:
     reasons: tuple[Reason, ...]
 
 
+# Roughly ln(P(evidence | the right booking) / P(evidence | another booking)).
 _NAME_WEIGHT = {
-    NameAgreement.FULL: (3.0, "full name"),
-    NameAgreement.INITIAL_AND_SURNAME: (2.0, "initial and surname"),
+    NameAgreement.FULL: (6.0, "full name"),
+    NameAgreement.INITIAL_AND_SURNAME: (3.5, "initial and surname"),
     NameAgreement.SURNAME_ONLY: (1.5, "surname only (a relative?)"),
-    NameAgreement.FIRST_ONLY: (-0.5, "first name only"),
-    NameAgreement.NONE: (-1.5, "another person"),
+    NameAgreement.FIRST_ONLY: (-1.0, "first name only"),
+    NameAgreement.NONE: (-2.0, "another person"),
 }
+_CODE, _CONTACT, _ALIAS, _MENTION = 8.0, 6.0, 5.0, 3.0
+# How often a payment is for exactly a part of its booking's price.
+_EXACT_SHARE = 0.7
+
+
+def amount_weight(sharing: int, population: int) -> float:
+    """The weight of an exact amount shared by `sharing` of `population` open bookings: an
+    amount every other booking has says little, one no other booking has says a lot."""
+    # Smoothed: a few open bookings do not make every amount rare (payments for no open
+    # booking arrive too).
+    chance = (sharing + 0.5) / (population + 50)
+    return min(5.0, max(0.5, math.log(_EXACT_SHARE / chance)))
 
 
 @dataclass(frozen=True)
@@ -169,32 +183,44 @@ class _Fit:
     cents: int  # what the ledger receives
 
 
-def _amount(notice: Notice, booking: OpenBooking, policy: Policy) -> _Fit | None:
+Rarity = Callable[[str, int], float]
+
+
+def _amount(
+    notice: Notice, booking: OpenBooking, policy: Policy, rarity: Rarity | None
+) -> _Fit | None:
     """How the amount fits the booking best; None where it cannot (overpayment, currency)."""
     if notice.currency != booking.currency:
         return None
-    fits = _amount_fits(notice, booking, policy)
+    fits = _amount_fits(notice, booking, policy, rarity or (lambda _c, _a: 2.5))
     return max(fits, key=lambda f: f.reason.weight) if fits else None
 
 
-def _amount_fits(notice: Notice, booking: OpenBooking, policy: Policy) -> list[_Fit]:
+def _amount_fits(
+    notice: Notice, booking: OpenBooking, policy: Policy, rarity: Rarity
+) -> list[_Fit]:
     a = notice.amount_cents
     fits: list[_Fit] = []
     for part, cents in booking.parts():
+        weight = rarity(booking.currency, cents)
         if a == cents:
-            fits.append(_Fit(Reason("amount", f"{part.value} exact", 2.5), part, cents))
+            fits.append(_Fit(Reason("amount", f"{part.value} exact", weight), part, cents))
+            continue
+        if notice.fee_cents and a + notice.fee_cents == cents:
+            why = f"{part.value} exact before the fee the provider reports"
+            fits.append(_Fit(Reason("amount", why, weight), part, cents))
             continue
         for fee in policy.fees.get(notice.provider, ()):
             # The ledger receives the part: the customer paid it; the fee is the seller's cost.
             if abs(a - (cents - fee.of(cents))) <= 1:
                 why = f"{part.value} net of the provider fee"
-                fits.append(_Fit(Reason("amount", why, 2.0), part, cents))
+                fits.append(_Fit(Reason("amount", why, weight - 0.5), part, cents))
             elif abs(a - (cents + fee.of(cents))) <= 1:
                 why = f"{part.value} with the fee added"
-                fits.append(_Fit(Reason("amount", why, 2.0), part, cents))
+                fits.append(_Fit(Reason("amount", why, weight - 0.5), part, cents))
         if abs(2 * a - cents) <= 1:
             why = f"half of the {part.value} (a shared payment)"
-            fits.append(_Fit(Reason("amount", why, 0.8), _part_of(booking, a), a))
+            fits.append(_Fit(Reason("amount", why, weight - 1.7), _part_of(booking, a), a))
     if not fits and a <= booking.open_cents:
         fits.append(
             _Fit(Reason("amount", "part of the open balance", -0.5), _part_of(booking, a), a)
@@ -212,9 +238,19 @@ def _part_of(booking: OpenBooking, cents: int) -> MatchedPart:
     return MatchedPart.BALANCE
 
 
-def score(notice: Notice, booking: OpenBooking, clues: Clues, policy: Policy) -> Scored | None:
-    """The booking's score for this notice, or None when it cannot take the payment."""
-    fit = _amount(notice, booking, policy)
+def score(
+    notice: Notice,
+    booking: OpenBooking,
+    clues: Clues,
+    policy: Policy,
+    rarity: Rarity | None = None,
+) -> Scored | None:
+    """The booking's score for this notice, or None when it cannot take the payment.
+
+    `rarity` gives the weight of an exact amount (see `amount_weight`); without it every exact
+    amount weighs 2.5.
+    """
+    fit = _amount(notice, booking, policy, rarity)
     if fit is None:
         return None
     reasons = [fit.reason]
@@ -228,11 +264,11 @@ def score(notice: Notice, booking: OpenBooking, clues: Clues, policy: Policy) ->
     else:
         reasons.append(Reason("date", "outside the booking's window", -2.5))
     if booking.code in clues.codes:
-        reasons.append(Reason("reference", "booking code in the message", 5.0))
+        reasons.append(Reason("reference", "booking code in the message", _CODE))
     if booking.subject_id is not None and booking.subject_id in clues.subjects:
-        reasons.append(Reason("contact", "payer's e-mail or phone is the customer's", 4.0))
+        reasons.append(Reason("contact", "payer's e-mail or phone is the customer's", _CONTACT))
     if booking.customer_id in clues.alias_customers:
-        reasons.append(Reason("payer", "payer confirmed earlier for this customer", 3.5))
+        reasons.append(Reason("payer", "payer confirmed earlier for this customer", _ALIAS))
     if notice.payer_name:
         best = max(
             (agreement(notice.payer_name, p.first_name, p.last_name) for p in booking.people),
@@ -243,7 +279,7 @@ def score(notice: Notice, booking: OpenBooking, clues: Clues, policy: Policy) ->
         if best < NameAgreement.SURNAME_ONLY and any(
             mentions(notice.memo, p.last_name) for p in booking.people
         ):
-            reasons.append(Reason("memo", "names the customer", 3.0))
+            reasons.append(Reason("memo", "names the customer", _MENTION))
     logit = sum(r.weight for r in reasons) - policy.offset
     chance = 1 / (1 + math.exp(-logit))
     return Scored(booking, chance, logit, fit.part, fit.cents, tuple(reasons))
@@ -321,8 +357,12 @@ def assign(
 
 
 def rank(
-    notice: Notice, bookings: Iterable[OpenBooking], clues: Clues, policy: Policy
+    notice: Notice,
+    bookings: Iterable[OpenBooking],
+    clues: Clues,
+    policy: Policy,
+    rarity: Rarity | None = None,
 ) -> list[Scored]:
     """Every booking's score for the notice, best first, those that cannot take it left out."""
-    found = [s for b in bookings if (s := score(notice, b, clues, policy)) is not None]
+    found = [s for b in bookings if (s := score(notice, b, clues, policy, rarity)) is not None]
     return sorted(found, key=lambda s: s.score, reverse=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import IntEnum
+from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler
 
@@ -121,6 +122,7 @@ def _fold(text: str) -> str:
     return plain
 
 
+@lru_cache(maxsize=1 << 16)
 def tokens(name: str | None) -> tuple[str, ...]:
     """The name's words, folded to plain lower-case letters, titles dropped, in written order."""
     if not name:
