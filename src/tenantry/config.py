@@ -215,10 +215,13 @@ class Settings(BaseSettings):
         description="Least score (0..1) of the best booking for an automatic match.",
     )
     payment_match_margin: float = Field(
-        default=0.1,
+        default=2.0,
         ge=0.0,
-        le=1.0,
-        description="Least lead of the best booking's score over the runner-up's.",
+        le=20.0,
+        description=(
+            "Least lead of the best booking over the runner-up, in log-odds (2.0: the best "
+            "about seven times likelier)."
+        ),
     )
     payment_match_days_after: int = Field(
         default=60,

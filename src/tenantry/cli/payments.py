@@ -73,7 +73,7 @@ def import_command(
         None, "--threshold", min=0.5, max=1.0, help="Least score to match without review."
     ),
     margin: float | None = typer.Option(
-        None, "--margin", min=0.0, max=1.0, help="Least lead over the runner-up."
+        None, "--margin", min=0.0, max=20.0, help="Least lead over the runner-up (log-odds)."
     ),
 ) -> None:
     """Import payment notifications and bank statements, match them to bookings."""

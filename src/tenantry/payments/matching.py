@@ -66,7 +66,7 @@ class Policy:
     """The matcher's knobs (documented in docs/payments.md, set through TENANTRY_PAYMENT_*)."""
 
     threshold: float = 0.9
-    margin: float = 0.1
+    margin: float = 2.0  # log-odds: the best booking about 7 times likelier than the runner-up
     days_before: int = 2  # a payment may precede the booking's creation by this much
     days_after: int = 60  # and follow its start by this much
     offset: float = 3.0
@@ -223,7 +223,7 @@ def _amount_fits(
             fits.append(_Fit(Reason("amount", why, weight - 1.7), _part_of(booking, a), a))
     if not fits and a <= booking.open_cents:
         fits.append(
-            _Fit(Reason("amount", "part of the open balance", -0.5), _part_of(booking, a), a)
+            _Fit(Reason("amount", "part of the open balance", -2.5), _part_of(booking, a), a)
         )
     return fits
 
@@ -318,27 +318,29 @@ def assign(
     """Decide every notice of a batch at once: best pairs first, never first-come.
 
     A notice goes to its best booking only with a score at or above the threshold and a lead
-    of at least the margin over its runner-up. Pairs are placed in descending score; one that
+    of at least the margin over its runner-up, in log-odds (scores near 1 all look alike; their
+    log-odds still tell a full name from a namesake). Pairs are placed in descending score; one that
     no longer fits the booking's open balance goes to review, and so does the pair that took
     the money when the loser came within the margin of it (neither is clearly the payment).
     """
     decisions: list[Decision | None] = [None] * len(candidates)
     tops: list[tuple[float, int, Scored, float | None]] = []
     for i, scored in enumerate(candidates):
-        ranked = sorted(scored, key=lambda s: s.score, reverse=True)
+        ranked = sorted(scored, key=lambda s: s.logit, reverse=True)
         if not ranked:
             decisions[i] = _review(None, None, "no open booking fits")
             continue
         best = ranked[0]
-        runner = ranked[1].score if len(ranked) > 1 else None
+        second = ranked[1] if len(ranked) > 1 else None
+        runner = second.score if second else None
         if not trusted[i]:
             decisions[i] = _review(best, runner, "origin not verified: never matched automatically")
         elif best.score < policy.threshold:
             decisions[i] = _review(best, runner, "score below the threshold")
-        elif runner is not None and best.score - runner < policy.margin:
+        elif second is not None and best.logit - second.logit < policy.margin:
             decisions[i] = _review(best, runner, "runner-up within the margin")
         else:
-            tops.append((best.score, i, best, runner))
+            tops.append((best.logit, i, best, runner))
     rooms: dict[uuid.UUID, _Room] = {}
     tops.sort(key=lambda t: (-t[0], t[1]))
     for _score, i, best, runner in tops:
@@ -347,7 +349,7 @@ def assign(
         if best.apply_cents > room.open_cents:
             decisions[i] = _review(best, runner, "booking already settled by a better notice")
             for j, taker in room.takers:
-                if taker.score - best.score < policy.margin:
+                if taker.logit - best.logit < policy.margin:
                     decisions[j] = _review(taker, runner, "contested by another notice")
             continue
         room.open_cents -= best.apply_cents
@@ -365,4 +367,4 @@ def rank(
 ) -> list[Scored]:
     """Every booking's score for the notice, best first, those that cannot take it left out."""
     found = [s for b in bookings if (s := score(notice, b, clues, policy, rarity)) is not None]
-    return sorted(found, key=lambda s: s.score, reverse=True)
+    return sorted(found, key=lambda s: s.logit, reverse=True)
