@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from tenantry.api.deps import Renderer
 from tenantry.api.resources import (
+    billing,
     commerce,
     conversations,
     crm,
@@ -38,6 +39,7 @@ _MODULES = (
     *(edit_crm, edit_identity, edit_commerce, edit_engage, edit_insight),
     conversations,
     scheduling,
+    billing,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

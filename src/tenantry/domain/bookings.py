@@ -8,6 +8,10 @@
 Payments move a booking forward: once the succeeded payments reach the deposit it becomes
 `deposit_paid`, once they reach the total it becomes `paid`. Refunds reduce what was paid.
 Overpayment is refused: money beyond the balance is an error, not a silent credit.
+
+Refunds (`status_after_refund`) are taken in every state money was taken in, and after it
+(fulfilled, reviewed, cancelled, no-show). One that leaves a paid booking short moves it back
+(paid -> deposit_paid or confirmed, deposit_paid -> confirmed); later states stay as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from tenantry.domain.statemachine import StateMachine
 from tenantry.errors import IllegalTransitionError, ValidationError
 from tenantry.models.enums import BookingStatus, PaymentKind
 
-__all__ = ["BOOKING_LIFECYCLE", "PAYABLE_STATES", "Ledger", "status_after_payment"]
+__all__ = [
+    "BOOKING_LIFECYCLE",
+    "PAYABLE_STATES",
+    "REFUNDABLE_STATES",
+    "Ledger",
+    "status_after_payment",
+    "status_after_refund",
+]
 
 _B = BookingStatus
 
@@ -37,6 +48,7 @@ BOOKING_LIFECYCLE: StateMachine[BookingStatus] = StateMachine(
 )
 
 PAYABLE_STATES = frozenset({_B.CONFIRMED, _B.DEPOSIT_PAID, _B.PAID})
+REFUNDABLE_STATES = PAYABLE_STATES | {_B.FULFILLED, _B.REVIEWED, _B.CANCELLED, _B.NO_SHOW}
 
 
 @dataclass(frozen=True)
@@ -83,3 +95,17 @@ def status_after_payment(status: BookingStatus, ledger: Ledger, kind: PaymentKin
     ):
         return BOOKING_LIFECYCLE.check(status, _B.DEPOSIT_PAID)
     return status
+
+
+def status_after_refund(status: BookingStatus, ledger: Ledger) -> BookingStatus:
+    """The booking status once a refund has been applied to `ledger` (see the module doc).
+
+    Moving back is not a lifecycle transition anyone may choose: only a refund does it.
+    """
+    if status not in REFUNDABLE_STATES:
+        raise IllegalTransitionError(f"booking: nothing to refund in state {status.value}")
+    if status not in (_B.PAID, _B.DEPOSIT_PAID) or ledger.paid_cents >= ledger.total_cents:
+        return status
+    if ledger.deposit_cents > 0 and ledger.paid_cents >= ledger.deposit_cents:
+        return _B.DEPOSIT_PAID
+    return _B.CONFIRMED

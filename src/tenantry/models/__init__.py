@@ -14,6 +14,7 @@ from tenantry.models.audit import (
     RedactedColumn,
 )
 from tenantry.models.base import SCHEMAS, Base
+from tenantry.models.billing import Coupon, InvoiceCounter, InvoiceLine
 from tenantry.models.channel import Connection
 from tenantry.models.commerce import (
     Booking,
@@ -101,6 +102,7 @@ __all__ = [
     "Checkpoint",
     "Connection",
     "ConsentEntry",
+    "Coupon",
     "Customer",
     "DailyCapacity",
     "DateException",
@@ -115,6 +117,8 @@ __all__ = [
     "IdentityLink",
     "InboxEvent",
     "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
     "Lead",
     "LeadInteraction",
     "LeadScoreHistory",

@@ -60,6 +60,7 @@ DELETABLE = (
     "crm.lead_interactions",
     "engage.email_events",
     "engage.escalations",
+    "commerce.coupons",
     "engage.reviews",
     "engage.messages",
     "engage.chat_messages",
