@@ -121,16 +121,16 @@ BEGIN
         RAISE EXCEPTION 'an issued invoice is kept as issued (GoBD): it cannot be deleted'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'invoices'
-       AND (to_jsonb(NEW) - 'status' - 'billing_name' - 'billing_address' - 'subject_id'
+    IF TG_TABLE_NAME = 'invoices' THEN
+        IF (to_jsonb(NEW) - 'status' - 'billing_name' - 'billing_address' - 'subject_id'
             - 'updated_at')
          = (to_jsonb(OLD) - 'status' - 'billing_name' - 'billing_address' - 'subject_id'
             - 'updated_at')
-       AND (NEW.status = OLD.status OR (OLD.status = 'issued' AND NEW.status = 'paid')) THEN
-        RETURN NEW;
-    END IF;
-    IF TG_TABLE_NAME = 'invoice_lines' AND to_jsonb(NEW) - 'updated_at' = to_jsonb(OLD) - 'updated_at'
-    THEN
+           AND (to_jsonb(NEW) ->> 'status' = v_status
+                OR (v_status = 'issued' AND to_jsonb(NEW) ->> 'status' = 'paid')) THEN
+            RETURN NEW;
+        END IF;
+    ELSIF to_jsonb(NEW) - 'updated_at' = to_jsonb(OLD) - 'updated_at' THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'an issued invoice cannot change (GoBD): correct it with a credit note'
