@@ -51,6 +51,9 @@ FREE_TEXT = {
     ("vc confirm", "token"),
     # a resource's label (a bay number, a role or first name)
     ("resources add", "name"),
+    # why a credit note or refund was made (at most 200 characters, checked by the command)
+    ("invoices credit", "reason"),
+    ("payments refund", "reason"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}
