@@ -478,7 +478,7 @@ def _billing_rows(
     )
     s.add_all([line, counter, coupon])
     s.flush()
-    inv.status = "issued"  # issued last: its lines are fixed from here on
+    inv.status, inv.updated_at = "issued", T0  # issued last: its lines are fixed from here on
     s.flush()
     return [line, counter, coupon]
 

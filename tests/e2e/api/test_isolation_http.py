@@ -43,6 +43,8 @@ PARAM_TABLES = {
     "escalation_id": "engage.escalations",
     "resource_id": "scheduling.resources",
     "closure_id": "scheduling.date_exceptions",
+    "invoice_id": "commerce.invoices",
+    "coupon_id": "commerce.coupons",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -74,6 +76,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/connections/{connection_id}": {"display_name": "x"},
     "/v1/tenants/{tenant_id}": {"display_name": "x"},
     "/v1/recommendations/{recommendation_id}": {"status": "accepted"},
+    "/v1/invoices/{invoice_id}/credit-notes": {"amount_cents": 1},
+    "/v1/payments/{payment_id}/refunds": {"amount_cents": 1, "reason": "x"},
 }
 
 
