@@ -129,3 +129,22 @@ def test_the_database_refuses_an_over_refund_that_bypasses_the_service(
             )
         )
     assert refunded == 2500
+
+
+def test_a_refund_is_not_recorded_as_a_payment_of_the_booking(
+    db: Database, tenant: TenantFixture
+) -> None:
+    booked = booking(db, tenant, paid_cents=3000)
+    with (
+        pytest.raises(ValidationError, match="against the payment"),
+        db.tenant_uow(tenant.id) as uow,
+    ):
+        bookings.record_payment(
+            uow,
+            tenant.principal(),
+            booked.booking_id,
+            kind=PaymentKind.REFUND,
+            method=PaymentMethod.CARD,
+            amount_cents=100,
+        )
+    assert _paid(db, tenant, booked) == 3000

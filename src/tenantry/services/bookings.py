@@ -196,8 +196,17 @@ def record_payment(
     provider_ref: str | None = None,
     payer_name: str | None = None,
 ) -> tuple[Payment, Booking]:
-    """Record a succeeded payment and move the booking to deposit_paid or paid."""
+    """Record a succeeded payment and move the booking to deposit_paid or paid.
+
+    Refunds are not recorded here: each names the payment it gives money back from
+    (`tenantry.payments.refunds.refund_payment`).
+    """
     principal.require(Action.WRITE_PAYMENTS)
+    if kind is PaymentKind.REFUND:
+        raise ValidationError(
+            "a refund is recorded against the payment it gives money back from"
+            " (a refund of that payment), not as a payment of the booking"
+        )
     booking = uow.repos.bookings.get(booking_id, for_update=True)
     principal.require_location(booking.location_id, "booking")
     ledger = Ledger(
