@@ -15,9 +15,16 @@ from tenantry.clock import FixedClock
 from tenantry.db.engine import Database
 from tenantry.errors import ConflictError, PermissionDeniedError, ValidationError
 from tenantry.models import Invoice
-from tenantry.models.enums import InvoiceKind, InvoiceStatus, MembershipRole
+from tenantry.models.enums import (
+    InvoiceKind,
+    InvoiceStatus,
+    MembershipRole,
+    PaymentKind,
+    PaymentMethod,
+)
 from tenantry.payments import invoices
 from tenantry.payments.invoice_pdf import Correction, render_invoice_pdf
+from tenantry.services import bookings
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.retention import run_retention
 from tests.billing import Booked, booking
@@ -107,9 +114,9 @@ def _parse(number: str) -> int:
 def test_numbers_are_gapless_and_unique_when_many_issue_at_once_and_some_roll_back(
     db: Database, tenant: TenantFixture
 ) -> None:
-    bookings = [booking(db, tenant) for _ in range(12)]
+    targets = [booking(db, tenant) for _ in range(12)]
     rolled_back = {1, 4, 7, 10}
-    start = threading.Barrier(len(bookings))
+    start = threading.Barrier(len(targets))
     numbers: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -128,13 +135,13 @@ def test_numbers_are_gapless_and_unique_when_many_issue_at_once_and_some_roll_ba
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=issue, args=(i, b)) for i, b in enumerate(bookings)]
+    threads = [threading.Thread(target=issue, args=(i, b)) for i, b in enumerate(targets)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
     assert not errors, errors
-    kept = len(bookings) - len(rolled_back)
+    kept = len(targets) - len(rolled_back)
     assert sorted(_parse(n) for n in numbers) == list(range(1, kept + 1))
     with db.tenant_uow(tenant.id) as uow:
         stored = uow.session.scalars(
@@ -278,3 +285,27 @@ def test_the_pdf_is_a_pdf_with_the_number_and_the_same_bytes_every_time(
     assert (
         b"Credit note" in credit_text and f"Corrects invoice {inv.number}".encode() in credit_text
     )
+
+
+def test_an_issued_invoice_becomes_paid_when_its_booking_is_paid(
+    db: Database, tenant: TenantFixture
+) -> None:
+    booked = booking(db, tenant, deposit_cents=2000)
+    inv = _issue(db, tenant, booked)
+    assert inv.status is InvoiceStatus.ISSUED
+    for kind, cents in ((PaymentKind.DEPOSIT, 2000), (PaymentKind.BALANCE, 5070)):
+        with db.tenant_uow(tenant.id) as uow:
+            bookings.record_payment(
+                uow,
+                tenant.principal(),
+                booked.booking_id,
+                kind=kind,
+                method=PaymentMethod.SEPA,
+                amount_cents=cents,
+            )
+            uow.commit()
+        with db.tenant_uow(tenant.id) as uow:
+            got = uow.session.get(Invoice, (tenant.id, inv.id))
+            assert got is not None
+            expected = InvoiceStatus.PAID if cents == 5070 else InvoiceStatus.ISSUED
+            assert got.status is expected

@@ -56,6 +56,7 @@ __all__ = [
     "lines_of",
     "list_invoices",
     "next_number",
+    "settle_invoices",
     "split_gross",
 ]
 
@@ -465,3 +466,21 @@ def credit_invoice(
         )
     _finish(uow, note, rows, InvoiceStatus.ISSUED)
     return note
+
+
+def settle_invoices(uow: UnitOfWork, booking_id: uuid.UUID, paid_cents: int) -> int:
+    """Mark the booking's issued invoices paid once what was paid for it covers them (the one
+    change an issued invoice allows); returns how many."""
+    result = uow.session.execute(
+        sa.update(Invoice)
+        .where(
+            Invoice.tenant_id == uow.require_tenant(),
+            Invoice.booking_id == booking_id,
+            Invoice.kind == InvoiceKind.INVOICE,
+            Invoice.status == InvoiceStatus.ISSUED,
+            Invoice.gross_cents <= paid_cents,
+        )
+        .values(status=InvoiceStatus.PAID, updated_at=uow.clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from tenantry.models.enums import (
     PaymentMethod,
     PaymentStatus,
 )
+from tenantry.payments.invoices import settle_invoices
 from tenantry.scheduling.booking import schedule_booking
 from tenantry.scheduling.resources import service_at
 from tenantry.services.principal import Action, Principal
@@ -196,7 +197,8 @@ def record_payment(
     provider_ref: str | None = None,
     payer_name: str | None = None,
 ) -> tuple[Payment, Booking]:
-    """Record a succeeded payment and move the booking to deposit_paid or paid.
+    """Record a succeeded payment and move the booking to deposit_paid or paid (and its
+    issued invoices to paid once they are covered).
 
     Refunds are not recorded here: each names the payment it gives money back from
     (`tenantry.payments.refunds.refund_payment`).
@@ -235,4 +237,6 @@ def record_payment(
         )
     )
     uow.flush()
+    if kind is not PaymentKind.TIP:
+        settle_invoices(uow, booking.id, after.paid_cents)
     return payment, booking
