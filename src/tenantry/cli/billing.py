@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -73,10 +72,6 @@ def _cents(amount: Decimal | None) -> int | None:
     return None if amount is None else int(amount * 100)
 
 
-def _tenant_option() -> Any:
-    return tenant_option()
-
-
 def _invoice_out(uow: UnitOfWork, invoice: Invoice) -> InvoiceOut:
     lines = invoices.lines_of(uow, [invoice.id])[invoice.id]
     fields = [k for k in InvoiceOut.model_fields if k != "lines"]
@@ -93,7 +88,7 @@ def _summary(out: InvoiceOut) -> str:
 @invoices_app.command("issue")
 def issue(
     booking: uuid.UUID = typer.Argument(..., parser=uuid_value, help="The booking's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     due_days: int = typer.Option(
         invoices.PAYMENT_TERM_DAYS, "--due-days", min=0, max=365, help="Days until it is due."
     ),
@@ -123,7 +118,7 @@ def issue(
 
 @invoices_app.command("list")
 def list_(
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     booking: uuid.UUID | None = typer.Option(
         None, "--booking", parser=uuid_value, help="Only this booking's invoices."
     ),
@@ -154,7 +149,7 @@ def list_(
 @invoices_app.command("show")
 def show_(
     invoice: uuid.UUID = typer.Argument(..., parser=uuid_value, help="The invoice's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     reveal: bool = typer.Option(
         False, "--reveal", help="Print the buyer's name and address (masked by default)."
     ),
@@ -175,7 +170,7 @@ def show_(
 @invoices_app.command("pdf")
 def pdf(
     invoice: uuid.UUID = typer.Argument(..., parser=uuid_value, help="The invoice's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     out: Path = typer.Option(..., "--out", help="The PDF file to write.", dir_okay=False),
 ) -> None:
     """Write the printable PDF of an invoice or credit note."""
@@ -200,7 +195,7 @@ def pdf(
 @invoices_app.command("credit")
 def credit(
     invoice: uuid.UUID = typer.Argument(..., parser=uuid_value, help="The invoice's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     amount: Decimal | None = typer.Option(
         None, "--amount", parser=money, help="Credit this much (taken from the lines in order)."
     ),
@@ -234,7 +229,7 @@ def credit(
 
 def refund(
     payment: uuid.UUID = typer.Argument(..., parser=uuid_value, help="The payment's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     amount: Decimal = typer.Option(..., "--amount", parser=money, help="How much, e.g. 12.50."),
     reason: str | None = typer.Option(None, "--reason", help="Why (kept with the refund)."),
 ) -> None:
@@ -259,7 +254,7 @@ payments_app.command("refund")(refund)
 @coupons_app.command("issue")
 def issue_coupon(
     review: uuid.UUID = typer.Option(..., "--review", parser=uuid_value, help="The review's id."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     amount: Decimal | None = typer.Option(
         None, "--amount", parser=money, help="Its value (default and maximum: the cap)."
     ),
@@ -282,7 +277,7 @@ def issue_coupon(
 
 @coupons_app.command("list")
 def list_coupons(
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     customer: uuid.UUID | None = typer.Option(
         None, "--customer", parser=uuid_value, help="Only this customer's coupons."
     ),
@@ -317,7 +312,7 @@ def list_coupons(
 @coupons_app.command("redeem")
 def redeem(
     code: str = typer.Argument(..., parser=coupon_code, help="The code the customer has."),
-    tenant: str = _tenant_option(),
+    tenant: str = tenant_option(),
     booking: uuid.UUID = typer.Option(
         ..., "--booking", parser=uuid_value, help="The customer's booking it pays toward."
     ),
