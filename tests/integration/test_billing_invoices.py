@@ -22,7 +22,7 @@ from tenantry.models.enums import (
     PaymentKind,
     PaymentMethod,
 )
-from tenantry.payments import invoices
+from tenantry.payments import credit_notes, invoices
 from tenantry.payments.invoice_pdf import Correction, render_invoice_pdf
 from tenantry.services import bookings
 from tenantry.services.principal import Principal
@@ -40,7 +40,7 @@ def _issue(db: Database, tenant: TenantFixture, booked: Booked) -> Invoice:
 
 def _credit(db: Database, tenant: TenantFixture, invoice: Invoice, **kw: object) -> Invoice:
     with db.tenant_uow(tenant.id) as uow:
-        note = invoices.credit_invoice(uow, tenant.principal(), invoice.id, **kw)  # type: ignore[arg-type]
+        note = credit_notes.credit_invoice(uow, tenant.principal(), invoice.id, **kw)  # type: ignore[arg-type]
         uow.commit()
         return note
 
@@ -230,13 +230,13 @@ def test_credit_notes_never_exceed_the_invoice_and_cancel_it_exactly(
         _credit(db, tenant, inv, amount_cents=inv.gross_cents + 1)
     seven = next(line for line in lines if line.vat_rate_bp == 700)
     part = _credit(
-        db, tenant, inv, lines=[invoices.CreditLine(seven.id, 500)], reason="late delivery"
+        db, tenant, inv, lines=[credit_notes.CreditLine(seven.id, 500)], reason="late delivery"
     )
     assert part.kind is InvoiceKind.CREDIT_NOTE and part.credits_invoice_id == inv.id
     assert re.fullmatch(r"CN-\d{4}-000001", part.number)
     assert part.gross_cents == 500
     with pytest.raises(ValidationError, match="remains"):
-        _credit(db, tenant, inv, lines=[invoices.CreditLine(seven.id, 571)])
+        _credit(db, tenant, inv, lines=[credit_notes.CreditLine(seven.id, 571)])
     rest = _credit(db, tenant, inv)
     assert rest.number.endswith("-000002")
     assert part.gross_cents + rest.gross_cents == inv.gross_cents
@@ -248,7 +248,7 @@ def test_credit_notes_never_exceed_the_invoice_and_cancel_it_exactly(
         _credit(db, tenant, rest)
     with db.tenant_uow(tenant.id) as uow:
         got = uow.session.get(Invoice, (tenant.id, inv.id))
-        assert got is not None and invoices.creditable_cents(uow, got) == 0
+        assert got is not None and credit_notes.creditable_cents(uow, got) == 0
 
 
 def _page_text(pdf: bytes) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tenantry.db.engine import Database
 from tenantry.models import Coupon, Invoice
 from tenantry.models.enums import BookingStatus, MembershipRole
-from tenantry.payments import coupons, invoices
+from tenantry.payments import coupons, credit_notes, invoices
 from tenantry.privacy.vault import keyring
 from tenantry.services.principal import Principal
 from tenantry.services.privacy.erasure import erase_subject
@@ -27,7 +27,7 @@ def test_erasure_pseudonymises_issued_invoices_and_deletes_the_coupon(
     complaint = review(db, tenant, served, rating=2)
     with db.tenant_uow(tenant.id) as uow:
         inv = invoices.issue_invoice(uow, tenant.principal(), served.booking_id)
-        note = invoices.credit_invoice(uow, tenant.principal(), inv.id, amount_cents=500)
+        note = credit_notes.credit_invoice(uow, tenant.principal(), inv.id, amount_cents=500)
         coupon = coupons.issue_coupon(uow, tenant.principal(), complaint).coupon
         uow.commit()
     with db.tenant_uow(tenant.id) as uow:

@@ -26,7 +26,7 @@ from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ValidationError
 from tenantry.models import Invoice
 from tenantry.models.enums import CouponStatus, InvoiceKind
-from tenantry.payments import coupons, invoices, refunds
+from tenantry.payments import coupons, credit_notes, invoices, refunds
 from tenantry.payments.invoice_pdf import Correction, render_invoice_pdf
 
 __all__ = ["coupons_app", "invoices_app", "payments_app", "refund"]
@@ -208,13 +208,13 @@ def credit(
     parts = []
     for value in lines:
         line, _sep, cents = value.partition("=")
-        parts.append(invoices.CreditLine(uuid.UUID(line.strip()), int(money(cents) * 100)))
+        parts.append(credit_notes.CreditLine(uuid.UUID(line.strip()), int(money(cents) * 100)))
     if reason is not None and len(reason) > 200:
         raise ValidationError("a reason has at most 200 characters")
     with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:
-            note = invoices.credit_invoice(
+            note = credit_notes.credit_invoice(
                 uow,
                 operator(tenant_id),
                 invoice,

@@ -1,4 +1,4 @@
-"""Invoices and credit notes: issued from a booking, numbered without gaps, never changed.
+"""Invoices: issued from a booking, numbered without gaps, never changed.
 
 An invoice is issued from a booking: one line per booking item (or one line for the booking's
 total when it has no items), each at the VAT rate of its catalog service (lines without a
@@ -16,15 +16,15 @@ a rolled-back issue leaves no gap and two concurrent issues never share a number
 Once issued nothing changes (GoBD; a database trigger refuses it for every role): only the
 status may step from issued to paid. Corrections are credit notes: each names the invoice it
 corrects and credits some or all of what remains of its lines; together they never exceed the
-invoice. A booking holds one invoice at a time: another is issued only once the earlier ones
-are fully credited. This module does no rendering (see `invoice_pdf`) and no HTTP or CLI work.
+invoice (`credit_notes`). A booking holds one invoice at a time: another is issued only once
+the earlier ones are fully credited. This module does no rendering (see `invoice_pdf`) and no
+HTTP or CLI work.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,10 +48,9 @@ from tenantry.services.records import KINDS, get_record, list_records
 __all__ = [
     "DEFAULT_VAT_RATE_BP",
     "PAYMENT_TERM_DAYS",
-    "CreditLine",
-    "credit_invoice",
-    "creditable_cents",
     "get_invoice",
+    "issue_date",
+    "issue_draft",
     "issue_invoice",
     "lines_of",
     "list_invoices",
@@ -74,14 +73,6 @@ INVOICEABLE = frozenset(
         BookingStatus.NO_SHOW,
     }
 )
-
-
-@dataclass(frozen=True)
-class CreditLine:
-    """Part of a credit note: `amount_cents` (gross) of the invoice line `line_id`."""
-
-    line_id: uuid.UUID
-    amount_cents: int
 
 
 def split_gross(gross_cents: int, vat_rate_bp: int) -> tuple[int, int]:
@@ -107,7 +98,8 @@ def next_number(uow: UnitOfWork, kind: InvoiceKind, year: int) -> str:
     return f"{PREFIXES[kind]}-{year}-{value:06d}"
 
 
-def _today(uow: UnitOfWork, tenant: Tenant) -> date:
+def issue_date(uow: UnitOfWork, tenant: Tenant) -> date:
+    """Today in the tenant's time zone: the date of issue, and the year of its number."""
     return uow.clock.now().astimezone(ZoneInfo(tenant.timezone)).date()
 
 
@@ -214,7 +206,7 @@ def issue_invoice(
     if tenant is None or customer is None:
         raise NotFoundError("the booking's customer or tenant is missing")
     location = uow.session.get(Location, (tenant_id, booking.location_id))
-    issued_on = _today(uow, tenant)
+    issued_on = issue_date(uow, tenant)
     name, address = _buyer(customer)
     invoice = Invoice(
         tenant_id=tenant_id,
@@ -258,11 +250,11 @@ def issue_invoice(
                 gross_cents=net + tax,
             )
         )
-    _finish(uow, invoice, rows, _paid_status(uow, booking, sum(r.gross_cents for r in rows)))
+    issue_draft(uow, invoice, rows, _paid_status(uow, booking, sum(r.gross_cents for r in rows)))
     return invoice
 
 
-def _finish(
+def issue_draft(
     uow: UnitOfWork, invoice: Invoice, rows: list[InvoiceLine], status: InvoiceStatus
 ) -> None:
     """Add the lines to the draft, then issue it: after this nothing of it changes."""
@@ -295,30 +287,6 @@ def lines_of(
     return found
 
 
-def _credited(uow: UnitOfWork, line_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
-    """(gross, net) already credited per invoice line."""
-    rows = uow.session.execute(
-        sa.select(
-            InvoiceLine.credits_line_id,
-            sa.func.sum(InvoiceLine.gross_cents),
-            sa.func.sum(InvoiceLine.net_cents),
-        )
-        .where(
-            InvoiceLine.tenant_id == uow.require_tenant(),
-            InvoiceLine.credits_line_id.in_(list(line_ids)),
-        )
-        .group_by(InvoiceLine.credits_line_id)
-    )
-    return {r[0]: (int(r[1]), int(r[2])) for r in rows if r[0] is not None}
-
-
-def creditable_cents(uow: UnitOfWork, invoice: Invoice) -> int:
-    """What credit notes may still take from the invoice (gross cents)."""
-    lines = lines_of(uow, [invoice.id])[invoice.id]
-    done = _credited(uow, [line.id for line in lines])
-    return sum(line.gross_cents - done.get(line.id, (0, 0))[0] for line in lines)
-
-
 def get_invoice(
     uow: UnitOfWork, principal: Principal, invoice_id: uuid.UUID, *, for_update: bool = False
 ) -> Invoice:
@@ -339,133 +307,6 @@ def list_invoices(
 ) -> Sequence[Invoice]:
     where = {"booking_id": booking_id, "kind": kind}
     return list_records(uow, principal, KINDS["invoice"], where=where, after=after, limit=limit)
-
-
-def _allocate(
-    lines: list[InvoiceLine],
-    left: dict[uuid.UUID, int],
-    amount_cents: int | None,
-    parts: Sequence[CreditLine] | None,
-) -> list[tuple[InvoiceLine, int]]:
-    """(invoice line, gross to credit) per credited line."""
-    if parts:
-        by_id = {line.id: line for line in lines}
-        wanted: dict[uuid.UUID, int] = {}
-        for part in parts:
-            if part.line_id not in by_id:
-                raise ValidationError("a credited line is not a line of this invoice")
-            if part.amount_cents <= 0:
-                raise ValidationError("a credited amount must be positive")
-            wanted[part.line_id] = wanted.get(part.line_id, 0) + part.amount_cents
-        for line_id, cents in wanted.items():
-            if cents > left[line_id]:
-                raise ValidationError(
-                    f"line {by_id[line_id].position}: the credit exceeds what remains of it"
-                    f" ({left[line_id]} cents)"
-                )
-        return [(by_id[i], c) for i, c in wanted.items()]
-    if amount_cents is None:
-        return [(line, left[line.id]) for line in lines if left[line.id] > 0]
-    if amount_cents <= 0:
-        raise ValidationError("a credited amount must be positive")
-    if amount_cents > sum(left.values()):
-        raise ValidationError(
-            f"the credit exceeds what remains creditable ({sum(left.values())} cents)"
-        )
-    chosen: list[tuple[InvoiceLine, int]] = []
-    rest = amount_cents
-    for line in lines:
-        take = min(rest, left[line.id])
-        if take > 0:
-            chosen.append((line, take))
-            rest -= take
-    return chosen
-
-
-def credit_invoice(
-    uow: UnitOfWork,
-    principal: Principal,
-    invoice_id: uuid.UUID,
-    *,
-    amount_cents: int | None = None,
-    lines: Sequence[CreditLine] | None = None,
-    reason: str | None = None,
-) -> Invoice:
-    """Issue a credit note for the invoice: everything that remains (neither an amount nor
-    lines), an amount (taken from the lines in order), or amounts of named lines."""
-    principal.require(Action.WRITE_PAYMENTS, "issue credit notes")
-    if amount_cents is not None and lines:
-        raise ValidationError("give an amount or lines to credit, not both")
-    invoice = get_invoice(uow, principal, invoice_id, for_update=True)
-    if invoice.kind is not InvoiceKind.INVOICE:
-        raise ConflictError("a credit note is not credited: issue a new invoice instead")
-    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
-        raise ConflictError(f"an invoice in state {invoice.status.value} is not credited")
-    originals = lines_of(uow, [invoice.id])[invoice.id]
-    done = _credited(uow, [line.id for line in originals])
-    left = {line.id: line.gross_cents - done.get(line.id, (0, 0))[0] for line in originals}
-    if sum(left.values()) <= 0:
-        raise ConflictError("this invoice has been credited in full")
-    chosen = _allocate(originals, left, amount_cents, lines)
-    tenant_id = uow.require_tenant()
-    tenant = uow.session.get(Tenant, tenant_id)
-    assert tenant is not None
-    issued_on = max(_today(uow, tenant), invoice.issued_on)
-    note = Invoice(
-        tenant_id=tenant_id,
-        id=uow.ids(),
-        kind=InvoiceKind.CREDIT_NOTE,
-        credits_invoice_id=invoice.id,
-        booking_id=invoice.booking_id,
-        customer_id=invoice.customer_id,
-        number=next_number(uow, InvoiceKind.CREDIT_NOTE, issued_on.year),
-        status=InvoiceStatus.DRAFT,
-        issued_on=issued_on,
-        due_on=None,
-        net_cents=0,
-        tax_cents=0,
-        gross_cents=0,
-        currency=invoice.currency,
-        billing_name=invoice.billing_name,
-        billing_address=invoice.billing_address,
-        seller_name=invoice.seller_name,
-        seller_vat_id=invoice.seller_vat_id,
-        seller_register=invoice.seller_register,
-        seller_address=invoice.seller_address,
-        reason=reason,
-    )
-    uow.session.add(note)
-    uow.flush()
-    rows = []
-    for position, (line, gross) in enumerate(chosen, start=1):
-        credited_gross, credited_net = done.get(line.id, (0, 0))
-        if gross == left[line.id]:  # the rest of the line: its figures cancel exactly
-            net = line.net_cents - credited_net
-            quantity, unit = (
-                (line.quantity, line.unit_price_cents) if not credited_gross else (1, gross)
-            )
-        else:
-            net = min(split_gross(gross, line.vat_rate_bp)[0], line.net_cents - credited_net)
-            quantity, unit = 1, gross
-        rows.append(
-            InvoiceLine(
-                tenant_id=tenant_id,
-                id=uow.ids(),
-                invoice_id=note.id,
-                position=position,
-                service_id=line.service_id,
-                credits_line_id=line.id,
-                description=line.description,
-                quantity=quantity,
-                unit_price_cents=unit,
-                vat_rate_bp=line.vat_rate_bp,
-                net_cents=net,
-                tax_cents=gross - net,
-                gross_cents=gross,
-            )
-        )
-    _finish(uow, note, rows, InvoiceStatus.ISSUED)
-    return note
 
 
 def settle_invoices(uow: UnitOfWork, booking_id: uuid.UUID, paid_cents: int) -> int:

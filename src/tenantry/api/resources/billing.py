@@ -44,7 +44,7 @@ from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.models import Invoice, InvoiceLine
 from tenantry.models.enums import CouponStatus, InvoiceKind, InvoiceStatus
-from tenantry.payments import coupons, invoices, refunds
+from tenantry.payments import coupons, credit_notes, invoices, refunds
 from tenantry.payments.invoice_pdf import Correction, render_invoice_pdf
 from tenantry.services.principal import Principal
 from tenantry.services.records import KINDS, get_record
@@ -278,8 +278,10 @@ def post_credit_note(
     given = body or CreditNoteIn()
 
     def run(uow: UnitOfWork) -> Written:
-        parts = [invoices.CreditLine(p.invoice_line_id, p.amount_cents) for p in given.lines or ()]
-        note = invoices.credit_invoice(
+        parts = [
+            credit_notes.CreditLine(p.invoice_line_id, p.amount_cents) for p in given.lines or ()
+        ]
+        note = credit_notes.credit_invoice(
             uow,
             ctx.principal,
             invoice_id,

@@ -425,8 +425,6 @@ def downgrade() -> None:
     op.execute("DROP TABLE commerce.coupons")
     op.execute("DROP TABLE commerce.invoice_counters")
     op.execute("DROP TABLE commerce.invoice_lines")
-    # Credit notes exist only with this revision; without them, invoices are what 0620 knew.
-    op.execute("DELETE FROM commerce.invoices WHERE kind = 'credit_note'")
     op.drop_index("ix_invoices_tenant_credits", table_name="invoices", schema="commerce")
     op.drop_constraint(
         "ck_invoices_credit_note_references_invoice", "invoices", schema="commerce", type_="check"
@@ -459,5 +457,8 @@ def downgrade() -> None:
     )
     op.drop_column("payments", "refund_reason", schema="commerce")
     op.drop_column("payments", "refund_of_payment_id", schema="commerce")
+    # Every tenant's coupon payments (row level security would show the owner none of them).
+    op.execute("ALTER TABLE commerce.payments NO FORCE ROW LEVEL SECURITY")
     op.execute("UPDATE commerce.payments SET method = 'cash' WHERE method = 'coupon'")
+    op.execute("ALTER TABLE commerce.payments FORCE ROW LEVEL SECURITY")
     _method_check(METHODS)
