@@ -309,3 +309,29 @@ def test_an_issued_invoice_becomes_paid_when_its_booking_is_paid(
             assert got is not None
             expected = InvoiceStatus.PAID if cents == 5070 else InvoiceStatus.ISSUED
             assert got.status is expected
+
+
+def test_concurrent_credit_notes_cannot_overdraw_the_invoice(
+    db: Database, tenant: TenantFixture
+) -> None:
+    inv = _issue(db, tenant, booking(db, tenant))
+    start = threading.Barrier(3)
+    outcomes: list[object] = []
+
+    def credit() -> None:
+        start.wait()
+        try:
+            outcomes.append(_credit(db, tenant, inv, amount_cents=3000))
+        except ValidationError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=credit) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    notes = [o for o in outcomes if isinstance(o, Invoice)]
+    assert len(outcomes) == 3 and len(notes) == 2  # 2 x 30.00 of 70.70; a third would overdraw
+    with db.tenant_uow(tenant.id) as uow:
+        got = uow.session.get(Invoice, (tenant.id, inv.id))
+        assert got is not None and credit_notes.creditable_cents(uow, got) == 1070

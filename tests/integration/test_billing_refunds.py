@@ -3,6 +3,7 @@ database's own check when the service is bypassed."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -148,3 +149,25 @@ def test_a_refund_is_not_recorded_as_a_payment_of_the_booking(
             amount_cents=100,
         )
     assert _paid(db, tenant, booked) == 3000
+
+
+def test_concurrent_refunds_cannot_exceed_the_payment(db: Database, tenant: TenantFixture) -> None:
+    booked = booking(db, tenant, paid_cents=3000)
+    (paid,) = _payments(db, tenant, booked)
+    start = threading.Barrier(3)
+    outcomes: list[object] = []
+
+    def refund() -> None:
+        start.wait()
+        try:
+            outcomes.append(_refund(db, tenant, paid.id, 1500)[0])
+        except ValidationError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=refund) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 3 and sum(isinstance(o, Payment) for o in outcomes) == 2
+    assert _paid(db, tenant, booked) == 0
