@@ -22,6 +22,7 @@ from tenantry.models import (
     CapacityClaim,
     ChatMessage,
     Connection,
+    Coupon,
     Customer,
     DailyCapacity,
     DateException,
@@ -34,6 +35,8 @@ from tenantry.models import (
     IdentityLink,
     InboxEvent,
     Invoice,
+    InvoiceCounter,
+    InvoiceLine,
     Lead,
     LeadInteraction,
     LeadScoreHistory,
@@ -415,6 +418,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             ),
         )
         s.add_all([decision, alias])
+        billing = _billing_rows(s, ids, t, inv, review, cust.id, booking.id, svc.id)
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
         inbound = _inbound_rows(s, ids, t)
         uow.commit()
@@ -461,9 +465,54 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             alias,
             *sched,
             *inbound,
+            *billing,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
+
+
+def _billing_rows(
+    s: Session,
+    ids: Callable[[], uuid.UUID],
+    t: uuid.UUID,
+    inv: Invoice,
+    review: Review,
+    customer_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    service_id: uuid.UUID,
+) -> list[Base]:
+    """An issued invoice's line and its number counter, and a review coupon."""
+    line = InvoiceLine(
+        tenant_id=t,
+        id=ids(),
+        invoice_id=inv.id,
+        position=1,
+        service_id=service_id,
+        description="Menu",
+        quantity=2,
+        unit_price_cents=1500,
+        vat_rate_bp=1900,
+        net_cents=2521,
+        tax_cents=479,
+        gross_cents=3000,
+    )
+    counter = InvoiceCounter(tenant_id=t, id=ids(), series="invoice", year=2026, last_value=1)
+    coupon = Coupon(
+        tenant_id=t,
+        id=ids(),
+        review_id=review.id,
+        customer_id=customer_id,
+        booking_id=booking_id,
+        amount_cents=300,
+        currency="EUR",
+        code_hash=hashlib.sha256(ids().bytes).digest(),
+        issued_by="test",
+    )
+    s.add_all([line, counter, coupon])
+    s.flush()
+    inv.status, inv.updated_at = "issued", T0  # issued last: its lines are fixed from here on
+    s.flush()
+    return [line, counter, coupon]
 
 
 def _scheduling_rows(

@@ -41,6 +41,10 @@ KEPT_FOR_ACCOUNTABILITY = {
     "insight.evidence",
     "insight.statements",
     "insight.analysis_runs",
+    # GoBD: issued invoices, their lines and the number counters (no DELETE grant) stay.
+    "commerce.invoices",
+    "commerce.invoice_lines",
+    "commerce.invoice_counters",
 }
 
 

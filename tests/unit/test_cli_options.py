@@ -53,6 +53,9 @@ FREE_TEXT = {
     ("resources add", "name"),
     # a label for listings of webhook secrets
     ("payments stripe-secret set", "label"),
+    # why a credit note or refund was made (at most 200 characters, checked by the command)
+    ("invoices credit", "reason"),
+    ("payments refund", "reason"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from tenantry.api.deps import Renderer
 from tenantry.api.resources import (
+    billing,
     commerce,
     conversations,
     crm,
@@ -42,6 +43,7 @@ _MODULES = (
     scheduling,
     payment_notifications,
     webhooks,
+    billing,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

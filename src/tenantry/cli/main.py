@@ -25,6 +25,7 @@ from tenantry import __version__
 from tenantry.api.guard import unstorable_text
 from tenantry.cli import apikeys as apikeys_cmd
 from tenantry.cli import audit as audit_cmd
+from tenantry.cli import billing as billing_cmd
 from tenantry.cli import conversations as conversations_cmd
 from tenantry.cli import customers as customers_cmd
 from tenantry.cli import db as db_cmd
@@ -85,6 +86,8 @@ customers_cmd.app.command("search")(lists_cmd.search_customers_command)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
+app.add_typer(billing_cmd.invoices_app, name="invoices")
+app.add_typer(billing_cmd.coupons_app, name="coupons")
 
 _debug = False
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from tenantry.domain.money import MAX_CENTS
 from tenantry.models.enums import ResourceKind
 
 __all__ = [
@@ -198,10 +199,6 @@ def resource_need(value: str) -> str:
     if not 1 <= int(match[2]) <= 100:
         raise typer.BadParameter("the quantity lies between 1 and 100")
     return f"{match[1]}={int(match[2])}"
-
-
-# The largest amount tenantry records, in cents (the API's limit too).
-MAX_CENTS = 10**10
 
 
 def money(value: str) -> Decimal:

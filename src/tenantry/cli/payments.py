@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typer
 
-from tenantry.cli import payments_wire
+from tenantry.cli import billing, payments_wire
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, money, tenant_option, uuid_value
@@ -45,6 +45,7 @@ review_app = typer.Typer(help="The review queue of payment notifications.", no_a
 app.add_typer(review_app, name="review")
 app.add_typer(payments_wire.stripe_secret_app, name="stripe-secret")
 app.command("watch")(payments_wire.watch)
+app.command("refund")(billing.refund)
 
 MASK = "***"
 

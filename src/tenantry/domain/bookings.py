@@ -8,6 +8,10 @@
 Payments move a booking forward: once the succeeded payments reach the deposit it becomes
 `deposit_paid`, once they reach the total it becomes `paid`. Refunds reduce what was paid.
 Overpayment is refused: money beyond the balance is an error, not a silent credit.
+
+Refunds (`status_after_refund`) are taken in every state money was taken in, and after it
+(fulfilled, reviewed, cancelled, no-show). One that leaves a paid booking short moves it back
+(paid -> deposit_paid or confirmed, deposit_paid -> confirmed); later states stay as they are.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from tenantry.models.enums import BookingStatus, PaymentKind
 __all__ = [
     "BOOKING_LIFECYCLE",
     "PAYABLE_STATES",
+    "REFUNDABLE_STATES",
     "Ledger",
     "booking_code",
     "status_after_payment",
-    "status_after_reversal",
+    "status_after_refund",
 ]
 
 _B = BookingStatus
@@ -45,6 +50,7 @@ BOOKING_LIFECYCLE: StateMachine[BookingStatus] = StateMachine(
 )
 
 PAYABLE_STATES = frozenset({_B.CONFIRMED, _B.DEPOSIT_PAID, _B.PAID})
+REFUNDABLE_STATES = PAYABLE_STATES | {_B.FULFILLED, _B.REVIEWED, _B.CANCELLED, _B.NO_SHOW}
 
 
 @dataclass(frozen=True)
@@ -93,20 +99,22 @@ def status_after_payment(status: BookingStatus, ledger: Ledger, kind: PaymentKin
     return status
 
 
-def status_after_reversal(status: BookingStatus, ledger: Ledger) -> BookingStatus:
-    """The status once money recorded against the booking was taken back (a payment matched to
-    the wrong booking): what it would be had the payment never been recorded."""
-    if status not in (_B.PAID, _B.DEPOSIT_PAID):
-        return status
-    if ledger.paid_cents >= ledger.total_cents:
-        return _B.PAID
-    if ledger.deposit_cents > 0 and ledger.paid_cents >= ledger.deposit_cents:
-        return _B.DEPOSIT_PAID
-    return _B.CONFIRMED
-
-
 def booking_code(booking_id: uuid.UUID) -> str:
     """The short code a customer writes in a payment memo: the last 8 hex digits of the id
     (its random part), upper case. Not unique by construction; a collision only makes two
     candidates, which the matcher then tells apart by the other evidence."""
     return booking_id.hex[-8:].upper()
+
+
+def status_after_refund(status: BookingStatus, ledger: Ledger) -> BookingStatus:
+    """The booking status once a refund has been applied to `ledger` (see the module doc).
+
+    Moving back is not a lifecycle transition anyone may choose: only a refund does it.
+    """
+    if status not in REFUNDABLE_STATES:
+        raise IllegalTransitionError(f"booking: nothing to refund in state {status.value}")
+    if status not in (_B.PAID, _B.DEPOSIT_PAID) or ledger.paid_cents >= ledger.total_cents:
+        return status
+    if ledger.deposit_cents > 0 and ledger.paid_cents >= ledger.deposit_cents:
+        return _B.DEPOSIT_PAID
+    return _B.CONFIRMED

@@ -14,6 +14,7 @@ from tenantry.models.audit import (
     RedactedColumn,
 )
 from tenantry.models.base import SCHEMAS, Base
+from tenantry.models.billing import Coupon, InvoiceCounter, InvoiceLine
 from tenantry.models.channel import Connection
 from tenantry.models.commerce import (
     Booking,
@@ -104,6 +105,7 @@ __all__ = [
     "Checkpoint",
     "Connection",
     "ConsentEntry",
+    "Coupon",
     "Customer",
     "DailyCapacity",
     "DateException",
@@ -118,6 +120,8 @@ __all__ = [
     "IdentityLink",
     "InboxEvent",
     "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
     "Lead",
     "LeadInteraction",
     "LeadScoreHistory",

@@ -30,6 +30,7 @@ from tenantry.models.base import (
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
+    InvoiceKind,
     InvoiceStatus,
     MatchAction,
     MatchedPart,
@@ -181,6 +182,16 @@ class Payment(SubjectLinked, TenantOwned, Base):
         sa.CheckConstraint(
             "status <> 'succeeded' OR paid_at IS NOT NULL", name="succeeded_has_time"
         ),
+        tenant_fk("refund_of_payment_id", "commerce.payments"),
+        sa.CheckConstraint(
+            "refund_of_payment_id IS NULL OR kind = 'refund'", name="refund_reference_is_refund"
+        ),
+        sa.Index(
+            "ix_payments_tenant_refund_of",
+            "tenant_id",
+            "refund_of_payment_id",
+            postgresql_where=sa.text("refund_of_payment_id IS NOT NULL"),
+        ),
         sa.Index("ix_payments_tenant_booking", "tenant_id", "booking_id"),
         sa.Index("ix_payments_tenant_status_created", "tenant_id", "status", "created_at"),
         sa.Index(
@@ -209,6 +220,9 @@ class Payment(SubjectLinked, TenantOwned, Base):
     payer_name = SealedField("name", 200)
     payer_name_sealed: Mapped[bytes | None] = sealed_column("payer_name", "name")
     paid_at: Mapped[datetime | None]
+    # A refund names the payment it gives money back from (tenantry.payments.refunds).
+    refund_of_payment_id: Mapped[uuid.UUID | None]
+    refund_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class Invoice(SubjectLinked, TenantOwned, Base):
@@ -227,6 +241,17 @@ class Invoice(SubjectLinked, TenantOwned, Base):
         sa.CheckConstraint(_CURRENCY, name="currency_iso4217"),
         sa.Index("ix_invoices_tenant_booking", "tenant_id", "booking_id"),
         sa.Index("ix_invoices_tenant_issued", "tenant_id", "issued_on"),
+        tenant_fk("credits_invoice_id", "commerce.invoices"),
+        sa.CheckConstraint(
+            "(kind = 'credit_note') = (credits_invoice_id IS NOT NULL)",
+            name="credit_note_references_invoice",
+        ),
+        sa.Index(
+            "ix_invoices_tenant_credits",
+            "tenant_id",
+            "credits_invoice_id",
+            postgresql_where=sa.text("credits_invoice_id IS NOT NULL"),
+        ),
         SCHEMA,
     )
 
@@ -246,6 +271,17 @@ class Invoice(SubjectLinked, TenantOwned, Base):
     billing_name_sealed: Mapped[bytes | None] = sealed_column("billing_name", "name")
     billing_address = SealedField("address", 400)
     billing_address_sealed: Mapped[bytes | None] = sealed_column("billing_address", "address")
+    # Issued by tenantry.payments.invoices: the kind (a credit note names the invoice it
+    # corrects) and the seller as it was on the day of issue. Immutable once issued.
+    kind: Mapped[InvoiceKind] = mapped_column(
+        str_enum(InvoiceKind, "invoice_kind"), server_default=InvoiceKind.INVOICE.value
+    )
+    credits_invoice_id: Mapped[uuid.UUID | None]
+    seller_name: Mapped[str | None] = mapped_column(sa.String(200))
+    seller_vat_id: Mapped[str | None] = mapped_column(sa.String(20))
+    seller_register: Mapped[str | None] = mapped_column(sa.String(100))
+    seller_address: Mapped[str | None] = mapped_column(sa.String(400))
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class PaymentNotification(SubjectLinked, TenantOwned, Base):

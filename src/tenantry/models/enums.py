@@ -231,6 +231,7 @@ class PaymentMethod(StrEnum):
     ZELLE = "zelle"
     VENMO = "venmo"
     BANK_TRANSFER = "bank_transfer"
+    COUPON = "coupon"  # a review coupon redeemed against the booking (tenantry.payments.coupons)
 
 
 class PaymentStatus(StrEnum):
@@ -508,3 +509,17 @@ class WebhookProvider(StrEnum):
     """A payment provider that signs the webhooks it sends a tenant (schema `commerce`)."""
 
     STRIPE = "stripe"
+
+
+class InvoiceKind(StrEnum):
+    """An invoice or a credit note correcting one; each kind numbers its own series."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class CouponStatus(StrEnum):
+    """A review coupon: issued, then redeemed once (tenantry.payments.coupons)."""
+
+    ISSUED = "issued"
+    REDEEMED = "redeemed"

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.domain.bookings import Ledger, status_after_reversal
+from tenantry.domain.bookings import Ledger, status_after_refund
 from tenantry.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.models import Customer, MatchDecision, PayerAlias, Payment, PaymentNotification
 from tenantry.models.enums import (
@@ -265,7 +265,8 @@ def _reverse(uow: UnitOfWork, principal: Principal, note: PaymentNotification) -
     ledger = Ledger(
         booking.total_cents, booking.deposit_cents, uow.repos.payments.paid_cents(booking.id)
     )
-    booking.status = status_after_reversal(booking.status, ledger)
+    # Taking a wrongly matched payment back moves the booking back as a refund does.
+    booking.status = status_after_refund(booking.status, ledger)
     booking.updated_at = uow.clock.now()
 
 

@@ -94,6 +94,21 @@ TABLES: dict[str, TableEntry] = {
     "commerce.payer_aliases": TableEntry(
         "recognising confirmed alternative payers", _LEGIT, "payers", "with the customer"
     ),
+    "commerce.invoice_lines": TableEntry(
+        "accounting vouchers (lines of invoices and credit notes)",
+        _LEGAL,
+        _NONE,
+        "with the invoice",
+    ),
+    "commerce.invoice_counters": TableEntry(
+        "gapless invoice numbering (GoBD)", _LEGAL, _NONE, _LIFETIME
+    ),
+    "commerce.coupons": TableEntry(
+        "compensating a customer's complaint (review coupons, seed 004)",
+        _CONTRACT,
+        "end customers",
+        "with the review; deleted on erasure",
+    ),
     "engage.threads": TableEntry(
         "customer communication", _CONTRACT, "end customers, prospects", "with the messages"
     ),
@@ -348,6 +363,15 @@ _COLUMNS: dict[str, str] = {
     "commerce.booking_items.description": _BUSINESS,
     "commerce.bookings.cancellation_reason": _BUSINESS,
     "commerce.invoices.number": _BUSINESS,
+    **{
+        f"commerce.invoices.{c}": "business contact data (the issuing business)"
+        for c in ("seller_name", "seller_vat_id", "seller_register", "seller_address")
+    },
+    "commerce.invoices.reason": _BUSINESS,
+    "commerce.invoice_lines.description": _BUSINESS,
+    "commerce.invoice_counters.series": _CONFIG,
+    "commerce.payments.refund_reason": _BUSINESS,
+    "commerce.coupons.issued_by": "actor reference (user id or role)",
     "commerce.payment_notifications.provider": _BUSINESS,
     "commerce.payment_notifications.bank": _BUSINESS,
     "commerce.payment_notifications.raw_sha256": "hash of a received message (duplicate check)",

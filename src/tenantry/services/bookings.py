@@ -19,6 +19,7 @@ from tenantry.models.enums import (
     PaymentMethod,
     PaymentStatus,
 )
+from tenantry.payments.invoices import settle_invoices
 from tenantry.scheduling.booking import schedule_booking
 from tenantry.scheduling.resources import service_at
 from tenantry.services.principal import Action, Principal
@@ -204,14 +205,26 @@ def record_payment(
     provider_ref: str | None = None,
     payer_name: str | None = None,
 ) -> tuple[Payment, Booking]:
-    """Record a succeeded payment and move the booking to deposit_paid or paid."""
+    """Record a succeeded payment and move the booking to deposit_paid or paid (and its
+    issued invoices to paid once they are covered).
+
+    Refunds are not recorded here: each names the payment it gives money back from
+    (`tenantry.payments.refunds.refund_payment`).
+    """
     principal.require(Action.WRITE_PAYMENTS)
+    if kind is PaymentKind.REFUND:
+        raise ValidationError(
+            "a refund is recorded against the payment it gives money back from"
+            " (a refund of that payment), not as a payment of the booking"
+        )
     booking = uow.repos.bookings.get(booking_id, for_update=True)
     principal.require_location(booking.location_id, "booking")
     paid = uow.repos.payments.paid_cents(booking.id)
     entry = PaymentEntry(booking.id, kind, method, amount_cents, provider, provider_ref, payer_name)
-    payment, _ledger = _apply(uow, booking, paid, entry)
+    payment, ledger = _apply(uow, booking, paid, entry)
     uow.flush()
+    if kind is not PaymentKind.TIP:
+        settle_invoices(uow, booking.id, ledger.paid_cents)
     return payment, booking
 
 
@@ -257,6 +270,9 @@ def record_payments(
         paid[booking.id] = ledger.paid_cents
         out.append(payment)
     uow.flush()
+    settled = {e.booking_id for e, p in zip(entries, out, strict=True) if isinstance(p, Payment)}
+    for booking_id in sorted(settled):
+        settle_invoices(uow, booking_id, paid[booking_id])
     return out
 
 

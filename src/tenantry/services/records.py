@@ -29,10 +29,12 @@ from tenantry.errors import NotFoundError
 from tenantry.models import (
     Booking,
     Connection,
+    Coupon,
     Customer,
     DsarRequest,
     Escalation,
     Evidence,
+    Invoice,
     Lead,
     Location,
     Membership,
@@ -149,6 +151,20 @@ def _via_customer(ids: Any) -> Any:
     return Vehicle.customer_id.in_(sub)
 
 
+def _invoice_via_booking(ids: Any) -> Any:
+    sub = sa.select(Booking.id).where(
+        Booking.tenant_id == Invoice.tenant_id, Booking.location_id == sa.any_(ids)
+    )
+    return Invoice.booking_id.in_(sub)
+
+
+def _coupon_via_booking(ids: Any) -> Any:
+    sub = sa.select(Booking.id).where(
+        Booking.tenant_id == Coupon.tenant_id, Booking.location_id == sa.any_(ids)
+    )
+    return Coupon.booking_id.in_(sub)
+
+
 def _member_in_scope(ids: Any) -> Any:
     sub = sa.select(MembershipLocation.membership_id).where(
         MembershipLocation.tenant_id == Membership.tenant_id,
@@ -177,6 +193,8 @@ KINDS: dict[str, RecordKind[Any]] = {
         RecordKind("dsar", DsarRequest, action=Action.PRIVACY, noun="data-subject request"),
         RecordKind("thread", Thread, _direct(Thread)),
         RecordKind("escalation", Escalation, _direct(Escalation)),
+        RecordKind("invoice", Invoice, _invoice_via_booking),
+        RecordKind("coupon", Coupon, _coupon_via_booking),
     )
 }
 

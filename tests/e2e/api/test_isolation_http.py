@@ -44,6 +44,8 @@ PARAM_TABLES = {
     "resource_id": "scheduling.resources",
     "closure_id": "scheduling.date_exceptions",
     "notification_id": "commerce.payment_notifications",
+    "invoice_id": "commerce.invoices",
+    "coupon_id": "commerce.coupons",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -78,6 +80,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/payment-notifications/{notification_id}/match": {"booking_id": str(uuid.UUID(int=7))},
     "/v1/payment-notifications/{notification_id}/reassign": {"booking_id": str(uuid.UUID(int=7))},
     "/v1/payment-notifications/{notification_id}/reject": {"reason": "not_ours"},
+    "/v1/invoices/{invoice_id}/credit-notes": {"amount_cents": 1},
+    "/v1/payments/{payment_id}/refunds": {"amount_cents": 1, "reason": "x"},
 }
 
 

@@ -44,6 +44,7 @@ from tenantry.api.deps import Ctx, Page, decode_cursor, encode_cursor, json_resp
 from tenantry.api.idempotency import WriteRequest, Written
 from tenantry.api.problems import PROBLEM_RESPONSES
 from tenantry.db.uow import UnitOfWork
+from tenantry.domain.money import MAX_CENTS
 from tenantry.errors import PreconditionFailedError, ValidationError
 from tenantry.services.principal import Principal
 from tenantry.services.reads import read_page, read_records
@@ -82,9 +83,6 @@ __all__ = [
 T = TypeVar("T", bound="Out")
 ERRORS = PROBLEM_RESPONSES
 
-# 100 million euros: more than any booking, payment, deposit or deal of a local business, and
-# far inside a bigint, so sums of many amounts cannot overflow.
-MAX_CENTS = 10**10
 # Local part, @, domain: no spaces, no control characters, one @.
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
 

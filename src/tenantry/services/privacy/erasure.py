@@ -61,6 +61,7 @@ DELETABLE = (
     "engage.email_events",
     "commerce.payer_aliases",
     "engage.escalations",
+    "commerce.coupons",
     "engage.reviews",
     "engage.messages",
     "engage.chat_messages",

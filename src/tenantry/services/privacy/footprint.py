@@ -74,6 +74,15 @@ SEARCH: dict[str, tuple[str, str]] = {
         "to a matching customer or for a matching booking",
         "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
     ),
+    "commerce.invoice_lines": (
+        "of a matching invoice",
+        "t.invoice_id IN (SELECT i.id FROM commerce.invoices i WHERE i.tenant_id = t.tenant_id"
+        " AND (i.customer_id = ANY(:c) OR i.booking_id = ANY(:b) OR i.subject_id = ANY(:s)))",
+    ),
+    "commerce.coupons": (
+        "issued to a matching customer or for a matching booking",
+        "t.customer_id = ANY(:c) OR t.booking_id = ANY(:b) OR t.subject_id = ANY(:s)",
+    ),
     "commerce.payment_notifications": (
         "matched to a matching booking",
         "t.matched_booking_id = ANY(:b) OR t.subject_id = ANY(:s)",

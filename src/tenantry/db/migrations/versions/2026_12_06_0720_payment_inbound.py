@@ -8,7 +8,7 @@
 Both are written by the operator's commands (as the owner); the application only reads them.
 
 Revision ID: 0720
-Revises: 0700
+Revises: 0710
 Create Date: 2026-12-06
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0720"
-down_revision: str | None = "0700"
+down_revision: str | None = "0710"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
