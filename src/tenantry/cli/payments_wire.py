@@ -2,7 +2,8 @@
 
 A signing secret is read from stdin or from a named environment variable, never from the
 command line (where `ps` and shell histories would show it); listings mask it. `watch` reads
-new messages of an IMAP mailbox and hands each to payment intake (`payments.wiring`), keeping
+new messages of an IMAP mailbox, parses each (`parse_email`, DKIM-checked with the verifier the
+settings name) and records it (`intake.record_notices`, the settings' matching policy), keeping
 its position in the database; the IMAP password comes from an environment variable too. What
 they print is ids and counts, never a secret, an address or a message.
 """
@@ -21,11 +22,10 @@ import typer
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
-from tenantry.config import get_settings
+from tenantry.config import Settings, get_settings
 from tenantry.db.engine import Database
 from tenantry.errors import ValidationError
 from tenantry.models.enums import MembershipRole
-from tenantry.payments import wiring
 from tenantry.payments.cursors import DatabaseCursors
 from tenantry.payments.endpoints import add_secret, list_endpoints, revoke_endpoint
 from tenantry.payments.imap import (
@@ -34,6 +34,10 @@ from tenantry.payments.imap import (
     MessageHandler,
     parse_imap_url,
 )
+from tenantry.payments.intake import record_notices
+from tenantry.payments.matching import Policy
+from tenantry.payments.sources import parse_email
+from tenantry.payments.trust import DkimVerifier
 from tenantry.services.principal import Principal
 
 __all__ = ["app", "env_name", "imap_url", "stripe_secret_app", "watch"]
@@ -157,14 +161,22 @@ def revoke_secret(
           file=sys.stderr)  # fmt: skip
 
 
-def mail_handler(db: Database, tenant_id: uuid.UUID, counts: Counter[str]) -> MessageHandler:
-    """Each message: parsed, then recorded and committed in one unit of work."""
+def mail_handler(
+    db: Database, tenant_id: uuid.UUID, counts: Counter[str], settings: Settings
+) -> MessageHandler:
+    """Each message: parsed, then recorded and committed in one unit of work.
+
+    The DKIM verifier (keys file or DNS, with its key cache) and the matching policy are made
+    once, from `settings`, for every message the watch reads.
+    """
     principal = Principal(tenant_id=tenant_id, role=MembershipRole.MANAGER)
+    verifier = DkimVerifier.from_settings(settings)
+    policy = Policy.from_settings(settings)
 
     def handle(uid: int, raw: bytes) -> None:
-        items = wiring.parse_message(raw, f"imap:{uid}")
+        item = parse_email(raw, verifier=verifier, origin=f"imap:{uid}")
         with db.platform_uow(actor="cli:payments-watch", tenant_id=tenant_id) as uow:
-            outcomes = wiring.record_items(uow, principal, items)
+            outcomes = record_notices(uow, principal, [item], policy=policy)
             uow.commit()
         counts.update(o.status for o in outcomes)
 
@@ -221,7 +233,7 @@ def watch(
         )
         try:
             watcher.run(
-                mail_handler(db, tenant_id, counts),
+                mail_handler(db, tenant_id, counts, settings),
                 interval=interval,
                 stop=stop,
                 report=report,

@@ -3,8 +3,9 @@
 Runs in a unit of work bound to the tenant the webhook URL names: its active signing secrets
 are read there (a tenant that does not exist simply has none, so it is refused exactly like a
 wrong signature), the signature is checked on the raw body before it is parsed, and a payment
-event's `Notice` is handed to the store (`wiring.record_items`) in the same unit of work. The
-caller commits. No FastAPI here.
+event's `Notice` is recorded by payment intake (`intake.record_notices`, which recognises a
+redelivered event) in the same unit of work. The caller commits; an error while recording
+propagates, so nothing is acknowledged that was not stored. No FastAPI here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from datetime import datetime
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.models.enums import MembershipRole
-from tenantry.payments import wiring
 from tenantry.payments.endpoints import active_secrets
+from tenantry.payments.intake import record_notices
+from tenantry.payments.matching import Policy
 from tenantry.payments.stripe import Ignored, event_notice, parse_event, verify_signature
 from tenantry.services.principal import Principal
 
@@ -43,8 +45,12 @@ def receive_stripe(
     body: bytes,
     now: datetime,
     tolerance_seconds: int,
+    policy: Policy,
 ) -> Receipt:
-    """Verify and hand on one event; raises `WebhookRejectedError` when it is not genuine."""
+    """Verify and record one event; raises `WebhookRejectedError` when it is not genuine.
+
+    `policy` is the matching policy the application runs with (`Policy.from_settings`).
+    """
     verify_signature(
         header, body, active_secrets(uow), now=now, tolerance_seconds=tolerance_seconds
     )
@@ -55,12 +61,11 @@ def receive_stripe(
         return Receipt(event_id, item.event_type, ignored=True)
     # Acting as a manager of the tenant: may record payments, nothing more.
     principal = Principal(tenant_id=uow.require_tenant(), role=MembershipRole.MANAGER)
-    outcomes = wiring.record_items(uow, principal, [item])
-    first = outcomes[0] if outcomes else None
+    [outcome] = record_notices(uow, principal, [item], policy=policy)
     return Receipt(
         event_id,
         event["type"],
         ignored=False,
-        status=first.status if first is not None else None,
-        notification_id=first.notification_id if first is not None else None,
+        status=outcome.status,
+        notification_id=outcome.notification_id,
     )

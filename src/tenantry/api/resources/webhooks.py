@@ -6,8 +6,9 @@ tenant's active signing secrets, `tenantry payments stripe-secret set`). The raw
 and size-capped before anything parses it. Every refusal (no or malformed tenant, unknown
 tenant, missing or wrong signature, stale timestamp, a body that is no event) is one 400
 problem that never says whether the tenant exists; repeated refusals from one address are
-throttled like failed logins. A payment event is handed to the store, which recognises a
-redelivered one; other event types are acknowledged and ignored.
+throttled like failed logins. A payment event is recorded by payment intake under the matching
+policy of the app's settings (a redelivered one is recognised); other event types are
+acknowledged and ignored. A failure while recording is a 5xx, so Stripe sends the event again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from tenantry.api.deps import ApiState, Renderer
 from tenantry.api.problems import PROBLEM_RESPONSES, problem_response
 from tenantry.api.routing import ResourceRouter
+from tenantry.payments.matching import Policy
 from tenantry.payments.stripe import MAX_EVENT_BYTES, WebhookRejectedError
 from tenantry.payments.webhook import WEBHOOK_ACTOR, Receipt, receive_stripe
 from tenantry.services.idempotency import commit_once
@@ -112,6 +114,7 @@ async def stripe_webhook(
     if len(raw) > MAX_EVENT_BYTES:
         return _too_large(request)
     header = request.headers.get("stripe-signature")
+    policy = Policy.from_settings(state.settings)
 
     def run() -> Receipt:
         return commit_once(
@@ -122,6 +125,7 @@ async def stripe_webhook(
                 body=raw,
                 now=state.db.clock.now(),
                 tolerance_seconds=state.settings.stripe_webhook_tolerance_seconds,
+                policy=policy,
             ),
         )
 
