@@ -34,6 +34,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from faker import Faker
 from psycopg import sql
 
 from bench.common import BENCH_MASTER, Result, database, knob, scaled_name
@@ -401,7 +402,20 @@ class Generator:
 
 
 def _people(rng: random.Random, n: int) -> list[Person]:
-    return [Person(rng.choice(FIRST), rng.choice(LAST)) for _ in range(n)]
+    """Names as a caterer's customers have them: most drawn from US and German name
+    frequencies, a third from a small pool full of nicknames, namesakes and spellings that
+    differ by a letter (Meyer, Meier, Mayer; Erika, Erica)."""
+    fakers = [Faker(locale) for locale in ("en_US", "de_DE")]
+    for i, f in enumerate(fakers):
+        f.seed_instance(rng.randrange(1 << 30) + i)
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.33:
+            out.append(Person(rng.choice(FIRST), rng.choice(LAST)))
+        else:
+            f = rng.choice(fakers)
+            out.append(Person(f.first_name(), f.last_name()))
+    return out
 
 
 def _caterer(db: Database, slug: str) -> tuple[uuid.UUID, uuid.UUID]:

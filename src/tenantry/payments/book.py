@@ -25,7 +25,14 @@ from tenantry.domain.bookings import PAYABLE_STATES, booking_code
 from tenantry.errors import ValidationError
 from tenantry.models import Booking, Customer, Lead, PayerAlias, Payment, Subject
 from tenantry.models.enums import KeyPurpose, PaymentStatus
-from tenantry.payments.matching import Clues, OpenBooking, Person, Policy, amount_weight
+from tenantry.payments.matching import (
+    Clues,
+    OpenBooking,
+    Person,
+    Policy,
+    amount_weight,
+    mention_weight,
+)
 from tenantry.payments.names import name_key, tokens
 from tenantry.payments.notices import Notice
 from tenantry.privacy.crypto import blind_index, key_version_of
@@ -161,9 +168,15 @@ class OpenBook:
                 take(bucket)
         return list(found.values())
 
-    def rarity(self, currency: str, cents: int) -> float:
+    def amount(self, currency: str, cents: int) -> float:
         """The weight of a payment of exactly `cents` (see `matching.amount_weight`)."""
         return amount_weight(len(self.by_amount.get((currency, cents), ())), len(self.bookings))
+
+    def surname(self, last_name: str | None) -> float:
+        """The weight of a memo naming this surname (see `matching.mention_weight`)."""
+        words = [w for w in tokens(last_name) if len(w) >= 3]
+        sharing = min((len(self.by_surname.get(w, ())) for w in words), default=0)
+        return mention_weight(sharing, len(self.bookings))
 
     def codes_in(self, *texts: str | None) -> frozenset[str]:
         """Booking codes of open bookings written in these texts."""

@@ -196,7 +196,7 @@ def _match_and_store(
     book = OpenBook.load(uow)
     clues = clues_for(uow, keyring(uow), book, notices)
     ranked = [
-        rank(n, book.candidates(n, c, policy), c, policy, book.rarity)
+        rank(n, book.candidates(n, c, policy), c, policy, book)
         for n, c in zip(notices, clues, strict=True)
     ]
     decisions = assign(ranked, [n.trust.verified for n in notices], policy)

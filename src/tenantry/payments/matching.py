@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tenantry.config import Settings
 from tenantry.models.enums import MatchedPart
@@ -29,6 +29,7 @@ __all__ = [
     "Clues",
     "Decision",
     "Fee",
+    "Frequencies",
     "OpenBooking",
     "Person",
     "Policy",
@@ -36,6 +37,7 @@ __all__ = [
     "Scored",
     "amount_weight",
     "assign",
+    "mention_weight",
     "rank",
     "score",
 ]
@@ -157,14 +159,21 @@ class Scored:
 # Roughly ln(P(evidence | the right booking) / P(evidence | another booking)).
 _NAME_WEIGHT = {
     NameAgreement.FULL: (6.0, "full name"),
-    NameAgreement.INITIAL_AND_SURNAME: (3.5, "initial and surname"),
+    NameAgreement.INITIAL_AND_SURNAME: (4.2, "initial and surname"),
     NameAgreement.SURNAME_ONLY: (1.5, "surname only (a relative?)"),
     NameAgreement.FIRST_ONLY: (-1.0, "first name only"),
     NameAgreement.NONE: (-2.0, "another person"),
 }
 _CODE, _CONTACT, _ALIAS, _MENTION = 8.0, 6.0, 5.0, 3.0
-# How often a payment is for exactly a part of its booking's price.
-_EXACT_SHARE = 0.7
+# How often a payment is for exactly a part of its booking's price; how often a payer who is
+# not the customer names the customer in the memo.
+_EXACT_SHARE, _MENTION_SHARE = 0.7, 0.3
+
+
+def mention_weight(sharing: int, population: int) -> float:
+    """The weight of a memo naming a surname `sharing` of `population` open bookings carry."""
+    chance = (sharing + 0.5) / (population + 50)
+    return min(5.0, max(1.0, math.log(_MENTION_SHARE / chance)))
 
 
 def amount_weight(sharing: int, population: int) -> float:
@@ -183,26 +192,46 @@ class _Fit:
     cents: int  # what the ledger receives
 
 
-Rarity = Callable[[str, int], float]
+class Frequencies(Protocol):
+    """How common an amount or a surname is among the open bookings (for weights)."""
+
+    def amount(self, currency: str, cents: int) -> float:
+        """The weight of an exact payment of `cents` (see `amount_weight`)."""
+        ...
+
+    def surname(self, last_name: str | None) -> float:
+        """The weight of a memo naming this surname (see `mention_weight`)."""
+        ...
+
+
+class _Flat:
+    def amount(self, currency: str, cents: int) -> float:
+        return 2.5
+
+    def surname(self, last_name: str | None) -> float:
+        return _MENTION
+
+
+_FLAT = _Flat()
 
 
 def _amount(
-    notice: Notice, booking: OpenBooking, policy: Policy, rarity: Rarity | None
+    notice: Notice, booking: OpenBooking, policy: Policy, stats: Frequencies
 ) -> _Fit | None:
     """How the amount fits the booking best; None where it cannot (overpayment, currency)."""
     if notice.currency != booking.currency:
         return None
-    fits = _amount_fits(notice, booking, policy, rarity or (lambda _c, _a: 2.5))
+    fits = _amount_fits(notice, booking, policy, stats)
     return max(fits, key=lambda f: f.reason.weight) if fits else None
 
 
 def _amount_fits(
-    notice: Notice, booking: OpenBooking, policy: Policy, rarity: Rarity
+    notice: Notice, booking: OpenBooking, policy: Policy, stats: Frequencies
 ) -> list[_Fit]:
     a = notice.amount_cents
     fits: list[_Fit] = []
     for part, cents in booking.parts():
-        weight = rarity(booking.currency, cents)
+        weight = stats.amount(booking.currency, cents)
         if a == cents:
             fits.append(_Fit(Reason("amount", f"{part.value} exact", weight), part, cents))
             continue
@@ -243,14 +272,14 @@ def score(
     booking: OpenBooking,
     clues: Clues,
     policy: Policy,
-    rarity: Rarity | None = None,
+    stats: Frequencies = _FLAT,
 ) -> Scored | None:
     """The booking's score for this notice, or None when it cannot take the payment.
 
-    `rarity` gives the weight of an exact amount (see `amount_weight`); without it every exact
-    amount weighs 2.5.
+    `stats` weighs exact amounts and surnames by how common they are among the open bookings;
+    without it every exact amount weighs 2.5 and every surname named in a memo 3.0.
     """
-    fit = _amount(notice, booking, policy, rarity)
+    fit = _amount(notice, booking, policy, stats)
     if fit is None:
         return None
     reasons = [fit.reason]
@@ -276,10 +305,10 @@ def score(
         )
         weight, detail = _NAME_WEIGHT[best]
         reasons.append(Reason("name", detail, weight))
-        if best < NameAgreement.SURNAME_ONLY and any(
-            mentions(notice.memo, p.last_name) for p in booking.people
-        ):
-            reasons.append(Reason("memo", "names the customer", _MENTION))
+        named = [p for p in booking.people if mentions(notice.memo, p.last_name)]
+        if best < NameAgreement.SURNAME_ONLY and named:
+            weight = max(stats.surname(p.last_name) for p in named)
+            reasons.append(Reason("memo", "names the customer", weight))
     logit = sum(r.weight for r in reasons) - policy.offset
     chance = 1 / (1 + math.exp(-logit))
     return Scored(booking, chance, logit, fit.part, fit.cents, tuple(reasons))
@@ -363,8 +392,8 @@ def rank(
     bookings: Iterable[OpenBooking],
     clues: Clues,
     policy: Policy,
-    rarity: Rarity | None = None,
+    stats: Frequencies = _FLAT,
 ) -> list[Scored]:
     """Every booking's score for the notice, best first, those that cannot take it left out."""
-    found = [s for b in bookings if (s := score(notice, b, clues, policy, rarity)) is not None]
+    found = [s for b in bookings if (s := score(notice, b, clues, policy, stats)) is not None]
     return sorted(found, key=lambda s: s.logit, reverse=True)
