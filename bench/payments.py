@@ -488,11 +488,11 @@ def _labelled(
         else:
             gen.payment("full", b, b.total, first_at)
     legit = [c for c in gen.cases if c.label is not None]
-    for _ in range(len(bookings) * 35 // 100):
+    for _ in range(len(bookings) * 2 // 5):
         gen.noise(now)
-    for b in rng.sample(bookings, len(bookings) // 8):
+    for b in rng.sample(bookings, len(bookings) // 7):
         gen.forged(b, now)
-    for case in rng.sample(legit, len(bookings) // 8):
+    for case in rng.sample(legit, len(bookings) // 7):
         gen.redeliver(case)
     cases = gen.cases
     rng.shuffle(cases)

@@ -172,11 +172,11 @@ class OpenBook:
         """The weight of a payment of exactly `cents` (see `matching.amount_weight`)."""
         return amount_weight(len(self.by_amount.get((currency, cents), ())), len(self.bookings))
 
-    def surname(self, last_name: str | None) -> float:
-        """The weight of a memo naming this surname (see `matching.mention_weight`)."""
+    def surname(self, last_name: str | None, share: float = 0.3) -> float:
+        """The weight of evidence naming this surname (see `matching.mention_weight`)."""
         words = [w for w in tokens(last_name) if len(w) >= 3]
         sharing = min((len(self.by_surname.get(w, ())) for w in words), default=0)
-        return mention_weight(sharing, len(self.bookings))
+        return mention_weight(sharing, len(self.bookings), share)
 
     def codes_in(self, *texts: str | None) -> frozenset[str]:
         """Booking codes of open bookings written in these texts."""

@@ -71,7 +71,7 @@ class Policy:
     margin: float = 2.0  # log-odds: the best booking about 7 times likelier than the runner-up
     days_before: int = 2  # a payment may precede the booking's creation by this much
     days_after: int = 60  # and follow its start by this much
-    offset: float = 3.0
+    offset: float = 2.5
     fees: dict[str, tuple[Fee, ...]] = field(default_factory=lambda: dict(DEFAULT_FEES))
 
     @classmethod
@@ -157,10 +157,11 @@ class Scored:
 
 
 # Roughly ln(P(evidence | the right booking) / P(evidence | another booking)).
+# With a surname, the weight of how rare it is is added (see `score`).
 _NAME_WEIGHT = {
-    NameAgreement.FULL: (6.0, "full name"),
-    NameAgreement.INITIAL_AND_SURNAME: (4.2, "initial and surname"),
-    NameAgreement.SURNAME_ONLY: (1.5, "surname only (a relative?)"),
+    NameAgreement.FULL: (4.5, "full name"),
+    NameAgreement.INITIAL_AND_SURNAME: (2.5, "initial and surname"),
+    NameAgreement.SURNAME_ONLY: (0.0, "surname only (a relative?)"),
     NameAgreement.FIRST_ONLY: (-1.0, "first name only"),
     NameAgreement.NONE: (-2.0, "another person"),
 }
@@ -168,12 +169,15 @@ _CODE, _CONTACT, _ALIAS, _MENTION = 8.0, 6.0, 5.0, 3.0
 # How often a payment is for exactly a part of its booking's price; how often a payer who is
 # not the customer names the customer in the memo.
 _EXACT_SHARE, _MENTION_SHARE = 0.7, 0.3
+# How often a payer shares only the customer's surname (a partner or parent paying).
+_RELATIVE_SHARE = 0.1
 
 
-def mention_weight(sharing: int, population: int) -> float:
-    """The weight of a memo naming a surname `sharing` of `population` open bookings carry."""
+def mention_weight(sharing: int, population: int, share: float = 0.3) -> float:
+    """The weight of evidence naming a surname that `sharing` of `population` open bookings
+    carry, where the right booking shows that evidence with probability `share`."""
     chance = (sharing + 0.5) / (population + 50)
-    return min(5.0, max(1.0, math.log(_MENTION_SHARE / chance)))
+    return min(5.0, max(0.5, math.log(share / chance)))
 
 
 def amount_weight(sharing: int, population: int) -> float:
@@ -199,8 +203,9 @@ class Frequencies(Protocol):
         """The weight of an exact payment of `cents` (see `amount_weight`)."""
         ...
 
-    def surname(self, last_name: str | None) -> float:
-        """The weight of a memo naming this surname (see `mention_weight`)."""
+    def surname(self, last_name: str | None, share: float = ...) -> float:
+        """The weight of evidence naming this surname, which the right booking shows with
+        probability `share` (see `mention_weight`)."""
         ...
 
 
@@ -208,8 +213,8 @@ class _Flat:
     def amount(self, currency: str, cents: int) -> float:
         return 2.5
 
-    def surname(self, last_name: str | None) -> float:
-        return _MENTION
+    def surname(self, last_name: str | None, share: float = 0.3) -> float:
+        return _MENTION if share >= _MENTION_SHARE else 1.5
 
 
 _FLAT = _Flat()
@@ -304,10 +309,14 @@ def score(
             default=NameAgreement.NONE,
         )
         weight, detail = _NAME_WEIGHT[best]
+        if best >= NameAgreement.SURNAME_ONLY:
+            # The surname tells as much as it is rare among the open bookings (a relative
+            # paying); the first name, or its initial, adds to that.
+            weight += max(stats.surname(p.last_name, _RELATIVE_SHARE) for p in booking.people)
         reasons.append(Reason("name", detail, weight))
         named = [p for p in booking.people if mentions(notice.memo, p.last_name)]
         if best < NameAgreement.SURNAME_ONLY and named:
-            weight = max(stats.surname(p.last_name) for p in named)
+            weight = max(stats.surname(p.last_name, _MENTION_SHARE) for p in named)
             reasons.append(Reason("memo", "names the customer", weight))
     logit = sum(r.weight for r in reasons) - policy.offset
     chance = 1 / (1 + math.exp(-logit))
