@@ -403,14 +403,14 @@ class Generator:
 
 def _people(rng: random.Random, n: int) -> list[Person]:
     """Names as a caterer's customers have them: most drawn from US and German name
-    frequencies, a third from a small pool full of nicknames, namesakes and spellings that
+    frequencies, a fifth from a small pool full of nicknames, namesakes and spellings that
     differ by a letter (Meyer, Meier, Mayer; Erika, Erica)."""
     fakers = [Faker(locale) for locale in ("en_US", "de_DE")]
     for i, f in enumerate(fakers):
         f.seed_instance(rng.randrange(1 << 30) + i)
     out = []
     for _ in range(n):
-        if rng.random() < 0.33:
+        if rng.random() < 0.2:
             out.append(Person(rng.choice(FIRST), rng.choice(LAST)))
         else:
             f = rng.choice(fakers)

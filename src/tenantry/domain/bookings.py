@@ -29,6 +29,7 @@ __all__ = [
     "REFUNDABLE_STATES",
     "Ledger",
     "booking_code",
+    "kind_of_payment",
     "status_after_payment",
     "status_after_refund",
 ]
@@ -118,3 +119,15 @@ def status_after_refund(status: BookingStatus, ledger: Ledger) -> BookingStatus:
     if ledger.deposit_cents > 0 and ledger.paid_cents >= ledger.deposit_cents:
         return _B.DEPOSIT_PAID
     return _B.CONFIRMED
+
+
+def kind_of_payment(ledger: Ledger, cents: int) -> PaymentKind:
+    """What a payment of `cents` is for, given what the booking has received: the deposit
+    while the deposit is not yet paid and the payment stays within it, all of the price at
+    once, or (part of) the balance."""
+    paid = ledger.paid_cents
+    if paid < ledger.deposit_cents and paid + cents <= ledger.deposit_cents:
+        return PaymentKind.DEPOSIT
+    if paid == 0 and cents == ledger.total_cents:
+        return PaymentKind.FULL
+    return PaymentKind.BALANCE

@@ -23,20 +23,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
+from tenantry.domain.bookings import Ledger, kind_of_payment
 from tenantry.errors import PermissionDeniedError
 from tenantry.models import MatchDecision, Payment, PaymentNotification
 from tenantry.models.enums import (
     MatchAction,
-    MatchedPart,
     MatchStatus,
     NotificationSource,
     NotificationTrust,
-    PaymentKind,
     PaymentMethod,
     PaymentStatus,
 )
 from tenantry.payments.book import OpenBook, clues_for
-from tenantry.payments.matching import Decision, Policy, Reason, Scored, assign, rank
+from tenantry.payments.matching import (
+    Decision,
+    Policy,
+    Reason,
+    Scored,
+    assign,
+    rank,
+)
 from tenantry.payments.notices import Notice, Rejected
 from tenantry.privacy.vault import keyring
 from tenantry.services.bookings import PaymentEntry, record_payments
@@ -45,11 +51,6 @@ from tenantry.services.principal import Action, Principal
 __all__ = ["MATCHER", "Outcome", "lock_payments", "record_notices"]
 
 MATCHER = "matcher"
-_KIND = {
-    MatchedPart.DEPOSIT: PaymentKind.DEPOSIT,
-    MatchedPart.BALANCE: PaymentKind.BALANCE,
-    MatchedPart.FULL: PaymentKind.FULL,
-}
 _METHOD = {
     "venmo": PaymentMethod.VENMO,
     "zelle": PaymentMethod.ZELLE,
@@ -240,14 +241,23 @@ def _record_payments(
     if not order:
         return decisions, {}
     entries = []
+    # What each booking has received so far in this batch: the part a payment settles is
+    # decided against it, so a second deposit payment of a shared deposit is still a deposit
+    # and a payment beyond the deposit a balance.
+    running: dict[uuid.UUID, int] = {}
     for i in order:
         best = decisions[i].best
         assert best is not None  # a matched decision names its booking
         n = notices[i]
+        booking = best.booking
+        paid = running.get(booking.id, booking.paid_cents)
+        running[booking.id] = paid + best.apply_cents
         entries.append(
             PaymentEntry(
-                booking_id=best.booking.id,
-                kind=_KIND[best.part],
+                booking_id=booking.id,
+                kind=kind_of_payment(
+                    Ledger(booking.total_cents, booking.deposit_cents, paid), best.apply_cents
+                ),
                 method=_METHOD.get(n.provider, PaymentMethod.BANK_TRANSFER),
                 amount_cents=best.apply_cents,
                 provider=n.provider,

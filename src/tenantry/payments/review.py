@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.domain.bookings import Ledger, status_after_refund
+from tenantry.domain.bookings import Ledger, kind_of_payment, status_after_refund
 from tenantry.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.models import Customer, MatchDecision, PayerAlias, Payment, PaymentNotification
 from tenantry.models.enums import (
@@ -235,14 +235,9 @@ def reject_notification(
 
 
 def _kind_for(uow: UnitOfWork, booking_id: uuid.UUID, cents: int) -> PaymentKind:
-    """Deposit while the deposit is not yet paid in full, all at once, or balance."""
     booking = uow.repos.bookings.get(booking_id)
     paid = uow.repos.payments.paid_cents(booking_id)
-    if paid < booking.deposit_cents and paid + cents <= booking.deposit_cents:
-        return PaymentKind.DEPOSIT
-    if paid == 0 and cents == booking.total_cents:
-        return PaymentKind.FULL
-    return PaymentKind.BALANCE
+    return kind_of_payment(Ledger(booking.total_cents, booking.deposit_cents, paid), cents)
 
 
 def _part_of(kind: PaymentKind) -> MatchedPart:
