@@ -100,11 +100,8 @@ def read_path(
     With `workers` > 1 and many files, the files are parsed and verified in that many worker
     processes (MIME parsing and DKIM are CPU-bound); the order stays the same.
     """
-    if path.is_file():
-        yield from read_file(path, path.name, verifier=verifier)
-        return
     if not path.is_dir():
-        yield Rejected("no such file or folder", origin=path.name)
+        yield from read_file(path, path.name, verifier=verifier)
         return
     is_maildir = (path / "cur").is_dir() or (path / "new").is_dir()
     files = _maildir_files(path) if is_maildir else _folder_files(path)
