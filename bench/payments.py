@@ -57,7 +57,7 @@ from tenantry.models.enums import BookingKind, BookingStatus, LegalForm, Members
 from tenantry.payments.book import OpenBook
 from tenantry.payments.importer import import_notices
 from tenantry.payments.matching import DEFAULT_FEES, Policy
-from tenantry.payments.sources import read_path
+from tenantry.payments.sources import parse_workers, read_path
 from tenantry.payments.trust import DkimVerifier
 from tenantry.seed.generator import Scale, TenantSpec
 from tenantry.seed.loader import load
@@ -552,7 +552,10 @@ def payment_match_quality(server: DatabaseTarget) -> Result:
             started = time.perf_counter()
             outcomes = list(
                 import_notices(
-                    db, tenant_id, read_path(Path(tmp) / "mail", verifier=verifier), policy=Policy()
+                    db,
+                    tenant_id,
+                    read_path(Path(tmp) / "mail", verifier=verifier, workers=parse_workers()),
+                    policy=Policy(),
                 )
             )
             seconds = time.perf_counter() - started
@@ -690,11 +693,16 @@ def payment_match_rate(server: DatabaseTarget) -> Result:
             files = _write_maildir(Path(tmp) / "mail", gen.cases)
             mail = Path(tmp) / "mail"
             started = time.perf_counter()
-            read = sum(1 for _ in read_path(mail, verifier=verifier))
+            read = sum(1 for _ in read_path(mail, verifier=verifier, workers=parse_workers()))
             parse_seconds = time.perf_counter() - started
             started = time.perf_counter()
             outcomes = list(
-                import_notices(db, tenant_id, read_path(mail, verifier=verifier), policy=Policy())
+                import_notices(
+                    db,
+                    tenant_id,
+                    read_path(mail, verifier=verifier, workers=parse_workers()),
+                    policy=Policy(),
+                )
             )
             seconds = time.perf_counter() - started
     finally:

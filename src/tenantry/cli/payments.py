@@ -31,7 +31,7 @@ from tenantry.payments import review as svc
 from tenantry.payments.importer import import_notices
 from tenantry.payments.intake import Outcome
 from tenantry.payments.matching import Policy
-from tenantry.payments.sources import read_path
+from tenantry.payments.sources import parse_workers, read_path
 from tenantry.payments.trust import DkimVerifier
 from tenantry.services.principal import Principal
 
@@ -88,7 +88,7 @@ def import_command(
         outcomes = import_notices(
             db,
             tenant_id,
-            read_path(path, verifier=verifier),
+            read_path(path, verifier=verifier, workers=parse_workers()),
             policy=policy,
             dry_run=dry_run,
             actor="cli:payments-import",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -145,3 +145,20 @@ def test_devices_and_pipes_are_refused_without_reading(
     (result,) = list(read_path(tmp_path, verifier=verifier))
     assert isinstance(result, Rejected)
     assert result.reason == "not a regular file"
+
+
+def test_a_large_folder_read_by_worker_processes_gives_the_same_notices_in_order(
+    tmp_path: Path, test_key: pm.TestKey, verifier: DkimVerifier
+) -> None:
+    folder = tmp_path / "mail" / "new"
+    folder.mkdir(parents=True)
+    for i in range(450):
+        when = datetime(2026, 3, 3, tzinfo=UTC)
+        payment = pm.SamplePayment(1_000 + i, "Erika Mustermann", when, f"TX{i:06d}")
+        (folder / f"{i:04d}.eml").write_bytes(pm.signed_mail("venmo", payment, test_key))
+    alone = list(read_path(tmp_path / "mail", verifier=verifier))
+    pooled = list(read_path(tmp_path / "mail", verifier=verifier, workers=2))
+    assert [(n.origin, n.sha256, n.trust.level) for n in pooled if isinstance(n, Notice)] == [
+        (n.origin, n.sha256, n.trust.level) for n in alone if isinstance(n, Notice)
+    ]
+    assert len(pooled) == 450 and all(isinstance(n, Notice) and n.trust.verified for n in pooled)

@@ -22,7 +22,7 @@ from tenantry.payments.sources.email_notice import MAX_MESSAGE_BYTES, parse_emai
 from tenantry.payments.sources.swift_mt940 import is_mt940, parse_mt940
 from tenantry.payments.trust import DkimVerifier
 
-__all__ = ["MAX_FILE_BYTES", "read_file", "read_path"]
+__all__ = ["MAX_FILE_BYTES", "parse_workers", "read_file", "read_path"]
 
 MAX_FILE_BYTES = MAX_MESSAGE_BYTES
 _FOLDER_SUFFIXES = frozenset({".eml", ".xml", ".sta", ".mt940", ".txt", ".940"})
@@ -119,6 +119,11 @@ def read_path(
         ]
         for items in pool.map(_read_files, chunks, repeat(verifier)):
             yield from items
+
+
+def parse_workers() -> int:
+    """Worker processes for a large folder: the machine's cores, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 # Below this many files a worker pool costs more than it saves.
