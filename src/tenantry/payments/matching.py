@@ -69,7 +69,7 @@ class Policy:
     """The matcher's knobs (documented in docs/payments.md, set through TENANTRY_PAYMENT_*)."""
 
     threshold: float = 0.9
-    margin: float = 2.0  # log-odds: the best booking about 7 times likelier than the runner-up
+    margin: float = 1.5  # log-odds: the best booking about 4.5 times likelier than the runner-up
     days_before: int = 2  # a payment may precede the booking's creation by this much
     days_after: int = 60  # and follow its start by this much
     offset: float = 2.5
@@ -172,6 +172,9 @@ _CODE, _CONTACT, _ALIAS, _MENTION = 12.0, 8.0, 5.0, 3.0
 # How often a payment is for exactly a part of its booking's price; how often a payer who is
 # not the customer names the customer in the memo.
 _EXACT_SHARE, _MENTION_SHARE = 0.7, 0.3
+# Payers come from the whole population, not only from the open bookings: no surname is
+# taken to be rarer than this share of people.
+_COMMONEST = 0.002
 # How often a payer shares only the customer's surname (a partner or parent paying).
 _RELATIVE_SHARE = 0.1
 
@@ -179,7 +182,7 @@ _RELATIVE_SHARE = 0.1
 def mention_weight(sharing: int, population: int, share: float = 0.3) -> float:
     """The weight of evidence naming a surname that `sharing` of `population` open bookings
     carry, where the right booking shows that evidence with probability `share`."""
-    chance = (sharing + 0.5) / (population + 50)
+    chance = max(_COMMONEST, (sharing + 0.5) / (population + 50))
     return min(5.0, max(0.5, math.log(share / chance)))
 
 

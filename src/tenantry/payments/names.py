@@ -140,8 +140,8 @@ class NameAgreement(IntEnum):
 
     NONE = 0
     FIRST_ONLY = 1
-    INITIAL_AND_SURNAME = 2  # "E. Mustermann", or a first name that is only close
-    SURNAME_ONLY = 3  # a relative or partner paying
+    SURNAME_ONLY = 2  # a relative or partner paying
+    INITIAL_AND_SURNAME = 3  # "E. Mustermann"
     FULL = 4
 
 
