@@ -215,12 +215,12 @@ class Settings(BaseSettings):
         description="Least score (0..1) of the best booking for an automatic match.",
     )
     payment_match_margin: float = Field(
-        default=2.0,
+        default=1.5,
         ge=0.0,
         le=20.0,
         description=(
-            "Least lead of the best booking over the runner-up, in log-odds (2.0: the best "
-            "about seven times likelier)."
+            "Least lead of the best booking over the runner-up, in log-odds (1.5: the best "
+            "about 4.5 times likelier)."
         ),
     )
     payment_match_days_after: int = Field(
