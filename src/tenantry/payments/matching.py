@@ -169,6 +169,7 @@ _NAME_WEIGHT = {
 # A booking code or the customer's own e-mail or phone is next to proof; a confirmed payer is
 # strong; a surname in the memo is weighed by its rarity (this is its weight without that).
 _CODE, _CONTACT, _ALIAS, _MENTION = 12.0, 8.0, 5.0, 3.0
+_OTHER_NAMED = -2.5
 # How often a payment is for exactly a part of its booking's price; how often a payer who is
 # not the customer names the customer in the memo.
 _EXACT_SHARE, _MENTION_SHARE = 0.7, 0.3
@@ -407,4 +408,19 @@ def rank(
 ) -> list[Scored]:
     """Every booking's score for the notice, best first, those that cannot take it left out."""
     found = [s for b in bookings if (s := score(notice, b, clues, policy, stats)) is not None]
+    if any(r.feature == "memo" for s in found for r in s.reasons):
+        # A memo naming one customer speaks against the bookings of everyone else.
+        found = [s if _names_customer(s) else _penalised(s) for s in found]
     return sorted(found, key=lambda s: s.logit, reverse=True)
+
+
+def _names_customer(scored: Scored) -> bool:
+    return any(r.feature == "memo" for r in scored.reasons)
+
+
+def _penalised(scored: Scored) -> Scored:
+    reason = Reason("memo", "names another customer", _OTHER_NAMED)
+    logit = scored.logit + reason.weight
+    chance = 1 / (1 + math.exp(-logit))
+    return Scored(scored.booking, chance, logit, scored.part, scored.apply_cents,
+                  (*scored.reasons, reason))  # fmt: skip
