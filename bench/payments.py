@@ -245,6 +245,7 @@ class Booked:
     total: int
     deposit: int
     starts_at: datetime
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -438,7 +439,9 @@ def _caterer(db: Database, slug: str) -> tuple[uuid.UUID, uuid.UUID]:
 def _quality_bookings(
     db: Database, tenant_id: uuid.UUID, location_id: uuid.UUID, n: int, rng: random.Random
 ) -> list[Booked]:
-    """`n` confirmed bookings of new customers through the services, nothing paid."""
+    """`n` confirmed bookings of new customers through the services, nothing paid, made over
+    the last four months (as an owner would find them): each was made on its own day, its
+    event 10 to 120 days later."""
     principal = Principal(tenant_id=tenant_id, role=MembershipRole.OWNER)
     out: list[Booked] = []
     now = datetime.now(UTC)
@@ -454,7 +457,8 @@ def _quality_bookings(
                     last_name=person.last,
                     email=f"guest-{uuid.uuid4().hex[:12]}@example.com",
                 )
-                starts = now + timedelta(days=rng.randrange(10, 120))
+                made = now - timedelta(minutes=rng.randrange(0, 120 * 24 * 60))
+                starts = made + timedelta(days=rng.randrange(10, 120))
                 booking = create_booking(
                     uow,
                     principal,
@@ -467,8 +471,13 @@ def _quality_bookings(
                     currency="USD",
                 )
                 transition_booking(uow, principal, booking.id, BookingStatus.CONFIRMED)
-                out.append(Booked(booking.id, person, total, deposit, starts))
+                out.append(Booked(booking.id, person, total, deposit, starts, made))
             uow.commit()
+    with db.owner_engine.begin() as conn:  # when each booking was made (the service stamps now)
+        conn.execute(
+            sa.text("UPDATE commerce.bookings SET created_at = :made WHERE id = :id"),
+            [{"made": b.created_at, "id": b.id} for b in out],
+        )
     return out
 
 
@@ -479,17 +488,18 @@ def _labelled(
     gen = Generator(rng, key, rogue)
     now = datetime.now(UTC)
     for b in bookings:
-        first_at = now + timedelta(hours=rng.randrange(0, 96))
+        # The deposit (or the whole price) comes within three days of booking.
+        first_at = (b.created_at or now) + timedelta(hours=rng.randrange(1, 72))
         if b.deposit:
             gen.payment("deposit", b, b.deposit, first_at)
-            if rng.random() < 0.9:
+            if rng.random() < 0.95:
                 later = b.starts_at - timedelta(days=rng.randrange(0, 10))
                 gen.payment("balance", b, b.total - b.deposit, later)
         else:
             gen.payment("full", b, b.total, first_at)
     legit = [c for c in gen.cases if c.label is not None]
-    for _ in range(len(bookings) * 2 // 5):
-        gen.noise(now)
+    for _ in range(len(bookings) * 9 // 20):
+        gen.noise(now - timedelta(days=rng.randrange(0, 120)))
     for b in rng.sample(bookings, len(bookings) // 7):
         gen.forged(b, now)
     for case in rng.sample(legit, len(bookings) // 7):

@@ -296,8 +296,13 @@ def score(
     latest = booking.starts_at + timedelta(days=policy.days_after)
     if earliest <= when <= latest:
         reasons.append(Reason("date", "within the booking's window", 0.5))
-        if fit.part is MatchedPart.DEPOSIT and when <= booking.created_at + timedelta(days=14):
-            reasons.append(Reason("date", "deposit soon after booking", 0.5))
+        if fit.part is not MatchedPart.BALANCE:
+            # A deposit (or the whole price) is paid when the booking is made.
+            since = when - booking.created_at
+            if timedelta(days=-1) <= since <= timedelta(days=3):
+                reasons.append(Reason("date", "paid the days it was booked", 2.0))
+            elif since <= timedelta(days=14):
+                reasons.append(Reason("date", "paid within two weeks of booking", 0.5))
     else:
         reasons.append(Reason("date", "outside the booking's window", -2.5))
     if booking.code in clues.codes:
