@@ -7,8 +7,10 @@ import sqlalchemy as sa
 from tenantry.db.engine import Database
 from tenantry.domain.bookings import booking_code
 from tenantry.models import Booking, MatchDecision, Payment, PaymentNotification
+from tenantry.models.enums import MembershipRole
 from tenantry.payments.intake import record_notices
 from tenantry.payments.notices import TrustLevel
+from tenantry.services.privacy.retention import run_retention
 from tests.conftest import TenantFixture
 from tests.payments_support import notice, open_booking
 
@@ -93,3 +95,45 @@ def test_deposit_and_balance_in_one_batch_pay_the_booking(
     with db.tenant_uow(tenant.id) as uow:
         booking = uow.session.get(Booking, (tenant.id, target.id))
         assert booking is not None and booking.status == "paid"
+
+
+def test_two_payers_sharing_a_deposit_are_both_recorded(
+    db: Database, tenant: TenantFixture
+) -> None:
+    target = open_booking(db, tenant, "Erika", "Mustermann")
+    open_booking(db, tenant, "Max", "Beispiel")
+    code = booking_code(target.id)
+    outs = _record(
+        db,
+        tenant,
+        [
+            notice(10_000, "Erika Mustermann"),
+            notice(10_000, "Jordan Rivera", memo=f"my half {code}"),
+        ],
+    )
+    assert [(o.status, o.booking_id) for o in outs] == [("matched", target.id)] * 2
+    with db.tenant_uow(tenant.id) as uow:
+        booking = uow.session.get(Booking, (tenant.id, target.id))
+        assert booking is not None and booking.status == "deposit_paid"
+
+
+def test_notifications_expire_with_the_payments_they_document(
+    db: Database, tenant: TenantFixture
+) -> None:
+    open_booking(db, tenant, "Erika", "Mustermann")
+    old, new = _record(db, tenant, [notice(5_000, "Nobody Known"), notice(6_000, "Nobody Else")])
+    with db.owner_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE commerce.payment_notifications SET received_at = now() - interval '10 years'"
+                " WHERE id = :id"
+            ),
+            {"id": old.notification_id},
+        )
+    outcome = {o.dataset: o for o in run_retention(db, tenant.principal(MembershipRole.DPO))}[
+        "commerce.payment_notifications"
+    ]
+    assert outcome.affected == 1
+    with db.tenant_uow(tenant.id) as uow:
+        left = uow.session.scalars(sa.select(PaymentNotification.id)).all()
+        assert left == [new.notification_id]

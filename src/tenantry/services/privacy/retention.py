@@ -66,6 +66,13 @@ DATASETS: dict[str, Dataset] = {
     "commerce.payments": Dataset(
         "commerce.payments", "coalesce(t.paid_at, t.created_at)", "customer_id"
     ),
+    # A notification's customer is the one of the booking it was matched to.
+    "commerce.payment_notifications": Dataset(
+        "commerce.payment_notifications",
+        "received_at",
+        "(SELECT b.customer_id FROM commerce.bookings b"
+        " WHERE b.tenant_id = t.tenant_id AND b.id = t.matched_booking_id)",
+    ),
     "engage.messages": Dataset(
         "engage.messages",
         "sent_at",

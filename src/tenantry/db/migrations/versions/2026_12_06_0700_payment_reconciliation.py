@@ -9,6 +9,8 @@
   with its score and reasons (append-only for the application).
 - `commerce.payments`: the unique provider reference no longer counts cancelled payments, so
   a payment taken back can be recorded again on the right booking.
+- Retention: notifications are kept as the payments they document (8 years from the end of
+  the year), then deleted.
 - `commerce.payer_aliases`: payers confirmed for a customer (a friend who paid), found by a
   keyed hash of the normalised name; the name itself is sealed under the customer's subject.
 
@@ -249,6 +251,15 @@ def _payment_reference(condition: str) -> None:
     )
 
 
+RETENTION = (
+    "INSERT INTO privacy.retention_defaults (dataset, purpose, period_months, period_days,"
+    " start_event, action, legal_basis, reference) VALUES ('commerce.payment_notifications',"
+    " 'supporting documents of payments (payment notifications)', 96, 0,"
+    " 'end_of_calendar_year', 'delete', 'legal_obligation',"
+    " 'HGB s. 257(1) no. 4; AO s. 147(1) no. 4: 8 years, as the payments they document')"
+)
+
+
 def upgrade() -> None:
     # A payment taken back (matched to the wrong booking) frees its reference.
     _payment_reference("provider_ref IS NOT NULL AND status <> 'cancelled'")
@@ -259,9 +270,16 @@ def upgrade() -> None:
         "INSERT INTO audit.redacted_columns (table_name, column_name) VALUES "
         + ", ".join(f"('{t}', '{c}')" for t, c in REDACTED)
     )
+    op.execute(RETENTION)
 
 
 def downgrade() -> None:
+    op.execute(
+        "DELETE FROM privacy.retention_policies WHERE dataset = 'commerce.payment_notifications'"
+    )
+    op.execute(
+        "DELETE FROM privacy.retention_defaults WHERE dataset = 'commerce.payment_notifications'"
+    )
     op.execute(
         "DELETE FROM audit.redacted_columns WHERE (table_name, column_name) IN ("
         + ", ".join(f"('{t}', '{c}')" for t, c in REDACTED)
