@@ -47,8 +47,10 @@ __all__ = ["OpenBook", "alias_key", "clues_for"]
 
 _CODE = re.compile(r"\b([0-9A-Fa-f]{8})\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{6,18}\d")
-# A surname shared by more bookings than this is no way to find candidates (it still scores).
+# A surname shared by more bookings than this is no way to find candidates (it still scores);
+# an amount shared by more than this many brings only the bookings whose surname was named.
 _NAME_BUCKET_LIMIT = 40
+_AMOUNT_BUCKET_LIMIT = 60
 
 
 def alias_key(ring: KeyRing, payer_name: str) -> bytes:
@@ -147,25 +149,33 @@ class OpenBook:
                     self.by_surname[word].append(booking)
 
     def candidates(self, notice: Notice, clues: Clues, policy: Policy) -> list[OpenBooking]:
-        """Bookings worth scoring for the notice: by amount, code, contact, alias or surname."""
+        """Bookings worth scoring for the notice.
+
+        Always those its booking code, its payer's contact data or a confirmed alias point
+        to. Then the bookings an amount fits, all of them while they are few; where many share
+        the amount (per-guest prices make that common), only those whose people's surname the
+        payer's name or the memo carries. Bookings of a rare surname come in on the name
+        alone (a partial payment by the customer).
+        """
         found: dict[uuid.UUID, OpenBooking] = {}
-
-        def take(bookings: Iterable[OpenBooking]) -> None:
-            for b in bookings:
-                found[b.id] = b
-
-        for cents in _plausible_parts(notice, policy):
-            take(self.by_amount.get((notice.currency, cents), ()))
         for code in clues.codes:
-            take(self.by_code.get(code, ()))
+            found.update((b.id, b) for b in self.by_code.get(code, ()))
         for subject in clues.subjects:
-            take(self.by_subject.get(subject, ()))
+            found.update((b.id, b) for b in self.by_subject.get(subject, ()))
         for customer in clues.alias_customers:
-            take(self.by_customer.get(customer, ()))
-        for word in {*tokens(notice.payer_name), *tokens(notice.memo)}:
-            bucket = self.by_surname.get(word, ())
+            found.update((b.id, b) for b in self.by_customer.get(customer, ()))
+        by_amount: dict[uuid.UUID, OpenBooking] = {}
+        for cents in _plausible_parts(notice, policy):
+            by_amount.update((b.id, b) for b in self.by_amount.get((notice.currency, cents), ()))
+        words = {w for w in (*tokens(notice.payer_name), *tokens(notice.memo)) if len(w) >= 3}
+        buckets = [self.by_surname.get(w, ()) for w in words]
+        if len(by_amount) <= _AMOUNT_BUCKET_LIMIT:
+            found.update(by_amount)
+        else:
+            found.update((b.id, b) for bucket in buckets for b in bucket if b.id in by_amount)
+        for bucket in buckets:
             if len(bucket) <= _NAME_BUCKET_LIMIT:
-                take(bucket)
+                found.update((b.id, b) for b in bucket)
         return list(found.values())
 
     def amount(self, currency: str, cents: int) -> float:
