@@ -24,7 +24,6 @@ from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, money, tenant_option, uuid_value
 from tenantry.config import get_settings
-from tenantry.errors import ConflictError
 from tenantry.models import PaymentNotification
 from tenantry.models.enums import MatchStatus, MembershipRole
 from tenantry.payments import review as svc
@@ -255,13 +254,6 @@ def _match(
         tenant_id = resolve_tenant(db, tenant)
         principal = _owner(tenant_id)
         with db.tenant_uow(tenant_id, actor="cli:payments-review") as uow:
-            note = svc.get_notification(uow, principal, notification_id)
-            if reassign != (note.match_status == MatchStatus.MATCHED):
-                raise ConflictError(
-                    "only a matched notification can be reassigned"
-                    if reassign
-                    else "the notification is matched: use `payments review reassign`"
-                )
             done = svc.match_notification(
                 uow,
                 principal,
@@ -269,6 +261,7 @@ def _match(
                 booking,
                 amount_cents=None if amount is None else int(amount * 100),
                 remember_payer=not no_remember,
+                reassign=reassign,
             )
             uow.commit()
     _decided(done)

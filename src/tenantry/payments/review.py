@@ -161,11 +161,19 @@ def match_notification(
     *,
     amount_cents: int | None = None,
     remember_payer: bool = True,
+    reassign: bool = False,
 ) -> Reviewed:
-    """Match an open notice (or reassign a matched one) to a booking, recording the payment."""
+    """Match an open notice to a booking, recording the payment; with `reassign`, move a
+    matched notice's payment to another booking."""
     _require(principal, write=True)
     lock_payments(uow)
     note = get_notification(uow, principal, notification_id, for_update=True)
+    if reassign != (note.match_status == MatchStatus.MATCHED):
+        raise ConflictError(
+            "only a matched notification can be reassigned: match it"
+            if reassign
+            else "the notification is matched: reassign it instead"
+        )
     action = MatchAction.MATCHED
     if note.match_status == MatchStatus.MATCHED:
         if note.matched_booking_id == booking_id:

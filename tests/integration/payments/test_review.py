@@ -61,7 +61,7 @@ def test_reassigning_moves_the_payment_and_restores_the_first_booking(
     [out] = _record(db, tenant, [notice(20_000, "Erika Mustermann")])
     assert out.booking_id == wrong.id
     with db.tenant_uow(tenant.id) as uow:
-        match_notification(uow, tenant.principal(), out.notification_id, right.id)
+        match_notification(uow, tenant.principal(), out.notification_id, right.id, reassign=True)
         uow.commit()
     assert _status(db, tenant, wrong.id) == "confirmed"
     assert _status(db, tenant, right.id) == "deposit_paid"

@@ -34,7 +34,6 @@ from tenantry.api.resources.common import (
 )
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import ConflictError
 from tenantry.models import PaymentNotification
 from tenantry.models.enums import (
     MatchedPart,
@@ -235,9 +234,6 @@ def match_payment_notification(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def act(uow: UnitOfWork) -> svc.Reviewed:
-        note = svc.get_notification(uow, ctx.principal, notification_id)
-        if note.match_status == MatchStatus.MATCHED:
-            raise ConflictError("the notification is matched: reassign it instead")
         return svc.match_notification(uow, ctx.principal, notification_id, **body.model_dump())
 
     return _action(ctx, request, body, idempotency_key, act)
@@ -257,10 +253,9 @@ def reassign_payment_notification(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def act(uow: UnitOfWork) -> svc.Reviewed:
-        note = svc.get_notification(uow, ctx.principal, notification_id)
-        if note.match_status != MatchStatus.MATCHED:
-            raise ConflictError("only a matched notification can be reassigned: match it")
-        return svc.match_notification(uow, ctx.principal, notification_id, **body.model_dump())
+        return svc.match_notification(
+            uow, ctx.principal, notification_id, **body.model_dump(), reassign=True
+        )
 
     return _action(ctx, request, body, idempotency_key, act)
 
