@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -78,31 +79,33 @@ class OpenBook:
     @classmethod
     def load(cls, uow: UnitOfWork, *, only: Iterable[uuid.UUID] | None = None) -> OpenBook:
         """Every booking of the tenant that can take money now (or just those in `only`)."""
+        tenant = uow.require_tenant()
+        # One pass over the tenant's payments (a hash join), whatever the planner knows.
         paid = (
-            sa.select(sa.func.coalesce(sa.func.sum(paid_cents_expression()), 0))
-            .where(
-                Payment.tenant_id == Booking.tenant_id,
-                Payment.booking_id == Booking.id,
-                Payment.status == PaymentStatus.SUCCEEDED,
-            )
-            .correlate(Booking)
-            .scalar_subquery()
+            sa.select(Payment.booking_id, sa.func.sum(paid_cents_expression()).label("cents"))
+            .where(Payment.tenant_id == tenant, Payment.status == PaymentStatus.SUCCEEDED)
+            .group_by(Payment.booking_id)
+            .subquery("paid")
         )
-        stmt = sa.select(
-            Booking.id,
-            Booking.customer_id,
-            Booking.subject_id,
-            Booking.lead_id,
-            Booking.total_cents,
-            Booking.deposit_cents,
-            Booking.currency,
-            Booking.starts_at,
-            Booking.created_at,
-            paid.label("paid"),
-        ).where(
-            Booking.tenant_id == uow.require_tenant(),
-            Booking.status.in_([s.value for s in PAYABLE_STATES]),
-            Booking.deleted_at.is_(None),
+        stmt = (
+            sa.select(
+                Booking.id,
+                Booking.customer_id,
+                Booking.subject_id,
+                Booking.lead_id,
+                Booking.total_cents,
+                Booking.deposit_cents,
+                Booking.currency,
+                Booking.starts_at,
+                Booking.created_at,
+                sa.func.coalesce(paid.c.cents, 0).label("paid"),
+            )
+            .outerjoin(paid, paid.c.booking_id == Booking.id)
+            .where(
+                Booking.tenant_id == tenant,
+                Booking.status.in_([s.value for s in PAYABLE_STATES]),
+                Booking.deleted_at.is_(None),
+            )
         )
         if only is not None:
             stmt = stmt.where(Booking.id.in_(list(only)))
@@ -134,6 +137,31 @@ class OpenBook:
                 )
             )
         return book
+
+    def refresh(self, uow: UnitOfWork, booking_ids: Iterable[uuid.UUID]) -> None:
+        """Read these bookings again (after payments were recorded on them)."""
+        wanted = set(booking_ids)
+        for booking_id in wanted:
+            old = self.bookings.pop(booking_id, None)
+            if old is not None:
+                self._unindex(old)
+        for booking in OpenBook.load(uow, only=wanted).bookings.values():
+            self.add(booking)
+
+    def _unindex(self, booking: OpenBooking) -> None:
+        def drop(index: dict[Any, list[OpenBooking]], key: Any) -> None:
+            bucket = index.get(key)
+            if bucket is not None:
+                bucket[:] = [b for b in bucket if b.id != booking.id]
+
+        for _part, cents in booking.parts():
+            drop(self.by_amount, (booking.currency, cents))
+        drop(self.by_code, booking.code)
+        drop(self.by_subject, booking.subject_id)
+        drop(self.by_customer, booking.customer_id)
+        for person in booking.people:
+            for word in tokens(person.last_name):
+                drop(self.by_surname, word)
 
     def add(self, booking: OpenBooking) -> None:
         self.bookings[booking.id] = booking

@@ -119,8 +119,13 @@ def record_notices(
     items: Sequence[Notice | Rejected],
     *,
     policy: Policy | None = None,
+    book: OpenBook | None = None,
 ) -> list[Outcome]:
-    """Record the batch; one outcome per item, in input order."""
+    """Record the batch; one outcome per item, in input order.
+
+    `book`: the open bookings as a caller keeps them across batches (see
+    `tenantry.payments.importer`); read afresh when not given.
+    """
     principal.require(Action.WRITE_PAYMENTS, "record payment notifications")
     if principal.location_ids is not None:
         raise PermissionDeniedError("payment notifications are handled for the whole tenant")
@@ -135,7 +140,7 @@ def record_notices(
             fresh.append((i, item))
     fresh = _drop_duplicates(uow, fresh, outcomes)
     if fresh:
-        _match_and_store(uow, principal, fresh, outcomes, policy)
+        _match_and_store(uow, principal, fresh, outcomes, policy, book)
     return [o if o is not None else Outcome(None, "rejected") for o in outcomes]
 
 
@@ -192,9 +197,10 @@ def _match_and_store(
     fresh: list[tuple[int, Notice]],
     outcomes: list[Outcome | None],
     policy: Policy,
+    book: OpenBook | None,
 ) -> None:
     notices = [n for _i, n in fresh]
-    book = OpenBook.load(uow)
+    book = book if book is not None else OpenBook.load(uow)
     clues = clues_for(uow, keyring(uow), book, notices)
     ranked = [
         rank(n, book.candidates(n, c, policy), c, policy, book)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 from tenantry.config import Settings
@@ -115,6 +116,10 @@ class OpenBooking:
 
     def parts(self) -> list[tuple[MatchedPart, int]]:
         """The amounts a single payment would plausibly settle: deposit, balance or all."""
+        return self._parts
+
+    @cached_property
+    def _parts(self) -> list[tuple[MatchedPart, int]]:
         paid, deposit, total = self.paid_cents, self.deposit_cents, self.total_cents
         found: list[tuple[MatchedPart, int]] = []
         if paid < deposit:
