@@ -15,7 +15,7 @@ import contextlib
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,17 +64,22 @@ class OpenBook:
     """Open bookings with in-memory indexes for candidate lookup."""
 
     bookings: dict[uuid.UUID, OpenBooking] = field(default_factory=dict)
-    by_amount: dict[tuple[str, int], list[OpenBooking]] = field(
-        default_factory=lambda: defaultdict(list)
+    # Each index maps a key to the bookings that carry it, by id (cheap to add and drop).
+    by_amount: dict[tuple[str, int], dict[uuid.UUID, OpenBooking]] = field(
+        default_factory=lambda: defaultdict(dict)
     )
-    by_code: dict[str, list[OpenBooking]] = field(default_factory=lambda: defaultdict(list))
-    by_subject: dict[uuid.UUID, list[OpenBooking]] = field(
-        default_factory=lambda: defaultdict(list)
+    by_code: dict[str, dict[uuid.UUID, OpenBooking]] = field(
+        default_factory=lambda: defaultdict(dict)
     )
-    by_customer: dict[uuid.UUID, list[OpenBooking]] = field(
-        default_factory=lambda: defaultdict(list)
+    by_subject: dict[uuid.UUID, dict[uuid.UUID, OpenBooking]] = field(
+        default_factory=lambda: defaultdict(dict)
     )
-    by_surname: dict[str, list[OpenBooking]] = field(default_factory=lambda: defaultdict(list))
+    by_customer: dict[uuid.UUID, dict[uuid.UUID, OpenBooking]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    by_surname: dict[str, dict[uuid.UUID, OpenBooking]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
 
     @classmethod
     def load(cls, uow: UnitOfWork, *, only: Iterable[uuid.UUID] | None = None) -> OpenBook:
@@ -144,37 +149,28 @@ class OpenBook:
         for booking_id in wanted:
             old = self.bookings.pop(booking_id, None)
             if old is not None:
-                self._unindex(old)
+                for index, key in self._keys(old):
+                    index.get(key, {}).pop(old.id, None)
         for booking in OpenBook.load(uow, only=wanted).bookings.values():
             self.add(booking)
 
-    def _unindex(self, booking: OpenBooking) -> None:
-        def drop(index: dict[Any, list[OpenBooking]], key: Any) -> None:
-            bucket = index.get(key)
-            if bucket is not None:
-                bucket[:] = [b for b in bucket if b.id != booking.id]
-
+    def _keys(self, booking: OpenBooking) -> Iterator[tuple[dict[Any, Any], Any]]:
+        """Every index entry of the booking."""
         for _part, cents in booking.parts():
-            drop(self.by_amount, (booking.currency, cents))
-        drop(self.by_code, booking.code)
-        drop(self.by_subject, booking.subject_id)
-        drop(self.by_customer, booking.customer_id)
-        for person in booking.people:
-            for word in tokens(person.last_name):
-                drop(self.by_surname, word)
-
-    def add(self, booking: OpenBooking) -> None:
-        self.bookings[booking.id] = booking
-        for _part, cents in booking.parts():
-            self.by_amount[(booking.currency, cents)].append(booking)
-        self.by_code[booking.code].append(booking)
+            yield self.by_amount, (booking.currency, cents)
+        yield self.by_code, booking.code
         if booking.subject_id is not None:
-            self.by_subject[booking.subject_id].append(booking)
-        self.by_customer[booking.customer_id].append(booking)
+            yield self.by_subject, booking.subject_id
+        yield self.by_customer, booking.customer_id
         for person in booking.people:
             for word in tokens(person.last_name):
                 if len(word) >= 3:
-                    self.by_surname[word].append(booking)
+                    yield self.by_surname, word
+
+    def add(self, booking: OpenBooking) -> None:
+        self.bookings[booking.id] = booking
+        for index, key in self._keys(booking):
+            index[key][booking.id] = booking
 
     def candidates(self, notice: Notice, clues: Clues, policy: Policy) -> list[OpenBooking]:
         """Bookings worth scoring for the notice.
@@ -187,23 +183,27 @@ class OpenBook:
         """
         found: dict[uuid.UUID, OpenBooking] = {}
         for code in clues.codes:
-            found.update((b.id, b) for b in self.by_code.get(code, ()))
+            found.update(self.by_code.get(code, {}))
         for subject in clues.subjects:
-            found.update((b.id, b) for b in self.by_subject.get(subject, ()))
+            found.update(self.by_subject.get(subject, {}))
         for customer in clues.alias_customers:
-            found.update((b.id, b) for b in self.by_customer.get(customer, ()))
-        by_amount: dict[uuid.UUID, OpenBooking] = {}
-        for cents in _plausible_parts(notice, policy):
-            by_amount.update((b.id, b) for b in self.by_amount.get((notice.currency, cents), ()))
+            found.update(self.by_customer.get(customer, {}))
+        amounts = [
+            bucket
+            for cents in _plausible_parts(notice, policy)
+            if (bucket := self.by_amount.get((notice.currency, cents)))
+        ]
         words = {w for w in (*tokens(notice.payer_name), *tokens(notice.memo)) if len(w) >= 3}
-        buckets = [self.by_surname.get(w, ()) for w in words]
-        if len(by_amount) <= _AMOUNT_BUCKET_LIMIT:
-            found.update(by_amount)
+        names = [bucket for w in words if (bucket := self.by_surname.get(w))]
+        if sum(len(bucket) for bucket in amounts) <= _AMOUNT_BUCKET_LIMIT:
+            for bucket in amounts:
+                found.update(bucket)
         else:
-            found.update((b.id, b) for bucket in buckets for b in bucket if b.id in by_amount)
-        for bucket in buckets:
+            for bucket in names:
+                found.update((i, b) for i, b in bucket.items() if any(i in fit for fit in amounts))
+        for bucket in names:
             if len(bucket) <= _NAME_BUCKET_LIMIT:
-                found.update((b.id, b) for b in bucket)
+                found.update(bucket)
         return list(found.values())
 
     def amount(self, currency: str, cents: int) -> float:

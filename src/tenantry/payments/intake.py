@@ -337,6 +337,8 @@ def _notification(
         raw_sha256=notice.sha256,
         match_status=MatchStatus.MATCHED if matched else MatchStatus.NEEDS_REVIEW,
         matched_booking_id=best.booking.id if matched and best else None,
+        # Sealed under the paid booking's subject (known here: no lookup when sealing).
+        subject_id=best.booking.subject_id if matched and best else None,
         matched_payment_id=payment_id if matched else None,
         match_kind=best.part if matched and best else None,
         match_confidence=_score(best.score if best else None),

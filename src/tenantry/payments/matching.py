@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, Protocol
 
 from tenantry.config import Settings
@@ -114,12 +113,14 @@ class OpenBooking:
     def open_cents(self) -> int:
         return self.total_cents - self.paid_cents
 
+    def __post_init__(self) -> None:
+        self._parts = self._find_parts()
+
     def parts(self) -> list[tuple[MatchedPart, int]]:
         """The amounts a single payment would plausibly settle: deposit, balance or all."""
         return self._parts
 
-    @cached_property
-    def _parts(self) -> list[tuple[MatchedPart, int]]:
+    def _find_parts(self) -> list[tuple[MatchedPart, int]]:
         paid, deposit, total = self.paid_cents, self.deposit_cents, self.total_cents
         found: list[tuple[MatchedPart, int]] = []
         if paid < deposit:

@@ -297,6 +297,7 @@ def _apply(
         provider=entry.provider,
         provider_ref=entry.provider_ref,
         payer_name=entry.payer_name,
+        subject_id=booking.subject_id,  # the booking's subject: no lookup when sealing
         paid_at=now,
         created_at=now,
         updated_at=now,
