@@ -24,7 +24,7 @@ HTTP or CLI work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,7 @@ __all__ = [
     "list_invoices",
     "next_number",
     "settle_invoices",
+    "settle_invoices_of",
     "split_gross",
 ]
 
@@ -323,5 +324,26 @@ def settle_invoices(uow: UnitOfWork, booking_id: uuid.UUID, paid_cents: int) -> 
         )
         .values(status=InvoiceStatus.PAID, updated_at=uow.clock.now())
         .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def settle_invoices_of(uow: UnitOfWork, paid: Mapping[uuid.UUID, int]) -> int:
+    """`settle_invoices` for many bookings at once (booking id -> what was paid for it)."""
+    if not paid:
+        return 0
+    result = uow.session.execute(
+        sa.text(
+            "UPDATE commerce.invoices i SET status = 'paid', updated_at = :now"
+            " FROM unnest(CAST(:ids AS uuid[]), CAST(:paid AS bigint[])) AS v(booking_id, paid)"
+            " WHERE i.tenant_id = :tenant AND i.booking_id = v.booking_id"
+            " AND i.kind = 'invoice' AND i.status = 'issued' AND i.gross_cents <= v.paid"
+        ),
+        {
+            "now": uow.clock.now(),
+            "ids": list(paid),
+            "paid": list(paid.values()),
+            "tenant": uow.require_tenant(),
+        },
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from tenantry.models.enums import (
     PaymentMethod,
     PaymentStatus,
 )
-from tenantry.payments.invoices import settle_invoices
+from tenantry.payments.invoices import settle_invoices, settle_invoices_of
 from tenantry.scheduling.booking import schedule_booking
 from tenantry.scheduling.resources import service_at
 from tenantry.services.principal import Action, Principal
@@ -271,8 +271,7 @@ def record_payments(
         out.append(payment)
     uow.flush()
     settled = {e.booking_id for e, p in zip(entries, out, strict=True) if isinstance(p, Payment)}
-    for booking_id in sorted(settled):
-        settle_invoices(uow, booking_id, paid[booking_id])
+    settle_invoices_of(uow, {booking_id: paid[booking_id] for booking_id in sorted(settled)})
     return out
 
 

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 
 from tenantry.db.engine import Database
 from tenantry.domain.bookings import booking_code
-from tenantry.models import Booking, MatchDecision, Payment, PaymentNotification
+from tenantry.models import Booking, Invoice, MatchDecision, Payment, PaymentNotification
 from tenantry.models.enums import MembershipRole
 from tenantry.payments.intake import record_notices
+from tenantry.payments.invoices import issue_invoice
 from tenantry.payments.notices import TrustLevel
 from tenantry.services.privacy.retention import run_retention
 from tests.conftest import TenantFixture
@@ -137,3 +138,17 @@ def test_notifications_expire_with_the_payments_they_document(
     with db.tenant_uow(tenant.id) as uow:
         left = uow.session.scalars(sa.select(PaymentNotification.id)).all()
         assert left == [new.notification_id]
+
+
+def test_a_matched_payment_settles_the_bookings_issued_invoice(
+    db: Database, tenant: TenantFixture
+) -> None:
+    target = open_booking(db, tenant, "Erika", "Mustermann", total_cents=30_000, deposit_cents=0)
+    with db.tenant_uow(tenant.id) as uow:
+        invoice = issue_invoice(uow, tenant.principal(), target.id)
+        uow.commit()
+    [out] = _record(db, tenant, [notice(30_000, "Erika Mustermann")])
+    assert out.status == "matched"
+    with db.tenant_uow(tenant.id) as uow:
+        settled = uow.session.get(Invoice, (tenant.id, invoice.id))
+        assert settled is not None and settled.status == "paid"
