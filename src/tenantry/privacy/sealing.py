@@ -313,6 +313,7 @@ class FieldSealer:
         self._loaded: list[object] = []
         self._subjects_by_index: dict[bytes, uuid.UUID] = {}
         self._staged: dict[tuple[str, object], Any] = {}
+        self._new: set[int] = set()  # ids of the objects new in the flush being sealed
 
     @property
     def ring(self) -> KeyRing:
@@ -359,7 +360,12 @@ class FieldSealer:
             if hasattr(o, "__table__") and getattr(o, "id", None) is not None
         }
         self._prefetch_subjects(session)
-        for obj in [*session.new, *session.dirty]:
+        new = list(session.new)  # `session.new` builds a set on each access: take it once
+        self._new = {id(o) for o in new}
+        subjects = {o.subject_id for o in new if getattr(o, "subject_id", None) is not None}
+        if subjects and self._ring is not None:  # every known subject's key in one statement
+            self.ring.preload_subject_keys(subjects)
+        for obj in [*new, *session.dirty]:
             fields = sealed_fields(type(obj))
             if not fields:
                 continue
@@ -375,9 +381,9 @@ class FieldSealer:
                 obj.tenant_id = self.ring.tenant_id
             if getattr(obj, "id", None) is None:
                 obj.id = self.ring.uow.ids()
-            if hasattr(obj, "subject_id") and obj.subject_id is None and obj in session.new:
+            if hasattr(obj, "subject_id") and obj.subject_id is None and id(obj) in self._new:
                 obj.subject_id = self._subject_for(session, obj)
-            elif obj not in session.new:
+            elif id(obj) not in self._new:
                 self._follow_contact_change(obj, fields, staged)
             _write(obj, staged, partial(self._seal_tenant_value, obj), self.ring.field_index_key)
 
@@ -427,7 +433,7 @@ class FieldSealer:
     ) -> dict[str, str | None]:
         """A stored row whose `subject_id` changed: its values, opened under the old subject's
         key, to be sealed again under the new one (or the records key)."""
-        if not hasattr(obj, "subject_id") or obj in self.ring.uow.session.new:
+        if not hasattr(obj, "subject_id") or id(obj) in self._new:
             return {}
         history = sa.inspect(obj).attrs.subject_id.history
         if not history.has_changes():
