@@ -200,7 +200,8 @@ class OpenBook:
                 found.update(bucket)
         else:
             for bucket in names:
-                found.update((i, b) for i, b in bucket.items() if any(i in fit for fit in amounts))
+                for fit in amounts:  # set intersections of the two id views, in C
+                    found.update((i, bucket[i]) for i in bucket.keys() & fit.keys())
         for bucket in names:
             if len(bucket) <= _NAME_BUCKET_LIMIT:
                 found.update(bucket)
