@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from tenantry.api.app import create_app
+from tenantry.config import Settings
 from tenantry.db.engine import Database
+from tenantry.demo.payment_mail import SamplePayment, keys_file_text, make_test_key, signed_mail
 from tenantry.payments.intake import record_notices
 from tests.conftest import TenantFixture, make_tenant
+from tests.e2e.api.conftest import api_settings
 from tests.payments_support import notice, open_booking
 
 PROBLEM = "application/problem+json"
@@ -107,3 +113,39 @@ def test_bad_review_input_is_a_problem_and_changes_nothing(
     assert client.post(f"{url}/reject", json={"reason": "other"}, headers=staff).status_code == 403
     scoped = key_for(tenant, "manager", [tenant.locations[0]])
     assert client.get("/v1/payment-notifications", headers=scoped).status_code == 403
+
+
+def test_a_relay_hands_in_a_signed_e_mail_and_its_redelivery_changes_nothing(
+    db: Database, settings: Settings, key_for: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    target = open_booking(db, tenant, "Erika", "Mustermann")
+    dkim = make_test_key()
+    keys = tmp_path / "keys.txt"
+    keys.write_text(keys_file_text(dkim))
+    app = create_app(db, settings=api_settings(settings, dkim_keys_file=keys))
+    payment = SamplePayment(20_000, "Erika Mustermann", datetime.now(UTC), "4000000000000777")
+    raw = signed_mail("venmo", payment, dkim)
+    headers = {**key, "Content-Type": "message/rfc822"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        first = client.post("/v1/payment-notifications", content=raw, headers=headers)
+        assert first.status_code == 201, first.text
+        assert (first.json()["status"], first.json()["booking_id"]) == ("matched", str(target.id))
+        again = client.post("/v1/payment-notifications", content=raw, headers=headers)
+        assert again.status_code == 200 and again.json()["status"] == "duplicate"
+        other = SamplePayment(20_000, "Erika Mustermann", datetime.now(UTC), "4000000000000888")
+        tampered = signed_mail("venmo", other, dkim).replace(b"200.00", b"900.00")
+        forged = client.post("/v1/payment-notifications", content=tampered, headers=headers)
+        assert forged.status_code == 201, forged.text
+        assert forged.json()["status"] == "needs_review" and forged.json()["trust"] == "forged"
+        wrong = client.post(
+            "/v1/payment-notifications", content=raw, headers={**key, "Content-Type": "text/plain"}
+        )
+        assert wrong.status_code == 415 and wrong.headers["content-type"] == PROBLEM
+        junk = client.post("/v1/payment-notifications", content=b"\x00\xff" * 10, headers=headers)
+        assert junk.status_code == 422 and junk.headers["content-type"] == PROBLEM
+        staff = {**key_for(tenant, "staff"), "Content-Type": "message/rfc822"}
+        assert (
+            client.post("/v1/payment-notifications", content=raw, headers=staff).status_code == 403
+        )

@@ -1,11 +1,11 @@
 """`/v1/payment-notifications`: the received payment notifications and their review queue.
 
 Notifications arrive through `tenantry payments import|watch`, the Stripe webhook or the raw
-upload below. `GET /v1/payment-notifications?status=needs_review` is the review queue; a
-reviewer matches a notice to a booking, reassigns a matched one, or rejects it. Every answer
-carries the matcher's score, the runner-up's and the reasons (features and weights).
-Payment notifications are handled for the whole tenant: members limited to some locations
-get 403.
+upload below (`POST /v1/payment-notifications` with the e-mail as `message/rfc822`).
+`GET /v1/payment-notifications?status=needs_review` is the review queue; a reviewer matches a
+notice to a booking, reassigns a matched one, or rejects it. Every answer carries the
+matcher's score, the runner-up's and the reasons (features and weights). Payment
+notifications are handled for the whole tenant: members limited to some locations get 403.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from fastapi.responses import Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import CtxDep, Cursor, Limit, Page, json_response
 from tenantry.api.idempotency import Written
 from tenantry.api.keyset import decode_keyset, encode_keyset
+from tenantry.api.problems import problem_response
 from tenantry.api.resources.common import (
     ERRORS,
     Boolean,
@@ -34,6 +36,7 @@ from tenantry.api.resources.common import (
 )
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
+from tenantry.errors import ValidationError
 from tenantry.models import PaymentNotification
 from tenantry.models.enums import (
     MatchedPart,
@@ -42,6 +45,11 @@ from tenantry.models.enums import (
     NotificationTrust,
 )
 from tenantry.payments import review as svc
+from tenantry.payments.intake import Outcome, record_notices
+from tenantry.payments.matching import Policy
+from tenantry.payments.notices import Rejected
+from tenantry.payments.sources import MAX_MESSAGE_BYTES, parse_email
+from tenantry.payments.trust import DkimVerifier
 from tenantry.services.principal import Principal
 
 __all__ = ["RENDERERS", "router"]
@@ -277,6 +285,60 @@ def reject_payment_notification(
         return svc.reject_notification(uow, ctx.principal, notification_id, body.reason)
 
     return _action(ctx, request, body, idempotency_key, act)
+
+
+_RAW_TYPES = ("message/rfc822", "application/octet-stream")
+
+
+@router.post(
+    "/payment-notifications",
+    status_code=201,
+    tags=_TAG,
+    summary="Hand in one provider e-mail as received (message/rfc822)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def post_payment_notification(request: Request, ctx: CtxDep) -> Response:
+    """For a mail server or relay that forwards the provider's e-mails: the same parsing, DKIM
+    check and matching as `tenantry payments import`. A re-delivery answers 200 `duplicate`."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in _RAW_TYPES:
+        return problem_response(
+            request, 415, "unsupported-media-type", "Unsupported media type",
+            "send the e-mail as it was received, with Content-Type: message/rfc822",
+        )  # fmt: skip
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_MESSAGE_BYTES:
+        return _too_large(request)
+    raw = await request.body()
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return _too_large(request)
+    settings = ctx.state.settings
+    policy = Policy.from_settings(settings)
+
+    def run() -> Outcome:
+        item = parse_email(raw, verifier=DkimVerifier.from_settings(settings), origin="api")
+        if isinstance(item, Rejected):
+            raise ValidationError(f"not a payment notification: {item.reason}")
+        with ctx.uow() as uow:
+            [outcome] = record_notices(uow, ctx.principal, [item], policy=policy)
+            uow.commit()
+        return outcome
+
+    outcome = await run_in_threadpool(run)
+    status = 200 if outcome.status == "duplicate" else 201
+    return JSONResponse(outcome.as_json(), status_code=status)
+
+
+def _too_large(request: Request) -> Response:
+    return problem_response(
+        request, 413, "payload-too-large", "Payload too large",
+        f"an e-mail is at most {MAX_MESSAGE_BYTES} bytes",
+    )  # fmt: skip
 
 
 def _render(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> BaseModel:
