@@ -16,16 +16,20 @@ import sqlalchemy as sa
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
+from tenantry.demo.payment_mail import SamplePayment, make_test_key, signed_mail
 from tenantry.demo.privacy import PrivacyDemo, run_privacy_demo
+from tenantry.domain.bookings import booking_code
+from tenantry.errors import ConfigurationError
 from tenantry.models import Booking, Customer, Lead, Location, Payment, Service, Tenant, Vehicle
 from tenantry.models.enums import (
     BookingKind,
     BookingStatus,
     LeadStatus,
     MembershipRole,
-    PaymentKind,
-    PaymentMethod,
 )
+from tenantry.payments.intake import record_notices
+from tenantry.payments.sources import parse_email
+from tenantry.payments.trust import DkimVerifier
 from tenantry.privacy.master import MasterKeyProvider
 from tenantry.repositories.dashboard import BookingKpis, LeadDashboard
 from tenantry.seed.generator import TenantSpec
@@ -176,27 +180,38 @@ def flow_lead_to_catering(db: Database) -> FlowResult:
             lead_id=lead.id,
         )
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.CONFIRMED)
-        bookings.record_payment(
-            uow,
-            owner,
-            booking.id,
-            kind=PaymentKind.DEPOSIT,
-            method=PaymentMethod.STRIPE,
-            amount_cents=66_000,
-        )
-        balance = booking.total_cents - 66_000
-        bookings.record_payment(
-            uow,
-            owner,
-            booking.id,
-            kind=PaymentKind.BALANCE,
-            method=PaymentMethod.ZELLE,
-            amount_cents=balance,
-        )
+        _pay_by_provider_mails(uow, owner, booking)
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.FULFILLED)
         bookings.transition_booking(uow, owner, booking.id, BookingStatus.REVIEWED)
         uow.commit()
         return FlowResult("lead -> catering event", _catering_outcome(uow, lead), True)
+
+
+def _pay_by_provider_mails(uow: UnitOfWork, owner: Principal, booking: Booking) -> None:
+    """The deposit arrives as a Stripe notification from the customer, the balance as a PayPal
+    one from a friend who wrote the booking code: both DKIM-signed (a demo key), both matched
+    by `tenantry.payments` as an import would."""
+    key = make_test_key(selector="demo")
+    verifier = DkimVerifier.from_keys(
+        {f"demo._domainkey.{domain}": key.txt.encode() for domain in ("stripe.com", "paypal.com")}
+    )
+    now = uow.clock.now()
+    deposit = SamplePayment(
+        66_000, "Demo Example", now, "pi_3QDemoDepositExample01", currency="EUR"
+    )
+    balance = SamplePayment(
+        booking.total_cents - 66_000,
+        "Jordan Rivera",
+        now + timedelta(minutes=5),
+        "7DM12345AB6789012",
+        currency="EUR",
+        memo=f"for the party, booking {booking_code(booking.id)}",
+    )
+    mails = [signed_mail("stripe", deposit, key), signed_mail("paypal", balance, key)]
+    notices = [parse_email(raw, verifier=verifier, origin="demo") for raw in mails]
+    outcomes = record_notices(uow, owner, notices)
+    if any(o.status != "matched" for o in outcomes):
+        raise ConfigurationError("the demo's payment notifications were not matched")
 
 
 def flow_tuv_reminder(db: Database) -> FlowResult:
