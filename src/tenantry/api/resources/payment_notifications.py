@@ -50,6 +50,7 @@ from tenantry.payments.matching import Policy
 from tenantry.payments.notices import Rejected
 from tenantry.payments.sources import MAX_MESSAGE_BYTES, parse_email
 from tenantry.payments.trust import DkimVerifier
+from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Principal
 
 __all__ = ["RENDERERS", "router"]
@@ -324,9 +325,9 @@ async def post_payment_notification(request: Request, ctx: CtxDep) -> Response:
         item = parse_email(raw, verifier=DkimVerifier.from_settings(settings), origin="api")
         if isinstance(item, Rejected):
             raise ValidationError(f"not a payment notification: {item.reason}")
-        with ctx.uow() as uow:
-            [outcome] = record_notices(uow, ctx.principal, [item], policy=policy)
-            uow.commit()
+        [outcome] = commit_once(
+            ctx.uow, lambda uow: record_notices(uow, ctx.principal, [item], policy=policy)
+        )
         return outcome
 
     outcome = await run_in_threadpool(run)
