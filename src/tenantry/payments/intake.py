@@ -14,6 +14,7 @@ balance, overpayment refused); a notice the ledger refuses goes to review instea
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.bookings import Ledger, kind_of_payment
+from tenantry.domain.money import MAX_CENTS
 from tenantry.errors import PermissionDeniedError
 from tenantry.models import MatchDecision, Payment, PaymentNotification
 from tenantry.models.enums import (
@@ -44,11 +46,12 @@ from tenantry.payments.matching import (
     rank,
 )
 from tenantry.payments.notices import Notice, Rejected
+from tenantry.payments.sources.money import ISO_4217
 from tenantry.privacy.vault import keyring
 from tenantry.services.bookings import PaymentEntry, record_payments
 from tenantry.services.principal import Action, Principal
 
-__all__ = ["MATCHER", "Outcome", "lock_payments", "record_notices"]
+__all__ = ["MATCHER", "Outcome", "admissible", "lock_payments", "record_notices"]
 
 MATCHER = "matcher"
 _METHOD = {
@@ -133,7 +136,8 @@ def record_notices(
     lock_payments(uow)
     outcomes: list[Outcome | None] = [None] * len(items)
     fresh: list[tuple[int, Notice]] = []
-    for i, item in enumerate(items):
+    for i, given in enumerate(items):
+        item = given if isinstance(given, Rejected) else admissible(given)
         if isinstance(item, Rejected):
             outcomes[i] = Outcome(item.origin, "rejected", reasons=(item.reason,))
         else:
@@ -142,6 +146,70 @@ def record_notices(
     if fresh:
         _match_and_store(uow, principal, fresh, outcomes, policy, book)
     return [o if o is not None else Outcome(None, "rejected") for o in outcomes]
+
+
+# The stored limits of the personal-data fields (`PaymentNotification`): longer text is clipped
+# (a name, memo or reference), an address or number that long is no address and is dropped.
+_CLIPPED = {"payer_name": 200, "memo": 500, "reference": 500}
+_DROPPED = {"payer_email": 320, "payer_phone": 40}
+
+
+def _storable(text: str | None) -> bool:
+    """Whether PostgreSQL can keep `text` in a plain column: no NUL, no lone surrogate."""
+    if text is None:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _cleaned(text: str | None) -> str | None:
+    if text is None:
+        return None
+    out = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8").strip()
+    return out or None
+
+
+def admissible(notice: Notice) -> Notice | Rejected:
+    """The notice as the store can keep it, or why it cannot be recorded at all.
+
+    Parsers are lenient; this is the one gate before the store, whatever the source. An amount
+    must be positive and at most `MAX_CENTS`, the currency ISO 4217, the identifiers storable;
+    payer fields longer than their columns are clipped (names, memos) or dropped (addresses).
+    """
+
+    def no(reason: str) -> Rejected:
+        return Rejected(reason, origin=notice.origin, raw=notice.raw)
+
+    if not 0 < notice.amount_cents <= MAX_CENTS:
+        return no("amount out of range")
+    if not 0 <= notice.fee_cents <= MAX_CENTS:
+        return no("fee out of range")
+    if notice.currency not in ISO_4217:
+        return no("currency is not ISO 4217")
+    plain = (notice.provider, notice.transaction_id, notice.bank, notice.trust.domain)
+    if not notice.transaction_id or not all(_storable(v) for v in plain):
+        return no("transaction id cannot be stored")
+    changes: dict[str, Any] = {}
+    for name, limit in _CLIPPED.items():
+        value: str | None = getattr(notice, name)
+        fitted = _cleaned(value)
+        fitted = fitted[:limit].rstrip() if fitted else None
+        if fitted != value:
+            changes[name] = fitted
+    for name, limit in _DROPPED.items():
+        value = getattr(notice, name)
+        fitted = _cleaned(value)
+        fitted = fitted if fitted and len(fitted) <= limit else None
+        if fitted != value:
+            changes[name] = fitted
+    if not _storable(notice.trust.reason):
+        changes["trust"] = dataclasses.replace(
+            notice.trust, reason=_cleaned(notice.trust.reason) or ""
+        )
+    return dataclasses.replace(notice, **changes) if changes else notice
 
 
 def _drop_duplicates(

@@ -22,7 +22,7 @@ from tenantry.payments.sources.email_notice import MAX_MESSAGE_BYTES, parse_emai
 from tenantry.payments.sources.swift_mt940 import is_mt940, parse_mt940
 from tenantry.payments.trust import DkimVerifier
 
-__all__ = ["MAX_FILE_BYTES", "parse_workers", "read_file", "read_path"]
+__all__ = ["MAX_FILE_BYTES", "parse_workers", "printable", "read_file", "read_path"]
 
 MAX_FILE_BYTES = MAX_MESSAGE_BYTES
 _FOLDER_SUFFIXES = frozenset({".eml", ".xml", ".sta", ".mt940", ".txt", ".940"})
@@ -101,12 +101,12 @@ def read_path(
     processes (MIME parsing and DKIM are CPU-bound); the order stays the same.
     """
     if not path.is_dir():
-        yield from read_file(path, path.name, verifier=verifier)
+        yield from read_file(path, printable(path.name), verifier=verifier)
         return
     is_maildir = (path / "cur").is_dir() or (path / "new").is_dir()
     files = _maildir_files(path) if is_maildir else _folder_files(path)
     ordered = sorted(files, key=lambda f: f.relative_to(path).as_posix())
-    origins = [file.relative_to(path).as_posix() for file in ordered]
+    origins = [printable(file.relative_to(path).as_posix()) for file in ordered]
     if workers <= 1 or len(ordered) < _PARALLEL_FROM:
         for file, origin in zip(ordered, origins, strict=True):
             yield from read_file(file, origin, verifier=verifier)
@@ -119,6 +119,12 @@ def read_path(
         ]
         for items in pool.map(_read_files, chunks, repeat(verifier)):
             yield from items
+
+
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by the OS as lone surrogates,
+    which no JSON line or terminal can print) are written as `\\xe9`."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def parse_workers() -> int:

@@ -9,6 +9,7 @@ plain text. Statement notices are trusted: an authorised user imported the file.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -22,6 +23,13 @@ from tenantry.payments.sources.camt import IMPORTED
 from tenantry.payments.sources.money import ISO_4217, minor_units
 
 __all__ = ["is_mt940", "parse_mt940", "purpose_fields"]
+
+# The package logs every line it cannot read, verbatim (payer names, references): personal
+# data that must reach neither stderr nor a log. Its loggers are silenced here.
+_PACKAGE_LOG = logging.getLogger("mt940")
+_PACKAGE_LOG.setLevel(logging.CRITICAL + 1)
+_PACKAGE_LOG.propagate = False
+_PACKAGE_LOG.addHandler(logging.NullHandler())
 
 _SUBFIELD = re.compile(r"\?(\d{2})")
 # SEPA keywords start a subfield, so after the subfields are joined they may follow any text.

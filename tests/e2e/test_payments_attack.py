@@ -1,0 +1,128 @@
+"""Hostile input to payment intake, parsers and the review queue, as an acceptance check sends it.
+
+Each test holds one rule: a hostile item becomes one `rejected` (or a clipped record) and the
+rest of its batch is still recorded; nothing raises, nothing reaches stderr or the logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tenantry.db.engine import Database
+from tenantry.demo.payment_statements import StatementEntry, mt940
+from tenantry.models import PaymentNotification
+from tenantry.payments.intake import record_notices
+from tenantry.payments.sources import read_path
+from tenantry.payments.sources.swift_mt940 import parse_mt940
+from tenantry.payments.trust import DkimVerifier
+from tests.conftest import TenantFixture, make_tenant
+from tests.payments_support import notice
+
+
+def _record(db: Database, tenant: TenantFixture, items: list) -> list:
+    with db.tenant_uow(tenant.id) as uow:
+        out = record_notices(uow, tenant.principal(), items)
+        uow.commit()
+    return out
+
+
+def _stored(db: Database, tenant: TenantFixture) -> list[PaymentNotification]:
+    with db.tenant_uow(tenant.id) as uow:
+        rows = list(
+            uow.session.scalars(
+                sa.select(PaymentNotification).where(PaymentNotification.tenant_id == tenant.id)
+            )
+        )
+        for row in rows:  # open the sealed values while the unit of work is open
+            _ = (row.memo, row.sender_name, row.payer_email, row.sender_phone, row.reference)
+        return rows
+
+
+def test_a_hostile_notice_is_rejected_alone_and_the_rest_of_the_batch_is_recorded(
+    db: Database,
+) -> None:
+    tenant = make_tenant(db)
+    good = notice(1_500, "Erika Mustermann", transaction_id="GOOD1")
+    hostile = [
+        notice(10**22, "Erika Mustermann", transaction_id="HUGE1"),  # beyond a bigint
+        notice(10**11, "Erika Mustermann", transaction_id="HUGE2"),  # beyond MAX_CENTS
+        notice(0, "Erika Mustermann", transaction_id="ZERO1"),
+        notice(-500, "Erika Mustermann", transaction_id="NEG1"),
+        notice(1_000, "Erika Mustermann", transaction_id="NUL\x00ID"),
+        notice(1_000, "Erika Mustermann", currency="ZZZ", transaction_id="CUR1"),
+        dataclasses.replace(notice(1_000, "Erika Mustermann", transaction_id="FEE1"), fee_cents=-5),
+    ]
+    out = _record(db, tenant, [*hostile, good])
+    assert [o.status for o in out] == ["rejected"] * len(hostile) + ["needs_review"]
+    for o in out[:-1]:
+        assert o.reasons and "Erika" not in " ".join(o.reasons)
+    [row] = _stored(db, tenant)
+    assert row.transaction_id == "GOOD1"
+
+
+def test_overlong_and_nul_payer_fields_are_clipped_not_fatal(db: Database) -> None:
+    tenant = make_tenant(db)
+    long = notice(
+        2_000,
+        "Erika " + "M" * 5_000,
+        memo="for the party " + "x" * 3_000,
+        payer_email="e" * 400 + "@example.com",
+        payer_phone="+1" + "5" * 100,
+        transaction_id="LONG1",
+    )
+    nul = notice(2_100, "Erika\x00Mustermann", memo="hi\x00there", transaction_id="NULMEMO")
+    out = _record(db, tenant, [long, nul])
+    assert [o.status for o in out] == ["needs_review", "needs_review"]
+    rows = {r.transaction_id: r for r in _stored(db, tenant)}
+    assert set(rows) == {"LONG1", "NULMEMO"}
+    assert len(rows["LONG1"].memo or "") <= 500 and (rows["LONG1"].memo or "").startswith("for")
+    assert len(rows["LONG1"].sender_name or "") <= 200
+    assert rows["LONG1"].payer_email is None and rows["LONG1"].sender_phone is None
+    assert "\x00" not in (rows["NULMEMO"].memo or "") + (rows["NULMEMO"].sender_name or "")
+
+
+def test_an_unreadable_mt940_line_reaches_neither_stderr_nor_the_logs(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    data = b":20:STARTUMS\r\n:25:12030000/1\r\n:61:Erika Mustermann 4111\r\n:86:x\r\n-\r\n"
+    with caplog.at_level(logging.DEBUG):
+        items = list(parse_mt940(data, origin="s.sta"))
+    assert items and all(type(i).__name__ == "Rejected" for i in items)
+    err = capfd.readouterr().err
+    assert err == "" and "Erika" not in caplog.text
+
+
+def test_an_mt940_entry_with_a_nul_byte_is_rejected_and_the_statement_goes_on(
+    db: Database,
+) -> None:
+    tenant = make_tenant(db)
+    entries = [
+        StatementEntry(1234, date(2026, 12, 1), "REF\x00X", payer_name="Erika Mustermann"),
+        StatementEntry(4321, date(2026, 12, 2), "REF2", payer_name="Max Beispiel"),
+    ]
+    items = list(parse_mt940(mt940(entries), origin="s.sta"))
+    out = _record(db, tenant, items)
+    assert [o.status for o in out] == ["rejected", "needs_review"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="bytes file names are a POSIX matter")
+def test_a_file_name_that_is_not_utf8_gives_an_origin_that_prints_as_utf8(
+    tmp_path: Path,
+) -> None:
+    folder = os.fsencode(tmp_path / "mail")
+    os.mkdir(folder)
+    with open(os.path.join(folder, b"caf\xe9.eml"), "wb") as handle:
+        handle.write(b"From: x@example.com\r\nSubject: hi\r\n\r\nhello\r\n")
+    [item] = list(read_path(Path(os.fsdecode(folder)), verifier=DkimVerifier.from_keys({})))
+    assert item.origin is not None
+    line = json.dumps({"file": item.origin}, ensure_ascii=False)
+    assert line.encode("utf-8").decode("utf-8") == line  # no lone surrogates
+    assert item.origin.startswith("caf") and item.origin.endswith(".eml")
