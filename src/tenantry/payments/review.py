@@ -126,7 +126,8 @@ def get_notification(
         PaymentNotification.id == notification_id,
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        # Locked and read afresh: the session may hold the row as it was before the lock.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = uow.session.scalars(stmt).one_or_none()
     if row is None:
         raise NotFoundError("payment notification not found")
@@ -185,6 +186,11 @@ def match_notification(
     cents = amount_cents if amount_cents is not None else note.amount_cents
     if cents <= 0:
         raise ValidationError("amount_cents must be positive")
+    booking = uow.repos.bookings.get(booking_id)
+    if booking.currency != note.currency:
+        raise ValidationError(
+            f"the notification is in {note.currency}, the booking in {booking.currency}"
+        )
     payment_id = uow.ids()
     [result] = record_payments(
         uow,

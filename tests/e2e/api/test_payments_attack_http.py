@@ -1,0 +1,191 @@
+"""Hostile requests to the payment surface over HTTP: races between reviewers, currencies that
+do not fit, hostile Stripe events. Every refusal is a 4xx problem, never a 500, and changes
+nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tenantry.db.engine import Database
+from tenantry.models import Payment
+from tenantry.models.enums import PaymentStatus
+from tenantry.payments import review
+from tenantry.payments.endpoints import add_secret
+from tenantry.payments.intake import lock_payments, record_notices
+from tests.conftest import TenantFixture, make_tenant
+from tests.e2e.api.test_stripe_webhook_http import _event, notifications, post
+from tests.payments_support import notice, open_booking
+
+PROBLEM = "application/problem+json"
+SECRET = "whsec_attack_test_0123456789"
+
+
+def _record(db: Database, tenant: TenantFixture, items: list) -> list:
+    with db.tenant_uow(tenant.id) as uow:
+        out = record_notices(uow, tenant.principal(), items)
+        uow.commit()
+    return out
+
+
+def _succeeded(db: Database, tenant: TenantFixture) -> list[Payment]:
+    with db.tenant_uow(tenant.id) as uow:
+        return list(
+            uow.session.scalars(
+                sa.select(Payment).where(
+                    Payment.tenant_id == tenant.id, Payment.status == PaymentStatus.SUCCEEDED
+                )
+            )
+        )
+
+
+def _waiting_for_lock(db: Database) -> bool:
+    with db.owner_engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar()
+        )
+
+
+def _while_locked(
+    db: Database, tenant: TenantFixture, request: Callable[[], Any], decide: Any
+) -> Any:
+    """Run `request` in a thread while another reviewer holds the payments lock and `decide`s;
+    the request is answered only after that decision committed."""
+    answer: dict[str, Any] = {}
+    with db.tenant_uow(tenant.id) as uow:
+        lock_payments(uow)
+        thread = threading.Thread(target=lambda: answer.setdefault("r", request()))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_for_lock(db) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert thread.is_alive()
+        decide(uow)
+        uow.commit()
+    thread.join(timeout=20)
+    return answer["r"]
+
+
+def test_two_reviewers_matching_one_notice_at_once_do_not_silently_reassign_it(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    first = open_booking(db, tenant, "Erika", "Mustermann")
+    second = open_booking(db, tenant, "Erika", "Mustermann")
+    [out] = _record(db, tenant, [notice(20_000, "Erika Mustermann")])
+    assert out.status == "needs_review"
+    url = f"/v1/payment-notifications/{out.notification_id}/match"
+    r = _while_locked(
+        db,
+        tenant,
+        lambda: client.post(url, json={"booking_id": str(second.id)}, headers=key),
+        lambda uow: review.match_notification(
+            uow, tenant.principal(), out.notification_id, first.id
+        ),
+    )
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, r.text
+    assert "reassign" in r.json()["detail"]
+    [payment] = _succeeded(db, tenant)
+    assert payment.booking_id == first.id  # the first reviewer's decision stands
+
+
+def test_a_reassign_racing_a_reject_does_not_bring_the_notice_back(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    first = open_booking(db, tenant, "Erika", "Mustermann")
+    second = open_booking(db, tenant, "Erika", "Mustermann")
+    [out] = _record(db, tenant, [notice(20_000, "Erika Mustermann")])
+    url = f"/v1/payment-notifications/{out.notification_id}"
+    assert client.post(f"{url}/match", json={"booking_id": str(first.id)}, headers=key).is_success
+    r = _while_locked(
+        db,
+        tenant,
+        lambda: client.post(f"{url}/reassign", json={"booking_id": str(second.id)}, headers=key),
+        lambda uow: review.reject_notification(
+            uow, tenant.principal(), out.notification_id, review.RejectReason.NOT_OURS
+        ),
+    )
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, r.text
+    assert client.get(url, headers=key).json()["status"] == "rejected"
+    assert _succeeded(db, tenant) == []
+
+
+def test_a_notice_cannot_be_matched_to_a_booking_in_another_currency(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    euro = open_booking(db, tenant, "Erika", "Mustermann", currency="EUR")
+    [out] = _record(db, tenant, [notice(5_000, "Erika Mustermann", currency="JPY")])
+    url = f"/v1/payment-notifications/{out.notification_id}/match"
+    r = client.post(url, json={"booking_id": str(euro.id)}, headers=key)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert "JPY" in r.json()["detail"] and "Erika" not in r.text
+    assert _succeeded(db, tenant) == []
+
+
+@pytest.fixture
+def shop(db: Database) -> TenantFixture:
+    t = make_tenant(db, locations=1)
+    with db.platform_uow(tenant_id=t.id) as uow:
+        add_secret(uow, t.id, SECRET)
+        uow.commit()
+    return t
+
+
+def _charge(event_id: str, **fields: Any) -> bytes:
+    charge = {
+        "id": "ch_" + event_id,
+        "object": "charge",
+        "amount": 12000,
+        "amount_captured": 12000,
+        "captured": True,
+        "status": "succeeded",
+        "currency": "usd",
+        "payment_intent": "pi_" + event_id,
+        "billing_details": {"name": "Erika Mustermann", "email": "erika@example.org"},
+        **fields,
+    }
+    return _event("evt_" + event_id, "charge.succeeded", charge)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"amount": 0, "amount_captured": 0},
+        {"amount": -100, "amount_captured": -100},
+        {"amount": 10**22, "amount_captured": 10**22},
+        {"amount": 1.5, "amount_captured": 1.5},
+        {"amount": "12000", "amount_captured": "12000"},
+        {"currency": "zzz"},
+        {"currency": None},
+        {"payment_intent": "pi_\u0000nul", "id": "ch_\u0000nul"},
+        {"description": "x\u0000y" * 10_000},
+        {"billing_details": {"name": "Erika\u0000" + "M" * 5_000, "phone": "5" * 500}},
+        {"metadata": {"booking_code": ["a", {"b": 1}]}},
+        {"billing_details": "Erika Mustermann"},
+    ],
+    ids=lambda f: "-".join(sorted(f)),
+)
+def test_a_hostile_stripe_event_is_never_a_500(
+    client: TestClient, db: Database, shop: TenantFixture, fields: dict[str, Any]
+) -> None:
+    body = _charge(uuid.uuid4().hex[:12], **fields)
+    r = post(client, shop.id, body, secret=SECRET)
+    assert r.status_code < 500, r.text
+    assert "Erika" not in r.text
+    if r.status_code == 200 and r.json().get("status") != "rejected":
+        [note] = notifications(db, shop.id)
+        assert 0 < note.amount_cents <= 10**10
