@@ -172,6 +172,9 @@ def _id(value: object) -> str | None:
     return _text(value, 255)
 
 
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -223,6 +226,8 @@ def event_notice(body: bytes, event: Mapping[str, Any]) -> Notice | Rejected | I
     created = _int(event.get("created")) or _int(obj.get("created"))
     if transaction_id is None or amount is None or amount <= 0 or created is None:
         return Rejected("the Stripe event lacks an id, a positive amount or a time", event_id, body)
+    if not 0 <= created <= _LAST_SECOND:  # a datetime cannot hold it: refused, never a 500
+        return Rejected("the Stripe event's time is out of range", event_id, body)
     if currency is None or len(currency) != 3 or not currency.isalpha():
         return Rejected("the Stripe event's currency is not an ISO 4217 code", event_id, body)
     currency = currency.upper()

@@ -4,6 +4,8 @@ nothing."""
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 import uuid
@@ -189,3 +191,61 @@ def test_a_hostile_stripe_event_is_never_a_500(
     if r.status_code == 200 and r.json().get("status") != "rejected":
         [note] = notifications(db, shop.id)
         assert 0 < note.amount_cents <= 10**10
+
+
+def test_payer_details_reach_neither_the_audit_trail_nor_plain_columns_nor_the_logs(
+    db: Database,
+    client: TestClient,
+    key_for: Callable[..., dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    friend = open_booking(db, tenant, "Erika", "Mustermann")
+    secrets = ("Quirinius Zwackelmann", "Zwackelmann", "quirinius.zw@example.org", "Quokkafest")
+    given = notice(
+        20_000,
+        secrets[0],
+        memo=f"{secrets[3]} for Erika",
+        payer_email=secrets[2],
+        payer_phone="+15550101234",
+    )
+    with caplog.at_level(logging.DEBUG):
+        [out] = _record(db, tenant, [given])
+        url = f"/v1/payment-notifications/{out.notification_id}"
+        matched = client.post(f"{url}/match", json={"booking_id": str(friend.id)}, headers=key)
+        assert matched.status_code == 200, matched.text
+        moved = client.post(f"{url}/reject", json={"reason": "other"}, headers=key)
+        assert moved.status_code == 200, moved.text
+    with db.owner_engine.connect() as conn:
+        audit = conn.execute(
+            sa.text("SELECT coalesce(old_values::text, '') || coalesce(new_values::text, '')"
+                    " FROM audit.log WHERE tenant_id = :t"),
+            {"t": tenant.id},
+        ).scalars().all()  # fmt: skip
+        reasons = conn.execute(
+            sa.text("SELECT reasons::text FROM commerce.match_decisions WHERE tenant_id = :t"),
+            {"t": tenant.id},
+        ).scalars().all()  # fmt: skip
+    assert audit
+    text = "\n".join([*audit, *reasons, caplog.text]).lower()
+    for value in (*secrets, "5550101234"):
+        assert value.lower() not in text, value
+
+
+@pytest.mark.parametrize("created", [253_402_300_800, -99_999_999_999_999, 10**30])
+def test_a_stripe_event_created_outside_any_datetime_is_rejected_not_a_500(
+    client: TestClient, db: Database, shop: TenantFixture, created: int
+) -> None:
+    event = {
+        "id": "evt_when",
+        "object": "event",
+        "created": created,
+        "type": "charge.succeeded",
+        "data": {"object": {"id": "ch_when", "object": "charge", "amount_captured": 100,
+                            "currency": "usd", "captured": True, "status": "succeeded"}},
+    }  # fmt: skip
+    r = post(client, shop.id, json.dumps(event).encode(), secret=SECRET)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "rejected"
+    assert notifications(db, shop.id) == []
