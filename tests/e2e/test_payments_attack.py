@@ -11,12 +11,15 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tenantry.composition import open_database
+from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.demo.payment_statements import StatementEntry, mt940
 from tenantry.models import Payment, PaymentNotification
@@ -28,6 +31,8 @@ from tenantry.payments.sources import read_path
 from tenantry.payments.sources.swift_mt940 import parse_mt940
 from tenantry.payments.trust import DkimVerifier
 from tests.conftest import TenantFixture, make_tenant
+from tests.e2e.test_cli import env as env  # the CLI's environment (a fixture)
+from tests.e2e.test_cli import run
 from tests.payments_support import notice, open_booking
 
 
@@ -188,3 +193,30 @@ def test_two_imports_of_the_same_messages_at_once_record_each_payment_once(
         ).scalars().all()  # fmt: skip
     assert len(_stored(db, tenant)) == 3
     assert sorted(paid) == sorted(set(paid))
+
+
+@pytest.fixture(scope="module")
+def cli_db(settings: Settings) -> Iterator[Database]:
+    db = open_database(settings, migrate=True)  # the database the CLI opens
+    yield db
+    db.dispose()
+
+
+def test_review_match_reads_amount_in_the_notices_currency(
+    env: dict[str, str], cli_db: Database
+) -> None:
+    tenant = make_tenant(cli_db)
+    yen = open_booking(
+        cli_db, tenant, "Erika", "Mustermann", currency="JPY", total_cents=80_000,
+        deposit_cents=20_000,
+    )  # fmt: skip
+    [out] = _record(cli_db, tenant, [notice(5_000, "Nobody Known", currency="JPY")])
+    assert out.status == "needs_review"
+    args = ["payments", "review", "match", str(out.notification_id), "--booking", str(yen.id)]
+    proc = run(env, *args, "--tenant", tenant.slug, "--amount", "5000", ok=False)
+    assert proc.returncode == 0, proc.stderr
+    with cli_db.tenant_uow(tenant.id) as uow:
+        amounts = uow.session.scalars(
+            sa.select(Payment.amount_cents).where(Payment.tenant_id == tenant.id)
+        ).all()  # fmt: skip
+    assert amounts == [5_000]  # 5,000 yen, not 500,000

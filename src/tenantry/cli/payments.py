@@ -24,6 +24,7 @@ from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import console, print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, money, tenant_option, uuid_value
 from tenantry.config import get_settings
+from tenantry.errors import ValidationError
 from tenantry.models import PaymentNotification
 from tenantry.models.enums import MatchStatus, MembershipRole
 from tenantry.payments import review as svc
@@ -31,6 +32,7 @@ from tenantry.payments.importer import import_notices
 from tenantry.payments.intake import Outcome
 from tenantry.payments.matching import Policy
 from tenantry.payments.sources import parse_workers, read_path
+from tenantry.payments.sources.money import minor_units
 from tenantry.payments.trust import DkimVerifier
 from tenantry.services.principal import Principal
 
@@ -241,6 +243,16 @@ _NO_REMEMBER = typer.Option(
 )
 
 
+def _minor_units(amount: Decimal, currency: str) -> int:
+    """`amount` (as written, 12.50) in the minor units of `currency`."""
+    value = amount * 10 ** minor_units(currency)
+    if value != value.to_integral_value():
+        raise ValidationError(
+            f"an amount in {currency} has at most {minor_units(currency)} decimals"
+        )
+    return int(value)
+
+
 def _match(
     tenant: str,
     notification_id: uuid.UUID,
@@ -254,12 +266,16 @@ def _match(
         tenant_id = resolve_tenant(db, tenant)
         principal = _owner(tenant_id)
         with db.tenant_uow(tenant_id, actor="cli:payments-review") as uow:
+            cents = None
+            if amount is not None:  # in the notice's currency: 5000 JPY are 5000 minor units
+                note = svc.get_notification(uow, principal, notification_id)
+                cents = _minor_units(amount, note.currency)
             done = svc.match_notification(
                 uow,
                 principal,
                 notification_id,
                 booking,
-                amount_cents=None if amount is None else int(amount * 100),
+                amount_cents=cents,
                 remember_payer=not no_remember,
                 reassign=reassign,
             )
