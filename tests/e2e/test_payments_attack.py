@@ -21,15 +21,23 @@ import sqlalchemy as sa
 from tenantry.composition import open_database
 from tenantry.config import Settings
 from tenantry.db.engine import Database
+from tenantry.demo.payment_mail import (
+    SamplePayment,
+    TestKey,
+    keys_file_text,
+    make_test_key,
+    signed_mail,
+)
 from tenantry.demo.payment_statements import StatementEntry, mt940
 from tenantry.models import Payment, PaymentNotification
 from tenantry.models.enums import PaymentStatus
 from tenantry.payments.importer import import_notices
 from tenantry.payments.intake import record_notices
 from tenantry.payments.matching import Policy
-from tenantry.payments.sources import read_path
+from tenantry.payments.notices import Notice, Rejected, TrustLevel
+from tenantry.payments.sources import parse_email, read_path
 from tenantry.payments.sources.swift_mt940 import parse_mt940
-from tenantry.payments.trust import DkimVerifier
+from tenantry.payments.trust import DkimVerifier, parse_keys_file
 from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.test_cli import env as env  # the CLI's environment (a fixture)
 from tests.e2e.test_cli import run
@@ -220,3 +228,28 @@ def test_review_match_reads_amount_in_the_notices_currency(
             sa.select(Payment.amount_cents).where(Payment.tenant_id == tenant.id)
         ).all()  # fmt: skip
     assert amounts == [5_000]  # 5,000 yen, not 500,000
+
+
+@pytest.fixture(scope="module")
+def dkim_key() -> TestKey:
+    return make_test_key()
+
+
+@pytest.mark.parametrize(
+    ("provider", "bank"),
+    [("venmo", None), ("paypal", None), ("stripe", None), ("zelle", "bank_of_america")],
+)
+def test_a_subject_put_above_a_genuinely_signed_message_is_never_trusted(
+    dkim_key: TestKey, provider: str, bank: str | None
+) -> None:
+    """DKIM signs the last Subject, a mail reader takes the first: a second Subject on top of a
+    real $10 notice ("Max Beispiel paid you $800.00") must not verify."""
+    verifier = DkimVerifier.from_keys(parse_keys_file(keys_file_text(dkim_key)))
+    paid = SamplePayment(1_000, "Erika Mustermann", datetime.now(UTC), "4000000000000777")
+    raw = signed_mail(provider, paid, dkim_key, bank=bank)
+    genuine = parse_email(raw, verifier=verifier, origin="real.eml")
+    assert isinstance(genuine, Notice) and genuine.trust.verified
+    subject = next(h for h in raw.split(b"\r\n") if h.lower().startswith(b"subject:"))
+    lie = subject.replace(b"10.00", b"800.00").replace(b"Erika Mustermann", b"Max Beispiel")
+    forged = parse_email(lie + b"\r\n" + raw, verifier=verifier, origin="forged.eml")
+    assert isinstance(forged, Rejected) or forged.trust.level is TrustLevel.FORGED

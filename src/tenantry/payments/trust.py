@@ -10,6 +10,7 @@ raises on hostile input: every outcome is a `Trust` verdict.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,25 @@ def _dns_lookup(name: str) -> bytes | None:
     return None
 
 
+# Headers a message carries at most once (RFC 5322 3.6, RFC 2045). DKIM signs the last instance
+# of a header, a reader takes the first: a second Subject put above a genuinely signed message
+# ("... paid you $800.00") would verify and be read. Such a message is forged.
+_ONCE = frozenset(
+    {
+        b"from",
+        b"sender",
+        b"reply-to",
+        b"to",
+        b"cc",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"mime-version",
+        b"content-type",
+        b"content-transfer-encoding",
+    }
+)
+
 _TAG = re.compile(rb"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)", re.IGNORECASE)
 _MAX_SIGNATURES = 5
 
@@ -188,6 +208,9 @@ class DkimVerifier:
         headers = [value for name, value in message.headers if name.lower() == b"dkim-signature"]
         if not headers:
             return Trust(TrustLevel.UNSIGNED, "no DKIM signature")
+        counts = Counter(name.strip().lower() for name, _value in message.headers)
+        if any(counts[name] > 1 for name in _ONCE):
+            return Trust(TrustLevel.FORGED, "a header that occurs once occurs twice", from_root)
         outcomes: list[Trust] = []
         for index, header in enumerate(headers[:_MAX_SIGNATURES]):
             outcome = self._one(message, index, header, sender, from_root)
