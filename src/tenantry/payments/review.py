@@ -268,6 +268,21 @@ def _reverse(uow: UnitOfWork, principal: Principal, note: PaymentNotification) -
         return
     booking = locked[0]
     principal.require_location(booking.location_id, "booking")
+    refunds = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Payment)
+        .where(
+            Payment.tenant_id == note.tenant_id,
+            Payment.refund_of_payment_id == payment.id,
+            Payment.status != PaymentStatus.CANCELLED,
+        )
+    )
+    if refunds:
+        # Cancelling it would leave its refunds standing alone: the booking would owe less
+        # than nothing. The refunds are money that went back; they cannot be taken back here.
+        raise ConflictError(
+            "the notification's payment was refunded (in part): it cannot be taken back"
+        )
     payment.status = PaymentStatus.CANCELLED
     payment.updated_at = uow.clock.now()
     uow.flush()

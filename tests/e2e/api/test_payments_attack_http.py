@@ -249,3 +249,28 @@ def test_a_stripe_event_created_outside_any_datetime_is_rejected_not_a_500(
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "rejected"
     assert notifications(db, shop.id) == []
+
+
+@pytest.mark.parametrize("action", ["reject", "reassign"])
+def test_a_refunded_payment_is_not_taken_back_by_reject_or_reassign(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]], action: str
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    first = open_booking(db, tenant, "Erika", "Mustermann")
+    second = open_booking(db, tenant, "Max", "Beispiel")
+    [out] = _record(db, tenant, [notice(20_000, "Nobody Known")])
+    url = f"/v1/payment-notifications/{out.notification_id}"
+    matched = client.post(f"{url}/match", json={"booking_id": str(first.id)}, headers=key)
+    payment_id = matched.json()["payment_id"]
+    refund = {"amount_cents": 5_000}
+    assert client.post(f"/v1/payments/{payment_id}/refunds", json=refund, headers=key).is_success
+    body = {"reason": "other"} if action == "reject" else {"booking_id": str(second.id)}
+    r = client.post(f"{url}/{action}", json=body, headers=key)
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, r.text
+    items = client.get("/v1/payments", params={"booking_id": str(first.id)}, headers=key)
+    assert sorted((p["kind"], p["status"]) for p in items.json()["items"]) == [
+        ("deposit", "succeeded"),
+        ("refund", "succeeded"),
+    ]
+    assert client.get(url, headers=key).json()["status"] == "matched"
