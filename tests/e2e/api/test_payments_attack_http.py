@@ -22,6 +22,7 @@ from tenantry.models.enums import PaymentStatus
 from tenantry.payments import review
 from tenantry.payments.endpoints import add_secret
 from tenantry.payments.intake import lock_payments, record_notices
+from tests.billing import booking as billing_booking
 from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.api.test_stripe_webhook_http import _event, notifications, post
 from tests.payments_support import notice, open_booking
@@ -274,3 +275,17 @@ def test_a_refunded_payment_is_not_taken_back_by_reject_or_reassign(
         ("refund", "succeeded"),
     ]
     assert client.get(url, headers=key).json()["status"] == "matched"
+
+
+def test_an_empty_list_of_credit_lines_credits_nothing_rather_than_everything(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    booked = billing_booking(db, tenant)
+    invoice = client.post(f"/v1/bookings/{booked.booking_id}/invoices", headers=key).json()
+    url = f"/v1/invoices/{invoice['id']}/credit-notes"
+    r = client.post(url, json={"lines": []}, headers=key)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    notes = client.get("/v1/invoices", params={"kind": "credit_note"}, headers=key)
+    assert notes.json()["items"] == []

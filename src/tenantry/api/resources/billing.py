@@ -105,7 +105,7 @@ class CreditLineIn(In):
 
 class CreditNoteIn(In):
     amount_cents: Cents | None = Field(default=None, ge=1)
-    lines: list[CreditLineIn] | None = Field(default=None, max_length=200)
+    lines: list[CreditLineIn] | None = Field(default=None, min_length=1, max_length=200)
     reason: str | None = Field(default=None, max_length=200)
 
 
