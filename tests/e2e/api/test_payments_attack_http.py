@@ -289,3 +289,17 @@ def test_an_empty_list_of_credit_lines_credits_nothing_rather_than_everything(
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
     notes = client.get("/v1/invoices", params={"kind": "credit_note"}, headers=key)
     assert notes.json()["items"] == []
+
+
+def test_a_raw_message_is_served_as_a_download_never_as_a_page(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = key_for(tenant)
+    page = b"From: alerts@example.com\r\n\r\n<html><script>alert(1)</script></html>"
+    [out] = _record(db, tenant, [notice(1_000, "Erika Mustermann", raw=page)])
+    r = client.get(f"/v1/payment-notifications/{out.notification_id}/raw", headers=key)
+    assert r.status_code == 200 and r.content == page
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"] == "attachment"
+    assert "sandbox" in r.headers["content-security-policy"]

@@ -212,7 +212,14 @@ def get_payment_notification_raw(notification_id: uuid.UUID, ctx: CtxDep) -> Res
     media = "message/rfc822" if source == NotificationSource.EMAIL.value else "text/plain"
     if source == NotificationSource.WEBHOOK.value:
         media = "application/json"
-    return Response(content=raw, media_type=media, headers={"Cache-Control": "no-store"})
+    # What anyone may have sent to the mailbox: never rendered or sniffed as a page.
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "attachment",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }
+    return Response(content=raw, media_type=media, headers=headers)
 
 
 def _action(
