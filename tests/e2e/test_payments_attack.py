@@ -28,7 +28,7 @@ from tenantry.demo.payment_mail import (
     make_test_key,
     signed_mail,
 )
-from tenantry.demo.payment_statements import StatementEntry, mt940
+from tenantry.demo.payment_statements import StatementEntry, camt053, mt940
 from tenantry.models import Payment, PaymentNotification
 from tenantry.models.enums import PaymentStatus
 from tenantry.payments.importer import import_notices
@@ -36,6 +36,7 @@ from tenantry.payments.intake import record_notices
 from tenantry.payments.matching import Policy
 from tenantry.payments.notices import Notice, Rejected, TrustLevel
 from tenantry.payments.sources import parse_email, read_path
+from tenantry.payments.sources.camt import parse_camt053
 from tenantry.payments.sources.swift_mt940 import parse_mt940
 from tenantry.payments.trust import DkimVerifier, parse_keys_file
 from tests.conftest import TenantFixture, make_tenant
@@ -253,3 +254,19 @@ def test_a_subject_put_above_a_genuinely_signed_message_is_never_trusted(
     lie = subject.replace(b"10.00", b"800.00").replace(b"Erika Mustermann", b"Max Beispiel")
     forged = parse_email(lie + b"\r\n" + raw, verifier=verifier, origin="forged.eml")
     assert isinstance(forged, Rejected) or forged.trust.level is TrustLevel.FORGED
+
+
+@pytest.mark.parametrize("amount", ["Infinity", "1E+5", "\u0661\u0662\u0663", "1" * 400, "-12.00"])
+def test_a_camt_amount_that_is_no_plain_decimal_is_rejected_and_the_statement_goes_on(
+    amount: str,
+) -> None:
+    entries = [
+        StatementEntry(5_000, date(2026, 12, 1), "C1", payer_name="Erika Mustermann"),
+        StatementEntry(7_000, date(2026, 12, 2), "C2", payer_name="Max Beispiel"),
+    ]
+    doc = camt053(entries).replace(
+        b'<Amt Ccy="EUR">50.00</Amt>', f'<Amt Ccy="EUR">{amount}</Amt>'.encode()
+    )
+    items = list(parse_camt053(doc, origin="s.xml"))
+    assert [type(i).__name__ for i in items] == ["Rejected", "Notice"]
+    assert isinstance(items[1], Notice) and items[1].amount_cents == 7_000

@@ -79,14 +79,20 @@ def _when(entry: Element) -> datetime | None:
     return None
 
 
+_DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,5})?")
+
+
 def _amount(element: Element | None) -> tuple[int, str] | None:
     if element is None or element.text is None:
         return None
     currency = (element.get("Ccy") or "").strip().upper()
     if currency not in ISO_4217:
         return None
+    text = element.text.strip()
+    if not _DECIMAL.fullmatch(text):  # xs:decimal: no exponent, no Infinity, ASCII digits
+        return None
     try:
-        value = Decimal(element.text.strip()) * (10 ** minor_units(currency))
+        value = Decimal(text) * (10 ** minor_units(currency))
     except InvalidOperation:
         return None
     if value != value.to_integral_value():
@@ -195,9 +201,19 @@ def parse_camt053(data: bytes, *, origin: str | None = None) -> Iterator[Notice 
             if len(transactions) <= 1:
                 number += 1
                 details = transactions[0] if transactions else None
-                yield _notice(entry, details, 0, bank, f"{origin or ''}#{number}", entry_raw)
+                yield _guarded(entry, details, 0, bank, f"{origin or ''}#{number}", entry_raw)
                 continue
             for index, details in enumerate(transactions, start=1):
                 number += 1
                 raw = entry_raw + b"\n" + tostring(details)
-                yield _notice(entry, details, index, bank, f"{origin or ''}#{number}", raw)
+                yield _guarded(entry, details, index, bank, f"{origin or ''}#{number}", raw)
+
+
+def _guarded(
+    entry: Element, details: Element | None, index: int, bank: str | None, origin: str, raw: bytes
+) -> Notice | Rejected:
+    """One entry's notice; an entry that cannot be read is rejected, the statement goes on."""
+    try:
+        return _notice(entry, details, index, bank, origin, raw)
+    except (ValueError, ArithmeticError, TypeError):
+        return Rejected("entry cannot be read", origin=origin, raw=raw)
