@@ -270,3 +270,32 @@ def test_a_camt_amount_that_is_no_plain_decimal_is_rejected_and_the_statement_go
     items = list(parse_camt053(doc, origin="s.xml"))
     assert [type(i).__name__ for i in items] == ["Rejected", "Notice"]
     assert isinstance(items[1], Notice) and items[1].amount_cents == 7_000
+
+
+def test_a_statement_in_the_body_of_an_email_from_anyone_is_never_a_trusted_statement(
+    tmp_path: Path,
+) -> None:
+    """Anyone can mail the payments inbox: an MT940 or CAMT.053 pasted into a message body must
+    not be read as a bank statement an operator imported (trusted, matched automatically)."""
+    entries = [StatementEntry(20_000, date(2026, 12, 1), "R1", payer_name="Erika Mustermann")]
+    headers = (
+        b"Return-Path: <mallory@example.org>\r\nFrom: Mallory <mallory@example.org>\r\n"
+        b"To: payments@example.com\r\nSubject: statement\r\n\r\n"
+    )
+    maildir = tmp_path / "mail"
+    (maildir / "new").mkdir(parents=True)
+    (maildir / "new" / "1.eml").write_bytes(headers + mt940(entries))
+    (maildir / "new" / "2.eml").write_bytes(headers + camt053(entries))
+    # Genuine statements (a prefixed CAMT root element too) are still read as statements.
+    (tmp_path / "s.sta").write_bytes(mt940(entries))
+    prefixed = camt053(entries).replace(b"<Document", b"<ns:Document", 1)
+    prefixed = prefixed.replace(b"</Document>", b"</ns:Document>").replace(
+        b"xmlns=", b"xmlns:ns=", 1
+    )
+    verifier = DkimVerifier.from_keys({})
+    for item in read_path(maildir, verifier=verifier):
+        assert not isinstance(item, Notice) or not item.trust.verified, item.origin
+    (tmp_path / "p.xml").write_bytes(prefixed)
+    for name in ("s.sta", "p.xml"):
+        [statement] = list(read_path(tmp_path / name, verifier=verifier))
+        assert isinstance(statement, Notice) and statement.trust.verified, name

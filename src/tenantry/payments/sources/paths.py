@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +28,9 @@ __all__ = ["MAX_FILE_BYTES", "parse_workers", "printable", "read_file", "read_pa
 MAX_FILE_BYTES = MAX_MESSAGE_BYTES
 _FOLDER_SUFFIXES = frozenset({".eml", ".xml", ".sta", ".mt940", ".txt", ".940"})
 _HEAD = 4096
+# The start of an RFC 5322 message: a header field name and its colon (or an mbox "From " line).
+# Neither MT940 (":20:", "{1:") nor CAMT.053 ("<") starts so.
+_MAIL_START = re.compile(rb"(?:From |[A-Za-z0-9-]+:)")
 
 
 def read_file(path: Path, origin: str, *, verifier: DkimVerifier) -> Iterator[Notice | Rejected]:
@@ -51,7 +55,11 @@ def read_file(path: Path, origin: str, *, verifier: DkimVerifier) -> Iterator[No
         yield Rejected("file larger than 25 MB", origin=origin)
         return
     head = data[:_HEAD]
-    if is_camt053(head):
+    if _MAIL_START.match(head.lstrip(b"\xef\xbb\xbf")):
+        # It begins with header lines: an e-mail, whatever its body holds. A statement pasted
+        # into a message from anyone must never pass for one an operator imported (trusted).
+        yield parse_email(data, verifier=verifier, origin=origin)
+    elif is_camt053(head):
         yield from parse_camt053(data, origin=origin)
     elif is_mt940(head):
         yield from parse_mt940(data, origin=origin)
