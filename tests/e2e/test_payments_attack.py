@@ -299,3 +299,17 @@ def test_a_statement_in_the_body_of_an_email_from_anyone_is_never_a_trusted_stat
     for name in ("s.sta", "p.xml"):
         [statement] = list(read_path(tmp_path / name, verifier=verifier))
         assert isinstance(statement, Notice) and statement.trust.verified, name
+
+
+def test_a_redelivery_with_an_overlong_transaction_id_does_not_break_the_batch(
+    db: Database,
+) -> None:
+    tenant = make_tenant(db)
+    long_id = "pi_" + "7" * 300
+    first = notice(1_000, "Erika Mustermann", transaction_id=long_id, raw=b"first delivery")
+    again = notice(1_000, "Erika Mustermann", transaction_id=long_id, raw=b"second delivery")
+    good = notice(1_100, "Erika Mustermann", transaction_id="GOOD3")
+    _record(db, tenant, [first])
+    out = _record(db, tenant, [again, good])  # raised on the unique index before
+    assert out[0].status in ("duplicate", "rejected")
+    assert out[1].status == "needs_review"

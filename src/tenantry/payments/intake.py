@@ -152,6 +152,7 @@ def record_notices(
 # (a name, memo or reference), an address or number that long is no address and is dropped.
 _CLIPPED = {"payer_name": 200, "memo": 500, "reference": 500}
 _DROPPED = {"payer_email": 320, "payer_phone": 40}
+_ID_LENGTH = 255  # PaymentNotification.transaction_id
 
 
 def _storable(text: str | None) -> bool:
@@ -193,6 +194,9 @@ def admissible(notice: Notice) -> Notice | Rejected:
     if not notice.transaction_id or not all(_storable(v) for v in plain):
         return no("transaction id cannot be stored")
     changes: dict[str, Any] = {}
+    if len(notice.transaction_id) > _ID_LENGTH:
+        # Stored clipped, so compared clipped: a re-delivery is then recognised as one.
+        changes["transaction_id"] = notice.transaction_id[:_ID_LENGTH]
     for name, limit in _CLIPPED.items():
         value: str | None = getattr(notice, name)
         fitted = _cleaned(value)
