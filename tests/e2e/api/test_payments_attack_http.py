@@ -303,3 +303,21 @@ def test_a_raw_message_is_served_as_a_download_never_as_a_page(
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-disposition"] == "attachment"
     assert "sandbox" in r.headers["content-security-policy"]
+
+
+def test_an_uploaded_email_the_store_refuses_is_a_422_problem_not_a_201(
+    db: Database, client: TestClient, key_for: Callable[..., dict[str, str]]
+) -> None:
+    tenant = make_tenant(db)
+    key = {**key_for(tenant), "Content-Type": "message/rfc822"}
+    mail = (
+        b"From: Venmo <venmo@venmo.com>\r\nTo: payments@example.com\r\n"
+        b"Date: Tue, 1 Dec 2026 10:00:00 +0000\r\n"
+        b"Subject: Erika Mustermann paid you $99,999,999,999.00\r\n\r\n"
+        b"Transaction ID\r\n4000000000000888\r\n"
+    )
+    r = client.post("/v1/payment-notifications", content=mail, headers=key)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert "Erika" not in r.text
+    listed = client.get("/v1/payment-notifications", params={"status": "needs_review"}, headers=key)
+    assert listed.json()["items"] == []

@@ -335,6 +335,9 @@ async def post_payment_notification(request: Request, ctx: CtxDep) -> Response:
         [outcome] = commit_once(
             ctx.uow, lambda uow: record_notices(uow, ctx.principal, [item], policy=policy)
         )
+        if outcome.status == "rejected":  # refused by the store's gate: nothing was written
+            why = outcome.reasons[0] if outcome.reasons else "it cannot be recorded"
+            raise ValidationError(f"not a payment notification: {why}")
         return outcome
 
     outcome = await run_in_threadpool(run)
