@@ -229,6 +229,8 @@ def test_review_match_reads_amount_in_the_notices_currency(
             sa.select(Payment.amount_cents).where(Payment.tenant_id == tenant.id)
         ).all()  # fmt: skip
     assert amounts == [5_000]  # 5,000 yen, not 500,000
+    listed = run(env, "payments", "review", "list", "--status", "matched", "--tenant", tenant.slug)
+    assert "5000 JPY" in listed.stdout  # not "50.00 JPY"
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,7 @@ def review_list(
         "id", "received", "provider", "amount", "status", "trust", "payer", "booking", "score"
     )
     for r in items:
-        amount = f"{int(str(r['amount_cents'])) / 100:.2f} {r['currency']}"
+        amount = _written(int(str(r["amount_cents"])), str(r["currency"]))
         t.add_row(
             str(r["id"]),
             str(r["received_at"])[:19],
@@ -241,6 +241,12 @@ _AMOUNT = typer.Option(
 _NO_REMEMBER = typer.Option(
     False, "--no-remember", help="Do not remember a payer who is not the customer."
 )
+
+
+def _written(cents: int, currency: str) -> str:
+    """Minor units as written, by the currency's decimals: 5000 JPY, 12.50 USD, 1.250 KWD."""
+    places = minor_units(currency)
+    return f"{Decimal(cents).scaleb(-places):.{places}f} {currency}"
 
 
 def _minor_units(amount: Decimal, currency: str) -> int:
