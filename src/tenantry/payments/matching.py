@@ -39,6 +39,7 @@ __all__ = [
     "amount_weight",
     "assign",
     "mention_weight",
+    "most_received",
     "rank",
     "score",
 ]
@@ -186,6 +187,18 @@ _COMMONEST = 0.002
 _RELATIVE_SHARE = 0.1
 
 
+def most_received(amount_cents: int, fee_cents: int, provider: str) -> int:
+    """The most a booking can be credited for a notice: its amount, the fee it reports, and
+    the largest fee the provider might have kept on top (a reviewer's match is capped by it)."""
+    fees = DEFAULT_FEES.get(provider, ())
+    gross = amount_cents + fee_cents
+    kept = max(
+        (round(gross * f.rate_bp / (10_000 - f.rate_bp)) + f.fixed_cents + 1 for f in fees),
+        default=0,
+    )
+    return gross + kept
+
+
 def mention_weight(sharing: int, population: int, share: float = 0.3) -> float:
     """The weight of evidence naming a surname that `sharing` of `population` open bookings
     carry, where the right booking shows that evidence with probability `share`."""
@@ -310,7 +323,8 @@ def score(
             elif since <= timedelta(days=14):
                 reasons.append(Reason("date", "paid within two weeks of booking", 0.5))
     else:
-        reasons.append(Reason("date", "outside the booking's window", -2.5))
+        # Long before the booking was made or long after the event: hardly this booking's.
+        reasons.append(Reason("date", "outside the booking's window", -6.0))
     if booking.code in clues.codes:
         reasons.append(Reason("reference", "booking code in the message", _CODE))
     if booking.subject_id is not None and booking.subject_id in clues.subjects:

@@ -36,6 +36,7 @@ from tenantry.models.enums import (
 )
 from tenantry.payments.book import alias_key
 from tenantry.payments.intake import lock_payments
+from tenantry.payments.matching import most_received
 from tenantry.payments.names import NameAgreement, agreement
 from tenantry.privacy.vault import keyring
 from tenantry.services.bookings import PaymentEntry, record_payments
@@ -186,6 +187,10 @@ def match_notification(
     cents = amount_cents if amount_cents is not None else note.amount_cents
     if cents <= 0:
         raise ValidationError("amount_cents must be positive")
+    if cents > most_received(note.amount_cents, note.fee_cents, note.provider):
+        raise ValidationError(
+            "amount_cents exceeds what the notice reports, with the provider's fee"
+        )
     booking = uow.repos.bookings.get(booking_id)
     if booking.currency != note.currency:
         raise ValidationError(

@@ -15,6 +15,7 @@ from tenantry.payments.matching import (
     Policy,
     amount_weight,
     assign,
+    most_received,
     rank,
 )
 from tenantry.payments.names import NameAgreement, agreement, name_key
@@ -130,3 +131,16 @@ def test_deposit_and_balance_of_one_booking_both_fit_in_one_batch() -> None:
     notices = [_notice(20_000, "Erika Mustermann"), _notice(60_000, "Erika Mustermann")]
     ranked = [rank(n, [erika], Clues(), Policy()) for n in notices]
     assert [d.matched for d in assign(ranked, [True, True], Policy())] == [True, True]
+
+
+def test_a_date_far_from_the_booking_leaves_even_a_full_name_to_review() -> None:
+    erika = _booking("Erika", "Mustermann")
+    late = _notice(20_000, "Erika Mustermann")
+    late = Notice(**{**late.__dict__, "occurred_at": NOW + timedelta(days=3000)})
+    [decision] = assign([rank(late, [erika], Clues(), Policy())], [True], Policy())
+    assert not decision.matched
+
+
+def test_a_reviewer_may_credit_at_most_the_amount_with_a_provider_fee() -> None:
+    assert most_received(10_000, 0, "zelle") == 10_000
+    assert 10_000 < most_received(10_000, 0, "stripe") < 10_500
