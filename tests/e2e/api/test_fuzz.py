@@ -40,6 +40,10 @@ def owner_headers(db: Database) -> dict[str, str]:
     return issue_key(db, make_tenant(db).id)
 
 
+# An e-mail as received (`POST /v1/payment-notifications`) is raw bytes, like a file upload.
+schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
+
+
 def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(

@@ -49,6 +49,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Not signed with an active secret of the named tenant, stale, or no event",
     },
     413: PROBLEM_RESPONSES[413],
+    # The API's guard refuses text no database can store (NUL, lone surrogates) before any
+    # route runs, webhooks included.
+    422: PROBLEM_RESPONSES[422],
     429: PROBLEM_RESPONSES[429],
 }
 _EVENT_SCHEMA: dict[str, Any] = {
