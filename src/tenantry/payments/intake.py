@@ -51,7 +51,14 @@ from tenantry.privacy.vault import keyring
 from tenantry.services.bookings import PaymentEntry, record_payments
 from tenantry.services.principal import Action, Principal
 
-__all__ = ["MATCHER", "Outcome", "admissible", "lock_payments", "record_notices"]
+__all__ = [
+    "MATCHER",
+    "Outcome",
+    "admissible",
+    "lock_payments",
+    "payment_method",
+    "record_notices",
+]
 
 MATCHER = "matcher"
 _METHOD = {
@@ -62,6 +69,11 @@ _METHOD = {
     "bank": PaymentMethod.BANK_TRANSFER,
 }
 _CANDIDATES_KEPT = 3
+
+
+def payment_method(provider: str) -> PaymentMethod:
+    """How a provider's payment is recorded on the booking (bank transfer for any other)."""
+    return _METHOD.get(provider, PaymentMethod.BANK_TRANSFER)
 
 
 @dataclass(frozen=True)
@@ -336,7 +348,7 @@ def _record_payments(
                 kind=kind_of_payment(
                     Ledger(booking.total_cents, booking.deposit_cents, paid), best.apply_cents
                 ),
-                method=_METHOD.get(n.provider, PaymentMethod.BANK_TRANSFER),
+                method=payment_method(n.provider),
                 amount_cents=best.apply_cents,
                 provider=n.provider,
                 provider_ref=n.transaction_id[:255],

@@ -30,12 +30,10 @@ from tenantry.models.enums import (
     MatchAction,
     MatchedPart,
     MatchStatus,
-    PaymentKind,
-    PaymentMethod,
     PaymentStatus,
 )
 from tenantry.payments.book import alias_key
-from tenantry.payments.intake import lock_payments
+from tenantry.payments.intake import lock_payments, payment_method
 from tenantry.payments.matching import most_received
 from tenantry.payments.names import NameAgreement, agreement
 from tenantry.privacy.vault import keyring
@@ -53,17 +51,6 @@ __all__ = [
     "reject_notification",
 ]
 
-_KIND = {
-    MatchedPart.DEPOSIT: PaymentKind.DEPOSIT,
-    MatchedPart.BALANCE: PaymentKind.BALANCE,
-    MatchedPart.FULL: PaymentKind.FULL,
-}
-_METHOD = {
-    "venmo": PaymentMethod.VENMO,
-    "zelle": PaymentMethod.ZELLE,
-    "stripe": PaymentMethod.STRIPE,
-    "paypal": PaymentMethod.PAYPAL,
-}
 _OPEN = (MatchStatus.NEEDS_REVIEW, MatchStatus.UNMATCHED)
 
 
@@ -203,8 +190,15 @@ def match_notification(
         [
             PaymentEntry(
                 booking_id=booking_id,
-                kind=_kind_for(uow, booking_id, cents),
-                method=_METHOD.get(note.provider, PaymentMethod.BANK_TRANSFER),
+                kind=kind_of_payment(
+                    Ledger(
+                        booking.total_cents,
+                        booking.deposit_cents,
+                        uow.repos.payments.paid_cents(booking.id),
+                    ),
+                    cents,
+                ),
+                method=payment_method(note.provider),
                 amount_cents=cents,
                 provider=note.provider,
                 provider_ref=note.transaction_id,
@@ -221,7 +215,7 @@ def match_notification(
     note.match_status = MatchStatus.MATCHED
     note.matched_booking_id = booking_id
     note.matched_payment_id = payment_id
-    note.match_kind = _part_of(result.kind)
+    note.match_kind = MatchedPart(result.kind.value)  # deposit, balance or full alike
     note.decided_at, note.decided_by = now, principal.actor
     note.updated_at = now
     remembered = remember_payer and _remember(uow, principal, note, result.customer_id)
@@ -251,16 +245,6 @@ def reject_notification(
     _decide(uow, note, MatchAction.REJECTED, None, principal.actor, reason=reason.value)
     uow.flush()
     return Reviewed(note, None, False)
-
-
-def _kind_for(uow: UnitOfWork, booking_id: uuid.UUID, cents: int) -> PaymentKind:
-    booking = uow.repos.bookings.get(booking_id)
-    paid = uow.repos.payments.paid_cents(booking_id)
-    return kind_of_payment(Ledger(booking.total_cents, booking.deposit_cents, paid), cents)
-
-
-def _part_of(kind: PaymentKind) -> MatchedPart:
-    return {v: k for k, v in _KIND.items()}.get(kind, MatchedPart.BALANCE)
 
 
 def _reverse(uow: UnitOfWork, principal: Principal, note: PaymentNotification) -> None:
