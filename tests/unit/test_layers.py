@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"privacy", "repositories", "audit", "pipeline"},
     {"events", "seed"},
-    {"services", "migrate", "insight", "conversations", "scheduling", "payments"},
+    {"services", "migrate", "insight", "conversations", "scheduling", "payments", "decisions"},
     {"composition", "demo"},
     {"api", "cli", "__main__"},
 ]

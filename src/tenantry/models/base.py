@@ -45,6 +45,7 @@ SCHEMAS = (
     "events",
     "migrate",
     "scheduling",
+    "decisions",
 )
 
 NAMING_CONVENTION = {
