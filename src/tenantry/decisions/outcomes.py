@@ -19,6 +19,8 @@ own per-batch units of work.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,12 +38,16 @@ from tenantry.models.experiments import Decision as DecisionRow
 
 __all__ = [
     "PROJECTION",
+    "OutcomeWorker",
     "ProjectionReport",
     "Signal",
+    "live_tenants",
     "project_outcomes",
     "record_outcome",
     "signal_of",
 ]
+
+log = logging.getLogger(__name__)
 
 PROJECTION = "decision_outcomes"
 FAST_STEP_SECONDS = 120
@@ -248,3 +254,54 @@ def project_outcomes(
             uow.commit()
         if len(rows) < batch_size:
             return report
+
+
+def live_tenants(db: Database) -> list[uuid.UUID]:
+    """Tenants with a running or paused experiment (the owner reads across tenants)."""
+    with db.platform_uow(actor="system:outcomes") as uow:
+        return list(
+            uow.session.scalars(
+                sa.text(
+                    "SELECT DISTINCT tenant_id FROM decisions.experiments"
+                    " WHERE status <> 'stopped' ORDER BY tenant_id"
+                )
+            )
+        )
+
+
+class OutcomeWorker:
+    """A thread that projects outcomes for every tenant with a live experiment, every
+    `poll_seconds` (started by `tenantry serve` beside the API)."""
+
+    def __init__(self, db: Database, *, poll_seconds: float = 2.0) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outcome-projection", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_once(self) -> int:
+        """One pass over the live tenants; returns the outcomes written."""
+        written = 0
+        for tenant_id in live_tenants(self.db):
+            written += project_outcomes(self.db, tenant_id).outcomes
+        return written
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # the database went away: wait and try again
+                log.warning("outcome projection: %s", type(exc).__name__)
+                self._stop.wait(self.poll_seconds * 5)
+                continue
+            self._stop.wait(self.poll_seconds)
