@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from tenantry.decisions.bandit import DRAWS, choose, posterior_mean, win_probabilities
+from tenantry.decisions.experiments import check_context_attributes
 from tenantry.decisions.replay import LoggedDecision, estimate
+from tenantry.errors import ValidationError
 
 RATES = (0.05, 0.10, 0.15, 0.30)
 
@@ -114,3 +116,15 @@ def test_greedy_replay_beats_uniform_on_a_clear_winner() -> None:
     uniform = estimate(logs, "uniform", arms)
     assert greedy.snips is not None and uniform.snips is not None
     assert greedy.snips > uniform.snips
+
+
+@pytest.mark.parametrize("attribute", ["gender", "origin", "age", "Age", "date_of_birth"])
+def test_sensitive_context_is_refused_by_name_wherever_it_is_declared(attribute: str) -> None:
+    with pytest.raises(ValidationError, match=f"sensitive context attribute refused: {attribute}"):
+        check_context_attributes(["persona", attribute])
+
+
+def test_unknown_context_is_refused_and_the_whitelist_passes() -> None:
+    with pytest.raises(ValidationError, match="unknown context attribute: shoe_size"):
+        check_context_attributes(["shoe_size"])
+    assert check_context_attributes(["persona", "onb_day"]) == ("persona", "onb_day")

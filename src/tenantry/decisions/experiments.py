@@ -29,12 +29,21 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import bandit
-from tenantry.decisions.context import CONTEXT_ATTRIBUTES, SENSITIVE, Context, Profile
+from tenantry.decisions.context import (
+    COMM_PREFS,
+    CONTEXT_ATTRIBUTES,
+    ONB_DAY_BUCKETS,
+    PERSONAS,
+    SENSITIVE,
+    Context,
+    Profile,
+)
 from tenantry.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
 from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm, ExperimentStatus
 
 __all__ = [
     "CACHE_SECONDS",
+    "CONTEXT_VALUES",
     "DEFAULT_MIN_EVENTS",
     "DEFAULT_TTL_SECONDS",
     "GUARDRAIL_METRICS",
@@ -59,6 +68,7 @@ DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
 RULE_NAMES = ("low_engagement", "facts_tone")
+CONTEXT_VALUES = {"persona": PERSONAS, "comm_prefs": COMM_PREFS, "onb_day": ONB_DAY_BUCKETS}
 _DEFAULT_RULE_ARMS = {"low_engagement": "encouraging", "facts_tone": "factual"}
 
 
@@ -136,6 +146,13 @@ def _check(spec: ExperimentSpec) -> None:
         raise ValidationError("floor * number of arms must lie between 0 and 1")
     check_context_attributes(spec.context)
     check_context_attributes(spec.eligibility)
+    for attribute, allowed in spec.eligibility.items():
+        unknown = sorted(set(allowed) - set(CONTEXT_VALUES[attribute]))
+        if unknown or not allowed:
+            raise ValidationError(
+                f"eligibility {attribute}: unknown or no values"
+                f" (allowed: {', '.join(CONTEXT_VALUES[attribute])})"
+            )
     for g in spec.guardrails:
         if g.metric not in GUARDRAIL_METRICS:
             raise ValidationError(
