@@ -16,7 +16,13 @@ from tenantry.db.engine import Database
 from tenantry.decisions.context import Context, Profile
 from tenantry.decisions.experiments import ExperimentSpec, GuardrailSpec, create_experiment, decide
 from tenantry.decisions.guardrails import experiment_report
-from tenantry.decisions.outcomes import project_outcomes, record_outcome, signal_of
+from tenantry.decisions.outcomes import (
+    OutcomeWorker,
+    live_tenants,
+    project_outcomes,
+    record_outcome,
+    signal_of,
+)
 from tenantry.decisions.replay import replay
 from tenantry.errors import ConflictError, NotFoundError
 from tenantry.events.ingest import ingest_batch
@@ -207,3 +213,25 @@ def test_decisions_leave_with_their_subject(clocked_db: Database, tenant: Tenant
     with clocked_db.tenant_uow(tenant.id) as uow:
         left = set(uow.session.scalars(sa.text("SELECT id FROM decisions.decisions")))
     assert left == set(others)
+
+
+def test_the_background_worker_projects_every_tenant_with_a_live_experiment(
+    clocked_db: Database, tenant: TenantFixture
+) -> None:
+    _experiment(clocked_db, tenant)
+    (decision_id,) = _decide(clocked_db, tenant, 1)
+    user = member(clocked_db, tenant.id)
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        ingest_batch(
+            uow,
+            KeyRing(uow, TEST_MASTER),
+            [event("onb_complete", user_id=user, properties={"decision_id": str(decision_id)})],
+        )
+        uow.commit()
+    assert tenant.id in live_tenants(clocked_db)
+    OutcomeWorker(clocked_db).run_once()
+    with clocked_db.tenant_uow(tenant.id) as uow:
+        outcome = uow.session.scalar(
+            sa.text("SELECT outcome FROM decisions.decisions WHERE id = :i"), {"i": decision_id}
+        )
+    assert outcome is True
