@@ -31,6 +31,7 @@ from tenantry.config import Settings, get_settings
 from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.decisions.outcomes import OutcomeWorker
 from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
@@ -94,9 +95,14 @@ def create_app(
             db.clock.now,
         )
         upkeep.start()
+        # Experiment outcomes from ingested events (decision_id in their properties).
+        outcomes = OutcomeWorker(db, poll_seconds=settings.outcome_poll_seconds)
+        if settings.outcome_poll_seconds > 0:
+            outcomes.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(outcomes.stop)
             await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)
             await state.reader.close()

@@ -22,6 +22,7 @@ from tenantry.api.resources import (
     edit_insight,
     engage,
     events,
+    experiments,
     identity,
     insight,
     insight_reports,
@@ -44,6 +45,7 @@ _MODULES = (
     payment_notifications,
     webhooks,
     billing,
+    experiments,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)
