@@ -33,6 +33,7 @@ from bench import (
     dedup,
     ingest,
     lake_erasure,
+    lead_scoring,
     migrate,
     payments,
     pipeline,
@@ -78,6 +79,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "payment_match_quality": payments.payment_match_quality,
     # notifications parsed, verified, matched and recorded per second, 100,000 open bookings
     "payment_match_rate": payments.payment_match_rate,
+    # Brier score of the learnt lead model on later outcomes beside the constant win rate
+    "lead_score_brier": lead_scoring.run,
 }
 
 

@@ -60,6 +60,7 @@ from tenantry.models.insight import (
     StatementEvidence,
     VisibilityCheck,
 )
+from tenantry.models.lead_models import LeadModel
 from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
 from tenantry.models.privacy import (
     ConsentEntry,
@@ -124,6 +125,7 @@ __all__ = [
     "InvoiceLine",
     "Lead",
     "LeadInteraction",
+    "LeadModel",
     "LeadScoreHistory",
     "LegalHold",
     "Lineage",

@@ -141,6 +141,9 @@ def rescore_lead(
             previous_score=lead.score,
             reason=reason,
             model_version=model_version,
+            # A manual override: the whole score is its base (it holds until the scoring
+            # projection rescores the lead after a change that feeds it).
+            explanation={"kind": "manual", "base": new, "points": {}, "raw": new},
             scored_at=uow.clock.now(),
         )
     )
