@@ -31,6 +31,8 @@ from tenantry.config import Settings, get_settings
 from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.decisions.lead_features import LakeEngagement
+from tenantry.decisions.lead_projection import LeadRescorer
 from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
@@ -94,9 +96,13 @@ def create_app(
             db.clock.now,
         )
         upkeep.start()
+        # Leads whose inputs changed are rescored from the outbox, never in a request.
+        rescorer = LeadRescorer(db, LakeEngagement(settings.home), settings.lead_rescore_seconds)
+        rescorer.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(rescorer.stop)
             await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)
             await state.reader.close()

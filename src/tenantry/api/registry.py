@@ -25,6 +25,7 @@ from tenantry.api.resources import (
     identity,
     insight,
     insight_reports,
+    lead_models,
     leads,
     payment_notifications,
     privacy,
@@ -44,6 +45,7 @@ _MODULES = (
     payment_notifications,
     webhooks,
     billing,
+    lead_models,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -55,6 +55,7 @@ __all__ = [
     "model_summary",
     "rules_table",
     "score_leads",
+    "show_model",
     "train_model",
     "version_name",
 ]
@@ -207,12 +208,12 @@ def score_leads(
     now = uow.clock.now()
     tenant = uow.require_tenant()
     changed: list[dict[str, Any]] = []
-    written = 0
     for i, lead in enumerate(leads):
         explained = current.model.explain(x[i])
         before = scores.get(lead.id)
         if before == explained.score and last.get(lead.id) == current.version:
             continue
+        changed_explanation = explained.as_json(current.version)
         uow.session.add(
             LeadScoreHistory(
                 tenant_id=tenant,
@@ -222,26 +223,30 @@ def score_leads(
                 previous_score=before,
                 reason=reason,
                 model_version=current.version,
-                explanation=explained.as_json(current.version),
+                explanation=changed_explanation,
                 scored_at=now,
                 created_at=now,
                 updated_at=now,
             )
         )
-        written += 1
-        if before != explained.score:
-            changed.append({"k": lead.id, "s": explained.score})
+        changed.append({"k": lead.id, "s": explained.score, "e": changed_explanation})
     if changed:
-        # ORM bulk update by primary key: one executemany of `score` and `updated_at`.
+        # ORM bulk update by primary key: one executemany of the score and its explanation.
         uow.session.execute(
             sa.update(Lead),
             [
-                {"tenant_id": tenant, "id": c["k"], "score": c["s"], "updated_at": now}
+                {
+                    "tenant_id": tenant,
+                    "id": c["k"],
+                    "score": c["s"],
+                    "score_explanation": c["e"],
+                    "updated_at": now,
+                }
                 for c in changed
             ],
         )
     uow.flush()
-    return written
+    return len(changed)
 
 
 def model_report(
@@ -254,6 +259,8 @@ def model_report(
     """Calibration of the current model and a backtest on a time split (train before `cut`,
     by default the moment by which 70 % of the outcomes were decided; score after)."""
     principal.require(Action.READ)
+    if cut is not None and cut.tzinfo is None:
+        raise ValidationError("the backtest's cut needs a time zone (a UTC offset)")
     current = current_model(uow)
     if current.row is None:
         raise NotFoundError("the tenant has no lead scoring model yet: train one first")
@@ -304,6 +311,12 @@ def _backtest(
 def rules_table() -> list[dict[str, str]]:
     """The points table of the rules, for display."""
     return [{"rule": name, "points": text} for name, (_f, text) in RULES_TABLE.items()]
+
+
+def show_model(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
+    """The current model, for a principal who may read the tenant's records."""
+    principal.require(Action.READ)
+    return model_summary(current_model(uow))
 
 
 def model_summary(current: Current) -> dict[str, Any]:

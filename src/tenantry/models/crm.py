@@ -202,6 +202,10 @@ class Lead(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     qualified_at: Mapped[datetime | None]
     converted_at: Mapped[datetime | None]
     lost_at: Mapped[datetime | None]
+    # The current score's explanation (the latest score-history row's), read with the lead.
+    score_explanation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, info={"category": "score explanation (feature names and points, no values)"}
+    )
 
 
 class LeadScoreHistory(TenantOwned, Base):

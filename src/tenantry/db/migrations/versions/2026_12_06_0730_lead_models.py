@@ -5,6 +5,7 @@
   application may read and insert, never change or delete a version (append-only); audited.
 - `crm.lead_score_history` gains `explanation` (JSONB): the base and the points of each
   feature, which add up to the score. Feature names and points only, no personal data.
+- `crm.leads` gains `score_explanation`: the current score's explanation, read with the lead.
 
 Revision ID: 0730
 Revises: 0725
@@ -32,6 +33,7 @@ TABLE = "decisions.lead_models"
 
 def upgrade() -> None:
     op.add_column("lead_score_history", sa.Column("explanation", JSONB()), schema="crm")
+    op.add_column("leads", sa.Column("score_explanation", JSONB()), schema="crm")
     op.create_table(
         "lead_models",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -82,4 +84,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("lead_models", schema="decisions")
+    op.drop_column("leads", "score_explanation", schema="crm")
     op.drop_column("lead_score_history", "explanation", schema="crm")
