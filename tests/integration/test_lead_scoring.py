@@ -16,7 +16,11 @@ from tenantry.conversations.interactions import record_interaction
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import FEATURES, NoEngagement, feature_matrix, load_leads
 from tenantry.decisions.lead_model import ScoringModel, fit_logistic, rules_model
-from tenantry.decisions.lead_projection import project_lead_scores, rescore_open_leads
+from tenantry.decisions.lead_projection import (
+    LeadRescorer,
+    project_lead_scores,
+    rescore_open_leads,
+)
 from tenantry.decisions.lead_scoring import current_model, model_report, train_model
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.models import Lead, LeadScoreHistory, OutboxEntry
@@ -269,3 +273,26 @@ def test_a_stored_model_scores_as_it_was_trained() -> None:
         tuple(model.scale),
     )
     assert np.allclose(copy.probabilities(x), model.probabilities(x))
+
+
+def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    rescorer = LeadRescorer(db, NONE, every_seconds=1)
+    rescorer.run_once()  # the first round asks every tenant
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="phone",
+            email="background@example.org",
+        )
+        uow.commit()
+    assert rescorer.run_once().events >= 1  # later rounds read only what was written since
+    assert len(_history(db, tenant, lead.id)) == 1
+    with db.tenant_uow(tenant.id) as uow:
+        record_interaction(uow, tenant.principal(), lead.id, kind="call")
+        uow.commit()
+    rescorer.run_once()
+    assert len(_history(db, tenant, lead.id)) == 2
+    assert rescorer.run_once().events == 0

@@ -175,14 +175,30 @@ def pending_tenants(db: Database) -> list[uuid.UUID]:
         )
 
 
+_MARK = sa.text(
+    "SELECT txid::text AS txid, seq FROM events.outbox"
+    f" WHERE {SAFE_HORIZON} ORDER BY txid DESC, seq DESC LIMIT 1"
+)
+_SINCE = sa.text(
+    "SELECT txid::text AS txid, seq, tenant_id, event_type FROM events.outbox"
+    f" WHERE {after_position()} ORDER BY txid, seq LIMIT :n"
+)
+
+
 class LeadRescorer:
-    """A daemon thread running the projection for every pending tenant every few seconds."""
+    """A daemon thread running the projection for every tenant with pending changes.
+
+    The first round asks every tenant (`pending_tenants`); later rounds read only the outbox
+    entries written since the previous round (an index range scan in stream order), so an
+    idle poll costs one short query however long the outbox is.
+    """
 
     def __init__(self, db: Database, engagement: EngagementSource, every_seconds: float) -> None:
         self.db = db
         self.engagement = engagement
         self.every_seconds = every_seconds
         self.report = RescoreReport()
+        self._mark: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -197,9 +213,27 @@ class LeadRescorer:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _changed(self, batch: int = 10_000) -> list[uuid.UUID]:
+        with self.db.platform_uow(actor=ACTOR) as uow:
+            if self._mark is None:
+                last = uow.session.execute(_MARK).first()
+                self._mark = (int(last.txid), last.seq) if last else (0, 0)
+                return pending_tenants(self.db)
+            tenants: set[uuid.UUID] = set()
+            while True:
+                rows = uow.session.execute(
+                    _SINCE, {"last_txid": self._mark[0], "last_seq": self._mark[1], "n": batch}
+                ).all()
+                if rows:
+                    self._mark = (int(rows[-1].txid), rows[-1].seq)
+                tenants |= {r.tenant_id for r in rows if r.event_type in EVENT_TYPES}
+                if len(rows) < batch:
+                    return sorted(tenants)
+
     def run_once(self) -> RescoreReport:
+        """One round: the projection for every tenant with changes since the last round."""
         report = RescoreReport()
-        for tenant_id in pending_tenants(self.db):
+        for tenant_id in self._changed():
             if self._stop.is_set():
                 break
             report.add(project_lead_scores(self.db, tenant_id, self.engagement))
@@ -211,5 +245,7 @@ class LeadRescorer:
             try:
                 self.run_once()
             except (SQLAlchemyError, TenantryError, OSError, ValueError) as exc:
+                # The next round asks every tenant again: none of this round's is lost.
+                self._mark = None
                 log.warning("lead rescoring failed", extra={"error": type(exc).__name__})
             self._stop.wait(self.every_seconds)
