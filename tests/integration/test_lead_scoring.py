@@ -3,18 +3,28 @@ the minimum, rescoring through the outbox projection (never in the request), cle
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from bench.lead_scoring import START, make_history
+from deltalake import write_deltalake
 
 from tenantry.clock import FixedClock
 from tenantry.conversations.interactions import record_interaction
 from tenantry.db.engine import Database
-from tenantry.decisions.lead_features import FEATURES, NoEngagement, feature_matrix, load_leads
+from tenantry.decisions.lead_features import (
+    FEATURES,
+    LakeEngagement,
+    NoEngagement,
+    feature_matrix,
+    load_leads,
+)
 from tenantry.decisions.lead_model import ScoringModel, fit_logistic, rules_model
 from tenantry.decisions.lead_projection import (
     LeadRescorer,
@@ -23,7 +33,8 @@ from tenantry.decisions.lead_projection import (
 )
 from tenantry.decisions.lead_scoring import current_model, model_report, train_model
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
-from tenantry.models import Lead, LeadScoreHistory, OutboxEntry
+from tenantry.events.outbox import record_change
+from tenantry.models import Lead, LeadScoreHistory, OutboxEntry, Subject, VisibilityCheck
 from tenantry.models.enums import LeadModelKind, MembershipRole
 from tenantry.services import dashboard, leads
 from tests.conftest import TenantFixture, make_tenant
@@ -296,3 +307,94 @@ def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) ->
     rescorer.run_once()
     assert len(_history(db, tenant, lead.id)) == 2
     assert rescorer.run_once().events == 0
+
+
+def _check(uow, location_id: uuid.UUID, score: int, at: datetime) -> VisibilityCheck:  # type: ignore[no-untyped-def]
+    check = VisibilityCheck(
+        tenant_id=uow.require_tenant(),
+        id=uow.ids(),
+        location_id=location_id,
+        status="completed",
+        overall_score=score,
+        requested_at=at,
+        completed_at=at,
+    )
+    uow.session.add(check)
+    uow.flush()
+    return check
+
+
+def test_features_read_the_latest_check_and_the_lakes_engagement_by_pseudonym(
+    db: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(db, locations=1)
+    loc = tenant.locations[0]
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow, tenant.principal(), location_id=loc, source="google", email="lake@example.org"
+        )
+        uow.flush()
+        now = uow.clock.now()
+        _check(uow, loc, 40, now - timedelta(days=2))
+        _check(uow, loc, 80, now - timedelta(days=1))
+        pseudonym = uow.session.scalar(
+            sa.select(Subject.pseudonym).where(Subject.id == lead.subject_id)
+        )
+        uow.commit()
+    assert pseudonym
+    today = now.date()
+    rows = [
+        (str(tenant.id), pseudonym, today - timedelta(days=3), 2),
+        (str(tenant.id), pseudonym, today - timedelta(days=1), 9),
+        (str(tenant.id), pseudonym, today + timedelta(days=5), 100),  # after the moment
+        (str(uuid.uuid4()), pseudonym, today, 50),  # another tenant's row
+    ]
+    write_deltalake(
+        str(tmp_path / "lake" / "ml" / "ml_user_features"),
+        pa.table(
+            {
+                "tenant_id": [r[0] for r in rows],
+                "user_key": [r[1] for r in rows],
+                "feature_date": pa.array([r[2] for r in rows], pa.date32()),
+                "email_opens_30d": pa.array([r[3] for r in rows], pa.int32()),
+                "email_clicks_30d": pa.array([1] * 4, pa.int32()),
+                "steps_completed_30d": pa.array([0] * 4, pa.int32()),
+                "login_count_30d": pa.array([3] * 4, pa.int32()),
+            }
+        ),
+    )
+    with db.tenant_uow(tenant.id) as uow:
+        x = feature_matrix(uow, load_leads(uow, ids=[lead.id]), LakeEngagement(tmp_path))
+    row = dict(zip(FEATURES, x[0], strict=True))
+    assert row["vc_overall"] == pytest.approx(0.8) and row["vc_missing"] == 0
+    assert row["opens_30d"] == pytest.approx(math.log1p(9))
+    assert row["logins_30d"] == pytest.approx(math.log1p(3))
+    assert row["engagement_missing"] == 0
+
+
+def test_a_completed_check_rescores_the_open_leads_of_its_location(db: Database) -> None:
+    tenant = make_tenant(db, locations=2)
+    with db.tenant_uow(tenant.id) as uow:
+        here, there = (
+            leads.capture_lead(
+                uow, tenant.principal(), location_id=loc, source="chat", email=f"{n}@example.org"
+            )
+            for n, loc in (("here", tenant.locations[0]), ("there", tenant.locations[1]))
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    with db.tenant_uow(tenant.id) as uow:
+        check = _check(uow, tenant.locations[0], 20, uow.clock.now())
+        record_change(
+            uow,
+            "visibility_check",
+            check.id,
+            "visibility_check_completed",
+            {"location_id": str(tenant.locations[0]), "overall_score": 20},
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    [_first, second] = _history(db, tenant, here.id)
+    assert second.explanation is not None
+    assert second.explanation["points"]["vc_overall"] == pytest.approx(8.0)
+    assert len(_history(db, tenant, there.id)) == 1

@@ -26,7 +26,7 @@ import math
 import uuid
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 from deltalake import DeltaTable
@@ -130,7 +131,7 @@ class LakeEngagement:
         table = DeltaTable(str(self.path)).to_pyarrow_table(
             columns=columns, filters=[("tenant_id", "=", str(tenant_id))]
         )
-        table = table.filter(pc.is_in(table["user_key"], value_set=_strings(wanted)))
+        table = table.filter(pc.is_in(table["user_key"], value_set=pa.array(sorted(wanted))))
         rows: dict[str, list[tuple[date, dict[str, float]]]] = defaultdict(list)
         for row in table.to_pylist():
             values = {k: float(row[c] or 0) for k, c in ENGAGEMENT_COLUMNS.items()}
@@ -142,10 +143,6 @@ class LakeEngagement:
             if at:
                 out[key] = snapshots[at - 1][1]
         return out
-
-
-def _strings(values: Iterable[str]) -> list[str]:
-    return sorted(set(values))
 
 
 def load_leads(
@@ -171,7 +168,12 @@ def load_leads(
             Subject.pseudonym,
         )
         .outerjoin(
-            Subject, sa.and_(Subject.tenant_id == Lead.tenant_id, Subject.id == Lead.subject_id)
+            Subject,
+            sa.and_(
+                Subject.tenant_id == Lead.tenant_id,
+                Subject.id == Lead.subject_id,
+                Subject.erased_at.is_(None),
+            ),
         )
         .where(Lead.tenant_id == uow.require_tenant(), Lead.deleted_at.is_(None))
         .order_by(Lead.id)
