@@ -190,16 +190,20 @@ def score_leads(
     current: Current | None = None,
     reason: str = "rescored",
 ) -> int:
-    """Score the leads with the current model; returns how many got a new history row."""
+    """Score the leads with the current model; returns how many got a new history row.
+
+    A history row is written when the score or the model changed; the lead's current
+    explanation follows whenever it changed (new points with the same rounded score).
+    """
     if not leads:
         return 0
     current = current or current_model(uow)
     x = feature_matrix(uow, leads, engagement)
     ids = [lead.id for lead in leads]
-    scores = {
-        r.id: r.score
+    stored = {
+        r.id: (r.score, r.score_explanation)
         for r in uow.session.execute(
-            sa.select(Lead.id, Lead.score).where(
+            sa.select(Lead.id, Lead.score, Lead.score_explanation).where(
                 Lead.tenant_id == uow.require_tenant(), Lead.id.in_(ids)
             )
         )
@@ -207,46 +211,45 @@ def score_leads(
     last = _last_scored(uow, ids)
     now = uow.clock.now()
     tenant = uow.require_tenant()
-    changed: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    written = 0
     for i, lead in enumerate(leads):
         explained = current.model.explain(x[i])
-        before = scores.get(lead.id)
-        if before == explained.score and last.get(lead.id) == current.version:
-            continue
-        changed_explanation = explained.as_json(current.version)
-        uow.session.add(
-            LeadScoreHistory(
-                tenant_id=tenant,
-                id=uow.ids(),
-                lead_id=lead.id,
-                score=explained.score,
-                previous_score=before,
-                reason=reason,
-                model_version=current.version,
-                explanation=changed_explanation,
-                scored_at=now,
-                created_at=now,
-                updated_at=now,
+        explanation = explained.as_json(current.version)
+        before, shown = stored.get(lead.id, (None, None))
+        if before != explained.score or last.get(lead.id) != current.version:
+            uow.session.add(
+                LeadScoreHistory(
+                    tenant_id=tenant,
+                    id=uow.ids(),
+                    lead_id=lead.id,
+                    score=explained.score,
+                    previous_score=before,
+                    reason=reason,
+                    model_version=current.version,
+                    explanation=explanation,
+                    scored_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
+            written += 1
+        elif shown == explanation:
+            continue
+        updates.append(
+            {
+                "tenant_id": tenant,
+                "id": lead.id,
+                "score": explained.score,
+                "score_explanation": explanation,
+                "updated_at": now,
+            }
         )
-        changed.append({"k": lead.id, "s": explained.score, "e": changed_explanation})
-    if changed:
+    if updates:
         # ORM bulk update by primary key: one executemany of the score and its explanation.
-        uow.session.execute(
-            sa.update(Lead),
-            [
-                {
-                    "tenant_id": tenant,
-                    "id": c["k"],
-                    "score": c["s"],
-                    "score_explanation": c["e"],
-                    "updated_at": now,
-                }
-                for c in changed
-            ],
-        )
+        uow.session.execute(sa.update(Lead), updates)
     uow.flush()
-    return len(changed)
+    return written
 
 
 def model_report(
