@@ -4,13 +4,18 @@ projection, never from the request."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
+from tenantry.api.app import create_app
+from tenantry.config import Settings
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import NoEngagement
 from tenantry.decisions.lead_projection import project_lead_scores
 from tests.conftest import TenantFixture
+from tests.e2e.api.conftest import api_settings
 
 PROBLEM = "application/problem+json"
 
@@ -93,3 +98,27 @@ def test_a_lead_shows_its_current_explanation_and_its_history(
         ["manual"] if manual else []
     )
     assert history[-1]["score"] == (91 if manual else got["score"])
+
+
+def test_the_server_rescores_changed_leads_in_the_background(
+    db: Database, settings: Settings, tenant: TenantFixture, key_for
+) -> None:
+    app = create_app(db, settings=api_settings(settings, lead_rescore_seconds=0.2))
+    h = key_for(tenant)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        lead = c.post(
+            "/v1/leads",
+            json={
+                "location_id": str(tenant.locations[0]),
+                "source": "phone",
+                "email": "background@example.com",
+            },
+            headers=h,
+        ).json()
+        deadline = time.monotonic() + 60
+        got = lead
+        while got["score_explanation"] is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            got = c.get(f"/v1/leads/{lead['id']}", headers=h).json()
+    assert got["score_explanation"] is not None, "not rescored within 60 s"
+    assert got["score_explanation"]["kind"] == "rules" and got["score"] > 0
