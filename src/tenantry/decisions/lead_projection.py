@@ -11,6 +11,10 @@ A request never scores: it only records the change.
 
 `LeadRescorer` runs the projection for every tenant with pending changes every few seconds
 beside `tenantry serve`; a failure is logged by its class (never a value) and retried.
+
+Unlike the use cases of this package, this module is a worker: like the identity projection
+(`tenantry.events.identity`) it opens its own units of work, one per batch, and commits each
+with its position, so a long run never holds one huge transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import EngagementSource, load_leads
@@ -62,15 +67,16 @@ class RescoreReport:
         self.rescored += other.rescored
 
 
-def _position(uow_session: sa.orm.Session, tenant_id: uuid.UUID) -> ProjectionPosition:
-    uow_session.execute(
+def _position(session: Session, tenant_id: uuid.UUID) -> ProjectionPosition:
+    """The projection's position for the tenant, created at the start and locked."""
+    session.execute(
         sa.text(
             "INSERT INTO events.projection_positions (tenant_id, projection)"
             " VALUES (:t, :p) ON CONFLICT DO NOTHING"
         ),
         {"t": tenant_id, "p": PROJECTION},
     )
-    return uow_session.execute(
+    return session.execute(
         sa.select(ProjectionPosition)
         .where(
             ProjectionPosition.tenant_id == tenant_id,
