@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
@@ -25,7 +24,7 @@ from tenantry.decisions.lead_features import (
     feature_matrix,
     load_leads,
 )
-from tenantry.decisions.lead_model import ScoringModel, fit_logistic, rules_model
+from tenantry.decisions.lead_model import rules_model
 from tenantry.decisions.lead_projection import (
     LeadRescorer,
     project_lead_scores,
@@ -96,23 +95,6 @@ def test_rules_explanations_add_up_to_the_score(db: Database, tenant: TenantFixt
     assert row.explanation["points"]["persona"] == 10.0
     text = str(row.explanation)
     assert "example.org" not in text
-
-
-def test_logistic_explanations_add_up_for_every_lead() -> None:
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(400, len(FEATURES)))
-    y = (rng.random(400) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 3])))).astype(int)
-    model = fit_logistic(x, y)
-    p = model.probabilities(x)
-    for i in range(0, 400, 7):
-        e = model.explain(x[i])
-        assert e.base + sum(e.points.values()) == pytest.approx(e.raw, abs=1e-9)
-        assert e.raw == pytest.approx(100 * p[i], abs=1e-9)
-        assert e.score == round(100 * p[i])
-    # the feature pushing most moves the score most, in its direction
-    e = model.explain(np.where(np.arange(len(FEATURES)) == 0, 3.0, 0.0))
-    assert max(e.points, key=lambda k: abs(e.points[k])) == FEATURES[0]
-    assert e.points[FEATURES[0]] > 0
 
 
 def test_model_learnt_from_outcomes_is_calibrated_and_beats_the_constant_rate(
@@ -268,22 +250,6 @@ def test_missing_values_are_indicator_features_not_errors(db: Database) -> None:
     assert row["value_missing"] == 1.0 and row["source=sms"] == 1.0
     explained = rules_model().explain(x[0])
     assert 0 <= explained.score <= 100
-
-
-def test_a_stored_model_scores_as_it_was_trained() -> None:
-    rng = np.random.default_rng(5)
-    x = rng.normal(size=(100, len(FEATURES)))
-    y = (x[:, 1] > 0).astype(int)
-    model = fit_logistic(x, y)
-    copy = ScoringModel(
-        LeadModelKind.LOGISTIC,
-        tuple(model.feature_names),
-        tuple(model.coefficients),
-        model.intercept,
-        tuple(model.mean),
-        tuple(model.scale),
-    )
-    assert np.allclose(copy.probabilities(x), model.probabilities(x))
 
 
 def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) -> None:
