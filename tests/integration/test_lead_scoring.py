@@ -368,3 +368,29 @@ def test_a_completed_check_rescores_the_open_leads_of_its_location(db: Database)
     assert second.explanation is not None
     assert second.explanation["points"]["vc_overall"] == pytest.approx(8.0)
     assert len(_history(db, tenant, there.id)) == 1
+
+
+def test_a_manual_score_holds_until_a_change_is_rescored(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="event",
+            email="manual@example.org",
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    with db.tenant_uow(tenant.id) as uow:
+        leads.rescore_lead(uow, tenant.principal(), lead.id, 97, reason="manual")
+        uow.commit()
+    assert project_lead_scores(db, tenant.id, NONE).rescored == 0  # nothing fed the lead
+    assert _history(db, tenant, lead.id)[-1].score == 97
+    with db.tenant_uow(tenant.id) as uow:
+        record_interaction(uow, tenant.principal(), lead.id, kind="visit")
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    kinds = [(h.reason, (h.explanation or {}).get("kind")) for h in _history(db, tenant, lead.id)]
+    assert kinds == [("rescored", "rules"), ("manual", "manual"), ("rescored", "rules")]
+    assert _history(db, tenant, lead.id)[-1].score != 97
