@@ -34,6 +34,7 @@ from bench import (
     dedup,
     ingest,
     lake_erasure,
+    lead_scoring,
     migrate,
     payments,
     pipeline,
@@ -83,6 +84,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "bandit_regret": bandit.bandit_regret,
     # p99 of an in-process decide (definition, posteriors, the decision row) vs a uniform pick
     "decide_p99_us": bandit.decide_p99_us,
+    # Brier score of the learnt lead model on later outcomes beside the constant win rate
+    "lead_score_brier": lead_scoring.run,
 }
 
 

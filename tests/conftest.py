@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TENANTRY_CHAT_UPKEEP_HOURS", "0")
     # Nor the outcome projection: tests that need it run it themselves.
     os.environ.setdefault("TENANTRY_OUTCOME_POLL_SECONDS", "0")
+    # Nor background lead rescoring: tests run the scoring projection when they mean to.
+    os.environ.setdefault("TENANTRY_LEAD_RESCORE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

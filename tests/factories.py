@@ -39,6 +39,7 @@ from tenantry.models import (
     InvoiceLine,
     Lead,
     LeadInteraction,
+    LeadModel,
     LeadScoreHistory,
     Location,
     MailboxCursor,
@@ -423,6 +424,21 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
         inbound = _inbound_rows(s, ids, t)
         experiments = _experiment_rows(s, ids, t)
+        lead_model = LeadModel(
+            tenant_id=t,
+            id=ids(),
+            version=1,
+            kind="rules",
+            trained_at=T0,
+            n_outcomes=0,
+            n_won=0,
+            feature_names=[],
+            coefficients=[],
+            intercept=0.0,
+            scaler={},
+            metrics={},
+        )
+        s.add(lead_model)
         uow.commit()
         rows = [
             loc,
@@ -469,6 +485,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             *inbound,
             *billing,
             *experiments,
+            lead_model,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]

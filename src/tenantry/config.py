@@ -256,6 +256,19 @@ class Settings(BaseSettings):
     imap_timeout_seconds: float = Field(
         default=60.0, gt=0, le=600, description="Network timeout of `payments watch` (IMAP)."
     )
+    # Lead scoring (tenantry.decisions): when a tenant's model is learnt, how often it rescores.
+    lead_model_min_outcomes: int = Field(
+        default=30,
+        ge=2,
+        le=100_000,
+        description="Least won and lost leads a learnt model needs; below it the rules score.",
+    )
+    lead_rescore_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="How often `tenantry serve` rescores leads whose inputs changed (0: never).",
+    )
 
     @property
     def pgdata(self) -> Path:

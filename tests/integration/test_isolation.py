@@ -34,6 +34,7 @@ APPEND_ONLY = {
     "commerce.match_decisions",
     "commerce.webhook_endpoints",  # read only: `payments stripe-secret` (as the owner) writes it
     "commerce.mailbox_cursors",  # read only: `payments watch` (as the owner) writes it
+    "decisions.lead_models",  # a trained version is never changed
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {

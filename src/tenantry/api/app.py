@@ -31,6 +31,8 @@ from tenantry.config import Settings, get_settings
 from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.decisions.lead_features import LakeEngagement
+from tenantry.decisions.lead_projection import LeadRescorer
 from tenantry.decisions.outcomes import OutcomeWorker
 from tenantry.insight.worker import CheckWorker, build_runner
 
@@ -99,9 +101,13 @@ def create_app(
         outcomes = OutcomeWorker(db, poll_seconds=settings.outcome_poll_seconds)
         if settings.outcome_poll_seconds > 0:
             outcomes.start()
+        # Leads whose inputs changed are rescored from the outbox, never in a request.
+        rescorer = LeadRescorer(db, LakeEngagement(settings.home), settings.lead_rescore_seconds)
+        rescorer.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(rescorer.stop)
             await to_thread.run_sync(outcomes.stop)
             await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)

@@ -26,6 +26,7 @@ from tenantry.api.resources import (
     identity,
     insight,
     insight_reports,
+    lead_models,
     leads,
     payment_notifications,
     privacy,
@@ -46,6 +47,7 @@ _MODULES = (
     webhooks,
     billing,
     experiments,
+    lead_models,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -33,6 +33,7 @@ from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
 from tenantry.cli import evidence as evidence_cmd
 from tenantry.cli import experiments as experiments_cmd
+from tenantry.cli import lead_models as lead_models_cmd
 from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
@@ -84,6 +85,8 @@ app.add_typer(locations_cmd.app, name="locations")
 app.add_typer(payments_cmd.app, name="payments")
 app.add_typer(customers_cmd.app, name="customers")
 customers_cmd.app.command("search")(lists_cmd.search_customers_command)
+lists_cmd.leads_app.add_typer(lead_models_cmd.model_app, name="model")
+lists_cmd.leads_app.command("rescore")(lead_models_cmd.rescore_command)
 app.command("seed")(seed_cmd.seed)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)

@@ -17,6 +17,7 @@ from tenantry.conversations.threads import TimeCursor, parse_choice
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.conversations import INTERACTION_CHANNEL, contacts_the_lead
 from tenantry.errors import ValidationError
+from tenantry.events.outbox import record_change
 from tenantry.models import Lead, LeadInteraction
 from tenantry.models.enums import Channel, Direction, InteractionKind, LeadStatus
 from tenantry.services.leads import advance_lead
@@ -79,6 +80,14 @@ def record_interaction(
         updated_at=now,
     )
     uow.session.add(interaction)
+    # Ids only: the scoring projection rescores the lead (never in this request).
+    record_change(
+        uow,
+        "lead",
+        lead.id,
+        "lead.interaction_recorded",
+        {"interaction_id": str(interaction.id), "kind": kind.value},
+    )
     if lead.status is LeadStatus.NEW and contacts_the_lead(kind, way):
         advance_lead(uow, principal, lead.id, LeadStatus.CONTACTED)
     uow.flush()

@@ -61,6 +61,7 @@ from tenantry.models.insight import (
     StatementEvidence,
     VisibilityCheck,
 )
+from tenantry.models.lead_models import LeadModel
 from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
 from tenantry.models.privacy import (
     ConsentEntry,
@@ -128,6 +129,7 @@ __all__ = [
     "InvoiceLine",
     "Lead",
     "LeadInteraction",
+    "LeadModel",
     "LeadScoreHistory",
     "LegalHold",
     "Lineage",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.models.base import (
@@ -201,6 +202,10 @@ class Lead(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     qualified_at: Mapped[datetime | None]
     converted_at: Mapped[datetime | None]
     lost_at: Mapped[datetime | None]
+    # The current score's explanation (the latest score-history row's), read with the lead.
+    score_explanation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, info={"category": "score explanation (feature names and points, no values)"}
+    )
 
 
 class LeadScoreHistory(TenantOwned, Base):
@@ -224,6 +229,10 @@ class LeadScoreHistory(TenantOwned, Base):
     reason: Mapped[str] = mapped_column(sa.String(200))
     model_version: Mapped[str | None] = mapped_column(sa.String(50))
     scored_at: Mapped[datetime]
+    # Points per feature and the base, adding up to the score (tenantry.decisions.lead_scoring).
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, info={"category": "score explanation (feature names and points, no values)"}
+    )
 
 
 class LeadInteraction(SubjectLinked, TenantOwned, Base):

@@ -27,6 +27,7 @@ __all__ = [
     "InvoiceStatus",
     "KeyPurpose",
     "KeyStatus",
+    "LeadModelKind",
     "LeadSource",
     "LeadStatus",
     "LegalBasis",
@@ -523,3 +524,10 @@ class CouponStatus(StrEnum):
 
     ISSUED = "issued"
     REDEEMED = "redeemed"
+
+
+class LeadModelKind(StrEnum):
+    """How a lead scoring model scores: the points table or a learnt logistic regression."""
+
+    RULES = "rules"
+    LOGISTIC = "logistic"

@@ -69,6 +69,9 @@ TABLES: dict[str, TableEntry] = {
     "crm.lead_interactions": TableEntry(
         "lead management", _LEGIT, "prospective customers", "with the lead"
     ),
+    "decisions.lead_models": TableEntry(
+        "lead scoring (the tenant's learnt models)", _LEGIT, _NONE, _LIFETIME
+    ),
     "commerce.services": TableEntry("service catalog", _CONTRACT, _NONE, _LIFETIME),
     "commerce.bookings": TableEntry(
         "performing the booked service", _CONTRACT, "end customers", "with the customer"

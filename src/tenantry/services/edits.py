@@ -21,6 +21,7 @@ from typing import Any
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import ConflictError, PermissionDeniedError, ValidationError
+from tenantry.events.outbox import record_change
 from tenantry.models import (
     Connection,
     Customer,
@@ -200,7 +201,10 @@ def update_lead(
     if "location_id" in changes:
         _in_scope(principal, changes["location_id"], True)
     _contact_subject(uow, lead, changes)
-    return apply_changes(uow, lead, changes)  # type: ignore[no-any-return]
+    changed: Lead = apply_changes(uow, lead, changes)
+    # What feeds the lead's score may have changed: the scoring projection rescores it.
+    record_change(uow, "lead", lead.id, "lead.changed", {"fields": sorted(changes)})
+    return changed
 
 
 def delete_lead(

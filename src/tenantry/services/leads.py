@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.domain.leads import LEAD_PIPELINE, clamp_score
@@ -130,10 +131,19 @@ def rescore_lead(
     reason: str,
     model_version: str | None = None,
 ) -> Lead:
-    """Set a new score and append it to the lead's score history."""
+    """Set a new score by hand (an override) and append it to the lead's score history."""
     principal.require(Action.WRITE_CRM)
     lead = _lead_to_change(uow, principal, lead_id)
     new = clamp_score(score)
+    # A manual override: the whole score is its base; it holds until a change that feeds the
+    # lead has the scoring projection rescore it.
+    manual: dict[str, Any] = {
+        "model_version": model_version,
+        "kind": "manual",
+        "base": new,
+        "points": {},
+        "raw": new,
+    }
     uow.repos.leads.add_score(
         LeadScoreHistory(
             lead_id=lead.id,
@@ -141,10 +151,12 @@ def rescore_lead(
             previous_score=lead.score,
             reason=reason,
             model_version=model_version,
+            explanation=manual,
             scored_at=uow.clock.now(),
         )
     )
     lead.score = new
+    lead.score_explanation = manual
     uow.flush()
     return lead
 

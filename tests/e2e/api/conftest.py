@@ -34,6 +34,7 @@ def api_settings(settings: Settings, **overrides: object) -> Settings:
         "chat_upkeep_hours": 0.0,
         # Nor the outcome projection: tests that need it run it themselves.
         "outcome_poll_seconds": 0.0,
+        "lead_rescore_seconds": 0.0,
     }
     values.update(overrides)
     return settings.model_copy(update=values)

@@ -153,6 +153,8 @@ NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/ben
 NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
 # A search, not a list: it needs its parameters and shows free times, not rows.
 NOT_TENANT_LISTS |= {"/v1/availability"}
+# The tenant's current lead scoring model and its report: one resource each, not lists.
+NOT_TENANT_LISTS |= {"/v1/lead-models/current", "/v1/lead-models/current/report"}
 
 
 def test_lists_never_show_other_tenants_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response
@@ -81,6 +81,10 @@ class LeadOut(Out):
     qualified_at: datetime | None
     converted_at: datetime | None
     lost_at: datetime | None
+    score_explanation: dict[str, Any] | None = Field(
+        default=None,
+        description="The current score's explanation (as in the score history).",
+    )
 
 
 class HotProspectOut(BaseModel):
@@ -121,6 +125,13 @@ class ScoreOut(BaseModel):
     reason: str
     model_version: str | None
     scored_at: datetime
+    explanation: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "`base` + the sum of `points` (per feature) = `raw` (0..100); the score is `raw`"
+            " rounded. `kind`: rules, logistic or manual."
+        ),
+    )
 
 
 def _written(lead: Lead, status: int = 200) -> Written:
@@ -254,7 +265,11 @@ def convert_lead(
     return write(ctx, request, body, idempotency_key, run)
 
 
-@router.post("/{lead_id}/rescore", response_model=LeadOut, summary="Set a new score")
+@router.post(
+    "/{lead_id}/rescore",
+    response_model=LeadOut,
+    summary="Override the score by hand (until the scoring projection rescores the lead)",
+)
 def rescore_lead(
     lead_id: uuid.UUID,
     body: RescoreIn,

@@ -1,0 +1,396 @@
+"""Lead scoring: explanations that add up, calibration on generated outcomes, the rules below
+the minimum, rescoring through the outbox projection (never in the request), clear errors."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from bench.lead_scoring import START, make_history
+from deltalake import write_deltalake
+
+from tenantry.clock import FixedClock
+from tenantry.conversations.interactions import record_interaction
+from tenantry.db.engine import Database
+from tenantry.decisions.lead_features import (
+    FEATURES,
+    LakeEngagement,
+    NoEngagement,
+    feature_matrix,
+    load_leads,
+)
+from tenantry.decisions.lead_model import rules_model
+from tenantry.decisions.lead_projection import (
+    LeadRescorer,
+    project_lead_scores,
+    rescore_open_leads,
+)
+from tenantry.decisions.lead_scoring import current_model, model_report, train_model
+from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
+from tenantry.events.outbox import record_change
+from tenantry.models import Lead, LeadScoreHistory, OutboxEntry, Subject, VisibilityCheck
+from tenantry.models.enums import LeadModelKind, MembershipRole
+from tenantry.services import dashboard, leads
+from tests.conftest import TenantFixture, make_tenant
+
+NONE = NoEngagement()
+
+
+def _clocked(db: Database, clock: FixedClock) -> Database:
+    return Database(
+        target=db.target,
+        app_engine=db.app_engine,
+        owner_engine=db.owner_engine,
+        clock=clock,
+        sealing=db.sealing,
+    )
+
+
+@pytest.fixture(scope="module")
+def history(db: Database) -> tuple[Database, FixedClock, TenantFixture, list]:  # type: ignore[type-arg]
+    """A tenant with 240 decided leads from a known true model and 20 open ones."""
+    clock = FixedClock(START)
+    cdb = _clocked(db, clock)
+    tenant = make_tenant(db, locations=1)
+    sims = make_history(cdb, clock, tenant.id, tenant.locations[0], decided=240, open_leads=20)
+    clock.set(max(s.decided_at for s in sims if s.decided_at) + timedelta(days=1))
+    return cdb, clock, tenant, sims
+
+
+def _history(db: Database, tenant: TenantFixture, lead_id: uuid.UUID) -> list[LeadScoreHistory]:
+    with db.tenant_uow(tenant.id) as uow:
+        return uow.repos.leads.score_history(lead_id)
+
+
+def _adds_up(explanation: dict, score: int) -> None:  # type: ignore[type-arg]
+    total = explanation["base"] + sum(explanation["points"].values())
+    assert total == pytest.approx(explanation["raw"], abs=1e-4)
+    assert round(explanation["raw"]) == score
+
+
+def test_rules_explanations_add_up_to_the_score(db: Database, tenant: TenantFixture) -> None:
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="referral",
+            email="rules-lead@example.org",
+            persona="wachstums-walter",
+            estimated_value_cents=250_000,
+        )
+        uow.commit()
+    report = project_lead_scores(db, tenant.id, NONE)
+    assert report.rescored >= 1
+    [row] = _history(db, tenant, lead.id)
+    assert row.model_version == "rules" and row.reason == "rescored"
+    assert row.explanation is not None and row.explanation["kind"] == "rules"
+    _adds_up(row.explanation, row.score)
+    assert row.explanation["points"]["source"] == 25.0
+    assert row.explanation["points"]["persona"] == 10.0
+    text = str(row.explanation)
+    assert "example.org" not in text
+
+
+def test_model_learnt_from_outcomes_is_calibrated_and_beats_the_constant_rate(
+    history: tuple[Database, FixedClock, TenantFixture, list],  # type: ignore[type-arg]
+) -> None:
+    db, _clock, tenant, _sims = history
+    with db.tenant_uow(tenant.id) as uow:
+        row = train_model(uow, tenant.principal(), NONE, min_outcomes=30)
+        uow.commit()
+    assert row.kind is LeadModelKind.LOGISTIC and row.n_outcomes == 240
+    with db.tenant_uow(tenant.id) as uow:
+        report = model_report(uow, tenant.principal(), NONE)
+    cal, back = report["calibration"], report["backtest"]
+    assert cal["brier"] < 0.9 * cal["brier_baseline"]
+    assert back["model"] == "logistic" and back["n_test"] > 50
+    assert back["brier"] < back["brier_baseline"]
+    assert back["auc"] > 0.65
+    assert len(cal["reliability"]) == 10
+    filled = [b for b in cal["reliability"] if b["n"]]
+    for b in filled:
+        if b["n"] >= 30:
+            assert abs(b["predicted"] - b["observed"]) < 0.15, b
+    # expected calibration error: the bins' gaps weighted by their leads
+    ece = sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in filled) / 240
+    assert ece < 0.08
+
+
+def test_a_trained_model_rescores_the_open_leads_through_the_projection(
+    history: tuple[Database, FixedClock, TenantFixture, list],  # type: ignore[type-arg]
+) -> None:
+    db, _clock, tenant, sims = history
+    with db.tenant_uow(tenant.id) as uow:
+        row = train_model(uow, tenant.principal(), NONE, min_outcomes=30)
+        uow.commit()
+    version = f"logistic-v{row.version}"
+    open_ids = [s.lead_id for s in sims if s.won is None]
+    project_lead_scores(db, tenant.id, NONE)
+    with db.tenant_uow(tenant.id) as uow:
+        current = current_model(uow)
+        facts = load_leads(uow, ids=open_ids)
+        x = feature_matrix(uow, facts, NONE)
+        expected = {f.id: current.model.explain(x[i]).score for i, f in enumerate(facts)}
+        query = sa.select(Lead.id, Lead.score).where(Lead.id.in_(open_ids))
+        scores = {r.id: r.score for r in uow.session.execute(query)}
+    assert scores == expected
+    for lead_id in open_ids[:5]:
+        last = _history(db, tenant, lead_id)[-1]
+        assert last.model_version == version
+        _adds_up(last.explanation or {}, last.score)
+    # the hot prospects follow the stored scores, best first
+    with db.tenant_uow(tenant.id) as uow:
+        hot = dashboard.hot_prospects(uow, tenant.principal(), min_score=70, limit=200)
+    assert [h.score for h in hot] == sorted((h.score for h in hot), reverse=True)
+    assert {h.id for h in hot} == {i for i, s in expected.items() if s >= 70}
+
+
+def test_an_interaction_is_rescored_by_the_projection_not_in_the_request(
+    db: Database, tenant: TenantFixture
+) -> None:
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="web_quote",
+            email="interaction-lead@example.org",
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    before = _history(db, tenant, lead.id)
+    with db.tenant_uow(tenant.id) as uow:
+        record_interaction(uow, tenant.principal(), lead.id, kind="meeting")
+        uow.commit()
+    # the request wrote the interaction and an outbox entry (ids only), no score
+    assert len(_history(db, tenant, lead.id)) == len(before)
+    with db.tenant_uow(tenant.id) as uow:
+        entries = uow.session.scalars(
+            sa.select(OutboxEntry).where(
+                OutboxEntry.aggregate_id == lead.id,
+                OutboxEntry.event_type == "lead.interaction_recorded",
+            )
+        ).all()
+    assert len(entries) == 1 and set(entries[0].payload) == {"interaction_id", "kind"}
+    report = project_lead_scores(db, tenant.id, NONE)
+    assert report.events >= 1
+    after = _history(db, tenant, lead.id)
+    assert len(after) == len(before) + 1
+    assert after[-1].explanation is not None
+    assert after[-1].explanation["points"]["interactions"] > 0
+    # a second run finds nothing new
+    assert project_lead_scores(db, tenant.id, NONE).events == 0
+
+
+def test_below_the_minimum_training_stores_the_rules(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow:
+        row = train_model(uow, tenant.principal(), NONE, min_outcomes=30)
+        uow.commit()
+    assert row.kind is LeadModelKind.RULES and row.n_outcomes == 0
+    assert "fewer than the minimum 30" in row.metrics["reason"]
+    with db.tenant_uow(tenant.id) as uow:
+        assert current_model(uow).version == "rules-v1"
+        report = model_report(uow, tenant.principal(), NONE)
+    assert report["n_outcomes"] == 0 and report["calibration"]["brier"] is None
+
+
+def test_a_report_without_a_model_is_a_clear_error(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow, pytest.raises(NotFoundError, match="no lead scoring"):
+        model_report(uow, tenant.principal(), NONE)
+
+
+def test_training_needs_write_access_to_every_location(db: Database, tenant: TenantFixture) -> None:
+    with db.tenant_uow(tenant.id) as uow:
+        with pytest.raises(PermissionDeniedError):
+            train_model(uow, tenant.principal(MembershipRole.ANALYST), NONE, min_outcomes=30)
+        with pytest.raises(ValidationError, match="every location"):
+            scoped = tenant.principal(MembershipRole.STAFF, locations=tenant.locations[:1])
+            train_model(uow, scoped, NONE, min_outcomes=30)
+
+
+def test_rescore_all_scores_every_open_lead_once(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow:
+        for i in range(3):
+            leads.capture_lead(
+                uow,
+                tenant.principal(),
+                location_id=tenant.locations[0],
+                source="chat",
+                email=f"all-{i}@example.org",
+            )
+        uow.commit()
+    first = rescore_open_leads(db, tenant.id, NONE)
+    assert first.leads == 3 and first.rescored == 3
+    # unchanged scores under the same model are not written again
+    assert rescore_open_leads(db, tenant.id, NONE).rescored == 0
+
+
+def test_missing_values_are_indicator_features_not_errors(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow:
+        leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="sms",
+            phone="+4915550001",
+        )
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        facts = load_leads(uow)
+        x = feature_matrix(uow, facts, NONE)
+    row = dict(zip(FEATURES, x[0], strict=True))
+    for name in ("persona_missing", "vc_missing", "engagement_missing", "no_interaction"):
+        assert row[name] == 1.0
+    assert row["value_missing"] == 1.0 and row["source=sms"] == 1.0
+    explained = rules_model().explain(x[0])
+    assert 0 <= explained.score <= 100
+
+
+def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    rescorer = LeadRescorer(db, NONE, every_seconds=1)
+    rescorer.run_once()  # the first round asks every tenant
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="phone",
+            email="background@example.org",
+        )
+        uow.commit()
+    assert rescorer.run_once().events >= 1  # later rounds read only what was written since
+    assert len(_history(db, tenant, lead.id)) == 1
+    with db.tenant_uow(tenant.id) as uow:
+        record_interaction(uow, tenant.principal(), lead.id, kind="call")
+        uow.commit()
+    rescorer.run_once()
+    assert len(_history(db, tenant, lead.id)) == 2
+    assert rescorer.run_once().events == 0
+
+
+def _check(uow, location_id: uuid.UUID, score: int, at: datetime) -> VisibilityCheck:  # type: ignore[no-untyped-def]
+    check = VisibilityCheck(
+        tenant_id=uow.require_tenant(),
+        id=uow.ids(),
+        location_id=location_id,
+        status="completed",
+        overall_score=score,
+        requested_at=at,
+        completed_at=at,
+    )
+    uow.session.add(check)
+    uow.flush()
+    return check
+
+
+def test_features_read_the_latest_check_and_the_lakes_engagement_by_pseudonym(
+    db: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(db, locations=1)
+    loc = tenant.locations[0]
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow, tenant.principal(), location_id=loc, source="google", email="lake@example.org"
+        )
+        uow.flush()
+        now = uow.clock.now()
+        _check(uow, loc, 40, now - timedelta(days=2))
+        _check(uow, loc, 80, now - timedelta(days=1))
+        pseudonym = uow.session.scalar(
+            sa.select(Subject.pseudonym).where(Subject.id == lead.subject_id)
+        )
+        uow.commit()
+    assert pseudonym
+    today = now.date()
+    rows = [
+        (str(tenant.id), pseudonym, today - timedelta(days=3), 2),
+        (str(tenant.id), pseudonym, today - timedelta(days=1), 9),
+        (str(tenant.id), pseudonym, today + timedelta(days=5), 100),  # after the moment
+        (str(uuid.uuid4()), pseudonym, today, 50),  # another tenant's row
+    ]
+    write_deltalake(
+        str(tmp_path / "lake" / "ml" / "ml_user_features"),
+        pa.table(
+            {
+                "tenant_id": [r[0] for r in rows],
+                "user_key": [r[1] for r in rows],
+                "feature_date": pa.array([r[2] for r in rows], pa.date32()),
+                "email_opens_30d": pa.array([r[3] for r in rows], pa.int32()),
+                "email_clicks_30d": pa.array([1] * 4, pa.int32()),
+                "steps_completed_30d": pa.array([0] * 4, pa.int32()),
+                "login_count_30d": pa.array([3] * 4, pa.int32()),
+            }
+        ),
+    )
+    with db.tenant_uow(tenant.id) as uow:
+        x = feature_matrix(uow, load_leads(uow, ids=[lead.id]), LakeEngagement(tmp_path))
+    row = dict(zip(FEATURES, x[0], strict=True))
+    assert row["vc_overall"] == pytest.approx(0.8) and row["vc_missing"] == 0
+    assert row["opens_30d"] == pytest.approx(math.log1p(9))
+    assert row["logins_30d"] == pytest.approx(math.log1p(3))
+    assert row["engagement_missing"] == 0
+
+
+def test_a_completed_check_rescores_the_open_leads_of_its_location(db: Database) -> None:
+    tenant = make_tenant(db, locations=2)
+    with db.tenant_uow(tenant.id) as uow:
+        here, there = (
+            leads.capture_lead(
+                uow, tenant.principal(), location_id=loc, source="chat", email=f"{n}@example.org"
+            )
+            for n, loc in (("here", tenant.locations[0]), ("there", tenant.locations[1]))
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    with db.tenant_uow(tenant.id) as uow:
+        check = _check(uow, tenant.locations[0], 20, uow.clock.now())
+        record_change(
+            uow,
+            "visibility_check",
+            check.id,
+            "visibility_check_completed",
+            {"location_id": str(tenant.locations[0]), "overall_score": 20},
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    [_first, second] = _history(db, tenant, here.id)
+    assert second.explanation is not None
+    assert second.explanation["points"]["vc_overall"] == pytest.approx(8.0)
+    assert len(_history(db, tenant, there.id)) == 1
+
+
+def test_a_manual_score_holds_until_a_change_is_rescored(db: Database) -> None:
+    tenant = make_tenant(db, locations=1)
+    with db.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="event",
+            email="manual@example.org",
+        )
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    with db.tenant_uow(tenant.id) as uow:
+        leads.rescore_lead(uow, tenant.principal(), lead.id, 97, reason="manual")
+        uow.commit()
+    assert project_lead_scores(db, tenant.id, NONE).rescored == 0  # nothing fed the lead
+    assert _history(db, tenant, lead.id)[-1].score == 97
+    with db.tenant_uow(tenant.id) as uow:
+        record_interaction(uow, tenant.principal(), lead.id, kind="visit")
+        uow.commit()
+    project_lead_scores(db, tenant.id, NONE)
+    kinds = [(h.reason, (h.explanation or {}).get("kind")) for h in _history(db, tenant, lead.id)]
+    assert kinds == [("rescored", "rules"), ("manual", "manual"), ("rescored", "rules")]
+    assert _history(db, tenant, lead.id)[-1].score != 97
