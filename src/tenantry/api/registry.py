@@ -26,6 +26,7 @@ from tenantry.api.resources import (
     insight,
     insight_reports,
     leads,
+    partners,
     payment_notifications,
     privacy,
     scheduling,
@@ -44,6 +45,7 @@ _MODULES = (
     payment_notifications,
     webhooks,
     billing,
+    partners,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

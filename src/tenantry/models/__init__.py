@@ -61,6 +61,7 @@ from tenantry.models.insight import (
     VisibilityCheck,
 )
 from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
+from tenantry.models.partners import CreditBalance, CreditEntry, CreditLot, LeadAssignment, Partner
 from tenantry.models.privacy import (
     ConsentEntry,
     DoiToken,
@@ -106,6 +107,9 @@ __all__ = [
     "Connection",
     "ConsentEntry",
     "Coupon",
+    "CreditBalance",
+    "CreditEntry",
+    "CreditLot",
     "Customer",
     "DailyCapacity",
     "DateException",
@@ -123,6 +127,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Lead",
+    "LeadAssignment",
     "LeadInteraction",
     "LeadScoreHistory",
     "LegalHold",
@@ -137,6 +142,7 @@ __all__ = [
     "MigrationRun",
     "OpeningInterval",
     "OutboxEntry",
+    "Partner",
     "PayerAlias",
     "Payment",
     "PaymentNotification",
