@@ -3,30 +3,23 @@
 The embedded PostgreSQL has no PostGIS or earthdistance. `bounding_box` gives latitude and
 longitude bounds that contain every point within a radius of a centre (a btree on the
 coordinates answers it); `haversine_km` is the exact great-circle distance, vectorised with
-numpy over many pairs. `round_coordinate` is how a prospect's place is stored: 3 decimals,
-about 100 m. Pure functions, no I/O.
+numpy over many pairs. `round_coordinate` (the domain's) is how a prospect's place is stored:
+3 decimals, about 100 m. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import numpy.typing as npt
 
+from tenantry.domain.leads import round_coordinate
+
 __all__ = ["EARTH_RADIUS_KM", "Box", "bounding_box", "haversine_km", "round_coordinate"]
 
 EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
-_STEP = Decimal("0.001")
-
-
-def round_coordinate(value: float | Decimal | None) -> Decimal | None:
-    """A coordinate rounded to 3 decimals (about 110 m of latitude), or None."""
-    if value is None:
-        return None
-    return Decimal(str(value)).quantize(_STEP, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ __all__ = [
     "QUALITY_TARGET",
     "RATING_REASONS",
     "PartnerFigures",
+    "RatingReason",
     "answer",
     "buy_credits",
     "delete_partner",
@@ -51,16 +53,22 @@ __all__ = [
 ]
 
 QUALITY_TARGET = 0.70  # seed 000: lead quality above 70 % by partner feedback
-RATING_REASONS = (
-    "good_fit",
-    "unreachable",
-    "wrong_category",
-    "out_of_area",
-    "duplicate",
-    "not_interested",
-    "fake",
-    "other",
-)
+
+
+class RatingReason(StrEnum):
+    """Why a partner rated a lead as it did (optional)."""
+
+    GOOD_FIT = "good_fit"
+    UNREACHABLE = "unreachable"
+    WRONG_CATEGORY = "wrong_category"
+    OUT_OF_AREA = "out_of_area"
+    DUPLICATE = "duplicate"
+    NOT_INTERESTED = "not_interested"
+    FAKE = "fake"
+    OTHER = "other"
+
+
+RATING_REASONS = tuple(r.value for r in RatingReason)
 # What each answer may follow.
 _ANSWERS = {
     AssignmentStatus.ACCEPTED: {AssignmentStatus.OFFERED},

@@ -43,17 +43,6 @@ __all__ = ["RENDERERS", "router"]
 
 router = ResourceRouter(prefix="/v1", responses=ERRORS)
 
-RatingReason = Literal[
-    "good_fit",
-    "unreachable",
-    "wrong_category",
-    "out_of_area",
-    "duplicate",
-    "not_interested",
-    "fake",
-    "other",
-]
-
 
 class PartnerIn(In):
     location_id: uuid.UUID
@@ -149,7 +138,7 @@ class DeclineIn(In):
 
 class RatingIn(In):
     rating: Integer = Field(ge=1, le=5)
-    reason: RatingReason | None = None
+    reason: partners.RatingReason | None = None
 
 
 class ConversionIn(In):
