@@ -46,6 +46,7 @@ PARAM_TABLES = {
     "notification_id": "commerce.payment_notifications",
     "invoice_id": "commerce.invoices",
     "coupon_id": "commerce.coupons",
+    "assignment_id": "decisions.lead_assignments",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -82,6 +83,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/payment-notifications/{notification_id}/reject": {"reason": "not_ours"},
     "/v1/invoices/{invoice_id}/credit-notes": {"amount_cents": 1},
     "/v1/payments/{payment_id}/refunds": {"amount_cents": 1, "reason": "x"},
+    "/v1/partners/{location_id}": {"capacity": 5},
+    "/v1/partners/{location_id}/credits": {"kind": "purchase", "amount": 1},
+    "/v1/lead-assignments/{assignment_id}/rating": {"rating": 3},
+    "/v1/lead-assignments/{assignment_id}/conversion": {"converted": True},
 }
 
 
