@@ -3,8 +3,10 @@
 Every change of a partner's credits happens under the row lock of its `credit_balances` row,
 in the caller's transaction, together with the append-only `credit_entries` that explain it
 and the lots it touches; the balance's CHECK (balance >= 0) is the last line of defence, the
-lock is what makes two concurrent spends see each other. Consumption takes from the lot that
-expires first. Lots past their expiry are expired (an `expiry` entry for their unspent
+lock is what makes two concurrent spends see each other. Callers take that lock before their
+transaction's first write (the audit trail's chain head is held from there to the commit),
+so two credit changes never wait for each other in opposite order. Consumption takes from
+the lot that expires first. Lots past their expiry are expired (an `expiry` entry for their unspent
 remainder) whenever a balance is locked and by `expire_due`. A refund returns credits to the
 lots the assignment consumed. Never commits.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "expire_due",
     "history",
     "lock_balance",
+    "lock_balances",
     "purchase",
     "refund",
 ]
@@ -64,24 +67,39 @@ def _positive(amount: int, what: str = "amount") -> None:
         raise ValidationError(f"{what} must be at most {MAX_PURCHASE:,} credits")
 
 
-def lock_balance(uow: UnitOfWork, partner: Partner, now: datetime, actor: str) -> CreditBalance:
-    """The partner's balance row, locked to the end of the transaction, with due lots expired."""
-    row = uow.session.scalar(
+def lock_balances(
+    uow: UnitOfWork, partners: list[Partner], now: datetime, actor: str
+) -> dict[uuid.UUID, CreditBalance]:
+    """The partners' balance rows, locked to the end of the transaction in partner order (all
+    before any write), then their lots past expiry expired."""
+    ids = sorted(p.id for p in partners)
+    if not ids:
+        return {}
+    t = uow.require_tenant()
+    stmt = (
         sa.select(CreditBalance)
-        .where(CreditBalance.tenant_id == partner.tenant_id, CreditBalance.partner_id == partner.id)
+        .where(CreditBalance.tenant_id == t, CreditBalance.partner_id.in_(ids))
+        .order_by(CreditBalance.partner_id)
         .with_for_update()
     )
-    if row is None:
-        # First use: create it; a concurrent creator makes one of us fail on the unique key.
-        row = CreditBalance(partner_id=partner.id, balance=0)
-        _add(uow, row)
+    rows = {b.partner_id: b for b in uow.session.scalars(stmt)}
+    missing = [pid for pid in ids if pid not in rows]
+    if missing:
+        # A partner made before its balance row (set_partner makes both): create it now; a
+        # concurrent creator makes one of the two fail on the unique key.
+        for pid in missing:
+            row = CreditBalance(partner_id=pid, balance=0)
+            _add(uow, row)
         uow.session.flush()
-        row = uow.session.scalar(
-            sa.select(CreditBalance).where(CreditBalance.id == row.id).with_for_update()
-        )
-        assert row is not None
-    _expire_locked(uow, row, now, actor)
-    return row
+        rows = {b.partner_id: b for b in uow.session.scalars(stmt)}
+    for pid in ids:
+        _expire_locked(uow, rows[pid], now, actor)
+    return rows
+
+
+def lock_balance(uow: UnitOfWork, partner: Partner, now: datetime, actor: str) -> CreditBalance:
+    """The partner's balance row, locked to the end of the transaction, with due lots expired."""
+    return lock_balances(uow, [partner], now, actor)[partner.id]
 
 
 def _entry(
@@ -259,18 +277,21 @@ def expire_due(uow: UnitOfWork, now: datetime, actor: str) -> dict[uuid.UUID, in
         .distinct()
         .order_by(CreditLot.partner_id)
     ).all()
-    out: dict[uuid.UUID, int] = {}
-    for pid in partner_ids:
-        partner = uow.session.get(Partner, (uow.require_tenant(), pid))
-        assert partner is not None
-        before = uow.session.scalar(
-            sa.select(CreditBalance.balance).where(
-                CreditBalance.tenant_id == partner.tenant_id, CreditBalance.partner_id == pid
+    if not partner_ids:
+        return {}
+    t = uow.require_tenant()
+    before = dict(
+        uow.session.execute(
+            sa.select(CreditBalance.partner_id, CreditBalance.balance).where(
+                CreditBalance.tenant_id == t, CreditBalance.partner_id.in_(partner_ids)
             )
-        )
-        bal = lock_balance(uow, partner, now, actor)
-        out[pid] = int(before or 0) - bal.balance
-    return out
+        ).all()
+    )
+    found = uow.session.scalars(
+        sa.select(Partner).where(Partner.tenant_id == t, Partner.id.in_(partner_ids))
+    ).all()
+    after = lock_balances(uow, list(found), now, actor)
+    return {pid: int(before.get(pid) or 0) - bal.balance for pid, bal in after.items()}
 
 
 def balance_of(uow: UnitOfWork, partner: Partner, now: datetime) -> Balance:

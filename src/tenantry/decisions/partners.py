@@ -294,6 +294,9 @@ def answer(
     if target is AssignmentStatus.DECLINED:
         partner = uow.session.get(Partner, (a.tenant_id, a.partner_id))
         assert partner is not None
+        # The balance lock before the first write: every credit change takes it first, so
+        # none waits for it while holding what a write holds (the tenant's audit chain head).
+        credits.lock_balance(uow, partner, now, principal.actor)
         a.decline_reason = reason
         a.status = target
         uow.session.flush()  # the lead is back in the pool before the credits come back

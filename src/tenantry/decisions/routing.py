@@ -132,13 +132,11 @@ def _candidates(
     ).all()
     partners = {p.id: p for p, _lat, _lon in rows}
     balances: dict[uuid.UUID, CreditBalance] = {}
-    spendable: dict[uuid.UUID, int] = {}
-    for p in partners.values():  # ordered by id: concurrent runs and spends lock alike
-        if lock:
-            balances[p.id] = credits.lock_balance(uow, p, now, actor)
-            spendable[p.id] = balances[p.id].balance
-        else:
-            spendable[p.id] = credits.balance_of(uow, p, now).spendable
+    if lock:  # all of them, in partner order, before the run writes anything
+        balances = credits.lock_balances(uow, list(partners.values()), now, actor)
+        spendable = {pid: b.balance for pid, b in balances.items()}
+    else:
+        spendable = {p.id: credits.balance_of(uow, p, now).spendable for p in partners.values()}
     used = _used_capacity(uow, list(partners.values()), now)
     quality = _quality(uow)
     out = []
