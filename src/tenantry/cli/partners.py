@@ -337,7 +337,7 @@ def list_assignments(
     fmt: OutputFormat = format_option(),
     as_json: bool = _JSON,
 ) -> None:
-    """Leads offered to partners, newest first."""
+    """Leads offered to partners, oldest first."""
     with database() as db:
         tenant_id = _tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:

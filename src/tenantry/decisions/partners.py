@@ -92,12 +92,21 @@ def get_partner(
     return partner
 
 
-def list_partners(uow: UnitOfWork, principal: Principal) -> list[Partner]:
+def list_partners(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    after: uuid.UUID | None = None,
+    limit: int | None = None,
+) -> list[Partner]:
+    """The partners the principal may see, in creation order (by id), after `after`."""
     principal.require(Action.READ)
     stmt = sa.select(Partner).where(Partner.tenant_id == uow.require_tenant())
     if principal.location_ids is not None:
         stmt = stmt.where(Partner.location_id.in_(principal.location_ids))
-    return list(uow.session.scalars(stmt.order_by(Partner.created_at, Partner.id)))
+    if after is not None:
+        stmt = stmt.where(Partner.id > after)
+    return list(uow.session.scalars(stmt.order_by(Partner.id).limit(limit)))
 
 
 def set_partner(
@@ -250,9 +259,10 @@ def list_assignments(
     *,
     status: AssignmentStatus | None = None,
     location_id: uuid.UUID | None = None,
+    after: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[tuple[LeadAssignment, uuid.UUID]]:
-    """Assignments with their partner's location id, newest first."""
+    """Assignments with their partner's location id, in creation order (by id)."""
     principal.require(Action.READ)
     stmt = (
         _assignments(uow, principal)
@@ -269,7 +279,9 @@ def list_assignments(
         stmt = stmt.where(LeadAssignment.status == status)
     if location_id is not None:
         stmt = stmt.where(Partner.location_id == location_id)
-    stmt = stmt.order_by(LeadAssignment.offered_at.desc(), LeadAssignment.id.desc()).limit(limit)
+    if after is not None:
+        stmt = stmt.where(LeadAssignment.id > after)
+    stmt = stmt.order_by(LeadAssignment.id).limit(limit)
     return [(a, loc) for a, loc in uow.session.execute(stmt).all()]
 
 

@@ -155,6 +155,8 @@ NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/ben
 NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
 # A search, not a list: it needs its parameters and shows free times, not rows.
 NOT_TENANT_LISTS |= {"/v1/availability"}
+# A report: figures per partner, not a list of rows (scoped by tests of its own).
+NOT_TENANT_LISTS |= {"/v1/partners/report"}
 
 
 def test_lists_never_show_other_tenants_rows(

@@ -18,7 +18,16 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter
 
-from tenantry.api.deps import CtxDep, Renderer, json_response
+from tenantry.api.deps import (
+    CtxDep,
+    Cursor,
+    Limit,
+    Page,
+    Renderer,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+)
 from tenantry.api.resources.common import (
     ERRORS,
     Boolean,
@@ -29,6 +38,7 @@ from tenantry.api.resources.common import (
     Number,
     Out,
     deleted,
+    tagged,
     write,
 )
 from tenantry.api.routing import ResourceRouter
@@ -188,9 +198,7 @@ class _Entries(RootModel[list[EntryOut]]):
     pass
 
 
-_PARTNERS = TypeAdapter(list[PartnerOut])
 _REPORT = TypeAdapter(list[PartnerReportOut])
-_ASSIGNMENTS = TypeAdapter(list[AssignmentOut])
 
 
 def _credits_out(uow: UnitOfWork, principal: Principal, location_id: uuid.UUID) -> CreditsOut:
@@ -226,11 +234,17 @@ def post_partner(
     return write(ctx, request, body, idempotency_key, run)
 
 
-@router.get("/partners", response_model=list[PartnerOut], tags=["partners"], summary="Partners")
-def list_partners(ctx: CtxDep) -> Response:
+@router.get(
+    "/partners", response_model=Page[PartnerOut], tags=["partners"], summary="List partners"
+)
+def list_partners(ctx: CtxDep, cursor: Cursor = None, limit: Limit = 50) -> Response:
+    after = decode_cursor(cursor)
     with ctx.read() as uow:
-        rows = [PartnerOut.model_validate(p) for p in partners.list_partners(uow, ctx.principal)]
-    return Response(_PARTNERS.dump_json(rows), media_type="application/json")
+        rows = partners.list_partners(uow, ctx.principal, after=after, limit=limit + 1)
+        items = [PartnerOut.model_validate(p) for p in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(items[-1].id) if more else None
+    return json_response(Page[PartnerOut](items=items, next_cursor=next_cursor))
 
 
 # Before `/partners/{location_id}`, which would take `report` for an id (and refuse it).
@@ -254,7 +268,7 @@ def partner_report(ctx: CtxDep) -> Response:
 def get_partner(location_id: uuid.UUID, ctx: CtxDep) -> Response:
     with ctx.read() as uow:
         body = PartnerOut.model_validate(partners.get_partner(uow, ctx.principal, location_id))
-    return json_response(body)
+    return tagged(body)
 
 
 @router.patch(
@@ -372,22 +386,31 @@ def post_routing(
 
 @router.get(
     "/lead-assignments",
-    response_model=list[AssignmentOut],
+    response_model=Page[AssignmentOut],
     tags=["partners"],
-    summary="Offers of leads to partners, newest first",
+    summary="List offers of leads to partners (creation order)",
 )
 def list_assignments(
     ctx: CtxDep,
     status: Annotated[AssignmentStatus | None, Query()] = None,
     location_id: Annotated[uuid.UUID | None, Query(description="Only this partner's.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Response:
+    after = decode_cursor(cursor)
     with ctx.read() as uow:
         rows = partners.list_assignments(
-            uow, ctx.principal, status=status, location_id=location_id, limit=limit
+            uow,
+            ctx.principal,
+            status=status,
+            location_id=location_id,
+            after=after,
+            limit=limit + 1,
         )
-        body = [AssignmentOut.model_validate(a) for a, _loc in rows]
-    return Response(_ASSIGNMENTS.dump_json(body), media_type="application/json")
+        items = [AssignmentOut.model_validate(a) for a, _loc in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(items[-1].id) if more else None
+    return json_response(Page[AssignmentOut](items=items, next_cursor=next_cursor))
 
 
 @router.get(
@@ -401,7 +424,7 @@ def get_assignment(assignment_id: uuid.UUID, ctx: CtxDep) -> Response:
         body = AssignmentOut.model_validate(
             partners.get_assignment(uow, ctx.principal, assignment_id)
         )
-    return json_response(body)
+    return tagged(body)
 
 
 def _answer(
