@@ -94,6 +94,9 @@ def test_an_operator_routes_leads_to_partners_and_reads_the_report(
     assert first["quality_score"] == 1.0 and not first["below_target"]
     table = cli(capsys, "partners", "report", "--tenant", slug)
     assert "quality" in table
+    # The declined lead goes back to the pool; the other partner has no capacity left.
+    again = cli(capsys, "leads", "route", "--tenant", slug)
+    assert "assigned 0 lead(s); 1 stay open" in again and "capacity left" in again
     assert "expired 0 credits" in cli(capsys, "credits", "expire", "--tenant", slug)
     # Bad input: one line, a non-zero exit, nothing written.
     assert "not found" in cli(

@@ -13,8 +13,11 @@ from tenantry.clock import FixedClock
 from tenantry.db.engine import Database
 from tenantry.decisions import credits, partners, routing
 from tenantry.errors import IllegalTransitionError, NotFoundError, PermissionDeniedError
-from tenantry.models.enums import MembershipRole
-from tenantry.models.partners import AssignmentStatus, CapacityPeriod
+from tenantry.models import Lead
+from tenantry.models.enums import LeadSource, MembershipRole
+from tenantry.models.partners import AssignmentStatus, CapacityPeriod, LeadAssignment
+from tenantry.services.leads import capture_lead
+from tenantry.services.privacy.erasure import erase_subject
 from tests.conftest import TenantFixture
 from tests.partners import lead, partner
 
@@ -157,3 +160,30 @@ def test_the_report_gives_rates_credits_and_the_seed_quality_score(
     assert figures.credits_spent == 6  # four offers at 2, one refunded
     assert figures.mean_rating == round(11 / 3, 2)
     assert figures.quality_score == round(2 / 3, 4) and figures.below_target
+
+
+def test_an_erasure_detaches_the_leads_offers_and_keeps_the_ledger(
+    db: Database, tenant: TenantFixture
+) -> None:
+    loc = tenant.locations[0]
+    partner(db, tenant, loc, credits=5, price=2)
+    with db.tenant_uow(tenant.id) as uow:
+        gone = capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=loc,
+            source=LeadSource.WEB_QUOTE,
+            email="erika.mustermann@example.org",
+            latitude=52.52,
+            longitude=13.405,
+        )
+        uow.commit()
+    (offer,) = _route(db, tenant).routed
+    with db.tenant_uow(tenant.id) as uow:
+        erase_subject(uow, tenant.principal(MembershipRole.DPO), "erika.mustermann@example.org")
+        uow.commit()
+    with db.tenant_uow(tenant.id) as uow:
+        assert uow.session.get(Lead, (tenant.id, gone.id)) is None
+        kept = uow.session.get(LeadAssignment, (tenant.id, offer.assignment_id))
+        assert kept is not None and kept.lead_id is None
+    assert _balance(db, tenant, loc) == 3

@@ -346,7 +346,7 @@ def list_assignments(
             rows = [
                 {
                     "id": str(a.id),
-                    "lead_id": str(a.lead_id),
+                    "lead_id": str(a.lead_id) if a.lead_id else None,
                     "location_id": str(loc),
                     "status": str(a.status),
                     "distance_km": float(a.distance_km),

@@ -132,7 +132,9 @@ class LeadAssignment(TenantOwned, Base):
 
     __tablename__ = "lead_assignments"
     __table_args__ = (
-        tenant_fk("lead_id", "crm.leads", ondelete="CASCADE"),
+        # An erasure of the lead detaches its assignments (lead_id set to NULL), which stay
+        # as the partner's record and the credits ledger's reference.
+        tenant_fk("lead_id", "crm.leads"),
         tenant_fk("partner_id", "decisions.partners", ondelete="CASCADE"),
         # A partner gets a lead once: after a decline, never again.
         sa.UniqueConstraint("tenant_id", "lead_id", "partner_id"),
@@ -153,7 +155,7 @@ class LeadAssignment(TenantOwned, Base):
         SCHEMA,
     )
 
-    lead_id: Mapped[uuid.UUID]
+    lead_id: Mapped[uuid.UUID | None]
     partner_id: Mapped[uuid.UUID]
     run_id: Mapped[uuid.UUID]
     status: Mapped[AssignmentStatus] = mapped_column(
@@ -180,7 +182,7 @@ class CreditEntry(TenantOwned, Base):
     __table_args__ = (
         tenant_fk("partner_id", "decisions.partners", ondelete="CASCADE"),
         tenant_fk("lot_id", "decisions.credit_lots", ondelete="CASCADE"),
-        tenant_fk("assignment_id", "decisions.lead_assignments", ondelete="CASCADE"),
+        tenant_fk("assignment_id", "decisions.lead_assignments"),
         sa.CheckConstraint(
             "(kind IN ('purchase', 'refund') AND amount > 0)"
             " OR (kind IN ('consumption', 'expiry') AND amount < 0)",

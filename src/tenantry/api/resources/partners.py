@@ -126,7 +126,7 @@ class RouteIn(In):
 
 
 class AssignmentOut(Out):
-    lead_id: uuid.UUID
+    lead_id: uuid.UUID | None = Field(description="null once the lead was erased")
     partner_id: uuid.UUID
     run_id: uuid.UUID
     status: AssignmentStatus

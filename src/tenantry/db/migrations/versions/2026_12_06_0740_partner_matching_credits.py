@@ -7,7 +7,8 @@
 - `decisions.credit_balances`: one row per partner, CHECK (balance >= 0).
 - `decisions.credit_lots`: purchased credits with their expiry, spent oldest-first.
 - `decisions.lead_assignments`: offers of leads to partners; at most one that is not declined
-  per lead (partial unique index), and a partner gets a lead at most once.
+  per lead (partial unique index), and a partner gets a lead at most once. An erasure of the
+  lead sets `lead_id` to NULL (the offer stays as the partner's record and the ledger's).
 - `decisions.credit_entries`: the append-only ledger (the application may only insert).
 
 Revision ID: 0740
@@ -53,12 +54,12 @@ def _stamps() -> list[sa.Column[Any]]:
     ]
 
 
-def _fk(table: str, column: str, target: str) -> Any:
+def _fk(table: str, column: str, target: str, ondelete: str | None = "CASCADE") -> Any:
     return sa.ForeignKeyConstraint(
         ["tenant_id", column],
         [f"{target}.tenant_id", f"{target}.id"],
         name=f"fk_{table}_tenant_id_{column}_{target.split('.')[1]}"[:63],
-        ondelete="CASCADE",
+        ondelete=ondelete,
     )
 
 
@@ -176,7 +177,7 @@ def upgrade() -> None:
     op.create_table(
         "lead_assignments",
         *_key(),
-        sa.Column("lead_id", sa.Uuid(), nullable=False),
+        sa.Column("lead_id", sa.Uuid()),
         sa.Column("partner_id", sa.Uuid(), nullable=False),
         sa.Column("run_id", sa.Uuid(), nullable=False),
         sa.Column(
@@ -198,7 +199,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(120), nullable=False),
         *_stamps(),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_lead_assignments"),
-        _fk("lead_assignments", "lead_id", "crm.leads"),
+        _fk("lead_assignments", "lead_id", "crm.leads", None),  # an erasure detaches it
         _fk("lead_assignments", "partner_id", "decisions.partners"),
         sa.UniqueConstraint(
             "tenant_id",
@@ -247,7 +248,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_credit_entries"),
         _fk("credit_entries", "partner_id", "decisions.partners"),
         _fk("credit_entries", "lot_id", "decisions.credit_lots"),
-        _fk("credit_entries", "assignment_id", "decisions.lead_assignments"),
+        _fk("credit_entries", "assignment_id", "decisions.lead_assignments", None),
         sa.CheckConstraint(
             "(kind IN ('purchase', 'refund') AND amount > 0)"
             " OR (kind IN ('consumption', 'expiry') AND amount < 0)",
