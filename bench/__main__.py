@@ -34,6 +34,7 @@ from bench import (
     ingest,
     lake_erasure,
     migrate,
+    partner_routing,
     payments,
     pipeline,
     privacy,
@@ -78,6 +79,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "payment_match_quality": payments.payment_match_quality,
     # notifications parsed, verified, matched and recorded per second, 100,000 open bookings
     "payment_match_rate": payments.payment_match_rate,
+    # leads placed by the one min-cost assignment beside first-come routing (no database)
+    "partner_routing_assigned": partner_routing.run,
 }
 
 
