@@ -207,7 +207,7 @@ def update_lead(
             changes.get("latitude", lead.latitude), changes.get("longitude", lead.longitude)
         )
     if changes.get("category"):
-        changes = {**changes, "category": str(changes["category"]).strip().lower()}
+        changes = {**changes, "category": str(changes["category"]).strip().lower() or None}
     return apply_changes(uow, lead, changes)  # type: ignore[no-any-return]
 
 

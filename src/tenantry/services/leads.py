@@ -74,7 +74,7 @@ def capture_lead(
             message=message,
             interest=interest,
             estimated_value_cents=estimated_value_cents,
-            category=category.strip().lower() if category else None,
+            category=(category or "").strip().lower() or None,
             latitude=lat,
             longitude=lon,
             created_at=now,
