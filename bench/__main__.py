@@ -36,6 +36,7 @@ from bench import (
     lake_erasure,
     lead_scoring,
     migrate,
+    partner_routing,
     payments,
     pipeline,
     privacy,
@@ -86,6 +87,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "decide_p99_us": bandit.decide_p99_us,
     # Brier score of the learnt lead model on later outcomes beside the constant win rate
     "lead_score_brier": lead_scoring.run,
+    # leads placed by the one min-cost assignment beside first-come routing (no database)
+    "partner_routing_assigned": partner_routing.run,
 }
 
 

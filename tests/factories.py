@@ -23,6 +23,9 @@ from tenantry.models import (
     ChatMessage,
     Connection,
     Coupon,
+    CreditBalance,
+    CreditEntry,
+    CreditLot,
     Customer,
     DailyCapacity,
     DateException,
@@ -38,6 +41,7 @@ from tenantry.models import (
     InvoiceCounter,
     InvoiceLine,
     Lead,
+    LeadAssignment,
     LeadInteraction,
     LeadModel,
     LeadScoreHistory,
@@ -50,6 +54,7 @@ from tenantry.models import (
     MessagePurge,
     OpeningInterval,
     OutboxEntry,
+    Partner,
     PayerAlias,
     Payment,
     PaymentNotification,
@@ -439,6 +444,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             metrics={},
         )
         s.add(lead_model)
+        partner_rows = _partner_rows(s, ids, t, loc.id, lead.id)
         uow.commit()
         rows = [
             loc,
@@ -486,6 +492,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             *billing,
             *experiments,
             lead_model,
+            *partner_rows,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
@@ -557,6 +564,75 @@ def _billing_rows(
     inv.status, inv.updated_at = "issued", T0  # issued last: its lines are fixed from here on
     s.flush()
     return [line, counter, coupon]
+
+
+def _partner_rows(
+    s: Session,
+    ids: Callable[[], uuid.UUID],
+    t: uuid.UUID,
+    location_id: uuid.UUID,
+    lead_id: uuid.UUID,
+) -> list[Base]:
+    """A partner with a credit lot, its balance, one offered lead and the ledger entries."""
+    partner = Partner(
+        tenant_id=t,
+        id=ids(),
+        location_id=location_id,
+        categories=["catering"],
+        radius_km=Decimal("25"),
+        capacity=10,
+        price_credits=3,
+    )
+    s.add(partner)
+    s.flush()
+    lot = CreditLot(
+        tenant_id=t,
+        id=ids(),
+        partner_id=partner.id,
+        amount=10,
+        remaining=7,
+        purchased_at=T0,
+        expires_at=T0 + timedelta(days=365),
+    )
+    balance = CreditBalance(tenant_id=t, id=ids(), partner_id=partner.id, balance=7)
+    offer = LeadAssignment(
+        tenant_id=t,
+        id=ids(),
+        lead_id=lead_id,
+        partner_id=partner.id,
+        run_id=ids(),
+        distance_km=Decimal("3.2"),
+        price_credits=3,
+        cost=0.5,
+        offered_at=T0,
+        actor="test",
+    )
+    s.add_all([lot, balance, offer])
+    s.flush()
+    bought = CreditEntry(
+        tenant_id=t,
+        id=ids(),
+        partner_id=partner.id,
+        kind="purchase",
+        amount=10,
+        balance_after=10,
+        lot_id=lot.id,
+        actor="test",
+    )
+    spent = CreditEntry(
+        tenant_id=t,
+        id=ids(),
+        partner_id=partner.id,
+        kind="consumption",
+        amount=-3,
+        balance_after=7,
+        lot_id=lot.id,
+        assignment_id=offer.id,
+        actor="test",
+    )
+    s.add_all([bought, spent])
+    s.flush()
+    return [partner, lot, balance, offer, spent]
 
 
 def _scheduling_rows(

@@ -35,6 +35,7 @@ APPEND_ONLY = {
     "commerce.webhook_endpoints",  # read only: `payments stripe-secret` (as the owner) writes it
     "commerce.mailbox_cursors",  # read only: `payments watch` (as the owner) writes it
     "decisions.lead_models",  # a trained version is never changed
+    "decisions.credit_entries",  # the credits ledger: insert only
 }
 # Tables the application may update but not delete from (evidence: only its supersession).
 KEPT_FOR_ACCOUNTABILITY = {
@@ -46,6 +47,10 @@ KEPT_FOR_ACCOUNTABILITY = {
     "commerce.invoices",
     "commerce.invoice_lines",
     "commerce.invoice_counters",
+    # Partner credits and offers: the ledger's state (no DELETE grant; removed with the partner).
+    "decisions.credit_balances",
+    "decisions.credit_lots",
+    "decisions.lead_assignments",
 }
 
 

@@ -28,6 +28,7 @@ from tenantry.api.resources import (
     insight_reports,
     lead_models,
     leads,
+    partners,
     payment_notifications,
     privacy,
     scheduling,
@@ -48,6 +49,7 @@ _MODULES = (
     billing,
     experiments,
     lead_models,
+    partners,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -37,6 +37,7 @@ from tenantry.cli import lead_models as lead_models_cmd
 from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
+from tenantry.cli import partners as partners_cmd
 from tenantry.cli import payments as payments_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
@@ -93,6 +94,10 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(billing_cmd.invoices_app, name="invoices")
 app.add_typer(billing_cmd.coupons_app, name="coupons")
 app.add_typer(experiments_cmd.app, name="experiments")
+app.add_typer(partners_cmd.partners_app, name="partners")
+app.add_typer(partners_cmd.credits_app, name="credits")
+app.add_typer(partners_cmd.assignments_app, name="assignments")
+lists_cmd.leads_app.command("route")(partners_cmd.route)
 
 _debug = False
 

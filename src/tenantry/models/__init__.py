@@ -63,6 +63,7 @@ from tenantry.models.insight import (
 )
 from tenantry.models.lead_models import LeadModel
 from tenantry.models.migrate import IdMapEntry, Lineage, MigrationRun, Progress, Verification
+from tenantry.models.partners import CreditBalance, CreditEntry, CreditLot, LeadAssignment, Partner
 from tenantry.models.privacy import (
     ConsentEntry,
     DoiToken,
@@ -108,6 +109,9 @@ __all__ = [
     "Connection",
     "ConsentEntry",
     "Coupon",
+    "CreditBalance",
+    "CreditEntry",
+    "CreditLot",
     "Customer",
     "DailyCapacity",
     "DateException",
@@ -128,6 +132,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Lead",
+    "LeadAssignment",
     "LeadInteraction",
     "LeadModel",
     "LeadScoreHistory",
@@ -143,6 +148,7 @@ __all__ = [
     "MigrationRun",
     "OpeningInterval",
     "OutboxEntry",
+    "Partner",
     "PayerAlias",
     "Payment",
     "PaymentNotification",

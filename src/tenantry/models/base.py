@@ -74,7 +74,8 @@ def pii(kind: str, **extra: Any) -> dict[str, Any]:
     """Column `info` marking personal data, read by the privacy catalog and encryption.
 
     kind: name | email | phone | address | identifier | free_text | secret | keyed_hash
-    (a blind index or pseudonym derived from personal data) | key_material (wrapped keys)
+    (a blind index or pseudonym derived from personal data) | key_material (wrapped keys) |
+    geolocation (a person's place as coordinates, stored rounded)
     """
     return {"pii": kind, **extra}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,6 +172,20 @@ class Lead(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
             "customer_id",
             postgresql_where=sa.text("customer_id IS NOT NULL"),
         ),
+        # Partner routing: a bounding box over the lead's place (no PostGIS in the embedded
+        # database), then the exact great-circle distance (tenantry.decisions.geo).
+        sa.Index(
+            "ix_leads_tenant_coordinates",
+            "tenant_id",
+            "latitude",
+            "longitude",
+            postgresql_where=sa.text("latitude IS NOT NULL"),
+        ),
+        sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_pair"),
+        sa.CheckConstraint(
+            "latitude IS NULL OR (latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180)",
+            name="coordinates_range",
+        ),
         SCHEMA,
     )
 
@@ -206,6 +221,11 @@ class Lead(SubjectLinked, TenantOwned, SoftDeleteMixin, Base):
     score_explanation: Mapped[dict[str, Any] | None] = mapped_column(
         JSONB, info={"category": "score explanation (feature names and points, no values)"}
     )
+    # What partner routing reads: the category asked for and the prospect's place, rounded to
+    # 3 decimals (about 100 m) since a person's whereabouts are personal data.
+    category: Mapped[str | None] = mapped_column(sa.String(60))
+    latitude: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 3), info=pii("geolocation"))
+    longitude: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 3), info=pii("geolocation"))
 
 
 class LeadScoreHistory(TenantOwned, Base):

@@ -298,6 +298,24 @@ TABLES: dict[str, TableEntry] = {
         "end users of the tenant (by pseudonym)",
         "with the experiment; erased with the subject",
     ),
+    "decisions.partners": TableEntry(
+        "routing leads to partner locations", _CONTRACT, _NONE, _LIFETIME
+    ),
+    **{
+        f"decisions.{t}": TableEntry(
+            "partner credits (purchases, consumption per lead, refunds, expiry)",
+            _CONTRACT,
+            _NONE,
+            "with the partner",
+        )
+        for t in ("credit_balances", "credit_lots", "credit_entries")
+    },
+    "decisions.lead_assignments": TableEntry(
+        "routing leads to partners, their answers and ratings",
+        _LEGIT,
+        _NONE,
+        "with the lead",
+    ),
 }
 
 _PII_CATEGORY = {
@@ -310,6 +328,7 @@ _PII_CATEGORY = {
     "secret": "credentials (OAuth tokens)",
     "keyed_hash": "keyed hash of personal data (blind index, pseudonym)",
     "key_material": "key material (wrapped data keys)",
+    "geolocation": "location data (a prospect's place, rounded to about 100 m)",
 }
 _TECHNICAL = {
     "id",
@@ -534,6 +553,12 @@ _COLUMNS: dict[str, str] = {
     "commerce.webhook_endpoints.label": _CONFIG,
     "commerce.mailbox_cursors.uidvalidity": "technical (IMAP mailbox position)",
     "commerce.mailbox_cursors.last_uid": "technical (IMAP mailbox position)",
+    "crm.leads.category": _BUSINESS,
+    "decisions.partners.categories": _BUSINESS,
+    "decisions.lead_assignments.decline_reason": _BUSINESS,
+    "decisions.lead_assignments.rating_reason": _BUSINESS,
+    "decisions.lead_assignments.actor": "actor reference (user id or role)",
+    "decisions.credit_entries.actor": "actor reference (user id or role)",
 }
 
 
@@ -563,6 +588,10 @@ def _protection(column: sa.Column[object]) -> str:
         return "keyed HMAC-SHA256 (tenant key), value not stored"
     if kind == "key_material":
         return "wrapped (AES-256-GCM) by the tenant or master key"
+    if kind == "geolocation":
+        return (
+            "rounded to 3 decimals (about 100 m), redacted in the audit trail, cleared on erasure"
+        )
     if kind is not None:
         return "plain text"
     return "row level security"

@@ -35,6 +35,7 @@ from tenantry.models import (
 from tenantry.privacy.subjects import find_or_insert_subject, find_subject
 from tenantry.privacy.vault import keyring
 from tenantry.scheduling.resources import check_move
+from tenantry.services.leads import place
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
 
@@ -201,6 +202,13 @@ def update_lead(
     if "location_id" in changes:
         _in_scope(principal, changes["location_id"], True)
     _contact_subject(uow, lead, changes)
+    if "latitude" in changes or "longitude" in changes:  # a pair, stored rounded
+        changes = dict(changes)
+        changes["latitude"], changes["longitude"] = place(
+            changes.get("latitude", lead.latitude), changes.get("longitude", lead.longitude)
+        )
+    if changes.get("category"):
+        changes = {**changes, "category": str(changes["category"]).strip().lower() or None}
     changed: Lead = apply_changes(uow, lead, changes)
     # What feeds the lead's score may have changed: the scoring projection rescores it.
     record_change(uow, "lead", lead.id, "lead.changed", {"fields": sorted(changes)})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.domain.leads import LEAD_PIPELINE, clamp_score
+from tenantry.domain.leads import LEAD_PIPELINE, clamp_score, round_coordinate
 from tenantry.errors import ValidationError
 from tenantry.events.outbox import record_change
 from tenantry.models import Customer, Lead, LeadScoreHistory
@@ -14,7 +15,7 @@ from tenantry.models.enums import LeadSource, LeadStatus, Persona
 from tenantry.services.principal import Action, Principal
 from tenantry.services.records import KINDS, get_record
 
-__all__ = ["advance_lead", "capture_lead", "convert_lead", "rescore_lead"]
+__all__ = ["advance_lead", "capture_lead", "convert_lead", "place", "rescore_lead"]
 
 
 def _lead_to_change(uow: UnitOfWork, principal: Principal, lead_id: uuid.UUID) -> Lead:
@@ -38,14 +39,22 @@ def capture_lead(
     persona: Persona | str | None = None,
     score: int = 0,
     estimated_value_cents: int | None = None,
+    category: str | None = None,
+    latitude: float | Decimal | None = None,
+    longitude: float | Decimal | None = None,
 ) -> Lead:
-    """Record a new lead at a location the principal may see."""
+    """Record a new lead at a location the principal may see.
+
+    `latitude`/`longitude` (the prospect's place, for partner routing) come as a pair and are
+    stored rounded to 3 decimals.
+    """
     principal.require(Action.WRITE_CRM)
     principal.require_location(location_id, "location")
     if email is None and phone is None:
         raise ValidationError("a lead needs an email or a phone number")
     if not 0 <= score <= 100:
         raise ValidationError("score must be between 0 and 100")
+    lat, lon = place(latitude, longitude)
     try:
         source = LeadSource(source)
         persona = Persona(persona) if persona is not None else None
@@ -66,6 +75,9 @@ def capture_lead(
             message=message,
             interest=interest,
             estimated_value_cents=estimated_value_cents,
+            category=(category or "").strip().lower() or None,
+            latitude=lat,
+            longitude=lon,
             created_at=now,
             updated_at=now,
         )
@@ -80,6 +92,19 @@ def capture_lead(
         {"location_id": str(location_id), "source": str(source), "status": str(lead.status)},
     )
     return lead
+
+
+def place(
+    latitude: float | Decimal | None, longitude: float | Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
+    """A prospect's place as stored: both coordinates or neither, in range, rounded."""
+    if (latitude is None) != (longitude is None):
+        raise ValidationError("latitude and longitude come together")
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise ValidationError("latitude must be between -90 and 90")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise ValidationError("longitude must be between -180 and 180")
+    return round_coordinate(latitude), round_coordinate(longitude)
 
 
 def _status_changed(uow: UnitOfWork, lead: Lead, before: LeadStatus) -> None:

@@ -48,6 +48,7 @@ PARAM_TABLES = {
     "coupon_id": "commerce.coupons",
     "experiment_id": "decisions.experiments",
     "decision_id": "decisions.decisions",
+    "assignment_id": "decisions.lead_assignments",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
@@ -85,6 +86,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/payment-notifications/{notification_id}/reject": {"reason": "not_ours"},
     "/v1/invoices/{invoice_id}/credit-notes": {"amount_cents": 1},
     "/v1/payments/{payment_id}/refunds": {"amount_cents": 1, "reason": "x"},
+    "/v1/partners/{location_id}": {"capacity": 5},
+    "/v1/partners/{location_id}/credits": {"kind": "purchase", "amount": 1},
+    "/v1/lead-assignments/{assignment_id}/rating": {"rating": 3},
+    "/v1/lead-assignments/{assignment_id}/conversion": {"converted": True},
 }
 
 
@@ -155,6 +160,8 @@ NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
 NOT_TENANT_LISTS |= {"/v1/availability"}
 # The tenant's current lead scoring model and its report: one resource each, not lists.
 NOT_TENANT_LISTS |= {"/v1/lead-models/current", "/v1/lead-models/current/report"}
+# A report: figures per partner, not a list of rows (scoped by tests of its own).
+NOT_TENANT_LISTS |= {"/v1/partners/report"}
 
 
 def test_lists_never_show_other_tenants_rows(

@@ -26,6 +26,7 @@ from tenantry.api.resources.common import (
     IfMatch,
     Integer,
     NoContent,
+    Number,
     Patch,
     deleted,
     edited,
@@ -200,6 +201,9 @@ class LeadPatch(Patch):
     utm_source: str | None = Field(default=None, max_length=100)
     utm_medium: str | None = Field(default=None, max_length=100)
     utm_campaign: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, min_length=1, max_length=60)
+    latitude: Number | None = Field(default=None, ge=-90, le=90)
+    longitude: Number | None = Field(default=None, ge=-180, le=180)
 
 
 @router.patch(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, Strict, field_validator
 
 from tenantry.api.deps import CtxDep, json_response
 from tenantry.api.idempotency import Written
-from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, Integer, write
+from tenantry.api.resources.common import ERRORS, IdempotencyKey, In, Integer, tagged, write
 from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import experiments as ex
@@ -216,7 +216,7 @@ def get_experiment(experiment_id: uuid.UUID, ctx: CtxDep) -> Response:
     ctx.principal.require(Action.READ)
     with ctx.read() as uow:
         body = _out(uow, experiment_id)
-    return json_response(body)
+    return tagged(body)
 
 
 def _transition(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -25,6 +26,7 @@ from tenantry.api.resources.common import (
     IdempotencyKey,
     In,
     Integer,
+    Number,
     Out,
     get_one,
     list_page,
@@ -57,6 +59,13 @@ class LeadIn(In):
     persona: Persona | None = None
     score: Integer = Field(default=0, ge=0, le=100)
     estimated_value_cents: Cents | None = None
+    category: str | None = Field(
+        default=None, min_length=1, max_length=60, description="What the prospect asks for."
+    )
+    latitude: Number | None = Field(
+        default=None, ge=-90, le=90, description="The prospect's place (rounded to 3 decimals)."
+    )
+    longitude: Number | None = Field(default=None, ge=-180, le=180)
 
 
 class LeadOut(Out):
@@ -85,6 +94,9 @@ class LeadOut(Out):
         default=None,
         description="The current score's explanation (as in the score history).",
     )
+    category: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
 
 class HotProspectOut(BaseModel):

@@ -82,6 +82,7 @@ DETACH = (
     ("commerce.bookings", "lead_id", "crm.leads"),
     ("commerce.bookings", "vehicle_id", "crm.vehicles"),
     ("insight.visibility_checks", "lead_id", "crm.leads"),
+    ("decisions.lead_assignments", "lead_id", "crm.leads"),
 )
 
 

@@ -8,7 +8,7 @@
 - `decisions.decisions`: the decision log (pseudonymous: the subject's keyed pseudonym only).
 
 Revision ID: 0750
-Revises: 0730
+Revises: 0740
 Create Date: 2026-12-06
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0750"
-down_revision: str | None = "0730"
+down_revision: str | None = "0740"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
