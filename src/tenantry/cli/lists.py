@@ -4,9 +4,9 @@ hot`, `tenantry vehicles tuv-due` and `tenantry customers search`.
 Entry point only: the figures and lists come from `tenantry.services.dashboard` and
 `tenantry.services.customer_search`, run as the tenant's owner (its permissions checked as for
 the API). The commands are plain functions, grouped here in Typer apps that `tenantry.cli.main`
-registers; `search_customers_command` can join any `customers` group. Nothing printed holds
-personal data in the clear: lists show ids and business fields, and a found customer's name,
-e-mail and phone are masked.
+registers; `search_customers_command` joins the `customers` group in `tenantry.cli.customers`.
+Nothing printed holds personal data in the clear: lists show ids and business fields, and a
+found customer's name, e-mail and phone are masked.
 """
 
 from __future__ import annotations
