@@ -123,7 +123,13 @@ def _embedded_server(pgdata: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
+        from pgserver.utils import PostmasterInfo
 
+        # A server that runs and is ready is used as it is: `get_server` would first wait for
+        # pgserver's machine-wide lock, which another process holds while it runs initdb.
+        running = PostmasterInfo.read_from_pgdata(pgdata.resolve())
+        if running is not None and running.is_running() and running.status == "ready":
+            return str(running.get_uri())
         # cleanup_mode=None keeps the server running after this process exits, so the URL
         # printed by `tenantry db url` stays usable; `tenantry db stop` ends it.
         server = pgserver.get_server(  # type: ignore[attr-defined]
