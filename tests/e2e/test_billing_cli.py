@@ -11,6 +11,7 @@ from tenantry.composition import open_database
 from tenantry.config import Settings
 from tenantry.models.enums import BookingStatus
 from tests.billing import booking, review
+from tests.cli_support import call
 from tests.conftest import make_tenant
 from tests.e2e.test_cli import env, run  # noqa: F401  (the module's environment fixture)
 
@@ -42,38 +43,42 @@ def test_an_operator_invoices_credits_refunds_and_compensates(
     match = re.search(r"invoice (INV-\d{4}-000001) \(paid, 70\.70 EUR\): (\S+)", issued)
     assert match, issued
     number, invoice = match.groups()
-    listed = json.loads(run(env, "invoices", "list", "--tenant", t.slug, "--format", "json").stdout)
+    listed = json.loads(
+        call(env, "invoices", "list", "--tenant", t.slug, "--format", "json").stdout
+    )
     assert [i["number"] for i in listed] == [number] and "billing_name" not in listed[0]
     shown = json.loads(
-        run(env, "invoices", "show", invoice, "--tenant", t.slug, "--format", "json").stdout
+        call(env, "invoices", "show", invoice, "--tenant", t.slug, "--format", "json").stdout
     )
     assert shown["billing_name"] == "E***" and len(shown["lines"]) == 2
     out = tmp_path / "invoice.pdf"
-    run(env, "invoices", "pdf", invoice, "--tenant", t.slug, "--out", str(out))
+    call(env, "invoices", "pdf", invoice, "--tenant", t.slug, "--out", str(out))
     assert out.read_bytes().startswith(b"%PDF-")
     credited = run(env, "invoices", "credit", invoice, "--tenant", t.slug,
                    "--amount", "10.00", "--reason", "cold starter").stdout  # fmt: skip
     assert re.search(r"credit_note CN-\d{4}-000001 \(issued, 10\.00 EUR\)", credited)
-    too_much = run(env, "invoices", "credit", invoice, "--tenant", t.slug, "--amount", "60.71",
+    too_much = call(env, "invoices", "credit", invoice, "--tenant", t.slug, "--amount", "60.71",
                    ok=False)  # fmt: skip
     assert "exceeds" in _one_line_failure(too_much)
-    refunded = run(env, "payments", "refund", str(payment.id), "--tenant", t.slug,
+    refunded = call(env, "payments", "refund", str(payment.id), "--tenant", t.slug,
                    "--amount", "12.50").stdout  # fmt: skip
     assert "refunded 12.50 EUR" in refunded and "booking fulfilled" in refunded
-    over = run(env, "payments", "refund", str(payment.id), "--tenant", t.slug, "--amount", "58.21",
+    over = call(env, "payments", "refund", str(payment.id), "--tenant", t.slug, "--amount", "58.21",
                ok=False)  # fmt: skip
     assert "5820 cents" in _one_line_failure(over)
-    bad = run(env, "payments", "refund", str(payment.id), "--tenant", t.slug, "--amount", "1.234",
+    bad = call(env, "payments", "refund", str(payment.id), "--tenant", t.slug, "--amount", "1.234",
               ok=False)  # fmt: skip
     assert bad.returncode == 2 and "--amount" in bad.stderr
     coupon = run(env, "coupons", "issue", "--review", str(complaint), "--tenant", t.slug)
     code = coupon.stdout.strip()
     assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code) and "7.07 EUR" in coupon.stderr
-    coupons = json.loads(run(env, "coupons", "list", "--tenant", t.slug, "--format", "json").stdout)
+    coupons = json.loads(
+        call(env, "coupons", "list", "--tenant", t.slug, "--format", "json").stdout
+    )
     assert len(coupons) == 1 and code not in json.dumps(coupons)
-    redeemed = run(env, "coupons", "redeem", code, "--tenant", t.slug,
+    redeemed = call(env, "coupons", "redeem", code, "--tenant", t.slug,
                    "--booking", str(visit.booking_id)).stdout  # fmt: skip
     assert "redeemed 7.07 EUR" in redeemed
-    again = run(env, "coupons", "redeem", code, "--tenant", t.slug,
+    again = call(env, "coupons", "redeem", code, "--tenant", t.slug,
                 "--booking", str(visit.booking_id), ok=False)  # fmt: skip
     assert "already been redeemed" in _one_line_failure(again)

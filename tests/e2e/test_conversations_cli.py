@@ -14,6 +14,7 @@ from tenantry.config import Settings
 from tenantry.conversations.threads import open_thread, post_message
 from tenantry.db.engine import Database
 from tenantry.services.resources import create_customer
+from tests.cli_support import call
 from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.test_cli import env as env  # the CLI's environment (a fixture)
 from tests.e2e.test_cli import run
@@ -51,17 +52,17 @@ def test_threads_list_and_show_mask_personal_data_unless_revealed(
     )
     assert [t["id"] for t in listed["threads"]] == [str(thread)]
     assert listed["threads"][0]["subject"] == "***"
-    masked = run(env, "threads", "show", str(thread), "--tenant", tenant.slug)
+    masked = call(env, "threads", "show", str(thread), "--tenant", tenant.slug)
     assert BODY not in masked.stdout and "***" in masked.stdout
     shown = json.loads(
-        run(
+        call(
             env, "threads", "show", str(thread), "--tenant", tenant.slug, "--reveal",
             "--format", "json",
         ).stdout
     )  # fmt: skip
     assert [m["body"] for m in shown["messages"]] == [BODY]
     assert shown["messages"][0]["storage"] == "chat" and shown["thread"]["subject"] == "Panne"
-    missing = run(env, "threads", "show", str(uuid.uuid4()), "--tenant", tenant.slug, ok=False)
+    missing = call(env, "threads", "show", str(uuid.uuid4()), "--tenant", tenant.slug, ok=False)
     assert missing.returncode == 1 and "not found" in missing.stderr
     assert "Traceback" not in missing.stderr
 
@@ -71,7 +72,7 @@ def test_messages_upkeep_is_idempotent_and_refuses_a_bad_time(env: dict[str, str
     args = ["messages", "upkeep", "--now", "2025-01-15T00:00:00Z", "--format", "json"]
     first = json.loads(run(env, *args).stdout)
     assert first["cutoff"].startswith("2024-10-17") and first["dropped"] == []
-    again = json.loads(run(env, *args).stdout)
+    again = json.loads(call(env, *args).stdout)
     assert again["partitions_created"] == 0 and again["default_partition_rows_deleted"] == 0
-    bad = run(env, "messages", "upkeep", "--now", "yesterday", ok=False)
+    bad = call(env, "messages", "upkeep", "--now", "yesterday", ok=False)
     assert bad.returncode == 2 and "--now" in bad.stderr

@@ -1,4 +1,8 @@
-"""`tenantry events ingest|relay|project` end to end, as a user runs them."""
+"""`tenantry events ingest|relay|project` end to end, as a user runs them.
+
+`run` starts `tenantry` as a subprocess; repeats and further cases of a command already run so
+call `main()` in this process (`in_process`, same environment).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from deltalake import DeltaTable
 
 from tenantry.config import Settings
 from tenantry.ids import uuid7
+from tests.cli_support import in_process
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +40,8 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def tenant_slug(env: dict[str, str]) -> str:
-    assert run(env, "db", "upgrade").returncode == 0
-    url = run(env, "db", "url").stdout.strip()
+    assert in_process(env, "db", "upgrade").returncode == 0
+    url = in_process(env, "db", "url").stdout.strip()
     slug = f"events-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url) as conn:
         conn.execute(
@@ -68,7 +73,7 @@ def test_ingest_relay_and_project_from_the_command_line(
     assert first.stderr == "tenantry: error: 1 of 6 lines rejected\n"
     assert "accepted 5, duplicate 0, suppressed 0, rejected 1" in first.stdout
     assert "line 6: event_type: unknown event type" in first.stdout
-    again = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
+    again = in_process(env, "events", "ingest", str(file), "--tenant", tenant_slug)
     assert "accepted 0, duplicate 5" in again.stdout
 
     relayed = run(env, "events", "relay", "--once")
@@ -91,7 +96,7 @@ def test_bad_input_is_one_line_on_stderr(
     assert missing.stderr.strip().startswith("tenantry: error: Invalid value for 'FILE'")
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
-    bad = run(env, "events", "ingest", str(broken), "--tenant", tenant_slug)
+    bad = in_process(env, "events", "ingest", str(broken), "--tenant", tenant_slug)
     assert bad.returncode == 1 and bad.stderr.strip() == "tenantry: error: 1 of 1 lines rejected"
     assert "line 1: the line is not valid JSON" in bad.stdout
 
@@ -124,7 +129,7 @@ def test_malformed_lines_are_rejected_with_their_line_numbers_and_the_rest_goes_
         )
         + b"\n"
     )
-    proc = run(env, "events", "ingest", str(file), "--tenant", tenant_slug)
+    proc = in_process(env, "events", "ingest", str(file), "--tenant", tenant_slug)
     assert proc.returncode == 1
     assert proc.stderr == "tenantry: error: 4 of 7 lines rejected\n"
     assert "accepted 3, duplicate 0, suppressed 0, rejected 4" in proc.stdout

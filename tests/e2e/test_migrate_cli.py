@@ -1,7 +1,8 @@
 """`tenantry migrate` as a user runs it: a subprocess against the session's server, sources on
 the logical-replication server. Bad input gives one line and exit 1; quarantine reasons name
 column and problem without the value; verify exits 1 on a difference; kill -9 of a load is
-resumed without loading a row twice.
+resumed without loading a row twice. Checks that need no process of their own (a refused
+mapping, a verify after a load) call the same `main()` in this process (`in_process`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from tenantry.config import Settings
 from tenantry.db.provider import DatabaseTarget
+from tests.cli_support import in_process
 from tests.conftest import create_database, drop_database
 from tests.integration.migrate.conftest import drop_source, make_source
 from tests.legacy.myhibachi.data import FERNET_KEY, FERNET_KEY_OLD
@@ -48,7 +50,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def target_url(env: dict[str, str]) -> str:
-    proc = cli(env, "db", "url")
+    proc = in_process(env, "db", "url")
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -100,7 +102,7 @@ def test_an_unreachable_source_is_one_line_without_the_password(env: dict[str, s
 
 
 def test_an_unknown_builtin_mapping_is_one_line(env: dict[str, str]) -> None:
-    proc = cli(
+    proc = in_process(
         env,
         "migrate",
         "plan",
@@ -118,7 +120,7 @@ def test_an_unknown_builtin_mapping_is_one_line(env: dict[str, str]) -> None:
 def test_a_mapping_file_that_is_not_toml_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[mapping\nname = 'x'\n")
-    proc = cli(
+    proc = in_process(
         env, "migrate", "plan", "--source", "postgresql://x@127.0.0.1:1/x", "--mapping", str(broken)
     )
     assert one_line_error(proc)
@@ -139,7 +141,7 @@ def test_a_mapping_naming_a_missing_column_is_refused_and_nothing_loads(
     assert "inhalt_fehlt" in text
     wrong = tmp_path / "carbot_wrong.toml"
     wrong.write_text(text)
-    plan = cli(env, "migrate", "plan", "--source", url, "--mapping", str(wrong))
+    plan = in_process(env, "migrate", "plan", "--source", url, "--mapping", str(wrong))
     assert plan.returncode == 1
     assert "inhalt_fehlt" in plan.stderr and "Traceback" not in plan.stderr
     run = unique("missingcol")
@@ -245,7 +247,7 @@ def test_verify_exits_0_when_equal_and_1_naming_a_difference(
     run = unique("cliverify")
     args = ("--source", url, "--mapping", "carbot", "--run", run)
     assert cli(env, "migrate", "load", *args).returncode == 0
-    equal = cli(env, "migrate", "verify", *args, "--format", "json")
+    equal = in_process(env, "migrate", "verify", *args, "--format", "json")
     assert equal.returncode == 0, equal.stdout[-2000:] + equal.stderr[-2000:]
     assert json.loads(equal.stdout)["equal"] is True
     key, cid = (
@@ -259,7 +261,7 @@ def test_verify_exits_0_when_equal_and_1_naming_a_difference(
     )  # type: ignore[misc]
     with psycopg.connect(target_url, autocommit=True) as conn:
         conn.execute("UPDATE commerce.services SET name = name || ' x' WHERE id = %s", (cid,))
-    differ = cli(env, "migrate", "verify", *args, "--format", "json")
+    differ = in_process(env, "migrate", "verify", *args, "--format", "json")
     assert differ.returncode == 1
     report = json.loads(differ.stdout)
     assert report["differences"] == [

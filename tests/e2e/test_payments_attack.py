@@ -39,9 +39,9 @@ from tenantry.payments.sources import parse_email, read_path
 from tenantry.payments.sources.camt import parse_camt053
 from tenantry.payments.sources.swift_mt940 import parse_mt940
 from tenantry.payments.trust import DkimVerifier, parse_keys_file
+from tests.cli_support import call
 from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.test_cli import env as env  # the CLI's environment (a fixture)
-from tests.e2e.test_cli import run
 from tests.payments_support import notice, open_booking
 
 
@@ -222,14 +222,14 @@ def test_review_match_reads_amount_in_the_notices_currency(
     [out] = _record(cli_db, tenant, [notice(5_000, "Nobody Known", currency="JPY")])
     assert out.status == "needs_review"
     args = ["payments", "review", "match", str(out.notification_id), "--booking", str(yen.id)]
-    proc = run(env, *args, "--tenant", tenant.slug, "--amount", "5000", ok=False)
+    proc = call(env, *args, "--tenant", tenant.slug, "--amount", "5000", ok=False)
     assert proc.returncode == 0, proc.stderr
     with cli_db.tenant_uow(tenant.id) as uow:
         amounts = uow.session.scalars(
             sa.select(Payment.amount_cents).where(Payment.tenant_id == tenant.id)
         ).all()  # fmt: skip
     assert amounts == [5_000]  # 5,000 yen, not 500,000
-    listed = run(env, "payments", "review", "list", "--status", "matched", "--tenant", tenant.slug)
+    listed = call(env, "payments", "review", "list", "--status", "matched", "--tenant", tenant.slug)
     assert "5000 JPY" in listed.stdout  # not "50.00 JPY"
 
 

@@ -21,6 +21,7 @@ from tenantry.demo.payment_mail import (
     write_mail,
 )
 from tenantry.domain.bookings import booking_code
+from tests.cli_support import call
 from tests.conftest import make_tenant
 from tests.e2e.test_cli import env as env  # the CLI's environment (a fixture)
 from tests.e2e.test_cli import run
@@ -91,16 +92,16 @@ def test_import_matches_signed_mails_queues_the_rest_and_reimport_changes_nothin
     assert by_file["new/4-newsletter.eml"]["status"] == "rejected"
     assert "Erika" not in proc.stderr and "Mustermann" not in proc.stdout
 
-    again = run(env, "payments", "import", str(maildir), "--tenant", tenant.slug, "--json")
+    again = call(env, "payments", "import", str(maildir), "--tenant", tenant.slug, "--json")
     statuses = {json.loads(line)["status"] for line in again.stdout.splitlines()}
     assert statuses == {"duplicate", "rejected"}
 
     queue = json.loads(
-        run(env, "payments", "review", "list", "--tenant", tenant.slug, "--format", "json").stdout
+        call(env, "payments", "review", "list", "--tenant", tenant.slug, "--format", "json").stdout
     )
     [queued] = queue["notifications"]
     assert queued["payer_name"] == "***" and queued["trust"] != "verified"
-    done = run(
+    done = call(
         env,
         "payments",
         "review",
@@ -119,9 +120,9 @@ def test_bad_input_is_one_line_and_changes_nothing(env: dict[str, str], tmp_path
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     garbage = tmp_path / "garbage.eml"
     garbage.write_bytes(b"\x00\xff" * 1000)
-    unknown = run(env, "payments", "import", str(garbage), "--tenant", "no-such-tenant", ok=False)
+    unknown = call(env, "payments", "import", str(garbage), "--tenant", "no-such-tenant", ok=False)
     assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1
-    wrong = run(
+    wrong = call(
         env,
         "payments",
         "review",

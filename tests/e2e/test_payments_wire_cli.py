@@ -36,6 +36,7 @@ from tenantry.demo.payment_mail import (
 from tenantry.models import Booking, Payment, PaymentNotification
 from tenantry.payments.cursors import DatabaseCursors
 from tenantry.payments.trust import DkimVerifier
+from tests.cli_support import in_process
 from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.test_cli import env, run  # noqa: F401  (the module's environment fixture)
 from tests.imap_server import ImapTestServer
@@ -97,22 +98,22 @@ def test_an_operator_sets_lists_rotates_and_revokes_a_stripe_secret(
                      stdin=SECRET + "\n")  # fmt: skip
     assert added.returncode == 0, added.stderr
     first = added.stdout.strip()
-    rolled = tenantry(env, "payments", "stripe-secret", "set", "--tenant", shop.slug,
-                      "--from-env", "ROLLED", "--label", "rolled",
-                      extra={"ROLLED": "whsec_cli_rolled_0123456789"})  # fmt: skip
+    rolled = in_process({**env, "ROLLED": "whsec_cli_rolled_0123456789"},
+                        "payments", "stripe-secret", "set", "--tenant", shop.slug,
+                        "--from-env", "ROLLED", "--label", "rolled")  # fmt: skip
     assert rolled.returncode == 0, rolled.stderr
-    listed = tenantry(env, "payments", "stripe-secret", "list", "--tenant", shop.slug,
-                      "--format", "json")  # fmt: skip
+    listed = in_process(env, "payments", "stripe-secret", "list", "--tenant", shop.slug,
+                        "--format", "json")  # fmt: skip
     rows = json.loads(listed.stdout)
     assert [r["id"] for r in rows] == [first, rolled.stdout.strip()]
     assert [r["secret"] for r in rows] == ["whsec_****abcd", "whsec_****6789"]
     assert SECRET not in listed.stdout + added.stdout + added.stderr
-    table = tenantry(env, "payments", "stripe-secret", "list", "--tenant", shop.slug)
+    table = in_process(env, "payments", "stripe-secret", "list", "--tenant", shop.slug)
     assert "whsec_****abcd" in table.stdout and SECRET not in table.stdout
-    revoked = tenantry(env, "payments", "stripe-secret", "revoke", first, "--tenant", shop.slug)
+    revoked = in_process(env, "payments", "stripe-secret", "revoke", first, "--tenant", shop.slug)
     assert revoked.returncode == 0 and "revoked" in revoked.stderr
-    rows = json.loads(tenantry(env, "payments", "stripe-secret", "list", "--tenant", shop.slug,
-                               "--format", "json").stdout)  # fmt: skip
+    rows = json.loads(in_process(env, "payments", "stripe-secret", "list", "--tenant", shop.slug,
+                                 "--format", "json").stdout)  # fmt: skip
     assert rows[0]["revoked_at"] is not None and rows[1]["revoked_at"] is None
 
 
@@ -135,7 +136,7 @@ def test_usage_errors_are_one_line_and_exit_2(
     code: int,
     says: str,
 ) -> None:
-    proc = tenantry(env, "payments", *args)
+    proc = in_process(env, "payments", *args)
     assert proc.returncode == code
     assert says in proc.stderr and "Traceback" not in proc.stderr
     assert "pw@" not in proc.stderr
@@ -147,8 +148,8 @@ def test_a_secret_missing_from_stdin_or_env_is_one_line_and_exit_1(
 ) -> None:
     empty = tenantry(env, "payments", "stripe-secret", "set", "--tenant", shop.slug)
     assert empty.returncode == 1 and len(empty.stderr.strip().splitlines()) == 1
-    unset = tenantry(env, "payments", "stripe-secret", "set", "--tenant", shop.slug,
-                     "--from-env", "TENANTRY_TEST_UNSET_VARIABLE")  # fmt: skip
+    unset = in_process(env, "payments", "stripe-secret", "set", "--tenant", shop.slug,
+                       "--from-env", "TENANTRY_TEST_UNSET_VARIABLE")  # fmt: skip
     assert unset.returncode == 1 and "TENANTRY_TEST_UNSET_VARIABLE" in unset.stderr
     short = tenantry(env, "payments", "stripe-secret", "set", "--tenant", shop.slug,
                      stdin="whsec_x")  # fmt: skip

@@ -1,5 +1,9 @@
 """`tenantry pipeline run|status` as a user runs them, on a lake of generated events (no
-database needed), and the demo's pipeline part (on a database of its own)."""
+database needed), and the demo's pipeline part (on a database of its own).
+
+`run` starts `tenantry` as a subprocess; a second look at the same command (its JSON, another
+bad value) calls `main()` in this process (`call`).
+"""
 
 from __future__ import annotations
 
@@ -26,18 +30,28 @@ from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.lakeio import register
 from tenantry.pipeline.runner import run_pipeline
 from tenantry.pipeline.synthetic import EventSpec, generate_events, synthetic_tenant_ids
+from tests.cli_support import in_process
 from tests.conftest import make_tenant
 from tests.integration.pipeline.conftest import append_raw, raw_event
 from tests.private_db import private_database
 
 
-def run(home: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-    env |= {"TENANTRY_HOME": str(home), "COLUMNS": "200"}
+    return env | {"TENANTRY_HOME": str(home), "COLUMNS": "200"}
+
+
+def run(home: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("tenantry")
     proc = subprocess.run(
-        [str(exe), *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [str(exe), *args], env=_env(home), capture_output=True, text=True, timeout=300, check=False
     )
+    assert proc.returncode == code, proc.stderr
+    return proc
+
+
+def call(home: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = in_process(_env(home), *args)
     assert proc.returncode == code, proc.stderr
     return proc
 
@@ -54,7 +68,7 @@ def home(tmp_path: Path) -> Path:
 def test_run_builds_the_lake_then_reports_nothing_new(home: Path) -> None:
     first = run(home, "pipeline", "run")
     assert "published" in first.stdout and "fact_onboarding_steps" in first.stdout
-    again = run(home, "pipeline", "run")
+    again = call(home, "pipeline", "run")
     assert "Nothing new" in again.stdout
 
 
@@ -63,8 +77,8 @@ def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
     text = run(home, "pipeline", "status").stdout
     for heading in ("Source freshness", "Lake tables", "Last runs", "Data-quality report"):
         assert heading in text
-    data = json.loads(run(home, "pipeline", "status", "--format", "json").stdout)
-    assert json.loads(run(home, "pipeline", "status", "--json").stdout).keys() == data.keys()
+    data = json.loads(call(home, "pipeline", "status", "--format", "json").stdout)
+    assert json.loads(call(home, "pipeline", "status", "--json").stdout).keys() == data.keys()
     # every source ingestion and the relay really write, each with data from the generator
     assert {s["source"] for s in data["sources"]} == {"api", "bulk", "outbox"}
     assert all(s["age_seconds"] is not None for s in data["sources"])
@@ -77,11 +91,11 @@ def test_status_shows_sources_tables_runs_and_dq(home: Path) -> None:
 def test_bad_input_is_one_line_on_stderr(tmp_path: Path) -> None:
     empty = run(tmp_path, "pipeline", "run", code=1)
     assert empty.stderr.strip() == "tenantry: error: the raw event table is empty: nothing to build"
-    bad = run(tmp_path, "pipeline", "run", "--as-of", "yesterday", code=2)
+    bad = call(tmp_path, "pipeline", "run", "--as-of", "yesterday", code=2)
     assert bad.stderr.strip() == (
         "tenantry: error: Invalid value for '--as-of': must be a date (YYYY-MM-DD)"
     )
-    early = run(tmp_path, "pipeline", "run", "--as-of", "1999-12-31", code=2)
+    early = call(tmp_path, "pipeline", "run", "--as-of", "1999-12-31", code=2)
     assert "between 2000-01-01 and" in early.stderr
 
 

@@ -7,6 +7,7 @@ import json
 from tenantry.composition import open_database
 from tenantry.config import Settings
 from tenantry.models import Service
+from tests.cli_support import call
 from tests.conftest import make_tenant
 from tests.e2e.test_cli import env, run  # noqa: F401  (the module's environment fixture)
 
@@ -28,7 +29,7 @@ def test_an_operator_sets_up_a_workshop_and_sees_its_free_slots(
     loc = str(t.locations[0])
     run(env, "hours", "set", "--tenant", t.slug, "--location", "loc-0",
         "--interval", "mon=08:00-12:00", "--interval", "mon=13:00-17:00")  # fmt: skip
-    shown = json.loads(run(env, "hours", "show", "--tenant", t.slug, "--location", loc,
+    shown = json.loads(call(env, "hours", "show", "--tenant", t.slug, "--location", loc,
                            "--format", "json").stdout)  # fmt: skip
     assert shown == [
         {"weekday": 1, "opens": "08:00", "closes": "12:00"},
@@ -36,13 +37,13 @@ def test_an_operator_sets_up_a_workshop_and_sees_its_free_slots(
     ]
     lift = run(env, "resources", "add", "--tenant", t.slug, "--location", loc,
                "--kind", "lift", "--name", "Lift 1").stdout.strip()  # fmt: skip
-    run(env, "resources", "require", "--tenant", t.slug, "--service", str(service.id),
+    call(env, "resources", "require", "--tenant", t.slug, "--service", str(service.id),
         "--need", "lift=1", "--buffer-after", "30")  # fmt: skip
     listed = json.loads(
-        run(env, "resources", "list", "--tenant", t.slug, "--format", "json").stdout
+        call(env, "resources", "list", "--tenant", t.slug, "--format", "json").stdout
     )
     assert [r["id"] for r in listed] == [lift]
-    run(env, "hours", "close", "--tenant", t.slug, "--location", loc, "--date", "2027-03-08")
+    call(env, "hours", "close", "--tenant", t.slug, "--location", loc, "--date", "2027-03-08")
     slots = json.loads(
         run(env, "availability", "--tenant", t.slug, "--location", loc,
             "--service", str(service.id), "--from", "2027-03-01T00:00+01:00",
@@ -58,10 +59,10 @@ def test_an_operator_sets_up_a_workshop_and_sees_its_free_slots(
 
 
 def test_bad_scheduling_input_is_one_line_and_a_failure(env: dict[str, str]) -> None:  # noqa: F811
-    bad = run(env, "hours", "set", "--tenant", "x", "--location", "y",
+    bad = call(env, "hours", "set", "--tenant", "x", "--location", "y",
               "--interval", "mon=25:00-26:00x", ok=False)  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     t = "00000000-0000-7000-8000-000000000000"
-    far = run(env, "availability", "--tenant", t, "--location", t, "--service", t,
+    far = call(env, "availability", "--tenant", t, "--location", t, "--service", t,
               "--from", "2027-01-01T00:00Z", "--to", "2037-01-01T00:00", ok=False)  # fmt: skip
     assert far.returncode == 2 and "timezone" in far.stderr

@@ -25,6 +25,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenantry.api.problems import send_problem
+from tenantry.domain.text import unstorable_text
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -42,13 +43,7 @@ MAX_JSON_DEPTH = 64
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 # One escape sequence: backslashes only occur inside strings, each starts exactly one escape.
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _NUL_MESSAGE = "text must not contain NUL characters or unpaired UTF-16 surrogates"
-
-
-def unstorable_text(text: str) -> bool:
-    """Whether `text` holds a character PostgreSQL cannot store (NUL, a lone surrogate)."""
-    return _UNSTORABLE.search(text) is not None
 
 
 def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -1,4 +1,5 @@
-"""`tenantry customers show|edit`: one customer with its ETag, and changing one.
+"""`tenantry customers show|edit|search`: one customer with its ETag, changing one, and finding
+customers (`search` is `tenantry.cli.lists`' command, joined to this group here).
 
 A customer is personal data: `show` masks every sealed field (`e***@example.org`) unless
 `--reveal` is given, and `edit` names the fields it changed, never their values. Both read
@@ -17,6 +18,7 @@ from tenantry.api.resources.crm import CustomerOut
 from tenantry.api.resources.edit_crm import CustomerPatch
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.edits import IF_MATCH, SET, mask, patch_body, print_record
+from tenantry.cli.lists import search_customers_command
 from tenantry.cli.locations import operator
 from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
 from tenantry.models import Customer
@@ -81,3 +83,6 @@ def edit(
             out = CustomerOut.model_validate(changed)
             uow.commit()
     print(f"updated customer {out.id}: {', '.join(sorted(changes))}; ETag {etag_of(out)}")
+
+
+app.command("search")(search_customers_command)

@@ -4,9 +4,9 @@ hot`, `tenantry vehicles tuv-due` and `tenantry customers search`.
 Entry point only: the figures and lists come from `tenantry.services.dashboard` and
 `tenantry.services.customer_search`, run as the tenant's owner (its permissions checked as for
 the API). The commands are plain functions, grouped here in Typer apps that `tenantry.cli.main`
-registers; `search_customers_command` can join any `customers` group. Nothing printed holds
-personal data in the clear: lists show ids and business fields, and a found customer's name,
-e-mail and phone are masked.
+registers; `search_customers_command` joins the `customers` group in `tenantry.cli.customers`.
+Nothing printed holds personal data in the clear: lists show ids and business fields, and a
+found customer's name, e-mail and phone are masked.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from tenantry.cli import lead_models, partners
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, location_ref, tenant_option
@@ -291,3 +292,9 @@ def search_customers_command(
     for r in rows:
         out.add_row(r["id"], r["home_location_id"] or "-", r["name"], r["email"], r["phone"])
     show(out)
+
+
+# The lead model, rescoring and partner routing are commands of `tenantry leads` too.
+leads_app.add_typer(lead_models.model_app, name="model")
+leads_app.command("rescore")(lead_models.rescore_command)
+leads_app.command("route")(partners.route)

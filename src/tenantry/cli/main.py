@@ -5,6 +5,9 @@ anything else that stops a command (a tenantry error, an unusable setting, file 
 unexpected exception) is one line and exit 1, never a traceback. `--debug` (or
 `TENANTRY_DEBUG=1`) adds the traceback of an unexpected exception. No command prints personal
 data.
+
+The subcommands are listed by name in `COMMANDS` and imported only when the command line names
+one (see `tenantry.cli.lazy`), so a command starts without loading every other one.
 """
 
 from __future__ import annotations
@@ -22,33 +25,11 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from tenantry import __version__
-from tenantry.api.guard import unstorable_text
-from tenantry.cli import apikeys as apikeys_cmd
-from tenantry.cli import audit as audit_cmd
-from tenantry.cli import billing as billing_cmd
-from tenantry.cli import conversations as conversations_cmd
-from tenantry.cli import customers as customers_cmd
-from tenantry.cli import db as db_cmd
-from tenantry.cli import demo as demo_cmd
-from tenantry.cli import events as events_cmd
-from tenantry.cli import evidence as evidence_cmd
-from tenantry.cli import experiments as experiments_cmd
-from tenantry.cli import lead_models as lead_models_cmd
-from tenantry.cli import lists as lists_cmd
-from tenantry.cli import locations as locations_cmd
-from tenantry.cli import migrate as migrate_cmd
-from tenantry.cli import partners as partners_cmd
-from tenantry.cli import payments as payments_cmd
-from tenantry.cli import pipeline as pipeline_cmd
-from tenantry.cli import privacy as privacy_cmd
-from tenantry.cli import scheduling as scheduling_cmd
-from tenantry.cli import seed as seed_cmd
-from tenantry.cli import serve as serve_cmd
-from tenantry.cli import tenants as tenants_cmd
-from tenantry.cli import vc as vc_cmd
 from tenantry.cli.failures import describe
+from tenantry.cli.lazy import LazyCommands, load_target
+from tenantry.domain.text import unstorable_text
 
-__all__ = ["app", "build_command", "entrypoint", "main"]
+__all__ = ["COMMANDS", "app", "build_command", "entrypoint", "main"]
 
 app = typer.Typer(
     name="tenantry",
@@ -60,44 +41,46 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-app.add_typer(tenants_cmd.app, name="tenants")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(privacy_cmd.privacy_app, name="privacy")
-app.add_typer(privacy_cmd.keys_app, name="keys")
-app.add_typer(privacy_cmd.retention_app, name="retention")
-app.add_typer(privacy_cmd.consent_app, name="consent")
-app.add_typer(privacy_cmd.dsar_app, name="dsar")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(events_cmd.app, name="events")
-app.add_typer(pipeline_cmd.app, name="pipeline")
-app.add_typer(apikeys_cmd.app, name="apikeys")
-app.add_typer(migrate_cmd.app, name="migrate")
-app.add_typer(vc_cmd.app, name="vc")
-app.add_typer(evidence_cmd.app, name="evidence")
-app.add_typer(conversations_cmd.threads_app, name="threads")
-app.add_typer(conversations_cmd.messages_app, name="messages")
-app.add_typer(lists_cmd.dashboard_app, name="dashboard")
-app.add_typer(lists_cmd.leads_app, name="leads")
-app.add_typer(lists_cmd.vehicles_app, name="vehicles")
-app.add_typer(scheduling_cmd.resources_app, name="resources")
-app.add_typer(scheduling_cmd.hours_app, name="hours")
-app.command("availability")(scheduling_cmd.availability)
-app.add_typer(locations_cmd.app, name="locations")
-app.add_typer(payments_cmd.app, name="payments")
-app.add_typer(customers_cmd.app, name="customers")
-customers_cmd.app.command("search")(lists_cmd.search_customers_command)
-lists_cmd.leads_app.add_typer(lead_models_cmd.model_app, name="model")
-lists_cmd.leads_app.command("rescore")(lead_models_cmd.rescore_command)
-app.command("seed")(seed_cmd.seed)
-app.command("demo")(demo_cmd.demo)
-app.command("serve")(serve_cmd.serve)
-app.add_typer(billing_cmd.invoices_app, name="invoices")
-app.add_typer(billing_cmd.coupons_app, name="coupons")
-app.add_typer(experiments_cmd.app, name="experiments")
-app.add_typer(partners_cmd.partners_app, name="partners")
-app.add_typer(partners_cmd.credits_app, name="credits")
-app.add_typer(partners_cmd.assignments_app, name="assignments")
-lists_cmd.leads_app.command("route")(partners_cmd.route)
+
+# The subcommands, in the order `tenantry --help` lists them: a name and where its Typer app (a
+# group) or function (a command) lives. A module is imported only when the command line names
+# one of its commands (see `tenantry.cli.lazy`). A new command group is one line here.
+COMMANDS: dict[str, str] = {
+    "availability": "tenantry.cli.scheduling:availability",
+    "seed": "tenantry.cli.seed:seed",
+    "demo": "tenantry.cli.demo:demo",
+    "serve": "tenantry.cli.serve:serve",
+    "tenants": "tenantry.cli.tenants:app",
+    "db": "tenantry.cli.db:app",
+    "privacy": "tenantry.cli.privacy:privacy_app",
+    "keys": "tenantry.cli.privacy:keys_app",
+    "retention": "tenantry.cli.privacy:retention_app",
+    "consent": "tenantry.cli.privacy:consent_app",
+    "dsar": "tenantry.cli.privacy:dsar_app",
+    "audit": "tenantry.cli.audit:app",
+    "events": "tenantry.cli.events:app",
+    "pipeline": "tenantry.cli.pipeline:app",
+    "apikeys": "tenantry.cli.apikeys:app",
+    "migrate": "tenantry.cli.migrate:app",
+    "vc": "tenantry.cli.vc:app",
+    "evidence": "tenantry.cli.evidence:app",
+    "threads": "tenantry.cli.conversations:threads_app",
+    "messages": "tenantry.cli.conversations:messages_app",
+    "dashboard": "tenantry.cli.lists:dashboard_app",
+    "leads": "tenantry.cli.lists:leads_app",
+    "vehicles": "tenantry.cli.lists:vehicles_app",
+    "resources": "tenantry.cli.scheduling:resources_app",
+    "hours": "tenantry.cli.scheduling:hours_app",
+    "locations": "tenantry.cli.locations:app",
+    "payments": "tenantry.cli.payments:app",
+    "customers": "tenantry.cli.customers:app",
+    "invoices": "tenantry.cli.billing:invoices_app",
+    "coupons": "tenantry.cli.billing:coupons_app",
+    "experiments": "tenantry.cli.experiments:app",
+    "partners": "tenantry.cli.partners:partners_app",
+    "credits": "tenantry.cli.partners:credits_app",
+    "assignments": "tenantry.cli.partners:assignments_app",
+}
 
 _debug = False
 
@@ -127,19 +110,28 @@ def _root(
 
 
 def _short_help(command: Command) -> None:
-    """Each subcommand's listing shows its first paragraph whole, on as many lines as it needs
-    (Click would cut it short with '...')."""
+    """A command's listing shows its first paragraph whole, on as many lines as it needs (Click
+    would cut it short with '...'); so do its subcommands'."""
+    if command.help and not command.short_help:
+        command.short_help = " ".join(command.help.strip().split("\n\n")[0].split())
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
-            if sub.help and not sub.short_help:
-                sub.short_help = " ".join(sub.help.strip().split("\n\n")[0].split())
             _short_help(sub)
 
 
 def build_command() -> Command:
-    """The Click command tree of `tenantry`."""
+    """The Click command tree of `tenantry`; the subcommands in `COMMANDS` are built when they
+    are first looked up."""
     command = typer.main.get_command(app)
-    _short_help(command)
+    assert isinstance(command, TyperGroup)
+    for sub in command.commands.values():
+        _short_help(sub)
+    command.commands = LazyCommands(
+        command.commands,
+        COMMANDS,
+        load=lambda name, target: load_target(app, name, target),
+        prepare=_short_help,
+    )
     return command
 
 

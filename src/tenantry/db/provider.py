@@ -116,6 +116,24 @@ def _as_psycopg(url: URL) -> URL:
     return url.set(drivername="postgresql+psycopg")
 
 
+def _running_server(pgdata: Path) -> str | None:
+    """The URI of a server that already runs and is ready in `pgdata`, else None.
+
+    `get_server` would first wait for pgserver's machine-wide lock, which another process
+    holds while it runs initdb. `pgserver.utils.PostmasterInfo` is not part of pgserver's
+    documented API: where it is missing or changed, this returns None and `get_server` runs.
+    """
+    try:
+        from pgserver.utils import PostmasterInfo
+
+        running = PostmasterInfo.read_from_pgdata(pgdata)
+        if running is not None and running.is_running() and running.status == "ready":
+            return str(running.get_uri())
+    except (ImportError, AttributeError, TypeError, ValueError, OSError):
+        return None
+    return None
+
+
 def _embedded_server(pgdata: Path) -> str:
     """Start (or attach to) the embedded server and return its superuser URI."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +142,9 @@ def _embedded_server(pgdata: Path) -> str:
         warnings.simplefilter("ignore")
         import pgserver
 
+        running = _running_server(pgdata.resolve())
+        if running is not None:
+            return running
         # cleanup_mode=None keeps the server running after this process exits, so the URL
         # printed by `tenantry db url` stays usable; `tenantry db stop` ends it.
         server = pgserver.get_server(  # type: ignore[attr-defined]
