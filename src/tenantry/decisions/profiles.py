@@ -1,0 +1,261 @@
+"""User profiles for decisions: the subject and consent from the database, the segments and
+features from the lake, cached in the serving process.
+
+`LakeProfileSource.profile(uow, user_id)` answers for a member of the unit of work's tenant:
+its data subject and whether that subject has active `personalisation` consent are read from
+the database on every call (`privacy.members`, the rule ingestion uses: one statement for the
+member, one for the subject and its consent), so a consent withdrawal or an erasure stops
+personalization with the next request. The lake part (the latest `segments` row, `dim_user`'s
+communication preferences and the latest `ml_user_features.preferred_comm_tone`) comes from
+`LakeFeatureCache`: per tenant, a dict by pseudonym (`user_key`) loaded with DuckDB from the
+Delta tables' current files. The cache never reads the disk for a request once a tenant is
+loaded: `poll()` compares the three tables' Delta versions (one small log listing each) and
+reloads the cached tenants when the pipeline (or the lake erasure) has published a new one;
+`start()` runs `poll()` in a thread every `interval` seconds (one second by default).
+
+A user without consent gets an empty context: nothing of the lake is used for them. This
+module reads only; it writes neither the database nor the lake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import duckdb
+from deltalake import DeltaTable
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS, Context, Profile
+from tenantry.errors import NotFoundError
+from tenantry.lake.vocabulary import TONES
+from tenantry.models.enums import ConsentPurpose
+from tenantry.pipeline.catalog import model, model_path
+from tenantry.pipeline.lakeio import open_table, register
+from tenantry.privacy.members import member_subjects
+from tenantry.privacy.vault import keyring
+
+__all__ = ["LakeFeatureCache", "LakeFeatures", "LakeProfileSource", "comm_prefs_of"]
+
+_log = logging.getLogger("tenantry.decisions.profiles")
+_TABLES = ("segments", "ml_user_features", "dim_user")
+_ENGAGEMENT = ("low", "medium", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class LakeFeatures:
+    """What the lake knows of one user; None where it has nothing (or nothing valid)."""
+
+    persona: str | None = None
+    onb_day: str | None = None
+    engagement_level: str | None = None
+    comm_prefs: str | None = None
+    preferred_comm_tone: str | None = None
+
+    def context(self) -> Context:
+        return Context(persona=self.persona, comm_prefs=self.comm_prefs, onb_day=self.onb_day)
+
+
+def comm_prefs_of(prefs: str | None) -> str | None:
+    """`dim_user.communication_prefs` (the JSON object of the onboarding events) as the
+    context's "tone/address"; None unless both are present and known."""
+    if not prefs:
+        return None
+    try:
+        value = json.loads(prefs)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    text = f"{value.get('tone')}/{value.get('address')}"
+    return text if text in COMM_PREFS else None
+
+
+def _known(value: object, allowed: tuple[str, ...]) -> str | None:
+    return value if isinstance(value, str) and value in allowed else None
+
+
+# The latest row per user of each table, for one tenant.
+_SEGMENTS = """
+SELECT user_key, persona_current, onb_day_bucket, engagement_level FROM segments
+WHERE tenant_id = $t
+QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY segment_date DESC) = 1
+"""
+_FEATURES = """
+SELECT user_key, preferred_comm_tone FROM ml_user_features
+WHERE tenant_id = $t
+QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY feature_date DESC) = 1
+"""
+_USERS = "SELECT user_key, communication_prefs FROM dim_user WHERE tenant_id = $t"
+
+
+class LakeFeatureCache:
+    """Per tenant: pseudonym -> `LakeFeatures`, from the lake under `home`.
+
+    `features(tenant)` loads a tenant on its first use and then answers from memory. `poll()`
+    reloads every cached tenant when a table's Delta version changed since the last load;
+    `start()`/`stop()` run it in a daemon thread every `interval` seconds. At most
+    `max_tenants` tenants stay cached (the least recently loaded goes first).
+    """
+
+    def __init__(self, home: Path, *, interval: float = 1.0, max_tenants: int = 1024) -> None:
+        self.home = home
+        self.interval = interval
+        self.max_tenants = max_tenants
+        self._tenants: dict[uuid.UUID, Mapping[str, LakeFeatures]] = {}
+        self._versions: tuple[int, ...] | None = None
+        self._tables: dict[str, DeltaTable] = {}
+        self._lock = threading.Lock()  # one load or poll at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.loads = 0  # tenant loads so far (tests and metrics)
+
+    # -- versions ------------------------------------------------------------------------
+
+    def versions(self) -> tuple[int, ...]:
+        """The current Delta version of each table (-1: none yet). A table opened before is
+        brought up to date incrementally: only the log entries after its version are read."""
+        out = []
+        for name in _TABLES:
+            dt = self._tables.get(name)
+            if dt is None:
+                dt = open_table(model_path(self.home, model(name)))
+                if dt is None:
+                    out.append(-1)
+                    continue
+                self._tables[name] = dt
+            else:
+                dt.update_incremental()
+            out.append(int(dt.version()))
+        return tuple(out)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self, tenant_id: uuid.UUID) -> Mapping[str, LakeFeatures]:
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            for name in _TABLES:
+                m = model(name)
+                register(con, name, model_path(self.home, m), m.schema, partition_by=m.partition_by)
+            t = {"t": str(tenant_id)}
+            segments = con.execute(_SEGMENTS, t).fetchall()
+            tones = dict(con.execute(_FEATURES, t).fetchall())
+            prefs = dict(con.execute(_USERS, t).fetchall())
+        finally:
+            con.close()
+        self.loads += 1
+        out: dict[str, LakeFeatures] = {}
+        seen = {key for key, *_ in segments} | tones.keys() | prefs.keys()
+        by_key = {key: rest for key, *rest in segments}
+        for key in seen:
+            persona, bucket, engagement = by_key.get(key, (None, None, None))
+            out[key] = LakeFeatures(
+                persona=_known(persona, PERSONAS),
+                onb_day=_known(bucket, ONB_DAY_BUCKETS),
+                engagement_level=_known(engagement, _ENGAGEMENT),
+                comm_prefs=comm_prefs_of(prefs.get(key)),
+                preferred_comm_tone=_known(tones.get(key), TONES),
+            )
+        return MappingProxyType(out)
+
+    def features(self, tenant_id: uuid.UUID) -> Mapping[str, LakeFeatures]:
+        """The tenant's users by pseudonym (loaded now if the tenant is not cached)."""
+        found = self._tenants.get(tenant_id)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._tenants.get(tenant_id)
+            if found is None:
+                if self._versions is None:
+                    self._versions = self.versions()
+                found = self._store(tenant_id, self._load(tenant_id))
+        return found
+
+    def _store(
+        self, tenant_id: uuid.UUID, features: Mapping[str, LakeFeatures]
+    ) -> Mapping[str, LakeFeatures]:
+        tenants = dict(self._tenants)  # replaced, never changed: readers take no lock
+        tenants.pop(tenant_id, None)
+        while len(tenants) >= self.max_tenants:
+            del tenants[next(iter(tenants))]
+        tenants[tenant_id] = features
+        self._tenants = tenants
+        return features
+
+    def poll(self) -> bool:
+        """Reload the cached tenants if the lake published a new table version since the last
+        load; True if it did. The versions are taken before the reads, so a publish during a
+        reload is found by the next poll."""
+        with self._lock:
+            current = self.versions()
+            if current == self._versions:
+                return False
+            self._versions = current
+            for tenant_id in list(self._tenants):
+                self._store(tenant_id, self._load(tenant_id))
+            return True
+
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        tenants = dict(self._tenants)
+        tenants.pop(tenant_id, None)
+        self._tenants = tenants
+
+    # -- the refresher thread ------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None or self.interval <= 0:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="lake-features", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # a broken lake must not stop the refresher; the cache serves on
+                _log.exception("refreshing the lake features failed")
+
+
+class LakeProfileSource:
+    """The `ProfileSource` of the serving process: consent from the database per call, the
+    lake's segments and features from a `LakeFeatureCache`."""
+
+    def __init__(self, lake: LakeFeatureCache) -> None:
+        self.lake = lake
+
+    def profile(self, uow: UnitOfWork, user_id: uuid.UUID) -> Profile:
+        found = member_subjects(uow, keyring(uow), (user_id,), ConsentPurpose.PERSONALISATION)
+        if user_id not in found:
+            raise NotFoundError("user not found")
+        subject = found[user_id]
+        if subject is None:
+            return Profile(user_id=user_id, user_key=None, consents=False, context=Context())
+        if not subject.consents:
+            return Profile(
+                user_id=user_id, user_key=subject.pseudonym, consents=False, context=Context()
+            )
+        lake = self.lake.features(uow.require_tenant()).get(subject.pseudonym)
+        if lake is None:
+            lake = LakeFeatures()
+        return Profile(
+            user_id=user_id,
+            user_key=subject.pseudonym,
+            consents=True,
+            context=lake.context(),
+            engagement_level=lake.engagement_level,
+            preferred_comm_tone=lake.preferred_comm_tone,
+        )
