@@ -250,6 +250,15 @@ class Settings(BaseSettings):
     imap_timeout_seconds: float = Field(
         default=60.0, gt=0, le=600, description="Network timeout of `payments watch` (IMAP)."
     )
+    personalize_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often `tenantry serve` checks the lake for a newly published segments/features"
+            " version and reloads its cached profiles (0: never after the first load)."
+        ),
+    )
 
     @property
     def pgdata(self) -> Path:

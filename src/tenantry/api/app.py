@@ -31,6 +31,7 @@ from tenantry.config import Settings, get_settings
 from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
 from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
@@ -69,6 +70,9 @@ def create_app(
         writes=WriteCoalescer(settings.api_write_batch),
         renderers=dict(RENDERERS),
     )
+    # The lake's segments and features, cached for the process, refreshed when published.
+    lake_features = LakeFeatureCache(settings.home, interval=settings.personalize_refresh_seconds)
+    state.profiles = LakeProfileSource(lake_features)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -94,9 +98,11 @@ def create_app(
             db.clock.now,
         )
         upkeep.start()
+        lake_features.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(lake_features.stop)
             await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)
             await state.reader.close()

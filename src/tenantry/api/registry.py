@@ -27,6 +27,7 @@ from tenantry.api.resources import (
     insight_reports,
     leads,
     payment_notifications,
+    personalization,
     privacy,
     scheduling,
     webhooks,
@@ -44,6 +45,7 @@ _MODULES = (
     payment_notifications,
     webhooks,
     billing,
+    personalization,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

@@ -81,26 +81,29 @@ def match_rule(profile: Profile, rules: Mapping[str, str]) -> RuleMatch | None:
 
 
 def context_overrides(
-    params: Iterable[tuple[str, str]], *, allowed_other: Iterable[str] = ()
+    params: Iterable[tuple[str, str]],
+    *,
+    allowed_other: Iterable[str] = (),
+    attributes: tuple[str, ...] = CONTEXT_ATTRIBUTES,
 ) -> dict[str, str]:
     """The context attributes among `params` (name, value), checked.
 
     Names in `allowed_other` (the request's own parameters, such as `slot` and `user`) are
-    skipped. A sensitive or unknown name, a repeated attribute or a value outside the
-    attribute's vocabulary raises `ContextAttributeError` naming the attribute (never echoing
-    the value).
+    skipped; `attributes` are the context attributes the caller may set (a subset of
+    `CONTEXT_ATTRIBUTES`; none where a request takes its context from the profile only). A
+    sensitive or any other name, a repeated attribute or a value outside the attribute's
+    vocabulary raises `ContextAttributeError` naming the attribute (never echoing the value).
     """
-    other = set(allowed_other)
+    other = tuple(allowed_other)
     out: dict[str, str] = {}
     for name, value in params:
         if name in other:
             continue
         if name.lower() in SENSITIVE:
             raise ContextAttributeError(name, "a sensitive attribute is never used for decisions")
-        if name not in CONTEXT_ATTRIBUTES:
-            raise ContextAttributeError(
-                name, f"not a context attribute (allowed: {', '.join(CONTEXT_ATTRIBUTES)})"
-            )
+        if name not in attributes:
+            known = ", ".join((*other, *attributes))
+            raise ContextAttributeError(name, f"not an accepted parameter (accepted: {known})")
         if name in out:
             raise ContextAttributeError(name, "given more than once")
         if value not in _VALUES[name]:

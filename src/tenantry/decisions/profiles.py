@@ -9,9 +9,10 @@ personalization with the next request. The lake part (the latest `segments` row,
 communication preferences and the latest `ml_user_features.preferred_comm_tone`) comes from
 `LakeFeatureCache`: per tenant, a dict by pseudonym (`user_key`) loaded with DuckDB from the
 Delta tables' current files. The cache never reads the disk for a request once a tenant is
-loaded: `poll()` compares the three tables' Delta versions (one small log listing each) and
-reloads the cached tenants when the pipeline (or the lake erasure) has published a new one;
-`start()` runs `poll()` in a thread every `interval` seconds (one second by default).
+loaded: `poll()` compares the Delta versions of the pipeline's run log and of the three tables
+(one small log listing each) and reloads the cached tenants once a pipeline run has finished
+publishing (or the lake erasure has rewritten a table); `start()` runs `poll()` in a thread
+every `interval` seconds (one second by default).
 
 A user without consent gets an empty context: nothing of the lake is used for them. This
 module reads only; it writes neither the database nor the lake.
@@ -22,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +40,7 @@ from tenantry.lake.vocabulary import TONES
 from tenantry.models.enums import ConsentPurpose
 from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.lakeio import open_table, register
+from tenantry.pipeline.runlog import log_dir
 from tenantry.privacy.members import member_subjects
 from tenantry.privacy.vault import keyring
 
@@ -99,18 +102,29 @@ class LakeFeatureCache:
     """Per tenant: pseudonym -> `LakeFeatures`, from the lake under `home`.
 
     `features(tenant)` loads a tenant on its first use and then answers from memory. `poll()`
-    reloads every cached tenant when a table's Delta version changed since the last load;
+    reloads every cached tenant when the lake has published since the last load (see there);
     `start()`/`stop()` run it in a daemon thread every `interval` seconds. At most
     `max_tenants` tenants stay cached (the least recently loaded goes first).
     """
 
-    def __init__(self, home: Path, *, interval: float = 1.0, max_tenants: int = 1024) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        interval: float = 1.0,
+        settle: float = 10.0,
+        max_tenants: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.home = home
         self.interval = interval
+        self.settle = settle
         self.max_tenants = max_tenants
+        self._clock = clock
         self._tenants: dict[uuid.UUID, Mapping[str, LakeFeatures]] = {}
         self._versions: tuple[int, ...] | None = None
-        self._tables: dict[str, DeltaTable] = {}
+        self._pending_since: float | None = None
+        self._tables: dict[Path, DeltaTable] = {}
         self._lock = threading.Lock()  # one load or poll at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -118,18 +132,22 @@ class LakeFeatureCache:
 
     # -- versions ------------------------------------------------------------------------
 
+    def _paths(self) -> tuple[Path, ...]:
+        return (log_dir(self.home) / "runs", *(model_path(self.home, model(n)) for n in _TABLES))
+
     def versions(self) -> tuple[int, ...]:
-        """The current Delta version of each table (-1: none yet). A table opened before is
-        brought up to date incrementally: only the log entries after its version are read."""
+        """The current Delta version of the pipeline's run log and of each table (-1: none
+        yet). A table opened before is brought up to date incrementally: only the log entries
+        after its version are listed and read."""
         out = []
-        for name in _TABLES:
-            dt = self._tables.get(name)
+        for path in self._paths():
+            dt = self._tables.get(path)
             if dt is None:
-                dt = open_table(model_path(self.home, model(name)))
+                dt = open_table(path)
                 if dt is None:
                     out.append(-1)
                     continue
-                self._tables[name] = dt
+                self._tables[path] = dt
             else:
                 dt.update_incremental()
             out.append(int(dt.version()))
@@ -190,14 +208,28 @@ class LakeFeatureCache:
         return features
 
     def poll(self) -> bool:
-        """Reload the cached tenants if the lake published a new table version since the last
-        load; True if it did. The versions are taken before the reads, so a publish during a
-        reload is found by the next poll."""
+        """Reload the cached tenants if the lake has new versions since the last load; True
+        if it did.
+
+        A pipeline run publishes its tables one after another and then appends to its run
+        log: a change the run log does not show yet is a run still publishing, so the reload
+        waits for the run log, up to `settle` seconds (after which a change of the tables
+        alone, such as a lake erasure, is loaded anyway). The versions are taken before the
+        reads, so a publish during a reload is found by the next poll.
+        """
         with self._lock:
             current = self.versions()
             if current == self._versions:
+                self._pending_since = None
                 return False
-            self._versions = current
+            run_logged = self._versions is None or current[0] != self._versions[0]
+            if not run_logged:
+                now = self._clock()
+                if self._pending_since is None:
+                    self._pending_since = now
+                if now - self._pending_since < self.settle:
+                    return False
+            self._versions, self._pending_since = current, None
             for tenant_id in list(self._tenants):
                 self._store(tenant_id, self._load(tenant_id))
             return True
