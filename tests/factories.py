@@ -75,6 +75,7 @@ from tenantry.models import (
 )
 from tenantry.models.base import Base
 from tenantry.models.enums import ConsentPurpose, DsarKind, HoldScope, MembershipRole
+from tenantry.models.experiments import Decision, Experiment, ExperimentArm, Posterior
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.services.principal import Principal
@@ -421,6 +422,7 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
         billing = _billing_rows(s, ids, t, inv, review, cust.id, booking.id, svc.id)
         sched = _scheduling_rows(s, ids, t, loc.id, svc.id, booking.id)
         inbound = _inbound_rows(s, ids, t)
+        experiments = _experiment_rows(s, ids, t)
         uow.commit()
         rows = [
             loc,
@@ -466,9 +468,34 @@ def populate_every_table(db: Database, tenant_id: uuid.UUID) -> dict[str, Base]:
             *sched,
             *inbound,
             *billing,
+            *experiments,
         ]
     rows += _privacy_rows(db, t, cust.email or "")
     return {row.__table__.fullname: row for row in rows}  # type: ignore[attr-defined]
+
+
+def _experiment_rows(s: Session, ids: Callable[[], uuid.UUID], t: uuid.UUID) -> list[Base]:
+    """An experiment with one arm, a posterior and one logged decision."""
+    exp = Experiment(tenant_id=t, id=ids(), slot="welcome", name="Welcome", default_arm="a")
+    s.add(exp)
+    s.flush()
+    arm = ExperimentArm(tenant_id=t, id=ids(), experiment_id=exp.id, key="a", position=0)
+    post = Posterior(tenant_id=t, id=ids(), experiment_id=exp.id, arm="a", cell="*|*|*")
+    logged = Decision(
+        tenant_id=t,
+        id=ids(),
+        experiment_id=exp.id,
+        arm="a",
+        user_key="uk_" + ids().hex[:20],
+        cell="*|*|*",
+        propensity=1.0,
+        policy="uniform",
+        decided_at=T0,
+        expires_at=T0 + timedelta(days=7),
+    )
+    s.add_all([arm, post, logged])
+    s.flush()
+    return [exp, arm, post, logged]
 
 
 def _billing_rows(

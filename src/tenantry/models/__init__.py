@@ -38,6 +38,7 @@ from tenantry.models.engage import (
     Thread,
 )
 from tenantry.models.events import InboxEvent, OutboxEntry, ProjectionPosition, RelayPosition
+from tenantry.models.experiments import Decision, Experiment, ExperimentArm, Posterior
 from tenantry.models.identity import (
     IdentityLink,
     Location,
@@ -109,12 +110,15 @@ __all__ = [
     "Customer",
     "DailyCapacity",
     "DateException",
+    "Decision",
     "DoiToken",
     "DsarRequest",
     "EmailEvent",
     "ErasureReceipt",
     "Escalation",
     "Evidence",
+    "Experiment",
+    "ExperimentArm",
     "IdMapEntry",
     "IdempotencyRecord",
     "IdentityLink",
@@ -141,6 +145,7 @@ __all__ = [
     "Payment",
     "PaymentNotification",
     "PlatformKey",
+    "Posterior",
     "Progress",
     "ProjectionPosition",
     "Prompt",

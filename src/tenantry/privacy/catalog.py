@@ -283,6 +283,18 @@ TABLES: dict[str, TableEntry] = {
         )
         for t in ("capacity_claims", "reservations", "reservation_slots")
     },
+    **{
+        f"decisions.{t}": TableEntry(
+            "experiments on the product (definitions and learnt rates)", _LEGIT, _NONE, _LIFETIME
+        )
+        for t in ("experiments", "experiment_arms", "posteriors")
+    },
+    "decisions.decisions": TableEntry(
+        "experiments on the product: the decision log (pseudonymous), seed 001",
+        _CONSENT,
+        "end users of the tenant (by pseudonym)",
+        "with the experiment; erased with the subject",
+    ),
 }
 
 _PII_CATEGORY = {

@@ -373,6 +373,11 @@ def erase_subject(
 
     # Events are no business record a hold could cover: they go, in the inbox as in the lake.
     note("events.inbox", "deleted", _delete(uow, "events.inbox", fp.ids("events.inbox")))
+    note(
+        "decisions.decisions",
+        "deleted",
+        _delete(uow, "decisions.decisions", fp.ids("decisions.decisions")),
+    )
     lake_hits = _erase_lake(uow, fp, lake_home, note)
     keys_destroyed = 0
     if fp.subject is not None:

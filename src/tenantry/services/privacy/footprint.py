@@ -7,10 +7,11 @@ the model's references: customers and leads with that address, leads converted i
 customers, their vehicles, bookings, items, payments, invoices, payment notifications, threads,
 messages (correspondence and chat, every partition), escalations, reviews, e-mail events,
 interactions, score history, visibility checks, and the subject's consent journal, opt-in
-tokens and requests. Events (`events.inbox` and the lake's Delta tables) know the subject only
-by pseudonymous values, the `needles`: the subject's pseudonym (`user_key`) and the keyed hash
-of the e-mail address (`email_key`). Every tenant table and every lake table is listed in the
-manifest with how it was searched, including those where nothing was found.
+tokens and requests. Events (`events.inbox` and the lake's Delta tables) and experiment
+decisions (`decisions.decisions`) know the subject only by pseudonymous values, the `needles`:
+the subject's pseudonym (`user_key`) and the keyed hash of the e-mail address (`email_key`).
+Every tenant table and every lake table is listed in the manifest with how it was searched,
+including those where nothing was found.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ SEARCH: dict[str, tuple[str, str]] = {
     "events.outbox": (
         "database changes about the subject (consent decisions carry its pseudonym as user_key)",
         "t.payload->>'user_key' = ANY(:n)",
+    ),
+    "decisions.decisions": (
+        "experiment decisions about the subject: its pseudonym (user_key)",
+        "t.user_key = ANY(:n)",
     ),
 }
 LAKE_SEARCH = "rows of the tenant carrying the subject's pseudonym or keyed e-mail hash"

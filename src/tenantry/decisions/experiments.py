@@ -1,0 +1,412 @@
+"""Experiments: their definitions and life cycle, and `decide`, the logged choice of an arm.
+
+Owns the rules of an experiment (one live experiment per slot, arms, floor, minimum events,
+the whitelisted context it may use, eligibility, guardrail and rule definitions, decision TTL)
+and the decision service: for a profile, choose an arm with the bandit (`bandit.choose`) in
+the profile's context cell, write the decision row, return it. A subject without consent or
+outside the eligibility gets the default arm, and nothing is written or learnt.
+
+The definitions of live experiments are cached in process per (tenant, slot) and checked
+against the row's `version` on every decision (one indexed query also reads the cell's
+posteriors), so a pause or a guardrail is seen by the next decision. Never commits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from tenantry.db.uow import UnitOfWork
+from tenantry.decisions import bandit
+from tenantry.decisions.context import CONTEXT_ATTRIBUTES, SENSITIVE, Context, Profile
+from tenantry.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
+from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm, ExperimentStatus
+
+__all__ = [
+    "DEFAULT_MIN_EVENTS",
+    "DEFAULT_TTL_SECONDS",
+    "GUARDRAIL_METRICS",
+    "RULE_NAMES",
+    "Decision",
+    "ExperimentSpec",
+    "GuardrailSpec",
+    "arms_of",
+    "change_status",
+    "check_context_attributes",
+    "create_experiment",
+    "decide",
+    "definition_json",
+    "experiment_rules",
+    "find_experiment",
+    "list_experiments",
+    "live_experiment",
+]
+
+DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
+RULE_NAMES = ("low_engagement", "facts_tone")
+_DEFAULT_RULE_ARMS = {"low_engagement": "encouraging", "facts_tone": "factual"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The arm a profile gets in a slot; `decision_id` None when nothing was logged."""
+
+    decision_id: uuid.UUID | None
+    experiment_id: uuid.UUID
+    slot: str
+    arm: str
+    propensity: float | None
+    policy: str  # "uniform" | "thompson" | "default"
+    reason: str | None = None  # why the default arm: "no_consent", "not_eligible", "paused"
+
+
+@dataclass(frozen=True)
+class GuardrailSpec:
+    metric: str
+    max_increase: float
+    min_samples: int = 200
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """What a caller asks for; checked by `create_experiment`."""
+
+    slot: str
+    arms: Sequence[str]
+    name: str | None = None
+    default_arm: str | None = None
+    floor: float = 0.0
+    min_events: int = DEFAULT_MIN_EVENTS
+    context: Sequence[str] = ()
+    eligibility: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    guardrails: Sequence[GuardrailSpec] = ()
+    rules: Mapping[str, str] | None = None
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
+
+
+def check_context_attributes(names: Iterable[str]) -> tuple[str, ...]:
+    """The names if all are whitelisted context attributes; else a ValidationError naming them.
+
+    Sensitive attributes (seed 001: no gender, origin, age) are refused with their own message.
+    """
+    names = tuple(names)
+    sensitive = sorted({n for n in names if n.strip().lower() in SENSITIVE})
+    if sensitive:
+        raise ValidationError(
+            f"sensitive context attribute refused: {', '.join(sensitive)}"
+            " (seed 001: no gender, origin or age in decisions)"
+        )
+    unknown = sorted({n for n in names if n not in CONTEXT_ATTRIBUTES})
+    if unknown:
+        raise ValidationError(
+            f"unknown context attribute: {', '.join(unknown)}"
+            f" (allowed: {', '.join(CONTEXT_ATTRIBUTES)})"
+        )
+    if len(set(names)) != len(names):
+        raise ValidationError("a context attribute is listed twice")
+    return names
+
+
+def _check(spec: ExperimentSpec) -> None:
+    arms = list(spec.arms)
+    if not arms:
+        raise ValidationError("an experiment needs at least one arm")
+    if len(set(arms)) != len(arms):
+        raise ValidationError("arm keys must be unique")
+    if spec.default_arm is not None and spec.default_arm not in arms:
+        raise ValidationError("the default arm must be one of the arms")
+    if not 0 <= spec.floor * len(arms) <= 1:
+        raise ValidationError("floor * number of arms must lie between 0 and 1")
+    check_context_attributes(spec.context)
+    check_context_attributes(spec.eligibility)
+    for g in spec.guardrails:
+        if g.metric not in GUARDRAIL_METRICS:
+            raise ValidationError(
+                f"unknown guardrail metric (one of {', '.join(GUARDRAIL_METRICS)})"
+            )
+    for rule, arm in (spec.rules or {}).items():
+        if rule not in RULE_NAMES:
+            raise ValidationError(f"unknown rule (one of {', '.join(RULE_NAMES)})")
+        if arm not in arms:
+            raise ValidationError(f"rule {rule} names an arm the experiment does not have")
+
+
+def create_experiment(uow: UnitOfWork, spec: ExperimentSpec) -> Experiment:
+    """Create and start an experiment; ConflictError if the slot already has a live one."""
+    _check(spec)
+    tenant = uow.require_tenant()
+    taken = uow.session.scalar(
+        sa.select(Experiment.id).where(
+            Experiment.tenant_id == tenant,
+            Experiment.slot == spec.slot,
+            Experiment.status != ExperimentStatus.STOPPED,
+        )
+    )
+    if taken is not None:
+        raise ConflictError("this slot already has a live experiment: stop it first")
+    rules = (
+        dict(spec.rules)
+        if spec.rules is not None
+        else {rule: arm for rule, arm in _DEFAULT_RULE_ARMS.items() if arm in spec.arms}
+    )
+    exp = Experiment(
+        tenant_id=tenant,
+        id=uow.ids(),
+        slot=spec.slot,
+        name=spec.name or spec.slot,
+        status=ExperimentStatus.RUNNING,
+        default_arm=spec.default_arm or spec.arms[0],
+        floor=float(spec.floor),
+        min_events=spec.min_events,
+        ttl_seconds=spec.ttl_seconds,
+        context_attributes=list(spec.context),
+        eligibility={k: list(v) for k, v in spec.eligibility.items()},
+        guardrails=[
+            {"metric": g.metric, "max_increase": g.max_increase, "min_samples": g.min_samples}
+            for g in spec.guardrails
+        ],
+        rules=rules,
+        version=1,
+        started_at=uow.clock.now(),
+    )
+    uow.session.add(exp)
+    uow.flush()
+    uow.session.add_all(
+        ExperimentArm(
+            tenant_id=tenant,
+            id=uow.ids(),
+            experiment_id=exp.id,
+            key=key,
+            position=i,
+            status=ArmStatus.ACTIVE,
+        )
+        for i, key in enumerate(spec.arms)
+    )
+    uow.flush()
+    return exp
+
+
+def find_experiment(uow: UnitOfWork, experiment_id: uuid.UUID) -> Experiment:
+    exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
+    if exp is None:
+        raise NotFoundError("experiment not found")
+    return exp
+
+
+def live_experiment(uow: UnitOfWork, slot: str) -> Experiment:
+    """The slot's running or paused experiment; NotFoundError if none."""
+    exp = uow.session.scalar(
+        sa.select(Experiment).where(
+            Experiment.tenant_id == uow.require_tenant(),
+            Experiment.slot == slot,
+            Experiment.status != ExperimentStatus.STOPPED,
+        )
+    )
+    if exp is None:
+        raise NotFoundError("no running experiment in this slot")
+    return exp
+
+
+def list_experiments(uow: UnitOfWork, *, status: str | None = None) -> list[Experiment]:
+    q = sa.select(Experiment).where(Experiment.tenant_id == uow.require_tenant())
+    if status is not None:
+        q = q.where(Experiment.status == status)
+    return list(uow.session.scalars(q.order_by(Experiment.started_at, Experiment.id)))
+
+
+def arms_of(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[ExperimentArm]:
+    return list(
+        uow.session.scalars(
+            sa.select(ExperimentArm)
+            .where(
+                ExperimentArm.tenant_id == uow.require_tenant(),
+                ExperimentArm.experiment_id == experiment_id,
+            )
+            .order_by(ExperimentArm.position)
+        )
+    )
+
+
+_TRANSITIONS = {
+    "pause": ({ExperimentStatus.RUNNING}, ExperimentStatus.PAUSED),
+    "resume": ({ExperimentStatus.PAUSED}, ExperimentStatus.RUNNING),
+    "stop": ({ExperimentStatus.RUNNING, ExperimentStatus.PAUSED}, ExperimentStatus.STOPPED),
+}
+
+
+def change_status(uow: UnitOfWork, experiment_id: uuid.UUID, action: str) -> Experiment:
+    """Pause, resume or stop an experiment (IllegalTransitionError from the wrong status)."""
+    exp = find_experiment(uow, experiment_id)
+    sources, target = _TRANSITIONS[action]
+    if exp.status not in sources:
+        raise IllegalTransitionError(f"cannot {action} an experiment that is {exp.status}")
+    exp.status = target
+    exp.version += 1
+    if target is ExperimentStatus.STOPPED:
+        exp.stopped_at = uow.clock.now()
+    uow.flush()
+    return exp
+
+
+def experiment_rules(uow: UnitOfWork, slot: str) -> dict[str, str]:
+    """The personalization rules of the slot's live experiment: rule name -> arm key."""
+    exp = live_experiment(uow, slot)
+    return {str(k): str(v) for k, v in exp.rules.items()}
+
+
+# --- decide ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Definition:
+    experiment_id: uuid.UUID
+    version: int
+    status: str
+    default_arm: str
+    arms: tuple[str, ...]  # active arms, in order
+    floor: float
+    min_events: int
+    ttl: timedelta
+    attributes: tuple[str, ...]
+    eligibility: dict[str, frozenset[str]]
+
+
+_cache: dict[tuple[uuid.UUID, str], _Definition] = {}
+_cache_lock = threading.Lock()
+_rng = np.random.default_rng()
+
+_LIVE = sa.text(
+    "SELECT e.id, e.version, p.arm, p.successes, p.failures"
+    " FROM decisions.experiments e LEFT JOIN decisions.posteriors p"
+    " ON p.tenant_id = e.tenant_id AND p.experiment_id = e.id AND p.cell = :cell"
+    " WHERE e.tenant_id = :t AND e.slot = :slot AND e.status <> 'stopped'"
+)
+_INSERT = sa.text(
+    "INSERT INTO decisions.decisions (tenant_id, id, experiment_id, arm, user_key, cell,"
+    " context, propensity, policy, decided_at, expires_at)"
+    " VALUES (:t, :id, :e, :arm, :uk, :cell, CAST(:ctx AS jsonb), :p, :pol, :at, :exp)"
+)
+
+
+def _load(uow: UnitOfWork, slot: str) -> _Definition:
+    exp = live_experiment(uow, slot)
+    active = tuple(a.key for a in arms_of(uow, exp.id) if a.status == ArmStatus.ACTIVE)
+    d = _Definition(
+        experiment_id=exp.id,
+        version=exp.version,
+        status=str(exp.status),
+        default_arm=exp.default_arm,
+        arms=active,
+        floor=float(exp.floor),
+        min_events=int(exp.min_events),
+        ttl=timedelta(seconds=exp.ttl_seconds),
+        attributes=tuple(exp.context_attributes),
+        eligibility={str(k): frozenset(map(str, v)) for k, v in exp.eligibility.items()},
+    )
+    with _cache_lock:
+        _cache[(uow.require_tenant(), slot)] = d
+    return d
+
+
+def _eligible(d: _Definition, context: Context) -> bool:
+    return all(getattr(context, attr) in allowed for attr, allowed in d.eligibility.items())
+
+
+def _context_json(d: _Definition, context: Context) -> str:
+    return json.dumps({a: getattr(context, a) for a in d.attributes if getattr(context, a)})
+
+
+def decide(
+    uow: UnitOfWork, slot: str, profile: Profile, *, rng: np.random.Generator | None = None
+) -> Decision:
+    """Choose the profile's arm in the slot and log it; NotFoundError without a live experiment.
+
+    Without consent the default arm comes back and nothing is written (`no_consent`); likewise
+    outside the experiment's eligibility (`not_eligible`), while the experiment is paused
+    (`paused`), or when every arm is paused (`no_active_arm`).
+    """
+    tenant = uow.require_tenant()
+    d = _cache.get((tenant, slot)) or _load(uow, slot)
+    cell = profile.context.key(d.attributes)
+    rows = uow.session.execute(_LIVE, {"t": tenant, "slot": slot, "cell": cell}).all()
+    if not rows:
+        with _cache_lock:
+            _cache.pop((tenant, slot), None)
+        raise NotFoundError("no running experiment in this slot")
+    if rows[0].id != d.experiment_id or rows[0].version != d.version:
+        d = _load(uow, slot)
+        cell = profile.context.key(d.attributes)
+        rows = uow.session.execute(_LIVE, {"t": tenant, "slot": slot, "cell": cell}).all()
+    default = Decision(None, d.experiment_id, slot, d.default_arm, None, "default")
+    if not profile.consents:
+        return replace(default, reason="no_consent")
+    if d.status != ExperimentStatus.RUNNING:
+        return replace(default, reason="paused")
+    if not _eligible(d, profile.context):
+        return replace(default, reason="not_eligible")
+    if not d.arms:
+        return replace(default, reason="no_active_arm")
+    seen = {r.arm: (int(r.successes), int(r.failures)) for r in rows if r.arm is not None}
+    counts = tuple(seen.get(a, (0, 0)) for a in d.arms)
+    choice = bandit.choose(
+        counts, floor=d.floor, min_events=d.min_events, rng=rng if rng is not None else _rng
+    )
+    arm = d.arms[choice.index]
+    decision_id = uow.ids()
+    now = uow.clock.now()
+    uow.session.execute(
+        _INSERT,
+        {
+            "t": tenant,
+            "id": decision_id,
+            "e": d.experiment_id,
+            "arm": arm,
+            "uk": profile.user_key,
+            "cell": cell,
+            "ctx": _context_json(d, profile.context),
+            "p": choice.propensity,
+            "pol": choice.policy,
+            "at": now,
+            "exp": now + d.ttl,
+        },
+    )
+    return Decision(decision_id, d.experiment_id, slot, arm, choice.propensity, choice.policy)
+
+
+def definition_json(exp: Experiment, arms: Sequence[ExperimentArm]) -> dict[str, Any]:
+    """An experiment as JSON (API and CLI)."""
+    return {
+        "id": str(exp.id),
+        "slot": exp.slot,
+        "name": exp.name,
+        "status": str(exp.status),
+        "default_arm": exp.default_arm,
+        "arms": [
+            {
+                "key": a.key,
+                "status": str(a.status),
+                "paused_reason": a.paused_reason,
+                "paused_at": a.paused_at.isoformat() if a.paused_at else None,
+            }
+            for a in arms
+        ],
+        "floor": exp.floor,
+        "min_events": exp.min_events,
+        "context": list(exp.context_attributes),
+        "eligibility": dict(exp.eligibility),
+        "guardrails": list(exp.guardrails),
+        "rules": dict(exp.rules),
+        "ttl_seconds": exp.ttl_seconds,
+        "started_at": exp.started_at.isoformat(),
+        "stopped_at": exp.stopped_at.isoformat() if exp.stopped_at else None,
+    }
