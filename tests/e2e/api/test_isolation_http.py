@@ -150,6 +150,9 @@ NOT_TENANT_LISTS = {"/v1/privacy/register", "/v1/insight/kpis", "/v1/insight/ben
 NOT_TENANT_LISTS |= {"/v1/dashboard/leads", "/v1/dashboard/bookings"}
 # A search, not a list: it needs its parameters and shows free times, not rows.
 NOT_TENANT_LISTS |= {"/v1/availability"}
+# One user's decision (the user a query parameter), not a list: another tenant's user is a 404
+# there (tests/e2e/api/test_personalization_http.py).
+NOT_TENANT_LISTS |= {"/v1/decide", "/v1/personalize"}
 
 
 def test_lists_never_show_other_tenants_rows(
