@@ -45,6 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # their own: its 90-day drop at the real time would take other tests' rows. Tests drive
     # the upkeep themselves, with the clock they need.
     os.environ.setdefault("TENANTRY_CHAT_UPKEEP_HOURS", "0")
+    # Nor the outcome projection: tests that need it run it themselves.
+    os.environ.setdefault("TENANTRY_OUTCOME_POLL_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

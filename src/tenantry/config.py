@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         le=24 * 31,
         description="How often `tenantry serve` runs the chat partition upkeep (0: never).",
     )
+    outcome_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="How often `tenantry serve` turns events into experiment outcomes (0: never).",
+    )
     # Payment reconciliation (tenantry.payments): when a notice is matched without a person.
     payment_match_threshold: float = Field(
         default=0.9,

@@ -56,7 +56,11 @@ def test_decide_logs_the_choice_with_its_propensity(db: Database, tenant: Tenant
             sa.text("SELECT arm, cell, context, propensity FROM decisions.decisions")
         ).one()
     assert row.arm == d.arm and row.cell == "solo-sarah|*|*"
-    assert row.context == {"persona": "solo-sarah"}
+    assert row.context == {
+        "persona": "solo-sarah",
+        "comm_prefs": "encouraging/du",
+        "onb_day": "1-3",
+    }
 
 
 def test_no_consent_gets_the_default_arm_and_nothing_is_written(

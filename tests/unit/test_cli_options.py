@@ -56,6 +56,8 @@ FREE_TEXT = {
     # why a credit note or refund was made (at most 200 characters, checked by the command)
     ("invoices credit", "reason"),
     ("payments refund", "reason"),
+    # an experiment's name (at most 200 characters, checked by the service)
+    ("experiments create", "name"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

@@ -31,6 +31,7 @@ from tenantry.config import Settings, get_settings
 from tenantry.conversations.scheduled import UpkeepTimer
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
+from tenantry.decisions.outcomes import OutcomeWorker
 from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
 from tenantry.insight.worker import CheckWorker, build_runner
 
@@ -98,11 +99,16 @@ def create_app(
             db.clock.now,
         )
         upkeep.start()
+        # Experiment outcomes from ingested events (decision_id in their properties).
+        outcomes = OutcomeWorker(db, poll_seconds=settings.outcome_poll_seconds)
+        if settings.outcome_poll_seconds > 0:
+            outcomes.start()
         lake_features.start()
         try:
             yield
         finally:
             await to_thread.run_sync(lake_features.stop)
+            await to_thread.run_sync(outcomes.stop)
             await to_thread.run_sync(upkeep.stop)
             await to_thread.run_sync(checks.stop)
             await state.reader.close()

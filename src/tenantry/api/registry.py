@@ -22,6 +22,7 @@ from tenantry.api.resources import (
     edit_insight,
     engage,
     events,
+    experiments,
     identity,
     insight,
     insight_reports,
@@ -45,6 +46,7 @@ _MODULES = (
     payment_notifications,
     webhooks,
     billing,
+    experiments,
     personalization,
     dashboards,
 )

@@ -32,6 +32,7 @@ from tenantry.cli import db as db_cmd
 from tenantry.cli import demo as demo_cmd
 from tenantry.cli import events as events_cmd
 from tenantry.cli import evidence as evidence_cmd
+from tenantry.cli import experiments as experiments_cmd
 from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
@@ -88,6 +89,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(billing_cmd.invoices_app, name="invoices")
 app.add_typer(billing_cmd.coupons_app, name="coupons")
+app.add_typer(experiments_cmd.app, name="experiments")
 
 _debug = False
 

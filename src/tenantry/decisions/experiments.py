@@ -119,6 +119,8 @@ def check_context_attributes(names: Iterable[str]) -> tuple[str, ...]:
 
 def _check(spec: ExperimentSpec) -> None:
     arms = list(spec.arms)
+    if spec.name is not None and not 0 < len(spec.name.strip()) <= 200:
+        raise ValidationError("the name must have 1 to 200 characters")
     if not arms:
         raise ValidationError("an experiment needs at least one arm")
     if len(set(arms)) != len(arms):
@@ -322,8 +324,10 @@ def _eligible(d: _Definition, context: Context) -> bool:
     return all(getattr(context, attr) in allowed for attr, allowed in d.eligibility.items())
 
 
-def _context_json(d: _Definition, context: Context) -> str:
-    return json.dumps({a: getattr(context, a) for a in d.attributes if getattr(context, a)})
+def _context_json(context: Context) -> str:
+    # The whole whitelisted context, not only the cell's: the fairness report groups by
+    # persona and replay may use any attribute.
+    return json.dumps({a: getattr(context, a) for a in CONTEXT_ATTRIBUTES if getattr(context, a)})
 
 
 def decide(
@@ -373,7 +377,7 @@ def decide(
             "arm": arm,
             "uk": profile.user_key,
             "cell": cell,
-            "ctx": _context_json(d, profile.context),
+            "ctx": _context_json(profile.context),
             "p": choice.propensity,
             "pol": choice.policy,
             "at": now,

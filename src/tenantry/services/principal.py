@@ -29,6 +29,7 @@ class Action(StrEnum):
     PRIVACY = "privacy"
     ERASE = "erase"  # personal data of a data subject (GDPR Art. 17): the dpo alone
     INGEST_EVENTS = "ingest_events"
+    MANAGE_EXPERIMENTS = "manage_experiments"
 
 
 _R = MembershipRole
@@ -45,6 +46,7 @@ DOING: dict[Action, str] = {
     _A.PRIVACY: "handle data-subject requests (access to and export of personal data)",
     _A.ERASE: "erase personal data",
     _A.INGEST_EVENTS: "send events",
+    _A.MANAGE_EXPERIMENTS: "create, pause, resume or stop experiments",
 }
 
 PERMISSIONS: dict[MembershipRole, frozenset[Action]] = {

@@ -32,6 +32,8 @@ def api_settings(settings: Settings, **overrides: object) -> Settings:
         "vc_workers": 0,
         # Nor the chat upkeep: its 90-day drop at the real time would take other tests' rows.
         "chat_upkeep_hours": 0.0,
+        # Nor the outcome projection: tests that need it run it themselves.
+        "outcome_poll_seconds": 0.0,
     }
     values.update(overrides)
     return settings.model_copy(update=values)

@@ -46,9 +46,12 @@ PARAM_TABLES = {
     "notification_id": "commerce.payment_notifications",
     "invoice_id": "commerce.invoices",
     "coupon_id": "commerce.coupons",
+    "experiment_id": "decisions.experiments",
+    "decision_id": "decisions.decisions",
 }
 # Valid bodies, so that a 404 is about the id and not about the input.
 BODIES: dict[str, dict[str, Any]] = {
+    "/v1/decisions/{decision_id}/outcome": {"success": True},
     "/v1/leads/{lead_id}/lose": {"reason": "gone"},
     "/v1/leads/{lead_id}/rescore": {"score": 1, "reason": "x"},
     "/v1/bookings/{booking_id}/payments": {"kind": "full", "method": "card", "amount_cents": 1},
