@@ -37,6 +37,7 @@ from tenantry.cli import lists as lists_cmd
 from tenantry.cli import locations as locations_cmd
 from tenantry.cli import migrate as migrate_cmd
 from tenantry.cli import payments as payments_cmd
+from tenantry.cli import personalize as personalize_cmd
 from tenantry.cli import pipeline as pipeline_cmd
 from tenantry.cli import privacy as privacy_cmd
 from tenantry.cli import scheduling as scheduling_cmd
@@ -90,6 +91,8 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(billing_cmd.invoices_app, name="invoices")
 app.add_typer(billing_cmd.coupons_app, name="coupons")
 app.add_typer(experiments_cmd.app, name="experiments")
+experiments_cmd.app.command("decide")(personalize_cmd.decide)
+app.command("personalize")(personalize_cmd.personalize_user)
 
 _debug = False
 

@@ -42,8 +42,8 @@ Slot = Annotated[
     str,
     Query(
         min_length=1,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
+        max_length=80,
+        pattern=r"^[a-z0-9][a-z0-9_.:-]*$",
         description="The slot (its running experiment decides).",
     ),
 ]
