@@ -35,6 +35,7 @@ from bench import (
     lake_erasure,
     migrate,
     payments,
+    personalize,
     pipeline,
     privacy,
     scheduling,
@@ -78,6 +79,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "payment_match_quality": payments.payment_match_quality,
     # notifications parsed, verified, matched and recorded per second, 100,000 open bookings
     "payment_match_rate": payments.payment_match_rate,
+    # GET /v1/personalize at a fixed 500 req/s beside an authenticated record read
+    "personalize_p99_ms": personalize.run,
 }
 
 
