@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from deltalake import DeltaTable, write_deltalake
 
 from tenantry.config import Settings
@@ -27,6 +28,7 @@ from tenantry.decisions.personalize import (
 )
 from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource, comm_prefs_of
 from tenantry.errors import NotFoundError
+from tenantry.models import User
 from tenantry.models.enums import ConsentPurpose
 from tenantry.pipeline.catalog import model, model_path
 from tests.personalize_support import FIRST_DAY, KINDS, World, build_world, member, onboarding
@@ -217,3 +219,43 @@ def test_communication_preferences_become_tone_slash_address() -> None:
     assert comm_prefs_of('{"tone": "facts", "address": "du", "help_level": "low"}') == "facts/du"
     for bad in (None, "", "{", "[]", '{"tone": "facts"}', '{"tone": "loud", "address": "du"}'):
         assert comm_prefs_of(bad) is None
+
+
+def test_the_kept_link_is_checked_on_every_call(world: World) -> None:
+    """Once a user's subject is known, each call still sees a new address, an erased subject
+    and a removed membership."""
+    source = LakeProfileSource(LakeFeatureCache(world.home, interval=0))
+    both = (ConsentPurpose.ANALYTICS, ConsentPurpose.PERSONALISATION)
+    user = member(world.db, world.tenant, f"pers-moving-{uuid.uuid4().hex[:6]}@example.com", *both)
+    first = _profile(world, source, user)
+    assert first.consents and first.user_key is not None
+
+    new_address = f"pers-moved-{uuid.uuid4().hex[:6]}@example.com"
+    with world.db.platform_uow(tenant_id=world.tenant) as uow:
+        row = uow.session.get(User, user)
+        assert row is not None
+        row.email = new_address  # no subject under the new address yet
+        uow.commit()
+    moved = _profile(world, source, user)
+    assert (moved.user_key, moved.consents) == (None, False)
+    world.emails["moving"] = new_address
+    world.consent("moving", "granted")
+    again = _profile(world, source, user)
+    assert again.consents and again.user_key not in (None, first.user_key)
+
+    with world.db.platform_uow(tenant_id=world.tenant) as uow:
+        uow.session.execute(
+            sa.text("UPDATE privacy.subjects SET erased_at = now() WHERE pseudonym = :p"),
+            {"p": again.user_key},
+        )
+        uow.commit()
+    erased = _profile(world, source, user)
+    assert (erased.user_key, erased.consents) == (None, False)
+
+    with world.db.platform_uow(tenant_id=world.tenant) as uow:
+        uow.session.execute(
+            sa.text("DELETE FROM identity.memberships WHERE user_id = :u"), {"u": user}
+        )
+        uow.commit()
+    with pytest.raises(NotFoundError):
+        _profile(world, source, user)

@@ -33,6 +33,7 @@ from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
 from tenantry.decisions.outcomes import OutcomeWorker
 from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
@@ -73,7 +74,7 @@ def create_app(
     )
     # The lake's segments and features, cached for the process, refreshed when published.
     lake_features = LakeFeatureCache(settings.home, interval=settings.personalize_refresh_seconds)
-    state.profiles = LakeProfileSource(lake_features)
+    state.personalization = Personalization(LakeProfileSource(lake_features))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

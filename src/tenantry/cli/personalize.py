@@ -23,7 +23,7 @@ from tenantry.config import get_settings
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS
 from tenantry.decisions.personalize import ContextAttributeError, context_overrides
 from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
-from tenantry.decisions.runtime import decide_for, personalize
+from tenantry.decisions.runtime import Personalization
 
 __all__ = ["comm_prefs_value", "decide", "onb_day_value", "persona_value", "personalize_user"]
 
@@ -58,8 +58,8 @@ _USER = typer.Option(
 _JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _profiles() -> LakeProfileSource:
-    return LakeProfileSource(LakeFeatureCache(get_settings().home, interval=0))
+def _runtime() -> Personalization:
+    return Personalization(LakeProfileSource(LakeFeatureCache(get_settings().home, interval=0)))
 
 
 def _propensity(value: float | None) -> str:
@@ -91,11 +91,11 @@ def decide(
     """The slot's bandit decision for a user (logged unless it is the default arm)."""
     given = {"persona": persona, "comm_prefs": comm_prefs, "onb_day": onb_day}
     overrides = {k: v for k, v in given.items() if v is not None}
-    profiles = _profiles()
+    runtime = _runtime()
     with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:
-            d = decide_for(uow, profiles, slot, user, overrides=overrides)
+            d = runtime.decide(uow, slot, user, overrides=overrides)
             uow.commit()
     body: dict[str, Any] = {
         "arm": d.arm,
@@ -122,11 +122,11 @@ def personalize_user(
 ) -> None:
     """A user's copy in a slot: seed 001's rules (low engagement, facts tone), else the
     bandit; without personalisation consent the default arm."""
-    profiles = _profiles()
+    runtime = _runtime()
     with database() as db:
         tenant_id = resolve_tenant(db, tenant)
         with db.tenant_uow(tenant_id, actor="cli") as uow:
-            p = personalize(uow, profiles, slot, user)
+            p = runtime.personalize(uow, slot, user)
             uow.commit()
     if as_json:
         print_json(p.as_json())

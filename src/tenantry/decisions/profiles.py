@@ -3,16 +3,17 @@ features from the lake, cached in the serving process.
 
 `LakeProfileSource.profile(uow, user_id)` answers for a member of the unit of work's tenant:
 its data subject and whether that subject has active `personalisation` consent are read from
-the database on every call (`privacy.members`, the rule ingestion uses: one statement for the
-member, one for the subject and its consent), so a consent withdrawal or an erasure stops
-personalization with the next request. The lake part (the latest `segments` row, `dim_user`'s
-communication preferences and the latest `ml_user_features.preferred_comm_tone`) comes from
-`LakeFeatureCache`: per tenant, a dict by pseudonym (`user_key`) loaded with DuckDB from the
-Delta tables' current files. The cache never reads the disk for a request once a tenant is
-loaded: `poll()` compares the Delta versions of the pipeline's run log and of the three tables
-(one small log listing each) and reloads the cached tenants once a pipeline run has finished
-publishing (or the lake erasure has rewritten a table); `start()` runs `poll()` in a thread
-every `interval` seconds (one second by default).
+the database on every call (`privacy.members`, the rule ingestion uses; once a user's subject
+is known, one statement checks the membership, the subject and the consent), so a consent
+withdrawal or an erasure stops personalization with the next request. The lake part (the
+latest `segments` row, `dim_user`'s communication preferences and the latest
+`ml_user_features.preferred_comm_tone`) comes from `LakeFeatureCache`: per tenant, a dict by
+pseudonym (`user_key`) loaded with DuckDB from the Delta tables' current files. The cache
+never reads the disk for a request once a tenant is loaded: `poll()` compares the Delta
+versions of the pipeline's run log and of the three tables (one small log listing each) and
+reloads the cached tenants once a pipeline run has finished publishing (or the lake erasure
+has rewritten a table); `start()` runs `poll()` in a thread every `interval` seconds (one
+second by default).
 
 A user without consent gets an empty context: nothing of the lake is used for them. This
 module reads only; it writes neither the database nor the lake.
@@ -35,14 +36,12 @@ from deltalake import DeltaTable
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS, Context, Profile
-from tenantry.errors import NotFoundError
 from tenantry.lake.vocabulary import TONES
 from tenantry.models.enums import ConsentPurpose
 from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.lakeio import open_table, register
 from tenantry.pipeline.runlog import log_dir
-from tenantry.privacy.members import member_subjects
-from tenantry.privacy.vault import keyring
+from tenantry.privacy.members import MemberSubjects
 
 __all__ = ["LakeFeatureCache", "LakeFeatures", "LakeProfileSource", "comm_prefs_of"]
 
@@ -263,17 +262,16 @@ class LakeFeatureCache:
 
 
 class LakeProfileSource:
-    """The `ProfileSource` of the serving process: consent from the database per call, the
-    lake's segments and features from a `LakeFeatureCache`."""
+    """The `ProfileSource` of the serving process: the subject and its consent from the
+    database on every call (`MemberSubjects`: one statement once the user's subject is
+    known), the lake's segments and features from a `LakeFeatureCache`."""
 
-    def __init__(self, lake: LakeFeatureCache) -> None:
+    def __init__(self, lake: LakeFeatureCache, members: MemberSubjects | None = None) -> None:
         self.lake = lake
+        self.members = members or MemberSubjects(ConsentPurpose.PERSONALISATION)
 
     def profile(self, uow: UnitOfWork, user_id: uuid.UUID) -> Profile:
-        found = member_subjects(uow, keyring(uow), (user_id,), ConsentPurpose.PERSONALISATION)
-        if user_id not in found:
-            raise NotFoundError("user not found")
-        subject = found[user_id]
+        subject = self.members.find(uow, user_id)
         if subject is None:
             return Profile(user_id=user_id, user_key=None, consents=False, context=Context())
         if not subject.consents:

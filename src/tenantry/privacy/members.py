@@ -4,8 +4,16 @@ A user (`identity.users`, global and sealed under the platform key) is a person 
 through a membership. Its data subject is the tenant's live (not erased) subject registered
 under the user's e-mail, found by the blind index under the tenant's key, never by the address.
 Ingestion (consent for `analytics`) and the personalization runtime (consent for
-`personalisation`) both ask this question; this module is the one place that answers it. It
-reads and never writes; the opened address stays in memory.
+`personalisation`) both ask this question; this module is the one place that answers it.
+
+`member_subjects` answers it for a batch (ingestion). `MemberSubjects.find` answers it for one
+user per request: finding the subject means opening the sealed address and hashing it, so the
+user -> subject link is kept in process (`ExpiringCache`), together with the user's platform
+blind index it was derived from; every call still runs one statement that checks the
+membership, that the user's address is unchanged, that the subject is live, and reads the
+consent as the database has it now. A withdrawn consent, an erasure or a removed membership
+therefore counts from the next call on; a changed address derives the link again. Reads only;
+opened addresses stay in memory.
 """
 
 from __future__ import annotations
@@ -16,13 +24,21 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from tenantry.cache import ExpiringCache
 from tenantry.db.uow import UnitOfWork
-from tenantry.errors import ValidationError
+from tenantry.errors import NotFoundError, ValidationError
 from tenantry.models import Membership, User
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import email_index
+from tenantry.privacy.vault import keyring
 
-__all__ = ["MemberSubject", "member_subjects"]
+__all__ = ["MemberSubject", "MemberSubjects", "member_subjects"]
+
+# The consent rule, for a subject row `s`: active consent for the purpose `:p` now.
+_CONSENTS = (
+    "EXISTS (SELECT 1 FROM privacy.active_consents c"
+    " WHERE c.tenant_id = s.tenant_id AND c.subject_id = s.id AND c.purpose = :p)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +51,10 @@ class MemberSubject:
     consents: bool
 
 
-def member_subjects(
+def _members(
     uow: UnitOfWork, ring: KeyRing, users: Collection[uuid.UUID], purpose: str
-) -> dict[uuid.UUID, MemberSubject | None]:
-    """The members among `users` -> their live subject (None: they have none).
-
-    Users who are not members of the unit of work's tenant are left out.
-    """
+) -> tuple[dict[uuid.UUID, MemberSubject | None], dict[uuid.UUID, bytes]]:
+    """The members' subjects, and the platform blind index of each member's address."""
     tenant = uow.require_tenant()
     members = uow.session.scalars(
         sa.select(User)
@@ -49,6 +62,7 @@ def member_subjects(
         .where(Membership.tenant_id == tenant, User.id.in_(users))
     ).all()
     out: dict[uuid.UUID, MemberSubject | None] = {user.id: None for user in members}
+    platform = {user.id: bytes(user.email_bidx) for user in members}
     by_index: dict[bytes, list[uuid.UUID]] = {}
     for user in members:  # the address is sealed: opened here, in memory only
         try:
@@ -56,13 +70,10 @@ def member_subjects(
         except ValidationError:
             continue
     if not by_index:
-        return out
+        return out, platform
     rows = uow.session.execute(
         sa.text(
-            "SELECT s.email_bidx, s.id, s.pseudonym, EXISTS ("
-            "  SELECT 1 FROM privacy.active_consents c"
-            "  WHERE c.tenant_id = s.tenant_id AND c.subject_id = s.id AND c.purpose = :p)"
-            " FROM privacy.subjects s"
+            f"SELECT s.email_bidx, s.id, s.pseudonym, {_CONSENTS} FROM privacy.subjects s"
             " WHERE s.tenant_id = :t AND s.erased_at IS NULL AND s.email_bidx = ANY(:bidx)"
         ),
         {"t": tenant, "p": purpose, "bidx": list(by_index)},
@@ -71,4 +82,71 @@ def member_subjects(
         found = MemberSubject(subject_id, pseudonym, bool(consents))
         for user_id in by_index[bytes(bidx)]:
             out[user_id] = found
-    return out
+    return out, platform
+
+
+def member_subjects(
+    uow: UnitOfWork, ring: KeyRing, users: Collection[uuid.UUID], purpose: str
+) -> dict[uuid.UUID, MemberSubject | None]:
+    """The members among `users` -> their live subject (None: they have none).
+
+    Users who are not members of the unit of work's tenant are left out.
+    """
+    return _members(uow, ring, users, purpose)[0]
+
+
+# One statement per call: still a member, same address, subject live, consent now.
+_CHECK = sa.text(
+    "SELECT u.email_bidx, s.id IS NOT NULL AS live,"
+    f" CASE WHEN s.id IS NULL THEN false ELSE {_CONSENTS} END AS consents"
+    " FROM identity.memberships m JOIN identity.users u ON u.id = m.user_id"
+    " LEFT JOIN privacy.subjects s"
+    "  ON s.tenant_id = m.tenant_id AND s.id = :s AND s.erased_at IS NULL"
+    " WHERE m.tenant_id = :t AND m.user_id = :u"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    platform_bidx: bytes  # the user's address, as the link was derived from it
+    subject_id: uuid.UUID
+    pseudonym: str
+
+
+class MemberSubjects:
+    """`member_subjects` for one user per call, for a request path (see the module docstring).
+
+    Links are kept for `ttl` seconds (at most `maxsize`); members without a subject are not
+    kept, so a subject created later (a consent recorded) is found by the next call.
+    """
+
+    def __init__(self, purpose: str, *, ttl: float = 600.0, maxsize: int = 100_000) -> None:
+        self.purpose = purpose
+        self._links: ExpiringCache[tuple[uuid.UUID, uuid.UUID], _Link] = ExpiringCache(maxsize, ttl)
+
+    def find(self, uow: UnitOfWork, user_id: uuid.UUID) -> MemberSubject | None:
+        """The user's live subject and its consent now (None: a member without a subject);
+        NotFoundError if the user is not a member of the unit of work's tenant."""
+        tenant = uow.require_tenant()
+        key = (tenant, user_id)
+        link = self._links.get(key)
+        if link is not None:
+            row = uow.session.execute(
+                _CHECK, {"t": tenant, "u": user_id, "s": link.subject_id, "p": self.purpose}
+            ).one_or_none()
+            if row is None:
+                self._links.pop(key)
+                raise NotFoundError("user not found")
+            if bytes(row.email_bidx) == link.platform_bidx and row.live:
+                return MemberSubject(link.subject_id, link.pseudonym, bool(row.consents))
+            self._links.pop(key)  # a new address or an erased subject: derive it again
+        found, platform = _members(uow, keyring(uow), (user_id,), self.purpose)
+        if user_id not in found:
+            raise NotFoundError("user not found")
+        subject = found[user_id]
+        if subject is not None:
+            self._links.put(key, _Link(platform[user_id], subject.subject_id, subject.pseudonym))
+        return subject
+
+    def forget(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self._links.pop((tenant_id, user_id))

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenantry.api.deps import Ctx, CtxDep, Renderer, json_response
 from tenantry.api.resources.common import ERRORS
 from tenantry.api.routing import ResourceRouter
-from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS, ProfileSource
+from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS
 from tenantry.decisions.personalize import context_overrides
-from tenantry.decisions.runtime import decide_for, personalize
+from tenantry.decisions.runtime import Personalization
 from tenantry.errors import ConfigurationError
 from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
@@ -83,10 +83,10 @@ class PersonalizedOut(BaseModel):
     reason: str | None = Field(description="Why the default arm (no_consent, ...).")
 
 
-def _profiles(ctx: Ctx) -> ProfileSource:
-    found = ctx.state.profiles
+def _runtime(ctx: Ctx) -> Personalization:
+    found = ctx.state.personalization
     if found is None:
-        raise ConfigurationError("this application has no profile source")
+        raise ConfigurationError("this application has no personalization runtime")
     return found
 
 
@@ -103,12 +103,10 @@ async def get_decide(
     ctx.principal.require(Action.READ)
     # The declared attributes are read from the query with every other name: one check.
     overrides = context_overrides(request.query_params.multi_items(), allowed_other=_OWN)
-    profiles = _profiles(ctx)
+    runtime = _runtime(ctx)
 
     def run() -> DecisionOut:
-        d = commit_once(
-            ctx.uow, lambda uow: decide_for(uow, profiles, slot, user, overrides=overrides)
-        )
+        d = commit_once(ctx.uow, lambda uow: runtime.decide(uow, slot, user, overrides=overrides))
         return DecisionOut(
             arm=d.arm,
             decision_id=d.decision_id,
@@ -130,10 +128,10 @@ async def get_decide(
 async def get_personalize(request: Request, ctx: CtxDep, slot: Slot, user: User) -> Response:
     ctx.principal.require(Action.READ)
     context_overrides(request.query_params.multi_items(), allowed_other=_OWN, attributes=())
-    profiles = _profiles(ctx)
+    runtime = _runtime(ctx)
 
     def run() -> PersonalizedOut:
-        p = commit_once(ctx.uow, lambda uow: personalize(uow, profiles, slot, user))
+        p = commit_once(ctx.uow, lambda uow: runtime.personalize(uow, slot, user))
         return PersonalizedOut.model_validate(p.as_json())
 
     return json_response(await run_in_threadpool(run))
