@@ -26,10 +26,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import duckdb
 from deltalake import DeltaTable
@@ -41,9 +42,9 @@ from tenantry.models.enums import ConsentPurpose
 from tenantry.pipeline.catalog import model, model_path
 from tenantry.pipeline.lakeio import open_table, register
 from tenantry.pipeline.runlog import log_dir
-from tenantry.privacy.members import MemberSubjects
+from tenantry.privacy.members import LinkChangedError, MemberSubject, MemberSubjects
 
-__all__ = ["LakeFeatureCache", "LakeFeatures", "LakeProfileSource", "comm_prefs_of"]
+__all__ = ["Fetch", "LakeFeatureCache", "LakeFeatures", "LakeProfileSource", "comm_prefs_of"]
 
 _log = logging.getLogger("tenantry.decisions.profiles")
 _TABLES = ("segments", "ml_user_features", "dim_user")
@@ -182,6 +183,10 @@ class LakeFeatureCache:
             )
         return MappingProxyType(out)
 
+    def loaded(self, tenant_id: uuid.UUID) -> bool:
+        """Whether the tenant's users are in memory (`features` answers without a load)."""
+        return tenant_id in self._tenants
+
     def features(self, tenant_id: uuid.UUID) -> Mapping[str, LakeFeatures]:
         """The tenant's users by pseudonym (loaded now if the tenant is not cached)."""
         found = self._tenants.get(tenant_id)
@@ -261,10 +266,19 @@ class LakeFeatureCache:
                 _log.exception("refreshing the lake features failed")
 
 
+# Runs one tenant-bound, read-only statement (psycopg parameters) and returns its rows: the
+# API's pipelined reader, bound to the caller's tenant.
+Fetch = Callable[[str, Mapping[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
+
+
 class LakeProfileSource:
     """The `ProfileSource` of the serving process: the subject and its consent from the
     database on every call (`MemberSubjects`: one statement once the user's subject is
-    known), the lake's segments and features from a `LakeFeatureCache`."""
+    known), the lake's segments and features from a `LakeFeatureCache`.
+
+    `quick_profile` is the same answer without a unit of work, for a user whose subject is
+    known: the one statement through `fetch` (the API's pipelined reader, on the event loop).
+    """
 
     def __init__(self, lake: LakeFeatureCache, members: MemberSubjects | None = None) -> None:
         self.lake = lake
@@ -272,13 +286,33 @@ class LakeProfileSource:
 
     def profile(self, uow: UnitOfWork, user_id: uuid.UUID) -> Profile:
         subject = self.members.find(uow, user_id)
+        return self._profile(uow.require_tenant(), user_id, subject)
+
+    async def quick_profile(
+        self, fetch: Fetch, tenant_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Profile | None:
+        """The profile from one statement when the user's subject is known and its lake rows
+        are loaded; None: ask `profile` in a unit of work. NotFoundError for a non-member."""
+        statement = self.members.check(tenant_id, user_id)
+        if statement is None or not self.lake.loaded(tenant_id):
+            return None
+        rows = await fetch(*statement)
+        try:
+            subject = self.members.confirm(tenant_id, user_id, rows)
+        except LinkChangedError:
+            return None
+        return self._profile(tenant_id, user_id, subject)
+
+    def _profile(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, subject: MemberSubject | None
+    ) -> Profile:
         if subject is None:
             return Profile(user_id=user_id, user_key=None, consents=False, context=Context())
         if not subject.consents:
             return Profile(
                 user_id=user_id, user_key=subject.pseudonym, consents=False, context=Context()
             )
-        lake = self.lake.features(uow.require_tenant()).get(subject.pseudonym)
+        lake = self.lake.features(tenant_id).get(subject.pseudonym)
         if lake is None:
             lake = LakeFeatures()
         return Profile(

@@ -19,8 +19,9 @@ opened addresses stay in memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,12 +33,12 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import email_index
 from tenantry.privacy.vault import keyring
 
-__all__ = ["MemberSubject", "MemberSubjects", "member_subjects"]
+__all__ = ["LinkChangedError", "MemberSubject", "MemberSubjects", "member_subjects"]
 
-# The consent rule, for a subject row `s`: active consent for the purpose `:p` now.
+# The consent rule, for a subject row `s`: active consent for the purpose `%(p)s` now.
 _CONSENTS = (
     "EXISTS (SELECT 1 FROM privacy.active_consents c"
-    " WHERE c.tenant_id = s.tenant_id AND c.subject_id = s.id AND c.purpose = :p)"
+    " WHERE c.tenant_id = s.tenant_id AND c.subject_id = s.id AND c.purpose = %(p)s)"
 )
 
 
@@ -71,13 +72,15 @@ def _members(
             continue
     if not by_index:
         return out, platform
-    rows = uow.session.execute(
-        sa.text(
+    rows = (
+        uow.session.connection()
+        .exec_driver_sql(
             f"SELECT s.email_bidx, s.id, s.pseudonym, {_CONSENTS} FROM privacy.subjects s"
-            " WHERE s.tenant_id = :t AND s.erased_at IS NULL AND s.email_bidx = ANY(:bidx)"
-        ),
-        {"t": tenant, "p": purpose, "bidx": list(by_index)},
-    ).all()
+            " WHERE s.tenant_id = %(t)s AND s.erased_at IS NULL AND s.email_bidx = ANY(%(b)s)",
+            {"t": tenant, "p": str(purpose), "b": list(by_index)},
+        )
+        .all()
+    )
     for bidx, subject_id, pseudonym, consents in rows:
         found = MemberSubject(subject_id, pseudonym, bool(consents))
         for user_id in by_index[bytes(bidx)]:
@@ -96,14 +99,18 @@ def member_subjects(
 
 
 # One statement per call: still a member, same address, subject live, consent now.
-_CHECK = sa.text(
+_CHECK = (
     "SELECT u.email_bidx, s.id IS NOT NULL AS live,"
     f" CASE WHEN s.id IS NULL THEN false ELSE {_CONSENTS} END AS consents"
     " FROM identity.memberships m JOIN identity.users u ON u.id = m.user_id"
     " LEFT JOIN privacy.subjects s"
-    "  ON s.tenant_id = m.tenant_id AND s.id = :s AND s.erased_at IS NULL"
-    " WHERE m.tenant_id = :t AND m.user_id = :u"
+    "  ON s.tenant_id = m.tenant_id AND s.id = %(s)s AND s.erased_at IS NULL"
+    " WHERE m.tenant_id = %(t)s AND m.user_id = %(u)s"
 )
+
+
+class LinkChangedError(Exception):
+    """The kept link no longer holds (a new address, an erased subject): derive it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,37 +123,58 @@ class _Link:
 class MemberSubjects:
     """`member_subjects` for one user per call, for a request path (see the module docstring).
 
-    Links are kept for `ttl` seconds (at most `maxsize`); members without a subject are not
-    kept, so a subject created later (a consent recorded) is found by the next call.
+    `check(tenant, user)` is the statement that confirms a kept link (the caller may run it
+    anywhere that binds the tenant, e.g. the API's pipelined reader) and `confirm` reads its
+    rows; `find` does both in a unit of work and derives the link when none is kept. Links
+    are kept for `ttl` seconds (at most `maxsize`); members without a subject are not kept,
+    so a subject created later (a consent recorded) is found by the next call.
     """
 
     def __init__(self, purpose: str, *, ttl: float = 600.0, maxsize: int = 100_000) -> None:
-        self.purpose = purpose
+        self.purpose = str(purpose)
         self._links: ExpiringCache[tuple[uuid.UUID, uuid.UUID], _Link] = ExpiringCache(maxsize, ttl)
+
+    def check(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, dict[str, Any]] | None:
+        """The statement (psycopg parameters) that confirms the kept link; None: none kept."""
+        link = self._links.get((tenant_id, user_id))
+        if link is None:
+            return None
+        return _CHECK, {"t": tenant_id, "u": user_id, "s": link.subject_id, "p": self.purpose}
+
+    def confirm(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, rows: Sequence[Sequence[Any]]
+    ) -> MemberSubject:
+        """The subject and its consent now, from the rows of `check`'s statement.
+
+        NotFoundError: the user is no member (any more). LinkChangedError: derive it again.
+        """
+        key = (tenant_id, user_id)
+        link = self._links.get(key)
+        if not rows:
+            self._links.pop(key)
+            raise NotFoundError("user not found")
+        platform_bidx, live, consents = rows[0]
+        if link is None or bytes(platform_bidx) != link.platform_bidx or not live:
+            self._links.pop(key)
+            raise LinkChangedError()
+        return MemberSubject(link.subject_id, link.pseudonym, bool(consents))
 
     def find(self, uow: UnitOfWork, user_id: uuid.UUID) -> MemberSubject | None:
         """The user's live subject and its consent now (None: a member without a subject);
         NotFoundError if the user is not a member of the unit of work's tenant."""
         tenant = uow.require_tenant()
-        key = (tenant, user_id)
-        link = self._links.get(key)
-        if link is not None:
-            row = uow.session.execute(
-                _CHECK, {"t": tenant, "u": user_id, "s": link.subject_id, "p": self.purpose}
-            ).one_or_none()
-            if row is None:
-                self._links.pop(key)
-                raise NotFoundError("user not found")
-            if bytes(row.email_bidx) == link.platform_bidx and row.live:
-                return MemberSubject(link.subject_id, link.pseudonym, bool(row.consents))
-            self._links.pop(key)  # a new address or an erased subject: derive it again
+        statement = self.check(tenant, user_id)
+        if statement is not None:
+            rows = uow.session.connection().exec_driver_sql(*statement).all()
+            try:
+                return self.confirm(tenant, user_id, rows)
+            except LinkChangedError:
+                pass
         found, platform = _members(uow, keyring(uow), (user_id,), self.purpose)
         if user_id not in found:
             raise NotFoundError("user not found")
         subject = found[user_id]
         if subject is not None:
-            self._links.put(key, _Link(platform[user_id], subject.subject_id, subject.pseudonym))
+            link = _Link(platform[user_id], subject.subject_id, subject.pseudonym)
+            self._links.put((tenant, user_id), link)
         return subject
-
-    def forget(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        self._links.pop((tenant_id, user_id))

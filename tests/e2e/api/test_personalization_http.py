@@ -19,6 +19,8 @@ from tenantry.api.app import create_app
 from tenantry.config import Settings
 from tenantry.db.provider import DatabaseTarget
 from tenantry.decisions.experiments import ExperimentSpec, create_experiment
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tests.e2e.api.conftest import api_settings, issue_key
 from tests.personalize_support import World, build_world
 from tests.private_db import private_database
@@ -173,3 +175,27 @@ def test_unknown_slots_users_and_other_tenants_users_are_not_found(served: Serve
         )
         assert r.status_code == 422
         assert served.client.get(f"/v1/{route}", params={"slot": SLOT}).status_code == 401
+
+
+def test_the_fast_path_answers_as_the_unit_of_work_does(served: Served) -> None:
+    """Once the process knows a user's subject and the slot, rules and defaults come from
+    one pipelined statement and memory: the same answers a fresh runtime gives in a unit of
+    work."""
+    w = served.world
+    runtime = served.client.app.state.api.personalization  # type: ignore[attr-defined]
+    fresh = Personalization(LakeProfileSource(LakeFeatureCache(w.home, interval=0)))
+    for kind in ("low", "facts", "no_consent", "bandit"):
+        _get(served, "personalize", kind)  # the process now keeps the user's subject
+        assert runtime.profiles.members.check(w.tenant, w.users[kind]) is not None
+        fast = _get(served, "personalize", kind)
+        with w.db.tenant_uow(w.tenant) as uow:
+            slow = fresh.personalize(uow, SLOT, w.users[kind]).as_json()
+        assert (fast["source"], fast["rule"]) == (slow["source"], slow["rule"]), kind
+        if slow["source"] != "bandit":
+            assert (fast["copy"], fast["decision_id"]) == (slow["copy"], None), kind
+    decided = _get(served, "decide", "no_consent")
+    assert (decided["arm"], decided["reason"], decided["decision_id"]) == (
+        "neutral",
+        "no_consent",
+        None,
+    )

@@ -8,13 +8,19 @@ any other query parameter (`gender`, `age`, `origin`, ...) is refused with a 422
 takes no context from the caller. A user without personalisation consent gets the default arm
 and `decision_id: null`; nothing is written. Unknown slots and users (other tenants' users
 too) are 404. Both need the `read` permission and serve every location scope (users belong to
-the tenant, not to a location). A logged decision commits in the request's own short
-transaction. The rules live in `tenantry.decisions`; this module only translates HTTP.
+the tenant, not to a location).
+
+Fast path: once the process knows a user's subject and the slot, the consent check is one
+statement on the pipelined reader (`AsyncReader`, on the event loop), and answers that write
+nothing (a rule, the default arm) come back without a thread or a unit of work. A bandit
+decision commits in the request's own short transaction in the thread pool. The rules live
+in `tenantry.decisions`; this module only translates HTTP.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -26,7 +32,9 @@ from tenantry.api.deps import Ctx, CtxDep, Renderer, json_response
 from tenantry.api.resources.common import ERRORS
 from tenantry.api.routing import ResourceRouter
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS
+from tenantry.decisions.experiments import Decision
 from tenantry.decisions.personalize import context_overrides
+from tenantry.decisions.profiles import Fetch
 from tenantry.decisions.runtime import Personalization
 from tenantry.errors import ConfigurationError
 from tenantry.services.idempotency import commit_once
@@ -90,6 +98,28 @@ def _runtime(ctx: Ctx) -> Personalization:
     return found
 
 
+def _fetch(ctx: Ctx) -> Fetch:
+    """The caller's tenant-bound reads on the pipelined reader (no thread, one round trip)."""
+    caller = ctx.caller
+
+    async def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return await ctx.state.reader.fetch(caller.tenant_id, caller.ref, sql, params)
+
+    return fetch
+
+
+def _decision_out(d: Decision) -> DecisionOut:
+    return DecisionOut(
+        arm=d.arm,
+        decision_id=d.decision_id,
+        propensity=d.propensity,
+        policy=d.policy,
+        reason=d.reason,
+        experiment_id=d.experiment_id,
+        slot=d.slot,
+    )
+
+
 @router.get("/decide", response_model=DecisionOut, summary="A user's bandit arm in a slot")
 async def get_decide(
     request: Request,
@@ -104,17 +134,19 @@ async def get_decide(
     # The declared attributes are read from the query with every other name: one check.
     overrides = context_overrides(request.query_params.multi_items(), allowed_other=_OWN)
     runtime = _runtime(ctx)
+    tenant = ctx.caller.tenant_id
+    profile = await runtime.quick_profile(_fetch(ctx), tenant, user)
+    if profile is not None:
+        default = runtime.default_decision(tenant, slot, profile)
+        if default is not None:  # no consent: nothing to write
+            return json_response(_decision_out(default))
 
     def run() -> DecisionOut:
-        d = commit_once(ctx.uow, lambda uow: runtime.decide(uow, slot, user, overrides=overrides))
-        return DecisionOut(
-            arm=d.arm,
-            decision_id=d.decision_id,
-            propensity=d.propensity,
-            policy=d.policy,
-            reason=d.reason,
-            experiment_id=d.experiment_id,
-            slot=d.slot,
+        return _decision_out(
+            commit_once(
+                ctx.uow,
+                lambda uow: runtime.decide(uow, slot, user, overrides=overrides, profile=profile),
+            )
         )
 
     return json_response(await run_in_threadpool(run))
@@ -129,9 +161,15 @@ async def get_personalize(request: Request, ctx: CtxDep, slot: Slot, user: User)
     ctx.principal.require(Action.READ)
     context_overrides(request.query_params.multi_items(), allowed_other=_OWN, attributes=())
     runtime = _runtime(ctx)
+    tenant = ctx.caller.tenant_id
+    profile = await runtime.quick_profile(_fetch(ctx), tenant, user)
+    if profile is not None:
+        answered = runtime.answer(tenant, slot, profile)
+        if answered is not None:  # a rule, or the default arm: nothing to write
+            return json_response(PersonalizedOut.model_validate(answered.as_json()))
 
     def run() -> PersonalizedOut:
-        p = commit_once(ctx.uow, lambda uow: runtime.personalize(uow, slot, user))
+        p = commit_once(ctx.uow, lambda uow: runtime.personalize(uow, slot, user, profile=profile))
         return PersonalizedOut.model_validate(p.as_json())
 
     return json_response(await run_in_threadpool(run))
