@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.api import Run, Server, _get, _loop_run, _open, _summary
+from bench.api import CpuMeter, Run, Server, _get, _loop_run, _open, _postmaster_pid, _summary
 from bench.common import BENCH_MASTER, BENCH_MASTER_BYTES, Result, database, fknob, knob
 from tenantry.composition import open_database
 from tenantry.db.engine import Database
@@ -186,11 +186,16 @@ def run(server: DatabaseTarget) -> Result:
         proc = Server(target, workers, DB_NAME, env=env)
         try:
             port = proc.port
+            meter = CpuMeter(proc.proc.pid, _postmaster_pid())
             _loop_run(_open(port, personalize, rate, conns, 1.0))  # warm-up: lake loads
             _loop_run(_open(port, baseline, rate, conns, 1.0))
             for _ in range(rounds):
-                api.append(_loop_run(_open(port, personalize, rate, conns, seconds)))
-                base.append(_loop_run(_open(port, baseline, rate, conns, seconds)))
+                api.append(
+                    meter.measure(lambda: _loop_run(_open(port, personalize, rate, conns, seconds)))
+                )
+                base.append(
+                    meter.measure(lambda: _loop_run(_open(port, baseline, rate, conns, seconds)))
+                )
         finally:
             proc.stop()
     chosen, chosen_base = _median_p99(api), _median_p99(base)

@@ -13,8 +13,9 @@ the tenant, not to a location).
 Fast path: once the process knows a user's subject and the slot, the consent check is one
 statement on the pipelined reader (`AsyncReader`, on the event loop), and answers that write
 nothing (a rule, the default arm) come back without a thread or a unit of work. A bandit
-decision commits in the request's own short transaction in the thread pool. The rules live
-in `tenantry.decisions`; this module only translates HTTP.
+decision is an audited write: a caller's concurrent ones commit together in one transaction
+(`tenantry.api.coalescing`, as lead captures do). The rules live in `tenantry.decisions`;
+this module only translates HTTP.
 """
 
 from __future__ import annotations
@@ -24,20 +25,20 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.api.deps import Ctx, CtxDep, Renderer, json_response
-from tenantry.api.resources.common import ERRORS
+from tenantry.api.idempotency import Written
+from tenantry.api.resources.common import ERRORS, write_coalesced
 from tenantry.api.routing import ResourceRouter
+from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS
 from tenantry.decisions.experiments import Decision
 from tenantry.decisions.personalize import context_overrides
 from tenantry.decisions.profiles import Fetch
 from tenantry.decisions.runtime import Personalization
 from tenantry.errors import ConfigurationError
-from tenantry.services.idempotency import commit_once
 from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
@@ -141,15 +142,11 @@ async def get_decide(
         if default is not None:  # no consent: nothing to write
             return json_response(_decision_out(default))
 
-    def run() -> DecisionOut:
-        return _decision_out(
-            commit_once(
-                ctx.uow,
-                lambda uow: runtime.decide(uow, slot, user, overrides=overrides, profile=profile),
-            )
-        )
+    def run(uow: UnitOfWork) -> Written:
+        d = runtime.decide(uow, slot, user, overrides=overrides, profile=profile)
+        return Written(200, _decision_out(d))
 
-    return json_response(await run_in_threadpool(run))
+    return await write_coalesced(ctx, request, None, None, run)
 
 
 @router.get(
@@ -168,8 +165,9 @@ async def get_personalize(request: Request, ctx: CtxDep, slot: Slot, user: User)
         if answered is not None:  # a rule, or the default arm: nothing to write
             return json_response(PersonalizedOut.model_validate(answered.as_json()))
 
-    def run() -> PersonalizedOut:
-        p = commit_once(ctx.uow, lambda uow: runtime.personalize(uow, slot, user, profile=profile))
-        return PersonalizedOut.model_validate(p.as_json())
+    def run(uow: UnitOfWork) -> Written:
+        p = runtime.personalize(uow, slot, user, profile=profile)
+        return Written(200, PersonalizedOut.model_validate(p.as_json()))
 
-    return json_response(await run_in_threadpool(run))
+    # A decision is an audited write: the caller's concurrent ones commit together.
+    return await write_coalesced(ctx, request, None, None, run)
