@@ -14,7 +14,9 @@ benchmark's database, with a home of its own for the lake. The load generator (t
 benchmark's open-loop client, `bench.api`) sends requests on a fixed schedule of
 BENCH_PERSONALIZE_RATE per second (500; tiny 100) for BENCH_PERSONALIZE_SECONDS (10; tiny 1),
 users drawn at random; latency counts from each request's scheduled time, so a server that
-falls behind cannot hide its queue. A warm-up second first (every worker loads the lake once).
+falls behind cannot hide its queue. A warm-up first (BENCH_PERSONALIZE_WARM_SECONDS, 5; tiny
+1): every worker loads the lake and meets nearly every user once, the steady state of a
+server whose users come back.
 BENCH_PERSONALIZE_ROUNDS rounds (3; tiny 1) alternate the two routes; the figures are the
 round with the median p99.
 
@@ -164,6 +166,7 @@ def run(server: DatabaseTarget) -> Result:
     seconds = fknob("BENCH_PERSONALIZE_SECONDS", 10.0, 1.0)
     rounds = knob("BENCH_PERSONALIZE_ROUNDS", 3, 1)
     conns = knob("BENCH_PERSONALIZE_CONNECTIONS", 32, 8)
+    warm = fknob("BENCH_PERSONALIZE_WARM_SECONDS", 5.0, 1.0)
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="tenantry-personalize-bench-") as tmp:
         home = Path(tmp)
@@ -187,7 +190,8 @@ def run(server: DatabaseTarget) -> Result:
         try:
             port = proc.port
             meter = CpuMeter(proc.proc.pid, _postmaster_pid())
-            _loop_run(_open(port, personalize, rate, conns, 1.0))  # warm-up: lake loads
+            # warm-up: each worker loads the lake and meets (nearly) every user once
+            _loop_run(_open(port, personalize, rate, conns, warm))
             _loop_run(_open(port, baseline, rate, conns, 1.0))
             for _ in range(rounds):
                 api.append(
@@ -216,6 +220,7 @@ def run(server: DatabaseTarget) -> Result:
             "rounds": rounds,
             "workers": workers,
             "connections": conns,
+            "warm_up_seconds": warm,
             "users": len(users),
             "personalize": _summary(chosen),
             "baseline": _summary(chosen_base),
