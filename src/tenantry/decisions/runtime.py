@@ -82,6 +82,14 @@ class Personalization:
         self.profiles = profiles
         self._slots: ExpiringCache[tuple[uuid.UUID, str], _Slot] = ExpiringCache(10_000, slot_ttl)
 
+    def kept(self, tenant_id: uuid.UUID, slot: str) -> bool:
+        """Whether the slot's experiment is kept (rules and defaults need no query)."""
+        return self._slots.get((tenant_id, slot)) is not None
+
+    def keep(self, uow: UnitOfWork, slot: str) -> None:
+        """Read the slot's live experiment and keep it; NotFoundError if there is none."""
+        self._slot(uow, slot)
+
     def _slot(self, uow: UnitOfWork, slot: str) -> _Slot:
         key = (uow.require_tenant(), slot)
         found = self._slots.get(key)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +110,20 @@ def _fetch(ctx: Ctx) -> Fetch:
     return fetch
 
 
+async def _keep_slot(ctx: Ctx, runtime: Personalization, slot: str) -> None:
+    """Read the slot's experiment again when it is no longer kept (every few seconds): a
+    short read, so answers that write nothing never wait behind the decisions' writes."""
+    tenant = ctx.caller.tenant_id
+    if runtime.kept(tenant, slot):
+        return
+
+    def read() -> None:
+        with ctx.read() as uow:
+            runtime.keep(uow, slot)
+
+    await run_in_threadpool(read)
+
+
 def _decision_out(d: Decision) -> DecisionOut:
     return DecisionOut(
         arm=d.arm,
@@ -137,7 +152,8 @@ async def get_decide(
     runtime = _runtime(ctx)
     tenant = ctx.caller.tenant_id
     profile = await runtime.quick_profile(_fetch(ctx), tenant, user)
-    if profile is not None:
+    if profile is not None and not profile.consents:
+        await _keep_slot(ctx, runtime, slot)
         default = runtime.default_decision(tenant, slot, profile)
         if default is not None:  # no consent: nothing to write
             return json_response(_decision_out(default))
@@ -161,6 +177,7 @@ async def get_personalize(request: Request, ctx: CtxDep, slot: Slot, user: User)
     tenant = ctx.caller.tenant_id
     profile = await runtime.quick_profile(_fetch(ctx), tenant, user)
     if profile is not None:
+        await _keep_slot(ctx, runtime, slot)
         answered = runtime.answer(tenant, slot, profile)
         if answered is not None:  # a rule, or the default arm: nothing to write
             return json_response(PersonalizedOut.model_validate(answered.as_json()))
