@@ -22,7 +22,8 @@ round with the median p99.
 
 Baseline, same run, same rate and connections: `GET /v1/leads/{id}`, the API's cheapest
 authenticated read of a record (authentication, one compiled read). Target: p99 <= 10 ms
-(seed 001 allows 200 ms).
+(seed 001 allows 200 ms). In `params`, once each after the rounds: the rules and defaults
+alone at the full rate, and the bandit's decisions alone at their share of it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from tenantry.db.engine import Database
 from tenantry.db.provider import DatabaseTarget
 from tenantry.decisions.context import PERSONAS
 from tenantry.decisions.experiments import ExperimentSpec, create_experiment
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tenantry.events.ingest import MAX_BATCH_EVENTS, ingest_batch
 from tenantry.events.relay import relay_once
 from tenantry.ids import uuid7
@@ -108,9 +111,23 @@ def _events(user: uuid.UUID, rng: random.Random, now: datetime) -> list[dict[str
     ]
 
 
-def _prepare(server: DatabaseTarget, home: Path) -> tuple[DatabaseTarget, str, list[str], str]:
-    """The database, the lake under `home`; returns the target, the API key, the users and
-    the baseline's lead id."""
+def _bandit_users(db: Database, home: Path, tenant: uuid.UUID, users: list[uuid.UUID]) -> set[str]:
+    """The users whose answer is the bandit's (not a rule, not the default arm): asked in
+    units of work that roll back, so nothing is logged."""
+    runtime = Personalization(LakeProfileSource(LakeFeatureCache(home, interval=0)))
+    found = set()
+    for user in users:
+        with db.tenant_uow(tenant, actor="bench") as uow:
+            if runtime.personalize(uow, SLOT, user).source == "bandit":
+                found.add(str(user))
+    return found
+
+
+def _prepare(
+    server: DatabaseTarget, home: Path
+) -> tuple[DatabaseTarget, str, list[str], str, set[str]]:
+    """The database, the lake under `home`; returns the target, the API key, the users, the
+    baseline's lead id and the users the bandit decides for."""
     target = database(server, DB_NAME, fresh=True)
     db = open_database(target=target, master=BENCH_MASTER)
     rng = random.Random(21)
@@ -150,7 +167,8 @@ def _prepare(server: DatabaseTarget, home: Path) -> tuple[DatabaseTarget, str, l
             uow.session.add(lead)
             key = create_api_key(uow, tenant_id=tenant.id, role="owner", name="bench")
             uow.commit()
-        return target, key.secret, [str(u) for u in users], str(lead.id)
+        bandit = _bandit_users(db, home, tenant.id, users)
+        return target, key.secret, [str(u) for u in users], str(lead.id), bandit
     finally:
         db.dispose()
 
@@ -170,7 +188,9 @@ def run(server: DatabaseTarget) -> Result:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="tenantry-personalize-bench-") as tmp:
         home = Path(tmp)
-        target, key, users, lead = _prepare(server, home)
+        target, key, users, lead, bandit = _prepare(server, home)
+        others = [u for u in users if u not in bandit] or users
+        deciding = sorted(bandit) or users
         url = server.admin_url.set(database=DB_NAME)
         env = {
             "TENANTRY_HOME": str(home),  # the lake the pipeline built
@@ -183,6 +203,12 @@ def run(server: DatabaseTarget) -> Result:
 
         def baseline(_n: int) -> bytes:
             return _get(f"/v1/leads/{lead}", key)
+
+        def answered(_n: int) -> bytes:  # rules and defaults only: nothing written
+            return _get(f"/v1/personalize?slot={SLOT}&user={rng.choice(others)}", key)
+
+        def decided(_n: int) -> bytes:  # the bandit's (logged) decisions only
+            return _get(f"/v1/personalize?slot={SLOT}&user={rng.choice(deciding)}", key)
 
         api: list[Run] = []
         base: list[Run] = []
@@ -200,6 +226,16 @@ def run(server: DatabaseTarget) -> Result:
                 base.append(
                     meter.measure(lambda: _loop_run(_open(port, baseline, rate, conns, seconds)))
                 )
+            # the two kinds of answer apart, once each: the rate of each in the mix above
+            share = len(bandit) / len(users)
+            parts = {
+                "rules_and_defaults": meter.measure(
+                    lambda: _loop_run(_open(port, answered, rate, conns, seconds))
+                ),
+                "bandit_decisions": meter.measure(
+                    lambda: _loop_run(_open(port, decided, max(1.0, rate * share), conns, seconds))
+                ),
+            }
         finally:
             proc.stop()
     chosen, chosen_base = _median_p99(api), _median_p99(base)
@@ -224,6 +260,9 @@ def run(server: DatabaseTarget) -> Result:
             "users": len(users),
             "personalize": _summary(chosen),
             "baseline": _summary(chosen_base),
+            "bandit_share": round(len(bandit) / len(users), 3),
+            "rules_and_defaults_alone_at_rate": _summary(parts["rules_and_defaults"]),
+            "bandit_decisions_alone_at_their_share_of_rate": _summary(parts["bandit_decisions"]),
             "p99_ms_per_round": [r.ms(0.99) for r in api],
             "baseline_p99_ms_per_round": [r.ms(0.99) for r in base],
             "load_generator": "open loop, fixed schedule, asyncio keep-alive client, same machine",
