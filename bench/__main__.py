@@ -29,6 +29,7 @@ from rich.table import Table
 from bench import (
     api,
     audit,
+    bandit,
     dashboard,
     dedup,
     ingest,
@@ -79,6 +80,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "payment_match_quality": payments.payment_match_quality,
     # notifications parsed, verified, matched and recorded per second, 100,000 open bookings
     "payment_match_rate": payments.payment_match_rate,
+    # cumulative regret of the experiments' bandit beside MABWiser's Thompson sampling
+    "bandit_regret": bandit.bandit_regret,
+    # p99 of an in-process decide (definition, posteriors, the decision row) vs a uniform pick
+    "decide_p99_us": bandit.decide_p99_us,
     # GET /v1/personalize at a fixed 500 req/s beside an authenticated record read
     "personalize_p99_ms": personalize.run,
 }

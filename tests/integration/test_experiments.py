@@ -106,7 +106,7 @@ def test_sensitive_or_unknown_context_is_refused_by_name(
     with pytest.raises(ValidationError, match=attribute):
         _create(db, tenant, context=("persona", attribute))
     with pytest.raises(ValidationError, match=attribute):
-        _create(db, tenant, eligibility={attribute: ["x"]})
+        _create(db, tenant, eligibility={attribute: ["solo-sarah"]})
 
 
 def test_rules_default_to_the_arms_named_for_them(db: Database, tenant: TenantFixture) -> None:

@@ -10,7 +10,7 @@ Given the active arms' (successes, failures) in one context cell:
 
 P(arm is the argmax) has no closed form for K > 2; it is estimated by Monte Carlo with
 `DRAWS` vectorised draws per arm. The estimate of a probability p has a standard error of
-sqrt(p(1-p)/DRAWS) <= 0.5/sqrt(DRAWS), i.e. <= 0.0079 for 4,000 draws (docs/decisions/ record).
+sqrt(p(1-p)/DRAWS) <= 0.5/sqrt(DRAWS), i.e. <= 0.0112 for 2,000 draws (docs/decisions/ record).
 An arm that never wins among the draws gets the floor only; with floor 0 it still gets
 1/(DRAWS+1) (it did win the draw that chose it), so a logged propensity is never 0 and inverse
 propensity weights stay finite. Results are cached by the counts (the posterior's state), so
@@ -35,7 +35,7 @@ __all__ = [
     "win_probabilities",
 ]
 
-DRAWS = 4_000
+DRAWS = 2_000
 # Fixed seed for the propensity estimate: the same counts give the same (cached) estimate.
 _ESTIMATE_SEED = 20261206
 

@@ -7,14 +7,17 @@ the profile's context cell, write the decision row, return it. A subject without
 outside the eligibility gets the default arm, and nothing is written or learnt.
 
 The definitions of live experiments are cached in process per (tenant, slot) and checked
-against the row's `version` on every decision (one indexed query also reads the cell's
-posteriors), so a pause or a guardrail is seen by the next decision. Never commits.
+against the row's `version` by one indexed query that also reads the cell's posterior counts;
+that read is reused for `CACHE_SECONDS`, so a decision is usually the policy step and the
+insert of its row. A pause, resume, stop or guardrail in this process is seen by the next
+decision; one made by another process within `CACHE_SECONDS`. Never commits.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,11 +29,21 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import bandit
-from tenantry.decisions.context import CONTEXT_ATTRIBUTES, SENSITIVE, Context, Profile
+from tenantry.decisions.context import (
+    COMM_PREFS,
+    CONTEXT_ATTRIBUTES,
+    ONB_DAY_BUCKETS,
+    PERSONAS,
+    SENSITIVE,
+    Context,
+    Profile,
+)
 from tenantry.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
 from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm, ExperimentStatus
 
 __all__ = [
+    "CACHE_SECONDS",
+    "CONTEXT_VALUES",
     "DEFAULT_MIN_EVENTS",
     "DEFAULT_TTL_SECONDS",
     "GUARDRAIL_METRICS",
@@ -46,6 +59,7 @@ __all__ = [
     "definition_json",
     "experiment_rules",
     "find_experiment",
+    "forget",
     "list_experiments",
     "live_experiment",
 ]
@@ -54,6 +68,7 @@ DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
 RULE_NAMES = ("low_engagement", "facts_tone")
+CONTEXT_VALUES = {"persona": PERSONAS, "comm_prefs": COMM_PREFS, "onb_day": ONB_DAY_BUCKETS}
 _DEFAULT_RULE_ARMS = {"low_engagement": "encouraging", "facts_tone": "factual"}
 
 
@@ -131,6 +146,13 @@ def _check(spec: ExperimentSpec) -> None:
         raise ValidationError("floor * number of arms must lie between 0 and 1")
     check_context_attributes(spec.context)
     check_context_attributes(spec.eligibility)
+    for attribute, allowed in spec.eligibility.items():
+        unknown = sorted(set(allowed) - set(CONTEXT_VALUES[attribute]))
+        if unknown or not allowed:
+            raise ValidationError(
+                f"eligibility {attribute}: unknown or no values"
+                f" (allowed: {', '.join(CONTEXT_VALUES[attribute])})"
+            )
     for g in spec.guardrails:
         if g.metric not in GUARDRAIL_METRICS:
             raise ValidationError(
@@ -254,6 +276,7 @@ def change_status(uow: UnitOfWork, experiment_id: uuid.UUID, action: str) -> Exp
         raise IllegalTransitionError(f"cannot {action} an experiment that is {exp.status}")
     exp.status = target
     exp.version += 1
+    forget(uow.require_tenant())
     if target is ExperimentStatus.STOPPED:
         exp.stopped_at = uow.clock.now()
     uow.flush()
@@ -283,8 +306,24 @@ class _Definition:
     eligibility: dict[str, frozenset[str]]
 
 
+# How long a process reuses what it read of a slot (the definition's version check and a cell's
+# posterior counts) before reading it again. Changes made in this process (pause, resume, stop,
+# a guardrail) take effect at once; changes made by another process within this time.
+CACHE_SECONDS = 1.0
 _cache: dict[tuple[uuid.UUID, str], _Definition] = {}
+_cells: dict[tuple[uuid.UUID, str, str], tuple[float, dict[str, tuple[int, int]]]] = {}
 _cache_lock = threading.Lock()
+
+
+def forget(tenant_id: uuid.UUID) -> None:
+    """Drop what this process cached of the tenant's experiments (after a change to them)."""
+    with _cache_lock:
+        for key in [k for k in _cache if k[0] == tenant_id]:
+            del _cache[key]
+        for cell in [k for k in _cells if k[0] == tenant_id]:
+            del _cells[cell]
+
+
 _rng = np.random.default_rng()
 
 _LIVE = sa.text(
@@ -342,15 +381,24 @@ def decide(
     tenant = uow.require_tenant()
     d = _cache.get((tenant, slot)) or _load(uow, slot)
     cell = profile.context.key(d.attributes)
-    rows = uow.session.execute(_LIVE, {"t": tenant, "slot": slot, "cell": cell}).all()
-    if not rows:
-        with _cache_lock:
-            _cache.pop((tenant, slot), None)
-        raise NotFoundError("no running experiment in this slot")
-    if rows[0].id != d.experiment_id or rows[0].version != d.version:
-        d = _load(uow, slot)
-        cell = profile.context.key(d.attributes)
+    fresh = _cells.get((tenant, slot, cell))
+    if fresh is not None and time.monotonic() - fresh[0] <= CACHE_SECONDS:
+        counts_by_arm = fresh[1]
+    else:
         rows = uow.session.execute(_LIVE, {"t": tenant, "slot": slot, "cell": cell}).all()
+        if not rows:
+            forget(tenant)
+            raise NotFoundError("no running experiment in this slot")
+        if rows[0].id != d.experiment_id or rows[0].version != d.version:
+            forget(tenant)
+            d = _load(uow, slot)
+            cell = profile.context.key(d.attributes)
+            rows = uow.session.execute(_LIVE, {"t": tenant, "slot": slot, "cell": cell}).all()
+        counts_by_arm = {
+            r.arm: (int(r.successes), int(r.failures)) for r in rows if r.arm is not None
+        }
+        with _cache_lock:
+            _cells[(tenant, slot, cell)] = (time.monotonic(), counts_by_arm)
     default = Decision(None, d.experiment_id, slot, d.default_arm, None, "default")
     if not profile.consents:
         return replace(default, reason="no_consent")
@@ -360,8 +408,7 @@ def decide(
         return replace(default, reason="not_eligible")
     if not d.arms:
         return replace(default, reason="no_active_arm")
-    seen = {r.arm: (int(r.successes), int(r.failures)) for r in rows if r.arm is not None}
-    counts = tuple(seen.get(a, (0, 0)) for a in d.arms)
+    counts = tuple(counts_by_arm.get(a, (0, 0)) for a in d.arms)
     choice = bandit.choose(
         counts, floor=d.floor, min_events=d.min_events, rng=rng if rng is not None else _rng
     )

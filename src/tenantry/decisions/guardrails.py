@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.bandit import posterior_mean
+from tenantry.decisions.experiments import forget
 from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm
 
 __all__ = [
@@ -124,6 +125,7 @@ def check_guardrails(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[str]:
                     f" (+{rate - base:.4f} > {limit:.4f}; n={n}, control n={n0})"
                 )
                 exp.version += 1
+                forget(exp.tenant_id)
                 paused.append(arm.key)
                 break
     uow.flush()
