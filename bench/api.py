@@ -171,7 +171,13 @@ def _server_env(target: DatabaseTarget, db_name: str = DB_NAME) -> dict[str, str
 
 
 class Server:
-    def __init__(self, target: DatabaseTarget, workers: int, db_name: str = DB_NAME) -> None:
+    def __init__(
+        self,
+        target: DatabaseTarget,
+        workers: int,
+        db_name: str = DB_NAME,
+        env: dict[str, str] | None = None,  # settings over the benchmark's own
+    ) -> None:
         self.port = _free_port()
         cmd = [
             str(Path(sys.executable).with_name("tenantry")), "serve",
@@ -179,7 +185,7 @@ class Server:
         ]  # fmt: skip
         self.proc = subprocess.Popen(  # noqa: S603 (a fixed command line)
             cmd,
-            env=_server_env(target, db_name),
+            env=_server_env(target, db_name) | (env or {}),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -269,6 +269,15 @@ class Settings(BaseSettings):
         le=3600,
         description="How often `tenantry serve` rescores leads whose inputs changed (0: never).",
     )
+    personalize_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often `tenantry serve` checks the lake for a newly published segments/features"
+            " version and reloads its cached profiles (0: never after the first load)."
+        ),
+    )
 
     @property
     def pgdata(self) -> Path:

@@ -167,7 +167,13 @@ def test_references_to_tenant_rows_are_composite(table: str) -> None:
 # High-volume technical logs of schema `events` (inbox, outbox, positions, idempotency records
 # that expire within a day) are not audited: the changes they record are audited on their
 # source rows, and auditing them would only add cost.
-AUDITED_TABLES = [t for t in TENANT_TABLES if not t.startswith(("audit.", "events."))]
+# The bandit's decision log is such a log too (the changes to what decides are audited).
+UNAUDITED_LOGS = {"decisions.decisions"}
+AUDITED_TABLES = [
+    t
+    for t in TENANT_TABLES
+    if not t.startswith(("audit.", "events.")) and t not in UNAUDITED_LOGS
+]
 # Partitioned tables record updates and deletes per statement on the parent: a row trigger is
 # cloned onto each partition and would name the partition, not the table.
 STATEMENT_AUDITED = {"engage.chat_messages"}

@@ -34,6 +34,8 @@ from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import LakeEngagement
 from tenantry.decisions.lead_projection import LeadRescorer
 from tenantry.decisions.outcomes import OutcomeWorker
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tenantry.insight.worker import CheckWorker, build_runner
 
 __all__ = ["create_app"]
@@ -72,6 +74,9 @@ def create_app(
         writes=WriteCoalescer(settings.api_write_batch),
         renderers=dict(RENDERERS),
     )
+    # The lake's segments and features, cached for the process, refreshed when published.
+    lake_features = LakeFeatureCache(settings.home, interval=settings.personalize_refresh_seconds)
+    state.personalization = Personalization(LakeProfileSource(lake_features))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,9 +109,11 @@ def create_app(
         # Leads whose inputs changed are rescored from the outbox, never in a request.
         rescorer = LeadRescorer(db, LakeEngagement(settings.home), settings.lead_rescore_seconds)
         rescorer.start()
+        lake_features.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(lake_features.stop)
             await to_thread.run_sync(rescorer.stop)
             await to_thread.run_sync(outcomes.stop)
             await to_thread.run_sync(upkeep.stop)

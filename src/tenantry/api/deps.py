@@ -27,6 +27,7 @@ from tenantry.config import Settings
 from tenantry.db.aio import AsyncReader
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
+from tenantry.decisions.runtime import Personalization
 from tenantry.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from tenantry.services.principal import Principal
 
@@ -90,6 +91,7 @@ class ApiState:
     reader: AsyncReader
     writes: WriteCoalescer
     renderers: dict[str, Renderer] = field(default_factory=dict)
+    personalization: Personalization | None = None  # users' profiles, rules and the bandit
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from tenantry.api.resources import (
     leads,
     partners,
     payment_notifications,
+    personalization,
     privacy,
     scheduling,
     webhooks,
@@ -50,6 +51,7 @@ _MODULES = (
     experiments,
     lead_models,
     partners,
+    personalization,
     dashboards,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in _MODULES)

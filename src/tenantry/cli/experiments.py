@@ -13,9 +13,17 @@ import uuid
 
 import typer
 
+from tenantry.cli import personalize
 from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.output import print_json, show, table
-from tenantry.cli.params import OutputFormat, format_option, tenant_option, uuid_value
+from tenantry.cli.params import (
+    ARM_KEY,
+    OutputFormat,
+    arm_key,
+    format_option,
+    tenant_option,
+    uuid_value,
+)
 from tenantry.decisions import experiments as ex
 from tenantry.decisions.guardrails import experiment_report, fairness
 from tenantry.decisions.outcomes import project_outcomes, record_outcome
@@ -25,7 +33,6 @@ from tenantry.models.experiments import ExperimentStatus
 
 __all__ = [
     "app",
-    "arm_key",
     "context_value",
     "eligibility_value",
     "guardrail_value",
@@ -36,15 +43,6 @@ __all__ = [
 app = typer.Typer(
     help="Experiments: the bandit, outcomes, guardrails, replay.", no_args_is_help=True
 )
-
-_KEY = r"[a-z0-9][a-z0-9_.:-]{0,79}"
-
-
-def arm_key(value: str) -> str:
-    """A slot or arm key: lower-case letters, digits and `_.:-`, at most 80 characters."""
-    if re.fullmatch(_KEY, value):
-        return value
-    raise typer.BadParameter("expected a key of lower-case letters, digits and _.:- (max 80)")
 
 
 def guardrail_value(value: str) -> str:
@@ -57,7 +55,7 @@ def guardrail_value(value: str) -> str:
 
 def rule_value(value: str) -> str:
     """`RULE=ARM`, RULE one of low_engagement, facts_tone."""
-    if re.fullmatch(rf"({'|'.join(ex.RULE_NAMES)})={_KEY}", value):
+    if re.fullmatch(rf"({'|'.join(ex.RULE_NAMES)})={ARM_KEY}", value):
         return value
     raise typer.BadParameter("expected RULE=ARM, RULE one of " + ", ".join(ex.RULE_NAMES))
 
@@ -82,7 +80,7 @@ def context_value(value: str) -> str:
 
 def policy_value(value: str) -> str:
     """A replay policy: uniform, greedy, thompson or arm:KEY."""
-    if value in ("uniform", "greedy", "thompson") or re.fullmatch(rf"arm:{_KEY}", value):
+    if value in ("uniform", "greedy", "thompson") or re.fullmatch(rf"arm:{ARM_KEY}", value):
         return value
     raise typer.BadParameter("expected uniform, greedy, thompson or arm:KEY")
 
@@ -334,3 +332,7 @@ def outcome(
             row = record_outcome(uow, decision, success, source="cli")
             uow.commit()
     typer.echo(f"{row.id} {'success' if success else 'failure'}")
+
+
+# Deciding for one user reads the user's profile, as `tenantry personalize` does.
+app.command("decide")(personalize.decide)

@@ -80,6 +80,7 @@ COMMANDS: dict[str, str] = {
     "partners": "tenantry.cli.partners:partners_app",
     "credits": "tenantry.cli.partners:credits_app",
     "assignments": "tenantry.cli.partners:assignments_app",
+    "personalize": "tenantry.cli.personalize:personalize_user",
 }
 
 _debug = False

@@ -21,9 +21,11 @@ from tenantry.domain.money import MAX_CENTS
 from tenantry.models.enums import ResourceKind
 
 __all__ = [
+    "ARM_KEY",
     "EARLIEST_DATE",
     "OutputFormat",
     "anchor_date",
+    "arm_key",
     "as_of_date",
     "assignment",
     "calendar_date",
@@ -212,3 +214,13 @@ def money(value: str) -> Decimal:
     if amount * 100 > MAX_CENTS:
         raise typer.BadParameter("is larger than any amount tenantry records")
     return amount
+
+
+ARM_KEY = r"[a-z0-9][a-z0-9_.:-]{0,79}"
+
+
+def arm_key(value: str) -> str:
+    """A slot or arm key: lower-case letters, digits and `_.:-`, at most 80 characters."""
+    if re.fullmatch(ARM_KEY, value):
+        return value
+    raise typer.BadParameter("expected a key of lower-case letters, digits and _.:- (max 80)")

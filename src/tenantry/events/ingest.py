@@ -34,11 +34,11 @@ from tenantry.errors import ValidationError
 from tenantry.events.inbox_copy import InboxWriter, store_lines
 from tenantry.events.schemas import Event, PayloadError, is_junk_id, parse_event
 from tenantry.lake.vocabulary import EMAIL_KEY, INGEST_SOURCES
-from tenantry.models import Membership, User
+from tenantry.models.enums import ConsentPurpose
 from tenantry.privacy.crypto import KeyedHmac, normalise_email
 from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.master import MasterKeyProvider
-from tenantry.privacy.subjects import email_index
+from tenantry.privacy.members import member_subjects
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -210,31 +210,8 @@ def _consenting_user_keys(
 ) -> dict[uuid.UUID, str | None]:
     """user id -> the pseudonym of its subject if that subject consents to analytics now."""
     out: dict[uuid.UUID, str | None] = dict.fromkeys(users)
-    members = uow.session.scalars(
-        sa.select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == uow.require_tenant(), User.id.in_(users))
-    ).all()
-    by_index: dict[bytes, list[uuid.UUID]] = {}
-    for user in members:  # the address is sealed: opened here, in memory only
-        try:
-            by_index.setdefault(email_index(ring, user.email), []).append(user.id)
-        except ValidationError:
-            continue
-    if not by_index:
-        return out
-    rows = uow.session.execute(
-        sa.text(
-            "SELECT s.email_bidx, s.pseudonym FROM privacy.subjects s"
-            " JOIN privacy.active_consents c ON c.tenant_id = s.tenant_id AND c.subject_id = s.id"
-            " WHERE s.tenant_id = :t AND s.erased_at IS NULL AND c.purpose = 'analytics'"
-            " AND s.email_bidx = ANY(:bidx)"
-        ),
-        {"t": uow.require_tenant(), "bidx": list(by_index)},
-    ).all()
-    for bidx, pseudonym in rows:
-        for user_id in by_index[bytes(bidx)]:
-            out[user_id] = pseudonym
+    for user_id, found in member_subjects(uow, ring, users, ConsentPurpose.ANALYTICS).items():
+        out[user_id] = found.pseudonym if found is not None and found.consents else None
     return out
 
 

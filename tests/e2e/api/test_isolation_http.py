@@ -162,6 +162,9 @@ NOT_TENANT_LISTS |= {"/v1/availability"}
 NOT_TENANT_LISTS |= {"/v1/lead-models/current", "/v1/lead-models/current/report"}
 # A report: figures per partner, not a list of rows (scoped by tests of its own).
 NOT_TENANT_LISTS |= {"/v1/partners/report"}
+# One user's decision (the user a query parameter), not a list: another tenant's user is a 404
+# there (tests/e2e/api/test_personalization_http.py).
+NOT_TENANT_LISTS |= {"/v1/decide", "/v1/personalize"}
 
 
 def test_lists_never_show_other_tenants_rows(

@@ -36,6 +36,10 @@ TABLES = (
     "decisions.decisions",
 )
 REDACTED = (("decisions.decisions", "user_key"),)
+# The decision log is a high-volume technical log, like the event inbox: not audited row by
+# row (every decision would otherwise take the tenant's audit chain head). Changes to what
+# decides (definitions, arms and their pauses, posteriors) are audited.
+DECISION_LOG = "decisions.decisions"
 
 
 def _stamps() -> list[sa.Column[Any]]:
@@ -202,7 +206,8 @@ def upgrade() -> None:
             f"CREATE POLICY tenant_isolation ON {table}"
             f" USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT})"
         )
-        op.execute(f"SELECT audit.enable('{table}'::regclass)")
+        if table != DECISION_LOG:
+            op.execute(f"SELECT audit.enable('{table}'::regclass)")
         # DELETE: the erasure removes a subject's decisions; definitions can be tidied away.
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP}")
     op.execute(
