@@ -3,7 +3,7 @@
 `bandit_regret`: cumulative expected regret (sum over rounds of best rate - chosen arm's rate)
 on a fixed Bernoulli simulation, 4 arms with success rates 0.10, 0.12, 0.15 and 0.20, of our
 policy (`tenantry.decisions.bandit.choose` as shipped: uniform for the first 30 outcomes, no
-floor, the propensity estimated every round) beside MABWiser's Thompson sampling
+floor, the propensity computed every round) beside MABWiser's Thompson sampling
 (`MAB(arms, LearningPolicy.ThompsonSampling())`, the same Beta(1, 1) prior) with the same
 seeds and the same reward draws. `value` is our mean final regret, `baseline_value`
 MABWiser's; the time per decision of both is in `params`.
@@ -14,7 +14,7 @@ and the cell's posteriors and writes its row), beside a baseline loop that picks
 uniformly at random and writes the same row with the same statement. p50s, the pure policy
 step (with its propensity cache hit and missed) and the commit are in `params`.
 
-Environment: BENCH_BANDIT_ROUNDS (10000; tiny 1000), BENCH_BANDIT_SEEDS (5; tiny 2),
+Environment: BENCH_BANDIT_ROUNDS (10000; tiny 1000), BENCH_BANDIT_SEEDS (20; tiny 2),
 BENCH_DECIDE_ITERATIONS (5000; tiny 300).
 """
 
@@ -68,7 +68,7 @@ def _mabwiser(rounds: int, seed: int, draws: np.ndarray) -> tuple[float, float]:
 
 def bandit_regret(_server: DatabaseTarget) -> Result:
     rounds = knob("BENCH_BANDIT_ROUNDS", 10_000, 1_000)
-    seeds = knob("BENCH_BANDIT_SEEDS", 5, 2)
+    seeds = knob("BENCH_BANDIT_SEEDS", 20, 2)
     ours, theirs = [], []
     for seed in range(seeds):
         draws = np.random.default_rng(1_000 + seed).random((rounds, len(RATES)))
@@ -94,7 +94,7 @@ def bandit_regret(_server: DatabaseTarget) -> Result:
             "us_per_decision": round(us, 1),
             "baseline_us_per_decision": round(base_us, 1),
             "time_ratio": round(us / base_us, 3) if base_us else 0.0,
-            "propensity_draws": bandit.DRAWS,
+            "propensity_grid": bandit.GRID + bandit.LOCAL * len(RATES),
         },
     )
 
@@ -221,6 +221,6 @@ def decide_p99_us(server: DatabaseTarget) -> Result:
             "policy_step_uncached_p99_us": us(miss, 0.99),
             "arms": len(arms),
             "cells": len(PERSONAS),
-            "propensity_draws": bandit.DRAWS,
+            "propensity_grid": bandit.GRID + bandit.LOCAL * 4,
         },
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tenantry.decisions.bandit import DRAWS, choose, posterior_mean, win_probabilities
+from tenantry.decisions.bandit import choose, posterior_mean, win_probabilities
 from tenantry.decisions.experiments import check_context_attributes
 from tenantry.decisions.replay import LoggedDecision, estimate
 from tenantry.errors import ValidationError
@@ -20,7 +20,7 @@ def _run(rounds: int, *, floor: float, seed: int) -> tuple[np.ndarray, list[list
     counts = [[0, 0] for _ in RATES]
     picks = np.zeros(len(RATES), dtype=int)
     for _ in range(rounds):
-        c = choose([tuple(x) for x in counts], floor=floor, min_events=30, rng=rng, draws=500)
+        c = choose([tuple(x) for x in counts], floor=floor, min_events=30, rng=rng)
         picks[c.index] += 1
         win = rng.random() < RATES[c.index]
         counts[c.index][0 if win else 1] += 1
@@ -61,8 +61,8 @@ def test_the_logged_propensity_is_the_empirical_choice_share() -> None:
         chosen[c.index] += 1
         logged[c.index] = c.propensity
     shares = chosen / n
-    # Monte Carlo error of the estimate (<= 0.5/sqrt(DRAWS)) plus sampling error of the share
-    tolerance = 3 * (0.5 / np.sqrt(DRAWS) + 0.5 / np.sqrt(n))
+    # the quadrature's error (< 0.003) plus the sampling error of the share
+    tolerance = 0.003 + 3 * 0.5 / np.sqrt(n)
     assert np.abs(shares - logged).max() < tolerance
     assert logged.min() >= 0.1
 
@@ -72,6 +72,26 @@ def test_win_probabilities_sum_to_one_and_favour_the_better_arm() -> None:
     assert sum(p) == pytest.approx(1.0)
     assert p[1] > 0.99
     assert posterior_mean(0, 0) == 0.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_win_probabilities_agree_with_many_posterior_draws(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 6))
+    counts = tuple(
+        (int(rng.integers(0, 3000)), int(rng.integers(0, 3000)))
+        if rng.random() < 0.5
+        else (int(rng.integers(0, 6)), int(rng.integers(0, 6)))
+        for _ in range(k)
+    )
+    a = np.array([1 + s for s, _ in counts])
+    b = np.array([1 + f for _, f in counts])
+    n = 400_000
+    sampled = np.bincount(rng.beta(a, b, size=(n, k)).argmax(axis=1), minlength=k) / n
+    # 5 standard errors of the sampled shares, plus the quadrature's own error
+    assert (
+        np.abs(np.array(win_probabilities(counts)) - sampled).max() < 5 * 0.5 / np.sqrt(n) + 0.002
+    )
 
 
 def test_floor_times_arms_above_one_is_refused() -> None:

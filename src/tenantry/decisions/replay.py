@@ -32,7 +32,6 @@ from tenantry.models.experiments import Experiment, ExperimentArm
 __all__ = ["POLICIES", "LoggedDecision", "ReplayResult", "estimate", "replay"]
 
 POLICIES = ("uniform", "greedy", "thompson")  # and "arm:KEY"
-REPLAY_DRAWS = 1_000  # Monte Carlo draws per Thompson estimate in replay (s.e. <= 0.016)
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def _target(policy: str, arms: Sequence[str], floor: float, min_events: int) -> 
         c = tuple(counts.get((cell, a), (0, 0)) for a in arms)
         if sum(s + f for s, f in c) < min_events:
             return dict.fromkeys(arms, 1.0 / k)
-        wins = win_probabilities(c, REPLAY_DRAWS)
+        wins = win_probabilities(c)
         return {a: floor + (1 - k * floor) * w for a, w in zip(arms, wins, strict=True)}
 
     if policy == "greedy":
