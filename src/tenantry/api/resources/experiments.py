@@ -28,6 +28,7 @@ from tenantry.decisions.context import CONTEXT_ATTRIBUTES
 from tenantry.decisions.guardrails import experiment_report
 from tenantry.decisions.outcomes import record_outcome
 from tenantry.errors import ValidationError
+from tenantry.models.experiments import ExperimentStatus
 from tenantry.services.principal import Action
 
 __all__ = ["RENDERERS", "router"]
@@ -198,7 +199,7 @@ def post_experiment(
 )
 def list_experiments(
     ctx: CtxDep,
-    status: Annotated[Literal["running", "paused", "stopped"] | None, Query()] = None,
+    status: Annotated[ExperimentStatus | None, Query()] = None,
 ) -> Response:
     ctx.principal.require(Action.READ)
     with ctx.read() as uow:
