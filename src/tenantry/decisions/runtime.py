@@ -5,8 +5,8 @@ profile a `ProfileSource` finds, the caller's checked context overrides applied)
 `Personalization.personalize` is seed 001's runtime: the rules first
 (`personalize.match_rule`: low engagement -> the slot's encouraging arm, facts tone -> its
 factual arm), the bandit otherwise. A rule whose arm is paused is skipped like a rule the
-experiment does not name (the next rule, else the bandit, which never chooses a paused arm). A rule's answer is not a bandit decision: nothing is
-logged for it (`decision_id` None), so the experiment learns only from the arms it chose
+experiment does not name (the next rule, else the bandit, which never chooses a paused
+arm). A rule's answer is not a bandit decision: nothing is logged for it (`decision_id` None), so the experiment learns only from the arms it chose
 itself. A user without personalisation consent gets the slot's default arm, no rule, and
 nothing is written. Unknown users and slots raise NotFoundError. Never commits: the caller
 owns the unit of work.
@@ -75,7 +75,8 @@ class Personalization:
 
     def __init__(self, profiles: LakeProfileSource, *, slot_ttl: float = 2.0) -> None:
         self.profiles = profiles
-        self._slots: ExpiringCache[tuple[uuid.UUID, str], SlotRules] = ExpiringCache(10_000, slot_ttl)
+        self._slots: ExpiringCache[tuple[uuid.UUID, str], SlotRules]
+        self._slots = ExpiringCache(10_000, slot_ttl)
 
     def kept(self, tenant_id: uuid.UUID, slot: str) -> bool:
         """Whether the slot's experiment is kept (rules and defaults need no query)."""
