@@ -6,10 +6,10 @@ profile a `ProfileSource` finds, the caller's checked context overrides applied)
 (`personalize.match_rule`: low engagement -> the slot's encouraging arm, facts tone -> its
 factual arm), the bandit otherwise. A rule whose arm is paused is skipped like a rule the
 experiment does not name (the next rule, else the bandit, which never chooses a paused
-arm). A rule's answer is not a bandit decision: nothing is logged for it (`decision_id` None), so the experiment learns only from the arms it chose
-itself. A user without personalisation consent gets the slot's default arm, no rule, and
-nothing is written. Unknown users and slots raise NotFoundError. Never commits: the caller
-owns the unit of work.
+arm). A rule's answer is not a bandit decision: nothing is logged for it (`decision_id`
+None), so the experiment learns only from the arms it chose itself. A user without
+personalisation consent gets the slot's default arm, no rule, and nothing is written.
+Unknown users and slots raise NotFoundError. Never commits: the caller owns the unit of work.
 """
 
 from __future__ import annotations
