@@ -27,14 +27,24 @@ from tenantry.decisions.lead_features import (
 )
 from tenantry.decisions.lead_model import rules_model
 from tenantry.decisions.lead_projection import (
+    DAILY,
+    DAILY_LOCK,
     LeadRescorer,
     project_lead_scores,
+    rescore_daily,
     rescore_open_leads,
 )
 from tenantry.decisions.lead_scoring import current_model, model_report, train_model
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.events.outbox import record_change
-from tenantry.models import Lead, LeadScoreHistory, OutboxEntry, Subject, VisibilityCheck
+from tenantry.models import (
+    Lead,
+    LeadScoreHistory,
+    OutboxEntry,
+    ProjectionPosition,
+    Subject,
+    VisibilityCheck,
+)
 from tenantry.models.enums import LeadModelKind, MembershipRole
 from tenantry.services import dashboard, leads
 from tests.conftest import TenantFixture, make_tenant
@@ -261,7 +271,7 @@ def test_missing_values_are_indicator_features_not_errors(db: Database) -> None:
 
 def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) -> None:
     tenant = make_tenant(db, locations=1)
-    rescorer = LeadRescorer(db, NONE, every_seconds=1)
+    rescorer = LeadRescorer(db, NONE, every_seconds=1, daily=False)
     rescorer.run_once()  # the first round asks every tenant
     with db.tenant_uow(tenant.id) as uow:
         lead = leads.capture_lead(
@@ -423,3 +433,59 @@ def test_a_manual_score_holds_until_a_change_is_rescored(db: Database) -> None:
     kinds = [(h.reason, (h.explanation or {}).get("kind")) for h in _history(db, tenant, lead.id)]
     assert kinds == [("rescored", "rules"), ("manual", "manual"), ("rescored", "rules")]
     assert _history(db, tenant, lead.id)[-1].score != 97
+
+
+def _daily_mark(db: Database, tenant_id: uuid.UUID) -> tuple[int, datetime] | None:
+    with db.tenant_uow(tenant_id) as uow:
+        row = uow.session.execute(
+            sa.select(ProjectionPosition.events, ProjectionPosition.updated_at).where(
+                ProjectionPosition.projection == DAILY
+            )
+        ).first()
+    return (row.events, row.updated_at) if row else None
+
+
+def test_the_rescorer_rescores_the_open_leads_once_a_day(lake_world: World) -> None:
+    """Recency ages without events: the background rescorer rescores each tenant's open
+    leads once per UTC day (simulated clock), and skips while another process holds it."""
+    world, tenant = lake_world, lake_world.fixture
+    assert tenant is not None
+    clock = FixedClock(datetime(2031, 3, 3, 8, 0, tzinfo=UTC))
+    cdb = _clocked(world.db, clock)
+    with cdb.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="phone",
+            email="daily@example.org",
+        )
+        uow.commit()
+    rescorer = LeadRescorer(cdb, NONE, every_seconds=1)
+    rescorer.run_once()  # the projection scores the new lead; the day's round marks the tenant
+    first = _history(cdb, tenant, lead.id)
+    assert len(first) == 1  # the day's round found the score unchanged: no second row
+    assert _daily_mark(cdb, tenant.id) == (1, clock.now())
+
+    clock.advance(timedelta(hours=2))  # the same day: tried again, but the tenant is done
+    assert rescorer.run_once().leads == 0
+    assert _daily_mark(cdb, tenant.id) == (1, datetime(2031, 3, 3, 8, 0, tzinfo=UTC))
+    assert len(_history(cdb, tenant, lead.id)) == 1
+
+    clock.set(datetime(2031, 3, 4, 0, 30, tzinfo=UTC))  # the next day: a day open costs a point
+    rescorer.run_once()
+    history = _history(cdb, tenant, lead.id)
+    assert len(history) == 2 and history[-1].reason == "daily"
+    assert history[-1].score == history[0].score - 1
+    assert _daily_mark(cdb, tenant.id) == (2, clock.now())
+    clock.advance(timedelta(minutes=30))  # within the hour this process does not try again
+    assert rescorer.run_once().leads == 0
+
+    # another process holds the daily round: this one skips it
+    clock.set(datetime(2031, 3, 5, 9, 0, tzinfo=UTC))
+    with cdb.platform_uow() as other:
+        assert other.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(DAILY_LOCK)))
+        assert rescore_daily(cdb, NONE) is None
+    done = rescore_daily(cdb, NONE)
+    assert done is not None and done.leads >= 1
+    assert _daily_mark(cdb, tenant.id) == (3, clock.now())
