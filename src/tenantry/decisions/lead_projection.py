@@ -37,14 +37,12 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import EngagementSource, load_leads
 from tenantry.decisions.lead_scoring import current_model, score_leads
 from tenantry.errors import TenantryError
-from tenantry.events.stream import SAFE_HORIZON, after_position
-from tenantry.models import ProjectionPosition
+from tenantry.events.stream import SAFE_HORIZON, after_position, locked_position
 from tenantry.models.enums import LeadStatus
 
 __all__ = [
@@ -83,25 +81,6 @@ class RescoreReport:
         self.rescored += other.rescored
 
 
-def _position(session: Session, tenant_id: uuid.UUID) -> ProjectionPosition:
-    """The projection's position for the tenant, created at the start and locked."""
-    session.execute(
-        sa.text(
-            "INSERT INTO events.projection_positions (tenant_id, projection)"
-            " VALUES (:t, :p) ON CONFLICT DO NOTHING"
-        ),
-        {"t": tenant_id, "p": PROJECTION},
-    )
-    return session.execute(
-        sa.select(ProjectionPosition)
-        .where(
-            ProjectionPosition.tenant_id == tenant_id,
-            ProjectionPosition.projection == PROJECTION,
-        )
-        .with_for_update()
-    ).scalar_one()
-
-
 def project_lead_scores(
     db: Database,
     tenant_id: uuid.UUID,
@@ -113,7 +92,7 @@ def project_lead_scores(
     report = RescoreReport()
     while True:
         with db.tenant_uow(tenant_id, actor=ACTOR) as uow:
-            pos = _position(uow.session, tenant_id)
+            pos = locked_position(uow.session, tenant_id, PROJECTION)
             rows = uow.session.execute(
                 sa.text(
                     "SELECT txid::text AS txid, seq, aggregate_id, event_type,"
