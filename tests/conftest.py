@@ -49,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TENANTRY_OUTCOME_POLL_SECONDS", "0")
     # Nor background lead rescoring: tests run the scoring projection when they mean to.
     os.environ.setdefault("TENANTRY_LEAD_RESCORE_SECONDS", "0")
+    # Nor the daily rescoring of every tenant's open leads (it would rescore other tests' leads).
+    os.environ.setdefault("TENANTRY_LEAD_RESCORE_DAILY", "0")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from tenantry.privacy.keys import KeyRing
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services.privacy.consent import append_consent
-from tests.conftest import TEST_MASTER, make_tenant
+from tests.conftest import TEST_MASTER, TenantFixture, make_tenant
 from tests.factories import NOTICE
 
 # user kind -> (completed steps, persona, tone, form of address)
@@ -50,6 +50,7 @@ class World:
     users: dict[str, uuid.UUID]
     stranger: uuid.UUID
     emails: dict[str, str] = field(default_factory=dict)
+    fixture: TenantFixture | None = None  # the tenant's locations and principals
 
     def consent(self, kind: str, decision: str) -> None:
         """Record a personalisation decision (granted, withdrawn) for the user's subject."""
@@ -119,7 +120,8 @@ def onboarding(
 def build_world(db: Database, home: Path) -> World:
     """The tenant, its users and their events, published to the lake under `home`."""
     now = datetime.now(UTC).replace(microsecond=0)
-    tenant = make_tenant(db, locations=1).id
+    fixture = make_tenant(db, locations=1)
+    tenant = fixture.id
     other = make_tenant(db, locations=1).id
     both = (ConsentPurpose.ANALYTICS, ConsentPurpose.PERSONALISATION)
     emails = {
@@ -131,7 +133,7 @@ def build_world(db: Database, home: Path) -> World:
         for k, email in emails.items()
     }
     stranger = member(db, other, f"pers-stranger-{uuid.uuid4().hex[:6]}@example.org", *both)
-    world = World(db, home, tenant, other, users, stranger, emails)
+    world = World(db, home, tenant, other, users, stranger, emails, fixture)
     events = [e for kind, spec in KINDS.items() for e in onboarding(users[kind], *spec, now=now)]
     world.ingest(events)
     world.ingest(onboarding(stranger, 2, "solo-sarah", "facts", "du", now=now), tenant=other)

@@ -269,6 +269,10 @@ class Settings(BaseSettings):
         le=3600,
         description="How often `tenantry serve` rescores leads whose inputs changed (0: never).",
     )
+    lead_rescore_daily: bool = Field(
+        default=True,
+        description="Whether `tenantry serve` also rescores every open lead once a day (recency).",
+    )
     personalize_refresh_seconds: float = Field(
         default=1.0,
         ge=0,

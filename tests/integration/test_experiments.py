@@ -4,6 +4,8 @@ consent and eligibility (nothing written), pausing and stopping, and refused def
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +19,15 @@ from tenantry.decisions.experiments import (
     create_experiment,
     decide,
     experiment_rules,
+    find_experiment,
+    forget,
+    slot_rules,
 )
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tenantry.errors import ConflictError, NotFoundError, ValidationError
+from tenantry.models import ExperimentArm
+from tenantry.models.experiments import ArmStatus
 from tests.conftest import TenantFixture
 
 
@@ -116,3 +125,45 @@ def test_rules_default_to_the_arms_named_for_them(db: Database, tenant: TenantFi
             "low_engagement": "encouraging",
             "facts_tone": "factual",
         }
+
+
+def test_a_rule_naming_a_paused_arm_falls_through_to_the_bandit(
+    db: Database, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    """A guardrail pauses `encouraging`: the low-engagement rule is skipped, the bandit
+    decides among the active arms, never the paused one."""
+    exp_id = _create(db, tenant, arms=("control", "encouraging", "factual"), default_arm="control")
+    runtime = Personalization(LakeProfileSource(LakeFeatureCache(tmp_path, interval=0)))
+    low = replace(profile(), engagement_level="low")
+    with db.tenant_uow(tenant.id) as uow:
+        assert slot_rules(uow, "welcome").rules["low_engagement"] == "encouraging"
+        assert runtime.personalize(uow, "welcome", low.user_id, profile=low).source == "rule"
+    with db.tenant_uow(tenant.id) as uow:
+        arm = uow.session.scalars(
+            sa.select(ExperimentArm).where(
+                ExperimentArm.experiment_id == exp_id, ExperimentArm.key == "encouraging"
+            )
+        ).one()
+        arm.status = ArmStatus.PAUSED
+        exp = find_experiment(uow, exp_id)
+        exp.version += 1
+        uow.commit()
+    forget(tenant.id)
+    fresh = Personalization(LakeProfileSource(LakeFeatureCache(tmp_path, interval=0)))
+    with db.tenant_uow(tenant.id) as uow:
+        kept = slot_rules(uow, "welcome")
+        assert (kept.experiment_id, kept.default_arm) == (exp_id, "control")
+        assert kept.rules == {"facts_tone": "factual"}
+        assert experiment_rules(uow, "welcome") == kept.rules
+        arms = set()
+        for seed in range(8):
+            p = fresh.personalize(
+                uow, "welcome", low.user_id, profile=low, rng=np.random.default_rng(seed)
+            )
+            assert (p.source, p.rule) == ("bandit", None) and p.decision_id is not None
+            arms.add(p.copy)
+        uow.commit()
+    assert arms <= {"control", "factual"} and arms
+    # a facts-tone user still gets the factual arm by its rule
+    facts = replace(profile(), preferred_comm_tone="facts")
+    assert fresh.answer(tenant.id, "welcome", facts) is not None

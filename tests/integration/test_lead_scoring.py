@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from bench.lead_scoring import START, make_history
-from deltalake import write_deltalake
 
 from tenantry.clock import FixedClock
+from tenantry.config import Settings
 from tenantry.conversations.interactions import record_interaction
 from tenantry.db.engine import Database
+from tenantry.db.provider import DatabaseTarget
+from tenantry.decisions.lake_tables import LakeTables
 from tenantry.decisions.lead_features import (
     FEATURES,
     LakeEngagement,
@@ -26,17 +27,29 @@ from tenantry.decisions.lead_features import (
 )
 from tenantry.decisions.lead_model import rules_model
 from tenantry.decisions.lead_projection import (
+    DAILY,
+    DAILY_LOCK,
     LeadRescorer,
     project_lead_scores,
+    rescore_daily,
     rescore_open_leads,
 )
 from tenantry.decisions.lead_scoring import current_model, model_report, train_model
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.events.outbox import record_change
-from tenantry.models import Lead, LeadScoreHistory, OutboxEntry, Subject, VisibilityCheck
+from tenantry.models import (
+    Lead,
+    LeadScoreHistory,
+    OutboxEntry,
+    ProjectionPosition,
+    Subject,
+    VisibilityCheck,
+)
 from tenantry.models.enums import LeadModelKind, MembershipRole
 from tenantry.services import dashboard, leads
 from tests.conftest import TenantFixture, make_tenant
+from tests.personalize_support import KINDS, World, build_world
+from tests.private_db import private_database
 
 NONE = NoEngagement()
 
@@ -258,7 +271,7 @@ def test_missing_values_are_indicator_features_not_errors(db: Database) -> None:
 
 def test_the_background_rescorer_finds_the_tenants_with_changes(db: Database) -> None:
     tenant = make_tenant(db, locations=1)
-    rescorer = LeadRescorer(db, NONE, every_seconds=1)
+    rescorer = LeadRescorer(db, NONE, every_seconds=1, daily=False)
     rescorer.run_once()  # the first round asks every tenant
     with db.tenant_uow(tenant.id) as uow:
         lead = leads.capture_lead(
@@ -294,52 +307,78 @@ def _check(uow, location_id: uuid.UUID, score: int, at: datetime) -> VisibilityC
     return check
 
 
+@pytest.fixture(scope="module")
+def lake_world(
+    server: DatabaseTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """Members whose onboarding events entered through ingestion, were moved by the relay and
+    built into the lake by a pipeline run (a database of its own: the relay moves every
+    tenant's events)."""
+    with private_database(server, settings, "leadlake") as db:
+        yield build_world(db, tmp_path_factory.mktemp("lead-lake-home"))
+
+
 def test_features_read_the_latest_check_and_the_lakes_engagement_by_pseudonym(
-    db: Database, tmp_path: Path
+    lake_world: World,
 ) -> None:
-    tenant = make_tenant(db, locations=1)
-    loc = tenant.locations[0]
-    with db.tenant_uow(tenant.id) as uow:
-        lead = leads.capture_lead(
-            uow, tenant.principal(), location_id=loc, source="google", email="lake@example.org"
+    """A lead captured with a member's e-mail is the member's data subject: its engagement
+    is what the pipeline built from the member's events, found by the subject's pseudonym."""
+    world = lake_world
+    assert world.fixture is not None
+    lake = LakeEngagement(world.home)
+    with LakeTables(world.home, ("ml_user_features",)) as tables:
+        built = tables.latest("ml_user_features", world.tenant, ("feature_date",))
+    (feature_date,) = {row[0] for row in built.values()}  # one pipeline run: one snapshot
+    # scored on the snapshot's day (a snapshot counts the events before its date)
+    clock = FixedClock(datetime.combine(feature_date, time(9), UTC))
+    cdb = _clocked(world.db, clock)
+    tenant, loc = world.fixture, world.fixture.locations[0]
+    steps = KINDS["bandit"][0]
+    with cdb.tenant_uow(tenant.id) as uow:
+        engaged = leads.capture_lead(
+            uow, tenant.principal(), location_id=loc, source="google", email=world.emails["bandit"]
+        )
+        unknown = leads.capture_lead(
+            uow, tenant.principal(), location_id=loc, source="google", email="new@example.org"
         )
         uow.flush()
         now = uow.clock.now()
         _check(uow, loc, 40, now - timedelta(days=2))
         _check(uow, loc, 80, now - timedelta(days=1))
         pseudonym = uow.session.scalar(
-            sa.select(Subject.pseudonym).where(Subject.id == lead.subject_id)
+            sa.select(Subject.pseudonym).where(Subject.id == engaged.subject_id)
         )
         uow.commit()
-    assert pseudonym
-    today = now.date()
-    rows = [
-        (str(tenant.id), pseudonym, today - timedelta(days=3), 2),
-        (str(tenant.id), pseudonym, today - timedelta(days=1), 9),
-        (str(tenant.id), pseudonym, today + timedelta(days=5), 100),  # after the moment
-        (str(uuid.uuid4()), pseudonym, today, 50),  # another tenant's row
-    ]
-    write_deltalake(
-        str(tmp_path / "lake" / "ml" / "ml_user_features"),
-        pa.table(
-            {
-                "tenant_id": [r[0] for r in rows],
-                "user_key": [r[1] for r in rows],
-                "feature_date": pa.array([r[2] for r in rows], pa.date32()),
-                "email_opens_30d": pa.array([r[3] for r in rows], pa.int32()),
-                "email_clicks_30d": pa.array([1] * 4, pa.int32()),
-                "steps_completed_30d": pa.array([0] * 4, pa.int32()),
-                "login_count_30d": pa.array([3] * 4, pa.int32()),
-            }
-        ),
-    )
-    with db.tenant_uow(tenant.id) as uow:
-        x = feature_matrix(uow, load_leads(uow, ids=[lead.id]), LakeEngagement(tmp_path))
-    row = dict(zip(FEATURES, x[0], strict=True))
+    assert pseudonym in built  # the member's events made the subject a user of the lake
+
+    with cdb.tenant_uow(tenant.id) as uow:
+        x = feature_matrix(uow, load_leads(uow, ids=[engaged.id, unknown.id]), lake)
+    by_lead = sorted([engaged.id, unknown.id])
+    row = dict(zip(FEATURES, x[by_lead.index(engaged.id)], strict=True))
     assert row["vc_overall"] == pytest.approx(0.8) and row["vc_missing"] == 0
-    assert row["opens_30d"] == pytest.approx(math.log1p(9))
-    assert row["logins_30d"] == pytest.approx(math.log1p(3))
-    assert row["engagement_missing"] == 0
+    assert row["steps_30d"] == pytest.approx(math.log1p(steps))
+    assert row["opens_30d"] == 0 and row["engagement_missing"] == 0
+    other = dict(zip(FEATURES, x[by_lead.index(unknown.id)], strict=True))
+    assert other["engagement_missing"] == 1 and other["steps_30d"] == 0
+
+    # the rescoring explains the score with the engagement the lake holds
+    rescore_open_leads(cdb, tenant.id, lake)
+    with cdb.tenant_uow(tenant.id) as uow:
+        scored = {
+            r.id: r.score_explanation
+            for r in uow.session.execute(
+                sa.select(Lead.id, Lead.score_explanation).where(
+                    Lead.id.in_([engaged.id, unknown.id])
+                )
+            )
+        }
+    assert scored[engaged.id]["points"]["engagement"] == pytest.approx(math.log1p(steps), 1e-3)
+    assert "engagement" not in scored[unknown.id]["points"]  # no points: left out
+
+    # point in time: a snapshot dated after the moment is not used; other tenants see nothing
+    assert lake.engagement(tenant.id, {pseudonym: feature_date - timedelta(days=1)}) == {}
+    assert lake.engagement(world.other, {pseudonym: feature_date}) == {}
+    assert lake.engagement(tenant.id, {pseudonym: feature_date})[pseudonym]["steps_30d"] == steps
 
 
 def test_a_completed_check_rescores_the_open_leads_of_its_location(db: Database) -> None:
@@ -394,3 +433,59 @@ def test_a_manual_score_holds_until_a_change_is_rescored(db: Database) -> None:
     kinds = [(h.reason, (h.explanation or {}).get("kind")) for h in _history(db, tenant, lead.id)]
     assert kinds == [("rescored", "rules"), ("manual", "manual"), ("rescored", "rules")]
     assert _history(db, tenant, lead.id)[-1].score != 97
+
+
+def _daily_mark(db: Database, tenant_id: uuid.UUID) -> tuple[int, datetime] | None:
+    with db.tenant_uow(tenant_id) as uow:
+        row = uow.session.execute(
+            sa.select(ProjectionPosition.events, ProjectionPosition.updated_at).where(
+                ProjectionPosition.projection == DAILY
+            )
+        ).first()
+    return (row.events, row.updated_at) if row else None
+
+
+def test_the_rescorer_rescores_the_open_leads_once_a_day(lake_world: World) -> None:
+    """Recency ages without events: the background rescorer rescores each tenant's open
+    leads once per UTC day (simulated clock), and skips while another process holds it."""
+    world, tenant = lake_world, lake_world.fixture
+    assert tenant is not None
+    clock = FixedClock(datetime(2031, 3, 3, 8, 0, tzinfo=UTC))
+    cdb = _clocked(world.db, clock)
+    with cdb.tenant_uow(tenant.id) as uow:
+        lead = leads.capture_lead(
+            uow,
+            tenant.principal(),
+            location_id=tenant.locations[0],
+            source="phone",
+            email="daily@example.org",
+        )
+        uow.commit()
+    rescorer = LeadRescorer(cdb, NONE, every_seconds=1)
+    rescorer.run_once()  # the projection scores the new lead; the day's round marks the tenant
+    first = _history(cdb, tenant, lead.id)
+    assert len(first) == 1  # the day's round found the score unchanged: no second row
+    assert _daily_mark(cdb, tenant.id) == (1, clock.now())
+
+    clock.advance(timedelta(hours=2))  # the same day: tried again, but the tenant is done
+    assert rescorer.run_once().leads == 0
+    assert _daily_mark(cdb, tenant.id) == (1, datetime(2031, 3, 3, 8, 0, tzinfo=UTC))
+    assert len(_history(cdb, tenant, lead.id)) == 1
+
+    clock.set(datetime(2031, 3, 4, 0, 30, tzinfo=UTC))  # the next day: a day open costs a point
+    rescorer.run_once()
+    history = _history(cdb, tenant, lead.id)
+    assert len(history) == 2 and history[-1].reason == "daily"
+    assert history[-1].score == history[0].score - 1
+    assert _daily_mark(cdb, tenant.id) == (2, clock.now())
+    clock.advance(timedelta(minutes=30))  # within the hour this process does not try again
+    assert rescorer.run_once().leads == 0
+
+    # another process holds the daily round: this one skips it
+    clock.set(datetime(2031, 3, 5, 9, 0, tzinfo=UTC))
+    with cdb.platform_uow() as other:
+        assert other.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(DAILY_LOCK)))
+        assert rescore_daily(cdb, NONE) is None
+    done = rescore_daily(cdb, NONE)
+    assert done is not None and done.leads >= 1
+    assert _daily_mark(cdb, tenant.id) == (3, clock.now())

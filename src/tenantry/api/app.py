@@ -107,7 +107,13 @@ def create_app(
         if settings.outcome_poll_seconds > 0:
             outcomes.start()
         # Leads whose inputs changed are rescored from the outbox, never in a request.
-        rescorer = LeadRescorer(db, LakeEngagement(settings.home), settings.lead_rescore_seconds)
+        # Open leads are also rescored once a day (recency ages without events).
+        rescorer = LeadRescorer(
+            db,
+            LakeEngagement(settings.home),
+            settings.lead_rescore_seconds,
+            daily=settings.lead_rescore_daily,
+        )
         rescorer.start()
         lake_features.start()
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -19,10 +21,11 @@ from tenantry.cli.common import database, resolve_tenant
 from tenantry.cli.locations import operator
 from tenantry.cli.output import print_json, show, table
 from tenantry.cli.params import OutputFormat, format_option, location_ref, tenant_option, uuid_value
-from tenantry.db.engine import Database
+from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import credits, partners, routing
 from tenantry.models.partners import AssignmentStatus, CapacityPeriod, CreditEntry, Partner
 from tenantry.scheduling.hours import find_location
+from tenantry.services.principal import Principal
 
 __all__ = ["assignments_app", "credits_app", "partners_app", "route"]
 
@@ -77,8 +80,14 @@ def _entry_json(e: CreditEntry) -> dict[str, Any]:
     }
 
 
-def _tenant(db: Database, tenant: str) -> uuid.UUID:
-    return resolve_tenant(db, tenant)
+@contextmanager
+def _as_operator(tenant: str) -> Iterator[tuple[UnitOfWork, Principal]]:
+    """The tenant's unit of work and the tenant's operator, whom every command acts as (a
+    command commits what it writes)."""
+    with database() as db:
+        tenant_id = resolve_tenant(db, tenant)
+        with db.tenant_uow(tenant_id, actor="cli") as uow:
+            yield uow, operator(tenant_id)
 
 
 # -- partners ----------------------------------------------------------------------------
@@ -105,25 +114,22 @@ def set_(
     paused: bool | None = typer.Option(None, "--pause/--resume", help="Stop or resume offers."),
 ) -> None:
     """Make a location a partner, or change the settings given."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            principal = operator(tenant_id)
-            location_id = find_location(uow, principal, location)
-            partner, created = partners.set_partner(
-                uow,
-                principal,
-                location_id,
-                radius_km=radius_km,
-                capacity=capacity,
-                capacity_period=period,
-                price_credits=price,
-                categories=category or None,
-                accepts_leads=accepts,
-                paused=paused,
-            )
-            out = _partner_json(partner)
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        location_id = find_location(uow, principal, location)
+        partner, created = partners.set_partner(
+            uow,
+            principal,
+            location_id,
+            radius_km=radius_km,
+            capacity=capacity,
+            capacity_period=period,
+            price_credits=price,
+            categories=category or None,
+            accepts_leads=accepts,
+            paused=paused,
+        )
+        out = _partner_json(partner)
+        uow.commit()
     print(f"{'created' if created else 'updated'} partner at location {out['location_id']}")
 
 
@@ -132,10 +138,8 @@ def list_(
     tenant: str = tenant_option(), fmt: OutputFormat = format_option(), as_json: bool = _JSON
 ) -> None:
     """The tenant's partners."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            rows = [_partner_json(p) for p in partners.list_partners(uow, operator(tenant_id))]
+    with _as_operator(tenant) as (uow, principal):
+        rows = [_partner_json(p) for p in partners.list_partners(uow, principal)]
     if _as_json(fmt, as_json):
         print_json(rows)
         return
@@ -156,13 +160,10 @@ def list_(
 @partners_app.command("show")
 def show_(location: str = _LOCATION, tenant: str = tenant_option(), as_json: bool = _JSON) -> None:
     """A partner's settings and credit balance."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            principal = operator(tenant_id)
-            partner = partners.get_partner(uow, principal, find_location(uow, principal, location))
-            bal = credits.balance_of(uow, partner, uow.clock.now())
-            out = {**_partner_json(partner), "balance": bal.balance, "spendable": bal.spendable}
+    with _as_operator(tenant) as (uow, principal):
+        partner = _partner(uow, principal, location)
+        bal = credits.balance_of(uow, partner, uow.clock.now())
+        out = {**_partner_json(partner), "balance": bal.balance, "spendable": bal.spendable}
     if as_json:
         print_json(out)
         return
@@ -175,10 +176,8 @@ def report(
     tenant: str = tenant_option(), fmt: OutputFormat = format_option(), as_json: bool = _JSON
 ) -> None:
     """Per partner: offers, acceptance and conversion, credits spent, lead quality (seed 000)."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            rows = partners.report(uow, operator(tenant_id))
+    with _as_operator(tenant) as (uow, principal):
+        rows = partners.report(uow, principal)
     if _as_json(fmt, as_json):
         print_json([r.as_json() for r in rows])
         return
@@ -207,8 +206,7 @@ def report(
 # -- credits -----------------------------------------------------------------------------
 
 
-def _partner(uow: Any, tenant_id: uuid.UUID, location: str) -> Partner:
-    principal = operator(tenant_id)
+def _partner(uow: UnitOfWork, principal: Principal, location: str) -> Partner:
     return partners.get_partner(uow, principal, find_location(uow, principal, location))
 
 
@@ -222,19 +220,16 @@ def buy(
     ),
 ) -> None:
     """Buy credits for a partner (a lot that expires after --valid-days)."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            principal = operator(tenant_id)
-            entry = partners.buy_credits(
-                uow,
-                principal,
-                find_location(uow, principal, location),
-                amount,
-                valid_days=valid_days,
-            )
-            after = entry.balance_after
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        entry = partners.buy_credits(
+            uow,
+            principal,
+            find_location(uow, principal, location),
+            amount,
+            valid_days=valid_days,
+        )
+        after = entry.balance_after
+        uow.commit()
     print(f"bought {amount} credits; balance {after}")
 
 
@@ -250,15 +245,12 @@ def refund(
     ),
 ) -> None:
     """Give back credits an assignment consumed (all, or --amount of them)."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            principal = operator(tenant_id)
-            entries = partners.refund_credits(
-                uow, principal, find_location(uow, principal, location), assignment, amount
-            )
-            back, after = sum(e.amount for e in entries), entries[-1].balance_after
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        entries = partners.refund_credits(
+            uow, principal, find_location(uow, principal, location), assignment, amount
+        )
+        back, after = sum(e.amount for e in entries), entries[-1].balance_after
+        uow.commit()
     print(f"refunded {back} credits; balance {after}")
 
 
@@ -267,10 +259,8 @@ def balance(
     location: str = _LOCATION, tenant: str = tenant_option(), as_json: bool = _JSON
 ) -> None:
     """A partner's credit balance (and what of it is spendable now)."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            bal = credits.balance_of(uow, _partner(uow, tenant_id, location), uow.clock.now())
+    with _as_operator(tenant) as (uow, principal):
+        bal = credits.balance_of(uow, _partner(uow, principal, location), uow.clock.now())
     out = {"location_id": str(bal.location_id), "balance": bal.balance, "spendable": bal.spendable}
     if as_json:
         print_json(out)
@@ -287,13 +277,10 @@ def history(
     as_json: bool = _JSON,
 ) -> None:
     """A partner's credit ledger, newest first."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            rows = [
-                _entry_json(e)
-                for e in credits.history(uow, _partner(uow, tenant_id, location), limit)
-            ]
+    with _as_operator(tenant) as (uow, principal):
+        rows = [
+            _entry_json(e) for e in credits.history(uow, _partner(uow, principal, location), limit)
+        ]
     if _as_json(fmt, as_json):
         print_json(rows)
         return
@@ -312,11 +299,9 @@ def history(
 @credits_app.command("expire")
 def expire(tenant: str = tenant_option(), as_json: bool = _JSON) -> None:
     """Write off the unspent remainder of every lot past its expiry."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            done = credits.expire_due(uow, uow.clock.now(), operator(tenant_id).actor)
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        done = credits.expire_due(uow, uow.clock.now(), principal.actor)
+        uow.commit()
     if as_json:
         print_json({str(k): v for k, v in done.items()})
     else:
@@ -338,26 +323,23 @@ def list_assignments(
     as_json: bool = _JSON,
 ) -> None:
     """Leads offered to partners, oldest first."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            principal = operator(tenant_id)
-            location_id = find_location(uow, principal, location) if location else None
-            rows = [
-                {
-                    "id": str(a.id),
-                    "lead_id": str(a.lead_id) if a.lead_id else None,
-                    "location_id": str(loc),
-                    "status": str(a.status),
-                    "distance_km": float(a.distance_km),
-                    "price_credits": a.price_credits,
-                    "rating": a.rating,
-                    "offered_at": a.offered_at.isoformat(),
-                }
-                for a, loc in partners.list_assignments(
-                    uow, principal, status=status, location_id=location_id, limit=limit
-                )
-            ]
+    with _as_operator(tenant) as (uow, principal):
+        location_id = find_location(uow, principal, location) if location else None
+        rows = [
+            {
+                "id": str(a.id),
+                "lead_id": str(a.lead_id) if a.lead_id else None,
+                "location_id": str(loc),
+                "status": str(a.status),
+                "distance_km": float(a.distance_km),
+                "price_credits": a.price_credits,
+                "rating": a.rating,
+                "offered_at": a.offered_at.isoformat(),
+            }
+            for a, loc in partners.list_assignments(
+                uow, principal, status=status, location_id=location_id, limit=limit
+            )
+        ]
     if _as_json(fmt, as_json):
         print_json(rows)
         return
@@ -378,12 +360,10 @@ def list_assignments(
 def _answer(
     tenant: str, assignment: uuid.UUID, target: AssignmentStatus, reason: str | None = None
 ) -> None:
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            a = partners.answer(uow, operator(tenant_id), assignment, target, reason=reason)
-            status = str(a.status)
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        a = partners.answer(uow, principal, assignment, target, reason=reason)
+        status = str(a.status)
+        uow.commit()
     print(f"assignment {assignment} is {status}")
 
 
@@ -424,12 +404,10 @@ def rate(
     reason: partners.RatingReason | None = typer.Option(None, "--reason", help="A reason code."),
 ) -> None:
     """Rate the quality of a lead (seed 000: 4 or 5 is a good lead)."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            code = reason.value if reason else None
-            partners.rate(uow, operator(tenant_id), assignment, rating, code)
-            uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        code = reason.value if reason else None
+        partners.rate(uow, principal, assignment, rating, code)
+        uow.commit()
     print(f"assignment {assignment} rated {rating}")
 
 
@@ -442,12 +420,10 @@ def route(
     as_json: bool = _JSON,
 ) -> None:
     """Offer the open leads to partners: one minimum-cost assignment over all of them."""
-    with database() as db:
-        tenant_id = _tenant(db, tenant)
-        with db.tenant_uow(tenant_id, actor="cli") as uow:
-            result = routing.route_leads(uow, operator(tenant_id), dry_run=dry_run)
-            if not dry_run:
-                uow.commit()
+    with _as_operator(tenant) as (uow, principal):
+        result = routing.route_leads(uow, principal, dry_run=dry_run)
+        if not dry_run:
+            uow.commit()
     if as_json:
         print_json(result.as_json())
         return

@@ -14,6 +14,7 @@ lots the assignment consumed. Never commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,18 +128,26 @@ def _entry(
     return entry
 
 
-def _expire_locked(uow: UnitOfWork, bal: CreditBalance, now: datetime, actor: str) -> int:
-    lots = uow.session.scalars(
+def _locked_lots(
+    uow: UnitOfWork, bal: CreditBalance, expiry: sa.ColumnElement[bool]
+) -> Sequence[CreditLot]:
+    """The partner's lots with credits left whose expiry passes `expiry`, expiring first,
+    locked."""
+    return uow.session.scalars(
         sa.select(CreditLot)
         .where(
             CreditLot.tenant_id == bal.tenant_id,
             CreditLot.partner_id == bal.partner_id,
             CreditLot.remaining > 0,
-            CreditLot.expires_at <= now,
+            expiry,
         )
         .order_by(CreditLot.expires_at, CreditLot.id)
         .with_for_update()
     ).all()
+
+
+def _expire_locked(uow: UnitOfWork, bal: CreditBalance, now: datetime, actor: str) -> int:
+    lots = _locked_lots(uow, bal, CreditLot.expires_at <= now)
     expired = 0
     for lot in lots:
         _entry(uow, bal, CreditEntryKind.EXPIRY, -lot.remaining, lot, actor)
@@ -190,17 +199,7 @@ def consume(
     _positive(amount)
     if bal.balance < amount:
         raise InsufficientCreditsError()
-    lots = uow.session.scalars(
-        sa.select(CreditLot)
-        .where(
-            CreditLot.tenant_id == bal.tenant_id,
-            CreditLot.partner_id == bal.partner_id,
-            CreditLot.remaining > 0,
-            CreditLot.expires_at > now,
-        )
-        .order_by(CreditLot.expires_at, CreditLot.id)
-        .with_for_update()
-    ).all()
+    lots = _locked_lots(uow, bal, CreditLot.expires_at > now)
     entries, left = [], amount
     for lot in lots:
         if left == 0:

@@ -51,6 +51,7 @@ __all__ = [
     "Decision",
     "ExperimentSpec",
     "GuardrailSpec",
+    "SlotRules",
     "arms_of",
     "change_status",
     "check_context_attributes",
@@ -62,6 +63,7 @@ __all__ = [
     "forget",
     "list_experiments",
     "live_experiment",
+    "slot_rules",
 ]
 
 DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
@@ -283,10 +285,29 @@ def change_status(uow: UnitOfWork, experiment_id: uuid.UUID, action: str) -> Exp
     return exp
 
 
-def experiment_rules(uow: UnitOfWork, slot: str) -> dict[str, str]:
-    """The personalization rules of the slot's live experiment: rule name -> arm key."""
+@dataclass(frozen=True, slots=True)
+class SlotRules:
+    """What personalization needs of a slot's live experiment, read together."""
+
+    experiment_id: uuid.UUID
+    default_arm: str
+    rules: dict[str, str]  # rule name -> arm key, only rules whose arm is active
+
+
+def slot_rules(uow: UnitOfWork, slot: str) -> SlotRules:
+    """The slot's live experiment: its id, default arm and personalization rules; a rule
+    naming an arm a guardrail (or anyone) has paused is left out, so it is skipped like a
+    rule the experiment does not name. NotFoundError without a live experiment."""
     exp = live_experiment(uow, slot)
-    return {str(k): str(v) for k, v in exp.rules.items()}
+    active = {a.key for a in arms_of(uow, exp.id) if a.status == ArmStatus.ACTIVE}
+    rules = {str(k): str(v) for k, v in exp.rules.items() if v in active}
+    return SlotRules(exp.id, exp.default_arm, rules)
+
+
+def experiment_rules(uow: UnitOfWork, slot: str) -> dict[str, str]:
+    """The personalization rules of the slot's live experiment that name an active arm:
+    rule name -> arm key (see `slot_rules`)."""
+    return slot_rules(uow, slot).rules
 
 
 # --- decide ---------------------------------------------------------------------------------

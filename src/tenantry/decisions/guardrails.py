@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.bandit import posterior_mean
-from tenantry.decisions.experiments import forget
-from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm
+from tenantry.decisions.experiments import arms_of, forget
+from tenantry.models.experiments import ArmStatus, Experiment
 
 __all__ = [
     "FAIRNESS_SPREAD",
@@ -85,19 +85,6 @@ def arm_stats(uow: UnitOfWork, experiment_id: uuid.UUID) -> dict[str, ArmStats]:
     }
 
 
-def _arms(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[ExperimentArm]:
-    return list(
-        uow.session.scalars(
-            sa.select(ExperimentArm)
-            .where(
-                ExperimentArm.tenant_id == uow.require_tenant(),
-                ExperimentArm.experiment_id == experiment_id,
-            )
-            .order_by(ExperimentArm.position)
-        )
-    )
-
-
 def check_guardrails(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[str]:
     """Pause every arm that breaches a guardrail; returns the keys of the arms paused now."""
     exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
@@ -108,7 +95,7 @@ def check_guardrails(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[str]:
     if control is None:
         return []
     paused: list[str] = []
-    for arm in _arms(uow, experiment_id):
+    for arm in arms_of(uow, experiment_id):
         if arm.key == exp.default_arm or arm.status != ArmStatus.ACTIVE or arm.key not in stats:
             continue
         for g in exp.guardrails:
@@ -191,7 +178,7 @@ def experiment_report(uow: UnitOfWork, experiment_id: uuid.UUID) -> dict[str, An
         )
     }
     arms = []
-    for arm in _arms(uow, experiment_id):
+    for arm in arms_of(uow, experiment_id):
         st = stats.get(arm.key, ArmStats(arm.key, 0, 0, 0, {}))
         s, f = counts.get(arm.key, (0, 0))
         arms.append(

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,13 +32,10 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
-from deltalake import DeltaTable
 
 from tenantry.db.uow import UnitOfWork
-from tenantry.lake.raw import table_path
+from tenantry.decisions.lake_tables import LakeTables
 from tenantry.models import Lead, Subject
 from tenantry.models.enums import InteractionKind, LeadSource, LeadStatus, Persona
 
@@ -117,32 +112,24 @@ class NoEngagement:
 
 
 class LakeEngagement:
-    """`ml_user_features` of the lake under `home`: the latest snapshot on or before the date."""
+    """`ml_user_features` of the lake under `home`: the latest snapshot on or before the date
+    (`lake_tables.LakeTables.latest`; later snapshot partitions are not read)."""
 
     def __init__(self, home: Path) -> None:
-        self.path = table_path(home, "ml", "ml_user_features")
+        self.home = home
 
     def engagement(
         self, tenant_id: uuid.UUID, wanted: Mapping[str, date]
     ) -> dict[str, dict[str, float]]:
-        if not wanted or not DeltaTable.is_deltatable(str(self.path)):
+        if not wanted:
             return {}
-        columns = ["user_key", "feature_date", *ENGAGEMENT_COLUMNS.values()]
-        table = DeltaTable(str(self.path)).to_pyarrow_table(
-            columns=columns, filters=[("tenant_id", "=", str(tenant_id))]
-        )
-        table = table.filter(pc.is_in(table["user_key"], value_set=pa.array(sorted(wanted))))
-        rows: dict[str, list[tuple[date, dict[str, float]]]] = defaultdict(list)
-        for row in table.to_pylist():
-            values = {k: float(row[c] or 0) for k, c in ENGAGEMENT_COLUMNS.items()}
-            rows[row["user_key"]].append((row["feature_date"], values))
-        out: dict[str, dict[str, float]] = {}
-        for key, snapshots in rows.items():
-            snapshots.sort(key=lambda s: s[0])
-            at = bisect_right([d for d, _ in snapshots], wanted[key])
-            if at:
-                out[key] = snapshots[at - 1][1]
-        return out
+        columns = tuple(ENGAGEMENT_COLUMNS.values())
+        with LakeTables(self.home, ("ml_user_features",), until=max(wanted.values())) as lake:
+            found = lake.latest("ml_user_features", tenant_id, columns, as_of=wanted)
+        return {
+            key: {name: float(v or 0) for name, v in zip(ENGAGEMENT_COLUMNS, row, strict=True)}
+            for key, row in found.items()
+        }
 
 
 def load_leads(

@@ -12,6 +12,16 @@ A request never scores: it only records the change.
 `LeadRescorer` runs the projection for every tenant with pending changes every few seconds
 beside `tenantry serve`; a failure is logged by its class (never a value) and retried.
 
+Recency features (days open, days quiet) age without events, so the rescorer also rescores
+every open lead of each tenant once a day (`rescore_daily`): at most once an hour a process
+tries a transaction-scoped advisory lock (one process of all does the round; the others
+skip it) and rescores the tenants with open leads whose daily rescoring has not run on the
+clock's UTC date yet. Its mark is the row `lead_scores_daily` of
+`events.projection_positions` (`updated_at`: when it last ran, by the database's clock
+object; `events`: how many daily rounds). A process that dies mid-round leaves the rest due
+for the next hourly try. `tenantry leads rescore --all` does the same for one tenant, for
+deployments that run it from cron.
+
 Unlike the use cases of this package, this module is a worker: like the identity projection
 (`tenantry.events.identity`) it opens its own units of work, one per batch, and commits each
 with its position, so a long run never holds one huge transaction.
@@ -23,17 +33,17 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import EngagementSource, load_leads
 from tenantry.decisions.lead_scoring import current_model, score_leads
 from tenantry.errors import TenantryError
-from tenantry.events.stream import SAFE_HORIZON, after_position
-from tenantry.models import ProjectionPosition
+from tenantry.events.stream import SAFE_HORIZON, after_position, locked_position
+from tenantry.models.enums import LeadStatus
 
 __all__ = [
     "EVENT_TYPES",
@@ -42,6 +52,7 @@ __all__ = [
     "RescoreReport",
     "pending_tenants",
     "project_lead_scores",
+    "rescore_daily",
     "rescore_open_leads",
 ]
 
@@ -52,6 +63,9 @@ LOCATION_EVENTS = ("visibility_check_completed",)
 TENANT_EVENTS = ("lead_model.trained",)
 EVENT_TYPES = (*LEAD_EVENTS, *LOCATION_EVENTS, *TENANT_EVENTS)
 SCORE_BATCH = 1_000
+DAILY = "lead_scores_daily"  # the projection_positions row marking the daily rescoring
+DAILY_LOCK = 0x6C6561645F646179  # pg_try_advisory_xact_lock key: "lead_day"
+DAILY_RETRY = timedelta(hours=1)  # how often a process tries the daily round
 log = logging.getLogger("tenantry.decisions")
 
 
@@ -67,25 +81,6 @@ class RescoreReport:
         self.rescored += other.rescored
 
 
-def _position(session: Session, tenant_id: uuid.UUID) -> ProjectionPosition:
-    """The projection's position for the tenant, created at the start and locked."""
-    session.execute(
-        sa.text(
-            "INSERT INTO events.projection_positions (tenant_id, projection)"
-            " VALUES (:t, :p) ON CONFLICT DO NOTHING"
-        ),
-        {"t": tenant_id, "p": PROJECTION},
-    )
-    return session.execute(
-        sa.select(ProjectionPosition)
-        .where(
-            ProjectionPosition.tenant_id == tenant_id,
-            ProjectionPosition.projection == PROJECTION,
-        )
-        .with_for_update()
-    ).scalar_one()
-
-
 def project_lead_scores(
     db: Database,
     tenant_id: uuid.UUID,
@@ -97,7 +92,7 @@ def project_lead_scores(
     report = RescoreReport()
     while True:
         with db.tenant_uow(tenant_id, actor=ACTOR) as uow:
-            pos = _position(uow.session, tenant_id)
+            pos = locked_position(uow.session, tenant_id, PROJECTION)
             rows = uow.session.execute(
                 sa.text(
                     "SELECT txid::text AS txid, seq, aggregate_id, event_type,"
@@ -161,6 +156,51 @@ def rescore_open_leads(
     return report
 
 
+_DUE = sa.text(
+    "SELECT t.id FROM identity.tenants t"
+    " LEFT JOIN events.projection_positions p"
+    " ON p.tenant_id = t.id AND p.projection = :daily"
+    " WHERE (p.updated_at IS NULL OR p.updated_at < :day)"
+    " AND EXISTS (SELECT 1 FROM crm.leads l WHERE l.tenant_id = t.id"
+    " AND l.deleted_at IS NULL AND l.status NOT IN (:won, :lost))"
+    " ORDER BY t.id"
+)
+_MARK_DAILY = sa.text(
+    "INSERT INTO events.projection_positions (tenant_id, projection, events, updated_at)"
+    " VALUES (:t, :daily, 1, :now) ON CONFLICT (tenant_id, projection) DO UPDATE"
+    " SET events = events.projection_positions.events + 1, updated_at = :now"
+)
+
+
+def rescore_daily(
+    db: Database, engagement: EngagementSource, *, stop: threading.Event | None = None
+) -> RescoreReport | None:
+    """Rescore the open leads of every tenant not rescored yet on the clock's UTC date; None
+    when another process holds the daily round (the advisory lock) and nothing was done."""
+    report = RescoreReport()
+    with db.platform_uow(actor=ACTOR) as lock:
+        if not lock.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(DAILY_LOCK))):
+            return None
+        day = datetime.combine(lock.clock.now().date(), time(0), UTC)
+        params = {
+            "daily": DAILY,
+            "day": day,
+            "won": LeadStatus.CONVERTED.value,
+            "lost": LeadStatus.LOST.value,
+        }
+        due = list(lock.session.scalars(_DUE, params))
+        for tenant_id in due:
+            if stop is not None and stop.is_set():
+                break
+            report.add(rescore_open_leads(db, tenant_id, engagement, reason="daily"))
+            with db.tenant_uow(tenant_id, actor=ACTOR) as uow:
+                uow.session.execute(
+                    _MARK_DAILY, {"t": tenant_id, "daily": DAILY, "now": uow.clock.now()}
+                )
+                uow.commit()
+    return report
+
+
 def pending_tenants(db: Database) -> list[uuid.UUID]:
     """Tenants whose outbox holds scoring changes past the projection's position."""
     types = ", ".join(f"'{t}'" for t in EVENT_TYPES)
@@ -196,14 +236,25 @@ class LeadRescorer:
 
     The first round asks every tenant (`pending_tenants`); later rounds read only the outbox
     entries written since the previous round (an index range scan in stream order), so an
-    idle poll costs one short query however long the outbox is.
+    idle poll costs one short query however long the outbox is. With `daily`, a round also
+    tries the daily rescoring (`rescore_daily`) once `DAILY_RETRY` has passed on the
+    database's clock since this process last tried (the first round tries it).
     """
 
-    def __init__(self, db: Database, engagement: EngagementSource, every_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        engagement: EngagementSource,
+        every_seconds: float,
+        *,
+        daily: bool = True,
+    ) -> None:
         self.db = db
         self.engagement = engagement
         self.every_seconds = every_seconds
+        self.daily = daily
         self.report = RescoreReport()
+        self._daily_next: datetime | None = None
         self._mark: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -243,6 +294,13 @@ class LeadRescorer:
             if self._stop.is_set():
                 break
             report.add(project_lead_scores(self.db, tenant_id, self.engagement))
+        now = self.db.clock.now()
+        if self.daily and (self._daily_next is None or now >= self._daily_next):
+            self._daily_next = now + DAILY_RETRY
+            daily = rescore_daily(self.db, self.engagement, stop=self._stop)
+            if daily is not None:
+                report.leads += daily.leads
+                report.rescored += daily.rescored
         self.report.add(report)
         return report
 

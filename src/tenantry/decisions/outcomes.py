@@ -32,8 +32,7 @@ from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.guardrails import check_guardrails
 from tenantry.errors import ConflictError, NotFoundError
-from tenantry.events.stream import after_position
-from tenantry.models import ProjectionPosition
+from tenantry.events.stream import after_position, locked_position
 from tenantry.models.experiments import Decision as DecisionRow
 
 __all__ = [
@@ -209,21 +208,7 @@ def project_outcomes(
     report = ProjectionReport()
     while True:
         with db.tenant_uow(tenant_id, actor="system:outcomes") as uow:
-            uow.session.execute(
-                sa.text(
-                    "INSERT INTO events.projection_positions (tenant_id, projection)"
-                    " VALUES (:t, :p) ON CONFLICT DO NOTHING"
-                ),
-                {"t": tenant_id, "p": PROJECTION},
-            )
-            pos = uow.session.execute(
-                sa.select(ProjectionPosition)
-                .where(
-                    ProjectionPosition.tenant_id == tenant_id,
-                    ProjectionPosition.projection == PROJECTION,
-                )
-                .with_for_update()
-            ).scalar_one()
+            pos = locked_position(uow.session, tenant_id, PROJECTION)
             rows = uow.session.execute(
                 sa.text(
                     "SELECT txid::text AS txid, seq, event_type, event_ts,"

@@ -4,7 +4,9 @@ Seed 001 "Personalization Runtime": a user whose engagement level is `low` gets 
 copy; otherwise a user whose preferred tone is `facts` gets factual copy; everyone else gets
 what the slot's bandit chooses. Which arm is "encouraging" or "factual" copy is the slot's
 experiment's business (`experiment_rules`: rule name -> arm key); a rule the experiment does
-not name is skipped. Rules only apply to a user who consents to personalisation.
+not name is skipped, and so is a rule naming an arm that is paused (`slot_rules` leaves it
+out): the next rule applies, else the bandit. Rules only apply to a user who consents to
+personalisation.
 
 `context_overrides` checks the context attributes a caller sends with a decide request:
 only the whitelisted ones (`CONTEXT_ATTRIBUTES`) with a known value; a sensitive attribute

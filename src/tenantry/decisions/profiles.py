@@ -8,7 +8,8 @@ is known, one statement checks the membership, the subject and the consent), so 
 withdrawal or an erasure stops personalization with the next request. The lake part (the
 latest `segments` row, `dim_user`'s communication preferences and the latest
 `ml_user_features.preferred_comm_tone`) comes from `LakeFeatureCache`: per tenant, a dict by
-pseudonym (`user_key`) loaded with DuckDB from the Delta tables' current files. The cache
+pseudonym (`user_key`) loaded with DuckDB from the Delta tables' current files
+(`lake_tables`: where the tables are, the latest snapshot of each user, their versions). The cache
 never reads the disk for a request once a tenant is loaded: `poll()` compares the Delta
 versions of the pipeline's run log and of the three tables (one small log listing each) and
 reloads the cached tenants once a pipeline run has finished publishing (or the lake erasure
@@ -32,22 +33,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import duckdb
-from deltalake import DeltaTable
-
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS, Context, Profile
+from tenantry.decisions.lake_tables import USER_TABLES, LakeTables, TableVersions
 from tenantry.lake.vocabulary import TONES
 from tenantry.models.enums import ConsentPurpose
-from tenantry.pipeline.catalog import model, model_path
-from tenantry.pipeline.lakeio import open_table, register
-from tenantry.pipeline.runlog import log_dir
 from tenantry.privacy.members import LinkChangedError, MemberSubject, MemberSubjects
 
 __all__ = ["Fetch", "LakeFeatureCache", "LakeFeatures", "LakeProfileSource", "comm_prefs_of"]
 
 _log = logging.getLogger("tenantry.decisions.profiles")
-_TABLES = ("segments", "ml_user_features", "dim_user")
 _ENGAGEMENT = ("low", "medium", "high")
 
 
@@ -84,18 +79,9 @@ def _known(value: object, allowed: tuple[str, ...]) -> str | None:
     return value if isinstance(value, str) and value in allowed else None
 
 
-# The latest row per user of each table, for one tenant.
-_SEGMENTS = """
-SELECT user_key, persona_current, onb_day_bucket, engagement_level FROM segments
-WHERE tenant_id = $t
-QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY segment_date DESC) = 1
-"""
-_FEATURES = """
-SELECT user_key, preferred_comm_tone FROM ml_user_features
-WHERE tenant_id = $t
-QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY feature_date DESC) = 1
-"""
-_USERS = "SELECT user_key, communication_prefs FROM dim_user WHERE tenant_id = $t"
+_SEGMENT_COLUMNS = ("persona_current", "onb_day_bucket", "engagement_level")
+_TONE = ("preferred_comm_tone",)
+_PREFS = ("communication_prefs",)
 
 
 class LakeFeatureCache:
@@ -124,7 +110,7 @@ class LakeFeatureCache:
         self._tenants: dict[uuid.UUID, Mapping[str, LakeFeatures]] = {}
         self._versions: tuple[int, ...] | None = None
         self._pending_since: float | None = None
-        self._tables: dict[Path, DeltaTable] = {}
+        self._table_versions = TableVersions(home, USER_TABLES)
         self._lock = threading.Lock()  # one load or poll at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,48 +118,22 @@ class LakeFeatureCache:
 
     # -- versions ------------------------------------------------------------------------
 
-    def _paths(self) -> tuple[Path, ...]:
-        return (log_dir(self.home) / "runs", *(model_path(self.home, model(n)) for n in _TABLES))
-
     def versions(self) -> tuple[int, ...]:
         """The current Delta version of the pipeline's run log and of each table (-1: none
-        yet). A table opened before is brought up to date incrementally: only the log entries
-        after its version are listed and read."""
-        out = []
-        for path in self._paths():
-            dt = self._tables.get(path)
-            if dt is None:
-                dt = open_table(path)
-                if dt is None:
-                    out.append(-1)
-                    continue
-                self._tables[path] = dt
-            else:
-                dt.update_incremental()
-            out.append(int(dt.version()))
-        return tuple(out)
+        yet; `lake_tables.TableVersions`)."""
+        return self._table_versions.current()
 
     # -- loading -------------------------------------------------------------------------
 
     def _load(self, tenant_id: uuid.UUID) -> Mapping[str, LakeFeatures]:
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            for name in _TABLES:
-                m = model(name)
-                register(con, name, model_path(self.home, m), m.schema, partition_by=m.partition_by)
-            t = {"t": str(tenant_id)}
-            segments = con.execute(_SEGMENTS, t).fetchall()
-            tones = dict(con.execute(_FEATURES, t).fetchall())
-            prefs = dict(con.execute(_USERS, t).fetchall())
-        finally:
-            con.close()
+        with LakeTables(self.home, USER_TABLES) as lake:
+            segments = lake.latest("segments", tenant_id, _SEGMENT_COLUMNS)
+            tones = {k: v for k, (v,) in lake.latest("ml_user_features", tenant_id, _TONE).items()}
+            prefs = {k: v for k, (v,) in lake.rows("dim_user", tenant_id, _PREFS).items()}
         self.loads += 1
         out: dict[str, LakeFeatures] = {}
-        seen = {key for key, *_ in segments} | tones.keys() | prefs.keys()
-        by_key = {key: rest for key, *rest in segments}
-        for key in seen:
-            persona, bucket, engagement = by_key.get(key, (None, None, None))
+        for key in segments.keys() | tones.keys() | prefs.keys():
+            persona, bucket, engagement = segments.get(key, (None, None, None))
             out[key] = LakeFeatures(
                 persona=_known(persona, PERSONAS),
                 onb_day=_known(bucket, ONB_DAY_BUCKETS),

@@ -4,11 +4,12 @@
 profile a `ProfileSource` finds, the caller's checked context overrides applied).
 `Personalization.personalize` is seed 001's runtime: the rules first
 (`personalize.match_rule`: low engagement -> the slot's encouraging arm, facts tone -> its
-factual arm), the bandit otherwise. A rule's answer is not a bandit decision: nothing is
-logged for it (`decision_id` None), so the experiment learns only from the arms it chose
-itself. A user without personalisation consent gets the slot's default arm, no rule, and
-nothing is written. Unknown users and slots raise NotFoundError. Never commits: the caller
-owns the unit of work.
+factual arm), the bandit otherwise. A rule whose arm is paused is skipped like a rule the
+experiment does not name (the next rule, else the bandit, which never chooses a paused
+arm). A rule's answer is not a bandit decision: nothing is logged for it (`decision_id`
+None), so the experiment learns only from the arms it chose itself. A user without
+personalisation consent gets the slot's default arm, no rule, and nothing is written.
+Unknown users and slots raise NotFoundError. Never commits: the caller owns the unit of work.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from tenantry.cache import ExpiringCache
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import Profile
-from tenantry.decisions.experiments import Decision, decide, live_experiment
+from tenantry.decisions.experiments import Decision, SlotRules, decide, slot_rules
 from tenantry.decisions.personalize import apply_overrides, match_rule
 from tenantry.decisions.profiles import Fetch, LakeProfileSource
 
@@ -56,20 +57,14 @@ class Personalized:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    experiment_id: uuid.UUID
-    default_arm: str
-    rules: dict[str, str]
-
-
 class Personalization:
     """The runtime of one process: its profile source and what it keeps of each slot.
 
-    A slot's live experiment (its id, default arm and rules, all fixed when it is created) is
-    kept per tenant and slot for `slot_ttl` seconds (2 by default), so an answer by a rule, or
-    the default arm for a user without consent, needs no query about the slot: within that
-    time an experiment just stopped still answers those. The bandit's own decisions always
+    A slot's live experiment (`experiments.slot_rules`: its id, default arm and the rules that
+    name an active arm) is kept per tenant and slot for `slot_ttl` seconds (2 by default), so
+    an answer by a rule, or the default arm for a user without consent, needs no query about
+    the slot: within that time an experiment just stopped, or an arm just paused by a
+    guardrail, still answers those. The bandit's own decisions always
     read the experiment's current state (`decide`).
 
     `quick_profile` and `answer` serve a request without a unit of work where they can (the
@@ -80,7 +75,8 @@ class Personalization:
 
     def __init__(self, profiles: LakeProfileSource, *, slot_ttl: float = 2.0) -> None:
         self.profiles = profiles
-        self._slots: ExpiringCache[tuple[uuid.UUID, str], _Slot] = ExpiringCache(10_000, slot_ttl)
+        self._slots: ExpiringCache[tuple[uuid.UUID, str], SlotRules]
+        self._slots = ExpiringCache(10_000, slot_ttl)
 
     def kept(self, tenant_id: uuid.UUID, slot: str) -> bool:
         """Whether the slot's experiment is kept (rules and defaults need no query)."""
@@ -90,13 +86,11 @@ class Personalization:
         """Read the slot's live experiment and keep it; NotFoundError if there is none."""
         self._slot(uow, slot)
 
-    def _slot(self, uow: UnitOfWork, slot: str) -> _Slot:
+    def _slot(self, uow: UnitOfWork, slot: str) -> SlotRules:
         key = (uow.require_tenant(), slot)
         found = self._slots.get(key)
         if found is None:
-            exp = live_experiment(uow, slot)
-            rules = {str(k): str(v) for k, v in exp.rules.items()}
-            found = _Slot(exp.id, exp.default_arm, rules)
+            found = slot_rules(uow, slot)
             self._slots.put(key, found)
         return found
 
@@ -162,7 +156,7 @@ class Personalization:
 _NO = "no_consent"
 
 
-def _without_bandit(kept: _Slot, slot: str, profile: Profile) -> Personalized | None:
+def _without_bandit(kept: SlotRules, slot: str, profile: Profile) -> Personalized | None:
     if not profile.consents:
         return Personalized(kept.default_arm, "default", None, None, None, "default", _NO)
     match = match_rule(profile, kept.rules)

@@ -30,8 +30,8 @@ from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError
 from tenantry.events.schemas import EXTERNAL_ID_KEYS, is_junk_id
-from tenantry.events.stream import after_position
-from tenantry.models import Connection, IdentityLink, ProjectionPosition
+from tenantry.events.stream import after_position, locked_position
+from tenantry.models import Connection, IdentityLink
 from tenantry.models.enums import ConnectionProvider, ExternalSource
 
 __all__ = [
@@ -176,21 +176,7 @@ def project_identity_links(
     report = LinkReport()
     while True:
         with db.tenant_uow(tenant_id, actor="system:identity") as uow:
-            uow.session.execute(
-                sa.text(
-                    "INSERT INTO events.projection_positions (tenant_id, projection)"
-                    " VALUES (:t, :p) ON CONFLICT DO NOTHING"
-                ),
-                {"t": tenant_id, "p": PROJECTION},
-            )
-            pos = uow.session.execute(
-                sa.select(ProjectionPosition)
-                .where(
-                    ProjectionPosition.tenant_id == tenant_id,
-                    ProjectionPosition.projection == PROJECTION,
-                )
-                .with_for_update()
-            ).scalar_one()
+            pos = locked_position(uow.session, tenant_id, PROJECTION)
             rows = uow.session.execute(
                 sa.text(
                     "SELECT txid::text AS txid, seq, user_id, location_id, external_ids, event_ts"

@@ -6,11 +6,22 @@ every transaction below that horizon has ended, and every transaction still to c
 larger id. So once a position is passed, no row can ever appear behind it, however late a
 transaction commits. The price: one long-running transaction holds the reader back until it
 ends (it never makes the reader skip anything).
+
+A projection keeps its position per tenant in `events.projection_positions`; `locked_position`
+creates it at the start and locks it for the reading transaction, so two readers of one
+tenant's projection take turns.
 """
 
 from __future__ import annotations
 
-__all__ = ["SAFE_HORIZON", "after_position"]
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tenantry.models import ProjectionPosition
+
+__all__ = ["SAFE_HORIZON", "after_position", "locked_position"]
 
 SAFE_HORIZON = "txid < pg_snapshot_xmin(pg_current_snapshot())"
 
@@ -22,3 +33,23 @@ def after_position(alias: str = "") -> str:
         f"({p}txid, {p}seq) > (CAST(CAST(:last_txid AS text) AS xid8), :last_seq)"
         f" AND {p}{SAFE_HORIZON}"
     )
+
+
+def locked_position(session: Session, tenant_id: uuid.UUID, projection: str) -> ProjectionPosition:
+    """The tenant's position of `projection`, created at the start, locked until the
+    transaction ends."""
+    session.execute(
+        sa.text(
+            "INSERT INTO events.projection_positions (tenant_id, projection)"
+            " VALUES (:t, :p) ON CONFLICT DO NOTHING"
+        ),
+        {"t": tenant_id, "p": projection},
+    )
+    return session.execute(
+        sa.select(ProjectionPosition)
+        .where(
+            ProjectionPosition.tenant_id == tenant_id,
+            ProjectionPosition.projection == projection,
+        )
+        .with_for_update()
+    ).scalar_one()
