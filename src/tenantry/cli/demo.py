@@ -166,4 +166,4 @@ def demo() -> None:
     render(summary, console())
     show_pipeline(console(), settings)
     with database() as db:
-        show_decisions(console(), settings, db)
+        show_decisions(console(), settings, db, routed=summary.routed)

@@ -52,6 +52,7 @@ __all__ = [
     "PERSONALISATION_NOTICE",
     "DecisionsDemo",
     "app_user_email",
+    "route_demo_lead",
     "run_decisions",
     "show_decisions",
 ]
@@ -148,7 +149,14 @@ def _scoring(db: Database, settings: Settings, tenant_id: uuid.UUID, out: Decisi
 # -- partner routing with credits ----------------------------------------------------------
 
 
-def _routing(db: Database, tenant_id: uuid.UUID, out: DecisionsDemo) -> None:
+def route_demo_lead(db: Database) -> bool:
+    """A location of Trattoria Sole becomes a partner and buys credits; a new web-quote lead
+    with a place nearby is routed to it (`leads route`), accepted and rated. Runs with the
+    sample flows, before the summary's figures are read, so they count the lead on every run;
+    returns whether this run did the work."""
+    tenant_id = _tenant_id(db)
+    if tenant_id is None:
+        return False
     owner = _owner(tenant_id)
     with db.tenant_uow(tenant_id, actor="demo") as uow:
         lead = uow.repos.leads.by_email(ROUTED_EMAIL)
@@ -190,8 +198,16 @@ def _routing(db: Database, tenant_id: uuid.UUID, out: DecisionsDemo) -> None:
             partners.answer(uow, owner, mine[0].assignment_id, AssignmentStatus.ACCEPTED)
             partners.rate(uow, owner, mine[0].assignment_id, 5, "good_fit")
             uow.commit()
-            out.fresh = True
+            return True
+    return False
+
+
+def _routing(db: Database, tenant_id: uuid.UUID, out: DecisionsDemo) -> None:
+    owner = _owner(tenant_id)
     with db.tenant_uow(tenant_id) as uow:
+        lead = uow.repos.leads.by_email(ROUTED_EMAIL)
+        if lead is None:
+            raise ConfigurationError("the demo's routed lead is missing: run `tenantry demo`")
         assignment = uow.session.scalars(
             sa.select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
         ).one()
@@ -304,22 +320,32 @@ def _experiment(db: Database, settings: Settings, tenant_id: uuid.UUID, out: Dec
         out.personalize.append((f"personalize: {label}", _answer(p)))
 
 
-def run_decisions(db: Database, settings: Settings) -> DecisionsDemo | None:
-    """Run the act on Trattoria Sole; None when the demo tenant is not seeded."""
+def _tenant_id(db: Database) -> uuid.UUID | None:
     with db.platform_uow() as uow:
         tenant = uow.repos.tenants.by_slug(TENANT)
-    if tenant is None:
+    return tenant.id if tenant is not None else None
+
+
+def run_decisions(
+    db: Database, settings: Settings, *, routed: bool = False
+) -> DecisionsDemo | None:
+    """Run the act on Trattoria Sole (after `route_demo_lead` and the pipeline; `routed`: that
+    this run routed the lead); None when the demo tenant is not seeded."""
+    tenant_id = _tenant_id(db)
+    if tenant_id is None:
         return None
-    out = DecisionsDemo()
-    _scoring(db, settings, tenant.id, out)
-    _routing(db, tenant.id, out)
-    _experiment(db, settings, tenant.id, out)
+    out = DecisionsDemo(fresh=routed)
+    _routing(db, tenant_id, out)
+    _scoring(db, settings, tenant_id, out)
+    _experiment(db, settings, tenant_id, out)
     return out
 
 
-def show_decisions(console: Console, settings: Settings, db: Database) -> DecisionsDemo | None:
+def show_decisions(
+    console: Console, settings: Settings, db: Database, *, routed: bool = False
+) -> DecisionsDemo | None:
     """Run the act and print it: the scored leads, then routing, experiment, personalize."""
-    out = run_decisions(db, settings)
+    out = run_decisions(db, settings, routed=routed)
     if out is None:
         console.print("Decision services demo skipped: the demo tenants are not seeded.")
         return None
