@@ -217,10 +217,13 @@ def _check_decisions_rows(settings: Settings, act: dict[str, str]) -> None:
             ).all()
             assert sorted((e.kind, e.amount) for e in entries) == [
                 ("consumption", -assignment.price_credits),
-                ("purchase", int(act["credits bought"])),
+                ("purchase", int(act["credits bought (`credits buy`)"])),
             ]
             balance = balance_of(uow, partner, uow.clock.now()).balance
-            assert act["credits spent / balance"] == f"{assignment.price_credits} / {balance}"
+            assert (
+                act["credits spent / balance (`partners report`)"]
+                == f"{assignment.price_credits} / {balance}"
+            )
             (experiment,) = s.scalars(sa.select(Experiment).where(Experiment.slot == SLOT)).all()
             decisions = s.scalars(
                 sa.select(Decision).where(Decision.experiment_id == experiment.id)

@@ -1,10 +1,13 @@
-"""Demo of the decision services (issue 21) on the demo's own data, run after the pipeline so
-the lake feeds them: Trattoria Sole trains its lead scoring model and the `lead_scores`
-projection rescores its open leads (the top explanation points of a few are shown); one of its
-locations becomes a partner, buys credits and is offered a new lead by a routing run (credits
-spent), accepts and rates it; an experiment in the slot `welcome-copy` decides for the demo's
-first app user (personalisation consent granted through the consent service), the outcome is
-recorded; and `personalize` answers for that user and for one without the consent.
+"""Demo of the decision services (issue 21) on the demo's own data, Trattoria Sole.
+
+With the sample flows (`route_demo_lead`, before the summary's figures): one of its locations
+becomes a partner, buys credits and is offered a new web-quote lead by a routing run (credits
+spent), accepts and rates it. After the pipeline, so the lake feeds them (`show_decisions`):
+the tenant trains its lead scoring model and the `lead_scores` projection rescores its open
+leads (three are shown with their top explanation points); an experiment in the slot
+`welcome-copy` decides for the demo's first app user (who consented to personalisation through
+the consent service, `app_events`; granted here if an older demo left it without), its outcome
+is recorded; and `personalize` answers for that user and for one without the consent.
 
 Everything goes through the services the CLI and the API use (`tenantry.decisions`, `services.
 leads`, `services.privacy.consent`), as the tenant's owner; nothing is inserted by SQL. Nothing
@@ -12,7 +15,8 @@ personal is printed: leads by source and status, the app users by number, locati
 
 Idempotent like the other flows: the model is trained, the partner set up, the lead routed and
 the experiment created once; a rerun reports what they left behind. `personalize` is asked on
-every run with the same seeded generator, and a rerun's answer is not committed.
+every run with the same seeded generator; only the answer of the run that created the
+experiment is committed.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from tenantry.errors import ConfigurationError
 from tenantry.models import Lead, Location
 from tenantry.models.enums import ConsentPurpose, LeadStatus, MembershipRole
 from tenantry.models.experiments import Decision
-from tenantry.models.partners import AssignmentStatus, LeadAssignment, Partner
+from tenantry.models.partners import AssignmentStatus, CreditEntry, LeadAssignment, Partner
 from tenantry.privacy.subjects import resolve_subject
 from tenantry.privacy.vault import keyring
 from tenantry.services import leads
@@ -218,21 +222,32 @@ def _routing(db: Database, tenant_id: uuid.UUID, out: DecisionsDemo) -> None:
             sa.select(Location.name).where(Location.id == partner.location_id)
         ).one()
         balance = credits.balance_of(uow, partner, uow.clock.now())
+        bought = uow.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(CreditEntry.amount), 0)).where(
+                CreditEntry.partner_id == partner.id, CreditEntry.kind == "purchase"
+            )
+        )
         report = {r.partner_id: r for r in partners.report(uow, owner)}[partner.id]
     where = name
     out.routing = [
         (
-            "partner",
+            "partner (`partners set`)",
             f"{where}: radius {float(partner.radius_km):g} km,"
             f" {partner.price_credits} credits a lead",
         ),
-        ("credits bought", str(CREDITS)),
+        ("credits bought (`credits buy`)", str(bought)),
         (
             "web quote lead routed (`leads route`)",
             f"-> {where}, {assignment.distance_km:.1f} km, {assignment.price_credits} credits",
         ),
-        ("partner's answer and rating", f"{assignment.status.value}, rated {assignment.rating}/5"),
-        ("credits spent / balance", f"{report.credits_spent} / {balance.balance}"),
+        (
+            "partner's answer and rating (`assignments accept|rate`)",
+            f"{assignment.status.value}, rated {assignment.rating}/5",
+        ),
+        (
+            "credits spent / balance (`partners report`)",
+            f"{report.credits_spent} / {balance.balance}",
+        ),
     ]
 
 
@@ -275,6 +290,7 @@ def _experiment(db: Database, settings: Settings, tenant_id: uuid.UUID, out: Dec
     other = _app_user(db, tenant_id, 2, consent=False)
     with db.tenant_uow(tenant_id, actor="demo") as uow:
         exp = next((e for e in ex.list_experiments(uow) if e.slot == SLOT), None)
+        created = exp is None
         if exp is None:
             exp = ex.create_experiment(
                 uow,
@@ -297,25 +313,28 @@ def _experiment(db: Database, settings: Settings, tenant_id: uuid.UUID, out: Dec
             .where(Decision.experiment_id == exp.id, Decision.outcome_source == "demo")
             .order_by(Decision.decided_at)
             .limit(1)
-        ).one()
+        ).first()
         arms = ", ".join(
             f"{a.key}{'' if a.status == 'active' else ' (paused)'}" for a in ex.arms_of(uow, exp.id)
         )
         out.experiment = [
             (f"experiment in slot {SLOT} (`experiments create`)", f"{exp.status}; arms {arms}"),
-            (
-                "decision for app user 01 (`experiments decide`)",
-                f"{first.arm} ({first.policy}, propensity {first.propensity:.3f})",
-            ),
-            ("its outcome (`experiments outcome`)", "success" if first.outcome else "failure"),
         ]
+        if first is not None:
+            out.experiment += [
+                (
+                    "decision for app user 01 (`experiments decide`)",
+                    f"{first.arm} ({first.policy}, propensity {first.propensity:.3f})",
+                ),
+                ("its outcome (`experiments outcome`)", "success" if first.outcome else "failure"),
+            ]
     for label, user in (
         ("app user 01, personalisation consent", consenting),
         ("app user 02, no personalisation consent", other),
     ):
         with db.tenant_uow(tenant_id, actor="demo") as uow:
             p = runtime.personalize(uow, SLOT, user, rng=np.random.default_rng(SEED))
-            if out.fresh:
+            if created:
                 uow.commit()  # a rerun's answer is the same and is not kept
         out.personalize.append((f"personalize: {label}", _answer(p)))
 
