@@ -22,7 +22,17 @@ import sqlalchemy as sa
 
 from tenantry.composition import open_database
 from tenantry.config import Settings
-from tenantry.models import Customer, Payment
+from tenantry.decisions.credits import balance_of
+from tenantry.demo.app_events import DEMO_USERS
+from tenantry.demo.decisions import ROUTED_EMAIL, SLOT, app_user_email
+from tenantry.models import Customer, Lead, Payment
+from tenantry.models.enums import ConsentPurpose
+from tenantry.models.experiments import Decision, Experiment
+from tenantry.models.lead_models import LeadModel
+from tenantry.models.partners import CreditEntry, LeadAssignment, Partner
+from tenantry.privacy.subjects import find_subject
+from tenantry.privacy.vault import keyring
+from tenantry.services.privacy.consent import consent_status
 from tests.cli_support import call, in_process
 
 
@@ -126,7 +136,7 @@ def test_unreachable_external_database_is_one_clear_line(
 
 
 def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
-    env: dict[str, str],
+    env: dict[str, str], settings: Settings
 ) -> None:
     first = run(env, "demo").stdout
     second = run(env, "demo").stdout
@@ -138,6 +148,8 @@ def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
         "Booking KPIs",
         "Sample flows",
         "Row level security",
+        "Open leads scored",
+        "Decision services (Trattoria Sole",
     ):
         assert title in first
     assert "Demo tenants already present" in second
@@ -159,6 +171,81 @@ def test_demo_runs_twice_with_the_same_result_and_prints_no_personal_data(
 
     assert len(flow_results(first)) == 3
     assert flow_results(first) == flow_results(second)
+    act = _decisions_act(first)
+    assert act and act == _decisions_act(second), "a rerun reports the same act"
+    assert "trained " in first and "trained " not in second
+    _check_decisions_rows(settings, act)
+
+
+def _decisions_act(out: str) -> dict[str, str]:
+    """The decision services act's steps (first column) and results (second), as printed."""
+    start = out.index("Decision services (Trattoria Sole")
+    rows = [line.split("│") for line in out[start:].splitlines() if line.startswith("│ ")]
+    return {r[1].strip(): r[2].strip() for r in rows if len(r) > 3 and r[1].strip() != "this run"}
+
+
+def _check_decisions_rows(settings: Settings, act: dict[str, str]) -> None:
+    """The act's rows exist and say what it printed: a model and explained scores, the routed
+    lead's accepted assignment and its credits, the experiment's decision with its outcome,
+    the app user's personalisation consent."""
+    assert DEMO_USERS >= 2
+    db = open_database(settings)
+    try:
+        with db.platform_uow() as uow:
+            tenant = uow.repos.tenants.by_slug("demo-trattoria-sole")
+            assert tenant is not None
+        with db.tenant_uow(tenant.id) as uow:
+            s = uow.session
+            assert s.scalar(sa.select(sa.func.count()).select_from(LeadModel)) == 1
+            open_leads = s.scalars(
+                sa.select(Lead).where(Lead.status.in_(("new", "contacted", "qualified")))
+            ).all()
+            for lead in open_leads:  # every open lead scored by the model, points adding up
+                e = lead.score_explanation
+                assert e is not None and e["model_version"].startswith(("logistic-v", "rules-v"))
+                assert abs(e["base"] + sum(e["points"].values()) - e["raw"]) < 1e-3
+                assert lead.score == round(e["raw"])
+            lead = uow.repos.leads.by_email(ROUTED_EMAIL)
+            assert lead is not None and lead.latitude is not None
+            (assignment,) = s.scalars(
+                sa.select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
+            ).all()
+            assert (assignment.status.value, assignment.rating) == ("accepted", 5)
+            partner = s.scalars(sa.select(Partner).where(Partner.id == assignment.partner_id)).one()
+            entries = s.scalars(
+                sa.select(CreditEntry).where(CreditEntry.partner_id == partner.id)
+            ).all()
+            assert sorted((e.kind, e.amount) for e in entries) == [
+                ("consumption", -assignment.price_credits),
+                ("purchase", int(act["credits bought (`credits buy`)"])),
+            ]
+            balance = balance_of(uow, partner, uow.clock.now()).balance
+            assert (
+                act["credits spent / balance (`partners report`)"]
+                == f"{assignment.price_credits} / {balance}"
+            )
+            (experiment,) = s.scalars(sa.select(Experiment).where(Experiment.slot == SLOT)).all()
+            decisions = s.scalars(
+                sa.select(Decision).where(Decision.experiment_id == experiment.id)
+            ).all()
+            demo_decided = [d for d in decisions if d.outcome_source == "demo"]
+            assert len(demo_decided) == 1 and demo_decided[0].outcome is True
+            assert act["decision for app user 01 (`experiments decide`)"].startswith(
+                demo_decided[0].arm
+            )
+            # personalize logs a decision only when the bandit answered, once (not on a rerun)
+            logged = "decision logged" in act["personalize: app user 01, personalisation consent"]
+            assert len(decisions) == 1 + logged
+            assert "not logged" in act["personalize: app user 02, no personalisation consent"]
+        with db.tenant_uow(tenant.id) as uow:
+            ring = keyring(uow)
+            for number, active in ((1, True), (2, False)):
+                subject = find_subject(uow, ring, email=app_user_email(number, tenant.slug))
+                assert subject is not None
+                status = consent_status(uow, subject.id, ConsentPurpose.PERSONALISATION)
+                assert status.active is active
+    finally:
+        db.dispose()
 
 
 def test_the_demo_tenants_legal_names_match_their_legal_form(

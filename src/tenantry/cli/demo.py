@@ -8,6 +8,7 @@ from rich.table import Table
 from tenantry.cli.common import console, database
 from tenantry.cli.output import show
 from tenantry.config import get_settings
+from tenantry.demo.decisions import show_decisions
 from tenantry.demo.pipeline import show_pipeline
 from tenantry.demo.scenario import DemoSummary, run_demo
 from tenantry.models.enums import BookingStatus, LeadStatus
@@ -151,7 +152,8 @@ def render(summary: DemoSummary, console: Console) -> None:
 def demo() -> None:
     """Seed three demo tenants (idempotent), run sample flows and print a summary.
 
-    Then build the analytics lake from a few weeks of events and print the star schema.
+    Then build the analytics lake from a few weeks of events and print the star schema, and
+    show the decision services (lead scoring, partner routing, an experiment, personalize).
     """
     settings = get_settings()
     with database() as db:
@@ -163,3 +165,5 @@ def demo() -> None:
         )
     render(summary, console())
     show_pipeline(console(), settings)
+    with database() as db:
+        show_decisions(console(), settings, db, routed=summary.routed)

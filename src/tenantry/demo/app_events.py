@@ -48,7 +48,8 @@ class AppUsers:
 
 def app_users(db: Database, tenant_id: uuid.UUID) -> AppUsers:
     """The tenant's demo app users, created once, each with analytics consent; a third also
-    opted in to the newsletter, a third confirmed a double opt-in, a third neither."""
+    opted in to the newsletter, a third confirmed a double opt-in, a third neither; the first
+    also consented to personalisation."""
     with db.platform_uow(tenant_id=tenant_id, actor="demo") as uow:
         tenant = uow.session.get(Tenant, tenant_id)
         slug = tenant.slug if tenant is not None else str(tenant_id)
@@ -66,6 +67,8 @@ def app_users(db: Database, tenant_id: uuid.UUID) -> AppUsers:
                 purposes = [ConsentPurpose.ANALYTICS]
                 if i % 3 == 0:
                     purposes.append(ConsentPurpose.MARKETING_EMAIL)
+                if i == 0:  # the decision services act personalises for this user
+                    purposes.append(ConsentPurpose.PERSONALISATION)
                 for purpose in purposes:
                     append_consent(
                         uow, subject.id, purpose, "granted", source="demo", notice=_NOTICE

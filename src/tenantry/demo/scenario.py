@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
+from tenantry.demo.decisions import route_demo_lead
 from tenantry.demo.payment_mail import SamplePayment, make_test_key, signed_mail
 from tenantry.demo.privacy import PrivacyDemo, run_privacy_demo
 from tenantry.domain.bookings import booking_code
@@ -78,6 +79,7 @@ class DemoSummary:
     isolation: dict[str, int] = field(default_factory=dict)
     scoped_dashboard: tuple[str, LeadDashboard] | None = None
     privacy: PrivacyDemo | None = None
+    routed: bool = False  # this run routed the decision services act's lead
 
 
 def _tenant(db: Database, slug: str) -> Tenant:
@@ -357,6 +359,7 @@ def run_demo(
     )
     summary = DemoSummary(load=stats)
     summary.flows = [flow_lead_to_catering(db), flow_tuv_reminder(db), flow_lost_lead(db)]
+    summary.routed = route_demo_lead(db)  # shown by the decision services act
     tenants = [_tenant(db, t.slug) for t in DEMO_TENANTS]
     summary.tenants = [_figures(db, t) for t in tenants]
     summary.isolation = _isolation(db, tenants)
