@@ -68,6 +68,17 @@ def test_rules_add_up_and_stay_within_0_and_100_without_clipping() -> None:
     assert max(extremes) - min(extremes) > 30  # the table spreads leads apart
 
 
+def test_the_lead_s_age_is_never_learnt() -> None:
+    # a decided lead's age is its time to decision: learnt, it would pass for an open lead's age
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, len(FEATURES)))
+    age = FEATURES.index("log_days_open")
+    y = (x[:, age] > 0).astype(int)  # the age alone decides in this history
+    model = fit_logistic(x, y)
+    assert "log_days_open" not in model.feature_names
+    assert "log_days_open" not in model.explain(x[0]).points
+
+
 def test_logistic_explanations_add_up_for_every_lead() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(400, len(FEATURES)))
@@ -80,7 +91,10 @@ def test_logistic_explanations_add_up_for_every_lead() -> None:
         assert e.raw == pytest.approx(100 * p[i], abs=1e-9)
         assert e.score == round(100 * p[i])
     # a lead at the training mean scores the base and no feature moves it
-    at_mean = model.explain(np.asarray(model.mean))
+    row = np.zeros(len(FEATURES))
+    for name, mean in zip(model.feature_names, model.mean, strict=True):
+        row[FEATURES.index(name)] = mean
+    at_mean = model.explain(row)
     assert (
         at_mean.raw == pytest.approx(at_mean.base) and max(map(abs, at_mean.points.values())) < 1e-9
     )

@@ -31,6 +31,7 @@ from tenantry.decisions.lead_features import FEATURES
 from tenantry.models.enums import InteractionKind, LeadModelKind
 
 __all__ = [
+    "LEARNT_FEATURES",
     "REGULARISATION",
     "RULES_BASE",
     "RULES_TABLE",
@@ -200,15 +201,24 @@ def rules_model(reason: str = "") -> ScoringModel:
     return ScoringModel(LeadModelKind.RULES, metrics={"reason": reason} if reason else {})
 
 
+# A decided lead is described as of its decision, so its age is its time to decision: learnt,
+# it would rank an old open lead like one decided late (in practice: like a win, as wins take
+# longer). The lead's age stays a feature of the rules (an untouched lead cools down) only.
+UNLEARNT = frozenset({"log_days_open"})
+LEARNT_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in UNLEARNT)
+
+
 def fit_logistic(
     x: Vector, y: Sequence[int] | Vector, *, c: float = REGULARISATION
 ) -> ScoringModel:
     """Learn the logistic model from decided leads (y: 1 converted, 0 lost); needs both."""
     labels = np.asarray(y, dtype=int)
-    scaler = StandardScaler().fit(x)
-    fitted = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), labels)
+    learnt = x[:, [_I[name] for name in LEARNT_FEATURES]]
+    scaler = StandardScaler().fit(learnt)
+    fitted = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(learnt), labels)
     model = ScoringModel(
         LeadModelKind.LOGISTIC,
+        feature_names=LEARNT_FEATURES,
         coefficients=tuple(float(v) for v in fitted.coef_[0]),
         intercept=float(fitted.intercept_[0]),
         mean=tuple(float(v) for v in scaler.mean_),

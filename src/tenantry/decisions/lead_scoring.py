@@ -339,8 +339,9 @@ def model_summary(current: Current) -> dict[str, Any]:
         body["coefficients"] = dict(
             zip(current.model.feature_names, current.model.coefficients, strict=True)
         )
+        body["features"] = list(current.model.feature_names)
     else:
         body["base"] = RULES_BASE
         body["rules"] = rules_table()
-    body["features"] = list(FEATURES)
+        body["features"] = list(FEATURES)
     return body
