@@ -170,9 +170,7 @@ def test_references_to_tenant_rows_are_composite(table: str) -> None:
 # The bandit's decision log is such a log too (the changes to what decides are audited).
 UNAUDITED_LOGS = {"decisions.decisions"}
 AUDITED_TABLES = [
-    t
-    for t in TENANT_TABLES
-    if not t.startswith(("audit.", "events.")) and t not in UNAUDITED_LOGS
+    t for t in TENANT_TABLES if not t.startswith(("audit.", "events.")) and t not in UNAUDITED_LOGS
 ]
 # Partitioned tables record updates and deletes per statement on the parent: a row trigger is
 # cloned onto each partition and would name the partition, not the table.
