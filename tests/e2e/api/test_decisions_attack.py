@@ -3,12 +3,18 @@ client or a careful reviewer found, and failed before its fix."""
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
-from tests.conftest import TenantFixture
+from tenantry.decisions.context import Context, Profile
+from tenantry.decisions.experiments import decide
+from tests.conftest import TenantFixture, make_tenant
 from tests.e2e.api.conftest import issue_key
 from tests.partners import lead, partner
 
@@ -42,3 +48,98 @@ def test_an_offer_refunded_by_hand_can_still_be_declined(
     # Refunded once: the decline does not give the credits back a second time.
     assert got["balance"] == 10
     assert [e["kind"] for e in got["history"]] == ["refund", "consumption", "purchase"]
+
+
+def _problem(r: Any, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_two_experiments_for_one_slot_at_once_one_wins_the_other_is_a_409(
+    client: TestClient, db: Database
+) -> None:
+    t = make_tenant(db)
+    h = issue_key(db, t.id)
+    body = {"slot": "race", "arms": [{"key": "a"}, {"key": "b"}]}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(lambda _: client.post("/v1/experiments", json=body, headers=h), range(4))
+        )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 409, 409, 409], [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            _problem(r, 409)
+    assert len(client.get("/v1/experiments", headers=h).json()["items"]) == 1
+
+
+def test_other_tenants_decisions_and_read_only_keys(client: TestClient, db: Database) -> None:
+    mine, theirs = make_tenant(db), make_tenant(db)
+    h_theirs = issue_key(db, theirs.id)
+    assert (
+        client.post(
+            "/v1/experiments", json={"slot": "s", "arms": [{"key": "a"}]}, headers=h_theirs
+        ).status_code
+        == 201
+    )
+    with db.tenant_uow(theirs.id) as uow:
+        d = decide(
+            uow, "s", Profile(uuid.uuid4(), None, True, Context()), rng=np.random.default_rng(1)
+        )
+        uow.commit()
+    h_mine = issue_key(db, mine.id)
+    url = f"/v1/decisions/{d.decision_id}/outcome"
+    _problem(client.post(url, json={"success": True}, headers=h_mine), 404)
+    analyst = issue_key(db, theirs.id, "analyst")
+    _problem(client.post(url, json={"success": True}, headers=analyst), 403)
+    _problem(
+        client.post("/v1/experiments", json={"slot": "t", "arms": [{"key": "a"}]}, headers=analyst),
+        403,
+    )
+    with db.tenant_uow(theirs.id) as uow:
+        outcome = uow.session.scalar(sa.text("SELECT outcome FROM decisions.decisions"))
+    assert outcome is None
+    assert client.post(url, json={"success": True}, headers=h_theirs).status_code == 200
+
+
+def test_two_outcomes_for_one_decision_at_once_count_once(client: TestClient, db: Database) -> None:
+    t = make_tenant(db)
+    h = issue_key(db, t.id)
+    assert (
+        client.post(
+            "/v1/experiments", json={"slot": "s", "arms": [{"key": "a"}]}, headers=h
+        ).status_code
+        == 201
+    )
+    with db.tenant_uow(t.id) as uow:
+        d = decide(
+            uow, "s", Profile(uuid.uuid4(), None, True, Context()), rng=np.random.default_rng(1)
+        )
+        uow.commit()
+    url = f"/v1/decisions/{d.decision_id}/outcome"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(lambda i: client.post(url, json={"success": i % 2 == 0}, headers=h), range(4))
+        )
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409]
+    with db.tenant_uow(t.id) as uow:
+        s, f = uow.session.execute(
+            sa.text("SELECT sum(successes), sum(failures) FROM decisions.posteriors")
+        ).one()
+    assert s + f == 1
+
+
+def test_routing_to_a_partner_of_capacity_zero_offers_nothing_and_spends_nothing(
+    client: TestClient, db: Database, tenant: TenantFixture
+) -> None:
+    owner = issue_key(db, tenant.id)
+    a = tenant.locations[0]
+    partner(db, tenant, a, credits=10, price=3, capacity=0)
+    lead(db, tenant)
+    lead(db, tenant, at=None)
+    run = client.post("/v1/lead-routing", headers=owner)
+    assert run.status_code == 200, run.text
+    assert run.json()["assigned"] == [] and len(run.json()["unassigned"]) == 2
+    assert client.get(f"/v1/partners/{a}/credits", headers=owner).json()["balance"] == 10
