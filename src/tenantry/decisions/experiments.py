@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_MIN_EVENTS",
     "DEFAULT_TTL_SECONDS",
     "GUARDRAIL_METRICS",
+    "MAX_GUARDRAIL_SAMPLES",
     "RULE_NAMES",
     "Decision",
     "ExperimentSpec",
@@ -66,6 +67,7 @@ __all__ = [
 
 DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+MAX_GUARDRAIL_SAMPLES = 10_000_000  # the API's bound too: the service checks it for every caller
 GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
 RULE_NAMES = ("low_engagement", "facts_tone")
 CONTEXT_VALUES = {"persona": PERSONAS, "comm_prefs": COMM_PREFS, "onb_day": ONB_DAY_BUCKETS}
@@ -157,6 +159,12 @@ def _check(spec: ExperimentSpec) -> None:
         if g.metric not in GUARDRAIL_METRICS:
             raise ValidationError(
                 f"unknown guardrail metric (one of {', '.join(GUARDRAIL_METRICS)})"
+            )
+        if not 0 <= g.max_increase <= 1:
+            raise ValidationError("a guardrail's max_increase must lie between 0 and 1")
+        if not 1 <= g.min_samples <= MAX_GUARDRAIL_SAMPLES:
+            raise ValidationError(
+                f"a guardrail's min_samples must lie between 1 and {MAX_GUARDRAIL_SAMPLES:,}"
             )
     for rule, arm in (spec.rules or {}).items():
         if rule not in RULE_NAMES:
