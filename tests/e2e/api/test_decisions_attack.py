@@ -143,3 +143,73 @@ def test_routing_to_a_partner_of_capacity_zero_offers_nothing_and_spends_nothing
     assert run.status_code == 200, run.text
     assert run.json()["assigned"] == [] and len(run.json()["unassigned"]) == 2
     assert client.get(f"/v1/partners/{a}/credits", headers=owner).json()["balance"] == 10
+
+
+def test_routing_while_partners_buy_refund_and_decline_keeps_the_ledger_whole(
+    client: TestClient, db: Database
+) -> None:
+    t = make_tenant(db, locations=2)
+    owner = issue_key(db, t.id)
+    a, b = t.locations
+    partner(db, t, a, credits=12, price=2, capacity=100)
+    partner(db, t, b, credits=12, price=3, capacity=100)
+    for _ in range(6):
+        lead(db, t)
+    first = client.post("/v1/lead-routing", headers=owner)
+    assert first.status_code == 200, first.text
+    offers = client.get("/v1/lead-assignments", headers=owner).json()["items"]
+    assert offers
+
+    def act(i: int) -> Any:
+        key = {**owner, "Idempotency-Key": f"k-{i}-{uuid.uuid4().hex}"}
+        if i < len(offers):
+            return client.post(f"/v1/lead-assignments/{offers[i]['id']}/decline", headers=key)
+        if i % 3 == 0:
+            return client.post("/v1/lead-routing", headers=key)
+        loc = a if i % 2 else b
+        return client.post(
+            f"/v1/partners/{loc}/credits", json={"kind": "purchase", "amount": 1}, headers=key
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(act, range(len(offers) + 9)))
+    assert all(r.status_code < 300 for r in answers), [
+        r.text for r in answers if r.status_code >= 300
+    ]
+    with db.tenant_uow(t.id) as uow:
+        rows = uow.session.execute(
+            sa.text(
+                "SELECT b.partner_id, b.balance,"
+                " (SELECT coalesce(sum(amount), 0) FROM decisions.credit_entries e"
+                "   WHERE e.tenant_id = b.tenant_id AND e.partner_id = b.partner_id) AS ledger,"
+                " (SELECT coalesce(sum(remaining), 0) FROM decisions.credit_lots l"
+                "   WHERE l.tenant_id = b.tenant_id AND l.partner_id = b.partner_id) AS lots"
+                " FROM decisions.credit_balances b"
+            )
+        ).all()
+        live = uow.session.scalar(
+            sa.text(
+                "SELECT count(*) FROM decisions.lead_assignments WHERE status <> 'declined'"
+                " GROUP BY lead_id ORDER BY count(*) DESC LIMIT 1"
+            )
+        )
+    assert len(rows) == 2
+    for r in rows:
+        assert r.balance >= 0 and r.balance == r.ledger == r.lots, r
+    assert live is None or live == 1  # a lead is offered to one partner at a time
+
+
+def test_a_repeated_slot_or_user_is_refused_not_silently_one_of_them(
+    client: TestClient, db: Database
+) -> None:
+    h = issue_key(db, make_tenant(db).id, "analyst")
+    one, other = uuid.uuid4(), uuid.uuid4()
+    for route in ("decide", "personalize"):
+        for query in (
+            f"slot=a&slot=b&user={one}",
+            f"slot=a&user={one}&user={other}",
+            f"slot=a&user={one}&user={one}",
+        ):
+            body = _problem(client.get(f"/v1/{route}?{query}", headers=h), 422)
+            assert "more than once" in body["detail"], body
+            assert str(other) not in body["detail"]
