@@ -228,8 +228,20 @@ def create_experiment(uow: UnitOfWork, spec: ExperimentSpec) -> Experiment:
     return exp
 
 
-def find_experiment(uow: UnitOfWork, experiment_id: uuid.UUID) -> Experiment:
-    exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
+def find_experiment(
+    uow: UnitOfWork, experiment_id: uuid.UUID, *, for_update: bool = False
+) -> Experiment:
+    """The tenant's experiment; `for_update`: its row locked and read afresh (a change of its
+    status or arms must see the committed state, not what this session read before)."""
+    if for_update:
+        exp = uow.session.scalar(
+            sa.select(Experiment)
+            .where(Experiment.tenant_id == uow.require_tenant(), Experiment.id == experiment_id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: decisions' inserts go on
+            .execution_options(populate_existing=True)
+        )
+    else:
+        exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
     if exp is None:
         raise NotFoundError("experiment not found")
     return exp
@@ -277,8 +289,11 @@ _TRANSITIONS = {
 
 
 def change_status(uow: UnitOfWork, experiment_id: uuid.UUID, action: str) -> Experiment:
-    """Pause, resume or stop an experiment (IllegalTransitionError from the wrong status)."""
-    exp = find_experiment(uow, experiment_id)
+    """Pause, resume or stop an experiment (IllegalTransitionError from the wrong status).
+
+    The row is locked before its status is checked: of two concurrent changes the second
+    sees the first's result (a resume racing a stop cannot revive the stopped experiment)."""
+    exp = find_experiment(uow, experiment_id, for_update=True)
     sources, target = _TRANSITIONS[action]
     if exp.status not in sources:
         raise IllegalTransitionError(f"cannot {action} an experiment that is {exp.status}")
