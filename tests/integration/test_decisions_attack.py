@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from tenantry.db.engine import Database
+from tenantry.decisions.context import Context, Profile
 from tenantry.decisions.experiments import (
     ExperimentSpec,
     GuardrailSpec,
@@ -21,6 +23,7 @@ from tenantry.decisions.experiments import (
     change_status,
     create_experiment,
     find_experiment,
+    forget,
 )
 from tenantry.decisions.guardrails import check_guardrails
 from tenantry.decisions.lead_features import (
@@ -30,6 +33,8 @@ from tenantry.decisions.lead_features import (
     load_leads,
 )
 from tenantry.decisions.lead_model import fit_logistic, rules_model
+from tenantry.decisions.profiles import LakeFeatureCache, LakeProfileSource
+from tenantry.decisions.runtime import Personalization
 from tenantry.errors import IllegalTransitionError
 from tenantry.models import Subject
 from tenantry.services import leads
@@ -143,3 +148,37 @@ def test_a_guardrail_pause_racing_a_status_change_does_not_lose_the_version_bump
     with db.tenant_uow(tenant.id) as uow:
         after = find_experiment(uow, exp_id)
         assert (after.status, after.version) == ("paused", 3)
+
+
+def test_a_rule_does_not_serve_an_arm_a_guardrail_paused(db: Database, tmp_path: Path) -> None:
+    tenant = make_tenant(db)
+    with db.tenant_uow(tenant.id) as uow:
+        exp = create_experiment(
+            uow, ExperimentSpec(slot="banner", arms=("neutral", "encouraging", "factual"))
+        )
+        uow.commit()
+        exp_id = exp.id
+    runtime = Personalization(LakeProfileSource(LakeFeatureCache(tmp_path, interval=0)))
+    low = Profile(uuid.uuid4(), "uk_attack", True, Context(), engagement_level="low")
+    with db.tenant_uow(tenant.id) as uow:
+        assert runtime.personalize(uow, "banner", low.user_id, profile=low).copy == "encouraging"
+    with db.tenant_uow(tenant.id) as uow:  # what a guardrail does to the arm
+        uow.session.execute(
+            sa.text(
+                "UPDATE decisions.experiment_arms SET status = 'paused', paused_at = now(),"
+                " paused_reason = 'guardrail unsubscribe' WHERE experiment_id = :e"
+                " AND key = 'encouraging'"
+            ),
+            {"e": exp_id},
+        )
+        uow.session.execute(
+            sa.text("UPDATE decisions.experiments SET version = version + 1 WHERE id = :e"),
+            {"e": exp_id},
+        )
+        uow.commit()
+    forget(tenant.id)
+    runtime = Personalization(LakeProfileSource(LakeFeatureCache(tmp_path, interval=0)))
+    with db.tenant_uow(tenant.id) as uow:
+        got = runtime.personalize(uow, "banner", low.user_id, profile=low)
+        uow.commit()
+    assert got.copy != "encouraging" and got.source == "bandit", got

@@ -23,9 +23,10 @@ import numpy as np
 from tenantry.cache import ExpiringCache
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import Profile
-from tenantry.decisions.experiments import Decision, decide, live_experiment
+from tenantry.decisions.experiments import Decision, arms_of, decide, live_experiment
 from tenantry.decisions.personalize import apply_overrides, match_rule
 from tenantry.decisions.profiles import Fetch, LakeProfileSource
+from tenantry.models.experiments import ArmStatus
 
 __all__ = ["Personalization", "Personalized"]
 
@@ -66,7 +67,7 @@ class _Slot:
 class Personalization:
     """The runtime of one process: its profile source and what it keeps of each slot.
 
-    A slot's live experiment (its id, default arm and rules, all fixed when it is created) is
+    A slot's live experiment (its id, default arm, and the rules whose arm is active) is
     kept per tenant and slot for `slot_ttl` seconds (2 by default), so an answer by a rule, or
     the default arm for a user without consent, needs no query about the slot: within that
     time an experiment just stopped still answers those. The bandit's own decisions always
@@ -95,7 +96,10 @@ class Personalization:
         found = self._slots.get(key)
         if found is None:
             exp = live_experiment(uow, slot)
-            rules = {str(k): str(v) for k, v in exp.rules.items()}
+            # A rule whose arm is paused (by a guardrail) is skipped like one not named: a
+            # paused arm is never shown, by the bandit or by a rule.
+            active = {a.key for a in arms_of(uow, exp.id) if a.status == ArmStatus.ACTIVE}
+            rules = {str(k): str(v) for k, v in exp.rules.items() if v in active}
             found = _Slot(exp.id, exp.default_arm, rules)
             self._slots.put(key, found)
         return found
