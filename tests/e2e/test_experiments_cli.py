@@ -91,3 +91,8 @@ def test_bad_experiment_input_is_one_line_and_a_failure(cli: object, cli_db: Dat
     err = run("experiments", "replay", "--tenant", t.slug, "--slot", "nowhere",  # type: ignore[operator]
               "--policy", "uniform", code=1)  # fmt: skip
     assert "no experiment" in err
+    # A guardrail's min_samples beyond the API's bound is refused by the service for the CLI too.
+    err = run("experiments", "create", "--tenant", t.slug, "--slot", "s", "--arm", "a",  # type: ignore[operator]
+              "--arm", "b", "--guardrail", "bounce:0.5:99999999", code=1)  # fmt: skip
+    assert "min_samples" in err and len(err.strip().splitlines()) == 1
+    assert run("experiments", "list", "--tenant", t.slug, "--format", "json").strip() == "[]"  # type: ignore[operator]

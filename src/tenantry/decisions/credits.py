@@ -37,6 +37,7 @@ __all__ = [
     "lock_balances",
     "purchase",
     "refund",
+    "refundable",
 ]
 
 DEFAULT_VALID_DAYS = 365
@@ -216,6 +217,28 @@ def consume(
     return entries
 
 
+def _spent_per_lot(
+    uow: UnitOfWork, partner: Partner, assignment_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """Per lot, the net credits an assignment moved (consumption negative, refunds positive)."""
+    rows = uow.session.execute(
+        sa.select(CreditEntry.lot_id, sa.func.sum(CreditEntry.amount))
+        .where(
+            CreditEntry.tenant_id == partner.tenant_id,
+            CreditEntry.partner_id == partner.id,
+            CreditEntry.assignment_id == assignment_id,
+            CreditEntry.kind.in_([CreditEntryKind.CONSUMPTION, CreditEntryKind.REFUND]),
+        )
+        .group_by(CreditEntry.lot_id)
+    ).all()
+    return {lot_id: int(total) for lot_id, total in rows}
+
+
+def refundable(uow: UnitOfWork, partner: Partner, assignment_id: uuid.UUID) -> int:
+    """The credits of an assignment not yet given back (0 once refunded in full)."""
+    return -sum(t for t in _spent_per_lot(uow, partner, assignment_id).values() if t < 0)
+
+
 def refund(
     uow: UnitOfWork,
     partner: Partner,
@@ -229,23 +252,14 @@ def refund(
     if amount is not None:
         _positive(amount)
     bal = lock_balance(uow, partner, now, actor)
-    per_lot = uow.session.execute(
-        sa.select(CreditEntry.lot_id, sa.func.sum(CreditEntry.amount))
-        .where(
-            CreditEntry.tenant_id == partner.tenant_id,
-            CreditEntry.partner_id == partner.id,
-            CreditEntry.assignment_id == assignment_id,
-            CreditEntry.kind.in_([CreditEntryKind.CONSUMPTION, CreditEntryKind.REFUND]),
-        )
-        .group_by(CreditEntry.lot_id)
-    ).all()
-    open_by_lot = {lot_id: -int(total) for lot_id, total in per_lot if total < 0}
-    refundable = sum(open_by_lot.values())
+    per_lot = _spent_per_lot(uow, partner, assignment_id)
+    open_by_lot = {lot_id: -total for lot_id, total in per_lot.items() if total < 0}
+    open_total = sum(open_by_lot.values())
     if not per_lot:
         raise NotFoundError("this partner spent no credits on that assignment")
-    wanted = refundable if amount is None else amount
-    if wanted == 0 or wanted > refundable:
-        raise ValidationError(f"at most {refundable} credits of that assignment can be refunded")
+    wanted = open_total if amount is None else amount
+    if wanted == 0 or wanted > open_total:
+        raise ValidationError(f"at most {open_total} credits of that assignment can be refunded")
     entries, left = [], wanted
     lots = uow.session.scalars(
         sa.select(CreditLot)

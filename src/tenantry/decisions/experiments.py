@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_MIN_EVENTS",
     "DEFAULT_TTL_SECONDS",
     "GUARDRAIL_METRICS",
+    "MAX_GUARDRAIL_SAMPLES",
     "RULE_NAMES",
     "Decision",
     "ExperimentSpec",
@@ -68,6 +69,7 @@ __all__ = [
 
 DEFAULT_MIN_EVENTS = 30  # seed 001: uniform until 30 outcomes in a cell
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+MAX_GUARDRAIL_SAMPLES = 10_000_000  # the API's bound too: the service checks it for every caller
 GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
 RULE_NAMES = ("low_engagement", "facts_tone")
 CONTEXT_VALUES = {"persona": PERSONAS, "comm_prefs": COMM_PREFS, "onb_day": ONB_DAY_BUCKETS}
@@ -160,6 +162,12 @@ def _check(spec: ExperimentSpec) -> None:
             raise ValidationError(
                 f"unknown guardrail metric (one of {', '.join(GUARDRAIL_METRICS)})"
             )
+        if not 0 <= g.max_increase <= 1:
+            raise ValidationError("a guardrail's max_increase must lie between 0 and 1")
+        if not 1 <= g.min_samples <= MAX_GUARDRAIL_SAMPLES:
+            raise ValidationError(
+                f"a guardrail's min_samples must lie between 1 and {MAX_GUARDRAIL_SAMPLES:,}"
+            )
     for rule, arm in (spec.rules or {}).items():
         if rule not in RULE_NAMES:
             raise ValidationError(f"unknown rule (one of {', '.join(RULE_NAMES)})")
@@ -222,8 +230,20 @@ def create_experiment(uow: UnitOfWork, spec: ExperimentSpec) -> Experiment:
     return exp
 
 
-def find_experiment(uow: UnitOfWork, experiment_id: uuid.UUID) -> Experiment:
-    exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
+def find_experiment(
+    uow: UnitOfWork, experiment_id: uuid.UUID, *, for_update: bool = False
+) -> Experiment:
+    """The tenant's experiment; `for_update`: its row locked and read afresh (a change of its
+    status or arms must see the committed state, not what this session read before)."""
+    if for_update:
+        exp = uow.session.scalar(
+            sa.select(Experiment)
+            .where(Experiment.tenant_id == uow.require_tenant(), Experiment.id == experiment_id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: decisions' inserts go on
+            .execution_options(populate_existing=True)
+        )
+    else:
+        exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
     if exp is None:
         raise NotFoundError("experiment not found")
     return exp
@@ -271,8 +291,11 @@ _TRANSITIONS = {
 
 
 def change_status(uow: UnitOfWork, experiment_id: uuid.UUID, action: str) -> Experiment:
-    """Pause, resume or stop an experiment (IllegalTransitionError from the wrong status)."""
-    exp = find_experiment(uow, experiment_id)
+    """Pause, resume or stop an experiment (IllegalTransitionError from the wrong status).
+
+    The row is locked before its status is checked: of two concurrent changes the second
+    sees the first's result (a resume racing a stop cannot revive the stopped experiment)."""
+    exp = find_experiment(uow, experiment_id, for_update=True)
     sources, target = _TRANSITIONS[action]
     if exp.status not in sources:
         raise IllegalTransitionError(f"cannot {action} an experiment that is {exp.status}")

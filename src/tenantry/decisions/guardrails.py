@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.bandit import posterior_mean
 from tenantry.decisions.experiments import arms_of, forget
-from tenantry.models.experiments import ArmStatus, Experiment
+from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm
 
 __all__ = [
     "FAIRNESS_SPREAD",
@@ -85,6 +85,36 @@ def arm_stats(uow: UnitOfWork, experiment_id: uuid.UUID) -> dict[str, ArmStats]:
     }
 
 
+def _pause(
+    uow: UnitOfWork,
+    arm: ExperimentArm,
+    rate: float,
+    base: float,
+    metric: str,
+    limit: float,
+    n: int,
+    n0: int,
+) -> bool:
+    """Pause the arm unless a concurrent change already did (the row is checked as it is
+    when the update runs); whether this call paused it."""
+    reason = (
+        f"guardrail {metric}: rate {rate:.4f} vs control {base:.4f}"
+        f" (+{rate - base:.4f} > {limit:.4f}; n={n}, control n={n0})"
+    )
+    done = uow.session.execute(
+        sa.update(ExperimentArm)
+        .where(
+            ExperimentArm.tenant_id == arm.tenant_id,
+            ExperimentArm.id == arm.id,
+            ExperimentArm.status == ArmStatus.ACTIVE,
+        )
+        .values(status=ArmStatus.PAUSED, paused_at=uow.clock.now(), paused_reason=reason)
+        .returning(ExperimentArm.id)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    return done is not None
+
+
 def check_guardrails(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[str]:
     """Pause every arm that breaches a guardrail; returns the keys of the arms paused now."""
     exp = uow.session.get(Experiment, (uow.require_tenant(), experiment_id))
@@ -105,16 +135,19 @@ def check_guardrails(uow: UnitOfWork, experiment_id: uuid.UUID) -> list[str]:
             if rate is None or base is None or n < need or n0 < need:
                 continue
             if rate - base > limit:
-                arm.status = ArmStatus.PAUSED
-                arm.paused_at = uow.clock.now()
-                arm.paused_reason = (
-                    f"guardrail {metric}: rate {rate:.4f} vs control {base:.4f}"
-                    f" (+{rate - base:.4f} > {limit:.4f}; n={n}, control n={n0})"
-                )
-                exp.version += 1
-                forget(exp.tenant_id)
-                paused.append(arm.key)
+                if _pause(uow, arm, rate, base, metric, limit, n, n0):
+                    paused.append(arm.key)
                 break
+    if paused:
+        # In SQL, not from what this session read: a concurrent change's bump is kept, so
+        # every process sees a new version and reads the definition again.
+        uow.session.execute(
+            sa.update(Experiment)
+            .where(Experiment.tenant_id == exp.tenant_id, Experiment.id == exp.id)
+            .values(version=Experiment.version + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+        forget(exp.tenant_id)
     uow.flush()
     return paused
 

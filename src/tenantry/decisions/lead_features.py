@@ -244,6 +244,8 @@ def feature_matrix(
         else:
             x[i, _INDEX["vc_missing"]] = 1.0
         values = found.get(lead.pseudonym) if lead.pseudonym else None
+        if values is not None and not all(math.isfinite(values[n]) for n in ENGAGEMENT_COLUMNS):
+            values = None  # not a number (NaN, infinity) is no measurement: missing
         if values is None:
             x[i, _INDEX["engagement_missing"]] = 1.0
         else:

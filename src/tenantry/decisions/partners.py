@@ -312,7 +312,9 @@ def answer(
         a.decline_reason = reason
         a.status = target
         uow.session.flush()  # the lead is back in the pool before the credits come back
-        credits.refund(uow, partner, a.id, now=now, actor=principal.actor)
+        # What was not already refunded by hand (POST .../credits kind refund) comes back.
+        if credits.refundable(uow, partner, a.id) > 0:
+            credits.refund(uow, partner, a.id, now=now, actor=principal.actor)
     else:
         a.status = target
     if target in (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED):

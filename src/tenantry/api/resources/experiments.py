@@ -54,7 +54,7 @@ class ArmIn(In):
 class GuardrailIn(In):
     metric: Literal["unsubscribe", "bounce", "complaint", "abandon", "failure"]
     max_increase: Rate
-    min_samples: Integer = Field(default=200, ge=1, le=10_000_000)
+    min_samples: Integer = Field(default=200, ge=1, le=ex.MAX_GUARDRAIL_SAMPLES)
 
 
 class ExperimentIn(In):

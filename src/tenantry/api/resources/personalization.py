@@ -3,7 +3,8 @@
 `/v1/decide?slot=S&user=U` is the slot's bandit decision for a user of the tenant, with the
 context from the user's profile (the lake's segments and preferences); the caller may set the
 whitelisted context attributes `persona`, `comm_prefs` and `onb_day` with known values, and
-any other query parameter (`gender`, `age`, `origin`, ...) is refused with a 422 naming it.
+any other query parameter (`gender`, `age`, `origin`, ...) is refused with a 422 naming it,
+as is a parameter given twice.
 `/v1/personalize?user=U&slot=S` applies seed 001's rules first and the bandit otherwise; it
 takes no context from the caller. A user without personalisation consent gets the default arm
 and `decision_id: null`; nothing is written. Unknown slots and users (other tenants' users
@@ -36,7 +37,7 @@ from tenantry.api.routing import ResourceRouter
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.context import COMM_PREFS, ONB_DAY_BUCKETS, PERSONAS
 from tenantry.decisions.experiments import Decision
-from tenantry.decisions.personalize import context_overrides
+from tenantry.decisions.personalize import ContextAttributeError, context_overrides
 from tenantry.decisions.profiles import Fetch
 from tenantry.decisions.runtime import Personalization
 from tenantry.errors import ConfigurationError
@@ -93,6 +94,14 @@ class PersonalizedOut(BaseModel):
     reason: str | None = Field(description="Why the default arm (no_consent, ...).")
 
 
+def _own_once(request: Request) -> None:
+    """`slot` and `user` at most once: a repeated one would silently be one of them."""
+    names = [name for name, _v in request.query_params.multi_items() if name in _OWN]
+    for name in _OWN:
+        if names.count(name) > 1:
+            raise ContextAttributeError(name, "given more than once")
+
+
 def _runtime(ctx: Ctx) -> Personalization:
     found = ctx.state.personalization
     if found is None:
@@ -147,6 +156,7 @@ async def get_decide(
     onb_day: str | None = _choice(ONB_DAY_BUCKETS, "onboarding-day bucket"),
 ) -> Response:
     ctx.principal.require(Action.READ)
+    _own_once(request)
     # The declared attributes are read from the query with every other name: one check.
     overrides = context_overrides(request.query_params.multi_items(), allowed_other=_OWN)
     runtime = _runtime(ctx)
@@ -172,6 +182,7 @@ async def get_decide(
 )
 async def get_personalize(request: Request, ctx: CtxDep, slot: Slot, user: User) -> Response:
     ctx.principal.require(Action.READ)
+    _own_once(request)
     context_overrides(request.query_params.multi_items(), allowed_other=_OWN, attributes=())
     runtime = _runtime(ctx)
     tenant = ctx.caller.tenant_id
