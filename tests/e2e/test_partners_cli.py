@@ -83,7 +83,7 @@ def test_an_operator_routes_leads_to_partners_and_reads_the_report(
     cli(capsys, "assignments", "convert", mine["id"], "--tenant", slug)
     cli(capsys, "assignments", "rate", mine["id"], "--tenant", slug, "--rating", "5",
         "--reason", "good_fit")  # fmt: skip
-    cli(capsys, "assignments", "decline", theirs["id"], "--tenant", slug, "--reason", "too busy")
+    cli(capsys, "assignments", "decline", theirs["id"], "--tenant", slug, "--reason", "no_capacity")
     balance = json.loads(cli(capsys, "credits", "balance", "loc-1", "--tenant", slug, "--json"))
     assert balance["balance"] == 2
     history = json.loads(cli(capsys, "credits", "history", "loc-0", "--tenant", slug, "--json"))

@@ -34,7 +34,7 @@ from tenantry.decisions.lead_projection import (
     rescore_daily,
     rescore_open_leads,
 )
-from tenantry.decisions.lead_scoring import current_model, model_report, train_model
+from tenantry.decisions.lead_scoring import DAILY_REASON, current_model, model_report, train_model
 from tenantry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from tenantry.events.outbox import record_change
 from tenantry.models import (
@@ -376,9 +376,14 @@ def test_features_read_the_latest_check_and_the_lakes_engagement_by_pseudonym(
     assert "engagement" not in scored[unknown.id]["points"]  # no points: left out
 
     # point in time: a snapshot dated after the moment is not used; other tenants see nothing
-    assert lake.engagement(tenant.id, {pseudonym: feature_date - timedelta(days=1)}) == {}
-    assert lake.engagement(world.other, {pseudonym: feature_date}) == {}
-    assert lake.engagement(tenant.id, {pseudonym: feature_date})[pseudonym]["steps_30d"] == steps
+    before = feature_date - timedelta(days=1)
+    assert lake.engagement(tenant.id, {(pseudonym, before)}) == {}
+    assert lake.engagement(world.other, {(pseudonym, feature_date)}) == {}
+    # one subject seen on two dates: each date is answered on its own (no later snapshot
+    # leaks into the earlier moment)
+    both = lake.engagement(tenant.id, {(pseudonym, feature_date), (pseudonym, before)})
+    assert set(both) == {(pseudonym, feature_date)}
+    assert both[(pseudonym, feature_date)]["steps_30d"] == steps
 
 
 def test_a_completed_check_rescores_the_open_leads_of_its_location(db: Database) -> None:
@@ -425,6 +430,7 @@ def test_a_manual_score_holds_until_a_change_is_rescored(db: Database) -> None:
         leads.rescore_lead(uow, tenant.principal(), lead.id, 97, reason="manual")
         uow.commit()
     assert project_lead_scores(db, tenant.id, NONE).rescored == 0  # nothing fed the lead
+    rescore_open_leads(db, tenant.id, NONE, reason=DAILY_REASON)  # nor does the daily round
     assert _history(db, tenant, lead.id)[-1].score == 97
     with db.tenant_uow(tenant.id) as uow:
         record_interaction(uow, tenant.principal(), lead.id, kind="visit")

@@ -148,3 +148,27 @@ def test_unknown_context_is_refused_and_the_whitelist_passes() -> None:
     with pytest.raises(ValidationError, match="unknown context attribute: shoe_size"):
         check_context_attributes(["shoe_size"])
     assert check_context_attributes(["persona", "onb_day"]) == ("persona", "onb_day")
+
+
+def test_replay_spreads_a_policy_over_the_arms_shown_after_a_pause() -> None:
+    # Logged uniformly over 3 arms, then over 2 once the third was paused: replaying the
+    # same uniform rule over the arms shown estimates the logged value, not a 3-arm one.
+    rng = np.random.default_rng(11)
+    rates = {"a": 0.6, "b": 0.4, "c": 0.05}
+    logged = []
+    for i in range(6_000):
+        shown = ("a", "b", "c") if i < 600 else ("a", "b")
+        arm = shown[int(rng.integers(len(shown)))]
+        reward = float(rng.random() < rates[arm])
+        logged.append(LoggedDecision("*", arm, 1 / len(shown), reward, shown))
+    result = estimate(logged, "uniform", list(rates))
+    assert result.ips is not None and result.ips_se is not None
+    truth = float(np.mean([d.reward for d in logged]))
+    assert abs(result.ips - truth) < 3 * result.ips_se + 0.01
+    # without the shown arms, the 3-arm uniform weights would miss the truth by far
+    blind = estimate(
+        [LoggedDecision(d.cell, d.arm, d.propensity, d.reward) for d in logged],
+        "uniform",
+        list(rates),
+    )
+    assert blind.ips is not None and abs(blind.ips - truth) > 0.1

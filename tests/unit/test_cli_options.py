@@ -58,8 +58,6 @@ FREE_TEXT = {
     ("payments refund", "reason"),
     # an experiment's name (at most 200 characters, checked by the service)
     ("experiments create", "name"),
-    # why a partner declined an offered lead (at most 200 characters, checked by the command)
-    ("assignments decline", "reason"),
 }
 # Options that name an id or a tenant by their name; each must refuse garbage.
 ID_NAMES = {"tenant", "row", "target", "hold_id", "location", "key_id"}

@@ -90,6 +90,8 @@ def test_logistic_explanations_add_up_for_every_lead() -> None:
         assert e.base + sum(e.points.values()) == pytest.approx(e.raw, abs=1e-9)
         assert e.raw == pytest.approx(100 * p[i], abs=1e-9)
         assert e.score == round(100 * p[i])
+        stored = e.as_json("logistic-v1")  # the stored, rounded form adds up as well
+        assert round(stored["base"] + sum(stored["points"].values()), 6) == stored["raw"]
     # a lead at the training mean scores the base and no feature moves it
     row = np.zeros(len(FEATURES))
     for name, mean in zip(model.feature_names, model.mean, strict=True):

@@ -380,10 +380,10 @@ def accept(assignment: uuid.UUID = _ASSIGNMENT, tenant: str = tenant_option()) -
 def decline(
     assignment: uuid.UUID = _ASSIGNMENT,
     tenant: str = tenant_option(),
-    reason: str | None = typer.Option(None, "--reason", help="Why (200 characters at most)."),
+    reason: partners.DeclineReason | None = typer.Option(None, "--reason", help="A reason code."),
 ) -> None:
     """Decline an offered lead: its credits come back and other partners may get it."""
-    _answer(tenant, assignment, AssignmentStatus.DECLINED, reason)
+    _answer(tenant, assignment, AssignmentStatus.DECLINED, reason.value if reason else None)
 
 
 @assignments_app.command("convert")

@@ -19,18 +19,26 @@ from tenantry.lake.vocabulary import ADDRESS_FORMS, PERSONAS, TONES
 __all__ = [
     "COMM_PREFS",
     "CONTEXT_ATTRIBUTES",
+    "CONTEXT_VALUES",
     "ONB_DAY_BUCKETS",
     "PERSONAS",
     "SENSITIVE",
     "Context",
     "Profile",
     "ProfileSource",
+    "is_sensitive",
 ]
 
 CONTEXT_ATTRIBUTES = ("persona", "comm_prefs", "onb_day")
 # tone/address, as seed 001 writes them: encouraging/facts/brief x sie/du/neutral
 COMM_PREFS = tuple(f"{tone}/{form}" for tone in TONES for form in ADDRESS_FORMS)
 ONB_DAY_BUCKETS = ("0", "1-3", "4-7", "8-14", "15+")
+# The values each whitelisted attribute may take.
+CONTEXT_VALUES: dict[str, tuple[str, ...]] = {
+    "persona": PERSONAS,
+    "comm_prefs": COMM_PREFS,
+    "onb_day": ONB_DAY_BUCKETS,
+}
 # Never a context attribute (seed 001 guardrails: no gender, origin, age), in any spelling
 # a caller is likely to use.
 SENSITIVE = frozenset(
@@ -55,6 +63,11 @@ SENSITIVE = frozenset(
         "trade_union",
     }
 )
+
+
+def is_sensitive(name: str) -> bool:
+    """Whether an attribute name is one of `SENSITIVE`, in any case and with blanks around."""
+    return name.strip().lower() in SENSITIVE
 
 
 @dataclass(frozen=True, slots=True)

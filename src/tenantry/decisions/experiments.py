@@ -30,13 +30,11 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import bandit
 from tenantry.decisions.context import (
-    COMM_PREFS,
     CONTEXT_ATTRIBUTES,
-    ONB_DAY_BUCKETS,
-    PERSONAS,
-    SENSITIVE,
+    CONTEXT_VALUES,
     Context,
     Profile,
+    is_sensitive,
 )
 from tenantry.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
 from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm, ExperimentStatus
@@ -72,7 +70,6 @@ DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 MAX_GUARDRAIL_SAMPLES = 10_000_000  # the API's bound too: the service checks it for every caller
 GUARDRAIL_METRICS = ("unsubscribe", "bounce", "complaint", "abandon", "failure")
 RULE_NAMES = ("low_engagement", "facts_tone")
-CONTEXT_VALUES = {"persona": PERSONAS, "comm_prefs": COMM_PREFS, "onb_day": ONB_DAY_BUCKETS}
 _DEFAULT_RULE_ARMS = {"low_engagement": "encouraging", "facts_tone": "factual"}
 
 
@@ -119,7 +116,7 @@ def check_context_attributes(names: Iterable[str]) -> tuple[str, ...]:
     Sensitive attributes (seed 001: no gender, origin, age) are refused with their own message.
     """
     names = tuple(names)
-    sensitive = sorted({n for n in names if n.strip().lower() in SENSITIVE})
+    sensitive = sorted({n for n in names if is_sensitive(n)})
     if sensitive:
         raise ValidationError(
             f"sensitive context attribute refused: {', '.join(sensitive)}"

@@ -13,7 +13,7 @@ writes neither the lake nor the database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -69,40 +69,61 @@ class LakeTables:
     ) -> None:
         self._con.close()
 
-    def latest(
+    def latest(self, name: str, tenant_id: uuid.UUID, columns: Sequence[str]) -> dict[str, Row]:
+        """The tenant's latest snapshot row of each user (its `columns`, by `user_key`)."""
+        sql = (
+            f"SELECT x.user_key, {self._columns(columns)} FROM {self._snapshot(name)} x"
+            " WHERE x.tenant_id = $t QUALIFY row_number() OVER"
+            f" (PARTITION BY x.user_key ORDER BY x.{self._date(name)} DESC) = 1"
+        )
+        rows = self._con.execute(sql, {"t": str(tenant_id)}).fetchall()
+        return {key: tuple(rest) for key, *rest in rows}
+
+    def latest_on(
         self,
         name: str,
         tenant_id: uuid.UUID,
         columns: Sequence[str],
-        *,
-        as_of: Mapping[str, date] | None = None,
-    ) -> dict[str, Row]:
-        """The tenant's latest snapshot row of each user (its `columns`, by `user_key`).
-        With `as_of` (user_key -> date): only those users, each row dated on or before the
-        user's date; users without such a row are left out."""
-        m = model(name)
-        if m.kind != "snapshot" or m.partition_by is None:
-            raise ValueError(f"{name} is not a snapshot table")
-        cols = ", ".join(f'x."{c}"' for c in columns)
-        join = ""
-        if as_of is not None:
-            if not as_of:
-                return {}
-            keys = sorted(as_of)
-            wanted = pa.table(
-                {"user_key": keys, "as_of": pa.array([as_of[k] for k in keys], pa.date32())}
-            )
-            self._con.register("__wanted", wanted)
-            join = (
-                f' JOIN __wanted w ON w.user_key = x.user_key AND x."{m.partition_by}" <= w.as_of'
-            )
+        wanted: Collection[tuple[str, date]],
+    ) -> dict[tuple[str, date], Row]:
+        """For each (user_key, date) wanted: the user's latest snapshot row dated on or before
+        that date. A user may be wanted on several dates (each answered on its own); pairs
+        without such a row are left out."""
+        if not wanted:
+            return {}
+        pairs = sorted(set(wanted))
+        self._con.register(
+            "__wanted",
+            pa.table(
+                {
+                    "user_key": [k for k, _ in pairs],
+                    "as_of": pa.array([d for _, d in pairs], pa.date32()),
+                }
+            ),
+        )
+        day = self._date(name)
         sql = (
-            f'SELECT x.user_key, {cols} FROM "{name}" x{join} WHERE x.tenant_id = $t'
-            " QUALIFY row_number() OVER"
-            f' (PARTITION BY x.user_key ORDER BY x."{m.partition_by}" DESC) = 1'
+            f"SELECT w.user_key, w.as_of, {self._columns(columns)} FROM {self._snapshot(name)} x"
+            f" JOIN __wanted w ON w.user_key = x.user_key AND x.{day} <= w.as_of"
+            " WHERE x.tenant_id = $t QUALIFY row_number() OVER"
+            f" (PARTITION BY w.user_key, w.as_of ORDER BY x.{day} DESC) = 1"
         )
         rows = self._con.execute(sql, {"t": str(tenant_id)}).fetchall()
-        return {key: tuple(rest) for key, *rest in rows}
+        return {(key, at): tuple(rest) for key, at, *rest in rows}
+
+    @staticmethod
+    def _columns(columns: Sequence[str]) -> str:
+        return ", ".join(f'x."{c}"' for c in columns)
+
+    @staticmethod
+    def _snapshot(name: str) -> str:
+        if model(name).kind != "snapshot" or model(name).partition_by is None:
+            raise ValueError(f"{name} is not a snapshot table")
+        return f'"{name}"'
+
+    @staticmethod
+    def _date(name: str) -> str:
+        return f'"{model(name).partition_by}"'
 
     def rows(self, name: str, tenant_id: uuid.UUID, columns: Sequence[str]) -> dict[str, Row]:
         """The tenant's rows of a table with one row per user (a dimension), by `user_key`."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -94,20 +94,21 @@ class LeadFacts:
         return self.status is LeadStatus.CONVERTED
 
 
-class EngagementSource(Protocol):
-    """Engagement features by pseudonym, as of a date (missing pseudonyms are left out)."""
+Wanted = Collection[tuple[str, date]]  # (pseudonym, date) pairs
+Found = dict[tuple[str, date], dict[str, float]]
 
-    def engagement(
-        self, tenant_id: uuid.UUID, wanted: Mapping[str, date]
-    ) -> dict[str, dict[str, float]]: ...
+
+class EngagementSource(Protocol):
+    """Engagement features per (pseudonym, date) wanted: the latest snapshot on or before the
+    date (pairs without one are left out). One subject's leads are seen on their own dates."""
+
+    def engagement(self, tenant_id: uuid.UUID, wanted: Wanted) -> Found: ...
 
 
 class NoEngagement:
     """No lake: every lead's engagement is missing."""
 
-    def engagement(
-        self, tenant_id: uuid.UUID, wanted: Mapping[str, date]
-    ) -> dict[str, dict[str, float]]:
+    def engagement(self, tenant_id: uuid.UUID, wanted: Wanted) -> Found:
         return {}
 
 
@@ -118,14 +119,13 @@ class LakeEngagement:
     def __init__(self, home: Path) -> None:
         self.home = home
 
-    def engagement(
-        self, tenant_id: uuid.UUID, wanted: Mapping[str, date]
-    ) -> dict[str, dict[str, float]]:
+    def engagement(self, tenant_id: uuid.UUID, wanted: Wanted) -> Found:
         if not wanted:
             return {}
         columns = tuple(ENGAGEMENT_COLUMNS.values())
-        with LakeTables(self.home, ("ml_user_features",), until=max(wanted.values())) as lake:
-            found = lake.latest("ml_user_features", tenant_id, columns, as_of=wanted)
+        until = max(d for _, d in wanted)
+        with LakeTables(self.home, ("ml_user_features",), until=until) as lake:
+            found = lake.latest_on("ml_user_features", tenant_id, columns, wanted)
         return {
             key: {name: float(v or 0) for name, v in zip(ENGAGEMENT_COLUMNS, row, strict=True)}
             for key, row in found.items()
@@ -231,7 +231,7 @@ def feature_matrix(
     params = {"ids": ids, "locs": [lead.location_id for lead in leads], "at": at, "t": tenant}
     for r in uow.session.execute(_CHECKS, params):
         checks[r.lead_id] = r.overall_score
-    wanted = {lead.pseudonym: lead.as_of.date() for lead in leads if lead.pseudonym}
+    wanted = {(lead.pseudonym, lead.as_of.date()) for lead in leads if lead.pseudonym}
     found = engagement.engagement(tenant, wanted)
     for i, lead in enumerate(leads):
         x[i, _INDEX[f"source={lead.source}"]] = 1.0
@@ -243,7 +243,7 @@ def feature_matrix(
             x[i, _INDEX["vc_overall"]] = checks[lead.id] / 100.0
         else:
             x[i, _INDEX["vc_missing"]] = 1.0
-        values = found.get(lead.pseudonym) if lead.pseudonym else None
+        values = found.get((lead.pseudonym, lead.as_of.date())) if lead.pseudonym else None
         if values is not None and not all(math.isfinite(values[n]) for n in ENGAGEMENT_COLUMNS):
             values = None  # not a number (NaN, infinity) is no measurement: missing
         if values is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -130,12 +131,17 @@ class Explanation:
         return min(100, max(0, round(self.raw)))
 
     def as_json(self, version: str) -> dict[str, Any]:
+        """Stored to 6 decimals: the points rounded, the base whatever makes base + points
+        equal the rounded raw score exactly (in decimal), so the stored sum still adds up."""
+        points = {k: round(v, 6) for k, v in self.points.items() if v != 0.0}
+        raw = round(self.raw, 6)
+        base = Decimal(str(raw)) - sum((Decimal(str(v)) for v in points.values()), Decimal(0))
         return {
             "model_version": version,
             "kind": self.kind,
-            "base": round(self.base, 6),
-            "points": {k: round(v, 6) for k, v in self.points.items() if v != 0.0},
-            "raw": round(self.raw, 6),
+            "base": float(base),
+            "points": points,
+            "raw": raw,
         }
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import EngagementSource, load_leads
-from tenantry.decisions.lead_scoring import current_model, score_leads
+from tenantry.decisions.lead_scoring import DAILY_REASON, current_model, score_leads
 from tenantry.errors import TenantryError
 from tenantry.events.stream import SAFE_HORIZON, after_position, locked_position
 from tenantry.models.enums import LeadStatus
@@ -192,7 +192,7 @@ def rescore_daily(
         for tenant_id in due:
             if stop is not None and stop.is_set():
                 break
-            report.add(rescore_open_leads(db, tenant_id, engagement, reason="daily"))
+            report.add(rescore_open_leads(db, tenant_id, engagement, reason=DAILY_REASON))
             with db.tenant_uow(tenant_id, actor=ACTOR) as uow:
                 uow.session.execute(
                     _MARK_DAILY, {"t": tenant_id, "daily": DAILY, "now": uow.clock.now()}

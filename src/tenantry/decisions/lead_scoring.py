@@ -48,6 +48,7 @@ from tenantry.models.enums import LeadModelKind
 from tenantry.services.principal import Action, Principal
 
 __all__ = [
+    "DAILY_REASON",
     "RULES_VERSION",
     "Current",
     "current_model",
@@ -59,6 +60,8 @@ __all__ = [
     "train_model",
     "version_name",
 ]
+
+DAILY_REASON = "daily"  # the history reason of the daily rescoring (it keeps manual scores)
 
 RULES_VERSION = "rules"  # the model version of scores given before any model was trained
 BACKTEST_SHARE = 0.7  # the earliest 70 % of decisions train the backtest's model
@@ -214,9 +217,11 @@ def score_leads(
     updates: list[dict[str, Any]] = []
     written = 0
     for i, lead in enumerate(leads):
+        before, shown = stored.get(lead.id, (None, None))
+        if reason == DAILY_REASON and shown is not None and shown.get("kind") == "manual":
+            continue  # a manual score holds until a change that feeds the lead rescores it
         explained = current.model.explain(x[i])
         explanation = explained.as_json(current.version)
-        before, shown = stored.get(lead.id, (None, None))
         if before != explained.score or last.get(lead.id) != current.version:
             uow.session.add(
                 LeadScoreHistory(

@@ -30,6 +30,7 @@ __all__ = [
     "Weights",
     "eligibility",
     "solve",
+    "takes_category",
 ]
 
 
@@ -89,7 +90,8 @@ REASONS = {
 }
 
 
-def _serves(c: Candidate, category: str | None) -> bool:
+def takes_category(c: Candidate, category: str | None) -> bool:
+    """Whether the partner takes leads of this category (no category: any partner)."""
     return category is None or not c.categories or category in c.categories
 
 
@@ -107,9 +109,9 @@ def eligibility(
     plon = np.array([p.longitude for p in partners], float)
     dist = haversine_km(lat[:, None], lon[:, None], plat[None, :], plon[None, :]).reshape(n, m)
     located = ~np.isnan(lat)
-    serves = np.array([[_serves(p, x.category) for p in partners] for x in leads], bool).reshape(
-        n, m
-    )
+    serves = np.array(
+        [[takes_category(p, x.category) for p in partners] for x in leads], bool
+    ).reshape(n, m)
     radius = np.array([p.radius_km for p in partners], float)
     in_range = serves & located[:, None] & (np.nan_to_num(dist, nan=np.inf) <= radius[None, :])
     not_declined = np.array(

@@ -35,8 +35,10 @@ from tenantry.models.partners import (
 from tenantry.services.principal import Action, Principal
 
 __all__ = [
+    "DECLINE_REASONS",
     "QUALITY_TARGET",
     "RATING_REASONS",
+    "DeclineReason",
     "PartnerFigures",
     "RatingReason",
     "answer",
@@ -69,6 +71,21 @@ class RatingReason(StrEnum):
 
 
 RATING_REASONS = tuple(r.value for r in RatingReason)
+
+
+class DeclineReason(StrEnum):
+    """Why a partner declined an offer: a code, never free text about the prospect."""
+
+    NO_CAPACITY = "no_capacity"
+    OUT_OF_AREA = "out_of_area"
+    WRONG_CATEGORY = "wrong_category"
+    NOT_INTERESTED = "not_interested"
+    DUPLICATE = "duplicate"
+    UNREACHABLE = "unreachable"
+    OTHER = "other"
+
+
+DECLINE_REASONS = tuple(r.value for r in DeclineReason)
 # What each answer may follow.
 _ANSWERS = {
     AssignmentStatus.ACCEPTED: {AssignmentStatus.OFFERED},
@@ -300,8 +317,8 @@ def answer(
     a = get_assignment(uow, principal, assignment_id, for_update=True)
     if a.status not in _ANSWERS[target]:
         raise IllegalTransitionError(f"an assignment that is {a.status} cannot become {target}")
-    if reason is not None and len(reason) > 200:
-        raise ValidationError("reason must be at most 200 characters")
+    if reason is not None and reason not in DECLINE_REASONS:
+        raise ValidationError(f"reason must be one of {', '.join(DECLINE_REASONS)}")
     now = uow.clock.now()
     if target is AssignmentStatus.DECLINED:
         partner = uow.session.get(Partner, (a.tenant_id, a.partner_id))

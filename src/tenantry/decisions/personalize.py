@@ -19,12 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from tenantry.decisions.context import (
-    COMM_PREFS,
     CONTEXT_ATTRIBUTES,
-    ONB_DAY_BUCKETS,
-    PERSONAS,
-    SENSITIVE,
+    CONTEXT_VALUES,
     Profile,
+    is_sensitive,
 )
 from tenantry.errors import ValidationError
 
@@ -42,12 +40,6 @@ __all__ = [
 LOW_ENGAGEMENT = "low_engagement"
 FACTS_TONE = "facts_tone"
 RULES = (LOW_ENGAGEMENT, FACTS_TONE)  # in the order they are tried
-
-_VALUES: dict[str, tuple[str, ...]] = {
-    "persona": PERSONAS,
-    "comm_prefs": COMM_PREFS,
-    "onb_day": ONB_DAY_BUCKETS,
-}
 
 
 class ContextAttributeError(ValidationError):
@@ -101,15 +93,15 @@ def context_overrides(
     for name, value in params:
         if name in other:
             continue
-        if name.lower() in SENSITIVE:
+        if is_sensitive(name):
             raise ContextAttributeError(name, "a sensitive attribute is never used for decisions")
         if name not in attributes:
             known = ", ".join((*other, *attributes))
             raise ContextAttributeError(name, f"not an accepted parameter (accepted: {known})")
         if name in out:
             raise ContextAttributeError(name, "given more than once")
-        if value not in _VALUES[name]:
-            raise ContextAttributeError(name, f"must be one of {', '.join(_VALUES[name])}")
+        if value not in CONTEXT_VALUES[name]:
+            raise ContextAttributeError(name, f"must be one of {', '.join(CONTEXT_VALUES[name])}")
         out[name] = value
     return out
 

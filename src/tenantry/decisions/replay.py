@@ -12,13 +12,17 @@ Target policies: `uniform` (1/K over the experiment's arms), `arm:KEY` (always t
 counts of the outcomes logged before it in its cell (as the live policy would have), greedy
 picks the best posterior mean (ties shared), Thompson gives each arm its win probability
 (uniform below `min_events`, mixed with the floor). `matching` counts decisions with
-pi(a_i | x_i) > 0. Decisions without an outcome are left out. Reads only.
+pi(a_i | x_i) > 0. Decisions without an outcome are left out. An arm paused now (by a
+guardrail or by hand) counts as not shown to the decisions made after its pause: the target
+policies spread over the arms shown at each decision, as the logging policy did (an arm paused
+and resumed earlier is not known to have been away). Reads only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,7 +31,7 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.bandit import posterior_mean, win_probabilities
 from tenantry.errors import NotFoundError, ValidationError
-from tenantry.models.experiments import Experiment, ExperimentArm
+from tenantry.models.experiments import ArmStatus, Experiment, ExperimentArm
 
 __all__ = ["POLICIES", "LoggedDecision", "ReplayResult", "estimate", "replay"]
 
@@ -40,6 +44,9 @@ class LoggedDecision:
     arm: str
     propensity: float
     reward: float
+    # The arms the experiment could show at the time (None: all of them): a policy is replayed
+    # over these only, as the logging policy chose among them.
+    available: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,25 +64,26 @@ class ReplayResult:
         return dict(self.__dict__)
 
 
-Target = Callable[[str, dict[tuple[str, str], tuple[int, int]]], dict[str, float]]
+Counts = dict[tuple[str, str], tuple[int, int]]
+Target = Callable[[str, Counts, Sequence[str]], dict[str, float]]
 
 
-def _target(policy: str, arms: Sequence[str], floor: float, min_events: int) -> Target:
-    k = len(arms)
+def _target(policy: str, all_arms: Sequence[str], floor: float, min_events: int) -> Target:
     if policy == "uniform":
-        return lambda _cell, _counts: dict.fromkeys(arms, 1.0 / k)
+        return lambda _cell, _counts, arms: dict.fromkeys(arms, 1.0 / len(arms))
     if policy.startswith("arm:"):
         key = policy.removeprefix("arm:")
-        if key not in arms:
+        if key not in all_arms:
             raise ValidationError("the policy names an arm the experiment does not have")
-        return lambda _cell, _counts: {key: 1.0}
+        return lambda _cell, _counts, _arms: {key: 1.0}
 
-    def greedy(cell: str, counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, float]:
+    def greedy(cell: str, counts: Counts, arms: Sequence[str]) -> dict[str, float]:
         means = [posterior_mean(*counts.get((cell, a), (0, 0))) for a in arms]
         best = [a for a, m in zip(arms, means, strict=True) if m == max(means)]
         return dict.fromkeys(best, 1.0 / len(best))
 
-    def thompson(cell: str, counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, float]:
+    def thompson(cell: str, counts: Counts, arms: Sequence[str]) -> dict[str, float]:
+        k = len(arms)
         c = tuple(counts.get((cell, a), (0, 0)) for a in arms)
         if sum(s + f for s, f in c) < min_events:
             return dict.fromkeys(arms, 1.0 / k)
@@ -99,11 +107,12 @@ def estimate(
 ) -> ReplayResult:
     """IPS and self-normalised IPS of `policy` on decisions in time order."""
     target = _target(policy, arms, floor, min_events)
-    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    counts: Counts = {}
     weights = np.zeros(len(logged))
     rewards = np.zeros(len(logged))
     for i, d in enumerate(logged):
-        weights[i] = target(d.cell, counts).get(d.arm, 0.0) / d.propensity
+        shown = d.available if d.available else arms
+        weights[i] = target(d.cell, counts, shown).get(d.arm, 0.0) / d.propensity
         rewards[i] = d.reward
         s, f = counts.get((d.cell, d.arm), (0, 0))
         counts[(d.cell, d.arm)] = (s + int(d.reward > 0), f + int(d.reward <= 0))
@@ -141,20 +150,31 @@ def replay(uow: UnitOfWork, slot: str, policy: str) -> ReplayResult:
     )
     if exp is None:
         raise NotFoundError("no experiment in this slot")
-    arms = list(
-        uow.session.scalars(
-            sa.select(ExperimentArm.key)
-            .where(ExperimentArm.tenant_id == tenant, ExperimentArm.experiment_id == exp.id)
-            .order_by(ExperimentArm.position)
-        )
-    )
+    arm_rows = uow.session.execute(
+        sa.select(ExperimentArm.key, ExperimentArm.status, ExperimentArm.paused_at)
+        .where(ExperimentArm.tenant_id == tenant, ExperimentArm.experiment_id == exp.id)
+        .order_by(ExperimentArm.position)
+    ).all()
+    arms = [r.key for r in arm_rows]
+    # An arm paused now was not shown to decisions made after its pause.
+    paused = [
+        (r.key, r.paused_at) for r in arm_rows if r.status == ArmStatus.PAUSED and r.paused_at
+    ]
     rows = uow.session.execute(
         sa.text(
-            "SELECT cell, arm, propensity, outcome FROM decisions.decisions"
+            "SELECT cell, arm, propensity, outcome, decided_at FROM decisions.decisions"
             " WHERE tenant_id = :t AND experiment_id = :e AND outcome IS NOT NULL"
             " ORDER BY decided_at, id"
         ),
         {"t": tenant, "e": exp.id},
     ).all()
-    logged = [LoggedDecision(r.cell, r.arm, r.propensity, float(r.outcome)) for r in rows]
+
+    def available(at: datetime) -> tuple[str, ...] | None:
+        gone = {key for key, since in paused if since <= at}
+        return tuple(a for a in arms if a not in gone) if gone else None
+
+    logged = [
+        LoggedDecision(r.cell, r.arm, r.propensity, float(r.outcome), available(r.decided_at))
+        for r in rows
+    ]
     return estimate(logged, policy, arms, floor=exp.floor, min_events=exp.min_events)

@@ -21,7 +21,14 @@ import sqlalchemy as sa
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions import credits
 from tenantry.decisions.geo import bounding_box
-from tenantry.decisions.matching import REASONS, Candidate, LeadPoint, Weights, solve
+from tenantry.decisions.matching import (
+    REASONS,
+    Candidate,
+    LeadPoint,
+    Weights,
+    solve,
+    takes_category,
+)
 from tenantry.errors import PermissionDeniedError
 from tenantry.models import Lead, Location
 from tenantry.models.partners import (
@@ -229,13 +236,19 @@ def _pool(uow: UnitOfWork, candidates: list[Candidate]) -> tuple[list[LeadPoint]
     ).all()
     leads = [LeadPoint(r.id, float(r.latitude), float(r.longitude), r.category) for r in rows]
     outside = uow.session.execute(
-        sa.select(Lead.id, Lead.latitude.is_(None)).where(
+        sa.select(Lead.id, Lead.latitude.is_(None), Lead.category).where(
             open_, sa.or_(Lead.latitude.is_(None), ~inside)
         )
     ).all()
     stranded = []
-    for lead_id, unlocated in outside:
-        reason = "no_coordinates" if unlocated else "out_of_range"
+    for lead_id, unlocated, category in outside:
+        # the first limit that leaves the lead without a partner, in the order of REASONS
+        if unlocated:
+            reason = "no_coordinates"
+        elif not any(takes_category(c, category) for c in candidates):
+            reason = "no_category"
+        else:
+            reason = "out_of_range"
         stranded.append(Stranded(lead_id, reason, REASONS[reason]))
     return leads, stranded
 

@@ -92,7 +92,9 @@ def test_partners_credits_routing_and_answers_over_http(
     _problem(client.post(f"/v1/lead-assignments/{theirs['id']}/accept", headers=staff), 404)
     _problem(client.get(f"/v1/partners/{a}/credits", headers=staff), 404)
     declined = client.post(
-        f"/v1/lead-assignments/{mine[0]['id']}/decline", json={"reason": "full"}, headers=staff
+        f"/v1/lead-assignments/{mine[0]['id']}/decline",
+        json={"reason": "no_capacity"},
+        headers=staff,
     )
     assert declined.status_code == 200 and declined.json()["status"] == "declined"
     credits_b = client.get(f"/v1/partners/{b}/credits", headers=owner).json()

@@ -143,7 +143,7 @@ class AssignmentOut(Out):
 
 
 class DeclineIn(In):
-    reason: str | None = Field(default=None, max_length=200)
+    reason: partners.DeclineReason | None = None
 
 
 class RatingIn(In):
@@ -468,7 +468,7 @@ def decline(
     body: DeclineIn | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    reason = body.reason if body else None
+    reason = body.reason.value if body and body.reason else None
     target = AssignmentStatus.DECLINED
     return _answer(request, ctx, assignment_id, target, body, idempotency_key, reason)
 
