@@ -93,6 +93,8 @@ def test_a_dry_run_writes_nothing_and_open_leads_say_why(
     poor = lead(db, tenant, category="catering")
     other = lead(db, tenant, category="tyres")
     hamburg = lead(db, tenant, at=(53.55, 10.0), category="catering")
+    # far away and of a category nobody serves: the category is the first limit
+    hamburg_tyres = lead(db, tenant, at=(53.55, 10.0), category="tyres")
     nowhere = lead(db, tenant, at=None)
     dry = _route(db, tenant, dry_run=True)
     assert len(dry.routed) == 1 and dry.routed[0].assignment_id is None
@@ -101,6 +103,7 @@ def test_a_dry_run_writes_nothing_and_open_leads_say_why(
         ({ok, poor} - {dry.routed[0].lead_id}).pop(): "taken",
         other: "no_category",
         hamburg: "out_of_range",
+        hamburg_tyres: "no_category",
         nowhere: "no_coordinates",
     }
     assert _balance(db, tenant, loc) == 3
