@@ -115,10 +115,15 @@ def test_ingested_events_reach_the_posterior_through_the_projection(
     clocked_db: Database, tenant: TenantFixture
 ) -> None:
     _experiment(clocked_db, tenant)
-    first, second = _decide(clocked_db, tenant, 2)
     user = member(clocked_db, tenant.id)
+    first, second = _decide(
+        clocked_db, tenant, 2, user_key=pseudonym_of(clocked_db, tenant.id, user)
+    )
+    (someone_elses,) = _decide(clocked_db, tenant, 1)
     batch = [
         event("email_click", user_id=user, properties={"decision_id": str(first)}),
+        # an event about this user never sets another user's outcome
+        event("email_click", user_id=user, properties={"decision_id": str(someone_elses)}),
         # the first signal decides: this later bounce counts for the guardrail only
         event("email_bounce", user_id=user, properties={"decision_id": str(first)}),
         event(
@@ -130,8 +135,9 @@ def test_ingested_events_reach_the_posterior_through_the_projection(
     with clocked_db.tenant_uow(tenant.id) as uow:
         result = ingest_batch(uow, KeyRing(uow, TEST_MASTER), batch)
         uow.commit()
-    assert result.accepted == 5
-    project_outcomes(clocked_db, tenant.id)
+    assert result.accepted == 6
+    report = project_outcomes(clocked_db, tenant.id)
+    assert report.other_user == 1
     with clocked_db.tenant_uow(tenant.id) as uow:
         rows = {
             r.id: r
@@ -140,6 +146,7 @@ def test_ingested_events_reach_the_posterior_through_the_projection(
             )
         }
     assert (rows[first].outcome, rows[first].signals) == (True, ["bounce"])
+    assert rows[someone_elses].outcome is None
     assert (rows[second].outcome, rows[second].signals) == (False, ["abandon"])
     assert rows[first].outcome_source == "event"
     totals = _posteriors(clocked_db, tenant)
@@ -219,8 +226,10 @@ def test_the_background_worker_projects_every_tenant_with_a_live_experiment(
     clocked_db: Database, tenant: TenantFixture
 ) -> None:
     _experiment(clocked_db, tenant)
-    (decision_id,) = _decide(clocked_db, tenant, 1)
     user = member(clocked_db, tenant.id)
+    (decision_id,) = _decide(
+        clocked_db, tenant, 1, user_key=pseudonym_of(clocked_db, tenant.id, user)
+    )
     with clocked_db.tenant_uow(tenant.id) as uow:
         ingest_batch(
             uow,

@@ -11,10 +11,12 @@ outcomes it wrote. Seed 001's signals:
 - negative: `step_abandoned`, a `step_completed` that took over 5 minutes (metric `abandon`),
   `email_bounce`, `email_unsubscribe`, `email_complaint`.
 
-The first signal decides the outcome; every negative signal is also noted on the decision
-(`signals`) for the guardrail metrics. Other events are passed over. After each batch the
-guardrails of the experiments it touched are checked. Never commits but in the projection's
-own per-batch units of work.
+An event about a user (one with a `user_id`, stored as its pseudonym) counts only for that
+user's decisions; an event about no user (an e-mail click tracked by campaign) counts for the
+decision it names. The first signal decides the outcome; every negative signal is also noted
+on the decision (`signals`) for the guardrail metrics. Other events are passed over. After
+each batch the guardrails of the experiments it touched are checked. Never commits but in the
+projection's own per-batch units of work.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class ProjectionReport:
     already_decided: int = 0
     expired: int = 0
     unknown: int = 0
+    other_user: int = 0
     paused_arms: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -186,6 +189,10 @@ def _observe(uow: UnitOfWork, report: ProjectionReport, row: Any, touched: set[u
     if decision is None:
         report.unknown += 1
         return
+    if row.user_key is not None and row.user_key != decision.user_key:
+        # An event about a user is that user's signal, never another user's outcome.
+        report.other_user += 1
+        return
     if row.event_ts > decision.expires_at:
         report.expired += 1
         return
@@ -211,7 +218,7 @@ def project_outcomes(
             pos = locked_position(uow.session, tenant_id, PROJECTION)
             rows = uow.session.execute(
                 sa.text(
-                    "SELECT txid::text AS txid, seq, event_type, event_ts,"
+                    "SELECT txid::text AS txid, seq, event_type, event_ts, user_key,"
                     " properties->>'decision_id' AS decision_id,"
                     " CASE WHEN properties ? 'decision_id' THEN properties END AS properties"
                     f" FROM events.inbox WHERE tenant_id = :t AND {after_position()}"
