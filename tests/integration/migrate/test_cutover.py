@@ -74,10 +74,27 @@ def test_cutover_fences_the_source_and_rollback_writes_tenantry_changes_back(
         src.execute("UPDATE core.customers SET notes = 'the old app writes'")
     assert "fenced" in str(fenced.value)
     tenant = run_tenants(mdb, run)[0]
+    # A customer that came from core.customers alone (MyHibachi also has public.customers, and
+    # a change goes back to the table the customer came from).
+    with owner(mdb) as conn:
+        from_core = [
+            r[0]
+            for r in conn.execute(
+                "SELECT m.canonical_id FROM migrate.id_map m WHERE m.run = %s"
+                " AND m.entity = 'core_customers' AND m.canonical_id IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM migrate.id_map o WHERE o.run = m.run"
+                " AND o.canonical_id = m.canonical_id AND o.entity <> m.entity)",
+                (run,),
+            ).fetchall()
+        ]
     with mdb.platform_uow(tenant_id=tenant) as uow:
         customer = uow.session.scalars(
             sa.select(Customer)
-            .where(Customer.tenant_id == tenant, Customer.deleted_at.is_(None))
+            .where(
+                Customer.tenant_id == tenant,
+                Customer.deleted_at.is_(None),
+                Customer.id.in_(from_core),
+            )
             .order_by(Customer.id)
             .limit(1)
         ).one()
