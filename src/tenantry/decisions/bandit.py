@@ -13,7 +13,7 @@ posterior density times the other arms' distribution functions, computed by the 
 on a grid that is dense where each posterior has its mass (`GRID` points across [0, 1] plus
 `LOCAL` points within 8 standard deviations of each arm's mean) and normalised to sum to 1. The
 quadrature error is below 0.002 for the posteriors the tests try (against 400,000 Monte Carlo
-draws), it is deterministic, and it costs about 0.1 ms. An arm whose probability
+draws), it is deterministic, and it costs about 65 us. An arm whose probability
 rounds to nothing gets `MIN_WIN` (it did win the draw that chose it), so a logged propensity
 is never 0 and inverse propensity weights stay finite. Results are cached by the counts (the
 posterior's state), so repeated decisions in an unchanged cell reuse the estimate. No I/O here.
@@ -57,14 +57,20 @@ class Choice:
     policy: str  # "uniform" | "thompson"
 
 
+_UNIT = np.linspace(_EDGE, 1.0 - _EDGE, GRID)
+_OFFSETS = np.linspace(-8.0, 8.0, LOCAL)
+
+
 def _grid(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Integration points: even across [0, 1], dense within 8 sd of each posterior's mean."""
+    """Integration points: even across [0, 1], dense within 8 sd of each posterior's mean.
+
+    Open ends: the log density is finite inside (0, 1); the mass left out is negligible. A
+    point that falls twice only adds an interval of width 0.
+    """
     mean = a / (a + b)
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    around = mean[:, None] + sd[:, None] * np.linspace(-8.0, 8.0, LOCAL)[None, :]
-    points = np.concatenate((np.linspace(0.0, 1.0, GRID), around.ravel()))
-    # Open ends: the log density is finite inside (0, 1); the mass left out is negligible.
-    return np.unique(np.clip(points, _EDGE, 1.0 - _EDGE))
+    around = np.clip(mean[:, None] + sd[:, None] * _OFFSETS[None, :], _EDGE, 1.0 - _EDGE)
+    return np.sort(np.concatenate((_UNIT, around.ravel())))
 
 
 @lru_cache(maxsize=4096)
@@ -72,25 +78,20 @@ def _win_probabilities(counts: Counts) -> tuple[float, ...]:
     a = np.array([1.0 + s for s, _ in counts])
     b = np.array([1.0 + f for _, f in counts])
     x = _grid(a, b)
-    log_pdf = (
-        (a - 1)[:, None] * np.log(x)[None, :]
-        + (b - 1)[:, None] * np.log1p(-x)[None, :]
-        - betaln(a, b)[:, None]
-    )
-    pdf = np.exp(log_pdf)
+    log_pdf = np.outer(a - 1, np.log(x)) + np.outer(b - 1, np.log1p(-x))
+    pdf = np.exp(log_pdf - betaln(a, b)[:, None])
+    half = np.diff(x) * 0.5
     # Each distribution function by the same trapezoid rule, so the errors cancel in the sum.
-    steps = (pdf[:, 1:] + pdf[:, :-1]) * (np.diff(x) / 2)[None, :]
-    cdf = np.concatenate((np.zeros((len(counts), 1)), np.cumsum(steps, axis=1)), axis=1)
+    cdf = np.zeros_like(pdf)
+    np.cumsum((pdf[:, 1:] + pdf[:, :-1]) * half, axis=1, out=cdf[:, 1:])
     cdf /= cdf[:, -1:]
     # The product of the other arms' distribution functions: prefix times suffix products.
-    before = np.ones_like(cdf)
-    before[1:] = np.cumprod(cdf[:-1], axis=0)
-    after = np.ones_like(cdf)
-    after[:-1] = np.cumprod(cdf[:0:-1], axis=0)[::-1]
-    density = pdf * before * after
-    wins = np.sum((density[:, 1:] + density[:, :-1]) * (np.diff(x) / 2)[None, :], axis=1)
-    wins = np.clip(wins, 0.0, None)
-    return tuple(float(w) for w in wins / wins.sum())
+    others = np.ones_like(cdf)
+    others[1:] = np.cumprod(cdf[:-1], axis=0)
+    others[:-1] *= np.cumprod(cdf[:0:-1], axis=0)[::-1]
+    density = pdf * others
+    wins = np.clip(((density[:, 1:] + density[:, :-1]) * half).sum(axis=1), 0.0, None)
+    return tuple((wins / wins.sum()).tolist())
 
 
 def win_probabilities(counts: Counts) -> tuple[float, ...]:
