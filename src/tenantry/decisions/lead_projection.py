@@ -42,7 +42,13 @@ from tenantry.db.engine import Database
 from tenantry.decisions.lead_features import EngagementSource, load_leads
 from tenantry.decisions.lead_scoring import DAILY_REASON, current_model, score_leads
 from tenantry.errors import TenantryError
-from tenantry.events.stream import SAFE_HORIZON, after_position, locked_position
+from tenantry.events.stream import (
+    SAFE_HORIZON,
+    advance,
+    after_position,
+    locked_position,
+    next_batch,
+)
 from tenantry.models.enums import LeadStatus
 
 __all__ = [
@@ -55,6 +61,8 @@ __all__ = [
     "rescore_daily",
     "rescore_open_leads",
 ]
+
+_COLUMNS = "aggregate_id, event_type, payload->>'location_id' AS location_id"  # of an entry
 
 PROJECTION = "lead_scores"
 ACTOR = "system:lead-scoring"
@@ -93,20 +101,7 @@ def project_lead_scores(
     while True:
         with db.tenant_uow(tenant_id, actor=ACTOR) as uow:
             pos = locked_position(uow.session, tenant_id, PROJECTION)
-            rows = uow.session.execute(
-                sa.text(
-                    "SELECT txid::text AS txid, seq, aggregate_id, event_type,"
-                    " payload->>'location_id' AS location_id"
-                    f" FROM events.outbox WHERE tenant_id = :t AND {after_position()}"
-                    " ORDER BY txid, seq LIMIT :n"
-                ),
-                {
-                    "t": tenant_id,
-                    "last_txid": pos.last_txid,
-                    "last_seq": pos.last_seq,
-                    "n": batch_size,
-                },
-            ).all()
+            rows = next_batch(uow.session, "events.outbox", _COLUMNS, pos, batch_size)
             if not rows:
                 return report
             every = any(r.event_type in TENANT_EVENTS for r in rows)
@@ -132,8 +127,7 @@ def project_lead_scores(
                 chunk = leads[start : start + SCORE_BATCH]
                 report.rescored += score_leads(uow, chunk, engagement, current=current)
             report.leads += len(leads)
-            pos.last_txid, pos.last_seq = int(rows[-1].txid), rows[-1].seq
-            pos.events += len(rows)
+            advance(pos, rows)
             report.events += len(rows)
             uow.commit()
         if len(rows) < batch_size:

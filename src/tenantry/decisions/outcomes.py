@@ -34,7 +34,7 @@ from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.decisions.guardrails import check_guardrails
 from tenantry.errors import ConflictError, NotFoundError
-from tenantry.events.stream import after_position, locked_position
+from tenantry.events.stream import advance, locked_position, next_batch
 from tenantry.models.experiments import Decision as DecisionRow
 
 __all__ = [
@@ -47,6 +47,11 @@ __all__ = [
     "record_outcome",
     "signal_of",
 ]
+
+_COLUMNS = (  # what the projection reads of an inbox event
+    "event_type, event_ts, user_key, properties->>'decision_id' AS decision_id,"
+    " CASE WHEN properties ? 'decision_id' THEN properties END AS properties"
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,21 +221,7 @@ def project_outcomes(
     while True:
         with db.tenant_uow(tenant_id, actor="system:outcomes") as uow:
             pos = locked_position(uow.session, tenant_id, PROJECTION)
-            rows = uow.session.execute(
-                sa.text(
-                    "SELECT txid::text AS txid, seq, event_type, event_ts, user_key,"
-                    " properties->>'decision_id' AS decision_id,"
-                    " CASE WHEN properties ? 'decision_id' THEN properties END AS properties"
-                    f" FROM events.inbox WHERE tenant_id = :t AND {after_position()}"
-                    " ORDER BY txid, seq LIMIT :n"
-                ),
-                {
-                    "t": tenant_id,
-                    "last_txid": pos.last_txid,
-                    "last_seq": pos.last_seq,
-                    "n": batch_size,
-                },
-            ).all()
+            rows = next_batch(uow.session, "events.inbox", _COLUMNS, pos, batch_size)
             if not rows:
                 return report
             touched: set[uuid.UUID] = set()
@@ -240,8 +231,7 @@ def project_outcomes(
             uow.flush()
             for experiment_id in sorted(touched):
                 report.paused_arms += check_guardrails(uow, experiment_id)
-            pos.last_txid, pos.last_seq = int(rows[-1].txid), rows[-1].seq
-            pos.events += len(rows)
+            advance(pos, rows)
             report.events += len(rows)
             uow.commit()
         if len(rows) < batch_size:

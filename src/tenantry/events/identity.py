@@ -30,7 +30,7 @@ from tenantry.db.engine import Database
 from tenantry.db.uow import UnitOfWork
 from tenantry.errors import NotFoundError
 from tenantry.events.schemas import EXTERNAL_ID_KEYS, is_junk_id
-from tenantry.events.stream import after_position, locked_position
+from tenantry.events.stream import advance, locked_position, next_batch
 from tenantry.models import Connection, IdentityLink
 from tenantry.models.enums import ConnectionProvider, ExternalSource
 
@@ -43,6 +43,8 @@ __all__ = [
     "project_identity_links",
     "unlink",
 ]
+
+_COLUMNS = "user_id, location_id, external_ids, event_ts"  # what links read of an event
 
 PROJECTION = "identity_links"
 # (source, target kind) -> most active links one target may have.
@@ -177,19 +179,7 @@ def project_identity_links(
     while True:
         with db.tenant_uow(tenant_id, actor="system:identity") as uow:
             pos = locked_position(uow.session, tenant_id, PROJECTION)
-            rows = uow.session.execute(
-                sa.text(
-                    "SELECT txid::text AS txid, seq, user_id, location_id, external_ids, event_ts"
-                    f" FROM events.inbox WHERE tenant_id = :t AND {after_position()}"
-                    " ORDER BY txid, seq LIMIT :n"
-                ),
-                {
-                    "t": tenant_id,
-                    "last_txid": pos.last_txid,
-                    "last_seq": pos.last_seq,
-                    "n": batch_size,
-                },
-            ).all()
+            rows = next_batch(uow.session, "events.inbox", _COLUMNS, pos, batch_size)
             if not rows:
                 return report
             users = {r.user_id for r in rows if r.user_id is not None and r.external_ids}
@@ -209,8 +199,7 @@ def project_identity_links(
             for row in rows:
                 if row.external_ids:
                     _observe_event(uow, report, row, members)
-            pos.last_txid, pos.last_seq = int(rows[-1].txid), rows[-1].seq
-            pos.events += len(rows)
+            advance(pos, rows)
             report.events += len(rows)
             uow.commit()
         if len(rows) < batch_size:

@@ -9,19 +9,22 @@ ends (it never makes the reader skip anything).
 
 A projection keeps its position per tenant in `events.projection_positions`; `locked_position`
 creates it at the start and locks it for the reading transaction, so two readers of one
-tenant's projection take turns.
+tenant's projection take turns. `next_batch` reads the rows after it, `advance` moves it past
+a batch (in the same transaction as what the projection wrote).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenantry.models import ProjectionPosition
 
-__all__ = ["SAFE_HORIZON", "after_position", "locked_position"]
+__all__ = ["SAFE_HORIZON", "advance", "after_position", "locked_position", "next_batch"]
 
 SAFE_HORIZON = "txid < pg_snapshot_xmin(pg_current_snapshot())"
 
@@ -53,3 +56,32 @@ def locked_position(session: Session, tenant_id: uuid.UUID, projection: str) -> 
         )
         .with_for_update()
     ).scalar_one()
+
+
+def next_batch(
+    session: Session,
+    stream: Literal["events.inbox", "events.outbox"],
+    columns: str,
+    position: ProjectionPosition,
+    limit: int,
+) -> Sequence[sa.Row[Any]]:
+    """The next `limit` rows of the position's tenant after it, in order; `columns` (SQL)
+    are selected beside `txid` (as text) and `seq`."""
+    return session.execute(
+        sa.text(
+            f"SELECT txid::text AS txid, seq, {columns} FROM {stream}"
+            f" WHERE tenant_id = :t AND {after_position()} ORDER BY txid, seq LIMIT :n"
+        ),
+        {
+            "t": position.tenant_id,
+            "last_txid": position.last_txid,
+            "last_seq": position.last_seq,
+            "n": limit,
+        },
+    ).all()
+
+
+def advance(position: ProjectionPosition, rows: Sequence[sa.Row[Any]]) -> None:
+    """Move the position past a non-empty batch `next_batch` returned."""
+    position.last_txid, position.last_seq = int(rows[-1].txid), rows[-1].seq
+    position.events += len(rows)
